@@ -1,0 +1,165 @@
+"""The provider-neutral notification model.
+
+One :class:`Notification` describes what the user should see (or what the app
+should receive silently); the payload builders in :mod:`pushgate.payloads`
+turn it into each provider's wire format. Anything the model does not name
+goes into the raw per-provider override blocks (``apns``, ``fcm``,
+``webpush``, ``wns``), which are merged last, so nothing a provider offers is
+out of reach.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Priority(StrEnum):
+    """Delivery priority, mapped per provider.
+
+    APNs ``apns-priority`` 10/5/1, FCM android ``HIGH``/``NORMAL``, Web Push
+    ``Urgency`` high/normal/low (RFC 8030 §5.3).
+    """
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class InterruptionLevel(StrEnum):
+    """APNs ``aps.interruption-level`` (PROTOCOLS.md §1.4)."""
+
+    PASSIVE = "passive"
+    ACTIVE = "active"
+    TIME_SENSITIVE = "time-sensitive"
+    CRITICAL = "critical"
+
+
+APNsPushType = Literal[
+    "alert",
+    "background",
+    "location",
+    "voip",
+    "complication",
+    "fileprovider",
+    "mdm",
+    "liveactivity",
+    "pushtotalk",
+    "widgets",
+    "controls",
+]
+
+
+class Action(BaseModel):
+    """A button on the notification (Web Push ``actions``, WNS toast actions,
+    APNs/FCM through the category or click action)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1)
+    url: str | None = None
+    icon: str | None = None
+
+
+class CriticalSound(BaseModel):
+    """An APNs critical alert sound (needs Apple's entitlement)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "default"
+    volume: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+class Notification(BaseModel):
+    """What to deliver, independent of the provider.
+
+    Every field is optional; an empty notification with ``data`` and
+    ``silent=True`` is a data-only (background) message.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Visible content
+    title: str | None = None
+    subtitle: str | None = None
+    body: str | None = None
+    title_loc_key: str | None = None
+    title_loc_args: list[str] | None = None
+    body_loc_key: str | None = None
+    body_loc_args: list[str] | None = None
+    image: str | None = None
+    icon: str | None = None
+    badge: int | None = Field(default=None, ge=0)
+    sound: str | CriticalSound | None = None
+    url: str | None = Field(default=None, description="Click URL or deep link")
+    actions: list[Action] | None = None
+    category: str | None = None
+    thread_id: str | None = None
+
+    # Data and behaviour
+    data: dict[str, Any] | None = None
+    silent: bool = Field(default=False, description="Background / content-available, no alert")
+    mutable_content: bool = False
+    collapse_key: str | None = None
+
+    # Delivery
+    ttl: int | None = Field(default=None, ge=0, description="Seconds the provider may store it")
+    expiration: datetime | None = Field(default=None, description="Absolute expiry; wins over ttl")
+    priority: Priority | None = None
+
+    # APNs specifics the model names
+    push_type: APNsPushType | None = None
+    interruption_level: InterruptionLevel | None = None
+    relevance_score: float | None = Field(default=None, ge=0.0, le=1.0)
+
+    # Raw per-provider blocks, deep-merged last into the built payload.
+    apns: dict[str, Any] | None = None
+    fcm: dict[str, Any] | None = None
+    webpush: dict[str, Any] | None = None
+    wns: dict[str, Any] | None = None
+
+    @field_validator("expiration")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+    @model_validator(mode="after")
+    def _loc_args_need_key(self) -> Notification:
+        if self.title_loc_args and not self.title_loc_key:
+            raise ValueError("title_loc_args needs title_loc_key")
+        if self.body_loc_args and not self.body_loc_key:
+            raise ValueError("body_loc_args needs body_loc_key")
+        return self
+
+    @property
+    def has_alert(self) -> bool:
+        """True when the user would see something."""
+        return any(
+            (self.title, self.subtitle, self.body, self.title_loc_key, self.body_loc_key)
+        )
+
+    def ttl_seconds(self, now: datetime | None = None) -> int | None:
+        """Seconds left to live, from ``expiration`` if set, else ``ttl``."""
+        if self.expiration is not None:
+            now = now or datetime.now(UTC)
+            return max(0, int((self.expiration - now).total_seconds()))
+        return self.ttl
+
+    def expires_at(self, now: datetime | None = None) -> int | None:
+        """Absolute expiry as epoch seconds (APNs ``apns-expiration``)."""
+        if self.expiration is not None:
+            return int(self.expiration.timestamp())
+        if self.ttl is not None:
+            now = now or datetime.now(UTC)
+            return int(now.timestamp()) + self.ttl
+        return None
+
+    def with_badge(self, badge: int | None) -> Notification:
+        """A copy with another badge (per-token badges in bulk sends)."""
+        return self.model_copy(update={"badge": badge})

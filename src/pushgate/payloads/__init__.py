@@ -1,0 +1,1 @@
+"""Builders from the provider-neutral Notification to each provider's wire payload."""

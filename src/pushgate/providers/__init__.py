@@ -1,0 +1,1 @@
+"""Provider clients: APNs, FCM HTTP v1, Web Push and WNS."""

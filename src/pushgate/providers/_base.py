@@ -1,0 +1,303 @@
+"""The provider interface and the bulk-send engine all providers share.
+
+A provider implements two things:
+
+- :meth:`Provider.prepare`: turn a :class:`Notification` into whatever is
+  constant across tokens (the encoded payload, pre-encoded headers). It runs
+  once per notification and raises :class:`PermanentError` (for example
+  :class:`PayloadTooLarge`) before anything is sent.
+- :meth:`Provider.submit`: start one request for one token and return a
+  future of its :class:`TokenResult`. It never raises for per-token problems.
+
+The engine here keeps up to ``concurrency`` requests in flight without a task
+per request (futures and done-callbacks only: at tens of thousands of sends
+per second the per-task cost matters), retries RETRY outcomes with backoff
+(honouring the provider's Retry-After) up to ``max_retries`` times, and keeps
+each message's id across retries (APNs ``apns-id``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from pushgate.errors import PermanentError
+from pushgate.notification import Notification
+from pushgate.results import BatchResult, Cause, Status, TokenResult
+
+logger = logging.getLogger("pushgate.providers")
+
+TokenT = TypeVar("TokenT")
+PreparedT = TypeVar("PreparedT")
+
+
+@dataclass(slots=True)
+class Message(Generic[TokenT]):
+    """One notification for one token; ``id`` is kept across retries."""
+
+    token: TokenT
+    notification: Notification
+    id: str | None = None
+
+
+@dataclass(slots=True)
+class _Job(Generic[TokenT, PreparedT]):
+    index: int
+    prepared: PreparedT
+    token: TokenT
+    message_id: str | None
+    attempt: int = 1
+
+
+class Provider(ABC, Generic[TokenT, PreparedT]):
+    """One push provider behind one small async interface."""
+
+    name: ClassVar[str] = "provider"
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 1000,
+        max_retries: int = 3,
+        retry_backoff: float = 0.5,
+        max_retry_delay: float = 60.0,
+        max_payload_size: int | None = None,
+    ) -> None:
+        """
+        :param concurrency: requests in flight at once for one send call.
+        :param max_retries: how often a RETRY outcome is tried again; 0 hands
+            retries to the caller (the server's queue does that).
+        :param retry_backoff: first backoff delay in seconds, doubled per try.
+        :param max_retry_delay: a Retry-After longer than this is not waited
+            for: the outcome is returned as RETRY with its ``retry_after``.
+        :param max_payload_size: opt in to trimming: the body text is cut
+            (UTF-8 safe) so the payload fits this many bytes (at most the
+            provider's limit). Without it an oversized payload raises
+            :class:`PayloadTooLarge`.
+        """
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.concurrency = concurrency
+        self.max_retries = max_retries
+        self.retry_backoff = retry_backoff
+        self.max_retry_delay = max_retry_delay
+        self.max_payload_size = max_payload_size
+
+    # -- what a provider implements -------------------------------------------------
+
+    @abstractmethod
+    def prepare(self, notification: Notification) -> PreparedT:
+        """Build the token-independent part of the request (may raise PermanentError)."""
+
+    @abstractmethod
+    def submit(
+        self, prepared: PreparedT, token: TokenT, message_id: str | None
+    ) -> asyncio.Future[TokenResult]:
+        """Start one request; the future resolves to its outcome and never fails."""
+
+    def token_key(self, token: TokenT) -> str:
+        """The string that names ``token`` in results."""
+        return str(token)
+
+    async def aclose(self) -> None:
+        """Close connections; the provider may not be used afterwards."""
+
+    # -- the public API -------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def send(
+        self,
+        notification: Notification,
+        tokens: Iterable[TokenT],
+        *,
+        badge: Callable[[TokenT], int | None] | None = None,
+        batch_size: int | None = None,
+    ) -> BatchResult:
+        """Send ``notification`` to every token; one result per token, in order.
+
+        :param badge: per-token badge (django-push-notifications' callable).
+        :param batch_size: send in consecutive batches of this many tokens,
+            each finished before the next starts.
+        :raises PermanentError: the notification cannot be sent to anyone
+            (for example its payload is too large); nothing was sent.
+        """
+        prepared = self.prepare(notification)
+        by_badge: dict[int | None, PreparedT] = {}
+
+        def jobs(chunk: Iterable[TokenT]) -> Iterator[tuple[PreparedT, TokenT, str | None]]:
+            for token in chunk:
+                if badge is None:
+                    yield prepared, token, None
+                    continue
+                value = badge(token)
+                if value not in by_badge:
+                    by_badge[value] = self.prepare(notification.with_badge(value))
+                yield by_badge[value], token, None
+
+        if batch_size is None:
+            return await self._run(jobs(tokens))
+        result = BatchResult()
+        for chunk in _chunks(tokens, batch_size):
+            result.extend((await self._run(jobs(chunk))).results)
+        return result
+
+    async def send_one(self, notification: Notification, token: TokenT) -> TokenResult:
+        """Send to one token and return its outcome."""
+        return (await self.send(notification, [token])).results[0]
+
+    async def send_messages(self, messages: Iterable[Message[TokenT]]) -> BatchResult:
+        """Send messages that may each carry another notification and id.
+
+        A notification that cannot be prepared gives a FAILED result for its
+        messages instead of an exception, so one bad message does not stop
+        the others.
+        """
+        cache: dict[int, PreparedT | PermanentError] = {}
+        failed: dict[int, TokenResult] = {}
+        keep: list[Notification] = []  # keep ids stable while cached
+
+        def jobs() -> Iterator[tuple[PreparedT | None, TokenT, str | None]]:
+            for index, message in enumerate(messages):
+                key = id(message.notification)
+                if key not in cache:
+                    keep.append(message.notification)
+                    try:
+                        cache[key] = self.prepare(message.notification)
+                    except PermanentError as exc:
+                        cache[key] = exc
+                prepared = cache[key]
+                if isinstance(prepared, PermanentError):
+                    failed[index] = TokenResult(
+                        self.token_key(message.token),
+                        Status.FAILED,
+                        message_id=message.id,
+                        reason=type(prepared).__name__,
+                        cause=Cause.REQUEST,
+                        detail=str(prepared),
+                    )
+                    yield None, message.token, message.id
+                else:
+                    yield prepared, message.token, message.id
+
+        return await self._run(jobs(), failed)
+
+    # -- the engine -----------------------------------------------------------------
+
+    def _backoff(self, attempt: int) -> float:
+        delay: float = self.retry_backoff * 2.0 ** (attempt - 1)
+        return min(delay, self.max_retry_delay) * (0.5 + random.random() / 2)
+
+    async def _run(
+        self,
+        source: Iterable[tuple[PreparedT | None, TokenT, str | None]],
+        failed: dict[int, TokenResult] | None = None,
+    ) -> BatchResult:
+        loop = asyncio.get_running_loop()
+        results: list[TokenResult | None] = []
+        ready: deque[_Job[TokenT, PreparedT]] = deque()
+        pending = iter(source)
+        exhausted = False
+        inflight = 0
+        sleeping = 0
+        wakeup: asyncio.Future[None] | None = None
+
+        def wake() -> None:
+            if wakeup is not None and not wakeup.done():
+                wakeup.set_result(None)
+
+        def requeue(job: _Job[TokenT, PreparedT]) -> None:
+            nonlocal sleeping
+            sleeping -= 1
+            ready.append(job)
+            wake()
+
+        def done(job: _Job[TokenT, PreparedT], future: asyncio.Future[TokenResult]) -> None:
+            nonlocal inflight, sleeping
+            inflight -= 1
+            outcome = _outcome_of(future, self.token_key(job.token), job.message_id)
+            outcome.attempts = job.attempt
+            if outcome.status is Status.RETRY and job.attempt <= self.max_retries:
+                delay = (
+                    outcome.retry_after
+                    if outcome.retry_after is not None
+                    else self._backoff(job.attempt)
+                )
+                if delay <= self.max_retry_delay:
+                    logger.debug(
+                        "%s: retrying %s in %.2fs (%s)", self.name, outcome.token, delay, outcome.reason
+                    )
+                    job.attempt += 1
+                    sleeping += 1
+                    loop.call_later(delay, requeue, job)
+                    wake()
+                    return
+            results[job.index] = outcome
+            wake()
+
+        while True:
+            while inflight < self.concurrency:
+                if ready:
+                    job = ready.popleft()
+                elif not exhausted:
+                    item = next(pending, None)
+                    if item is None:
+                        exhausted = True
+                        continue
+                    prepared, token, message_id = item
+                    index = len(results)
+                    results.append(None)
+                    if prepared is None:  # could not be prepared: already decided
+                        assert failed is not None
+                        results[index] = failed.pop(index)
+                        continue
+                    job = _Job(index, prepared, token, message_id)
+                else:
+                    break
+                future = self.submit(job.prepared, job.token, job.message_id)
+                inflight += 1
+                future.add_done_callback(partial(done, job))
+            if exhausted and not ready and inflight == 0 and sleeping == 0:
+                break
+            wakeup = loop.create_future()
+            await wakeup
+        return BatchResult([r for r in results if r is not None])
+
+
+def _outcome_of(future: asyncio.Future[TokenResult], token: str, message_id: str | None) -> TokenResult:
+    """The future's result; a bug in a provider becomes a FAILED outcome, not a lost token."""
+    if future.cancelled():
+        return TokenResult(token, Status.RETRY, message_id=message_id, cause=Cause.TRANSPORT,
+                           reason="Cancelled")
+    exc = future.exception()
+    if exc is None:
+        return future.result()
+    logger.error("provider raised for %s: %r", token, exc, exc_info=exc)
+    return TokenResult(
+        token, Status.FAILED, message_id=message_id, reason=type(exc).__name__,
+        cause=Cause.REQUEST, detail=str(exc),
+    )
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    if size < 1:
+        raise ValueError("batch_size must be at least 1")
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,1 @@
+"""Protocol-faithful local stand-ins for APNs, FCM, Web Push services and WNS."""
