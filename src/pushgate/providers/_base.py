@@ -106,6 +106,14 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         """The string that names ``token`` in results."""
         return str(token)
 
+    def new_message_id(self) -> str | None:
+        """An id for a message that has none, kept across its retries.
+
+        APNs returns a UUID so a retried notification keeps its ``apns-id``;
+        providers whose service assigns ids return ``None``.
+        """
+        return None
+
     async def aclose(self) -> None:
         """Close connections; the provider may not be used afterwards."""
 
@@ -262,6 +270,8 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
                         assert failed is not None
                         results[index] = failed.pop(index)
                         continue
+                    if message_id is None:
+                        message_id = self.new_message_id()
                     job = _Job(index, prepared, token, message_id)
                 else:
                     break
