@@ -1,0 +1,165 @@
+"""The bulk-send engine: ordering, concurrency bound, retries, ids, badges.
+
+The engine is the unit under test; the provider below is a minimal in-process
+one whose answers the test scripts (the real providers are tested against
+their simulators over sockets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from pushgate import Message, Notification, PayloadTooLarge, Status, TokenResult
+from pushgate.blocking import Blocking
+from pushgate.providers._base import Provider
+from pushgate.results import Cause
+
+
+class ScriptedProvider(Provider[str, Notification]):
+    """Answers per token from a script: a list of statuses consumed per attempt."""
+
+    name = "scripted"
+
+    def __init__(self, script: dict[str, list[Status]] | None = None, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.script = script or {}
+        self.calls: list[tuple[str, str | None, int | None]] = []
+        self.inflight = 0
+        self.max_inflight = 0
+        self._ids = 0
+
+    def new_message_id(self) -> str:
+        self._ids += 1
+        return f"id-{self._ids}"
+
+    def prepare(self, notification: Notification) -> Notification:
+        if notification.body == "too big":
+            raise PayloadTooLarge("scripted", 5000, 4096)
+        return notification
+
+    def submit(
+        self, prepared: Notification, token: str, message_id: str | None
+    ) -> asyncio.Future[TokenResult]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[TokenResult] = loop.create_future()
+        self.calls.append((token, message_id, prepared.badge))
+        self.inflight += 1
+        self.max_inflight = max(self.max_inflight, self.inflight)
+        steps = self.script.get(token)
+        status = steps.pop(0) if steps else Status.SENT
+        result = TokenResult(
+            token, status, message_id=message_id, retry_after=0.0 if status is Status.RETRY else None
+        )
+
+        def finish() -> None:
+            self.inflight -= 1
+            future.set_result(result)
+
+        loop.call_soon(finish)
+        return future
+
+
+async def test_results_keep_token_order_and_cover_every_token() -> None:
+    tokens = [f"t{i}" for i in range(2500)]
+    provider = ScriptedProvider(concurrency=64)
+    result = await provider.send(Notification(title="hi"), tokens)
+    assert result.tokens == tokens
+    assert result.ok
+    assert provider.max_inflight <= 64
+
+
+async def test_retry_keeps_the_message_id_and_counts_attempts() -> None:
+    provider = ScriptedProvider({"a": [Status.RETRY, Status.RETRY, Status.SENT]}, max_retries=3)
+    result = await provider.send_one(Notification(title="x"), "a")
+    assert result.status is Status.SENT
+    assert result.attempts == 3
+    ids = {mid for token, mid, _ in provider.calls if token == "a"}
+    assert len(ids) == 1
+
+
+async def test_retries_exhausted_leave_a_retry_outcome() -> None:
+    provider = ScriptedProvider({"a": [Status.RETRY] * 5}, max_retries=2)
+    result = await provider.send_one(Notification(title="x"), "a")
+    assert result.status is Status.RETRY
+    assert result.attempts == 3
+
+
+async def test_long_retry_after_is_handed_back_instead_of_waited() -> None:
+    class Slow(ScriptedProvider):
+        def submit(
+            self, prepared: Notification, token: str, message_id: str | None
+        ) -> asyncio.Future[TokenResult]:
+            future = super().submit(prepared, token, message_id)
+            out: asyncio.Future[TokenResult] = asyncio.get_running_loop().create_future()
+
+            def relay(f: asyncio.Future[TokenResult]) -> None:
+                res = f.result()
+                res.status, res.retry_after = Status.RETRY, 3600.0
+                out.set_result(res)
+
+            future.add_done_callback(relay)
+            return out
+
+    provider = Slow(max_retries=5, max_retry_delay=60)
+    result = await provider.send_one(Notification(title="x"), "a")
+    assert result.status is Status.RETRY
+    assert result.retry_after == 3600.0
+    assert len(provider.calls) == 1
+
+
+async def test_per_token_badge_prepares_once_per_value() -> None:
+    provider = ScriptedProvider()
+    badges = {"a": 1, "b": 2, "c": 1}
+    await provider.send(Notification(title="x"), list(badges), badge=badges.__getitem__)
+    assert {token: badge for token, _, badge in provider.calls} == badges
+
+
+async def test_batch_size_sends_in_consecutive_batches() -> None:
+    provider = ScriptedProvider(concurrency=1000)
+    result = await provider.send(Notification(title="x"), [str(i) for i in range(95)], batch_size=10)
+    assert len(result) == 95
+    assert provider.max_inflight <= 10
+
+
+async def test_oversized_payload_raises_before_anything_is_sent() -> None:
+    provider = ScriptedProvider()
+    with pytest.raises(PayloadTooLarge):
+        await provider.send(Notification(body="too big"), ["a", "b"])
+    assert provider.calls == []
+
+
+async def test_send_messages_isolates_an_unpreparable_message() -> None:
+    provider = ScriptedProvider({"b": [Status.DEAD]})
+    good, bad = Notification(title="ok"), Notification(body="too big")
+    result = await provider.send_messages(
+        [Message("a", good, "m1"), Message("x", bad, "m2"), Message("b", good, "m3")]
+    )
+    assert [r.status for r in result] == [Status.SENT, Status.FAILED, Status.DEAD]
+    assert result.results[1].cause is Cause.REQUEST
+    assert [r.message_id for r in result] == ["m1", "m2", "m3"]
+    assert Counter(t for t, _, _ in provider.calls) == {"a": 1, "b": 1}
+
+
+async def test_a_provider_bug_becomes_a_failed_outcome_not_a_lost_token() -> None:
+    class Broken(ScriptedProvider):
+        def submit(
+            self, prepared: Notification, token: str, message_id: str | None
+        ) -> asyncio.Future[TokenResult]:
+            future: asyncio.Future[TokenResult] = asyncio.get_running_loop().create_future()
+            future.set_exception(RuntimeError("boom"))
+            return future
+
+    result = await Broken().send(Notification(title="x"), ["a", "b"])
+    assert [r.status for r in result] == [Status.FAILED, Status.FAILED]
+    assert result.token_errors == {"a": "RuntimeError", "b": "RuntimeError"}
+
+
+def test_blocking_facade_runs_the_async_core() -> None:
+    with Blocking(ScriptedProvider({"b": [Status.DEAD]})) as client:
+        result = client.send(Notification(title="x"), ["a", "b"])
+        assert result.successes == ["a"]
+        assert result.dead_tokens == ["b"]
+        assert client.send_one(Notification(title="y"), "c").ok
