@@ -1,0 +1,107 @@
+"""``pushgate simulate``: run the provider simulators until interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pushgate.simulators._base import Simulator
+from pushgate.simulators.registry import SIMULATORS, simulator_class
+from pushgate.simulators.tls import LocalCA
+
+console = Console()
+
+
+def simulate(
+    providers: Annotated[
+        list[str] | None, typer.Argument(help="Which simulators (default: all of apns fcm webpush wns)")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="First port; each simulator takes the next one (0 = any)")] = 0,
+    plaintext: Annotated[bool, typer.Option(help="Serve without TLS (h2c / HTTP/1.1)")] = False,
+    ca_file: Annotated[
+        Path | None, typer.Option(help="Where to write the simulators' CA certificate")
+    ] = None,
+    credentials_file: Annotated[
+        Path | None, typer.Option(help="Write the URLs and demo credentials as JSON here")
+    ] = None,
+) -> None:
+    """Run protocol-faithful APNs, FCM, Web Push and WNS simulators.
+
+    Each serves its provider's API and a JSON control API under /__control/
+    on its own port. The demo credentials each one prints are accepted by it.
+    """
+    names = providers or list(SIMULATORS)
+    for name in names:
+        if name not in SIMULATORS:
+            raise typer.BadParameter(f"unknown provider {name!r}; choose from {', '.join(SIMULATORS)}")
+    asyncio.run(_run(names, host, port, plaintext, ca_file, credentials_file))
+
+
+async def start_simulators(
+    names: list[str], host: str, port: int, *, tls: bool = True, ca: LocalCA | None = None
+) -> dict[str, Simulator]:
+    """Start the named simulators sharing one CA; ports from ``port`` upwards (0: any)."""
+    ca = ca or (LocalCA.create() if tls else None)
+    running: dict[str, Simulator] = {}
+    for offset, name in enumerate(names):
+        simulator = simulator_class(name)(ca=ca, tls=tls)
+        await simulator.start(host, port + offset if port else 0)
+        running[name] = simulator
+    return running
+
+
+def describe(running: dict[str, Simulator], ca_path: Path | None) -> dict[str, Any]:
+    info: dict[str, Any] = {"ca_file": str(ca_path) if ca_path else None, "simulators": {}}
+    for name, simulator in running.items():
+        demo = getattr(simulator, "demo_credentials", None)
+        info["simulators"][name] = {
+            "url": simulator.url,
+            "control": simulator.url + "/__control/",
+            "credentials": demo() if callable(demo) else {},
+        }
+    return info
+
+
+async def _run(
+    names: list[str],
+    host: str,
+    port: int,
+    plaintext: bool,
+    ca_file: Path | None,
+    credentials_file: Path | None,
+) -> None:
+    running = await start_simulators(names, host, port, tls=not plaintext)
+    ca_path: Path | None = None
+    first = next(iter(running.values()))
+    if first.ca is not None:
+        ca_path = ca_file or Path(tempfile.gettempdir()) / "pushgate-simulators-ca.pem"
+        first.ca.write_ca(ca_path)
+    info = describe(running, ca_path)
+    table = Table(title="pushgate simulators")
+    table.add_column("provider")
+    table.add_column("URL")
+    table.add_column("control API")
+    for name, entry in info["simulators"].items():
+        table.add_row(name, entry["url"], entry["control"])
+    console.print(table)
+    if ca_path:
+        console.print(f"CA certificate: [bold]{ca_path}[/bold]  (curl --cacert {ca_path} ...)")
+    if credentials_file:
+        await asyncio.to_thread(credentials_file.write_text, json.dumps(info, indent=2))
+        console.print(f"Demo credentials written to [bold]{credentials_file}[/bold]")
+    else:
+        console.print_json(json.dumps({k: v["credentials"] for k, v in info["simulators"].items()}))
+    console.print("Press Ctrl-C to stop.")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        for simulator in running.values():
+            await simulator.stop()
