@@ -163,3 +163,15 @@ def test_blocking_facade_runs_the_async_core() -> None:
         assert result.successes == ["a"]
         assert result.dead_tokens == ["b"]
         assert client.send_one(Notification(title="y"), "c").ok
+
+
+async def test_on_result_sees_every_final_outcome_once() -> None:
+    provider = ScriptedProvider({"b": [Status.RETRY, Status.SENT]}, max_retries=2)
+    seen: list[tuple[str, Status]] = []
+    note = Notification(title="x")
+    bad = Notification(body="too big")
+    await provider.send_messages(
+        [Message("a", note), Message("b", note), Message("c", bad)],
+        on_result=lambda r: seen.append((r.token, r.status)),
+    )
+    assert sorted(seen) == [("a", Status.SENT), ("b", Status.SENT), ("c", Status.FAILED)]

@@ -165,12 +165,19 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         """Send to one token and return its outcome."""
         return (await self.send(notification, [token])).results[0]
 
-    async def send_messages(self, messages: Iterable[Message[TokenT]]) -> BatchResult:
+    async def send_messages(
+        self,
+        messages: Iterable[Message[TokenT]],
+        *,
+        on_result: Callable[[TokenResult], None] | None = None,
+    ) -> BatchResult:
         """Send messages that may each carry another notification and id.
 
         A notification that cannot be prepared gives a FAILED result for its
         messages instead of an exception, so one bad message does not stop
-        the others.
+        the others. ``on_result`` is called with each final outcome as soon
+        as it is known (the server records outcomes while a batch is still
+        running, so a crash re-sends only what was really in flight).
         """
         cache: dict[int, PreparedT | PermanentError] = {}
         failed: dict[int, TokenResult] = {}
@@ -199,7 +206,7 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
                 else:
                     yield prepared, message.token, message.id
 
-        return await self._run(jobs(), failed)
+        return await self._run(jobs(), failed, on_result)
 
     # -- the engine -----------------------------------------------------------------
 
@@ -211,6 +218,7 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         self,
         source: Iterable[tuple[PreparedT | None, TokenT, str | None]],
         failed: dict[int, TokenResult] | None = None,
+        on_result: Callable[[TokenResult], None] | None = None,
     ) -> BatchResult:
         loop = asyncio.get_running_loop()
         results: list[TokenResult | None] = []
@@ -252,6 +260,8 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
                     wake()
                     return
             results[job.index] = outcome
+            if on_result is not None:
+                on_result(outcome)
             wake()
 
         while True:
@@ -269,6 +279,8 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
                     if prepared is None:  # could not be prepared: already decided
                         assert failed is not None
                         results[index] = failed.pop(index)
+                        if on_result is not None:
+                            on_result(results[index])  # type: ignore[arg-type]
                         continue
                     if message_id is None:
                         message_id = self.new_message_id()
