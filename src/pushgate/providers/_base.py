@@ -278,9 +278,10 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
                     results.append(None)
                     if prepared is None:  # could not be prepared: already decided
                         assert failed is not None
-                        results[index] = failed.pop(index)
+                        decided = failed.pop(index)
+                        results[index] = decided
                         if on_result is not None:
-                            on_result(results[index])  # type: ignore[arg-type]
+                            on_result(decided)
                         continue
                     if message_id is None:
                         message_id = self.new_message_id()
