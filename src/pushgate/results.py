@@ -47,6 +47,7 @@ class TokenResult:
     retry_after: float | None = None  # seconds, from Retry-After or backoff
     attempts: int = 1
     detail: str | None = None  # a human-readable explanation
+    latency: float | None = None  # seconds from submit to answer, last attempt
 
     @property
     def ok(self) -> bool:

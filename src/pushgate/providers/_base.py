@@ -54,6 +54,7 @@ class _Job(Generic[TokenT, PreparedT]):
     token: TokenT
     message_id: str | None
     attempt: int = 1
+    started: float = 0.0
 
 
 class Provider(ABC, Generic[TokenT, PreparedT]):
@@ -244,6 +245,7 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
             inflight -= 1
             outcome = _outcome_of(future, self.token_key(job.token), job.message_id)
             outcome.attempts = job.attempt
+            outcome.latency = loop.time() - job.started
             if outcome.status is Status.RETRY and job.attempt <= self.max_retries:
                 delay = (
                     outcome.retry_after
@@ -288,6 +290,7 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
                     job = _Job(index, prepared, token, message_id)
                 else:
                     break
+                job.started = loop.time()
                 future = self.submit(job.prepared, job.token, job.message_id)
                 inflight += 1
                 future.add_done_callback(partial(done, job))

@@ -1,0 +1,78 @@
+"""Prometheus metrics of the server and its workers.
+
+One :class:`Metrics` object per server process, on its own
+``CollectorRegistry`` (no module-level globals: tests run several servers in
+one process). Label values are bounded sets (provider, status, reason, route
+template) — never app ids or tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from pushgate.results import TokenResult
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class _QueueDepth(Collector):
+    """Reads queue depth at scrape time (cheap COUNT on the queue)."""
+
+    def __init__(self, depth: Callable[[], dict[str, int]]) -> None:
+        self._depth = depth
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily("pushgate_queue_depth", "Jobs waiting, by queue", labels=["queue"])
+        for queue, depth in sorted(self._depth().items()):
+            family.add_metric([queue], depth)
+        yield family
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "pushgate_http_requests", "HTTP API requests", ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_latency = Histogram(
+            "pushgate_http_request_seconds", "HTTP API latency", ["route"],
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.sends = Counter("pushgate_sends", "Sends accepted by the API", registry=self.registry)
+        self.deliveries = Counter(
+            "pushgate_deliveries", "Final delivery outcomes", ["provider", "status", "reason"],
+            registry=self.registry,
+        )
+        self.provider_latency = Histogram(
+            "pushgate_provider_request_seconds", "Provider request latency", ["provider"],
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.retries = Counter(
+            "pushgate_delivery_retries", "Deliveries re-queued for a retry", ["provider"],
+            registry=self.registry,
+        )
+        self.auth_refreshes = Counter(
+            "pushgate_auth_token_refreshes", "Provider auth tokens (JWT/OAuth) minted", ["provider"],
+            registry=self.registry,
+        )
+        self.paused_apps = Gauge(
+            "pushgate_paused_app_providers", "App/provider pairs paused for credential errors",
+            registry=self.registry,
+        )
+
+    def watch_queue(self, depth: Callable[[], dict[str, int]]) -> None:
+        self.registry.register(_QueueDepth(depth))
+
+    def observe(self, provider: str, result: TokenResult) -> None:
+        reason = result.reason if result.status.value != "sent" else ""
+        self.deliveries.labels(provider, result.status.value, reason or "").inc()
+        if result.latency is not None:
+            self.provider_latency.labels(provider).observe(result.latency)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
