@@ -1,0 +1,304 @@
+"""The WNS client: Windows Push Notification Services (PROTOCOLS.md §4).
+
+WNS speaks HTTP/1.1 only, with no chunking or pipelining and no
+``Expect: 100-continue`` (§4.3), so requests go through one shared
+``httpx.AsyncClient`` with HTTP/2 off and a keep-alive pool; httpx sends a
+``Content-Length`` for every body and never asks for 100-continue. The token
+is the channel URI itself: the full URL the notification is POSTed to.
+
+A channel URI is an address supplied by a device, so it is only used if it is
+``https`` and its host is on the allow-list (default ``*.notify.windows.com``,
+port 443); anything else gives a FAILED result (cause CONFIG, reason
+``DisallowedEndpoint``) without a request.
+
+Outcomes (§4.5, §6.6):
+
+========================  ===================================================
+200 ``received``          SENT, ``message_id`` = ``X-WNS-Msg-ID``
+200 ``dropped``           SENT with reason ``dropped``: WNS took the request
+                          but will not show it (device offline for a toast,
+                          or the client rejected it); retrying would not
+                          change that, and the channel is still valid
+200 ``channelthrottled``  RETRY (THROTTLED) after ``X-WNS-CONTINUE-AFTER``
+404, 410                  DEAD (channel unknown / expired)
+401                       token invalidated, RETRY (AUTH) at once; a second
+                          401 in a row for the message → FAILED (CONFIG)
+403                       FAILED (CONFIG): the token belongs to another app
+406                       RETRY (THROTTLED), ``Retry-After`` or backoff
+400, 405, 413             FAILED (REQUEST), detail ``X-WNS-Error-Description``
+500, 503                  RETRY (PROVIDER)
+transport errors          RETRY (TRANSPORT)
+========================  ===================================================
+
+With ``request_for_status=True`` a SENT result's ``detail`` is the
+``X-WNS-DeviceConnectionStatus`` (``connected``, ``disconnected``,
+``tempconnected``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import ClassVar, TypedDict, Unpack
+from urllib.parse import urlsplit
+
+import httpx
+
+from pushgate.errors import AuthenticationError, ConfigurationError, RetryableError, TransportError
+from pushgate.notification import Notification
+from pushgate.payloads.wns import WNSPayload, build
+from pushgate.providers._base import Provider
+from pushgate.providers.wns_auth import WNSAuth, parse_delay
+from pushgate.results import Cause, Status, TokenResult
+from pushgate.transport.tls import client_context
+
+logger = logging.getLogger("pushgate.wns")
+
+DEFAULT_ALLOWED_HOSTS = ("*.notify.windows.com",)
+USER_AGENT = "pushgate-wns"
+# X-WNS-Status values (§4.4); older docs name the header X-WNS-NotificationStatus.
+RECEIVED, DROPPED, CHANNEL_THROTTLED = "received", "dropped", "channelthrottled"
+DEAD_STATUSES = frozenset({404, 410})
+REQUEST_STATUSES = frozenset({400, 405, 413})
+RETRY_STATUSES = frozenset({500, 503})
+# Reasons that say more than the HTTP phrase; other statuses use the phrase ("BadRequest").
+REASONS = {404: "ChannelNotFound", 406: "ThrottleLimitExceeded", 410: "ChannelExpired"}
+
+
+class ProviderOptions(TypedDict, total=False):
+    """The bulk engine's options (see :class:`Provider`)."""
+
+    concurrency: int
+    max_retries: int
+    retry_backoff: float
+    max_retry_delay: float
+    max_payload_size: int | None
+
+
+@dataclass(slots=True)
+class WNSPrepared:
+    """A built payload, plus the channels whose last attempt with it got a 401."""
+
+    payload: WNSPayload
+    unauthorized: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class _HostRule:
+    host: str
+    port: int | None  # None: the https default only
+    suffix: bool  # "*.example.com" matches subdomains of example.com
+
+    @classmethod
+    def parse(cls, entry: str) -> _HostRule:
+        text = entry.strip().lower()
+        suffix = text.startswith("*.")
+        try:
+            parts = urlsplit("//" + (text[2:] if suffix else text))
+            host, port = parts.hostname, parts.port
+        except ValueError as exc:
+            raise ConfigurationError(f"bad allowed_hosts entry {entry!r}") from exc
+        if not host or parts.path or parts.username or "*" in host:
+            raise ConfigurationError(f"bad allowed_hosts entry {entry!r}")
+        return cls(host, port, suffix)
+
+    def matches(self, host: str, port: int) -> bool:
+        if port != (self.port or 443):
+            return False
+        return host.endswith("." + self.host) if self.suffix else host == self.host
+
+
+class WNS(Provider[str, WNSPrepared]):
+    """Send to WNS channel URIs.
+
+    :param client_id: Package SID (``ms-app://s-1-15-2-…``) or, with
+        ``tenant_id``, the Entra application id.
+    :param client_secret: its secret (never logged or shown).
+    :param tenant_id: selects the Windows App SDK (Entra ID) token flow.
+    :param token_url: the token endpoint, for a simulator or proxy.
+    :param allowed_hosts: channel URI hosts that may be called: ``"host"``
+        (port 443), ``"host:port"`` or ``"*.suffix"``.
+    :param ssl_context: the client TLS context (ALPN http/1.1); else one
+        trusting ``ca_file`` or the system store.
+    :param max_connections: HTTP/1.1 connections kept (capped at concurrency).
+    :param request_timeout: seconds for connect, write and read of a request.
+    :param request_for_status: ask WNS for the device connection status.
+    :param clock: epoch seconds, for token expiry and TTLs (injectable).
+    """
+
+    name: ClassVar[str] = "wns"
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        client_secret: str,
+        tenant_id: str | None = None,
+        token_url: str | None = None,
+        allowed_hosts: Iterable[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        ca_file: str | Path | None = None,
+        max_connections: int = 100,
+        request_timeout: float = 30.0,
+        request_for_status: bool = False,
+        clock: Callable[[], float] = time.time,
+        **options: Unpack[ProviderOptions],
+    ) -> None:
+        super().__init__(**options)
+        hosts = DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else tuple(allowed_hosts)
+        self._rules = tuple(_HostRule.parse(entry) for entry in hosts)
+        self.request_for_status = request_for_status
+        self._clock = clock
+        if ssl_context is None:
+            ssl_context = client_context(ca_file=ca_file, alpn=("http/1.1",))
+        connections = max(1, min(max_connections, self.concurrency))
+        self._http = httpx.AsyncClient(
+            http1=True,
+            http2=False,
+            verify=ssl_context,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            # Waiting for a free connection is not a timeout: the engine bounds
+            # how many requests wait, and each request has its own timeouts.
+            timeout=httpx.Timeout(request_timeout, pool=None),
+            headers={"user-agent": USER_AGENT},
+            follow_redirects=False,
+        )
+        self.auth = WNSAuth(
+            client_id=client_id, client_secret=client_secret, tenant_id=tenant_id,
+            token_url=token_url, http=self._http, clock=clock,
+        )
+
+    def __repr__(self) -> str:
+        return f"WNS(client_id={self.auth.client_id!r}, token_url={self.auth.token_url!r})"
+
+    # -- Provider -------------------------------------------------------------------
+
+    def prepare(self, notification: Notification) -> WNSPrepared:
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        payload = build(
+            notification, max_size=self.max_payload_size,
+            request_for_status=self.request_for_status, now=now,
+        )
+        return WNSPrepared(payload)
+
+    def submit(
+        self, prepared: WNSPrepared, token: str, message_id: str | None
+    ) -> asyncio.Future[TokenResult]:
+        if not self.is_allowed(token):
+            future: asyncio.Future[TokenResult] = asyncio.get_running_loop().create_future()
+            future.set_result(TokenResult(
+                token, Status.FAILED, reason="DisallowedEndpoint", cause=Cause.CONFIG,
+                detail="channel URI is not https on an allowed WNS host",
+            ))
+            return future
+        return asyncio.ensure_future(self._send(prepared, token))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- helpers --------------------------------------------------------------------
+
+    def is_allowed(self, channel: str) -> bool:
+        """True if ``channel`` is an https URI on an allowed host and port."""
+        try:
+            parts = urlsplit(channel)
+            port = parts.port or 443
+        except ValueError:
+            return False
+        host = parts.hostname
+        if parts.scheme != "https" or not host or parts.username is not None:
+            return False
+        return any(rule.matches(host, port) for rule in self._rules)
+
+    async def _send(self, prepared: WNSPrepared, channel: str) -> TokenResult:
+        try:
+            return await self._attempt(prepared, channel)
+        except Exception as exc:  # the future must resolve to a result, whatever happens
+            logger.exception("wns: unexpected error sending to a channel")
+            return TokenResult(channel, Status.FAILED, reason=type(exc).__name__, cause=Cause.REQUEST,
+                               detail="unexpected error in the WNS client")
+
+    async def _attempt(self, prepared: WNSPrepared, channel: str) -> TokenResult:
+        try:
+            access = await self.auth.token()
+        except AuthenticationError as exc:
+            return TokenResult(channel, Status.FAILED, reason="AuthenticationError",
+                               cause=Cause.CONFIG, detail=str(exc))
+        except RetryableError as exc:
+            cause = Cause.TRANSPORT if isinstance(exc, TransportError) else Cause.PROVIDER
+            return TokenResult(channel, Status.RETRY, reason=type(exc).__name__, cause=cause,
+                               retry_after=exc.retry_after, detail=str(exc))
+        payload = prepared.payload
+        try:
+            response = await self._http.post(
+                channel, content=payload.body,
+                headers=[*payload.headers, ("authorization", f"Bearer {access}")],
+            )
+        except httpx.HTTPError as exc:
+            return TokenResult(channel, Status.RETRY, reason=type(exc).__name__, cause=Cause.TRANSPORT,
+                               detail=str(exc) or type(exc).__name__)
+        except httpx.InvalidURL as exc:
+            return TokenResult(channel, Status.FAILED, reason="InvalidURL", cause=Cause.REQUEST,
+                               detail=str(exc))
+        if response.status_code == 401:
+            self.auth.invalidate(access)
+            if channel in prepared.unauthorized:
+                prepared.unauthorized.discard(channel)
+                result = classify(channel, response, self._clock())
+                result.status, result.cause = Status.FAILED, Cause.CONFIG
+                result.detail = "WNS refused a freshly fetched access token"
+                logger.warning("wns: a fresh access token for %s was refused", self.auth.client_id)
+                return result
+            prepared.unauthorized.add(channel)
+        elif prepared.unauthorized:
+            prepared.unauthorized.discard(channel)
+        return classify(channel, response, self._clock())
+
+
+def classify(channel: str, response: httpx.Response, now: float) -> TokenResult:
+    """The outcome of one WNS response (PROTOCOLS.md §4.4, §4.5, §6.6)."""
+    status = response.status_code
+    headers = response.headers
+    msg_id = headers.get("x-wns-msg-id")
+    error = headers.get("x-wns-error-description") or headers.get("x-wns-debug-trace")
+    reason = REASONS.get(status)
+    if reason is None:
+        try:
+            reason = HTTPStatus(status).phrase.replace(" ", "")
+        except ValueError:
+            reason = f"HTTP{status}"
+    if status == 200:
+        wns_status = (headers.get("x-wns-status") or headers.get("x-wns-notificationstatus") or "")
+        wns_status = wns_status.strip().lower()
+        if wns_status == CHANNEL_THROTTLED:
+            return TokenResult(
+                channel, Status.RETRY, message_id=msg_id, reason=CHANNEL_THROTTLED, http_status=200,
+                cause=Cause.THROTTLED, retry_after=parse_delay(headers.get("x-wns-continue-after"), now),
+            )
+        return TokenResult(
+            channel, Status.SENT, message_id=msg_id, reason=DROPPED if wns_status == DROPPED else None,
+            http_status=200, detail=headers.get("x-wns-deviceconnectionstatus"),
+        )
+    result = TokenResult(channel, Status.FAILED, message_id=msg_id, reason=reason, http_status=status,
+                         cause=Cause.REQUEST, detail=error)
+    if status in DEAD_STATUSES:
+        result.status, result.cause = Status.DEAD, None
+        logger.debug("wns: channel gone (%d)", status)
+    elif status == 401:
+        result.status, result.cause, result.retry_after = Status.RETRY, Cause.AUTH, 0.0
+    elif status == 403:
+        result.cause = Cause.CONFIG
+    elif status in (406, 429):
+        result.status, result.cause = Status.RETRY, Cause.THROTTLED
+        result.retry_after = parse_delay(headers.get("retry-after"), now)
+    elif status in RETRY_STATUSES or status >= 500:
+        result.status, result.cause = Status.RETRY, Cause.PROVIDER
+        result.retry_after = parse_delay(headers.get("retry-after"), now)
+    return result
