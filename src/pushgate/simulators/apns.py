@@ -1,0 +1,394 @@
+"""A local APNs: the HTTP/2 provider API, checked the way Apple checks it.
+
+Everything in PROTOCOLS.md §6.1: HTTP/2 only for pushes (HTTP/1.1 gets 505;
+the ``/__control/`` API still works over HTTP/1.1 for curl), token auth with
+real ES256 verification, the hour and 20-minute JWT rules on the injected
+clock, one team per connection, certificate auth (a LocalCA client
+certificate whose subject UID is the bundle id and whose common name says
+the environment, as Apple's do), every header rule in APNs order, the
+payload limits, per-token states, a per-device burst limit, and
+SETTINGS_MAX_CONCURRENT_STREAMS = 1 on a token-auth connection until its
+first accepted push (§1.9). Every answer, errors and injected faults
+included, carries ``apns-id``.
+
+Constructed with no arguments it is ready to use: one team, one ``.p8`` key
+and the topic ``com.example.app``, and any well-formed hex token counts as
+an active device (``strict_tokens=True`` accepts only registered tokens).
+:meth:`APNsSimulator.demo_credentials` returns what a client needs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import ssl
+import string
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pushgate.payloads.apns import TOPIC_SUFFIXES
+from pushgate.simulators import _apns_checks as checks
+from pushgate.simulators._apns_checks import (
+    TOKEN_STATES,
+    BurstLimiter,
+    DeviceToken,
+    Environment,
+    JWTVerifier,
+    KeyEnvironment,
+    Reject,
+    SigningKey,
+    Team,
+)
+from pushgate.simulators._apns_control import add_apns_routes, connection_stats
+from pushgate.simulators._base import CONTROL_PREFIX, Fault, Simulator
+from pushgate.simulators._server import GoAway, SimAction, SimConnection, SimRequest, SimResponse
+from pushgate.simulators.tls import LocalCA
+
+logger = logging.getLogger("pushgate.simulators.apns")
+
+DEFAULT_TOPIC = "com.example.app"
+_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def _apple_id() -> str:
+    """A 10-character Team ID / Key ID like Apple's."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+
+
+class APNsSimulator(Simulator):
+    """A protocol-faithful APNs provider endpoint (see the module docstring)."""
+
+    name: ClassVar[str] = "apns"
+    http1: ClassVar[bool] = True  # only for /__control/; pushes over HTTP/1.1 get 505
+    http2: ClassVar[bool] = True
+    alpn: ClassVar[tuple[str, ...]] = ("h2", "http/1.1")
+
+    def __init__(
+        self,
+        *,
+        environment: Environment = "production",
+        clock: Callable[[], float] = time.time,
+        ca: LocalCA | None = None,
+        tls: bool = True,
+        max_concurrent_streams: int = 1000,
+        strict_tokens: bool = False,
+        store_latest_only: bool = False,
+        record: bool = True,
+        drop_streams_after_reject: bool = False,
+        reject_background_priority_10: bool = True,
+        not_json_reason: str = "BadPayload",
+        burst_limit: int | None = None,
+        burst_window: float = 1.0,
+        idle_timeout: float | None = None,
+        demo_topic: str = DEFAULT_TOPIC,
+    ) -> None:
+        """
+        :param environment: which APNs this is; keys, tokens and certificates
+            of the other environment are rejected as Apple does.
+        :param max_concurrent_streams: the stream limit once a token-auth
+            connection has had a push accepted (and from the start with certificates).
+        :param strict_tokens: only registered tokens are valid devices.
+        :param store_latest_only: keep only the newest accepted push per device
+            and collapse id, as APNs stores one undelivered notification (§1.4).
+        :param record: keep accepted pushes at all (off for benchmark sinks;
+            ``accepted_count`` still counts).
+        :param drop_streams_after_reject: lower the stream limit to 1 after a
+            rejected push and restore it after the next success (seen live, §1.9).
+        :param reject_background_priority_10: answer BadPriority to
+            ``background`` pushes at priority 10, which Apple documents as an error.
+        :param not_json_reason: the (undocumented) reason for a body that is not a JSON object.
+        :param burst_limit: pushes per device per ``burst_window`` seconds
+            before 429 TooManyRequests; ``None`` means no limit.
+        :param idle_timeout: a connection unused this long (by the simulator's
+            clock) is closed with GOAWAY ``IdleTimeout`` when next used.
+        """
+        super().__init__(clock=clock, ca=ca, tls=tls, max_concurrent_streams=max_concurrent_streams)
+        self.environment: Environment = environment
+        self.strict_tokens = strict_tokens
+        self.store_latest_only = store_latest_only
+        self.record = record
+        self.drop_streams_after_reject = drop_streams_after_reject
+        self.reject_background_priority_10 = reject_background_priority_10
+        self.not_json_reason = not_json_reason
+        self.idle_timeout = idle_timeout
+        self.accepted_count = 0
+        self.teams: dict[str, Team] = {}
+        self.keys: dict[str, SigningKey] = {}
+        self.tokens: dict[str, DeviceToken] = {}
+        self._verifier = JWTVerifier(self.keys)
+        self._bursts = BurstLimiter(burst_limit, burst_window)
+        self._latest: dict[tuple[str, str | None], int] = {}
+        demo = self.register_key(_apple_id(), topics=[demo_topic])
+        self._demo: dict[str, str] = {**demo, "topic": demo_topic}
+        add_apns_routes(self)
+
+    # -- credentials and devices (each also a control route) ----------------------------
+
+    def register_key(
+        self,
+        team_id: str,
+        key_id: str | None = None,
+        public_key_pem: str | None = None,
+        *,
+        environment: KeyEnvironment = "both",
+        topics: list[str] | None = None,
+        topic_scoped: bool = False,
+    ) -> dict[str, str]:
+        """Register a ``.p8`` key for a team; without a public key one is made.
+
+        :returns: ``team_id``, ``key_id`` and, for a generated key, the private
+            ``key`` PEM a client signs with.
+        """
+        out: dict[str, str] = {}
+        if public_key_pem is None:
+            private = ec.generate_private_key(ec.SECP256R1())
+            public = private.public_key()
+            out["key"] = private.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode()
+        else:
+            loaded = serialization.load_pem_public_key(public_key_pem.encode())
+            if not (isinstance(loaded, ec.EllipticCurvePublicKey) and isinstance(loaded.curve, ec.SECP256R1)):
+                raise ValueError("APNs keys are EC P-256")
+            public = loaded
+        if environment not in ("production", "sandbox", "both"):
+            raise ValueError("environment is production, sandbox or both")
+        key_id = key_id or _apple_id()
+        team = self.teams.setdefault(team_id, Team(team_id))
+        team.topics.update(topics or ())
+        scope = frozenset(topics or ()) if topic_scoped else None
+        self.keys[key_id] = SigningKey(key_id, team_id, public, environment, scope)
+        self._verifier.forget()
+        return {"team_id": team_id, "key_id": key_id, **out}
+
+    def register_topics(self, team_id: str, topics: list[str]) -> None:
+        """Allow a team to push to these bundle ids."""
+        self.teams.setdefault(team_id, Team(team_id)).topics.update(topics)
+
+    def revoke_key(self, key_id: str) -> None:
+        self.keys.pop(key_id, None)
+        self._verifier.forget()
+
+    def add_token(
+        self,
+        token: str | None = None,
+        *,
+        topic: str | None = None,
+        environment: Environment | None = None,
+        state: str = "active",
+    ) -> str:
+        """Register a device token (a random 32-byte one when ``token`` is None)."""
+        if environment not in (None, "production", "sandbox"):
+            raise ValueError("environment is production or sandbox")
+        token = (token or secrets.token_hex(32)).lower()
+        self.tokens[token] = DeviceToken(token, topic, environment)
+        if state != "active":
+            self.set_token_state(token, state)
+        return token
+
+    def set_token_state(self, token: str, state: str, timestamp_ms: int | None = None) -> None:
+        """``active``, ``unregistered`` (at ``timestamp_ms``, default now), ``bad``,
+        ``wrong_topic``, ``wrong_env`` or ``expired``."""
+        if state not in TOKEN_STATES:
+            raise ValueError(f"state must be one of {sorted(TOKEN_STATES)}")
+        token = token.lower()
+        record = self.tokens.get(token)
+        if record is None:
+            record = self.tokens[token] = DeviceToken(token, None, None)
+        record.state = state  # type: ignore[assignment]  # checked against TOKEN_STATES above
+        record.timestamp_ms = (
+            (timestamp_ms if timestamp_ms is not None else int(self.clock() * 1000))
+            if state == "unregistered"
+            else None
+        )
+
+    def set_burst_limit(self, limit: int | None, window: float = 1.0) -> None:
+        """At most ``limit`` pushes per device per ``window`` seconds (429 TooManyRequests)."""
+        self._bursts = BurstLimiter(limit, window)
+
+    def set_max_concurrent_streams(self, value: int) -> None:
+        """The raised stream limit; applied at once to connections already raised."""
+        if value < 1:
+            raise ValueError("max_concurrent_streams must be at least 1")
+        self.max_concurrent_streams = value
+        if self._server is not None:
+            for conn in self.server.connections:
+                if not conn.closed and conn.state.get("raised"):
+                    conn.update_settings(max_concurrent_streams=value)
+
+    def issue_certificate(
+        self, topic: str = DEFAULT_TOPIC, environment: KeyEnvironment = "both"
+    ) -> dict[str, str]:
+        """A client certificate for certificate auth: ``cert`` and ``key`` PEM.
+
+        The common name follows Apple's naming, which is how the simulator
+        tells the environments apart: "Apple Development IOS Push Services"
+        (sandbox), "Apple Production IOS Push Services" (production) or
+        "Apple Push Services" (both).
+        """
+        if self.ca is None:
+            raise ValueError("certificate auth needs TLS")
+        prefix = {v: k for k, v in checks.CERT_ENVIRONMENTS.items()}[environment]
+        cert, key = self.ca.issue_client_cert(f"{prefix}: {topic}", uid=topic)
+        return {"cert": cert.decode(), "key": key.decode(), "topic": topic}
+
+    def demo_credentials(self) -> dict[str, Any]:
+        """What a client needs: team, key id, private key PEM, topic, environment, URL, CA."""
+        out: dict[str, Any] = {**self._demo, "environment": self.environment}
+        if self._server is not None:
+            out["url"] = self.url
+        if self.ca is not None:
+            out["ca"] = self.ca.ca_pem.decode()
+        return out
+
+    def queue_error(
+        self, status: int, reason: str, *, count: int = 1, path_contains: str | None = None
+    ) -> None:
+        """Answer the next ``count`` pushes with ``{"reason": reason}`` (e.g. 503 Shutdown)."""
+        headers = [("content-type", "application/json")]
+        body = _json({"reason": reason})
+        self.queue_fault(Fault(status, body, headers, count=count, path_contains=path_contains))
+
+    def queue_goaway(
+        self, reason: str = "Shutdown", *, count: int = 1, last_stream_id: int | None = None
+    ) -> None:
+        """Close the connection of the next push with GOAWAY and debug ``{"reason": ...}``."""
+        debug = _json({"reason": reason})
+        self.queue_fault(Fault(action="goaway", debug=debug, count=count, last_stream_id=last_stream_id))
+
+    def reset(self) -> None:
+        super().reset()
+        self.accepted_count = 0
+        self._latest.clear()
+        self._bursts.times.clear()
+
+    def connection_stats(self) -> list[dict[str, Any]]:
+        """Per connection: advertised limit, peak concurrent pushes (before and
+        after the first raise), JWT changes; what tests assert stream rules with."""
+        return connection_stats(self.server.connections) if self._server is not None else []
+
+    # -- server hooks ---------------------------------------------------------------
+
+    def server_ssl_context(self) -> Any:
+        """Ask for a client certificate without requiring one: both auth modes on one port."""
+        if self.ca is None:
+            return None
+        ctx = self.ca.server_context(self.alpn, require_client_cert=True)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        return ctx
+
+    def on_connect(self, connection: SimConnection) -> None:
+        super().on_connect(connection)
+        connection.state["last_used"] = self.clock()
+        if connection.peer_cert:
+            connection.state["raised"] = True  # certificate connections start at the full limit
+        else:
+            connection.update_settings(max_concurrent_streams=1)  # §1.9: 1 until a push is accepted
+
+    async def _dispatch(self, request: SimRequest) -> SimAction:
+        """Count concurrent pushes per connection and put ``apns-id`` on every answer."""
+        if request.path.startswith(CONTROL_PREFIX):
+            return await super()._dispatch(request)
+        state = request.connection.state
+        state["inflight"] = inflight = state.get("inflight", 0) + 1
+        state["peak"] = max(state.get("peak", 0), inflight)
+        if not state.get("raised"):
+            state["peak_before_raise"] = max(state.get("peak_before_raise", 0), inflight)
+        try:
+            action = await super()._dispatch(request)
+        finally:
+            state["inflight"] -= 1
+        if isinstance(action, SimResponse) and not any(k == "apns-id" for k, _ in action.headers):
+            action.headers.append(("apns-id", self._answer_id(request)))
+        return action
+
+    def _answer_id(self, request: SimRequest) -> str:
+        apns_id = request.header("apns-id")
+        return apns_id if apns_id is not None else str(uuid.uuid4())
+
+    # -- the push path --------------------------------------------------------------
+
+    async def handle(self, request: SimRequest) -> SimAction:
+        conn = request.connection
+        if conn.http_version != "2":
+            return SimResponse.json(505, {"reason": "HTTP/2 is required"})
+        now = self.clock()
+        if self.idle_timeout is not None and now - conn.state["last_used"] > self.idle_timeout:
+            return GoAway(_json({"reason": "IdleTimeout"}))
+        conn.state["last_used"] = now
+        try:
+            return self._accept(request, now)
+        except Reject as rejected:
+            if self.drop_streams_after_reject and conn.state.get("raised"):
+                conn.state["raised"] = False
+                conn.update_settings(max_concurrent_streams=1)
+            return SimResponse.json(rejected.status, rejected.body(), [("apns-id", self._answer_id(request))])
+
+    def _accept(self, request: SimRequest, now: float) -> SimResponse:
+        token = checks.check_path(request.method, request.path)
+        checks.check_duplicates(request.headers)
+        headers = dict(request.headers)
+        cred = checks.authenticate(request.connection, headers, now, self._verifier, self.environment)
+        push_type = checks.check_push_type(headers.get("apns-push-type"))
+        topic = headers.get("apns-topic")
+        if topic is None:
+            if cred.cert_topic is None:
+                raise Reject(400, "MissingTopic")
+            topic = cred.cert_topic + TOPIC_SUFFIXES[push_type]  # §1.8: the certificate's UID
+        bundle = checks.bundle_of(topic, push_type)
+        checks.check_topic(cred, bundle, self.teams)
+        checks.check_message_headers(headers, push_type, self.reject_background_priority_10)
+        payload = checks.check_body(request.body, push_type, self.not_json_reason)
+        checks.check_device(self.tokens.get(token), token, bundle, self.environment, self.strict_tokens)
+        self._bursts.check(token, now)
+        return self._deliver(request, headers, token, topic, push_type, payload, now)
+
+    def _deliver(
+        self,
+        request: SimRequest,
+        headers: dict[str, str],
+        token: str,
+        topic: str,
+        push_type: str,
+        payload: dict[str, Any],
+        now: float,
+    ) -> SimResponse:
+        conn = request.connection
+        apns_id = headers.get("apns-id") or str(uuid.uuid4())
+        self.accepted_count += 1
+        if self.record:
+            entry = {
+                "token": token,
+                "topic": topic,
+                "push_type": push_type,
+                "apns_id": apns_id,
+                "headers": {k: v for k, v in headers.items() if k.startswith("apns-")},
+                "payload": payload,
+                "time": now,
+                "connection": conn.id,
+            }
+            slot = (token, headers.get("apns-collapse-id"))
+            index = self._latest.get(slot) if self.store_latest_only else None
+            if index is not None and index < len(self.accepted) and self.accepted[index]["token"] == token:
+                self.accepted[index] = entry
+            else:
+                if self.store_latest_only:
+                    self._latest[slot] = len(self.accepted)
+                self.accepted.append(entry)
+        if not conn.state.get("raised"):
+            conn.state["raised"] = True
+            conn.update_settings(max_concurrent_streams=self.max_concurrent_streams)
+        out = [("apns-id", apns_id)]
+        if self.environment == "sandbox":
+            out.append(("apns-unique-id", str(uuid.uuid4())))
+        return SimResponse(200, out)
+
+
+def _json(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
