@@ -73,9 +73,16 @@ class H2Session:
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: conn.max_concurrent_streams,
             h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: RECEIVE_WINDOW,
         }
-        for code, value in conn.initial_settings.items():
-            initial[h2.settings.SettingCodes(code)] = value
         self._h2.local_settings = h2.settings.Settings(client=False, initial_values=initial)
+        # Other values chosen in on_connect (smaller windows or frames, to test
+        # a client's flow control) go in a second SETTINGS frame that h2 applies
+        # once the client ACKs it: RFC 9113 §6.9.3 lets the client send under
+        # the defaults until it has seen them.
+        self._followup: dict[h2.settings.SettingCodes | int, int] = {
+            h2.settings.SettingCodes(code): value
+            for code, value in conn.initial_settings.items()
+            if code != h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS
+        }
         self._out = bytearray()  # frames written outside h2 (our own GOAWAY), in order
         self._flush_scheduled = False
         self._paused = False
@@ -94,6 +101,8 @@ class H2Session:
         """Send our preface: SETTINGS (RFC 9113 §3.4) and a connection window raise."""
         self._h2.initiate_connection()
         self._h2.increment_flow_control_window(RECEIVE_WINDOW - _DEFAULT_WINDOW)
+        if self._followup:
+            self._h2.update_settings(self._followup)
         self._schedule_flush()
 
     def close(self) -> None:

@@ -1,8 +1,5 @@
 """The HTTP/2 send path: a lean client connection, its pool, and HPACK helpers.
 
-INTERFACE STUB: this is the contract providers code against; the
-implementation replaces the bodies (see transport/connection.py, pool.py).
-
 Usage (APNs shape)::
 
     pool = H2Pool("https://api.push.apple.com", ssl_context=ctx, max_connections=2)
@@ -25,90 +22,41 @@ Contract:
   :class:`ConnectionLost` (the server may or may not have processed them);
   the next request opens a new connection.
 - The future fails with :class:`RequestTimeout` after ``request_timeout``.
+- Another RST_STREAM code fails the future with :class:`StreamReset`.
 - All failures are subclasses of :class:`pushgate.errors.TransportError`.
+
+Modules: ``hpack_block`` (stateless request header blocks), ``frames``
+(RFC 9113 constants), ``connection`` (the frame layer, and why it is
+hand-written), ``pool`` (queueing, resends, connection choice),
+``deadlines`` (the timeout sweep), ``tls`` (client contexts).
 """
 
 from __future__ import annotations
 
-import asyncio
-import ssl
-from dataclasses import dataclass
+from pushgate.transport.connection import ClientConnection
+from pushgate.transport.errors import (
+    ConnectFailed,
+    ConnectionLost,
+    HTTP2NotNegotiated,
+    ProtocolViolation,
+    RequestTimeout,
+    StreamNotProcessed,
+    StreamReset,
+)
+from pushgate.transport.hpack_block import HeaderBlock
+from pushgate.transport.pool import H2Pool
+from pushgate.transport.response import Response
 
-from pushgate.errors import TransportError
-
-
-class ConnectionLost(TransportError):
-    """The connection dropped while the request was in flight (it may have been processed)."""
-
-
-class StreamNotProcessed(TransportError):
-    """The server said it did not process the request (GOAWAY above it, REFUSED_STREAM)."""
-
-
-class RequestTimeout(TransportError):
-    """No answer within the request timeout."""
-
-
-class ConnectFailed(TransportError):
-    """TCP or TLS connection could not be made."""
-
-
-class HTTP2NotNegotiated(TransportError):
-    """The server did not agree to HTTP/2 (ALPN chose something else)."""
-
-
-@dataclass(slots=True)
-class Response:
-    status: int
-    headers: list[tuple[str, str]]  # lowercase names
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return None
-
-
-class HeaderBlock(bytes):
-    """An HPACK header block fragment made only of stateless representations
-    (literal without indexing, or static-table indexed), so a block encoded
-    once is valid on every connection and blocks concatenate with ``+``."""
-
-    @classmethod
-    def encode(cls, headers: list[tuple[str, str]]) -> HeaderBlock:
-        raise NotImplementedError
-
-    def __add__(self, other: bytes) -> HeaderBlock:  # type: ignore[override]
-        return HeaderBlock(bytes(self) + bytes(other))
-
-
-class H2Pool:
-    """HTTP/2 connections to one origin."""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        ssl_context: ssl.SSLContext | None = None,
-        max_connections: int = 1,
-        connect_timeout: float = 10.0,
-        request_timeout: float | None = 30.0,
-        max_resends: int = 3,
-    ) -> None:
-        raise NotImplementedError
-
-    @property
-    def authority(self) -> str:
-        """``host[:port]`` as it goes in ``:authority``."""
-        raise NotImplementedError
-
-    @property
-    def scheme(self) -> str:
-        raise NotImplementedError
-
-    def request(self, headers: HeaderBlock, body: bytes = b"") -> asyncio.Future[Response]:
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        raise NotImplementedError
+__all__ = [
+    "ClientConnection",
+    "ConnectFailed",
+    "ConnectionLost",
+    "H2Pool",
+    "HTTP2NotNegotiated",
+    "HeaderBlock",
+    "ProtocolViolation",
+    "RequestTimeout",
+    "Response",
+    "StreamNotProcessed",
+    "StreamReset",
+]

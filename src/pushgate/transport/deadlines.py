@@ -1,0 +1,83 @@
+"""Request deadlines without a timer per request.
+
+Every request of a pool has the same timeout, so deadlines arrive in
+submission order. Requests go into buckets of ``interval`` seconds; one
+timer per pool fires at the end of the oldest bucket and expires what is
+still in it. Finishing a request is a ``set.discard``. A request may thus
+live up to one interval longer than the timeout, which is the price of not
+scheduling (and cancelling) a timer handle for each of 40,000 requests a
+second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+
+from pushgate.transport.connection import Request
+
+
+class DeadlineSweep:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        timeout: float,
+        on_expire: Callable[[Request], None],
+    ) -> None:
+        self._loop = loop
+        self._timeout = timeout
+        self._interval = min(max(timeout / 16, 0.005), 1.0)
+        self._on_expire = on_expire
+        self._buckets: dict[int, set[Request]] = {}  # keys ascend: insertion order is time order
+        self._last_key = -1
+        self._last_bucket: set[Request] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, request: Request) -> None:
+        key = math.ceil((self._loop.time() + self._timeout) / self._interval)
+        if key == self._last_key:
+            bucket = self._last_bucket
+        else:
+            found = self._buckets.get(key)
+            if found is None:
+                found = self._buckets[key] = set()
+            bucket = found
+            self._last_key = key
+            self._last_bucket = bucket
+        bucket.add(request)
+        request.bucket = bucket
+        if self._timer is None:
+            self._timer = self._loop.call_at(key * self._interval, self._sweep)
+
+    @staticmethod
+    def discard(request: Request) -> None:
+        bucket = request.bucket
+        if bucket is not None:
+            bucket.discard(request)
+            request.bucket = None
+
+    def _sweep(self) -> None:
+        self._timer = None
+        # A millisecond of slack: call_at may fire within the clock resolution
+        # before the bucket's end, and keys round deadlines up anyway.
+        limit = (self._loop.time() + 1e-3) / self._interval
+        expired: list[Request] = []
+        for key in list(self._buckets):
+            if key > limit:
+                break
+            expired.extend(self._buckets.pop(key))
+        if self._last_key <= limit:
+            self._last_key = -1
+        for request in expired:
+            request.bucket = None
+            self._on_expire(request)
+        if self._buckets:
+            first = next(iter(self._buckets))
+            self._timer = self._loop.call_at(max(first * self._interval, self._loop.time()), self._sweep)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._buckets.clear()
