@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 import jwt
 
-from pushgate.errors import AuthenticationError, ConfigurationError, TransportError
+from pushgate.errors import AuthenticationError, ConfigurationError, PushgateError, TransportError
+from pushgate.transport.tls import client_context
 
 logger = logging.getLogger("pushgate.fcm")
 
@@ -101,9 +102,12 @@ class ServiceAccountAuth:
     :param http: an ``httpx.AsyncClient`` to use (not closed by :meth:`aclose`);
         by default one is made with ``verify``.
     :param verify: TLS verification for the token endpoint (an
-        ``ssl.SSLContext``, a CA file path, or ``True``). Give it a context of
-        its own: httpx sets ALPN on the context it is given.
+        ``ssl.SSLContext``, a CA file path, or ``True`` for the system store).
+        Give it a context of its own: httpx sets ALPN on the context it is given.
     :param clock: seconds since the epoch (tests inject a manual clock).
+    :param failure_backoff: after a failed fetch, callers within this many
+        seconds get the same error without a new request, so a bulk send with
+        broken credentials makes one token request, not one per device.
     """
 
     def __init__(
@@ -112,14 +116,19 @@ class ServiceAccountAuth:
         *,
         scopes: Sequence[str] = (FCM_SCOPE,),
         http: httpx.AsyncClient | None = None,
-        verify: ssl.SSLContext | str | bool = True,
+        verify: ssl.SSLContext | str | Path | bool = True,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.time,
+        failure_backoff: float = 10.0,
     ) -> None:
         self.account = account
+        self.failure_backoff = failure_backoff
+        self._failure: tuple[float, type[PushgateError], str] | None = None
         self.scopes = tuple(scopes)
         self.clock = clock
         self._own_http = http is None
+        if isinstance(verify, str | Path):
+            verify = client_context(ca_file=verify, alpn=("http/1.1",))
         self._http = http if http is not None else httpx.AsyncClient(verify=verify, timeout=timeout)
         self._lock = asyncio.Lock()
         self._token: str | None = None
@@ -144,7 +153,16 @@ class ServiceAccountAuth:
             current = self.cached()  # another caller may have refreshed meanwhile
             if current is not None:
                 return current
-            token, lifetime = await self._fetch()
+            if self._failure is not None:
+                failed_at, kind, message = self._failure
+                if self.clock() < failed_at + self.failure_backoff:
+                    raise kind(message)
+                self._failure = None
+            try:
+                token, lifetime = await self._fetch()
+            except (ConfigurationError, TransportError) as exc:
+                self._failure = (self.clock(), type(exc), str(exc))
+                raise
             self._token = token
             self._refresh_at = self.clock() + max(0.0, lifetime - REFRESH_MARGIN)
             self.refreshes += 1
