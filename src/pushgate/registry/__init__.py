@@ -1,0 +1,160 @@
+"""The device registry: apps, credentials, API keys, users, devices, sends, deliveries.
+
+SQLAlchemy 2 on a SQLite file (the embedded default) or PostgreSQL, with
+Alembic migrations shipped in the package::
+
+    from pushgate.registry import Database, create_app, register_device, DeviceSpec
+
+    db = Database("sqlite:///pushgate.db")
+    db.migrate()
+    with db.session() as session:
+        app, api_key = create_app(session, "shop")          # the key is shown once
+        register_device(session, app.id, DeviceSpec("apns", token, user="u1"))
+
+Functions doing one unit of work take a Session and never commit (the
+caller's ``with db.session()`` block is the transaction); functions that
+stream unbounded input (:func:`import_devices`) take the Database and
+commit per chunk.
+"""
+
+from pushgate.registry._errors import IdempotencyConflict, NotFound, ValidationError
+from pushgate.registry._paging import Page
+from pushgate.registry.apps import (
+    authenticate,
+    create_api_key,
+    create_app,
+    delete_app,
+    delete_credentials,
+    get_app,
+    get_app_by_name,
+    get_credentials,
+    list_api_keys,
+    list_apps,
+    list_credentials,
+    require_app,
+    revoke_api_key,
+    set_credentials,
+    update_app_settings,
+)
+from pushgate.registry.bulk import ImportResult, RowError, import_devices
+from pushgate.registry.constants import DeliveryStatus, Platform, ProviderName, SendStatus
+from pushgate.registry.db import DEFAULT_URL, Database
+from pushgate.registry.devices import (
+    DeadToken,
+    DeviceSpec,
+    deactivate_dead,
+    deactivate_devices,
+    delete_device,
+    find_device,
+    get_device,
+    list_devices,
+    register_device,
+    token_hash,
+)
+from pushgate.registry.models import (
+    ApiKey,
+    App,
+    Credentials,
+    Delivery,
+    Device,
+    Send,
+    User,
+    redact_config,
+)
+from pushgate.registry.sends import (
+    Outcome,
+    SendStatusView,
+    cancel_send,
+    create_send,
+    device_deliveries,
+    get_send,
+    get_send_status,
+    list_deliveries,
+    list_sends,
+    record_outcomes,
+    save_response,
+    sends_to_resume,
+)
+from pushgate.registry.targets import Target, normalize_target
+from pushgate.registry.users import (
+    delete_user,
+    ensure_users,
+    get_user,
+    opt_in,
+    opt_out,
+    upsert_user,
+    user_devices,
+)
+from pushgate.registry.validation import DEFAULT_POLICY, ValidationPolicy
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "DEFAULT_URL",
+    "ApiKey",
+    "App",
+    "Credentials",
+    "Database",
+    "DeadToken",
+    "Delivery",
+    "DeliveryStatus",
+    "Device",
+    "DeviceSpec",
+    "IdempotencyConflict",
+    "ImportResult",
+    "NotFound",
+    "Outcome",
+    "Page",
+    "Platform",
+    "ProviderName",
+    "RowError",
+    "Send",
+    "SendStatus",
+    "SendStatusView",
+    "Target",
+    "User",
+    "ValidationError",
+    "ValidationPolicy",
+    "authenticate",
+    "cancel_send",
+    "create_api_key",
+    "create_app",
+    "create_send",
+    "deactivate_dead",
+    "deactivate_devices",
+    "delete_app",
+    "delete_credentials",
+    "delete_device",
+    "delete_user",
+    "device_deliveries",
+    "ensure_users",
+    "find_device",
+    "get_app",
+    "get_app_by_name",
+    "get_credentials",
+    "get_device",
+    "get_send",
+    "get_send_status",
+    "get_user",
+    "import_devices",
+    "list_api_keys",
+    "list_apps",
+    "list_credentials",
+    "list_deliveries",
+    "list_devices",
+    "list_sends",
+    "normalize_target",
+    "opt_in",
+    "opt_out",
+    "record_outcomes",
+    "redact_config",
+    "register_device",
+    "require_app",
+    "revoke_api_key",
+    "save_response",
+    "sends_to_resume",
+    "set_credentials",
+    "token_hash",
+    "update_app_settings",
+    "upsert_user",
+    "user_devices",
+]

@@ -1,0 +1,242 @@
+"""Apps (tenants), their API keys and their provider credentials.
+
+Service functions take a :class:`~sqlalchemy.orm.Session` and never commit:
+the caller owns the transaction (``with db.session() as s: …``), so an API
+request is all-or-nothing.
+
+API keys look like ``pg_<prefix>_<secret>``. Only the SHA-256 of the key is
+stored; the key is returned once, at creation. Authentication finds the
+candidate rows by prefix and compares hashes in constant time.
+
+Credentials hold secrets (APNs .p8 keys, FCM service accounts, VAPID
+private keys, WNS client secrets). :func:`get_credentials` returns them in
+full for workers; anything that displays them uses
+:meth:`Credentials.redacted`. Nothing here logs a config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pushgate.registry._errors import NotFound, ValidationError
+from pushgate.registry.constants import (
+    API_KEY_PREFIX_ALPHABET,
+    API_KEY_PREFIX_LENGTH,
+    API_KEY_SCHEME,
+    API_KEY_SECRET_BYTES,
+    APNS_ENVIRONMENTS,
+    APP_SETTINGS_DEFAULTS,
+    CREDENTIAL_REQUIRED,
+    ProviderName,
+)
+from pushgate.registry.models import ApiKey, App, Credentials, utcnow
+from pushgate.registry.validation import validate_choice
+
+
+def create_app(
+    session: Session,
+    name: str,
+    *,
+    settings: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> tuple[App, str]:
+    """Create an app and its first API key; returns (app, key). The key is shown once."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise ValidationError("name", "an app name is 1 to 200 characters")
+    if session.scalar(select(App.id).where(App.name == name)) is not None:
+        raise ValidationError("name", f"an app named {name!r} exists")
+    app = App(name=name, settings=_checked_settings({}, settings or {}), created_at=now or utcnow())
+    session.add(app)
+    session.flush()
+    _key, plaintext = create_api_key(session, app.id, name="default", now=now)
+    return app, plaintext
+
+
+def get_app(session: Session, app_id: int) -> App | None:
+    return session.get(App, app_id)
+
+
+def require_app(session: Session, app_id: int) -> App:
+    app = session.get(App, app_id)
+    if app is None:
+        raise NotFound("app", app_id)
+    return app
+
+
+def get_app_by_name(session: Session, name: str) -> App | None:
+    return session.scalar(select(App).where(App.name == name))
+
+
+def list_apps(session: Session) -> list[App]:
+    return list(session.scalars(select(App).order_by(App.id)))
+
+
+def update_app_settings(session: Session, app_id: int, **changes: Any) -> App:
+    """Change settings (see ``APP_SETTINGS_DEFAULTS``); unknown names are refused."""
+    app = require_app(session, app_id)
+    app.settings = _checked_settings(app.settings or {}, changes)
+    return app
+
+
+def delete_app(session: Session, app_id: int) -> bool:
+    """Delete an app and everything it owns (keys, credentials, users, devices, sends)."""
+    app = session.get(App, app_id)
+    if app is None:
+        return False
+    session.delete(app)
+    return True
+
+
+def _checked_settings(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(current)
+    for name, value in changes.items():
+        if name not in APP_SETTINGS_DEFAULTS:
+            raise ValidationError(f"settings.{name}", "unknown setting")
+        if name == "max_devices_per_user" and value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 1
+        ):
+            raise ValidationError(f"settings.{name}", "a positive integer or null")
+        merged[name] = value
+    return merged
+
+
+# --- API keys -----------------------------------------------------------------
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(
+    session: Session, app_id: int, *, name: str | None = None, now: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """A new key for ``app_id``; returns (row, plaintext key). Only the hash is stored."""
+    require_app(session, app_id)
+    prefix = "".join(secrets.choice(API_KEY_PREFIX_ALPHABET) for _ in range(API_KEY_PREFIX_LENGTH))
+    plaintext = f"{API_KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(API_KEY_SECRET_BYTES)}"
+    row = ApiKey(
+        app_id=app_id, prefix=prefix, key_hash=_hash_key(plaintext), name=name, created_at=now or utcnow()
+    )
+    session.add(row)
+    session.flush()
+    return row, plaintext
+
+
+def list_api_keys(session: Session, app_id: int) -> list[ApiKey]:
+    """The app's keys (prefix, name, dates; never the hash)."""
+    return list(session.scalars(select(ApiKey).where(ApiKey.app_id == app_id).order_by(ApiKey.id)))
+
+
+def revoke_api_key(session: Session, app_id: int, key_id: int, *, now: datetime | None = None) -> bool:
+    """Revoke a key of ``app_id``; False if it does not exist or was revoked already."""
+    row = session.get(ApiKey, key_id)
+    if row is None or row.app_id != app_id or row.revoked_at is not None:
+        return False
+    row.revoked_at = now or utcnow()
+    return True
+
+
+def authenticate(session: Session, api_key: str) -> int | None:
+    """The app id ``api_key`` belongs to, or None (unknown, malformed or revoked)."""
+    scheme, _, rest = api_key.partition("_")
+    prefix, _, secret = rest.partition("_")
+    if scheme != API_KEY_SCHEME or len(prefix) != API_KEY_PREFIX_LENGTH or not secret:
+        return None
+    presented = _hash_key(api_key)
+    rows = session.execute(
+        select(ApiKey.app_id, ApiKey.key_hash).where(
+            ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)
+        )
+    ).all()
+    found: int | None = None
+    for app_id, key_hash in rows:
+        if hmac.compare_digest(presented, key_hash):
+            found = app_id
+    return found
+
+
+# --- credentials --------------------------------------------------------------
+
+
+def set_credentials(
+    session: Session,
+    app_id: int,
+    provider: str,
+    config: Mapping[str, Any],
+    *,
+    now: datetime | None = None,
+) -> Credentials:
+    """Store (replace) the app's credentials for ``provider`` after checking their shape.
+
+    Required fields per provider are in ``CREDENTIAL_REQUIRED``; extra fields
+    are kept for the provider client. An FCM service account given as JSON
+    text is stored parsed, so its private key is redacted like any other.
+    """
+    kind = validate_choice(provider, ProviderName, "provider")
+    require_app(session, app_id)
+    checked = _checked_credentials(kind, dict(config))
+    row = session.get(Credentials, (app_id, kind.value))
+    if row is None:
+        row = Credentials(app_id=app_id, provider=kind.value, config=checked, updated_at=now or utcnow())
+        session.add(row)
+    else:
+        row.config = checked
+        row.updated_at = now or utcnow()
+    session.flush()
+    return row
+
+
+def get_credentials(session: Session, app_id: int, provider: str) -> Credentials | None:
+    """Full credentials, secrets included: for the sender workers only."""
+    return session.get(Credentials, (app_id, provider))
+
+
+def list_credentials(session: Session, app_id: int) -> list[Credentials]:
+    """All of an app's credentials; show them with ``.redacted()``."""
+    query = select(Credentials).where(Credentials.app_id == app_id).order_by(Credentials.provider)
+    return list(session.scalars(query))
+
+
+def delete_credentials(session: Session, app_id: int, provider: str) -> bool:
+    row = session.get(Credentials, (app_id, provider))
+    if row is None:
+        return False
+    session.delete(row)
+    return True
+
+
+def _checked_credentials(provider: ProviderName, config: dict[str, Any]) -> dict[str, Any]:
+    if provider is ProviderName.FCM and isinstance(config.get("service_account"), str):
+        try:
+            config["service_account"] = json.loads(config["service_account"])
+        except ValueError:
+            raise ValidationError("config.service_account", "not a JSON service account") from None
+    for requirement in CREDENTIAL_REQUIRED[provider]:
+        options = requirement.split("|")
+        present = [name for name in options if config.get(name) not in (None, "", {})]
+        if not present:
+            raise ValidationError(f"config.{options[0]}", f"required for {provider.value}")
+        if len(present) > 1:
+            raise ValidationError(f"config.{present[1]}", f"give only one of {', '.join(options)}")
+    if provider is ProviderName.APNS and config["environment"] not in APNS_ENVIRONMENTS:
+        raise ValidationError("config.environment", f"one of {', '.join(APNS_ENVIRONMENTS)}")
+    if provider is ProviderName.APNS and "key" in config:
+        for name in ("key_id", "team_id"):
+            if not config.get(name):
+                raise ValidationError(f"config.{name}", "required with an APNs signing key")
+    if provider is ProviderName.FCM:
+        account = config["service_account"]
+        for name in ("project_id", "client_email", "private_key"):
+            if not isinstance(account, dict) or not account.get(name):
+                raise ValidationError(f"config.service_account.{name}", "required")
+    return config

@@ -1,0 +1,126 @@
+"""Every name, limit and default of the registry in one place.
+
+Values that come from a provider's documentation say so; the rest are
+choices, made here so the API, the workers and the tests agree on them.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class ProviderName(StrEnum):
+    """The delivery services a device can be registered with."""
+
+    APNS = "apns"
+    FCM = "fcm"
+    WEBPUSH = "webpush"
+    WNS = "wns"
+
+
+PROVIDERS: tuple[ProviderName, ...] = tuple(ProviderName)
+
+
+class Platform(StrEnum):
+    """What the device is; independent of the provider (an iPad app may use FCM)."""
+
+    IOS = "ios"
+    IPADOS = "ipados"
+    ANDROID = "android"
+    ANDROID_TABLET = "android_tablet"
+    WEB = "web"
+    WINDOWS = "windows"
+
+
+class SendStatus(StrEnum):
+    """Life of a send: queued → fanning_out → sending → done (or cancelled)."""
+
+    QUEUED = "queued"  # stored, its fan-out job waits (possibly until send_at)
+    FANNING_OUT = "fanning_out"  # devices are being turned into delivery jobs
+    SENDING = "sending"  # every delivery job exists; outcomes are coming in
+    DONE = "done"  # every targeted device has a final delivery row
+    CANCELLED = "cancelled"  # stopped by the app; jobs still queued deliver nothing
+
+
+ACTIVE_SEND_STATUSES = (SendStatus.QUEUED, SendStatus.FANNING_OUT, SendStatus.SENDING)
+
+
+class DeliveryStatus(StrEnum):
+    """Final outcome of one notification to one device (one row per device and send)."""
+
+    SENT = "sent"  # accepted by the provider
+    FAILED = "failed"  # permanent failure for this message (reason says why)
+    DEAD = "dead"  # the token is gone; the device was (or will be) deactivated
+    EXPIRED = "expired"  # the notification expired before it could be sent
+
+
+# Reasons written by the registry itself (providers' reasons are stored verbatim).
+REASON_DEVICE_DELETED = "DeviceDeleted"
+REASON_DEVICE_INACTIVE = "DeviceInactive"
+REASON_EVICTED = "Evicted"  # beyond the app's max_devices_per_user (least recently seen goes)
+REASON_REPLACED = "Replaced"  # the installation registered a new token
+
+# A user opted out of everything with this topic; other values name one topic/event.
+OPT_OUT_ALL = "*"
+
+# API keys look like "pg_<prefix>_<secret>": the prefix finds the row, the
+# SHA-256 of the whole key is what is stored. Keys carry 256 bits of entropy,
+# so a fast hash is enough (no password KDF needed).
+API_KEY_SCHEME = "pg"
+API_KEY_PREFIX_LENGTH = 8
+API_KEY_SECRET_BYTES = 32
+API_KEY_PREFIX_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"  # no l/1/0 confusion
+
+# Apple: "don't hard-code the length of device tokens" (today 32 bytes = 64 hex).
+APNS_TOKEN_MIN_HEX = 32
+APNS_TOKEN_MAX_HEX = 200
+# FCM registration tokens are ~150-250 characters of base64url plus ':'; stay generous.
+FCM_TOKEN_MIN_LENGTH = 20
+FCM_TOKEN_MAX_LENGTH = 4096
+FCM_TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-:.]+$")
+# RFC 8291 §3: p256dh is an uncompressed P-256 point (65 bytes), auth 16 bytes.
+WEBPUSH_P256DH_BYTES = 65
+WEBPUSH_AUTH_BYTES = 16
+MAX_URL_LENGTH = 2048
+
+# Push services browsers use (PROTOCOLS.md §3.7). Entries: "host" (port 443),
+# "host:port", or "*.suffix" (any subdomain, port 443). SSRF protection: a
+# subscription whose endpoint is elsewhere is refused at registration.
+WEBPUSH_DEFAULT_HOSTS: tuple[str, ...] = (
+    "fcm.googleapis.com",
+    "android.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "*.push.services.mozilla.com",
+    "web.push.apple.com",
+    "*.push.apple.com",
+    "*.notify.windows.com",
+)
+# WNS channel URIs (PROTOCOLS.md §4): https://<region>.notify.windows.com/?token=...
+WNS_DEFAULT_HOSTS: tuple[str, ...] = ("*.notify.windows.com",)
+
+MAX_TAGS = 100
+MAX_TAG_LENGTH = 100
+MAX_EXTERNAL_ID_LENGTH = 255
+MAX_TARGET_LIST = 10_000  # tokens / device ids / users in one send request
+DEFAULT_PAGE_LIMIT = 100
+MAX_PAGE_LIMIT = 1000
+IMPORT_CHUNK_SIZE = 1000
+
+# Fields an app's credentials must carry, per provider (extra fields are kept
+# and passed on to the provider client). Alternatives are separated by "|".
+CREDENTIAL_REQUIRED: dict[ProviderName, tuple[str, ...]] = {
+    ProviderName.APNS: ("topic", "environment", "key|certificate"),
+    ProviderName.FCM: ("service_account",),
+    ProviderName.WEBPUSH: ("vapid_private_key", "vapid_subject"),
+    ProviderName.WNS: ("client_id", "client_secret"),
+}
+APNS_ENVIRONMENTS = ("production", "sandbox")
+# A config key whose name contains one of these is a secret: never shown.
+SECRET_KEY_MARKERS = ("key", "secret", "password", "passphrase", "certificate", "p12", "pem")
+# ... except these, which name or identify a key without being one.
+PUBLIC_KEY_NAMES = frozenset({"key_id", "private_key_id", "vapid_public_key", "public_key"})
+REDACTED = "***"
+
+# App settings: name → default. Unknown names are refused.
+APP_SETTINGS_DEFAULTS: dict[str, int | None] = {"max_devices_per_user": None}

@@ -1,0 +1,216 @@
+"""The database: one engine, sessions and connections, and migrations.
+
+One :class:`Database` per process wraps a SQLAlchemy engine for either
+
+- a SQLite file (the embedded default, ``sqlite:///pushgate.db``), tuned for
+  several threads and processes on one file: WAL journal (readers never wait
+  for the writer), ``synchronous=NORMAL`` (a commit survives ``kill -9``;
+  use ``synchronous="FULL"`` to also survive power loss), a busy timeout and
+  foreign keys on; or
+- PostgreSQL (``postgresql+psycopg://…``; a bare ``postgresql://`` URL is
+  given the psycopg 3 driver).
+
+SQLite write transactions start with ``BEGIN IMMEDIATE``: a deferred
+transaction that reads and then writes can fail at once with SQLITE_BUSY
+when another connection wrote in between, whatever the busy timeout;
+taking the write lock up front makes writers queue on the busy timeout
+instead. Read-only work (``write=False``) starts a plain deferred
+transaction and never waits for writers.
+
+The migration scripts ship inside the package (``registry/migrations``) and
+run programmatically: ``Database(url).migrate()`` is all a deployment needs,
+no ``alembic.ini``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, make_url, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from pushgate.errors import ConfigurationError
+
+DEFAULT_URL = "sqlite:///pushgate.db"
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# Our own version table, so pushgate can share a PostgreSQL database with an
+# application that uses Alembic itself.
+VERSION_TABLE = "pushgate_schema_version"
+# pg_advisory_xact_lock key serialising concurrent migrate() calls (server and
+# workers starting at once). Any constant works; this is "pushgate" in ASCII.
+MIGRATION_LOCK_KEY = 0x70757368676174
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for the write lock
+_BEGIN_OPTION = "pushgate_sqlite_begin"
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+
+class Database:
+    """An engine plus the session and connection factories the registry uses.
+
+    Thread-safe: share one instance; every call checks a connection out of
+    the pool. ``with Database(url) as db:`` disposes the pool at the end.
+    """
+
+    def __init__(
+        self,
+        url: str | URL = DEFAULT_URL,
+        *,
+        busy_timeout: float = SQLITE_BUSY_TIMEOUT,
+        synchronous: Synchronous = "NORMAL",
+        pool_size: int = 10,
+        echo: bool = False,
+    ) -> None:
+        self.url = _normalize_url(url)
+        options: dict[str, Any] = {"echo": echo, "pool_size": pool_size, "max_overflow": 2 * pool_size}
+        if self.is_sqlite:
+            options["connect_args"] = {"timeout": busy_timeout}
+        else:
+            options["pool_pre_ping"] = True
+        self.engine: Engine = create_engine(self.url, **options)
+        if self.is_sqlite:
+            _tune_sqlite(self.engine, busy_timeout=busy_timeout, synchronous=synchronous)
+        self._write_engine = self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """"sqlite" or "postgresql"."""
+        return self.url.get_backend_name()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def session(self, *, write: bool = True) -> Iterator[Session]:
+        """An ORM session in one transaction: committed on success, rolled back on error.
+
+        Objects stay usable after the block (``expire_on_commit=False``).
+        """
+        maker = self._write_sessions if write else self._read_sessions
+        with maker.begin() as session:
+            yield session
+
+    @contextmanager
+    def connect(self, *, write: bool = True) -> Iterator[Connection]:
+        """A Core connection in one transaction, for the hot paths."""
+        engine = self._write_engine if write else self.engine
+        with engine.begin() as connection:
+            yield connection
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to ``revision`` (idempotent; safe to race)."""
+        with self.connect() as connection:
+            if self.is_postgresql:
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+    def downgrade(self, revision: str = "base") -> None:
+        """Downgrade the schema (development and tests)."""
+        with self.connect() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+
+    def current_revision(self) -> str | None:
+        """The schema revision the database is at (None: never migrated)."""
+        with self.connect(write=False) as connection:
+            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+            return context.get_current_revision()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic configuration without an ini file.
+
+    For development: ``command.revision(alembic_config(url), autogenerate=True,
+    message="…")`` writes a new script into ``registry/migrations/versions``.
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("version_locations", str(MIGRATIONS_DIR / "versions"))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+def insert_ignoring(connection: Connection, table: Table, conflict_columns: Sequence[str]) -> Insert:
+    """``INSERT … ON CONFLICT (cols) DO NOTHING`` in the connection's dialect.
+
+    The building block of idempotent writes (enqueue by job id, one
+    delivery row per device and send, concurrent user creation).
+    """
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+
+
+def _normalize_url(url: str | URL) -> URL:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise ConfigurationError(
+                "an in-memory SQLite database cannot be shared by the server's threads; "
+                "use a file, e.g. sqlite:///pushgate.db"
+            )
+    elif backend != "postgresql":
+        raise ConfigurationError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    return parsed
+
+
+def _tune_sqlite(engine: Engine, *, busy_timeout: float, synchronous: Synchronous) -> None:
+    """Pragmas per connection, and transactions begun by us rather than the driver.
+
+    The sqlite3 module's own transaction handling issues a deferred BEGIN
+    before the first write; switching it off (``isolation_level = None``)
+    and emitting BEGIN in the ``begin`` event is SQLAlchemy's documented
+    recipe, and lets write transactions say IMMEDIATE.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")

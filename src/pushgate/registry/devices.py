@@ -1,0 +1,406 @@
+"""Devices: registration (an upsert in place), queries, deletion, dead tokens.
+
+Registration rules, the ones django-push-notifications and Pushkin users
+expect:
+
+- The same (app, provider, token) registered again updates the row in place
+  (UPDATE_ON_DUPLICATE_REG_ID as the normal behaviour): new fields win,
+  fields not given are kept, an inactive device is reactivated and its
+  ``unregistered_at`` cleared, and ``registered_at`` moves to now (the
+  dead-token rule compares against it).
+- Given with another user, the device moves to that user.
+- Given with the app's installation id (``device_id``) and a token the
+  registry doesn't know, the installation's device gets the new token
+  (FCM and APNs rotate tokens); any other active device of that
+  installation and provider is retired, so one installation never gets a
+  notification twice.
+- Beyond the app's ``max_devices_per_user`` the user's least recently seen
+  devices are deactivated (reason "Evicted").
+
+Service functions take a Session and never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, case, delete, exists, select, true, update
+from sqlalchemy.orm import Session
+
+from pushgate.registry._errors import ValidationError
+from pushgate.registry._paging import Page, check_limit, decode_cursor, make_page
+from pushgate.registry.apps import require_app
+from pushgate.registry.constants import (
+    DEFAULT_PAGE_LIMIT,
+    REASON_EVICTED,
+    REASON_REPLACED,
+    Platform,
+    ProviderName,
+)
+from pushgate.registry.db import insert_ignoring
+from pushgate.registry.models import Device, DeviceTag, User, UTCDateTime, devices_table, utcnow
+from pushgate.registry.users import ensure_users, validate_external_id
+from pushgate.registry.validation import (
+    DEFAULT_POLICY,
+    ValidationPolicy,
+    parse_subscription,
+    validate_choice,
+    validate_locale,
+    validate_tags,
+    validate_timezone,
+    validate_token,
+)
+
+# "No provider timestamp": a dead token without one is always deactivated.
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
+_TEXT_LIMITS = {"app_version": 50, "name": 200, "device_id": 200}
+
+
+def token_hash(token: str) -> bytes:
+    """The unique key of a token (tokens can be too long to index directly)."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """What an app sends to register a device (``None``: not given)."""
+
+    provider: str
+    token: str  # Web Push: the subscription endpoint; WNS: the channel URI
+    p256dh: str | None = None
+    auth: str | None = None
+    user: str | None = None  # the app's user id
+    platform: str | None = None
+    app_version: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    name: str | None = None
+    device_id: str | None = None  # the app's installation id
+    tags: Sequence[str] | None = None  # replaces the device's tags when given
+
+    @classmethod
+    def from_subscription(cls, subscription: Mapping[str, Any] | str, **other: Any) -> DeviceSpec:
+        """A Web Push device from ``PushSubscription.toJSON()`` (dict or JSON text)."""
+        endpoint, p256dh, auth = parse_subscription(subscription)
+        return cls(provider=ProviderName.WEBPUSH, token=endpoint, p256dh=p256dh, auth=auth, **other)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> DeviceSpec:
+        """From a JSON object (bulk import rows); unknown or mistyped fields are errors."""
+        names = {f.name for f in fields(cls)}
+        values = dict(data)
+        if "subscription" in values:
+            endpoint, p256dh, auth = parse_subscription(values.pop("subscription"))
+            values.setdefault("provider", ProviderName.WEBPUSH)
+            values.update(token=endpoint, p256dh=p256dh, auth=auth)
+        for key, value in values.items():
+            if key not in names:
+                raise ValidationError(key, "unknown field")
+            if key == "tags":
+                if value is not None and not isinstance(value, list | tuple):
+                    raise ValidationError("tags", "must be a list of strings")
+            elif value is not None and not isinstance(value, str):
+                raise ValidationError(key, "must be a string")
+        for required in ("provider", "token"):
+            if not values.get(required):
+                raise ValidationError(required, "required")
+        return cls(**values)
+
+
+@dataclass(slots=True)
+class CleanDevice:
+    """A validated, normalized :class:`DeviceSpec`, ready to store."""
+
+    provider: str
+    token: str
+    token_hash: bytes
+    p256dh: str | None
+    auth: str | None
+    user: str | None
+    platform: str | None
+    app_version: str | None
+    locale: str | None
+    timezone: str | None
+    name: str | None
+    device_id: str | None
+    tags: list[str] | None
+
+
+def clean_spec(spec: DeviceSpec, policy: ValidationPolicy = DEFAULT_POLICY) -> CleanDevice:
+    """Validate a registration; raises ValidationError naming the field."""
+    provider, token, p256dh, auth = validate_token(
+        spec.provider, spec.token, p256dh=spec.p256dh, auth=spec.auth, policy=policy
+    )
+    for name, limit in _TEXT_LIMITS.items():
+        value = getattr(spec, name)
+        if value is not None and len(value) > limit:
+            raise ValidationError(name, f"at most {limit} characters")
+    return CleanDevice(
+        provider=provider.value,
+        token=token,
+        token_hash=token_hash(token),
+        p256dh=p256dh,
+        auth=auth,
+        user=validate_external_id(spec.user) if spec.user is not None else None,
+        platform=validate_choice(spec.platform, Platform, "platform").value if spec.platform else None,
+        app_version=spec.app_version,
+        locale=validate_locale(spec.locale) if spec.locale else None,
+        timezone=validate_timezone(spec.timezone) if spec.timezone else None,
+        name=spec.name,
+        device_id=spec.device_id or None,
+        tags=validate_tags(spec.tags) if spec.tags is not None else None,
+    )
+
+
+_OPTIONAL = ("p256dh", "auth", "platform", "app_version", "locale", "timezone", "name", "device_id")
+
+
+def row_values(clean: CleanDevice, app_id: int, user_id: int | None, now: datetime) -> dict[str, Any]:
+    """Column values of a newly registered device."""
+    values: dict[str, Any] = {name: getattr(clean, name) for name in _OPTIONAL}
+    values.update(
+        app_id=app_id, provider=clean.provider, token=clean.token, token_hash=clean.token_hash,
+        user_id=user_id, active=True, inactive_reason=None, created_at=now, updated_at=now,
+        registered_at=now, last_seen_at=now, unregistered_at=None,
+    )
+    return values
+
+
+def register_device(
+    session: Session,
+    app_id: int,
+    spec: DeviceSpec,
+    *,
+    policy: ValidationPolicy = DEFAULT_POLICY,
+    default_max_devices: int | None = None,
+    now: datetime | None = None,
+) -> Device:
+    """Register or re-register a device (see the module docstring for the rules).
+
+    ``default_max_devices`` applies when the app sets no ``max_devices_per_user``.
+    """
+    now = now or utcnow()
+    clean = clean_spec(spec, policy)
+    app = require_app(session, app_id)
+    user_id = ensure_users(session, app_id, [clean.user], now=now)[clean.user] if clean.user else None
+    device = _find(session, app_id, clean.provider, clean.token_hash)
+    if device is None and clean.device_id:
+        device = session.scalar(
+            select(Device)
+            .where(Device.app_id == app_id, Device.provider == clean.provider,
+                   Device.device_id == clean.device_id, Device.active == true())
+            .order_by(Device.registered_at.desc(), Device.id.desc())
+            .limit(1)
+        )
+        if device is not None:  # the installation's token rotated
+            device.token, device.token_hash = clean.token, clean.token_hash
+    if device is None:
+        connection = session.connection()
+        new_id = connection.execute(
+            insert_ignoring(connection, devices_table, ["app_id", "token_hash", "provider"])
+            .values(row_values(clean, app_id, user_id, now))
+            .returning(devices_table.c.id)
+        ).scalar()
+        # None: a concurrent registration of the same token won the insert.
+        device = session.get(Device, new_id) if new_id is not None else None
+        device = device or _find(session, app_id, clean.provider, clean.token_hash)
+        assert device is not None
+    _apply(device, clean, user_id, now)
+    if clean.device_id:
+        _retire_installation(session, device, now)
+    session.flush()
+    limit = app.setting("max_devices_per_user") or default_max_devices
+    if user_id is not None and limit:
+        evict_beyond_limit(session, [user_id], limit, now=now, keep=device.id)
+    session.refresh(device)  # reload user and tags as stored
+    return device
+
+
+def _find(session: Session, app_id: int, provider: str, hashed: bytes) -> Device | None:
+    return session.scalar(
+        select(Device).where(
+            Device.app_id == app_id, Device.token_hash == hashed, Device.provider == provider
+        )
+    )
+
+
+def _apply(device: Device, clean: CleanDevice, user_id: int | None, now: datetime) -> None:
+    for name in _OPTIONAL:
+        value = getattr(clean, name)
+        if value is not None:
+            setattr(device, name, value)
+    if user_id is not None:
+        device.user_id = user_id
+    device.active = True
+    device.inactive_reason = None
+    device.unregistered_at = None
+    device.registered_at = device.updated_at = device.last_seen_at = now
+    if clean.tags is not None:
+        set_device_tags(device, clean.tags)
+
+
+def set_device_tags(device: Device, tags: Iterable[str]) -> None:
+    """Replace the device's tags, touching only the rows that change."""
+    final = set(tags)
+    current = {row.tag for row in device.tag_rows}
+    if final != current:
+        device.tag_rows = [row for row in device.tag_rows if row.tag in final] + [
+            DeviceTag(tag=tag) for tag in sorted(final - current)
+        ]
+
+
+def _retire_installation(session: Session, device: Device, now: datetime) -> None:
+    session.execute(
+        update(devices_table)
+        .where(
+            devices_table.c.app_id == device.app_id,
+            devices_table.c.provider == device.provider,
+            devices_table.c.device_id == device.device_id,
+            devices_table.c.id != device.id,
+            devices_table.c.active == true(),
+        )
+        .values(active=False, inactive_reason=REASON_REPLACED, unregistered_at=now, updated_at=now)
+    )
+
+
+def evict_beyond_limit(
+    session: Session, user_ids: Iterable[int], limit: int, *, now: datetime, keep: int | None = None
+) -> int:
+    """Deactivate each user's least recently seen active devices beyond ``limit``.
+
+    ``keep`` (the device just registered) is never evicted. Returns how many were.
+    """
+    evicted: list[int] = []
+    for user_id in set(user_ids):
+        kept_first = case((devices_table.c.id == keep, 0), else_=1)
+        rows = session.execute(
+            select(devices_table.c.id)
+            .where(devices_table.c.user_id == user_id, devices_table.c.active == true())
+            .order_by(kept_first, devices_table.c.last_seen_at.desc(), devices_table.c.id.desc())
+            .offset(limit)
+        )
+        evicted.extend(row[0] for row in rows)
+    if evicted:
+        session.execute(
+            update(devices_table)
+            .where(devices_table.c.id.in_(evicted))
+            .values(active=False, inactive_reason=REASON_EVICTED, unregistered_at=now, updated_at=now)
+        )
+    return len(evicted)
+
+
+def get_device(session: Session, app_id: int, device_id: int) -> Device | None:
+    device = session.get(Device, device_id)
+    return device if device is not None and device.app_id == app_id else None
+
+
+def find_device(session: Session, app_id: int, token: str, provider: str | None = None) -> Device | None:
+    """A device by token (an APNs token in any letter case)."""
+    candidates = [token, token.strip().lower()] if provider in (None, ProviderName.APNS) else [token]
+    query = select(Device).where(
+        Device.app_id == app_id, Device.token_hash.in_([token_hash(t) for t in candidates])
+    )
+    if provider is not None:
+        query = query.where(Device.provider == provider)
+    return session.scalars(query.order_by(Device.id).limit(1)).first()
+
+
+def list_devices(
+    session: Session,
+    app_id: int,
+    *,
+    user: str | None = None,
+    platform: str | None = None,
+    provider: str | None = None,
+    tag: str | None = None,
+    active: bool | None = None,
+    cursor: str | None = None,
+    limit: int = DEFAULT_PAGE_LIMIT,
+) -> Page[Device]:
+    """One page of the app's devices in id order, filtered; pass ``next_cursor`` back for more."""
+    limit = check_limit(limit)
+    query = select(Device).where(Device.app_id == app_id, Device.id > decode_cursor(cursor))
+    if user is not None:
+        query = query.join(User, User.id == Device.user_id).where(User.external_id == user)
+    if platform is not None:
+        query = query.where(Device.platform == validate_choice(platform, Platform, "platform").value)
+    if provider is not None:
+        query = query.where(Device.provider == validate_choice(provider, ProviderName, "provider").value)
+    if tag is not None:
+        query = query.where(
+            exists().where(DeviceTag.device_id == Device.id, DeviceTag.tag == tag)
+        )
+    if active is not None:
+        query = query.where(Device.active == active)
+    rows = list(session.scalars(query.order_by(Device.id).limit(limit + 1)))
+    return make_page(rows, limit, lambda device: device.id)
+
+
+def delete_device(session: Session, app_id: int, device_id: int) -> bool:
+    """Delete a device (its delivery history is kept, by id)."""
+    result = session.execute(
+        delete(Device).where(Device.app_id == app_id, Device.id == device_id)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+@dataclass(frozen=True, slots=True)
+class DeadToken:
+    """A provider said a device's token is gone (APNs 410, FCM UNREGISTERED, Web Push 404/410)."""
+
+    device_id: int
+    reason: str  # the provider's reason, e.g. "Unregistered"
+    provider_timestamp: datetime | None = None  # APNs: when the token stopped being valid
+
+
+def deactivate_dead(
+    session: Session,
+    app_id: int,
+    provider: str,
+    token: str,
+    provider_timestamp: datetime | None = None,
+    *,
+    reason: str = "Unregistered",
+    now: datetime | None = None,
+) -> bool:
+    """Deactivate a dead token unless the device re-registered after ``provider_timestamp``.
+
+    Apple's rule for 410 Unregistered: the timestamp says when the token
+    became invalid; a registration after it means the app has a fresh,
+    valid registration of that token, so it must stay active. Without a
+    timestamp the device is deactivated. Returns whether it was.
+    """
+    device = find_device(session, app_id, token, provider)
+    if device is None:
+        return False
+    return deactivate_devices(session, [DeadToken(device.id, reason, provider_timestamp)], now=now) > 0
+
+
+def deactivate_devices(
+    session: Session, dead: Sequence[DeadToken], *, now: datetime | None = None
+) -> int:
+    """The bulk form of :func:`deactivate_dead`, by device id (one executemany)."""
+    if not dead:
+        return 0
+    now = now or utcnow()
+    table = devices_table
+    statement = (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            table.c.active == true(),
+            table.c.registered_at <= bindparam("b_since", type_=UTCDateTime()),
+        )
+        .values(active=False, inactive_reason=bindparam("b_reason"), unregistered_at=now, updated_at=now)
+    )
+    params = [
+        {"b_id": d.device_id, "b_reason": d.reason[:100], "b_since": d.provider_timestamp or FAR_FUTURE}
+        for d in dead
+    ]
+    result = session.connection().execute(statement, params)
+    return max(result.rowcount, 0)

@@ -1,0 +1,1 @@
+"""Alembic migration scripts of the registry (run by ``Database.migrate``)."""

@@ -1,0 +1,414 @@
+"""The tables: ORM classes for CRUD, their ``__table__`` for the hot paths.
+
+Design notes (why the tables look like this):
+
+- Integer surrogate keys for apps, users and devices: devices are paged
+  and fanned out by keyset on ``id`` (``WHERE id > :cursor ORDER BY id``),
+  which stays fast at any depth, unlike OFFSET.
+- Tokens can be long (a Web Push endpoint is ~500 characters), so
+  uniqueness of ``(app, token, provider)`` is enforced on ``token_hash``, the
+  SHA-256 of the token: a fixed 32-byte key on both SQLite and PostgreSQL.
+- ``deliveries`` holds one row per device and send, written once when the
+  outcome is final; pending work is ``targeted - outcomes``. Its primary key
+  ``(send_id, device_id)`` makes recording idempotent
+  (``INSERT … ON CONFLICT DO NOTHING``). There is deliberately no foreign key
+  to ``devices``: history survives a device's deletion, and the hot insert
+  path skips a lookup per row.
+- ``jobs`` is the embedded queue. ``due_at`` is when a job may next be
+  claimed: its run-at while queued, its lease expiry while leased — so one
+  partial index ``(queue, due_at) WHERE status IN ('queued','leased')``
+  serves both the claim and the reclaim of expired leases.
+- Times are timezone-aware UTC datetimes (stored naive-UTC on SQLite, as
+  ``timestamptz`` on PostgreSQL); queue times are epoch seconds (floats), the
+  unit of the injectable queue clock.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from pushgate.registry.constants import (
+    APP_SETTINGS_DEFAULTS,
+    PUBLIC_KEY_NAMES,
+    REDACTED,
+    SECRET_KEY_MARKERS,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an "INTEGER PRIMARY KEY"; PostgreSQL gets bigint.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """The registry's notion of now (aware UTC)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on both backends.
+
+    SQLite has no time zones: values are stored as naive UTC and come back
+    aware, so Python code never compares naive with aware datetimes.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class App(Base):
+    """A tenant: one mobile/web application with its credentials and API keys."""
+
+    __tablename__ = "apps"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def setting(self, name: str) -> Any:
+        """One app setting, or its default (see ``APP_SETTINGS_DEFAULTS``)."""
+        return (self.settings or {}).get(name, APP_SETTINGS_DEFAULTS[name])
+
+    def __repr__(self) -> str:
+        return f"App(id={self.id!r}, name={self.name!r})"
+
+
+class ApiKey(Base):
+    """An API key, stored as the SHA-256 of the key; the key itself is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:  # never the hash
+        return f"ApiKey(id={self.id!r}, app_id={self.app_id!r}, prefix={self.prefix!r})"
+
+
+class Credentials(Base):
+    """An app's credentials for one provider; ``config`` holds secrets."""
+
+    __tablename__ = "credentials"
+
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def redacted(self) -> dict[str, Any]:
+        """The config as anything that displays it must show it: secrets masked."""
+        return redact_config(self.config)
+
+    def __repr__(self) -> str:
+        return f"Credentials(app_id={self.app_id!r}, provider={self.provider!r}, config={REDACTED})"
+
+
+def redact_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a credentials config with every secret value masked.
+
+    A key is secret when its name contains a marker (``SECRET_KEY_MARKERS``:
+    "key", "secret", "certificate", …) unless it only names a key
+    (``PUBLIC_KEY_NAMES``: "key_id", …). Nested objects (an FCM service
+    account) are redacted the same way. Erring on the side of hiding: an
+    unknown field that looks like a secret is masked.
+    """
+
+    def walk(value: Any, secret: bool) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, secret or _is_secret_name(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, secret) for v in value]
+        return REDACTED if secret and value is not None else value
+
+    return {k: walk(v, _is_secret_name(k)) for k, v in config.items()}
+
+
+def _is_secret_name(name: str) -> bool:
+    lowered = name.lower()
+    if lowered in PUBLIC_KEY_NAMES:
+        return False
+    return any(marker in lowered for marker in SECRET_KEY_MARKERS)
+
+
+class User(Base):
+    """The application's own id for a person, with language, tags and opt-outs."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("app_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tag_rows: Mapped[list[UserTag]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+    optout_rows: Mapped[list[UserOptOut]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted(row.tag for row in self.tag_rows)
+
+    @property
+    def optouts(self) -> list[str]:
+        return sorted(row.topic for row in self.optout_rows)
+
+    def __repr__(self) -> str:
+        return f"User(id={self.id!r}, app_id={self.app_id!r}, external_id={self.external_id!r})"
+
+
+class UserTag(Base):
+    __tablename__ = "user_tags"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class UserOptOut(Base):
+    """The user does not want ``topic`` ("*": anything)."""
+
+    __tablename__ = "user_optouts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(100), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Device(Base):
+    """One installation (or browser subscription) that can receive pushes."""
+
+    __tablename__ = "devices"
+    __table_args__ = (
+        UniqueConstraint("app_id", "token_hash", "provider"),
+        # Fan-out and listing: keyset on id within (app, active, provider).
+        Index("ix_devices_fanout", "app_id", "active", "provider", "id"),
+        Index("ix_devices_installation", "app_id", "device_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(16))
+    token: Mapped[str] = mapped_column(Text)  # Web Push: the endpoint URL; WNS: the channel URI
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    p256dh: Mapped[str | None] = mapped_column(String(100))  # Web Push only, base64url
+    auth: Mapped[str | None] = mapped_column(String(32))  # Web Push only, base64url
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    platform: Mapped[str | None] = mapped_column(String(20))
+    app_version: Mapped[str | None] = mapped_column(String(50))
+    locale: Mapped[str | None] = mapped_column(String(35))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(200))
+    device_id: Mapped[str | None] = mapped_column(String(200))  # the app's installation id
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    inactive_reason: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unregistered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tag_rows: Mapped[list[DeviceTag]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+    user: Mapped[User | None] = relationship(lazy="selectin")
+
+    @property
+    def tags(self) -> list[str]:
+        return sorted(row.tag for row in self.tag_rows)
+
+    @property
+    def user_external_id(self) -> str | None:
+        return self.user.external_id if self.user is not None else None
+
+    def __repr__(self) -> str:  # tokens are credentials of a kind: show a prefix only
+        return (
+            f"Device(id={self.id!r}, app_id={self.app_id!r}, provider={self.provider!r}, "
+            f"token={self.token[:8]!r}…, active={self.active!r})"
+        )
+
+
+class DeviceTag(Base):
+    __tablename__ = "device_tags"
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+
+class Send(Base):
+    """One request to notify a target, with its counters."""
+
+    __tablename__ = "sends"
+    __table_args__ = (
+        UniqueConstraint("app_id", "idempotency_key"),
+        Index("ix_sends_app_created", "app_id", "created_at"),
+        Index("ix_sends_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    notification: Mapped[dict[str, Any]] = mapped_column(JSON)
+    target: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    targeted: Mapped[int] = mapped_column(Integer, default=0)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    dead: Mapped[int] = mapped_column(Integer, default=0)
+    expired: Mapped[int] = mapped_column(Integer, default=0)
+    # Resumable fan-out: the cursor and the jobs being enqueued (see planner.fanout).
+    fanout_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # cached API answer
+
+    @property
+    def recorded(self) -> int:
+        return self.sent + self.failed + self.dead + self.expired
+
+    @property
+    def pending(self) -> int:
+        return max(0, self.targeted - self.recorded)
+
+    def __repr__(self) -> str:
+        return f"Send(id={self.id!r}, app_id={self.app_id!r}, status={self.status!r})"
+
+
+class Delivery(Base):
+    """The final outcome of one send to one device."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_device", "device_id"),)
+
+    send_id: Mapped[str] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"), primary_key=True)
+    device_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JobRow(Base):
+    """A queue job of the embedded queue (see :mod:`pushgate.queue.sql`)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index(
+            "ix_jobs_claim",
+            "queue",
+            "due_at",
+            sqlite_where=text("status IN ('queued', 'leased')"),
+            postgresql_where=text("status IN ('queued', 'leased')"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(8))
+    due_at: Mapped[float] = mapped_column(Double)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_tries: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(Integer, default=1)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+def _table(model: type[Base]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+# Core tables for the hot paths (executemany inserts, bulk claims, counters).
+apps_table = _table(App)
+devices_table = _table(Device)
+device_tags_table = _table(DeviceTag)
+users_table = _table(User)
+user_tags_table = _table(UserTag)
+user_optouts_table = _table(UserOptOut)
+sends_table = _table(Send)
+deliveries_table = _table(Delivery)
+jobs_table = _table(JobRow)
+
+__all__ = [
+    "ApiKey",
+    "App",
+    "Base",
+    "Credentials",
+    "Delivery",
+    "Device",
+    "DeviceTag",
+    "JobRow",
+    "Send",
+    "User",
+    "UserOptOut",
+    "UserTag",
+    "redact_config",
+    "utcnow",
+]
