@@ -1,0 +1,399 @@
+"""The Web Push client: RFC 8030 delivery, RFC 8291 encryption, RFC 8292 VAPID.
+
+One request per subscription (PROTOCOLS.md §3.1): ``POST <endpoint>`` with
+``TTL``, ``Content-Encoding: aes128gcm``, the body encrypted for that
+subscription's keys (a fresh ephemeral key and salt per message, RFC 8291
+§3), ``Authorization: vapid t=…, k=…`` (one JWT per push-service origin,
+re-signed when less than an hour is left) and optional ``Urgency`` and
+``Topic``.
+
+Transport: one lean HTTP/2 pool per push-service origin, created on first
+use, with pre-encoded stateless header blocks. A service that refuses
+HTTP/2 in ALPN gets an HTTP/1.1 client (httpx) instead, remembered for that
+origin. Endpoints are checked against an allow-list of the browsers' push
+services before anything is sent (SSRF protection, §3.6).
+
+Outcomes (§3.1, §6.6): 200/201/202 SENT (the ``Location`` is the message
+id); 404 and 410 DEAD; 429 RETRY after ``Retry-After``; 5xx RETRY; 401/403
+FAILED with cause CONFIG (the VAPID key or ``sub``); 400/413 FAILED with
+cause REQUEST; transport failures RETRY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import ssl
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pushgate.crypto import ece
+from pushgate.crypto.vapid import Vapid, VapidKey
+from pushgate.errors import InvalidToken
+from pushgate.notification import Notification
+from pushgate.payloads.webpush import WebPushMessage, build_message
+from pushgate.providers._base import Provider
+from pushgate.providers._webpush_subscription import DEFAULT_ALLOWED_HOSTS, AllowList, Subscription
+from pushgate.results import Cause, Status, TokenResult
+from pushgate.transport import H2Pool, HeaderBlock, HTTP2NotNegotiated, Response
+from pushgate.transport.tls import client_context
+
+__all__ = ["DEFAULT_ALLOWED_HOSTS", "PreparedWebPush", "Subscription", "WebPush", "WebPushToken"]
+
+logger = logging.getLogger("pushgate.webpush")
+
+WebPushToken = Subscription | Mapping[str, Any] | str
+_DETAIL_LIMIT = 300
+
+
+@dataclass(slots=True)
+class PreparedWebPush:
+    """A notification ready for any subscription: plaintext and constant headers."""
+
+    message: WebPushMessage
+    headers: list[tuple[str, str]]
+    _block: HeaderBlock | None = field(default=None, repr=False)
+
+    @property
+    def block(self) -> HeaderBlock:
+        if self._block is None:
+            self._block = HeaderBlock.encode(self.headers)
+        return self._block
+
+
+class _Origin:
+    """Everything kept per push-service origin: its connection(s) and VAPID header."""
+
+    __slots__ = ("audience", "auth", "auth_block", "http1", "pool", "pseudo")
+
+    def __init__(self, audience: str) -> None:
+        self.audience = audience
+        self.pool: H2Pool | None = None
+        self.http1: httpx.AsyncClient | None = None
+        self.pseudo: HeaderBlock | None = None
+        self.auth = ""
+        self.auth_block: HeaderBlock | None = None
+
+    def auth_header(self, value: str) -> HeaderBlock:
+        if value != self.auth or self.auth_block is None:
+            self.auth = value
+            self.auth_block = HeaderBlock.encode([("authorization", value)])
+        return self.auth_block
+
+
+class WebPush(Provider[WebPushToken, PreparedWebPush]):
+    """Send to browser push subscriptions (Chrome/FCM, Firefox, Safari, Edge).
+
+    Tokens are :class:`Subscription` objects, or the ``toJSON()`` dicts or
+    JSON strings the browser produced; results name them by endpoint.
+
+    :param vapid_private_key: PEM, a PEM path, the raw private key as
+        base64url, a :class:`VapidKey`, or a cryptography EC key.
+    :param vapid_subject: ``mailto:`` or ``https:`` contact (RFC 8292 §2.1).
+    :param allowed_hosts: push services endpoints may point at: ``host``
+        (port 443), ``host:port`` or ``*.suffix``. ``None``: the browsers'
+        services (:data:`DEFAULT_ALLOWED_HOSTS`).
+    :param ssl_context: TLS context for HTTP/2 (offer ALPN ``h2`` and
+        ``http/1.1`` so an HTTP/1.1-only service can say so); also used by
+        the HTTP/1.1 fallback, which sets its ALPN to ``http/1.1``. Prefer
+        ``ca_file`` when pointing at a private service or a simulator.
+    :param ca_file: trust this CA bundle instead of the system store.
+    :param max_connections_per_origin: HTTP/2 connections per push service.
+    :param request_timeout: seconds to wait for each answer.
+    :param clock: epoch seconds (VAPID expiry, Retry-After dates, TTL from ``expiration``).
+    """
+
+    name = "webpush"
+
+    def __init__(
+        self,
+        *,
+        vapid_private_key: VapidKey | str | bytes | Path,
+        vapid_subject: str,
+        allowed_hosts: Iterable[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        ca_file: str | Path | None = None,
+        max_connections_per_origin: int = 1,
+        request_timeout: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.vapid = Vapid(vapid_private_key, vapid_subject, clock=clock)
+        self.allowed = AllowList(DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else allowed_hosts)
+        self.clock = clock
+        self.request_timeout = request_timeout
+        self.max_connections_per_origin = max_connections_per_origin
+        self._ssl_context = ssl_context
+        self._ca_file = ca_file
+        self._h2_context: ssl.SSLContext | None = ssl_context
+        self._origins: dict[str, _Origin] = {}
+        self._tasks: set[asyncio.Future[Any]] = set()
+
+    def __repr__(self) -> str:
+        return f"WebPush(subject={self.vapid.subject!r}, allowed={self.allowed!r})"
+
+    # -- Provider ---------------------------------------------------------------------
+
+    def prepare(self, notification: Notification) -> PreparedWebPush:
+        message = build_message(
+            notification, max_size=self.max_payload_size, now=datetime.fromtimestamp(self.clock(), UTC)
+        )
+        return PreparedWebPush(message, message.headers())
+
+    def token_key(self, token: WebPushToken) -> str:
+        if isinstance(token, Subscription):
+            return token.endpoint
+        if isinstance(token, Mapping) and isinstance(token.get("endpoint"), str):
+            return str(token["endpoint"])
+        try:
+            return Subscription.from_json(token).endpoint
+        except InvalidToken:
+            return token if isinstance(token, str) else repr(token)[:200]
+
+    def submit(
+        self, prepared: PreparedWebPush, token: WebPushToken, message_id: str | None
+    ) -> asyncio.Future[TokenResult]:
+        loop = asyncio.get_running_loop()
+        try:
+            sub = Subscription.coerce(token)
+        except InvalidToken as exc:
+            return _done(loop, TokenResult(self.token_key(token), Status.FAILED, reason="InvalidSubscription",
+                                           cause=Cause.REQUEST, detail=str(exc)))
+        key = sub.endpoint
+        if not self.allowed.allows(sub.host, sub.port):
+            logger.warning("refusing endpoint on %s:%s (not an allowed push service)", sub.host, sub.port)
+            return _done(loop, TokenResult(
+                key, Status.FAILED, reason="DisallowedEndpoint", cause=Cause.CONFIG,
+                detail=f"{sub.host}:{sub.port} is not on the allow-list",
+            ))
+        if sub.expiration_time is not None and sub.expiration_time <= self.clock() * 1000:
+            return _done(loop, TokenResult(key, Status.DEAD, reason="SubscriptionExpired",
+                                           detail="the subscription's expirationTime has passed"))
+        plaintext = prepared.message.plaintext
+        try:
+            body = sub.recipient.encrypt(plaintext) if plaintext else b""
+        except ece.ECEError as exc:
+            return _done(loop, TokenResult(key, Status.FAILED, reason="EncryptionFailed", cause=Cause.REQUEST,
+                                           detail=str(exc)))
+        origin = self._origin(sub.origin)
+        authorization = self.vapid.cached(origin.audience)
+        if authorization is None or origin.http1 is not None:
+            return self._spawn(self._send_async(origin, sub, prepared, body))
+        return self._send_h2(loop, origin, sub, prepared, body, authorization)
+
+    async def aclose(self) -> None:
+        origins, self._origins = self._origins, {}
+        for origin in origins.values():
+            if origin.pool is not None:
+                await origin.pool.aclose()
+            if origin.http1 is not None:
+                await origin.http1.aclose()
+
+    # -- sending ----------------------------------------------------------------------
+
+    def _origin(self, audience: str) -> _Origin:
+        origin = self._origins.get(audience)
+        if origin is None:
+            origin = self._origins[audience] = _Origin(audience)
+        return origin
+
+    def _context(self, alpn: tuple[str, ...]) -> ssl.SSLContext:
+        if self._ssl_context is not None:
+            return self._ssl_context
+        return client_context(ca_file=self._ca_file, alpn=alpn)
+
+    def _pool(self, origin: _Origin) -> H2Pool:
+        if origin.pool is None:
+            if self._h2_context is None:
+                self._h2_context = self._context(("h2", "http/1.1"))
+            origin.pool = H2Pool(
+                origin.audience,
+                ssl_context=self._h2_context,
+                max_connections=self.max_connections_per_origin,
+                request_timeout=self.request_timeout,
+            )
+            origin.pseudo = HeaderBlock.encode(
+                [(":method", "POST"), (":scheme", "https"), (":authority", origin.pool.authority)]
+            )
+        return origin.pool
+
+    def _spawn(self, coro: Any) -> asyncio.Future[TokenResult]:
+        task: asyncio.Future[TokenResult] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _send_h2(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        origin: _Origin,
+        sub: Subscription,
+        prepared: PreparedWebPush,
+        body: bytes,
+        authorization: str,
+    ) -> asyncio.Future[TokenResult]:
+        """The fast path: no task, a callback on the transport's future."""
+        pool = self._pool(origin)
+        assert origin.pseudo is not None
+        block = (
+            origin.pseudo
+            + HeaderBlock.encode([(":path", sub.path)])
+            + origin.auth_header(authorization)
+            + prepared.block
+        )
+        result: asyncio.Future[TokenResult] = loop.create_future()
+
+        def answered(future: asyncio.Future[Response]) -> None:
+            if result.done():
+                return
+            if future.cancelled():
+                result.set_result(self._transport_failure(sub.endpoint, "Cancelled", "request cancelled"))
+                return
+            exc = future.exception()
+            if isinstance(exc, HTTP2NotNegotiated):
+                logger.info("%s refused HTTP/2; using HTTP/1.1 for it", origin.audience)
+                origin.http1 = origin.http1 or self._http1_client()
+                retry = self._spawn(self._send_async(origin, sub, prepared, body))
+                retry.add_done_callback(lambda done: _chain(done, result, sub.endpoint))
+            elif exc is not None:
+                result.set_result(self._transport_failure(sub.endpoint, type(exc).__name__, str(exc)))
+            else:
+                response = future.result()
+                result.set_result(
+                    self._classify(sub.endpoint, origin, response.status, response.header, response.body)
+                )
+
+        pool.request(block, body).add_done_callback(answered)
+        return result
+
+    async def _send_async(
+        self, origin: _Origin, sub: Subscription, prepared: PreparedWebPush, body: bytes
+    ) -> TokenResult:
+        """The slow path: a VAPID JWT to sign (under the lock), or an HTTP/1.1 origin."""
+        try:
+            authorization = await self.vapid.header(origin.audience)
+        except Exception as exc:  # a broken key must become an outcome, not an exception
+            logger.error("VAPID signing failed for %s: %s", origin.audience, type(exc).__name__)
+            return TokenResult(sub.endpoint, Status.FAILED, reason="VapidSigningFailed", cause=Cause.CONFIG,
+                               detail=type(exc).__name__)
+        if origin.http1 is None:
+            loop = asyncio.get_running_loop()
+            return await self._send_h2(loop, origin, sub, prepared, body, authorization)
+        headers = [*prepared.headers, ("authorization", authorization)]
+        try:
+            response = await origin.http1.post(
+                origin.audience + sub.path, content=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            return self._transport_failure(sub.endpoint, type(exc).__name__, str(exc))
+        return self._classify(sub.endpoint, origin, response.status_code, response.headers.get,
+                              response.content)
+
+    def _http1_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            http1=True,
+            http2=False,
+            verify=self._context(("http/1.1",)),
+            timeout=httpx.Timeout(self.request_timeout),
+            limits=httpx.Limits(max_connections=max(10, self.max_connections_per_origin * 10)),
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    # -- outcomes ---------------------------------------------------------------------
+
+    def _transport_failure(self, key: str, reason: str, detail: str) -> TokenResult:
+        return TokenResult(
+            key, Status.RETRY, reason=reason, cause=Cause.TRANSPORT, detail=detail[:_DETAIL_LIMIT]
+        )
+
+    def _classify(
+        self,
+        key: str,
+        origin: _Origin,
+        status: int,
+        header: Callable[[str], str | None],
+        body: bytes,
+    ) -> TokenResult:
+        """PROTOCOLS.md §3.1 and §6.6."""
+        if status in (200, 201, 202):
+            return TokenResult(key, Status.SENT, message_id=header("location"), http_status=status)
+        reason, detail = _reason(status, body)
+        if status in (404, 410):
+            return TokenResult(key, Status.DEAD, reason=reason, http_status=status, detail=detail)
+        if status == 429:
+            return TokenResult(key, Status.RETRY, reason=reason, http_status=status, cause=Cause.THROTTLED,
+                               retry_after=self._retry_after(header("retry-after")), detail=detail)
+        if status >= 500:
+            return TokenResult(key, Status.RETRY, reason=reason, http_status=status, cause=Cause.PROVIDER,
+                               retry_after=self._retry_after(header("retry-after")), detail=detail)
+        if status in (401, 403):
+            # Sign afresh next time: a JWT the service dislikes should not be reused.
+            self.vapid.invalidate(origin.audience)
+            logger.warning("%s rejected our VAPID credentials (%s %s)", origin.audience, status, reason)
+            return TokenResult(key, Status.FAILED, reason=reason, http_status=status, cause=Cause.CONFIG,
+                               detail=detail)
+        return TokenResult(key, Status.FAILED, reason=reason, http_status=status, cause=Cause.REQUEST,
+                           detail=detail)
+
+    def _retry_after(self, value: str | None) -> float | None:
+        """Seconds, or an HTTP date (RFC 9110 §10.2.3)."""
+        if value is None:
+            return None
+        value = value.strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - self.clock())
+
+
+def _done(loop: asyncio.AbstractEventLoop, result: TokenResult) -> asyncio.Future[TokenResult]:
+    future: asyncio.Future[TokenResult] = loop.create_future()
+    future.set_result(result)
+    return future
+
+
+def _chain(source: asyncio.Future[TokenResult], target: asyncio.Future[TokenResult], key: str) -> None:
+    if target.done():
+        return
+    if source.cancelled() or source.exception() is not None:
+        reason = "Cancelled" if source.cancelled() else "Error"
+        target.set_result(TokenResult(key, Status.RETRY, reason=reason, cause=Cause.TRANSPORT))
+    else:
+        target.set_result(source.result())
+
+
+def _reason(status: int, body: bytes) -> tuple[str, str | None]:
+    """A reason string: Apple's ``reason``, else the status name; the detail
+    carries autopush's ``errno`` and message or the plain-text body."""
+    try:
+        phrase = HTTPStatus(status).phrase.replace(" ", "").replace("-", "")
+    except ValueError:
+        phrase = f"HTTP{status}"
+    text = body[:_DETAIL_LIMIT * 4].decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text) if text.startswith("{") else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        reason = data.get("reason")
+        if isinstance(reason, str) and reason:
+            return reason, None
+        if "errno" in data:
+            return phrase, f"errno {data.get('errno')}: {data.get('message', '')}"[:_DETAIL_LIMIT]
+    return phrase, text[:_DETAIL_LIMIT] or None
