@@ -206,7 +206,7 @@ def test_deep_merge_does_not_mutate() -> None:
     assert base == {"a": {"b": 1}}
 
 
-text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=3000)
+text = st.text(st.characters(exclude_categories=["Cs"]), max_size=3000)
 
 
 @settings(max_examples=150, deadline=None)
