@@ -10,6 +10,7 @@ import pytest
 
 from pushgate.providers.fcm import FCM
 from pushgate.simulators._base import ManualClock
+from pushgate.simulators._fcm_oauth import GOOGLE_TOKEN_URI, OAuthEndpoint
 from pushgate.simulators.fcm import FCMSimulator
 from pushgate.simulators.tls import LocalCA
 
@@ -21,9 +22,18 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
+@pytest.fixture(scope="session")
+def demo_account() -> dict[str, Any]:
+    """One RSA service account for the run (key generation is the slow part)."""
+    endpoint = OAuthEndpoint()
+    return endpoint.account_json(endpoint.create_account("demo-project"), GOOGLE_TOKEN_URI)
+
+
 @pytest.fixture
-async def sim(local_ca: LocalCA, clock: ManualClock) -> AsyncIterator[FCMSimulator]:
-    simulator = FCMSimulator(ca=local_ca, clock=clock)
+async def sim(
+    local_ca: LocalCA, clock: ManualClock, demo_account: dict[str, Any]
+) -> AsyncIterator[FCMSimulator]:
+    simulator = FCMSimulator(ca=local_ca, clock=clock, service_account=demo_account)
     await simulator.start()
     yield simulator
     await simulator.stop()

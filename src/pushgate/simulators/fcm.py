@@ -59,6 +59,9 @@ class FCMSimulator(Simulator):
     :param topic_size_limit: bytes for a topic or condition message (2048).
     :param max_accepted: how many accepted messages :attr:`accepted` keeps
         (the oldest are dropped), so a long-running sink does not grow forever.
+    :param service_account: a service-account JSON key (with ``private_key``) to
+        use as the demo project's account instead of generating one, so demo
+        credentials can stay the same across restarts.
     """
 
     name: ClassVar[str] = "fcm"
@@ -80,6 +83,7 @@ class FCMSimulator(Simulator):
         device_per_hour: int = 5_000,
         token_lifetime: int = 3599,
         max_accepted: int | None = 100_000,
+        service_account: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(clock=clock, ca=ca, tls=tls, max_concurrent_streams=max_concurrent_streams)
         self.strict_tokens = strict_tokens
@@ -92,7 +96,13 @@ class FCMSimulator(Simulator):
         self.devices: dict[str, Device] = {}
         self.device_quota = DeviceQuota(device_per_minute, device_per_hour)
         self.delivered = 0
-        self._demo_email = self.oauth.create_account(self.create_project(DEMO_PROJECT)).client_email
+        if service_account is not None:
+            demo = self.oauth.register(service_account, service_account.get("project_id") or DEMO_PROJECT)
+        else:
+            demo = self.oauth.create_account(self.create_project(DEMO_PROJECT))
+        self.create_project(demo.project_id)
+        self._demo_email = demo.client_email
+        self._demo_project = demo.project_id
         for method, name, handler in (
             ("POST", "projects", lambda b: self.create_service_account(b["project_id"])),
             ("POST", "service_accounts", self._control_service_account),
@@ -151,7 +161,7 @@ class FCMSimulator(Simulator):
         account = self.oauth.accounts[self._demo_email][0]
         return {
             "base_url": self.url,
-            "project_id": DEMO_PROJECT,
+            "project_id": self._demo_project,
             "service_account": self.oauth.account_json(account, self.token_uri),
         }
 
