@@ -369,6 +369,7 @@ class JobRow(Base):
     queue: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(8))
+    run_at: Mapped[float] = mapped_column(Double)
     due_at: Mapped[float] = mapped_column(Double)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_tries: Mapped[int] = mapped_column(Integer)

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 import pydantic
-from sqlalchemy import and_, case, literal, select, update
+from sqlalchemy import Connection, and_, case, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -235,13 +235,24 @@ def record_outcomes(
     Idempotent: a device that already has a row for this send keeps it and is
     not counted again. The counters move by exactly the rows inserted.
     """
+    return record_outcomes_on(session.connection(), send_id, provider, outcomes, now=now)
+
+
+def record_outcomes_on(
+    connection: Connection,
+    send_id: str,
+    provider: str,
+    outcomes: Iterable[Outcome],
+    *,
+    now: datetime | None = None,
+) -> dict[str, int]:
+    """:func:`record_outcomes` on a Core connection (the planner's hot path)."""
     now = now or utcnow()
     unique: dict[int, Outcome] = {}
     for outcome in outcomes:
         unique.setdefault(outcome.device_id, outcome)
     if not unique:
         return {}
-    connection = session.connection()
     inserted = connection.execute(
         insert_ignoring(connection, deliveries_table, ["send_id", "device_id"]).returning(
             deliveries_table.c.status
@@ -258,17 +269,17 @@ def record_outcomes(
     )
     counts = Counter(row[0] for row in inserted)
     if counts:
-        _add_to_counters(session, send_id, counts, now)
+        _add_to_counters(connection, send_id, counts, now)
     return dict(counts)
 
 
-def _add_to_counters(session: Session, send_id: str, counts: Counter[str], now: datetime) -> None:
+def _add_to_counters(connection: Connection, send_id: str, counts: Counter[str], now: datetime) -> None:
     c = sends_table.c
     total = sum(counts.values())
     finishing = and_(
         c.status == SendStatus.SENDING.value, c.targeted <= c.sent + c.failed + c.dead + c.expired + total
     )
-    session.execute(
+    connection.execute(
         update(sends_table)
         .where(c.id == send_id)
         .values(

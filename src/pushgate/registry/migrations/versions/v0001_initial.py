@@ -175,6 +175,7 @@ def upgrade() -> None:
         sa.Column("queue", sa.String(100), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(8), nullable=False),
+        sa.Column("run_at", sa.Double(), nullable=False),
         sa.Column("due_at", sa.Double(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("max_tries", sa.Integer(), nullable=False),

@@ -1,0 +1,182 @@
+"""The durable queue interface, and its job types.
+
+Semantics (the contract every implementation keeps):
+
+- **Idempotent enqueue by id.** Enqueuing a job whose id exists (queued,
+  leased, or finished and not yet purged) does nothing; ``enqueue`` returns
+  how many were new. Fan-out relies on this to re-run after a crash.
+- **run_at** defers a job (scheduled sends, backoff); ``None`` means now.
+- **Claim with a lease.** ``claim`` hands out jobs whose run-at has come
+  and that nobody holds — or whose holder's lease expired (a worker killed
+  with ``kill -9`` never completes; its jobs come back when the lease runs
+  out). Each claim counts an attempt.
+- **max_tries.** A job whose attempts are used up goes to status
+  ``failed`` (the dead letters) with the last reason, on ``retry`` or when
+  its last lease expires.
+- **Explicit retry** with a run-at (the worker computes the backoff, or
+  honours the provider's Retry-After), **extend** (heartbeat for long jobs),
+  **complete**, **fail**.
+- **Depth is cheap** and counted in work items (``Job.size``: a delivery
+  job of 500 devices weighs 500), so the API can apply backpressure
+  ("pending deliveries above the bound → 429/503 with Retry-After").
+
+The interface is synchronous. Workers call it through
+``asyncio.to_thread``, as they call the registry; the SQL implementation
+is sync SQLAlchemy, and a Redis Streams implementation fits the same shape
+(``XADD`` with the job id as an idempotency key in a hash, ``XREADGROUP``
+for claims, ``XAUTOCLAIM`` for expired leases, a sorted set for run-at)
+using redis-py's sync client. One API instead of sync and async twins.
+
+Time comes from an injectable clock (epoch seconds) so tests expire
+leases by moving the clock, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+Clock = Callable[[], float]
+DEFAULT_MAX_TRIES = 10
+system_clock: Clock = time.time
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"  # waiting for its run-at, or claimable
+    LEASED = "leased"  # held by a worker until its lease expires
+    DONE = "done"  # completed; kept for idempotency until purged
+    FAILED = "failed"  # dead letter: out of tries or failed explicitly
+
+
+@dataclass(slots=True)
+class Job:
+    """A unit of work to enqueue."""
+
+    id: str  # idempotency key: enqueuing the same id twice stores it once
+    queue: str
+    payload: dict[str, Any]
+    run_at: float | None = None  # epoch seconds; None: now
+    max_tries: int = DEFAULT_MAX_TRIES
+    size: int = 1  # work items it carries (devices of a delivery job); depth sums it
+
+
+@dataclass(slots=True)
+class ClaimedJob:
+    """A job a worker holds until ``lease_until``."""
+
+    id: str
+    queue: str
+    payload: dict[str, Any]
+    run_at: float  # when it was due (queue latency = claim time - run_at)
+    max_tries: int
+    size: int
+    attempt: int  # 1 on the first claim
+    lease_until: float
+    worker: str
+
+    @property
+    def last_try(self) -> bool:
+        """True when a retry would dead-letter the job instead."""
+        return self.attempt >= self.max_tries
+
+
+@dataclass(slots=True)
+class JobInfo:
+    """A job as stored, for inspection (admin pages, tests)."""
+
+    id: str
+    queue: str
+    payload: dict[str, Any]
+    status: JobStatus
+    run_at: float
+    due_at: float  # run-at while queued, lease expiry while leased
+    attempts: int
+    max_tries: int
+    size: int
+    lease_owner: str | None
+    last_error: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(slots=True)
+class QueueStats:
+    """Counts of one queue, by state (jobs), plus the pending work items."""
+
+    ready: int = 0  # queued, run-at reached
+    scheduled: int = 0  # queued, run-at in the future
+    leased: int = 0
+    expired: int = 0  # leased, lease ran out (a worker died): claimable again
+    done: int = 0
+    failed: int = 0
+    items: int = 0  # sum of sizes of queued and leased jobs
+
+
+class Queue(ABC):
+    """A durable job queue; see the module docstring for the contract."""
+
+    @abstractmethod
+    def enqueue(self, jobs: Sequence[Job]) -> int:
+        """Store jobs whose ids are new; returns how many were new."""
+
+    @abstractmethod
+    def claim(
+        self, queues: Sequence[str], *, limit: int, lease_seconds: float, worker: str
+    ) -> list[ClaimedJob]:
+        """Lease up to ``limit`` due jobs of ``queues``, oldest run-at first."""
+
+    @abstractmethod
+    def complete(self, ids: Sequence[str]) -> int:
+        """Mark jobs done; returns how many were still queued or leased."""
+
+    @abstractmethod
+    def retry(self, job_id: str, *, reason: str, run_at: float | None = None) -> bool:
+        """Release the lease to run again at ``run_at`` (None: now).
+
+        Attempts keep counting; with none left the job is dead-lettered
+        instead. True if it will run again.
+        """
+
+    @abstractmethod
+    def fail(self, job_id: str, reason: str) -> bool:
+        """Dead-letter a job now (a permanent error); True if it was active."""
+
+    @abstractmethod
+    def extend(self, ids: Sequence[str], lease_seconds: float, *, worker: str | None = None) -> list[str]:
+        """Push leases ``lease_seconds`` past now; returns the ids still held (by ``worker``)."""
+
+    @abstractmethod
+    def depth(self, queue: str | None = None) -> int:
+        """Pending work items (queued and leased), of one queue or all. Cheap."""
+
+    @abstractmethod
+    def depths(self) -> dict[str, int]:
+        """Pending work items per queue (the metrics gauge)."""
+
+    @abstractmethod
+    def stats(self) -> dict[str, QueueStats]:
+        """Per-queue counts by state (admin pages; not for hot paths)."""
+
+    @abstractmethod
+    def get(self, job_id: str) -> JobInfo | None:
+        """One job as stored, or None (never enqueued, or purged)."""
+
+    @abstractmethod
+    def failed_jobs(self, queue: str | None = None, *, limit: int = 100) -> list[JobInfo]:
+        """Dead letters, most recent first."""
+
+    @abstractmethod
+    def requeue_failed(self, ids: Sequence[str], *, run_at: float | None = None) -> int:
+        """Give dead letters a fresh set of tries; returns how many were requeued."""
+
+    @abstractmethod
+    def purge(self, *, older_than: float, include_failed: bool = False) -> int:
+        """Delete finished jobs last updated before ``older_than`` (epoch seconds).
+
+        Done jobs are kept until purged so a late duplicate enqueue is still
+        recognised; purge them periodically (e.g. older than an hour).
+        """

@@ -1,0 +1,261 @@
+"""The embedded queue: one ``jobs`` table in the registry's SQLite file or PostgreSQL.
+
+Claiming is one ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …``
+per batch:
+
+- on PostgreSQL the inner SELECT takes ``FOR UPDATE SKIP LOCKED``, so
+  concurrent claimers (threads or processes) skip rows another claimer is
+  taking instead of waiting for it, and never get the same job;
+- on SQLite (≥ 3.35 for RETURNING) the transaction starts with ``BEGIN
+  IMMEDIATE`` (see :class:`~pushgate.registry.db.Database`): claimers
+  serialise on the database's write lock, which is safe across processes
+  sharing the file.
+
+``due_at`` is when a job can next be claimed: its run-at while queued, its
+lease expiry while leased. One partial index ``(queue, due_at) WHERE status
+IN ('queued', 'leased')`` therefore serves claims, the reclaim of expired
+leases and depth. Queries repeat that exact predicate text, which is what
+lets SQLite use a partial index.
+
+Finished jobs stay as ``done`` until :meth:`SqlQueue.purge`, so a duplicate
+enqueue soon after completion is still ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, case, delete, func, or_, select, text, update
+from sqlalchemy.engine import Row
+
+from pushgate.queue.base import (
+    ClaimedJob,
+    Clock,
+    Job,
+    JobInfo,
+    JobStatus,
+    Queue,
+    QueueStats,
+    system_clock,
+)
+from pushgate.registry.db import Database, insert_ignoring
+from pushgate.registry.models import jobs_table
+
+_ACTIVE = "status IN ('queued', 'leased')"  # the partial index's predicate, verbatim
+LEASE_EXPIRED_ON_LAST_TRY = "lease expired on the last try"
+_j = jobs_table.c
+
+
+class SqlQueue(Queue):
+    """:class:`Queue` on the registry's database. Thread-safe; one per process is enough."""
+
+    def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def enqueue(self, jobs: Sequence[Job]) -> int:
+        if not jobs:
+            return 0
+        now = self.clock()
+        rows: dict[str, dict[str, Any]] = {}
+        for job in jobs:
+            if job.max_tries < 1 or job.size < 0:
+                raise ValueError(f"job {job.id!r}: max_tries must be ≥ 1 and size ≥ 0")
+            due = now if job.run_at is None else job.run_at
+            rows.setdefault(job.id, {
+                "id": job.id, "queue": job.queue, "payload": job.payload,
+                "status": JobStatus.QUEUED.value, "run_at": due, "due_at": due, "attempts": 0,
+                "max_tries": job.max_tries, "size": job.size, "lease_owner": None,
+                "last_error": None, "created_at": now, "updated_at": now,
+            })
+        with self.db.connect() as connection:
+            statement = insert_ignoring(connection, jobs_table, ["id"]).returning(_j.id)
+            return len(connection.execute(statement, list(rows.values())).all())
+
+    def claim(
+        self, queues: Sequence[str], *, limit: int, lease_seconds: float, worker: str
+    ) -> list[ClaimedJob]:
+        if not queues or limit < 1:
+            return []
+        now = self.clock()
+        until = now + lease_seconds
+        with self.db.connect() as connection:
+            # A lease that expired on the last try: the worker died holding it; dead-letter it.
+            exhausted = self._locking(
+                connection,
+                select(_j.id).where(
+                    text(_ACTIVE), _j.queue.in_(queues), _j.due_at <= now,
+                    _j.status == JobStatus.LEASED.value, _j.attempts >= _j.max_tries,
+                ),
+            )
+            connection.execute(
+                update(jobs_table)
+                .where(_j.id.in_(exhausted))
+                .values(status=JobStatus.FAILED.value, last_error=LEASE_EXPIRED_ON_LAST_TRY,
+                        lease_owner=None, updated_at=now)
+            )
+            due = self._locking(
+                connection,
+                select(_j.id)
+                .where(
+                    text(_ACTIVE), _j.queue.in_(queues), _j.due_at <= now,
+                    or_(_j.status == JobStatus.QUEUED.value, _j.attempts < _j.max_tries),
+                )
+                .order_by(_j.due_at)
+                .limit(limit),
+            )
+            claimed = connection.execute(
+                update(jobs_table)
+                .where(_j.id.in_(due))
+                .values(status=JobStatus.LEASED.value, due_at=until, attempts=_j.attempts + 1,
+                        lease_owner=worker, updated_at=now)
+                .returning(_j.id, _j.queue, _j.payload, _j.run_at, _j.max_tries, _j.size, _j.attempts)
+            ).all()
+        jobs = [
+            ClaimedJob(id=r.id, queue=r.queue, payload=r.payload, run_at=float(r.run_at),
+                       max_tries=r.max_tries, size=r.size, attempt=r.attempts, lease_until=until,
+                       worker=worker)
+            for r in claimed
+        ]
+        jobs.sort(key=lambda job: job.run_at)
+        return jobs
+
+    def _locking(self, connection: Connection, query: Select[Any]) -> Select[Any]:
+        if connection.dialect.name == "postgresql":
+            return query.with_for_update(skip_locked=True)
+        return query
+
+    def complete(self, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        with self.db.connect() as connection:
+            result = connection.execute(
+                update(jobs_table)
+                .where(_j.id.in_(list(ids)), text(_ACTIVE))
+                .values(status=JobStatus.DONE.value, lease_owner=None, updated_at=self.clock())
+            )
+            return result.rowcount
+
+    def retry(self, job_id: str, *, reason: str, run_at: float | None = None) -> bool:
+        now = self.clock()
+        out_of_tries = _j.attempts >= _j.max_tries
+        with self.db.connect() as connection:
+            status = connection.execute(
+                update(jobs_table)
+                .where(_j.id == job_id, text(_ACTIVE))
+                .values(
+                    status=case((out_of_tries, JobStatus.FAILED.value), else_=JobStatus.QUEUED.value),
+                    due_at=now if run_at is None else run_at,
+                    lease_owner=None, last_error=reason, updated_at=now,
+                )
+                .returning(_j.status)
+            ).scalar()
+        return status == JobStatus.QUEUED
+
+    def fail(self, job_id: str, reason: str) -> bool:
+        with self.db.connect() as connection:
+            result = connection.execute(
+                update(jobs_table)
+                .where(_j.id == job_id, text(_ACTIVE))
+                .values(status=JobStatus.FAILED.value, lease_owner=None, last_error=reason,
+                        updated_at=self.clock())
+            )
+            return result.rowcount > 0
+
+    def extend(self, ids: Sequence[str], lease_seconds: float, *, worker: str | None = None) -> list[str]:
+        if not ids:
+            return []
+        now = self.clock()
+        condition = and_(_j.id.in_(list(ids)), text(_ACTIVE), _j.status == JobStatus.LEASED.value)
+        if worker is not None:
+            condition = and_(condition, _j.lease_owner == worker)
+        with self.db.connect() as connection:
+            rows = connection.execute(
+                update(jobs_table)
+                .where(condition)
+                .values(due_at=now + lease_seconds, updated_at=now)
+                .returning(_j.id)
+            ).all()
+        return [row.id for row in rows]
+
+    def depth(self, queue: str | None = None) -> int:
+        query = select(func.coalesce(func.sum(_j.size), 0)).where(text(_ACTIVE))
+        if queue is not None:
+            query = query.where(_j.queue == queue)
+        with self.db.connect(write=False) as connection:
+            return int(connection.execute(query).scalar_one())
+
+    def depths(self) -> dict[str, int]:
+        query = select(_j.queue, func.sum(_j.size)).where(text(_ACTIVE)).group_by(_j.queue)
+        with self.db.connect(write=False) as connection:
+            return {queue: int(items) for queue, items in connection.execute(query)}
+
+    def stats(self) -> dict[str, QueueStats]:
+        now = self.clock()
+        due = case((_j.due_at <= now, 1), else_=0)
+        query = select(_j.queue, _j.status, due, func.count(), func.sum(_j.size)).group_by(
+            _j.queue, _j.status, due
+        )
+        out: dict[str, QueueStats] = {}
+        with self.db.connect(write=False) as connection:
+            for queue, status, is_due, count, items in connection.execute(query):
+                stats = out.setdefault(queue, QueueStats())
+                if status == JobStatus.QUEUED:
+                    stats.ready += count if is_due else 0
+                    stats.scheduled += 0 if is_due else count
+                elif status == JobStatus.LEASED:
+                    stats.leased += count
+                    stats.expired += count if is_due else 0
+                elif status == JobStatus.DONE:
+                    stats.done += count
+                else:
+                    stats.failed += count
+                if status in (JobStatus.QUEUED, JobStatus.LEASED):
+                    stats.items += int(items or 0)
+        return out
+
+    def get(self, job_id: str) -> JobInfo | None:
+        with self.db.connect(write=False) as connection:
+            row = connection.execute(select(jobs_table).where(_j.id == job_id)).one_or_none()
+        return _info(row) if row is not None else None
+
+    def failed_jobs(self, queue: str | None = None, *, limit: int = 100) -> list[JobInfo]:
+        query = select(jobs_table).where(_j.status == JobStatus.FAILED.value)
+        if queue is not None:
+            query = query.where(_j.queue == queue)
+        with self.db.connect(write=False) as connection:
+            rows = connection.execute(query.order_by(_j.updated_at.desc()).limit(limit)).all()
+        return [_info(row) for row in rows]
+
+    def requeue_failed(self, ids: Sequence[str], *, run_at: float | None = None) -> int:
+        if not ids:
+            return 0
+        now = self.clock()
+        due = now if run_at is None else run_at
+        with self.db.connect() as connection:
+            result = connection.execute(
+                update(jobs_table)
+                .where(_j.id.in_(list(ids)), _j.status == JobStatus.FAILED.value)
+                .values(status=JobStatus.QUEUED.value, attempts=0, run_at=due, due_at=due,
+                        lease_owner=None, updated_at=now)
+            )
+            return result.rowcount
+
+    def purge(self, *, older_than: float, include_failed: bool = False) -> int:
+        finished = [JobStatus.DONE.value] + ([JobStatus.FAILED.value] if include_failed else [])
+        with self.db.connect() as connection:
+            result = connection.execute(
+                delete(jobs_table).where(_j.status.in_(finished), _j.updated_at < older_than)
+            )
+            return result.rowcount
+
+
+def _info(row: Row[Any]) -> JobInfo:
+    return JobInfo(
+        id=row.id, queue=row.queue, payload=row.payload, status=JobStatus(row.status),
+        run_at=float(row.run_at), due_at=float(row.due_at), attempts=row.attempts,
+        max_tries=row.max_tries, size=row.size,
+        lease_owner=row.lease_owner, last_error=row.last_error, created_at=float(row.created_at),
+        updated_at=float(row.updated_at),
+    )
