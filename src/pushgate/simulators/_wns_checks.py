@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from pushgate.payloads.wns import parse_xml
@@ -30,20 +30,21 @@ EXPIRED_CHALLENGE = 'Bearer error="invalid_request",error_description="Token has
 
 
 @dataclass(slots=True)
-class Window:
-    """A fixed-window counter by the injected clock."""
+class RateLimit:
+    """``limit`` requests per fixed ``window`` seconds, counted per key (app or
+    channel) by the injected clock."""
 
     limit: int
     window: float
-    start: float = 0.0
-    count: int = 0
+    counters: dict[str, tuple[float, int]] = field(default_factory=dict)  # key → (start, count)
 
-    def hit(self, now: float) -> float | None:
-        """Count one request; seconds until the window ends if over the limit."""
-        if now >= self.start + self.window:
-            self.start, self.count = now, 0
-        self.count += 1
-        return self.start + self.window - now if self.count > self.limit else None
+    def hit(self, key: str, now: float) -> float | None:
+        """Count one request; seconds until its window ends if over the limit."""
+        start, count = self.counters.get(key, (now, 0))
+        if now >= start + self.window:
+            start, count = now, 0
+        self.counters[key] = (start, count + 1)
+        return start + self.window - now if count + 1 > self.limit else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,8 +115,8 @@ class WNSSimulator(Simulator):
         self.channels: dict[str, Channel] = {}
         self.tokens_issued = 0
         self._tokens: dict[str, _AccessToken] = {}
-        self._service_limits: dict[str | None, checks.Window] = {}
-        self._channel_limits: dict[str | None, checks.Window] = {}
+        self._service_limits: dict[str | None, checks.RateLimit] = {}
+        self._channel_limits: dict[str | None, checks.RateLimit] = {}
         self.demo_app = self.register_app(client_id, client_secret)
         for method, name, handler in (
             ("POST", "apps", lambda b: asdict(self.register_app(
@@ -315,10 +315,10 @@ class WNSSimulator(Simulator):
             return checks.reply(request, notify.status, notify.description)
         now = self.clock()
         service = self._service_limits.get(token.client_id) or self._service_limits.get(None)
-        if service is not None and service.hit(now) is not None:
+        if service is not None and service.hit(token.client_id, now) is not None:
             return checks.reply(request, 406, "The cloud service exceeded its throttle limit")
         limit = self._channel_limits.get(channel.id) or self._channel_limits.get(None)
-        wait = limit.hit(now) if limit is not None else None
+        wait = limit.hit(channel.id, now) if limit is not None else None
         if wait is not None:
             return checks.reply(request, 200, None, [("x-wns-status", "channelthrottled"),
                                                ("x-wns-continue-after", str(math.ceil(wait)))])
@@ -364,11 +364,11 @@ class WNSSimulator(Simulator):
 
     @staticmethod
     def _set_limit(
-        table: dict[str | None, checks.Window], key: str | None, limit: int | None, window: float
+        table: dict[str | None, checks.RateLimit], key: str | None, limit: int | None, window: float
     ) -> None:
         if limit is None:
             table.pop(key, None)
             return
         if int(limit) < 0 or window <= 0:
             raise ControlError("limit is >= 0 and window > 0")
-        table[key] = checks.Window(int(limit), float(window))
+        table[key] = checks.RateLimit(int(limit), float(window))
