@@ -389,3 +389,13 @@ async def test_no_alpn_client_is_served(sim: APNsSimulator, make_client: ClientF
     context = local_ca.client_context(alpn=())
     outcome = await make_client(ssl_context=context, ca_file=None).send_one(ALERT, secrets.token_hex(32))
     assert outcome.ok
+
+
+async def test_server_without_http2_is_a_config_failure(
+    sim: APNsSimulator, make_client: ClientFactory, local_ca: LocalCA
+) -> None:
+    context = local_ca.client_context(alpn=("http/1.1",))  # the server must then pick HTTP/1.1
+    outcome = await make_client(ssl_context=context, ca_file=None).send_one(ALERT, secrets.token_hex(32))
+    assert (outcome.status, outcome.cause) == (Status.FAILED, Cause.CONFIG)
+    assert outcome.reason == "HTTP2NotNegotiated"
+    assert sim.requests == 0

@@ -1,0 +1,80 @@
+"""The APNs reason table (PROTOCOLS.md §1.6, §6.6) on answers the simulator never gives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from pushgate.providers._apns_outcomes import classify_exception, classify_response, parse_error_body
+from pushgate.results import Cause, Status
+from pushgate.transport import (
+    ConnectionLost,
+    HTTP2NotNegotiated,
+    RequestTimeout,
+    Response,
+    StreamNotProcessed,
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"", (None, None)),
+        (b"not json", (None, None)),
+        (b"[1]", (None, None)),
+        (b'{"reason": 7}', (None, None)),
+        (b'{"reason":"Unregistered","timestamp":true}', ("Unregistered", None)),
+        (b'{"reason":"Unregistered","timestamp":1e30}', ("Unregistered", None)),
+        (b'{"reason":"Unregistered","timestamp":1700000000000}',
+         ("Unregistered", datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC))),
+    ],
+)
+def test_parse_error_body(body: bytes, expected: tuple[str | None, datetime | None]) -> None:
+    assert parse_error_body(body) == expected
+
+
+def test_success_uses_response_apns_id() -> None:
+    outcome = classify_response("ab", "given", Response(200, [("apns-id", "echoed")], b""))
+    assert (outcome.status, outcome.message_id) == (Status.SENT, "echoed")
+    outcome = classify_response("ab", "given", Response(200, [], b""))
+    assert outcome.message_id == "given"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (410, b'{"reason":"ExpiredToken"}', (Status.DEAD, None)),
+        (502, b"<html>bad gateway</html>", (Status.RETRY, Cause.PROVIDER)),
+        (404, b'{"reason":"BadPath"}', (Status.FAILED, Cause.REQUEST)),
+        (403, b'{"reason":"UnrelatedKeyIdInToken"}', (Status.FAILED, Cause.CONFIG)),
+        (403, b'{"reason":"ExpiredProviderToken"}', (Status.RETRY, Cause.AUTH)),
+        (429, b"", (Status.RETRY, Cause.THROTTLED)),
+        (302, b"", (Status.FAILED, Cause.REQUEST)),
+    ],
+)
+def test_classify_response(status: int, body: bytes, expected: tuple[Status, Cause | None]) -> None:
+    outcome = classify_response("ab", "id", Response(status, [], body))
+    assert (outcome.status, outcome.cause) == expected
+    assert outcome.http_status == status
+
+
+def test_unparsed_body_kept_as_detail() -> None:
+    outcome = classify_response("ab", "id", Response(502, [], b"<html>bad gateway</html>"))
+    assert outcome.detail == "<html>bad gateway</html>"
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "cause"),
+    [
+        (ConnectionLost("gone"), Status.RETRY, Cause.TRANSPORT),
+        (StreamNotProcessed("refused"), Status.RETRY, Cause.TRANSPORT),
+        (RequestTimeout("slow"), Status.RETRY, Cause.TRANSPORT),
+        (HTTP2NotNegotiated("http/1.1"), Status.FAILED, Cause.CONFIG),
+        (RuntimeError("unexpected"), Status.RETRY, Cause.TRANSPORT),
+    ],
+)
+def test_classify_exception(exc: Exception, status: Status, cause: Cause) -> None:
+    outcome = classify_exception("ab", "id", exc)
+    assert (outcome.status, outcome.cause, outcome.reason) == (status, cause, type(exc).__name__)
+    assert outcome.message_id == "id"
