@@ -289,3 +289,17 @@ async def test_per_token_badge_and_mixed_messages(make_client: MakeClient, sim: 
     assert silent["data"] == {"k": "[1,2]"}
     assert "notification" not in silent
     assert silent["apns"]["payload"]["aps"] == {"content-available": 1}
+
+
+async def test_plaintext_simulator_over_h2c(demo_account: dict[str, Any], clock: ManualClock) -> None:
+    """``pushgate simulate --plaintext``: HTTP/2 with prior knowledge and a plain token endpoint."""
+    sim = FCMSimulator(tls=False, clock=clock, service_account=demo_account)
+    url = await sim.start()
+    fcm = FCM(sim.demo_credentials()["service_account"], base_url=url, clock=clock, max_retries=0)
+    try:
+        assert url.startswith("http://")
+        assert (await fcm.send(NOTE, ["a", "b"])).ok
+        assert {entry["http_version"] for entry in sim.accepted} == {"2"}
+    finally:
+        await fcm.aclose()
+        await sim.stop()

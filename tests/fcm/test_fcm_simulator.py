@@ -376,3 +376,14 @@ async def test_control_errors_are_400(api: Api) -> None:
     assert response.status_code == 400
     response = await api.http.post(f"{api.sim.url}/__control/tokens", json={"token": "bad token"})
     assert response.status_code == 400
+
+
+async def test_reset_clears_quota_counters_but_keeps_tokens(api: Api, sim: FCMSimulator) -> None:
+    token = sim.register_token(state="unregistered")
+    await api.control("POST", "quotas", {"device_per_minute": 1})
+    assert (await api.message({"token": "dev"})).status_code == 200
+    assert (await api.message({"token": "dev"})).status_code == 429
+    await api.control("POST", "reset", {})
+    assert sim.accepted == []
+    assert (await api.message({"token": "dev"})).status_code == 200
+    assert (await api.message({"token": token})).status_code == 404

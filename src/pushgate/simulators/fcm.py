@@ -230,6 +230,15 @@ class FCMSimulator(Simulator):
         401 THIRD_PARTY_AUTH_ERROR."""
         self.projects[self.create_project(project_id)].apns_credential_valid = valid
 
+    def reset(self) -> None:
+        """Faults, latency, accepted messages and quota counters cleared; accounts
+        and tokens stay."""
+        super().reset()
+        self.device_quota.clear()
+        for project in self.projects.values():
+            project.usage.buckets.clear()
+            project.usage.total = 0
+
     def inject_error(self, status: int, *, count: int = 1, retry_after: str | int | None = None) -> None:
         """Answer the next ``count`` sends with a Google-shaped ``status`` (500, 503,
         429, 401), with ``Retry-After`` (seconds or an HTTP date) if given."""
