@@ -185,6 +185,7 @@ def test_topic_names() -> None:
         ("'a' in topics && 'b' in topics", ["a", "b"]),
         ("!('a' in topics) || ('b' in topics && 'c' in topics)", ["a", "b", "c"]),
         ("'a' in topics||'b' in topics", ["a", "b"]),
+        ('"a" in topics && \'b\' in topics', ["a", "b"]),
     ],
 )
 def test_conditions(condition: str, topics: list[str]) -> None:

@@ -88,14 +88,16 @@ def normalize_topic(topic: str) -> str:
     return name
 
 
-_CONDITION_TOKEN = re.compile(r"\s*(?:(\()|(\))|(&&)|(\|\|)|(!)|'([^']*)'\s+in\s+topics\b)")
+_CONDITION_TOKEN = re.compile(
+    r"""\s*(?:(\()|(\))|(&&)|(\|\|)|(!)|(?:'([^']*)'|"([^"]*)")\s+in\s+topics\b)"""
+)
 
 
 def condition_topics(condition: str) -> list[str]:
     """The topics of a condition after checking its syntax (PROTOCOLS.md §2.4).
 
     Grammar: ``expr := term (('&&' | '||') term)*``, ``term := '!' term |
-    '(' expr ')' | "'" topic "' in topics"``.
+    '(' expr ')' | "'" topic "' in topics"``; a topic may be in double quotes too.
 
     :raises ValueError: with a description of what is wrong.
     """
@@ -108,7 +110,7 @@ def condition_topics(condition: str) -> list[str]:
             raise ValueError(f"invalid condition syntax at offset {pos}")
         kinds = ("(", ")", "&&", "||", "!")
         kind = next((k for k, g in zip(kinds, match.groups()[:5], strict=True) if g), "topic")
-        tokens.append((kind, match.group(6) or ""))
+        tokens.append((kind, match.group(6) or match.group(7) or ""))
         pos = match.end()
     topics: list[str] = []
     index = 0
