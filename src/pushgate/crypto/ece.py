@@ -65,6 +65,7 @@ _WEBPUSH_INFO = b"WebPush: info\x00"  # RFC 8291 §3.4
 _CEK_INFO = b"Content-Encoding: aes128gcm\x00\x01"  # RFC 8188 §2.2
 _NONCE_INFO = b"Content-Encoding: nonce\x00\x01"  # RFC 8188 §2.3
 _LAST = b"\x02"  # padding delimiter of the last record (RFC 8188 §2)
+_DEFAULT_RS_IDLEN = DEFAULT_RECORD_SIZE.to_bytes(4, "big") + b"\x41"  # rs=4096, idlen=65
 
 
 class ECEError(ValueError):
@@ -273,15 +274,15 @@ class Recipient:
                 f"a {len(plaintext)}-byte message does not fit one record of {record_size} bytes"
             )
         ephemeral = ec.generate_private_key(_CURVE) if as_private is None else _private_key(as_private)
-        as_public = _public_bytes(ephemeral)
+        as_public = ephemeral.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
         secret = ephemeral.exchange(_ECDH, self._key)
         ikm = _webpush_ikm(secret, self._auth, self.public_bytes, as_public)
         cek, nonce = _cek_and_nonce(salt, ikm)
         record = plaintext + _LAST + bytes(padding) if padding else plaintext + _LAST
-        return b"".join(
-            (salt, record_size.to_bytes(4, "big"), b"\x41", as_public,
-             AESGCM(cek).encrypt(nonce, record, None))
+        rs_idlen = _DEFAULT_RS_IDLEN if record_size == DEFAULT_RECORD_SIZE else (
+            record_size.to_bytes(4, "big") + b"\x41"
         )
+        return b"".join((salt, rs_idlen, as_public, AESGCM(cek).encrypt(nonce, record, None)))
 
 
 def encrypt(

@@ -247,7 +247,7 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         assert origin.pseudo is not None
         block = (
             origin.pseudo
-            + HeaderBlock.encode([(":path", sub.path)])
+            + sub.path_block
             + origin.auth_header(authorization)
             + prepared.block
         )
