@@ -399,3 +399,12 @@ async def test_server_without_http2_is_a_config_failure(
     assert (outcome.status, outcome.cause) == (Status.FAILED, Cause.CONFIG)
     assert outcome.reason == "HTTP2NotNegotiated"
     assert sim.requests == 0
+
+
+async def test_bad_message_id_fails_without_a_request(sim: APNsSimulator, make_client: ClientFactory) -> None:
+    token = secrets.token_hex(32)
+    result = await make_client().send_messages([Message(token, ALERT, "id\r\ninjected: 1"),
+                                                Message(token, ALERT, "12345")])
+    expected = (Status.FAILED, "BadMessageId", Cause.REQUEST)
+    assert [(r.status, r.reason, r.cause) for r in result] == [expected, expected]
+    assert sim.requests == 0

@@ -53,6 +53,7 @@ from pushgate.transport.tls import client_context
 logger = logging.getLogger("pushgate.apns")
 
 _HEX_TOKEN: Final = re.compile(r"(?:[0-9a-fA-F]{2})+")
+_UUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _PATH_PREFIX: Final = "/3/device/"
 BAD_DEVICE_TOKEN: Final = "BadDeviceToken"
 
@@ -65,6 +66,38 @@ class PreparedAPNs:
     pseudo: HeaderBlock  # :method, :scheme, :authority (pseudo-headers come first, RFC 9113 §8.3)
     fields: HeaderBlock  # the apns-* headers and content-type
     parts: payload.APNsRequestParts
+
+
+class _Literal:
+    """A header whose value changes per request, encoded as prefix + raw value.
+
+    :meth:`HeaderBlock.encode` writes a literal-without-indexing field whose
+    value is raw octets (no Huffman), so the bytes before the value depend
+    only on the name and the value's length. They are made once per length
+    by the transport's own encoder; a request then costs one concatenation.
+    Only for values already checked to be plain ASCII (hex tokens, UUIDs).
+    """
+
+    __slots__ = ("_name", "_prefixes")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._prefixes: dict[int, bytes] = {}
+
+    def encode(self, value: str) -> bytes:
+        raw = value.encode("ascii")
+        prefix = self._prefixes.get(len(raw))
+        if prefix is None:
+            dummy = b"0" * len(raw)
+            block = bytes(HeaderBlock.encode([(self._name, dummy)]))
+            if not block.endswith(dummy):  # not the layout assumed above: encode each time
+                return bytes(HeaderBlock.encode([(self._name, raw)]))
+            prefix = self._prefixes[len(raw)] = block[: len(block) - len(raw)]
+        return prefix + raw
+
+
+_PATH: Final = _Literal(":path")
+_APNS_ID: Final = _Literal("apns-id")
 
 
 def new_apns_id() -> str:
@@ -230,19 +263,24 @@ class APNs(Provider[str, PreparedAPNs]):
                 detail="not a hex device token; not sent",
             ))
             return result
-        try:
-            # Pseudo-headers first (RFC 9113 §8.3); then apns-id, the constant
-            # apns-* fields and the cached authorization block.
-            own = HeaderBlock.encode([(":path", _PATH_PREFIX + token), ("apns-id", message_id)])
-        except ValueError as exc:  # a caller's message id with CR/LF in it
+        if not _UUID.fullmatch(message_id):
+            # APNs would answer 400 BadMessageId (§1.2); say so without the round trip.
             result.set_result(TokenResult(token, Status.FAILED, message_id=message_id, reason="BadMessageId",
-                                          cause=Cause.REQUEST, detail=str(exc)))
+                                          cause=Cause.REQUEST, detail="apns-id must be a canonical UUID"))
             return result
         generation = -1
         auth = b""
         if self._signer is not None:
             auth, generation = self._signer.header()
-        block = HeaderBlock(b"".join((prepared.pseudo, own, prepared.fields, auth)))
+        # Pseudo-headers first (RFC 9113 §8.3), then apns-id, the constant
+        # apns-* fields and the cached authorization block.
+        block = HeaderBlock(b"".join((
+            prepared.pseudo,
+            _PATH.encode(_PATH_PREFIX + token),
+            _APNS_ID.encode(message_id),
+            prepared.fields,
+            auth,
+        )))
         try:
             request = self._pool.request(block, prepared.body)
         except Exception as exc:  # the contract says it never raises; stay safe anyway
