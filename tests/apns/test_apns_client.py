@@ -408,3 +408,24 @@ async def test_bad_message_id_fails_without_a_request(sim: APNsSimulator, make_c
     expected = (Status.FAILED, "BadMessageId", Cause.REQUEST)
     assert [(r.status, r.reason, r.cause) for r in result] == [expected, expected]
     assert sim.requests == 0
+
+
+async def test_reset_stream_is_retried(sim: APNsSimulator, make_client: ClientFactory) -> None:
+    sim.queue_fault(Fault(action="reset"))
+    token = secrets.token_hex(32)
+    outcome = await make_client().send_one(ALERT, token)
+    assert outcome.ok
+    assert [e["token"] for e in sim.accepted] == [token]
+
+
+async def test_idle_connection_goaway_reconnects(
+    sim: APNsSimulator, make_client: ClientFactory, clock: ManualClock
+) -> None:
+    sim.idle_timeout = 600
+    client = make_client()
+    assert (await client.send_one(ALERT, secrets.token_hex(32))).ok
+    clock.advance(601)
+    outcome = await client.send_one(ALERT, secrets.token_hex(32))
+    assert outcome.ok
+    assert len(sim.server.connections) == 2
+    assert sim.accepted[-1]["apns_id"] == outcome.message_id
