@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pushgate.errors import InvalidNotification, PayloadTooLarge
+from pushgate.errors import ConfigurationError, InvalidNotification, PayloadTooLarge
 from pushgate.notification import Notification
 from pushgate.providers._base import Message
 from pushgate.providers.fcm import FCM
@@ -226,8 +226,7 @@ async def test_bulk_send_of_5000_multiplexes_one_connection(
     assert len(sim.accepted) == 5000
     [connection] = [c for c in sim.server.connections if c.http_version == "2"]
     assert connection.requests == 5000
-    assert fcm._pool is not None
-    assert fcm._pool.connections_opened == 1
+    assert fcm.pool.connections_opened == 1
 
 
 async def test_transport_failures_are_retry(make_client: MakeClient, sim: FCMSimulator) -> None:
@@ -289,6 +288,14 @@ async def test_per_token_badge_and_mixed_messages(make_client: MakeClient, sim: 
     assert silent["data"] == {"k": "[1,2]"}
     assert "notification" not in silent
     assert silent["apns"]["payload"]["aps"] == {"content-available": 1}
+
+
+def test_configuration_errors(demo_account: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError, match="base_url"):
+        FCM(demo_account, base_url="ftp://example.com")
+    with pytest.raises(ConfigurationError, match="project_id"):
+        FCM({**demo_account, "project_id": None})
+    assert FCM(demo_account, project_id="other").project_id == "other"
 
 
 async def test_plaintext_simulator_over_h2c(demo_account: dict[str, Any], clock: ManualClock) -> None:

@@ -123,12 +123,17 @@ class FCM(Provider[str, FCMPrepared]):
         self.auth = auth or ServiceAccountAuth(
             account, verify=_token_endpoint_trust(ssl_context, ca_file), clock=clock, timeout=request_timeout
         )
-        self._ssl_context = ssl_context or client_context(ca_file=ca_file)
-        self._max_connections = max_connections
-        self._request_timeout = request_timeout
+        try:
+            self._pool = H2Pool(
+                self.base_url,
+                ssl_context=ssl_context or client_context(ca_file=ca_file),
+                max_connections=max_connections,
+                request_timeout=request_timeout,
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"unusable base_url {base_url!r}: {exc}") from exc
         prefix = urlsplit(self.base_url).path
         self._path = f"{prefix}/v1/projects/{quote(project, safe='')}/messages:send"
-        self._pool: H2Pool | None = None
         self._constant: HeaderBlock | None = None
         self._bearer: tuple[str, HeaderBlock] | None = None
 
@@ -137,14 +142,9 @@ class FCM(Provider[str, FCMPrepared]):
 
     # -- connection and headers -------------------------------------------------------
 
-    def _connection(self) -> H2Pool:
-        if self._pool is None:
-            self._pool = H2Pool(
-                self.base_url,
-                ssl_context=self._ssl_context,
-                max_connections=self._max_connections,
-                request_timeout=self._request_timeout,
-            )
+    @property
+    def pool(self) -> H2Pool:
+        """The HTTP/2 connections to FCM (for introspection: connections opened, queue)."""
         return self._pool
 
     def _headers(self, pool: H2Pool, access_token: str) -> HeaderBlock:
@@ -209,7 +209,7 @@ class FCM(Provider[str, FCMPrepared]):
         loop = asyncio.get_running_loop()
         out: asyncio.Future[TokenResult] = loop.create_future()
         try:
-            pool = self._connection()
+            pool = self._pool
             response = pool.request(self._headers(pool, access), prepared.payload.body_for(token))
         except Exception as exc:  # the transport promises not to raise here; never lose a token
             out.set_result(_failure(token, exc))
@@ -277,9 +277,7 @@ class FCM(Provider[str, FCMPrepared]):
         return (await self._run(iter([(prepared, condition, None)]))).results[0]
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
-            self._pool = None
+        await self._pool.aclose()
         await self.auth.aclose()
 
 
