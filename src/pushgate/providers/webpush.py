@@ -338,8 +338,8 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
             return TokenResult(key, Status.RETRY, reason=reason, http_status=status, cause=Cause.PROVIDER,
                                retry_after=self._retry_after(header("retry-after")), detail=detail)
         if status in (401, 403):
-            # Sign afresh next time: a JWT the service dislikes should not be reused.
-            self.vapid.invalidate(origin.audience)
+            # Not retried and not a dead subscription: the VAPID key, its binding
+            # to a restricted subscription, or the sub/aud/exp claims are wrong.
             logger.warning("%s rejected our VAPID credentials (%s %s)", origin.audience, status, reason)
             return TokenResult(key, Status.FAILED, reason=reason, http_status=status, cause=Cause.CONFIG,
                                detail=detail)
