@@ -65,6 +65,7 @@ def connection_stats(connections: list[SimConnection]) -> list[dict[str, Any]]:
             "requests": conn.requests,
             "max_concurrent_streams": conn.max_concurrent_streams,
             "peak_inflight": conn.state.get("peak", 0),
+            # Concurrent pushes before the limit was first raised from 1.
             "peak_before_raise": conn.state.get("peak_before_raise", 0),
             "raised": bool(conn.state.get("raised")),
             "jwt_changes": conn.state.get("jwt_changes", 0),

@@ -27,7 +27,7 @@ import string
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -44,6 +44,7 @@ from pushgate.simulators._apns_checks import (
     Reject,
     SigningKey,
     Team,
+    TokenState,
 )
 from pushgate.simulators._apns_control import add_apns_routes, connection_stats
 from pushgate.simulators._base import CONTROL_PREFIX, Fault, Simulator
@@ -201,7 +202,7 @@ class APNsSimulator(Simulator):
         record = self.tokens.get(token)
         if record is None:
             record = self.tokens[token] = DeviceToken(token, None, None)
-        record.state = state  # type: ignore[assignment]  # checked against TOKEN_STATES above
+        record.state = cast(TokenState, state)  # checked against TOKEN_STATES above
         record.timestamp_ms = (
             (timestamp_ms if timestamp_ms is not None else int(self.clock() * 1000))
             if state == "unregistered"
@@ -287,7 +288,8 @@ class APNsSimulator(Simulator):
         super().on_connect(connection)
         connection.state["last_used"] = self.clock()
         if connection.peer_cert:
-            connection.state["raised"] = True  # certificate connections start at the full limit
+            # Certificate connections start at the full limit.
+            connection.state["raised"] = connection.state["opened_up"] = True
         else:
             connection.update_settings(max_concurrent_streams=1)  # §1.9: 1 until a push is accepted
 
@@ -298,7 +300,7 @@ class APNsSimulator(Simulator):
         state = request.connection.state
         state["inflight"] = inflight = state.get("inflight", 0) + 1
         state["peak"] = max(state.get("peak", 0), inflight)
-        if not state.get("raised"):
+        if not state.get("opened_up"):
             state["peak_before_raise"] = max(state.get("peak_before_raise", 0), inflight)
         try:
             action = await super()._dispatch(request)
@@ -382,7 +384,7 @@ class APNsSimulator(Simulator):
                     self._latest[slot] = len(self.accepted)
                 self.accepted.append(entry)
         if not conn.state.get("raised"):
-            conn.state["raised"] = True
+            conn.state["raised"] = conn.state["opened_up"] = True
             conn.update_settings(max_concurrent_streams=self.max_concurrent_streams)
         out = [("apns-id", apns_id)]
         if self.environment == "sandbox":
