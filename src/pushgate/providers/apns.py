@@ -96,10 +96,6 @@ class _Literal:
         return prefix + raw
 
 
-_PATH: Final = _Literal(":path")
-_APNS_ID: Final = _Literal("apns-id")
-
-
 def new_apns_id() -> str:
     """A random (version 4) UUID in canonical lowercase form.
 
@@ -228,6 +224,8 @@ class APNs(Provider[str, PreparedAPNs]):
         self._pseudo = HeaderBlock.encode(
             [(":method", "POST"), (":scheme", self._pool.scheme), (":authority", self._pool.authority)]
         )
+        self._path = _Literal(":path")
+        self._apns_id = _Literal("apns-id")
         self._bad_token_streak = 0
 
     def __repr__(self) -> str:
@@ -276,8 +274,8 @@ class APNs(Provider[str, PreparedAPNs]):
         # apns-* fields and the cached authorization block.
         block = HeaderBlock(b"".join((
             prepared.pseudo,
-            _PATH.encode(_PATH_PREFIX + token),
-            _APNS_ID.encode(message_id),
+            self._path.encode(_PATH_PREFIX + token),
+            self._apns_id.encode(message_id),
             prepared.fields,
             auth,
         )))
