@@ -160,10 +160,6 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), name)
-
-
 _ALIASES: dict[int, dict[str, str]] = {}
 
 
@@ -383,5 +379,5 @@ def parse_send_request(data: bytes) -> SendRequest:
 
 def message_size(message: dict[str, Any]) -> int:
     """What the size limit counts: the compact message as sent, without its target (§2.4)."""
-    rest = {k: v for k, v in message.items() if k not in TARGET_FIELDS and _snake(k) not in TARGET_FIELDS}
+    rest = {k: v for k, v in message.items() if k not in TARGET_FIELDS}  # one-word names: no camelCase
     return len(json.dumps(rest, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
