@@ -70,9 +70,21 @@ class MapOf:
 class Msg:
     name: str
     fields: dict[str, Spec]
+    # JSON name → field name: proto3 JSON accepts lowerCamelCase and snake_case.
+    aliases: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        table = {name: name for name in self.fields}
+        table.update({_camel(name): name for name in self.fields})
+        object.__setattr__(self, "aliases", table)
 
 
 Spec = Scalar | Enum | Repeated | MapOf | Msg
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
 
 STR = Scalar("TYPE_STRING")
 BOOL = Scalar("TYPE_BOOL")
@@ -155,26 +167,6 @@ MESSAGE = Msg(
 )
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-_ALIASES: dict[int, dict[str, str]] = {}
-
-
-def _aliases(msg: Msg) -> dict[str, str]:
-    """JSON name → canonical field name, both spellings (proto3 JSON mapping)."""
-    table = _ALIASES.get(id(msg))
-    if table is None:
-        table = {}
-        for name in msg.fields:
-            table[name] = name
-            table[_camel(name)] = name
-        _ALIASES[id(msg)] = table
-    return table
-
-
 @dataclass(slots=True)
 class Invalid(Exception):
     """The request fails validation: 400 INVALID_ARGUMENT."""
@@ -243,7 +235,7 @@ def _walk(spec: Spec, value: Any, path: str, problems: list[tuple[str, str]]) ->
         if not isinstance(value, dict):
             problems.append((path, f"Invalid value at '{path}' ({_PKG}{spec.name}), {_show(value)}"))
             return None
-        aliases = _aliases(spec)
+        aliases = spec.aliases
         result: dict[str, Any] = {}
         for name, item in value.items():
             canonical = aliases.get(name)
