@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from pushgate.cli.server_cmds import register as register_server_commands
 from pushgate.cli.simulate import simulate
 
 app = typer.Typer(
@@ -13,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("simulate")(simulate)
+register_server_commands(app)
 
 
 @app.callback()

@@ -1,0 +1,352 @@
+"""One long-lived provider client per (app, provider), built from the app's stored credentials.
+
+Why a cache: a provider client owns HTTP/2 connections and an auth token
+(the APNs JWT, the FCM OAuth token, the WNS access token, VAPID JWTs per
+origin). Building one per job would reconnect and re-sign for every 500
+devices; one client per app and provider is reused by every job of the
+process and closed at shutdown.
+
+Clients are built with ``max_retries=0``: a RETRY outcome comes back to the
+worker, which re-queues the delivery with a run-at (retries belong to the
+durable queue, not to a sleeping coroutine). Their per-call concurrency is
+the worker's share of ``settings.worker_concurrency``.
+
+Credentials changes are noticed by comparing the row's ``updated_at`` (the
+credentials *version*), re-read at most every ``recheck`` seconds per
+client: a ``PUT`` of new credentials replaces the client within that time,
+and the old one is closed once no job uses it any more.
+
+Where a provider is reached comes, most specific first, from the app's
+credentials (``base_url``, ``token_url``, ``ca_file``, ``allowed_hosts``)
+and then from ``settings.providers.<name>`` — which is how the tests and the
+demo point everything at the simulators.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pushgate.config import ProviderEndpoint, Settings
+from pushgate.errors import ConfigurationError
+from pushgate.providers._base import Provider
+from pushgate.registry import Database
+from pushgate.registry.pauses import PAUSE_KEY
+from pushgate.workers.constants import CREDENTIALS_RECHECK_SECONDS
+
+logger = logging.getLogger("pushgate.workers")
+
+AnyProvider = Provider[Any, Any]
+
+
+class NoCredentials(ConfigurationError):
+    """The app has devices for a provider it has no credentials for."""
+
+    def __init__(self, app_id: int, provider: str) -> None:
+        super().__init__(f"app {app_id} has no {provider} credentials")
+        self.app_id = app_id
+        self.provider = provider
+
+
+class ClientBuildError(ConfigurationError):
+    """Stored credentials that cannot make a client (a key that does not parse).
+
+    Carries the credentials version, so the app's provider can be paused
+    against exactly these credentials.
+    """
+
+    def __init__(self, message: str, version: datetime) -> None:
+        super().__init__(message)
+        self.version = version
+
+
+@dataclass(slots=True)
+class CachedClient:
+    """A client and the credentials version it was built from."""
+
+    client: AnyProvider
+    version: datetime
+    checked_at: float
+    users: int = 0  # jobs currently using it (a replaced client is closed when this reaches 0)
+    retired: bool = False
+    pause: dict[str, Any] | None = field(default=None)  # the stored pause record, if any
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCredentials:
+    """What :meth:`ClientCache.get` reads from the registry (secrets included; never logged)."""
+
+    config: dict[str, Any] = field(repr=False)
+    version: datetime
+
+
+class ClientCache:
+    """Provider clients per (app, provider); see the module docstring.
+
+    Thread-unsafe by design: used from one event loop. Building a client
+    reads the registry in a thread and constructs the client on the loop
+    (constructors are cheap and some bind to the running loop).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        concurrency: int | None = None,
+        recheck: float = CREDENTIALS_RECHECK_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.concurrency = concurrency or settings.worker_concurrency
+        self.recheck = recheck
+        self.clock = clock
+        self._clients: dict[tuple[int, str], CachedClient] = {}
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self._retired: list[CachedClient] = []
+        self._closed = False
+
+    async def acquire(self, app_id: int, provider: str) -> CachedClient:
+        """The current client for (app, provider); pair with :meth:`release`.
+
+        :raises NoCredentials: the app has no credentials for ``provider``.
+        :raises ClientBuildError: the stored credentials cannot make a client.
+        """
+        if self._closed:
+            raise RuntimeError("the client cache is closed")
+        key = (app_id, provider)
+        entry = self._clients.get(key)
+        if entry is None or self.clock() - entry.checked_at >= self.recheck:
+            lock = self._locks.setdefault(key, asyncio.Lock())
+            async with lock:
+                entry = await self._refresh(key)
+        entry.users += 1
+        return entry
+
+    async def release(self, entry: CachedClient) -> None:
+        entry.users -= 1
+        if entry.retired and entry.users <= 0 and entry in self._retired:
+            self._retired.remove(entry)
+            await _close(entry.client)
+
+    def invalidate(self, app_id: int, provider: str) -> None:
+        """Re-read the credentials on the next :meth:`acquire` (e.g. after a credential error)."""
+        entry = self._clients.get((app_id, provider))
+        if entry is not None:
+            entry.checked_at = float("-inf")
+
+    async def _refresh(self, key: tuple[int, str]) -> CachedClient:
+        entry = self._clients.get(key)
+        if entry is not None and self.clock() - entry.checked_at < self.recheck:
+            return entry  # another job refreshed it while we waited for the lock
+        stored = await asyncio.to_thread(_read_credentials, self.db, *key)
+        if stored is None:
+            await self._retire(key)
+            raise NoCredentials(*key)
+        pause = stored.config.get(PAUSE_KEY)
+        if entry is not None and entry.version == stored.version:
+            entry.checked_at = self.clock()
+            entry.pause = pause
+            return entry
+        await self._retire(key)
+        try:
+            client = build_client(key[1], stored.config, self.settings, concurrency=self.concurrency)
+        except ConfigurationError as exc:
+            raise ClientBuildError(str(exc), stored.version) from None
+        logger.info("built %s client for app %s", key[1], key[0])
+        entry = CachedClient(client, stored.version, self.clock(), pause=pause)
+        self._clients[key] = entry
+        return entry
+
+    async def _retire(self, key: tuple[int, str]) -> None:
+        old = self._clients.pop(key, None)
+        if old is None:
+            return
+        old.retired = True
+        if old.users <= 0:
+            await _close(old.client)
+        else:
+            self._retired.append(old)
+
+    def clients(self) -> Iterator[tuple[tuple[int, str], AnyProvider]]:
+        """The live clients (for metrics: auth refresh counters)."""
+        for key, entry in self._clients.items():
+            yield key, entry.client
+
+    async def aclose(self) -> None:
+        """Close every client; the cache cannot be used afterwards."""
+        self._closed = True
+        entries = list(self._clients.values()) + self._retired
+        self._clients.clear()
+        self._retired.clear()
+        for entry in entries:
+            await _close(entry.client)
+
+
+async def _close(client: AnyProvider) -> None:
+    try:
+        await client.aclose()
+    except Exception:  # closing must not stop a shutdown
+        logger.warning("closing a %s client failed", client.name, exc_info=True)
+
+
+def _read_credentials(db: Database, app_id: int, provider: str) -> StoredCredentials | None:
+    from pushgate.registry import get_credentials
+
+    with db.session(write=False) as session:
+        row = get_credentials(session, app_id, provider)
+        if row is None:
+            return None
+        return StoredCredentials(dict(row.config), row.updated_at)
+
+
+def auth_refreshes(client: AnyProvider) -> int | None:
+    """How many auth tokens the client has minted so far, where the client counts them.
+
+    FCM counts OAuth fetches (``auth.refreshes``), WNS its token fetches
+    (``auth.fetches``), Web Push the VAPID JWTs it signed (``vapid.signed``).
+    The APNs client does not expose a count of its JWTs yet.
+    """
+    for owner, name in (("auth", "refreshes"), ("auth", "fetches"), ("vapid", "signed")):
+        holder = getattr(client, owner, None)
+        value = getattr(holder, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+# -- building clients ---------------------------------------------------------------
+
+
+def build_client(
+    provider: str, config: Mapping[str, Any], settings: Settings, *, concurrency: int
+) -> AnyProvider:
+    """A provider client from stored credentials and the settings' endpoint overrides.
+
+    :raises ConfigurationError: the credentials cannot make a client (the
+        message names the problem, never a secret).
+    """
+    endpoint = next((e for name, e in settings.providers.items() if name == provider), ProviderEndpoint())
+    conf = {k: v for k, v in config.items() if not k.startswith("_")}
+    where = {
+        "base_url": conf.pop("base_url", None) or endpoint.base_url,
+        "token_url": conf.pop("token_url", None) or endpoint.token_url,
+        "ca_file": conf.pop("ca_file", None) or endpoint.ca_file,
+        "allowed_hosts": conf.pop("allowed_hosts", None) or endpoint.allowed_hosts,
+    }
+    common: dict[str, Any] = {"concurrency": concurrency, "max_retries": 0}
+    try:
+        if provider == "apns":
+            return _apns(conf, where, common)
+        if provider == "fcm":
+            return _fcm(conf, where, common)
+        if provider == "webpush":
+            return _webpush(conf, where, common)
+        if provider == "wns":
+            return _wns(conf, where, common)
+    except ConfigurationError:
+        raise
+    except KeyError as exc:
+        raise ConfigurationError(f"{provider} credentials need {exc.args[0]}") from None
+    except (ValueError, TypeError, OSError) as exc:
+        # Key parsing errors from cryptography: name the kind, never the value.
+        raise ConfigurationError(f"{provider} credentials are not usable: {type(exc).__name__}") from None
+    raise ConfigurationError(f"unknown provider {provider!r}")
+
+
+def _apns(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
+    from pushgate.providers.apns import APNs
+
+    options: dict[str, Any] = {
+        "topic": conf.get("topic"),
+        "environment": conf.get("environment", "production"),
+        "base_url": where["base_url"],
+        "ca_file": where["ca_file"],
+        **common,
+    }
+    if conf.get("key"):
+        return APNs(key=conf["key"], key_id=conf.get("key_id"), team_id=conf.get("team_id"), **options)
+    certificate = conf.get("certificate")
+    if not certificate:
+        raise ConfigurationError("APNs credentials need a key or a certificate")
+    # The client loads the certificate from a file once, in its constructor:
+    # write it to a private temporary file and remove it straight after.
+    with _private_pem(certificate, conf.get("certificate_key")) as (cert_path, key_path):
+        return APNs(cert_file=cert_path, key_file=key_path, **options)
+
+
+@contextlib.contextmanager
+def _private_pem(certificate: str, key: str | None) -> Iterator[tuple[str, str | None]]:
+    directory = tempfile.mkdtemp(prefix="pushgate-apns-")
+    paths: list[str] = []
+    try:
+        cert_path = os.path.join(directory, "cert.pem")
+        _write_private(cert_path, certificate)
+        paths.append(cert_path)
+        key_path: str | None = None
+        if key:
+            key_path = os.path.join(directory, "key.pem")
+            _write_private(key_path, key)
+            paths.append(key_path)
+        yield cert_path, key_path
+    finally:
+        for path in paths:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
+
+
+def _write_private(path: str, text: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+
+
+def _fcm(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
+    from pushgate.providers.fcm import DEFAULT_BASE_URL, FCM
+
+    account = conf.get("service_account")
+    if isinstance(account, Mapping):
+        account = dict(account)
+        if where["token_url"]:
+            account["token_uri"] = where["token_url"]
+    elif account is None:
+        raise ConfigurationError("FCM credentials need a service_account")
+    return FCM(
+        account, project_id=conf.get("project_id"), base_url=where["base_url"] or DEFAULT_BASE_URL,
+        ca_file=where["ca_file"], **common,
+    )
+
+
+def _webpush(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
+    from pushgate.providers.webpush import WebPush
+
+    return WebPush(
+        vapid_private_key=conf["vapid_private_key"], vapid_subject=conf["vapid_subject"],
+        allowed_hosts=where["allowed_hosts"], ca_file=where["ca_file"], **common,
+    )
+
+
+def _wns(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
+    from pushgate.providers.wns import WNS
+
+    return WNS(
+        client_id=conf["client_id"], client_secret=conf["client_secret"], tenant_id=conf.get("tenant_id"),
+        token_url=where["token_url"], allowed_hosts=where["allowed_hosts"], ca_file=where["ca_file"],
+        **common,
+    )
+
+
+__all__ = [
+    "CachedClient", "ClientBuildError", "ClientCache", "NoCredentials", "auth_refreshes", "build_client",
+]

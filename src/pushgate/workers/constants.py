@@ -1,0 +1,54 @@
+"""The sender workers' timings and sizes, in one place, with the reason for each."""
+
+from __future__ import annotations
+
+import uuid
+
+# Outcomes are written in bulk: every FLUSH_EVERY results or FLUSH_INTERVAL
+# seconds after the first unwritten one, whichever comes first. Small enough
+# that a kill -9 re-sends few deliveries (only unwritten ones are re-sent),
+# large enough that the database sees a few hundred transactions a second at
+# 20,000 deliveries/s rather than one per delivery.
+FLUSH_EVERY = 100
+FLUSH_INTERVAL = 0.05
+# A failed outcome write (database restarting) is retried after this long.
+FLUSH_RETRY_SECONDS = 0.5
+
+# An idle worker polls the queue with a backoff from IDLE_MIN to IDLE_MAX
+# seconds; in-process enqueues (the API, fan-out) wake it at once.
+IDLE_MIN = 0.01
+IDLE_MAX = 0.5
+
+# Delivery jobs run at once per worker: enough to keep the provider
+# connections busy while one job's tail and its outcome writes finish.
+MIN_JOBS = 2
+MAX_JOBS = 16
+
+# Retries of temporary failures (429, 5xx, connection loss), when the
+# provider gave no Retry-After: 1 s, 2 s, 4 s … capped at 5 minutes.
+RETRY_BASE_SECONDS = 1.0
+RETRY_MAX_SECONDS = 300.0
+# A job that failed for an internal reason (database error) runs again after this.
+JOB_ERROR_RETRY_SECONDS = 5.0
+
+# How often a worker re-reads credentials (a PUT of new ones takes effect
+# within this) and the recorded pauses (an unpause wakes deferred jobs).
+CREDENTIALS_RECHECK_SECONDS = 2.0
+PAUSE_POLL_SECONDS = 2.0
+
+# Graceful shutdown: in-flight jobs get this long to finish before their
+# leases are handed back to the queue.
+DRAIN_SECONDS = 30.0
+
+# Finished jobs are kept (idempotent enqueue) for an hour, then purged.
+PURGE_EVERY_SECONDS = 300.0
+KEEP_DONE_SECONDS = 3600.0
+
+# Message ids: uuid5 of "<send id>:<device id>" in this namespace, so a
+# delivery has the same id (APNs apns-id) on every retry and after a crash.
+DELIVERY_NAMESPACE = uuid.UUID("4f7c1d5e-2a8b-5c3d-9e6f-70a1b2c3d4e5")
+
+# Reasons the workers write themselves (providers' reasons are kept verbatim).
+REASON_NO_CREDENTIALS = "NoCredentials"
+REASON_EXPIRED = "Expired"
+REASON_INTERNAL = "InternalError"

@@ -1,0 +1,69 @@
+"""What every job of a worker process shares: the registry, the queue, the
+provider clients, the outcome recorder, the pause snapshot and the metrics.
+
+One :class:`WorkerContext` per process, however many worker loops run in
+it: they share the long-lived provider clients (one per app and provider)
+and merge their outcome writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from pushgate.config import Settings
+from pushgate.metrics import Metrics
+from pushgate.queue import ClaimedJob, Queue
+from pushgate.registry import Database
+from pushgate.results import TokenResult
+from pushgate.workers.clients import ClientCache
+from pushgate.workers.pausebook import PauseBook
+from pushgate.workers.recorder import OutcomeRecorder
+
+logger = logging.getLogger("pushgate.workers")
+
+
+@dataclass(slots=True)
+class WorkerContext:
+    settings: Settings
+    db: Database
+    queue: Queue
+    metrics: Metrics
+    clients: ClientCache
+    recorder: OutcomeRecorder
+    pauses: PauseBook
+    notify: Callable[[], None]  # wake this process's idle worker loops (new due jobs)
+    worker: str  # lease owner name of this process
+
+    def observe(self, provider: str, result: TokenResult) -> None:
+        self.metrics.observe(provider, result)
+
+    @contextlib.asynccontextmanager
+    async def heartbeat(self, job: ClaimedJob) -> AsyncIterator[None]:
+        """Keep the job's lease while the block runs (long sends, big fan-outs)."""
+        task = asyncio.create_task(self._extend(job), name=f"heartbeat {job.id}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _extend(self, job: ClaimedJob) -> None:
+        lease = self.settings.lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                held = await asyncio.to_thread(self.queue.extend, [job.id], lease, worker=self.worker)
+            except Exception:
+                logger.warning("extending the lease of job %s failed", job.id, exc_info=True)
+                continue
+            if not held:
+                logger.warning("job %s: lease lost (another worker may run it too)", job.id)
+                return
+
+
+__all__ = ["WorkerContext"]

@@ -1,0 +1,316 @@
+"""One delivery job: a chunk of a send's devices on one provider, sent and settled.
+
+The steps, in the order that keeps "delivered or recorded, never lost":
+
+1. A job of a paused (app, provider) is deferred untouched to the pause's end.
+2. The send and the devices still without an outcome are loaded
+   (:func:`~pushgate.planner.fanout.load_chunk`: a re-run after a crash only
+   sees what was not recorded). An expired notification is recorded as
+   ``expired`` without a request.
+3. Each device gets a :class:`Message` whose id is derived from the send and
+   the device, so a retry — or a re-run after ``kill -9`` — carries the same
+   APNs ``apns-id``. The app's long-lived client sends them; each outcome is
+   handed to the shared :class:`OutcomeRecorder` the moment it is known.
+4. Final outcomes (sent, dead, failed, expired) are recorded; dead tokens
+   deactivate their device unless it re-registered after the provider's
+   timestamp. Temporary failures become one new job for those devices, due
+   after the provider's Retry-After or a backoff, until ``max_tries``. A
+   credential failure (``Cause.CONFIG``) stops the job, pauses the app's
+   provider and defers every device not yet settled — none is recorded as
+   failed for it.
+5. Only when the outcomes are written and the follow-up job is enqueued is
+   the job completed. A crash anywhere before re-runs it; follow-up ids are
+   deterministic, so a re-run does not enqueue them twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pushgate.notification import Notification
+from pushgate.planner.fanout import DeviceRow, load_chunk
+from pushgate.providers._base import Message
+from pushgate.queue import ClaimedJob, Job
+from pushgate.registry import DeadToken, DeliveryStatus, Outcome, SendStatus
+from pushgate.registry.models import sends_table
+from pushgate.registry.pauses import ProviderPause, clear_pause, pause_length, pause_provider
+from pushgate.results import Cause, Status, TokenResult
+from pushgate.workers.clients import CachedClient, ClientBuildError, NoCredentials
+from pushgate.workers.constants import (
+    DELIVERY_NAMESPACE,
+    REASON_EXPIRED,
+    REASON_NO_CREDENTIALS,
+    RETRY_BASE_SECONDS,
+    RETRY_MAX_SECONDS,
+)
+from pushgate.workers.pausebook import DEFERRED_SUFFIX
+
+if TYPE_CHECKING:
+    from pushgate.registry import Database
+    from pushgate.workers.context import WorkerContext
+
+logger = logging.getLogger("pushgate.workers")
+
+
+def delivery_id(send_id: str, device_id: int) -> str:
+    """The message id of one delivery: the same on every retry and every re-run."""
+    return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{send_id}:{device_id}"))
+
+
+def retry_delay(tries: int, retry_after: float | None) -> float:
+    """Backoff for the ``tries``-th retry with jitter, never sooner than Retry-After."""
+    backoff = float(min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2.0 ** max(0, tries - 1)))
+    backoff *= 0.75 + random.random() / 2
+    return max(backoff, retry_after or 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SendInfo:
+    status: str
+    notification: dict[str, Any]
+    start: datetime  # send_at, or when the send was created: TTLs count from here
+
+
+def _load(db: Database, payload: dict[str, Any]) -> tuple[SendInfo | None, list[DeviceRow]]:
+    from sqlalchemy import select
+
+    c = sends_table.c
+    with db.connect(write=False) as connection:
+        row = connection.execute(
+            select(c.status, c.notification, c.created_at, c.send_at).where(c.id == payload["send_id"])
+        ).one_or_none()
+    if row is None or row.status == SendStatus.CANCELLED:
+        return None, []
+    info = SendInfo(row.status, row.notification, row.send_at or row.created_at)
+    return info, load_chunk(db, payload)
+
+
+def effective_notification(info: SendInfo, now: datetime) -> Notification | None:
+    """The notification to send now; None when it expired before it could be sent.
+
+    A relative ``ttl`` becomes an absolute expiration counted from the send's
+    start, so a delivery retried later carries only the time it has left.
+    """
+    notification = Notification.model_validate(info.notification)
+    if notification.expiration is not None:
+        return notification if notification.expiration > now else None
+    if notification.ttl:
+        expires = info.start + timedelta(seconds=notification.ttl)
+        if expires <= now:
+            return None
+        return notification.model_copy(update={"expiration": expires})
+    return notification
+
+
+@dataclass(slots=True)
+class _Tally:
+    """What one run of a job learned, device by device."""
+
+    retry: dict[int, TokenResult] = field(default_factory=dict)
+    settled: set[int] = field(default_factory=set)
+    config_error: str | None = None
+    sent: int = 0
+
+
+class DeliveryJob:
+    """Runs one claimed ``deliver:<provider>`` job (see the module docstring)."""
+
+    def __init__(self, ctx: WorkerContext, job: ClaimedJob) -> None:
+        self.ctx = ctx
+        self.job = job
+        payload = job.payload
+        self.send_id: str = payload["send_id"]
+        self.app_id: int = int(payload["app_id"])
+        self.provider: str = payload["provider"]
+        self.tries = int(payload.get("try", 1))
+        self.deferrals = int(payload.get("deferrals", 0))
+        self.root: str = payload.get("root") or job.id
+
+    async def run(self) -> None:
+        ctx = self.ctx
+        pause = ctx.pauses.active(self.app_id, self.provider)
+        if pause is not None:
+            await self._follow_up(self._deferred(list(self.job.payload["device_ids"]), pause.until))
+            return
+        info, devices = await asyncio.to_thread(_load, ctx.db, self.job.payload)
+        if info is None or not devices:
+            await self._complete()
+            return
+        now = datetime.now(UTC)
+        notification = effective_notification(info, now)
+        if notification is None:
+            for device in devices:
+                self._record(Outcome(device.id, DeliveryStatus.EXPIRED, REASON_EXPIRED, attempts=0))
+            await self._follow_up(None)
+            return
+        try:
+            entry = await ctx.clients.acquire(self.app_id, self.provider)
+        except NoCredentials:
+            for device in devices:
+                self._record(Outcome(device.id, DeliveryStatus.FAILED, REASON_NO_CREDENTIALS, attempts=0))
+            await self._follow_up(None)
+            return
+        except ClientBuildError as exc:
+            pause = await self._pause(str(exc), exc.version)
+            await self._follow_up(self._deferred([d.id for d in devices], self._pause_end(pause)))
+            return
+        try:
+            tally = await self._send(entry, devices, notification)
+        finally:
+            await ctx.clients.release(entry)
+        await self._settle(entry, devices, tally)
+
+    # -- sending ---------------------------------------------------------------------
+
+    async def _send(
+        self, entry: CachedClient, devices: list[DeviceRow], notification: Notification
+    ) -> _Tally:
+        ctx, tally = self.ctx, _Tally()
+        client = entry.client
+        by_token: dict[str, list[int]] = {}
+        max_tries = ctx.settings.max_tries
+
+        def messages() -> Iterator[Message[Any]]:
+            for device in devices:
+                if tally.config_error is not None or ctx.pauses.active(self.app_id, self.provider):
+                    return  # stop feeding the client: the credentials are bad
+                token = _token_of(device)
+                by_token.setdefault(client.token_key(token), []).append(device.id)
+                yield Message(token, notification, delivery_id(self.send_id, device.id))
+
+        def on_result(result: TokenResult) -> None:
+            ids = by_token.get(result.token)
+            if not ids:
+                logger.error("%s returned a result for an unknown token", self.provider)
+                return
+            device_id = ids.pop()
+            ctx.observe(self.provider, result)
+            if result.status is Status.RETRY and self.tries < max_tries:
+                tally.retry[device_id] = result
+                return
+            if result.status is Status.FAILED and result.cause is Cause.CONFIG:
+                if tally.config_error is None:
+                    tally.config_error = result.reason or result.detail or "credentials rejected"
+                    ctx.pauses.note(ProviderPause(  # provisional: stop this process's other jobs now
+                        self.app_id, self.provider, tally.config_error, time.time(),
+                        time.time() + pause_length(1), 0,
+                    ))
+                return
+            if result.status is Status.SENT:
+                tally.sent += 1
+            dead = None
+            if result.status is Status.DEAD:
+                dead = DeadToken(device_id, result.reason or "Unregistered", result.timestamp)
+            outcome = Outcome.from_result(device_id, result, give_up=True)
+            tally.settled.add(device_id)
+            ctx.recorder.add(self.send_id, self.provider, _with_attempts(outcome, self.tries), dead)
+
+        async with ctx.heartbeat(self.job):
+            await client.send_messages(messages(), on_result=on_result)
+        return tally
+
+    async def _settle(self, entry: CachedClient, devices: list[DeviceRow], tally: _Tally) -> None:
+        ctx = self.ctx
+        unsent = [d.id for d in devices if d.id not in tally.settled and d.id not in tally.retry]
+        if unsent:
+            # Stopped early: this job's or another job's requests hit bad credentials.
+            if tally.config_error is not None:
+                pause = await self._pause(tally.config_error, entry.version)
+                ctx.clients.invalidate(self.app_id, self.provider)
+            else:
+                pause = ctx.pauses.active(self.app_id, self.provider)
+            await self._follow_up(self._deferred(unsent + sorted(tally.retry), self._pause_end(pause)))
+            return
+        if tally.sent and entry.pause is not None:
+            await asyncio.to_thread(self._clear_pause)
+            ctx.pauses.forget(self.app_id, self.provider)
+            entry.pause = None
+        follow: Job | None = None
+        if tally.retry:
+            wait = retry_delay(self.tries, max((r.retry_after or 0.0) for r in tally.retry.values()))
+            follow = self._next(sorted(tally.retry), time.time() + wait, tries=self.tries + 1)
+            ctx.metrics.retries.labels(self.provider).inc(len(tally.retry))
+        await self._follow_up(follow)
+
+    # -- outcomes and follow-ups -------------------------------------------------------
+
+    def _record(self, outcome: Outcome) -> None:
+        self.ctx.recorder.add(self.send_id, self.provider, outcome)
+
+    async def _follow_up(self, follow: Job | None) -> None:
+        """Outcomes written, then the follow-up job stored, then this job completed."""
+        ctx = self.ctx
+        await ctx.recorder.flush()
+        if follow is not None and follow.payload["device_ids"]:
+            await asyncio.to_thread(ctx.queue.enqueue, [follow])
+            if follow.run_at is not None and follow.run_at <= time.time():
+                ctx.notify()
+        await self._complete()
+
+    async def _complete(self) -> None:
+        await asyncio.to_thread(self.ctx.queue.complete, [self.job.id])
+
+    def _next(self, device_ids: list[int], run_at: float, *, tries: int, deferrals: int | None = None,
+              suffix: str = "R") -> Job:
+        deferrals = self.deferrals if deferrals is None else deferrals
+        payload = {**self.job.payload, "device_ids": device_ids, "try": tries, "deferrals": deferrals,
+                   "root": self.root}
+        return Job(
+            id=f"{self.root}~{tries}.{deferrals}{suffix}", queue=self.job.queue, payload=payload,
+            run_at=run_at, max_tries=self.job.max_tries, size=len(device_ids),
+        )
+
+    def _deferred(self, device_ids: list[int], until: float) -> Job:
+        return self._next(device_ids, until, tries=self.tries, deferrals=self.deferrals + 1,
+                          suffix=DEFERRED_SUFFIX)
+
+    async def _pause(self, error: str, version: datetime) -> ProviderPause | None:
+        """Store the pause (None: the credentials changed meanwhile; try them at once)."""
+        ctx = self.ctx
+        pause = await asyncio.to_thread(self._store_pause, error, version)
+        if pause is None:
+            ctx.pauses.forget(self.app_id, self.provider)
+            ctx.clients.invalidate(self.app_id, self.provider)
+            return None
+        ctx.pauses.note(pause)
+        logger.warning(
+            "%s rejected the credentials of app %s (%s): paused until %s",
+            self.provider, self.app_id, pause.error, pause.until_datetime.isoformat(timespec="seconds"),
+        )
+        return pause
+
+    def _pause_end(self, pause: ProviderPause | None) -> float:
+        return pause.until if pause is not None else time.time()
+
+    def _store_pause(self, error: str, version: datetime) -> ProviderPause | None:
+        with self.ctx.db.session() as session:
+            return pause_provider(
+                session, self.app_id, self.provider, error, version=version, now=time.time()
+            )
+
+    def _clear_pause(self) -> None:
+        with self.ctx.db.session() as session:
+            clear_pause(session, self.app_id, self.provider)
+
+
+def _with_attempts(outcome: Outcome, tries: int) -> Outcome:
+    if outcome.attempts == tries:
+        return outcome
+    return Outcome(outcome.device_id, outcome.status, outcome.reason, outcome.message_id, tries)
+
+
+def _token_of(device: DeviceRow) -> Any:
+    if device.provider == "webpush":
+        return {"endpoint": device.token, "keys": {"p256dh": device.p256dh or "", "auth": device.auth or ""}}
+    return device.token
+
+
+__all__ = ["DeliveryJob", "SendInfo", "delivery_id", "effective_notification", "retry_delay"]

@@ -1,0 +1,170 @@
+"""The sender workers of one process, with what they share and their housekeeping.
+
+``pushgate serve`` runs a :class:`WorkerPool` of ``settings.workers`` loops
+next to the HTTP API in one event loop; ``pushgate worker`` runs one alone.
+Both start the same way: re-enqueue the fan-out of any send a crash
+interrupted (idempotent), then claim.
+
+Sizing: each loop runs up to ``max_jobs`` jobs at once, and each job sends
+with ``worker_concurrency / max_jobs`` requests in flight, so one loop never
+has more than ``worker_concurrency`` requests outstanding — the bound on what
+a ``kill -9`` can make a device receive twice, together with the outcomes
+not yet written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import secrets
+import socket
+import time
+from typing import Any
+
+from pushgate.config import Settings
+from pushgate.metrics import Metrics
+from pushgate.planner.fanout import resume_fanouts
+from pushgate.queue import Queue
+from pushgate.registry import Database
+from pushgate.workers.clients import ClientCache, auth_refreshes
+from pushgate.workers.constants import (
+    DRAIN_SECONDS,
+    KEEP_DONE_SECONDS,
+    MAX_JOBS,
+    MIN_JOBS,
+    PURGE_EVERY_SECONDS,
+)
+from pushgate.workers.context import WorkerContext
+from pushgate.workers.pausebook import PauseBook
+from pushgate.workers.recorder import OutcomeRecorder
+from pushgate.workers.sender import Worker
+
+logger = logging.getLogger("pushgate.workers")
+HOUSEKEEPING_SECONDS = 5.0
+
+
+def jobs_per_worker(settings: Settings) -> int:
+    """Enough jobs to keep ``worker_concurrency`` requests busy across job boundaries."""
+    return max(MIN_JOBS, min(MAX_JOBS, math.ceil(2 * settings.worker_concurrency / settings.chunk_size)))
+
+
+def worker_name() -> str:
+    """The lease owner name of this process: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class WorkerPool:
+    """``count`` worker loops sharing one :class:`WorkerContext`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        queue: Queue,
+        metrics: Metrics,
+        *,
+        count: int | None = None,
+        drain: float = DRAIN_SECONDS,
+    ) -> None:
+        self.settings = settings
+        self.count = settings.workers if count is None else count
+        self.drain = drain
+        self.max_jobs = jobs_per_worker(settings)
+        per_job = max(1, settings.worker_concurrency // self.max_jobs)
+        self.ctx = WorkerContext(
+            settings=settings, db=db, queue=queue, metrics=metrics,
+            clients=ClientCache(db, settings, concurrency=per_job),
+            recorder=OutcomeRecorder(db),
+            pauses=PauseBook(db, queue, metrics=metrics, on_wake=self.wake),
+            notify=self.wake, worker=worker_name(),
+        )
+        self.workers = [
+            Worker(self.ctx, max_jobs=self.max_jobs, name=f"worker-{n}") for n in range(self.count)
+        ]
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._refresh_counts: dict[int, int] = {}
+        self.started = False
+
+    def wake(self, queue: str | None = None) -> None:
+        """Jobs were enqueued (the API calls this with the queue name): claim now."""
+        for worker in self.workers:
+            worker.wake()
+
+    async def start(self) -> None:
+        if self.started or not self.workers:
+            return
+        self.started = True
+        ctx = self.ctx
+        ctx.recorder.start()
+        with contextlib.suppress(Exception):
+            await ctx.pauses.refresh()
+        ctx.pauses.start()
+        resumed = await asyncio.to_thread(resume_fanouts, ctx.db, ctx.queue)
+        if resumed:
+            logger.info("re-enqueued the fan-out of %d interrupted sends", resumed)
+        for worker in self.workers:
+            worker.start()
+        self._housekeeping = asyncio.create_task(self._housekeep(), name="pushgate-housekeeping")
+        logger.info("%d sender workers (%s), %d jobs each, %d requests in flight per job",
+                    self.count, ctx.worker, self.max_jobs, ctx.clients.concurrency)
+
+    async def stop(self) -> None:
+        """Graceful: stop claiming, drain in-flight jobs, write outcomes, close clients."""
+        if not self.started:
+            return
+        self.started = False
+        await asyncio.gather(*(worker.stop(self.drain) for worker in self.workers))
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+        ctx = self.ctx
+        await ctx.recorder.aclose()
+        await ctx.pauses.aclose()
+        self._count_auth_refreshes()
+        await ctx.clients.aclose()
+        logger.info("sender workers stopped")
+
+    async def _housekeep(self) -> None:
+        last_purge = 0.0
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            self._count_auth_refreshes()
+            now = time.time()
+            if now - last_purge >= PURGE_EVERY_SECONDS:
+                last_purge = now
+                try:
+                    purged = await asyncio.to_thread(self.ctx.queue.purge, older_than=now - KEEP_DONE_SECONDS)
+                    if purged:
+                        logger.info("purged %d finished jobs", purged)
+                except Exception:
+                    logger.warning("purging finished jobs failed", exc_info=True)
+
+    def _count_auth_refreshes(self) -> None:
+        """Move the clients' own counters of minted auth tokens into the metric."""
+        live: dict[int, int] = {}
+        for (_, provider), client in self.ctx.clients.clients():
+            count = auth_refreshes(client)
+            if count is None:
+                continue
+            key = id(client)
+            live[key] = count
+            delta = count - self._refresh_counts.get(key, 0)
+            if delta > 0:
+                self.ctx.metrics.auth_refreshes.labels(provider).inc(delta)
+        self._refresh_counts = live
+
+    def stats(self) -> dict[str, Any]:
+        """Busy job slots and written outcomes (for logs and tests)."""
+        return {
+            "workers": self.count,
+            "busy": sum(w.busy for w in self.workers),
+            "jobs_done": sum(w.jobs_done for w in self.workers),
+            "outcomes_written": self.ctx.recorder.written,
+        }
+
+
+__all__ = ["WorkerPool", "jobs_per_worker", "worker_name"]

@@ -1,0 +1,153 @@
+"""Delivery outcomes, buffered and written to the registry in bulk.
+
+Why a buffer: one transaction per delivery caps a SQLite file at a few
+thousand deliveries a second, and a worker sending 20,000 a second must not
+wait for the database between requests. Why a small one: an outcome that is
+not yet written is re-sent if the process is killed (the job runs again
+after its lease expires and re-sends every device without a delivery row).
+So outcomes are written every ``flush_every`` results or ``interval``
+seconds after the first unwritten one, in one transaction with the send
+counters and the dead-token deactivations; a job waits for
+:meth:`OutcomeRecorder.flush` before it completes, so a completed job's
+outcomes are always durable.
+
+One recorder per process is shared by every job: writes from concurrent
+jobs are merged into one transaction instead of queueing on the SQLite
+write lock one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from pushgate.registry import Database, DeadToken, Outcome, deactivate_devices, record_outcomes
+from pushgate.workers.constants import FLUSH_EVERY, FLUSH_INTERVAL, FLUSH_RETRY_SECONDS
+
+logger = logging.getLogger("pushgate.workers")
+
+
+@dataclass(slots=True)
+class _Batch:
+    outcomes: dict[tuple[str, str], list[Outcome]] = field(default_factory=dict)
+    dead: list[DeadToken] = field(default_factory=list)
+    size: int = 0
+    upto: int = 0  # sequence number of the last outcome in it
+
+    def merge_before(self, later: _Batch) -> _Batch:
+        """This (older, failed to write) batch followed by ``later``."""
+        for key, outcomes in later.outcomes.items():
+            self.outcomes.setdefault(key, []).extend(outcomes)
+        self.dead.extend(later.dead)
+        self.size += later.size
+        self.upto = max(self.upto, later.upto)
+        return self
+
+
+class OutcomeRecorder:
+    """Buffers final outcomes and writes them in bulk (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        flush_every: int = FLUSH_EVERY,
+        interval: float = FLUSH_INTERVAL,
+        retry: float = FLUSH_RETRY_SECONDS,
+    ) -> None:
+        self.db = db
+        self.flush_every = flush_every
+        self.interval = interval
+        self.retry = retry
+        self._batch = _Batch()
+        self._added = 0  # sequence number of the last outcome added
+        self._written = 0  # sequence number of the last outcome written
+        self._items = asyncio.Event()  # something to write
+        self._urgent = asyncio.Event()  # write now: batch full, or a job waits in flush()
+        self._progress = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self.written = 0  # outcomes written so far (observability, tests)
+
+    @property
+    def unwritten(self) -> int:
+        return self._added - self._written
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="pushgate-outcome-recorder")
+
+    def add(self, send_id: str, provider: str, outcome: Outcome, dead: DeadToken | None = None) -> None:
+        """Buffer one final outcome (and the dead token it reports); never blocks."""
+        batch = self._batch
+        batch.outcomes.setdefault((send_id, provider), []).append(outcome)
+        if dead is not None:
+            batch.dead.append(dead)
+        batch.size += 1
+        self._added += 1
+        batch.upto = self._added
+        self._items.set()
+        if batch.size >= self.flush_every:
+            self._urgent.set()
+
+    async def flush(self) -> None:
+        """Return once every outcome added before the call is written."""
+        target = self._added
+        if self._written >= target:
+            return
+        if self._task is None or self._task.done():
+            raise RuntimeError("the outcome recorder is not running")
+        self._urgent.set()
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._written >= target)
+
+    async def aclose(self) -> None:
+        """Write what is buffered and stop."""
+        if self._task is None:
+            return
+        with contextlib.suppress(RuntimeError):
+            await self.flush()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _run(self) -> None:
+        pending: _Batch | None = None  # a batch whose write failed, written again first
+        while True:
+            await self._items.wait()
+            if not self._urgent.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), self.interval)
+            self._items.clear()
+            self._urgent.clear()
+            batch, self._batch = self._batch, _Batch()
+            if pending is not None:
+                batch = pending.merge_before(batch)
+                pending = None
+            if batch.size == 0:
+                continue
+            try:
+                await asyncio.to_thread(_write, self.db, batch)
+            except Exception:
+                logger.exception("writing %d delivery outcomes failed; retrying", batch.size)
+                pending = batch
+                self._items.set()
+                await asyncio.sleep(self.retry)
+                continue
+            self.written += batch.size
+            async with self._progress:
+                self._written = batch.upto
+                self._progress.notify_all()
+
+
+def _write(db: Database, batch: _Batch) -> None:
+    with db.session() as session:
+        for (send_id, provider), outcomes in batch.outcomes.items():
+            record_outcomes(session, send_id, provider, outcomes)
+        if batch.dead:
+            deactivate_devices(session, batch.dead)
+
+
+__all__ = ["OutcomeRecorder"]

@@ -1,0 +1,200 @@
+"""The worker loop: claim jobs while there is capacity, run them, hand them back on shutdown.
+
+A :class:`Worker` runs at most ``max_jobs`` jobs at once and claims only as
+many as it has free slots, so a lease is never held by a job that is merely
+waiting for a slot. When the queue has nothing due it waits — woken at once
+by :meth:`Worker.wake` (the API's enqueue in ``pushgate serve``, a fan-out
+or retry in this process), otherwise after a backoff growing from 10 ms to
+0.5 s — instead of polling in a tight loop.
+
+Jobs are of two kinds: ``fanout`` (a send turned into delivery jobs, run in
+a thread by :func:`~pushgate.planner.fanout.fan_out`) and
+``deliver:<provider>`` (:class:`~pushgate.workers.delivery.DeliveryJob`).
+A job that fails for an internal reason (the database went away) runs again
+after a delay; the queue dead-letters it after ``max_tries``.
+
+Stopping (:meth:`Worker.stop`) stops claiming, lets running jobs finish for
+up to ``drain`` seconds, and then cancels the rest: their written outcomes
+stay written and their leases are handed back, so another worker — or this
+one after a restart — carries on with what was not recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from pushgate.planner.fanout import DELIVER_QUEUE_PREFIX, FANOUT_QUEUE, deliver_queue, fan_out
+from pushgate.queue import ClaimedJob
+from pushgate.registry import DeliveryStatus, Outcome
+from pushgate.registry.constants import PROVIDERS
+from pushgate.workers.constants import (
+    DRAIN_SECONDS,
+    IDLE_MAX,
+    IDLE_MIN,
+    JOB_ERROR_RETRY_SECONDS,
+    REASON_INTERNAL,
+)
+from pushgate.workers.context import WorkerContext
+from pushgate.workers.delivery import DeliveryJob
+
+logger = logging.getLogger("pushgate.workers")
+
+ALL_QUEUES = (FANOUT_QUEUE, *(deliver_queue(p.value) for p in PROVIDERS))
+
+
+class Worker:
+    """One claim loop with ``max_jobs`` job slots; see the module docstring."""
+
+    def __init__(
+        self,
+        ctx: WorkerContext,
+        *,
+        max_jobs: int,
+        queues: tuple[str, ...] = ALL_QUEUES,
+        name: str = "worker",
+    ) -> None:
+        if max_jobs < 1:
+            raise ValueError("max_jobs must be at least 1")
+        self.ctx = ctx
+        self.max_jobs = max_jobs
+        self.queues = queues
+        self.name = name
+        self.jobs_done = 0
+        self._running: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._stopping = False
+        self._loop_task: asyncio.Task[None] | None = None
+
+    @property
+    def busy(self) -> int:
+        return len(self._running)
+
+    def wake(self) -> None:
+        """New work may be due: claim now instead of at the end of the idle wait."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._claim_loop(), name=f"pushgate-{self.name}")
+
+    async def stop(self, drain: float = DRAIN_SECONDS) -> None:
+        """Stop claiming, finish running jobs (at most ``drain`` seconds), cancel the rest."""
+        self._stopping = True
+        self._wake.set()
+        self._slot_freed.set()
+        if self._loop_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        if self._running:
+            _, late = await asyncio.wait(set(self._running), timeout=drain)
+            for task in late:
+                task.cancel()
+            if late:
+                logger.warning("%s: %d jobs did not finish in %.0fs; handing them back", self.name,
+                               len(late), drain)
+                await asyncio.wait(late)
+
+    async def _claim_loop(self) -> None:
+        idle = IDLE_MIN
+        while not self._stopping:
+            free = self.max_jobs - len(self._running)
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            self._wake.clear()
+            try:
+                jobs = await asyncio.to_thread(
+                    self.ctx.queue.claim, self.queues, limit=free,
+                    lease_seconds=self.ctx.settings.lease_seconds, worker=self.ctx.worker,
+                )
+            except Exception:
+                logger.exception("%s: claiming jobs failed", self.name)
+                jobs = []
+                idle = IDLE_MAX
+            if self._stopping:
+                await self._hand_back(jobs, "worker stopping")
+                break
+            if not jobs:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), idle)
+                idle = min(IDLE_MAX, idle * 2)
+                continue
+            idle = IDLE_MIN
+            for job in jobs:
+                task = asyncio.create_task(self._run(job), name=f"job {job.id}")
+                self._running.add(task)
+                task.add_done_callback(self._job_done)
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._slot_freed.set()
+
+    async def _run(self, job: ClaimedJob) -> None:
+        try:
+            if job.queue == FANOUT_QUEUE:
+                await self._fan_out(job)
+            elif job.queue.startswith(DELIVER_QUEUE_PREFIX):
+                await DeliveryJob(self.ctx, job).run()
+            else:
+                await asyncio.to_thread(self.ctx.queue.fail, job.id, f"no handler for queue {job.queue}")
+            self.jobs_done += 1
+        except asyncio.CancelledError:
+            await asyncio.shield(self._hand_back([job], "worker stopped"))
+            raise
+        except Exception as exc:
+            logger.exception("%s: job %s failed", self.name, job.id)
+            await self._failed(job, exc)
+
+    async def _fan_out(self, job: ClaimedJob) -> None:
+        ctx = self.ctx
+        async with ctx.heartbeat(job):
+            result = await asyncio.to_thread(
+                fan_out, ctx.db, ctx.queue, job.payload["send_id"],
+                chunk_size=ctx.settings.chunk_size, max_tries=ctx.settings.max_tries,
+            )
+        await asyncio.to_thread(ctx.queue.complete, [job.id])
+        logger.info("send %s: %d devices in %d delivery jobs", job.payload["send_id"], result.targeted,
+                    result.jobs)
+        if result.jobs:
+            ctx.notify()
+
+    async def _hand_back(self, jobs: list[ClaimedJob], reason: str) -> None:
+        """Return leases at once rather than letting them expire (outcomes flushed first)."""
+        if not jobs:
+            return
+        with contextlib.suppress(Exception):
+            await self.ctx.recorder.flush()
+        for job in jobs:
+            try:
+                await asyncio.to_thread(self.ctx.queue.retry, job.id, reason=reason, run_at=None)
+            except Exception:
+                logger.warning("handing back job %s failed; its lease will expire", job.id, exc_info=True)
+
+    async def _failed(self, job: ClaimedJob, exc: Exception) -> None:
+        """Run the job again later; on its last try, settle its devices as failed."""
+        reason = f"{type(exc).__name__}: {exc}"[:300]
+        ctx = self.ctx
+        try:
+            with contextlib.suppress(Exception):
+                await ctx.recorder.flush()
+            if job.last_try and job.queue.startswith(DELIVER_QUEUE_PREFIX):
+                for device_id in job.payload.get("device_ids", []):
+                    ctx.recorder.add(job.payload["send_id"], job.payload["provider"],
+                                     Outcome(int(device_id), DeliveryStatus.FAILED, REASON_INTERNAL))
+                await ctx.recorder.flush()
+                await asyncio.to_thread(ctx.queue.fail, job.id, reason)
+                return
+            await asyncio.to_thread(
+                ctx.queue.retry, job.id, reason=reason, run_at=time.time() + JOB_ERROR_RETRY_SECONDS
+            )
+        except Exception:
+            logger.exception("%s: could not reschedule job %s; its lease will expire", self.name, job.id)
+
+
+__all__ = ["ALL_QUEUES", "Worker"]
