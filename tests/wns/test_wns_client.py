@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from pushgate.errors import ConfigurationError, PayloadTooLarge
 from pushgate.notification import Notification
 from pushgate.providers._base import Message
+from pushgate.providers._wns_lanes import Lanes
 from pushgate.providers.wns import WNS
 from pushgate.results import Cause, Status
 from pushgate.simulators._base import Fault, ManualClock
@@ -104,12 +107,12 @@ async def test_send_messages_with_different_notifications(sim: WNSSimulator, mak
 
 
 async def test_token_is_fetched_once_for_a_bulk_send(sim: WNSSimulator, make_wns: MakeWNS) -> None:
-    channels = [sim.create_channel() for _ in range(200)]
+    channels = [sim.create_channel() for _ in range(100)]
     result = await make_wns(concurrency=50).send(Notification(title="bulk"), channels)
     assert result.ok
-    assert len(result) == 200
+    assert len(result) == 100
     assert sim.tokens_issued == 1
-    assert len(sim.accepted) == 200
+    assert len(sim.accepted) == 100
 
 
 async def test_token_is_refreshed_after_expiry(
@@ -340,3 +343,45 @@ async def test_dropped_connection_is_retried_to_success(sim: WNSSimulator, make_
     sim.queue_fault(notify_fault(action="drop"))
     result = await make_wns().send_one(Notification(title="t"), sim.create_channel())
     assert (result.status, result.attempts) == (Status.SENT, 2)
+
+
+# -- connections ----------------------------------------------------------------------------
+
+
+async def test_connections_are_bounded_and_reused(sim: WNSSimulator, make_wns: MakeWNS) -> None:
+    wns = make_wns(concurrency=40, max_connections=4)
+    result = await wns.send(Notification(title="t"), [sim.create_channel() for _ in range(120)])
+    assert result.ok
+    # four notification connections plus the token endpoint's, all HTTP/1.1
+    assert len(sim.server.connections) <= 5
+    assert {c.http_version for c in sim.server.connections} == {"1.1"}
+
+
+async def test_lanes_hand_over_first_come_first_served() -> None:
+    made: list[httpx.AsyncClient] = []
+
+    def factory() -> httpx.AsyncClient:
+        made.append(httpx.AsyncClient())
+        return made[-1]
+
+    lanes = Lanes(factory, 1)
+    first = await lanes.acquire()
+    order: list[str] = []
+
+    async def wait(name: str) -> None:
+        client = await lanes.acquire()
+        order.append(name)
+        lanes.release(client)
+
+    waiters = [asyncio.create_task(wait(name)) for name in ("a", "b", "c")]
+    await asyncio.sleep(0)  # let all three queue up
+    cancelled = waiters.pop(1)
+    cancelled.cancel()
+    lanes.release(first)
+    await asyncio.gather(*waiters)
+    assert order == ["a", "c"]
+    assert lanes.opened == 1
+    assert await lanes.acquire() is first
+    await lanes.aclose()
+    with pytest.raises(RuntimeError):
+        await lanes.acquire()

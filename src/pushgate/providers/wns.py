@@ -1,10 +1,12 @@
 """The WNS client: Windows Push Notification Services (PROTOCOLS.md §4).
 
 WNS speaks HTTP/1.1 only, with no chunking or pipelining and no
-``Expect: 100-continue`` (§4.3), so requests go through one shared
-``httpx.AsyncClient`` with HTTP/2 off and a keep-alive pool; httpx sends a
-``Content-Length`` for every body and never asks for 100-continue. The token
-is the channel URI itself: the full URL the notification is POSTed to.
+``Expect: 100-continue`` (§4.3), so requests go over up to
+``max_connections`` keep-alive connections, one request at a time each
+(:mod:`pushgate.providers._wns_lanes` says why each connection is its own
+``httpx.AsyncClient``); httpx sends a ``Content-Length`` for every body and
+never asks for 100-continue. The token is the channel URI itself: the full
+URL the notification is POSTed to.
 
 A channel URI is an address supplied by a device, so it is only used if it is
 ``https`` and its host is on the allow-list (default ``*.notify.windows.com``,
@@ -55,6 +57,7 @@ from pushgate.errors import AuthenticationError, ConfigurationError, RetryableEr
 from pushgate.notification import Notification
 from pushgate.payloads.wns import WNSPayload, build
 from pushgate.providers._base import Provider
+from pushgate.providers._wns_lanes import Lanes
 from pushgate.providers.wns_auth import WNSAuth, parse_delay
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport.tls import client_context
@@ -63,6 +66,7 @@ logger = logging.getLogger("pushgate.wns")
 
 DEFAULT_ALLOWED_HOSTS = ("*.notify.windows.com",)
 USER_AGENT = "pushgate-wns"
+KEEPALIVE_EXPIRY = 30.0  # seconds an idle connection is kept
 # X-WNS-Status values (§4.4); older docs name the header X-WNS-NotificationStatus.
 RECEIVED, DROPPED, CHANNEL_THROTTLED = "received", "dropped", "channelthrottled"
 DEAD_STATUSES = frozenset({404, 410})
@@ -159,20 +163,22 @@ class WNS(Provider[str, WNSPrepared]):
         if ssl_context is None:
             ssl_context = client_context(ca_file=ca_file, alpn=("http/1.1",))
         connections = max(1, min(max_connections, self.concurrency))
-        self._http = httpx.AsyncClient(
-            http1=True,
-            http2=False,
-            verify=ssl_context,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-            # Waiting for a free connection is not a timeout: the engine bounds
-            # how many requests wait, and each request has its own timeouts.
-            timeout=httpx.Timeout(request_timeout, pool=None),
-            headers={"user-agent": USER_AGENT},
-            follow_redirects=False,
-        )
+        timeout = httpx.Timeout(request_timeout)
+        headers = {"user-agent": USER_AGENT}
+
+        def lane() -> httpx.AsyncClient:
+            return httpx.AsyncClient(
+                http1=True, http2=False, verify=ssl_context, timeout=timeout, headers=headers,
+                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1,
+                                    keepalive_expiry=KEEPALIVE_EXPIRY),
+                follow_redirects=False,
+            )
+
+        self._lanes = Lanes(lane, connections)
+        self._token_http = lane()  # the token endpoint is another host: its own connection
         self.auth = WNSAuth(
             client_id=client_id, client_secret=client_secret, tenant_id=tenant_id,
-            token_url=token_url, http=self._http, clock=clock,
+            token_url=token_url, http=self._token_http, clock=clock,
         )
 
     def __repr__(self) -> str:
@@ -201,7 +207,8 @@ class WNS(Provider[str, WNSPrepared]):
         return asyncio.ensure_future(self._send(prepared, token))
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._lanes.aclose()
+        await self._token_http.aclose()
 
     # -- helpers --------------------------------------------------------------------
 
@@ -236,8 +243,9 @@ class WNS(Provider[str, WNSPrepared]):
             return TokenResult(channel, Status.RETRY, reason=type(exc).__name__, cause=cause,
                                retry_after=exc.retry_after, detail=str(exc))
         payload = prepared.payload
+        http = await self._lanes.acquire()
         try:
-            response = await self._http.post(
+            response = await http.post(
                 channel, content=payload.body,
                 headers=[*payload.headers, ("authorization", f"Bearer {access}")],
             )
@@ -247,6 +255,8 @@ class WNS(Provider[str, WNSPrepared]):
         except httpx.InvalidURL as exc:
             return TokenResult(channel, Status.FAILED, reason="InvalidURL", cause=Cause.REQUEST,
                                detail=str(exc))
+        finally:
+            self._lanes.release(http)
         if response.status_code == 401:
             self.auth.invalidate(access)
             if channel in prepared.unauthorized:
