@@ -94,6 +94,7 @@ def delete_app(session: Session, app_id: int) -> bool:
     if app is None:
         return False
     session.delete(app)
+    session.flush()
     return True
 
 
@@ -212,6 +213,7 @@ def delete_credentials(session: Session, app_id: int, provider: str) -> bool:
     if row is None:
         return False
     session.delete(row)
+    session.flush()
     return True
 
 

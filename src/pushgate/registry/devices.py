@@ -91,7 +91,7 @@ class DeviceSpec:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> DeviceSpec:
         """From a JSON object (bulk import rows); unknown or mistyped fields are errors."""
-        names = {f.name for f in fields(cls)}
+        names = _SPEC_FIELDS
         values = dict(data)
         if "subscription" in values:
             endpoint, p256dh, auth = parse_subscription(values.pop("subscription"))
@@ -109,6 +109,9 @@ class DeviceSpec:
             if not values.get(required):
                 raise ValidationError(required, "required")
         return cls(**values)
+
+
+_SPEC_FIELDS = frozenset(f.name for f in fields(DeviceSpec))
 
 
 @dataclass(slots=True)
@@ -255,16 +258,25 @@ def set_device_tags(device: Device, tags: Iterable[str]) -> None:
 
 def _retire_installation(session: Session, device: Device, now: datetime) -> None:
     session.execute(
-        update(devices_table)
+        update(Device)
         .where(
-            devices_table.c.app_id == device.app_id,
-            devices_table.c.provider == device.provider,
-            devices_table.c.device_id == device.device_id,
-            devices_table.c.id != device.id,
-            devices_table.c.active == true(),
+            Device.app_id == device.app_id,
+            Device.provider == device.provider,
+            Device.device_id == device.device_id,
+            Device.id != device.id,
+            Device.active == true(),
         )
         .values(active=False, inactive_reason=REASON_REPLACED, unregistered_at=now, updated_at=now)
+        .execution_options(synchronize_session="fetch")
     )
+
+
+def _expire_loaded(session: Session, device_ids: Iterable[int]) -> None:
+    """Core UPDATEs bypass the identity map: make loaded devices re-read their rows."""
+    wanted = set(device_ids)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Device) and obj.id in wanted:
+            session.expire(obj)
 
 
 def evict_beyond_limit(
@@ -290,6 +302,7 @@ def evict_beyond_limit(
             .where(devices_table.c.id.in_(evicted))
             .values(active=False, inactive_reason=REASON_EVICTED, unregistered_at=now, updated_at=now)
         )
+        _expire_loaded(session, evicted)
     return len(evicted)
 
 
@@ -403,4 +416,5 @@ def deactivate_devices(
         for d in dead
     ]
     result = session.connection().execute(statement, params)
+    _expire_loaded(session, (d.device_id for d in dead))
     return max(result.rowcount, 0)

@@ -1,0 +1,61 @@
+"""Migrations: from an empty database to head, matching the models, and back."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from pushgate.registry import Database
+from pushgate.registry.db import VERSION_TABLE
+from pushgate.registry.models import Base
+
+
+def _tables(db: Database) -> set[str]:
+    return set(sa.inspect(db.engine).get_table_names())
+
+
+def test_migrate_from_empty_to_head_matches_the_models(empty_database_url: str) -> None:
+    with Database(empty_database_url) as db:
+        assert db.current_revision() is None
+        db.migrate()
+        assert db.current_revision() == "0001"
+        assert {table.name for table in Base.metadata.sorted_tables} | {VERSION_TABLE} == _tables(db)
+        with db.connect(write=False) as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "version_table": VERSION_TABLE}
+            )
+            assert compare_metadata(context, Base.metadata) == []
+
+
+def test_migrate_is_idempotent_and_downgrade_removes_everything(empty_database_url: str) -> None:
+    with Database(empty_database_url) as db:
+        db.migrate()
+        db.migrate()
+        assert db.current_revision() == "0001"
+        db.downgrade("base")
+        assert db.current_revision() is None
+        assert _tables(db) <= {VERSION_TABLE}
+        db.migrate()
+        assert db.current_revision() == "0001"
+
+
+def test_sqlite_pragmas(tmp_path: object) -> None:
+    with Database(f"sqlite:///{tmp_path}/p.db", synchronous="FULL") as db, db.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_url_handling(tmp_path: object) -> None:
+    import pytest
+
+    from pushgate.errors import ConfigurationError
+
+    assert Database("postgresql://u:secret@db/x").url.drivername == "postgresql+psycopg"
+    assert "secret" not in repr(Database("postgresql://u:secret@db/x"))
+    with pytest.raises(ConfigurationError):
+        Database("sqlite://")
+    with pytest.raises(ConfigurationError):
+        Database("mysql://db/x")
