@@ -247,18 +247,19 @@ async def test_disallowed_channels_fail_without_a_request(sim: WNSSimulator, mak
     assert sim.tokens_issued == 0
 
 
-def test_allow_list_rules() -> None:
-    wns = WNS(client_id="ms-app://x", client_secret="s")
-    assert wns.is_allowed("https://db5.notify.windows.com/?token=a")
-    assert wns.is_allowed("https://WNS2-BY3P.notify.windows.com/?token=a")
-    assert not wns.is_allowed("https://notify.windows.com/?token=a")
-    assert not wns.is_allowed("https://db5.notify.windows.com:8443/?token=a")
-    assert not wns.is_allowed("http://db5.notify.windows.com/?token=a")
-    custom = WNS(client_id="ms-app://x", client_secret="s", allowed_hosts=["127.0.0.1:8443", "push.local"])
-    assert custom.is_allowed("https://127.0.0.1:8443/?token=a")
-    assert not custom.is_allowed("https://127.0.0.1/?token=a")
-    assert custom.is_allowed("https://push.local/?token=a")
-    assert not custom.is_allowed("https://push.local:444/?token=a")
+async def test_allow_list_rules() -> None:
+    async with WNS(client_id="ms-app://x", client_secret="s") as wns:
+        assert wns.is_allowed("https://db5.notify.windows.com/?token=a")
+        assert wns.is_allowed("https://WNS2-BY3P.notify.windows.com/?token=a")
+        assert not wns.is_allowed("https://notify.windows.com/?token=a")
+        assert not wns.is_allowed("https://db5.notify.windows.com:8443/?token=a")
+        assert not wns.is_allowed("http://db5.notify.windows.com/?token=a")
+    hosts = ["127.0.0.1:8443", "push.local"]
+    async with WNS(client_id="ms-app://x", client_secret="s", allowed_hosts=hosts) as custom:
+        assert custom.is_allowed("https://127.0.0.1:8443/?token=a")
+        assert not custom.is_allowed("https://127.0.0.1/?token=a")
+        assert custom.is_allowed("https://push.local/?token=a")
+        assert not custom.is_allowed("https://push.local:444/?token=a")
     for bad in ("*", "https://x/", "*.a:b"):
         with pytest.raises(ConfigurationError):
             WNS(client_id="ms-app://x", client_secret="s", allowed_hosts=[bad])

@@ -32,6 +32,10 @@ Outcomes (§4.5, §6.6):
 transport errors          RETRY (TRANSPORT)
 ========================  ===================================================
 
+``reason`` is ``ChannelNotFound`` (404), ``ChannelExpired`` (410),
+``ThrottleLimitExceeded`` (406), ``channelthrottled``, ``dropped``, or else
+the HTTP reason phrase without spaces (``Forbidden``, ``BadRequest``).
+
 With ``request_for_status=True`` a SENT result's ``detail`` is the
 ``X-WNS-DeviceConnectionStatus`` (``connected``, ``disconnected``,
 ``tempconnected``).
