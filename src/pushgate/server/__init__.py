@@ -1,0 +1,23 @@
+"""The HTTP API (FastAPI): devices, users, sends and their status, apps and credentials.
+
+``create_app(settings)`` builds the ASGI app; ``pushgate serve`` runs it with
+uvicorn and the sender workers. Importing this package does not import
+FastAPI (the admin commands share :mod:`pushgate.server.submit` without it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pushgate.server.app import create_app
+
+__all__ = ["create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from pushgate.server.app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,119 @@
+"""The FastAPI application: ``create_app(settings)`` → an ASGI app.
+
+The API validates and hands over: it stores devices, users and sends in the
+registry and jobs in the durable queue, and never talks to a provider
+(the sender workers do). OpenAPI is at ``/docs``; everything an app calls
+is under ``/v1``.
+
+Given a ``database``, ``queue`` or ``metrics`` object the app uses it as
+is (``pushgate serve`` shares them with its in-process workers; tests pass
+their own) and leaves its life cycle to the caller. Otherwise it builds
+them from ``settings``; a database it opened itself is, when it is the
+embedded SQLite default, migrated at start-up (see
+:mod:`pushgate.server.components`) and disposed at shutdown.
+
+``on_enqueue`` is called on the event loop, with the queue's name, after a
+request committed new jobs, so in-process workers can wake at once instead
+of waiting for their next poll.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from pushgate.config import Settings
+from pushgate.metrics import Metrics
+from pushgate.queue import Queue
+from pushgate.registry import Database
+from pushgate.server import errors
+from pushgate.server.components import Services, open_queue, schema_head, validation_policy
+from pushgate.server.middleware import BodyLimitMiddleware, MetricsMiddleware
+from pushgate.server.routes import ROUTERS
+
+logger = logging.getLogger("pushgate.server")
+
+DESCRIPTION = """\
+Self-hosted push notifications through APNs, FCM, Web Push and WNS.
+
+Apps authenticate with an API key: `Authorization: Bearer <key>` or `X-API-Key: <key>`.
+Admin routes (`/v1/apps`) take the server's admin token the same way.
+Errors have one shape: `{"error": {"code", "message", "field"}}`.
+"""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    queue: Queue | None = None,
+    metrics: Metrics | None = None,
+    on_enqueue: Callable[[str], None] | None = None,
+) -> FastAPI:
+    """The API as an ASGI app (see the module docstring for what it owns)."""
+    from pushgate import __version__
+
+    owns_database = database is None
+    db = database if database is not None else Database(settings.database_url)  # connects lazily
+    work_queue = queue if queue is not None else open_queue(settings, db)
+    registry = metrics if metrics is not None else Metrics()
+    watch_queue_depth(registry, work_queue)
+    services = Services(settings, db, work_queue, registry, validation_policy(settings), on_enqueue)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if owns_database:
+            await run_in_threadpool(_prepare_schema, db)
+        try:
+            yield
+        finally:
+            if owns_database:
+                db.dispose()
+
+    app = FastAPI(title="pushgate", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.services = services
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=registry)  # outermost: counts the 413s too
+    return app
+
+
+def _prepare_schema(db: Database) -> None:
+    """Migrate the embedded SQLite database; on PostgreSQL only say what is missing."""
+    if db.is_sqlite:
+        db.migrate()
+        return
+    try:
+        current = db.current_revision()
+    except Exception as exc:  # the server still starts: /health answers, /ready says why
+        logger.error("database not reachable at start-up (%s); /ready answers 503", type(exc).__name__)
+        return
+    if current != schema_head():
+        logger.error("database schema is at %s, this version needs %s: run `pushgate migrate`",
+                     current, schema_head())
+
+
+def watch_queue_depth(metrics: Metrics, queue: Queue) -> None:
+    """Expose the queue's depth per queue as a gauge read at scrape time.
+
+    A scrape while the database is unreachable shows no depth rather than
+    failing the whole ``/metrics`` answer. A Metrics object already watching
+    a queue (shared with the workers) is left as it is.
+    """
+
+    def depths() -> dict[str, int]:
+        try:
+            return queue.depths()
+        except Exception:
+            logger.warning("queue depth unavailable for /metrics", exc_info=True)
+            return {}
+
+    with contextlib.suppress(ValueError):  # prometheus_client: "Duplicated timeseries"
+        metrics.watch_queue(depths)

@@ -1,0 +1,97 @@
+"""Request dependencies: the app's services, API-key and admin authentication.
+
+An app authenticates with one of its API keys, as ``Authorization: Bearer
+<key>`` or ``X-API-Key: <key>`` (the header gorush and most push services
+use). A missing, unknown or revoked key is 401; a valid key asking for a
+device or send of another app is 403 (routes check ownership, see
+:func:`owned`).
+
+Admin routes (creating apps and keys, setting credentials) take
+``settings.admin_token`` the same way. Without a configured token they are
+closed (403): apps are then managed with the ``pushgate app`` commands on
+the server itself. Tokens and keys are compared in constant time and never
+logged.
+
+Dependencies doing database work are plain functions: FastAPI runs them in
+its thread pool, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from pushgate.registry import authenticate
+from pushgate.registry.constants import API_KEY_SCHEME
+from pushgate.server.components import Services
+from pushgate.server.errors import ApiError
+
+_BEARER = "bearer "
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pushgate"'}
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def presented_key(request: Request) -> str | None:
+    """The credential of the request: a Bearer token or the X-API-Key header."""
+    authorization = request.headers.get("authorization")
+    if authorization and authorization[: len(_BEARER)].lower() == _BEARER:
+        return authorization[len(_BEARER):].strip() or None
+    key = (request.headers.get("x-api-key") or "").strip()
+    return key or None
+
+
+def current_app_id(request: Request, svc: ServicesDep) -> int:
+    """The id of the app whose API key made the request (401 otherwise)."""
+    key = presented_key(request)
+    if key is None:
+        raise ApiError(
+            401, "unauthorized", "an API key is required: Authorization: Bearer <key> or X-API-Key: <key>",
+            field="header.authorization", headers=_CHALLENGE,
+        )
+    with svc.db.session(write=False) as session:
+        app_id = authenticate(session, key)
+    if app_id is None:
+        raise ApiError(401, "unauthorized", "the API key is unknown or revoked",
+                       field="header.authorization", headers=_CHALLENGE)
+    return app_id
+
+
+AppId = Annotated[int, Depends(current_app_id)]
+
+
+def require_admin(request: Request, svc: ServicesDep) -> None:
+    """Admin routes: the configured admin token, and nothing else."""
+    expected = svc.settings.admin_token
+    if expected is None:
+        raise ApiError(403, "admin_disabled",
+                       "the admin API is disabled on this server (set admin_token, or use `pushgate app`)")
+    key = presented_key(request)
+    if key is None:
+        raise ApiError(401, "unauthorized", "the admin token is required: Authorization: Bearer <token>",
+                       field="header.authorization", headers=_CHALLENGE)
+    if hmac.compare_digest(key.encode(), expected.get_secret_value().encode()):
+        return
+    if key.startswith(f"{API_KEY_SCHEME}_"):
+        raise ApiError(403, "forbidden", "an app API key cannot use the admin API; use the admin token")
+    raise ApiError(401, "unauthorized", "the admin token is wrong", field="header.authorization",
+                   headers=_CHALLENGE)
+
+
+Admin = Depends(require_admin)
+
+
+def owned(kind: str, resource_app_id: int | None, app_id: int) -> None:
+    """404 when the resource does not exist, 403 when it belongs to another app."""
+    if resource_app_id is None:
+        raise ApiError(404, "not_found", f"{kind} not found")
+    if resource_app_id != app_id:
+        raise ApiError(403, "forbidden", f"this {kind} belongs to another app")

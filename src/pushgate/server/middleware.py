@@ -1,0 +1,92 @@
+"""ASGI middleware of the API: request metrics and the request-size limit.
+
+Both are plain ASGI callables rather than ``BaseHTTPMiddleware``: no extra
+task per request and the body is streamed through untouched.
+
+- :class:`MetricsMiddleware` counts requests by method, *route template*
+  (``/v1/devices/{device_id}``, never the concrete path: label values must
+  be a bounded set) and status, and observes latency per template.
+- :class:`BodyLimitMiddleware` refuses bodies over ``max_request_bytes``
+  with 413: at once when ``Content-Length`` says so, or as soon as a
+  streamed (chunked) body passes the limit, before it is all read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pushgate.metrics import Metrics
+from pushgate.server.errors import RequestTooLarge, error_body
+
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+            self.metrics.http_requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.http_latency.labels(route).observe(time.perf_counter() - started)
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.limit:
+                    await self._refuse(send)
+                    return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise RequestTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(error_body(
+            "request_too_large", f"the request body is over the server's limit of {self.limit} bytes"
+        )).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,187 @@
+"""``/v1/sends``: send a notification, follow its progress, cancel it.
+
+``POST /v1/sends`` (alias ``POST /v1/notifications``) answers 202 as soon as
+the send and its fan-out job are stored — fan-out and delivery happen after
+the answer (see :mod:`pushgate.server.submit` for what the 202 promises).
+An ``Idempotency-Key`` header makes a retried request return the first
+answer (``Idempotent-Replayed: true``) instead of sending twice; the same
+key with a different body is 409. Overload is 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pushgate.registry import (
+    SendStatus,
+    SendStatusView,
+    cancel_send,
+    get_send_status,
+    list_deliveries,
+    list_sends,
+)
+from pushgate.registry.constants import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, DeliveryStatus
+from pushgate.registry.models import devices_table
+from pushgate.server.deps import AppId, ServicesDep, owned
+from pushgate.server.errors import ApiError
+from pushgate.server.schemas import Page, SendAccepted, SendDeliveryOut, SendIn, SendStatusOut
+from pushgate.server.submit import Backpressure, submit_send
+
+router = APIRouter(prefix="/v1", tags=["sends"])
+SendId = Annotated[str, Path(max_length=36, description="The id returned when the send was accepted")]
+_SHOWN = 8  # characters kept at each end of a token in delivery lists
+
+
+def shorten_token(token: str) -> str:
+    """Enough of a token to recognise it, not enough to use it (URLs keep their origin)."""
+    if token.startswith("https://"):
+        origin, _, rest = token[len("https://"):].partition("/")
+        return f"https://{origin}/…{rest[-_SHOWN:]}" if rest else token
+    return token if len(token) <= 2 * _SHOWN else f"{token[:_SHOWN]}…{token[-_SHOWN:]}"
+
+
+def _status_out(view: SendStatusView) -> SendStatusOut:
+    return SendStatusOut(
+        id=view.id, status=view.status, targeted=view.targeted, sent=view.sent, failed=view.failed,
+        dead=view.dead, expired=view.expired, pending=view.pending, created_at=view.created_at,
+        send_at=view.send_at, finished_at=view.finished_at,
+    )
+
+
+def _owned_status(session: Session, app_id: int, send_id: str) -> SendStatusView:
+    view = get_send_status(session, send_id)
+    owned("send", view.app_id if view is not None else None, app_id)
+    assert view is not None
+    return view
+
+
+async def _send(
+    body: SendIn,
+    app_id: AppId,
+    svc: ServicesDep,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
+) -> JSONResponse:
+    try:
+        submission = await run_in_threadpool(
+            submit_send, svc.db, svc.queue, svc.settings, app_id, body.notification, body.target.to_json(),
+            send_at=body.send_at, idempotency_key=idempotency_key,
+        )
+    except Backpressure as exc:
+        raise ApiError(
+            503, "overloaded", f"the server is at capacity; retry in {exc.retry_after} s",
+            headers={"Retry-After": str(exc.retry_after)}, retry_after=exc.retry_after,
+        ) from None
+    headers = {"Location": f"/v1/sends/{submission.response['id']}"}
+    if submission.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    else:
+        svc.metrics.sends.inc()
+        if svc.on_enqueue is not None:
+            for queue in submission.queues:
+                svc.on_enqueue(queue)
+    return JSONResponse(submission.response, status_code=202, headers=headers)
+
+
+_SEND_ANSWERS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The Idempotency-Key was used for a different request"},
+    413: {"description": "The notification is too large for one of the app's providers"},
+    503: {"description": "Overloaded: retry after the Retry-After header's seconds"},
+}
+for _path, _shown in (("/sends", True), ("/notifications", False)):  # the alias Pushkin users know
+    router.add_api_route(
+        _path, _send, methods=["POST"], status_code=202, response_model=SendAccepted,
+        responses=_SEND_ANSWERS, summary="Send a notification", include_in_schema=_shown,
+    )
+
+
+@router.get("/sends", response_model=Page[SendStatusOut], summary="Recent sends, newest first")
+def list_(
+    app_id: AppId,
+    svc: ServicesDep,
+    status: SendStatus | None = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = DEFAULT_PAGE_LIMIT,
+) -> Page[SendStatusOut]:
+    try:
+        before = datetime.fromisoformat(cursor) if cursor else None
+    except ValueError:
+        raise ApiError(422, "validation_error", "not a cursor this server issued",
+                       field="query.cursor") from None
+    with svc.db.session(write=False) as session:
+        sends = list_sends(session, app_id, status=status.value if status else None, before=before,
+                           limit=limit)
+    items = [
+        SendStatusOut(
+            id=s.id, status=s.status, targeted=s.targeted, sent=s.sent, failed=s.failed, dead=s.dead,
+            expired=s.expired, pending=s.pending, created_at=s.created_at, send_at=s.send_at,
+            finished_at=s.finished_at,
+        )
+        for s in sends
+    ]
+    next_cursor = sends[-1].created_at.isoformat() if len(sends) == limit else None
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get("/sends/{send_id}", response_model=SendStatusOut, summary="A send's status and counters")
+def get(send_id: SendId, app_id: AppId, svc: ServicesDep) -> SendStatusOut:
+    with svc.db.session(write=False) as session:
+        return _status_out(_owned_status(session, app_id, send_id))
+
+
+@router.get(
+    "/sends/{send_id}/deliveries", response_model=Page[SendDeliveryOut],
+    summary="A send's per-device outcomes",
+)
+def deliveries(
+    send_id: SendId,
+    app_id: AppId,
+    svc: ServicesDep,
+    status: DeliveryStatus | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = DEFAULT_PAGE_LIMIT,
+) -> Page[SendDeliveryOut]:
+    with svc.db.session(write=False) as session:
+        _owned_status(session, app_id, send_id)
+        page = list_deliveries(session, send_id, status=status.value if status else None, cursor=cursor,
+                               limit=limit)
+        ids = [row.device_id for row in page.items]
+        tokens: dict[int, str] = {}
+        if ids:
+            rows = session.execute(
+                select(devices_table.c.id, devices_table.c.token).where(devices_table.c.id.in_(ids))
+            )
+            tokens = {device_id: token for device_id, token in rows}
+    items = [
+        SendDeliveryOut(
+            device_id=row.device_id,
+            token=shorten_token(tokens[row.device_id]) if row.device_id in tokens else None,
+            provider=row.provider, status=row.status, reason=row.reason, message_id=row.message_id,
+            attempts=row.attempts, updated_at=row.updated_at,
+        )
+        for row in page.items
+    ]
+    return Page(items=items, next_cursor=page.next_cursor)
+
+
+@router.post(
+    "/sends/{send_id}/cancel", response_model=SendStatusOut,
+    responses={409: {"description": "The send has finished"}}, summary="Cancel a scheduled or running send",
+)
+def cancel(send_id: SendId, app_id: AppId, svc: ServicesDep) -> SendStatusOut:
+    """Jobs already queued deliver nothing more; deliveries already made stay recorded."""
+    with svc.db.session() as session:
+        _owned_status(session, app_id, send_id)
+        cancel_send(session, send_id, app_id=app_id)
+        view = get_send_status(session, send_id)
+        assert view is not None
+    if view.status != SendStatus.CANCELLED:
+        raise ApiError(409, "not_cancellable",
+                       f"the send is {view.status}; only unfinished sends can be cancelled")
+    return _status_out(view)

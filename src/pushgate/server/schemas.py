@@ -1,0 +1,315 @@
+"""Request and response bodies of the HTTP API (what /docs shows).
+
+Requests forbid unknown fields, so a typo (``"plaform"``) is a 422 naming
+it rather than a silently ignored value. Responses are built from registry
+rows by the ``from_*`` constructors; none of them has a field for a secret
+(API key hashes, credentials, Web Push ``auth`` secrets), so a secret
+cannot leak by being added to a row. The one exception is
+:class:`ApiKeyCreated`, which carries a new key the one time it is shown.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from pushgate.notification import Notification
+from pushgate.registry import Delivery, Device, DeviceSpec, User, ValidationError
+from pushgate.registry.constants import MAX_TAG_LENGTH, Platform, ProviderName
+
+T = TypeVar("T")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass ``next_cursor`` back as ``?cursor=`` for the next (null: the end)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+# --- devices --------------------------------------------------------------------------
+
+
+class SubscriptionKeys(BaseModel):
+    p256dh: str
+    auth: str
+
+
+class Subscription(BaseModel):
+    """A browser's ``PushSubscription.toJSON()``, as the page posts it."""
+
+    model_config = ConfigDict(extra="ignore")  # browsers add expirationTime and may add more
+
+    endpoint: str
+    keys: SubscriptionKeys
+
+
+class DeviceIn(_In):
+    """Register a device, or update it when the token is known (a re-registration)."""
+
+    provider: ProviderName | None = Field(None, description="Implied by `subscription`")
+    token: str | None = Field(None, description="APNs/FCM token, Web Push endpoint or WNS channel URI")
+    subscription: Subscription | None = Field(None, description="Web Push: the PushSubscription JSON")
+    p256dh: str | None = None
+    auth: str | None = None
+    user: str | None = Field(None, min_length=1, max_length=255, description="The app's user id")
+    platform: Platform | None = None
+    app_version: str | None = Field(None, max_length=50)
+    locale: str | None = Field(None, max_length=35)
+    timezone: str | None = Field(None, max_length=64)
+    name: str | None = Field(None, max_length=200)
+    device_id: str | None = Field(None, max_length=200, description="The app's installation id")
+    tags: list[str] | None = Field(None, description="Replaces the device's tags when given")
+
+    def to_spec(self) -> DeviceSpec:
+        others: dict[str, Any] = {
+            "user": self.user, "app_version": self.app_version, "locale": self.locale,
+            "timezone": self.timezone, "name": self.name, "device_id": self.device_id, "tags": self.tags,
+            "platform": self.platform.value if self.platform else None,
+        }
+        if self.subscription is not None:
+            if self.token is not None or self.p256dh is not None or self.auth is not None:
+                raise ValidationError("subscription", "give either subscription or token/p256dh/auth")
+            if self.provider not in (None, ProviderName.WEBPUSH):
+                raise ValidationError("provider", "a subscription is a Web Push device")
+            return DeviceSpec.from_subscription(self.subscription.model_dump(), **others)
+        if self.provider is None:
+            raise ValidationError("provider", "required (apns, fcm, webpush or wns)")
+        if not self.token:
+            raise ValidationError("token", "required")
+        return DeviceSpec(self.provider.value, self.token, p256dh=self.p256dh, auth=self.auth, **others)
+
+
+class DevicePatch(_In):
+    """Change a device's attributes without re-registering it (``null`` clears a field)."""
+
+    user: str | None = Field(None, min_length=1, max_length=255)
+    platform: Platform | None = None
+    app_version: str | None = Field(None, max_length=50)
+    locale: str | None = Field(None, max_length=35)
+    timezone: str | None = Field(None, max_length=64)
+    name: str | None = Field(None, max_length=200)
+    tags: list[str] | None = None
+    active: bool | None = Field(None, description="false: stop sending to it; true: resume")
+
+
+class DeviceOut(BaseModel):
+    id: int
+    provider: str
+    token: str
+    user: str | None
+    platform: str | None
+    app_version: str | None
+    locale: str | None
+    timezone: str | None
+    name: str | None
+    device_id: str | None
+    tags: list[str]
+    active: bool
+    inactive_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    registered_at: datetime
+    last_seen_at: datetime
+    unregistered_at: datetime | None
+
+    @classmethod
+    def from_device(cls, device: Device) -> DeviceOut:
+        return cls(
+            id=device.id, provider=device.provider, token=device.token, user=device.user_external_id,
+            platform=device.platform, app_version=device.app_version, locale=device.locale,
+            timezone=device.timezone, name=device.name, device_id=device.device_id, tags=device.tags,
+            active=device.active, inactive_reason=device.inactive_reason, created_at=device.created_at,
+            updated_at=device.updated_at, registered_at=device.registered_at,
+            last_seen_at=device.last_seen_at, unregistered_at=device.unregistered_at,
+        )
+
+
+class RowErrorOut(BaseModel):
+    index: int = Field(description="Position of the row in the request, from 0")
+    field: str
+    message: str
+
+
+class ImportOut(BaseModel):
+    created: int
+    updated: int
+    evicted: int
+    errors: list[RowErrorOut]
+
+
+class DeviceDeliveryOut(BaseModel):
+    send_id: str
+    provider: str
+    status: str
+    reason: str | None
+    message_id: str | None
+    attempts: int
+    updated_at: datetime
+
+    @classmethod
+    def from_delivery(cls, row: Delivery) -> DeviceDeliveryOut:
+        return cls(send_id=row.send_id, provider=row.provider, status=row.status, reason=row.reason,
+                   message_id=row.message_id, attempts=row.attempts, updated_at=row.updated_at)
+
+
+# --- users ----------------------------------------------------------------------------
+
+
+class UserIn(_In):
+    locale: str | None = Field(None, max_length=35)
+    timezone: str | None = Field(None, max_length=64)
+    tags: list[str] | None = Field(None, description="Replaces the user's tags when given")
+
+
+class TagsIn(_In):
+    tags: list[str] = Field(min_length=1)
+
+
+class OptOutIn(_In):
+    topic: str = Field("*", min_length=1, max_length=MAX_TAG_LENGTH, description='"*": everything')
+
+
+class UserOut(BaseModel):
+    external_id: str
+    locale: str | None
+    timezone: str | None
+    tags: list[str]
+    opt_outs: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_user(cls, user: User) -> UserOut:
+        return cls(external_id=user.external_id, locale=user.locale, timezone=user.timezone,
+                   tags=user.tags, opt_outs=user.optouts, created_at=user.created_at,
+                   updated_at=user.updated_at)
+
+
+# --- sends ----------------------------------------------------------------------------
+
+
+class TargetIn(_In):
+    """Exactly one of tokens, device_ids, users or all; optionally narrowed by the filters."""
+
+    tokens: list[str] | None = None
+    device_ids: list[int] | None = None
+    users: list[str] | None = Field(None, description="The app's user ids: all their active devices")
+    all: bool | None = Field(None, description="true: every active device of the app")
+    platforms: list[Platform] | None = None
+    providers: list[ProviderName] | None = None
+    tags: list[str] | None = Field(None, description="Devices (or their users) with any of these tags")
+    topic: str | None = Field(None, description="Skip users who opted out of this topic")
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class SendIn(_In):
+    notification: Notification
+    target: TargetIn
+    send_at: AwareDatetime | None = Field(None, description="Deliver later (with a time zone)")
+
+
+class SendAccepted(BaseModel):
+    """The answer to a send: it is stored and will be delivered (or end with a recorded reason)."""
+
+    id: str
+    status: str
+    targeted: int | None = Field(description="Matching active devices now; null for a scheduled send")
+    send_at: datetime | None
+    created_at: datetime
+
+
+class SendStatusOut(BaseModel):
+    id: str
+    status: str
+    targeted: int
+    sent: int
+    failed: int
+    dead: int
+    expired: int
+    pending: int
+    created_at: datetime
+    send_at: datetime | None
+    finished_at: datetime | None
+
+
+class SendDeliveryOut(BaseModel):
+    device_id: int
+    token: str | None = Field(description="Shortened; null when the device was deleted")
+    provider: str
+    status: str
+    reason: str | None
+    message_id: str | None
+    attempts: int
+    updated_at: datetime
+
+
+# --- apps (admin) -----------------------------------------------------------------------
+
+
+class AppSettingsIn(_In):
+    max_devices_per_user: int | None = Field(None, ge=1, description="Oldest devices beyond it are retired")
+
+
+class AppCreate(_In):
+    name: str = Field(min_length=1, max_length=200)
+    settings: AppSettingsIn | None = None
+
+
+class KeyCreate(_In):
+    name: str | None = Field(None, max_length=200)
+
+
+class AppOut(BaseModel):
+    id: int
+    name: str
+    settings: dict[str, Any]
+    created_at: datetime
+    providers: list[str] = Field(description="Providers the app has credentials for")
+
+
+class ApiKeyOut(BaseModel):
+    id: int
+    name: str | None
+    prefix: str = Field(description="Identifies the key in lists; the key itself is never shown again")
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The API key. Shown once: store it now")
+
+
+class AppCreated(BaseModel):
+    app: AppOut
+    api_key: ApiKeyCreated
+
+
+class CredentialsOut(BaseModel):
+    provider: str
+    config: dict[str, Any] = Field(description="Secrets are shown as ***")
+    updated_at: datetime
+
+
+class ProviderState(BaseModel):
+    """A provider of the app: configured, and whether sending is paused by a credential error."""
+
+    provider: str
+    configured: bool
+    paused: bool = False
+    paused_until: datetime | None = None
+    error: str | None = Field(None, description="The provider's last answer rejecting the credentials")
+
+
+class AppSelf(AppOut):
+    """The app an API key belongs to, with the state of its providers."""
+
+    provider_states: list[ProviderState]

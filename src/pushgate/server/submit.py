@@ -1,0 +1,201 @@
+"""Accepting a send: the one path from a request to durable work (API and CLI alike).
+
+The promise behind a 2xx is that the send is stored and will be delivered
+or end with a recorded reason, even across ``kill -9``. So, in order:
+
+1. **Replay.** A request whose ``Idempotency-Key`` the app already used gets
+   the first answer back (same request) or a conflict (different request),
+   before any other check: a retry of an accepted send must not be refused
+   for load that arrived since.
+2. **Validate** the target, the notification's expiry and, for every
+   provider the app has credentials for, the payload size
+   (:mod:`pushgate.server.payload_limits`).
+3. **Backpressure.** When the queue holds more pending work items than
+   ``settings.max_queue_depth`` the send is refused (503 with Retry-After)
+   *before* anything is stored: overload is an answer, never a silent drop.
+4. **Store** the send, its cached answer and its fan-out job in **one
+   transaction**. With the embedded queue (the same database) the job row
+   is inserted on the send's own connection, so there is no moment where a
+   send exists without its job. Another queue implementation (Redis) is
+   enqueued right after the commit; the window between the two is covered
+   by :func:`pushgate.planner.resume_fanouts` at start-up and by a replay,
+   which re-enqueues the fan-out of a send still ``queued`` (idempotent).
+
+The number of targeted devices is a ``COUNT`` over the same conditions the
+fan-out walks; it is null for a scheduled send, whose audience is decided
+when it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import Session
+
+from pushgate.config import Settings
+from pushgate.notification import Notification
+from pushgate.planner import FANOUT_QUEUE, fanout_job
+from pushgate.queue import Job, Queue
+from pushgate.registry import (
+    Database,
+    Send,
+    SendStatus,
+    Target,
+    ValidationError,
+    create_send,
+    list_credentials,
+    save_response,
+)
+from pushgate.registry.models import devices_table, utcnow
+from pushgate.server.payload_limits import check_payloads
+from pushgate.server.schemas import SendAccepted
+
+COUNT_SLICE = 1000  # list targets are counted in slices, as the fan-out walks them
+
+
+class Backpressure(Exception):
+    """The queue is over its bound; try again after ``retry_after`` seconds."""
+
+    def __init__(self, depth: int, limit: int, retry_after: int) -> None:
+        super().__init__(f"{depth} deliveries are waiting (the bound is {limit}); retry in {retry_after}s")
+        self.depth = depth
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    response: dict[str, Any]  # the JSON answer (stored, and replayed for the same key)
+    replayed: bool  # an earlier request with the same Idempotency-Key was answered with it
+    queues: tuple[str, ...]  # queues that received new jobs (to wake in-process workers)
+
+
+def submit_send(
+    db: Database,
+    queue: Queue,
+    settings: Settings,
+    app_id: int,
+    notification: Notification,
+    target: Mapping[str, Any],
+    *,
+    send_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Submission:
+    """Validate, check load, and store a send with its fan-out job (see the module docstring).
+
+    :raises ValidationError, IdempotencyConflict, PayloadTooLarge, InvalidNotification: refused.
+    :raises Backpressure: the queue is full; nothing was stored.
+    """
+    now = now or utcnow()
+    parsed = Target.parse(target)
+    if notification.expiration is not None and notification.expiration <= now:
+        raise ValidationError("notification.expiration", "is already in the past")
+    if idempotency_key is not None:
+        earlier = _replay(db, queue, app_id, notification, target, send_at, idempotency_key)
+        if earlier is not None:
+            return earlier
+    scheduled = send_at is not None and send_at > now
+    with db.session(write=False) as session:
+        credentials = {row.provider: row.config for row in list_credentials(session, app_id)}
+        targeted = None if scheduled else count_audience(session.connection(), app_id, parsed)
+    check_payloads(notification, credentials, providers=parsed.providers, now=now)
+    depth = queue.depth()
+    if depth > settings.max_queue_depth:
+        raise Backpressure(depth, settings.max_queue_depth, settings.backpressure_retry_after)
+
+    with db.session() as session:
+        send = create_send(session, app_id, notification, target, idempotency_key=idempotency_key,
+                           send_at=send_at, now=now)
+        if send.response is not None:  # a concurrent request with the same key won
+            return Submission(send.response, True, ())
+        response = SendAccepted(
+            id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
+        ).model_dump(mode="json")
+        save_response(session, send.id, response)
+        job = fanout_job(send.id, send_at, max_tries=settings.max_tries)
+        in_transaction = enqueue_in_transaction(session, db, queue, [job])
+    if not in_transaction:
+        queue.enqueue([job])
+    return Submission(response, False, (FANOUT_QUEUE,))
+
+
+def _replay(
+    db: Database,
+    queue: Queue,
+    app_id: int,
+    notification: Notification,
+    target: Mapping[str, Any],
+    send_at: datetime | None,
+    key: str,
+) -> Submission | None:
+    """The stored answer for ``key``, or None when the key is new."""
+    with db.session(write=False) as session:
+        exists = session.scalar(
+            select(Send.id).where(Send.app_id == app_id, Send.idempotency_key == key)
+        )
+        if exists is None:
+            return None
+        # With the key in use create_send only compares: the earlier send, or IdempotencyConflict.
+        send = create_send(session, app_id, notification, target, idempotency_key=key, send_at=send_at)
+        response, status, send_id, due, created = (
+            send.response, send.status, send.id, send.send_at, send.created_at
+        )
+    if status == SendStatus.QUEUED:
+        queue.enqueue([fanout_job(send_id, due)])  # no-op unless a crash lost it
+    if response is None:  # stored by a tool that does not cache answers
+        response = SendAccepted(
+            id=send_id, status=status, targeted=None, send_at=due, created_at=created,
+        ).model_dump(mode="json")
+    return Submission(response, True, ())
+
+
+def count_audience(connection: Connection, app_id: int, target: Target) -> int:
+    """Active devices the fan-out of ``target`` will reach now (one COUNT per list slice)."""
+    # The fan-out's own conditions, so the count and the deliveries agree.
+    from pushgate.planner.fanout import _audience_filters, _list_condition
+
+    conditions = _audience_filters(app_id, target)
+    base = select(func.count()).select_from(devices_table)
+    if target.audience == "all":
+        return int(connection.execute(base.where(*conditions)).scalar_one())
+    total = 0
+    for start in range(0, len(target.values), COUNT_SLICE):
+        piece = list(target.values[start:start + COUNT_SLICE])
+        condition = _list_condition(app_id, target.audience, piece)
+        total += int(connection.execute(base.where(*conditions, condition)).scalar_one())
+    return total
+
+
+class _OpenTransaction:
+    """A stand-in Database whose ``connect()`` is an already open transaction's connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    @contextmanager
+    def connect(self, *, write: bool = True) -> Iterator[Connection]:
+        yield self._connection
+
+
+def enqueue_in_transaction(session: Session, db: Database, queue: Queue, jobs: list[Job]) -> bool:
+    """Enqueue ``jobs`` inside ``session``'s transaction when the queue lives in the same database.
+
+    Runs the embedded queue's own ``enqueue`` on the session's connection, so
+    the rows are exactly what the queue writes and commit (or roll back)
+    with the send. Returns False for any other queue: the caller enqueues
+    after its commit. (Subclasses are not assumed to keep ``enqueue`` pure
+    SQL, so only the plain SqlQueue qualifies.)
+    """
+    from pushgate.queue import SqlQueue
+
+    if type(queue) is not SqlQueue or queue.db is not db:
+        return False
+    bound = SqlQueue(cast(Database, _OpenTransaction(session.connection())), clock=queue.clock)
+    bound.enqueue(jobs)
+    return True
