@@ -13,11 +13,18 @@ from pushgate.errors import (
 )
 from pushgate.notification import Action, CriticalSound, InterruptionLevel, Notification, Priority
 from pushgate.providers._base import Message, Provider
+from pushgate.providers.apns import APNs
+from pushgate.providers.fcm import FCM
+from pushgate.providers.webpush import Subscription, WebPush
+from pushgate.providers.wns import WNS
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FCM",
+    "WNS",
+    "APNs",
     "Action",
     "AuthenticationError",
     "BatchResult",
@@ -36,6 +43,8 @@ __all__ = [
     "PushgateError",
     "RetryableError",
     "Status",
+    "Subscription",
     "TokenResult",
     "TransportError",
+    "WebPush",
 ]

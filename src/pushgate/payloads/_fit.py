@@ -46,17 +46,20 @@ def fit(
         return payload
     if max_size is None or not body:
         raise PayloadTooLarge(provider, len(payload), target)
-    # Each byte cut from the text removes at least one byte of payload
-    # (JSON/XML escaping can make it more), so cutting the excess is a
-    # lower bound; loop until it fits.
-    encoded_len = len(body.encode("utf-8"))
-    keep = encoded_len - (len(payload) - target) - len(ELLIPSIS.encode("utf-8"))
-    while keep > 0:
-        shorter = trim_utf8(body, keep) + ELLIPSIS
-        payload = build(shorter)
-        if len(payload) <= target:
-            return payload
-        keep -= max(1, len(payload) - target)
+    # Escaping can make one text byte cost several payload bytes (XML "&amp;",
+    # JSON "\\n"), and the payload grows with the kept prefix, so search for
+    # the longest prefix that fits instead of estimating it.
+    best: bytes | None = None
+    low, high = 0, len(body.encode("utf-8")) - 1
+    while low <= high:
+        keep = (low + high) // 2
+        candidate = build(trim_utf8(body, keep) + ELLIPSIS)
+        if len(candidate) <= target:
+            best, low = candidate, keep + 1
+        else:
+            high = keep - 1
+    if best is not None:
+        return best
     payload = build("")
     if len(payload) <= target:
         return payload
