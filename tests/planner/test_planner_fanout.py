@@ -1,0 +1,296 @@
+"""Fan-out: targets → devices in chunks → delivery jobs; idempotent, resumable, exact counts."""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from pushgate.planner import (
+    FANOUT_QUEUE,
+    deliver_queue,
+    enqueue_fanout,
+    fan_out,
+    load_chunk,
+    resume_fanouts,
+)
+from pushgate.queue import Job, SqlQueue
+from pushgate.registry import (
+    Database,
+    DeliveryStatus,
+    DeviceSpec,
+    Outcome,
+    cancel_send,
+    create_app,
+    create_send,
+    deactivate_dead,
+    delete_device,
+    get_send_status,
+    import_devices,
+    opt_out,
+    record_outcomes,
+    register_device,
+    upsert_user,
+)
+from pushgate.registry.models import jobs_table
+from pushgate.simulators._base import ManualClock
+
+T0 = 1_900_000_000.0
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+P256DH = b64url(ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+    Encoding.X962, PublicFormat.UncompressedPoint
+))
+AUTH = b64url(os.urandom(16))
+
+
+def device_row(i: int) -> dict[str, Any]:
+    """10 devices in 10: 4 APNs, 4 FCM, 1 Web Push, 1 WNS; user u<i % 100>."""
+    kind = i % 10
+    row: dict[str, Any] = {"user": f"u{i % 100}", "tags": ["even" if i % 2 == 0 else "odd"]}
+    if kind < 4:
+        row.update(provider="apns", token=f"{i:064x}", platform="ios")
+    elif kind < 8:
+        row.update(provider="fcm", token=f"fcm-token-{i:030d}", platform="android")
+    elif kind == 8:
+        row.update(provider="webpush", token=f"https://fcm.googleapis.com/fcm/send/{i}", p256dh=P256DH,
+                   auth=AUTH, platform="web")
+    else:
+        row.update(provider="wns", token=f"https://db5.notify.windows.com/?token={i}", platform="windows")
+    return row
+
+
+@pytest.fixture
+def queue(database: Database) -> SqlQueue:
+    return SqlQueue(database, clock=ManualClock(T0))
+
+
+@pytest.fixture
+def app_id(database: Database) -> int:
+    with database.session() as session:
+        app, _ = create_app(session, "shop")
+    return app.id
+
+
+def new_send(database: Database, app_id: int, target: dict[str, Any], **kwargs: Any) -> str:
+    with database.session() as session:
+        return create_send(session, app_id, {"title": "Hello"}, target, **kwargs).id
+
+
+def delivery_jobs(database: Database) -> list[dict[str, Any]]:
+    with database.connect(write=False) as connection:
+        rows = connection.execute(
+            jobs_table.select().where(jobs_table.c.queue.like("deliver:%")).order_by(jobs_table.c.id)
+        ).all()
+    return [dict(row._mapping) for row in rows]
+
+
+def targeted_ids(jobs: Sequence[dict[str, Any]]) -> list[int]:
+    return [device_id for job in jobs for device_id in job["payload"]["device_ids"]]
+
+
+class CrashingQueue(SqlQueue):
+    """A queue whose process 'dies' (raises) on the n-th enqueue call, before storing anything."""
+
+    def __init__(self, db: Database, crash_on: int) -> None:
+        super().__init__(db, clock=ManualClock(T0))
+        self.calls = 0
+        self.crash_on = crash_on
+
+    def enqueue(self, jobs: Sequence[Job]) -> int:
+        self.calls += 1
+        if self.calls == self.crash_on:
+            raise RuntimeError("killed")
+        return super().enqueue(jobs)
+
+
+def test_fan_out_10000_devices_in_chunks(database: Database, queue: SqlQueue, app_id: int) -> None:
+    result = import_devices(database, app_id, (device_row(i) for i in range(10_000)))
+    assert (result.created, result.errors) == (10_000, [])
+    with database.session() as session:
+        opt_out(session, app_id, "u1")
+        opt_out(session, app_id, "u2")
+        opt_out(session, app_id, "u3", "promo")  # another topic: still gets this send
+    send_id = new_send(database, app_id, {"all": True})
+
+    outcome = fan_out(database, queue, send_id, chunk_size=500)
+
+    per_provider = {"apns": 4000, "fcm": 4000, "webpush": 1000, "wns": 1000}
+    skipped = {"apns": 200, "fcm": 0, "webpush": 0, "wns": 0}  # u1, u2: i ≡ 1, 2 (mod 100), all APNs
+    expected_jobs = sum(math.ceil((per_provider[p] - skipped[p]) / 500) for p in per_provider)
+    assert (outcome.targeted, outcome.jobs, outcome.status) == (9_800, expected_jobs, "sending")
+    jobs = delivery_jobs(database)
+    assert len(jobs) == expected_jobs
+    ids = targeted_ids(jobs)
+    assert len(ids) == len(set(ids)) == 9_800
+    for job in jobs:
+        payload = job["payload"]
+        assert job["queue"] == deliver_queue(payload["provider"])
+        assert job["id"].startswith(f"{send_id}:")
+        assert 1 <= len(payload["device_ids"]) <= 500
+        assert job["size"] == len(payload["device_ids"])
+        assert payload["app_id"] == app_id
+    with database.session(write=False) as session:
+        status = get_send_status(session, send_id)
+    assert status is not None
+    assert (status.targeted, status.pending, status.status) == (9_800, 9_800, "sending")
+    assert queue.depth() == 9_800
+
+    again = fan_out(database, queue, send_id, chunk_size=500)  # re-run after it finished
+    assert (again.jobs, again.targeted) == (0, 0)
+    assert len(delivery_jobs(database)) == expected_jobs
+
+
+@pytest.mark.parametrize("crash_on", [1, 2, 5])
+def test_a_crashed_fan_out_resumes_without_duplicates(
+    database: Database, queue: SqlQueue, app_id: int, crash_on: int
+) -> None:
+    import_devices(database, app_id, (device_row(i) for i in range(1_000)))
+    send_id = new_send(database, app_id, {"all": True})
+    with pytest.raises(RuntimeError, match="killed"):
+        fan_out(database, CrashingQueue(database, crash_on), send_id, chunk_size=100)
+    resumed = fan_out(database, queue, send_id, chunk_size=100)
+    assert resumed.status == "sending"
+    ids = targeted_ids(delivery_jobs(database))
+    assert sorted(ids) == sorted(set(ids))
+    assert len(ids) == 1_000
+    with database.session(write=False) as session:
+        status = get_send_status(session, send_id)
+    assert status is not None
+    assert status.targeted == 1_000
+
+
+def test_two_overlapping_runs_count_each_device_once(database: Database, app_id: int) -> None:
+    import_devices(database, app_id, (device_row(i) for i in range(2_000)))
+    send_id = new_send(database, app_id, {"all": True})
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fan_out(database, SqlQueue(database), send_id, chunk_size=50)
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    ids = targeted_ids(delivery_jobs(database))
+    assert len(ids) == len(set(ids)) == 2_000
+    with database.session(write=False) as session:
+        assert get_send_status(session, send_id).targeted == 2_000  # type: ignore[union-attr]
+
+
+def test_list_targets_and_filters(database: Database, queue: SqlQueue, app_id: int) -> None:
+    rows = [device_row(i) for i in range(200)]
+    import_devices(database, app_id, rows)
+    with database.session() as session:
+        upsert_user(session, app_id, "u5", tags=["gold"])
+        opt_out(session, app_id, "u6", "promo")
+
+    def fan(target: dict[str, Any]) -> list[int]:
+        send_id = new_send(database, app_id, target)
+        fan_out(database, queue, send_id, chunk_size=7)
+        jobs = [job for job in delivery_jobs(database) if job["id"].startswith(send_id)]
+        assert all(len(job["payload"]["device_ids"]) <= 7 for job in jobs)
+        assert all(len({job["payload"]["provider"]}) == 1 for job in jobs)
+        return sorted(targeted_ids(jobs))
+
+    all_ids = fan({"all": True})
+    assert len(all_ids) == 200
+    tokens = [rows[0]["token"].upper(), rows[5]["token"], "unknown-token-000000000000", rows[0]["token"]]
+    assert fan({"tokens": tokens}) == [all_ids[0], all_ids[5]]  # APNs tokens in any case
+    assert fan({"device_ids": [all_ids[3], all_ids[4], 10**9]}) == [all_ids[3], all_ids[4]]
+    assert fan({"users": ["u5", "u7", "nobody"]}) == [all_ids[5], all_ids[7], all_ids[105], all_ids[107]]
+    assert len(fan({"all": True, "providers": ["wns", "webpush"]})) == 40
+    assert len(fan({"all": True, "platforms": ["ios"]})) == 80
+    assert fan({"all": True, "tags": ["gold"]}) == [all_ids[5], all_ids[105]]  # a user's tag
+    assert len(fan({"all": True, "tags": ["odd", "gold"]})) == 100  # any of
+    assert len(fan({"all": True, "topic": "promo"})) == 198  # u6 opted out of promo
+    assert len(fan({"users": ["u6"], "topic": "news"})) == 2
+
+
+def test_empty_audience_finishes_the_send(database: Database, queue: SqlQueue, app_id: int) -> None:
+    send_id = new_send(database, app_id, {"users": ["nobody"]})
+    result = fan_out(database, queue, send_id)
+    assert (result.jobs, result.targeted, result.status) == (0, 0, "done")
+
+
+def test_cancelled_and_unknown_sends_are_not_fanned_out(
+    database: Database, queue: SqlQueue, app_id: int
+) -> None:
+    import_devices(database, app_id, (device_row(i) for i in range(10)))
+    send_id = new_send(database, app_id, {"all": True})
+    with database.session() as session:
+        cancel_send(session, send_id)
+    assert fan_out(database, queue, send_id).status == "cancelled"
+    assert fan_out(database, queue, "no-such-send").status is None
+    assert delivery_jobs(database) == []
+
+
+def test_scheduled_sends_and_recovery(database: Database, app_id: int) -> None:
+    clock = ManualClock(T0)
+    queue = SqlQueue(database, clock=clock)
+    send_at = datetime.fromtimestamp(T0 + 3600, UTC)
+    scheduled = new_send(database, app_id, {"all": True}, send_at=send_at)
+    immediate = new_send(database, app_id, {"all": True})
+    assert enqueue_fanout(queue, scheduled, send_at) is True
+    assert enqueue_fanout(queue, scheduled, send_at) is False
+    assert queue.claim([FANOUT_QUEUE], limit=10, lease_seconds=60, worker="w") == []
+    # The process died before enqueuing the immediate send's fan-out: recovery finds it.
+    assert resume_fanouts(database, queue) == 1
+    [job] = queue.claim([FANOUT_QUEUE], limit=10, lease_seconds=60, worker="w")
+    assert job.payload == {"send_id": immediate}
+    queue.complete([job.id])
+    clock.advance(3600)
+    [job] = queue.claim([FANOUT_QUEUE], limit=10, lease_seconds=60, worker="w")
+    assert job.payload == {"send_id": scheduled}
+
+
+def test_load_chunk_skips_recorded_and_settles_vanished_devices(
+    database: Database, queue: SqlQueue, app_id: int
+) -> None:
+    with database.session() as session:
+        upsert_user(session, app_id, "u1", locale="de", timezone="Europe/Berlin")
+        devices = [
+            register_device(session, app_id, DeviceSpec("fcm", f"fcm-token-{i:030d}", user="u1",
+                                                         locale="fr" if i == 0 else None))
+            for i in range(6)
+        ]
+    send_id = new_send(database, app_id, {"all": True})
+    fan_out(database, queue, send_id, chunk_size=500)
+    [job] = queue.claim([deliver_queue("fcm")], limit=1, lease_seconds=60, worker="w")
+    with database.session() as session:
+        sent = Outcome(devices[1].id, DeliveryStatus.SENT, message_id="m")
+        record_outcomes(session, send_id, "fcm", [sent])
+        delete_device(session, app_id, devices[2].id)
+        deactivate_dead(session, app_id, "fcm", devices[3].token)
+
+    rows = load_chunk(database, job.payload)
+
+    assert [row.id for row in rows] == [devices[0].id, devices[4].id, devices[5].id]
+    first = rows[0]
+    assert (first.provider, first.token, first.user) == ("fcm", devices[0].token, "u1")
+    assert (first.locale, rows[1].locale, first.timezone) == ("fr", "de", "Europe/Berlin")
+    with database.session(write=False) as session:
+        status = get_send_status(session, send_id)
+    assert status is not None
+    assert (status.sent, status.failed, status.pending) == (1, 2, 3)  # deleted + inactive settled
+    assert [row.id for row in load_chunk(database, job.payload)] == [row.id for row in rows]  # stable
+    with database.session() as session:
+        cancel_send(session, send_id)
+    assert load_chunk(database, job.payload) == []

@@ -1,0 +1,202 @@
+"""The SQL queue on SQLite and PostgreSQL: idempotent enqueue, run-at, leases, tries, concurrency.
+
+Time is a ManualClock: leases expire because the test moves the clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+
+from pushgate.queue import Job, JobStatus, SqlQueue
+from pushgate.queue.sql import LEASE_EXPIRED_ON_LAST_TRY
+from pushgate.registry import Database
+from pushgate.simulators._base import ManualClock
+
+T0 = 1_900_000_000.0
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def queue(database: Database, clock: ManualClock) -> SqlQueue:
+    return SqlQueue(database, clock=clock)
+
+
+def claim_ids(
+    queue: SqlQueue, *queues: str, limit: int = 100, lease: float = 30, worker: str = "w"
+) -> list[str]:
+    return [job.id for job in queue.claim(list(queues), limit=limit, lease_seconds=lease, worker=worker)]
+
+
+def test_enqueue_is_idempotent_by_id(queue: SqlQueue) -> None:
+    assert queue.enqueue([Job("a", "q", {"n": 1}), Job("b", "q", {"n": 2}), Job("a", "q", {"n": 3})]) == 2
+    assert queue.enqueue([Job("a", "q", {"n": 4}), Job("c", "q", {})]) == 1
+    assert queue.enqueue([]) == 0
+    info = queue.get("a")
+    assert info is not None
+    assert (info.payload, info.status, info.attempts) == ({"n": 1}, JobStatus.QUEUED, 0)
+    claimed = queue.claim(["q"], limit=10, lease_seconds=30, worker="w")
+    assert sorted(job.id for job in claimed) == ["a", "b", "c"]
+    queue.complete(["a"])
+    assert queue.enqueue([Job("a", "q", {})]) == 0  # done, not purged: still a duplicate
+    assert queue.get("missing") is None
+
+
+def test_run_at_defers_a_job(queue: SqlQueue, clock: ManualClock) -> None:
+    queue.enqueue([Job("later", "q", {}, run_at=T0 + 60), Job("now", "q", {})])
+    assert claim_ids(queue, "q", lease=600) == ["now"]
+    clock.advance(59.9)
+    assert claim_ids(queue, "q") == []
+    clock.advance(0.1)
+    [job] = queue.claim(["q"], limit=5, lease_seconds=30, worker="w")
+    assert (job.id, job.run_at, job.attempt, job.lease_until) == ("later", T0 + 60, 1, T0 + 90)
+
+
+def test_claim_respects_queues_limit_and_order(queue: SqlQueue) -> None:
+    queue.enqueue([Job(f"j{i}", "a" if i % 2 else "b", {}, run_at=T0 - i) for i in range(10)])
+    assert claim_ids(queue, "a", limit=3) == ["j9", "j7", "j5"]  # oldest run-at first
+    assert claim_ids(queue, "c") == []
+    assert sorted(claim_ids(queue, "a", "b")) == ["j0", "j1", "j2", "j3", "j4", "j6", "j8"]
+    assert claim_ids(queue, "a", "b") == []
+
+
+def test_a_lease_blocks_others_until_it_expires(queue: SqlQueue, clock: ManualClock) -> None:
+    queue.enqueue([Job("x", "q", {"k": "v"})])
+    assert claim_ids(queue, "q", worker="first") == ["x"]
+    clock.advance(29)
+    assert claim_ids(queue, "q", worker="second") == []
+    clock.advance(1)  # lease_until reached: the first worker is presumed dead
+    [again] = queue.claim(["q"], limit=1, lease_seconds=30, worker="second")
+    assert (again.id, again.attempt, again.worker, again.payload) == ("x", 2, "second", {"k": "v"})
+    info = queue.get("x")
+    assert info is not None
+    assert (info.status, info.lease_owner, info.due_at) == (JobStatus.LEASED, "second", clock() + 30)
+
+
+def test_extend_is_a_heartbeat_for_the_holder(queue: SqlQueue, clock: ManualClock) -> None:
+    queue.enqueue([Job("x", "q", {}), Job("y", "q", {})])
+    claim_ids(queue, "q", worker="w1")
+    clock.advance(25)
+    assert sorted(queue.extend(["x", "y", "nope"], 30, worker="w1")) == ["x", "y"]
+    assert queue.extend(["x"], 30, worker="w2") == []  # not the holder
+    clock.advance(25)  # 50 s after the claim, 25 s after the heartbeat
+    assert claim_ids(queue, "q", worker="w2") == []
+    clock.advance(5)
+    assert sorted(claim_ids(queue, "q", worker="w2")) == ["x", "y"]
+    assert queue.extend(["x"], 30, worker="w1") == []  # lost the lease to w2
+
+
+def test_retry_with_run_at_and_max_tries(queue: SqlQueue, clock: ManualClock) -> None:
+    queue.enqueue([Job("r", "q", {}, max_tries=3)])
+    for attempt in (1, 2):
+        [job] = queue.claim(["q"], limit=1, lease_seconds=30, worker="w")
+        assert (job.attempt, job.last_try) == (attempt, False)
+        assert queue.retry("r", reason=f"429 #{attempt}", run_at=clock() + 10) is True
+        assert claim_ids(queue, "q") == []  # backing off
+        clock.advance(10)
+    [job] = queue.claim(["q"], limit=1, lease_seconds=30, worker="w")
+    assert (job.attempt, job.last_try) == (3, True)
+    assert queue.retry("r", reason="503 again", run_at=clock() + 10) is False
+    info = queue.get("r")
+    assert info is not None
+    assert (info.status, info.last_error, info.attempts) == (JobStatus.FAILED, "503 again", 3)
+    clock.advance(60)
+    assert claim_ids(queue, "q") == []
+    assert [j.id for j in queue.failed_jobs("q")] == ["r"]
+    assert queue.requeue_failed(["r"]) == 1
+    [job] = queue.claim(["q"], limit=1, lease_seconds=30, worker="w")
+    assert job.attempt == 1
+
+
+def test_a_lease_expiring_on_the_last_try_dead_letters_the_job(queue: SqlQueue, clock: ManualClock) -> None:
+    queue.enqueue([Job("k", "q", {}, max_tries=2)])
+    claim_ids(queue, "q")
+    clock.advance(30)
+    assert claim_ids(queue, "q") == ["k"]  # second and last try
+    clock.advance(30)  # the worker was killed again
+    assert claim_ids(queue, "q") == []
+    info = queue.get("k")
+    assert info is not None
+    assert (info.status, info.last_error) == (JobStatus.FAILED, LEASE_EXPIRED_ON_LAST_TRY)
+
+
+def test_fail_and_complete(queue: SqlQueue) -> None:
+    queue.enqueue([Job("f", "q", {}), Job("c", "q", {}), Job("d", "q", {})])
+    claim_ids(queue, "q")
+    assert queue.fail("f", "400 BadTopic") is True
+    assert queue.fail("f", "again") is False
+    assert queue.complete(["c", "d", "f", "nope"]) == 2
+    assert queue.complete([]) == 0
+    assert queue.get("f").status is JobStatus.FAILED  # type: ignore[union-attr]
+    assert queue.get("c").status is JobStatus.DONE  # type: ignore[union-attr]
+
+
+def test_depth_counts_pending_work_items(queue: SqlQueue, clock: ManualClock) -> None:
+    assert queue.depth() == 0
+    queue.enqueue([
+        Job("d1", "deliver:apns", {}, size=500), Job("d2", "deliver:apns", {}, size=120),
+        Job("d3", "deliver:fcm", {}, size=500), Job("f1", "fanout", {}, run_at=T0 + 3600),
+    ])
+    assert queue.depth() == 1121
+    assert queue.depth("deliver:apns") == 620
+    assert queue.depths() == {"deliver:apns": 620, "deliver:fcm": 500, "fanout": 1}
+    claim_ids(queue, "deliver:apns", limit=1)
+    assert queue.depth("deliver:apns") == 620  # leased work is still pending
+    queue.complete(["d1", "d2"])
+    assert queue.depth() == 501
+    stats = queue.stats()
+    assert stats["deliver:apns"].done == 2
+    assert (stats["fanout"].scheduled, stats["fanout"].ready) == (1, 0)
+    assert (stats["deliver:fcm"].ready, stats["deliver:fcm"].items) == (1, 500)
+
+
+def test_purge_removes_finished_jobs(queue: SqlQueue, clock: ManualClock) -> None:
+    queue.enqueue([Job("done", "q", {}), Job("dead", "q", {}), Job("open", "q", {})])
+    claim_ids(queue, "q")
+    queue.complete(["done"])
+    queue.fail("dead", "x")
+    clock.advance(3600)
+    assert queue.purge(older_than=clock() - 60) == 1
+    assert queue.get("done") is None
+    assert queue.purge(older_than=clock() - 60, include_failed=True) == 1
+    assert queue.get("open") is not None
+    assert queue.enqueue([Job("done", "q", {})]) == 1  # purged ids can be used again
+
+
+def test_concurrent_claimers_never_share_a_job(database: Database, clock: ManualClock) -> None:
+    SqlQueue(database, clock=clock).enqueue([Job(f"c{i}", "q", {"i": i}) for i in range(400)])
+    # Two Database objects: two engines and pools, like two worker processes.
+    databases = [database, Database(database.url)]
+    got: list[str] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        queue = SqlQueue(databases[n % 2], clock=clock)
+        try:
+            while True:
+                jobs = queue.claim(["q"], limit=7, lease_seconds=300, worker=f"w{n}")
+                if not jobs:
+                    return
+                with lock:
+                    got.extend(job.id for job in jobs)
+                queue.complete([job.id for job in jobs])
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    databases[1].dispose()
+    assert errors == []
+    assert len(got) == 400
+    assert Counter(got).most_common(1)[0][1] == 1
+    assert SqlQueue(database, clock=clock).depth() == 0
