@@ -40,7 +40,6 @@ Header rules
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,6 +48,7 @@ from typing import Any, Final
 from pushgate.errors import InvalidNotification
 from pushgate.notification import CriticalSound, Notification, Priority
 from pushgate.payloads._fit import fit
+from pushgate.payloads._json import deep_merge, dumps
 
 # PROTOCOLS.md §1.4: body limits in bytes.
 PAYLOAD_LIMIT: Final = 4096
@@ -123,27 +123,6 @@ def topic_for(bundle_id: str, push_type: str) -> str:
 def payload_limit(push_type: str) -> int:
     """The body limit for a push type (§1.4)."""
     return VOIP_PAYLOAD_LIMIT if push_type == "voip" else PAYLOAD_LIMIT
-
-
-def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` merged into a copy of ``base``: dicts merge, ``None`` deletes."""
-    merged = dict(base)
-    for key, value in override.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        elif isinstance(value, Mapping):
-            merged[key] = deep_merge({}, value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def dumps(obj: Any) -> bytes:
-    """Compact JSON, UTF-8 as is (``ensure_ascii=False`` keeps non-ASCII text at
-    its UTF-8 size instead of a 6-byte ``\\uXXXX`` escape per character)."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _override_block(notification: Notification) -> tuple[Mapping[str, Any], Mapping[str, Any]]:

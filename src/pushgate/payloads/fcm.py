@@ -18,7 +18,6 @@ request at the byte level (:meth:`FCMPayload.body_for`); FCM tokens are
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any, Literal
 from pushgate.errors import InvalidNotification
 from pushgate.notification import CriticalSound, Notification, Priority
 from pushgate.payloads._fit import fit
+from pushgate.payloads._json import deep_merge, dumps
 
 # PROTOCOLS.md §2.4: 4096 bytes for a message, 2048 for topic messages.
 MESSAGE_LIMIT = 4096
@@ -51,16 +51,6 @@ Target = Literal["token", "topic", "condition"]
 
 _ANDROID_PRIORITY = {Priority.HIGH: "HIGH", Priority.NORMAL: "NORMAL", Priority.LOW: "NORMAL"}
 _APNS_PRIORITY = {Priority.HIGH: "10", Priority.NORMAL: "5", Priority.LOW: "1"}
-
-
-def dumps(value: Any) -> bytes:
-    """Compact UTF-8 JSON: the serialisation whose length FCM's limit counts."""
-    try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as exc:  # a lone surrogate in some text
-        raise InvalidNotification("text is not valid Unicode") from exc
-    except (TypeError, ValueError) as exc:  # not JSON-able, or NaN
-        raise InvalidNotification(f"not JSON-serialisable: {exc}") from exc
 
 
 def check_data_key(key: str, *, field: str = "data") -> None:
@@ -148,20 +138,6 @@ def condition_topics(condition: str) -> list[str]:
     if len(topics) > MAX_CONDITION_TOPICS:
         raise ValueError(f"a condition may name at most {MAX_CONDITION_TOPICS} topics")
     return topics
-
-
-def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` merged into a copy of ``base``: dicts recursively, other
-    values replace, and ``None`` removes the key."""
-    out = dict(base)
-    for key, value in override.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def _sound_name(sound: str | CriticalSound) -> str:

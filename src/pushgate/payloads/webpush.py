@@ -43,6 +43,7 @@ from typing import Any
 from pushgate.errors import InvalidNotification
 from pushgate.notification import Notification, Priority
 from pushgate.payloads._fit import fit
+from pushgate.payloads._json import deep_merge
 
 __all__ = [
     "DEFAULT_TTL",
@@ -91,18 +92,6 @@ def web_topic(collapse_key: str) -> str:
     return hashlib.sha256(collapse_key.encode("utf-8")).hexdigest()[:32]
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Deep merge; ``None`` in the override removes the key."""
-    for key, value in override.items():
-        if value is None:
-            base.pop(key, None)
-        elif isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
-
-
 def build_payload(notification: Notification, body: str | None = None) -> dict[str, Any]:
     """The JSON object (before the override's header keys are removed)."""
     n = notification
@@ -138,7 +127,7 @@ def build_payload(notification: Notification, body: str | None = None) -> dict[s
     if n.data:
         payload["data"] = copy.deepcopy(n.data)
     if n.webpush:
-        _merge(payload, {k: v for k, v in n.webpush.items() if k not in _HEADER_KEYS})
+        payload = deep_merge(payload, {k: v for k, v in n.webpush.items() if k not in _HEADER_KEYS})
     return payload
 
 
