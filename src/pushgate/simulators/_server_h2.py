@@ -18,11 +18,13 @@ import logging
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
 from hyperframe.frame import GoAwayFrame
 
+from pushgate.simulators._server_headers import request_problem
 from pushgate.simulators._server_types import (
     DropConnection,
     GoAway,
@@ -47,6 +49,36 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+class _H2Connection(h2.connection.H2Connection):
+    """h2 with an O(1) open-stream count on the common path.
+
+    h2 counts open streams by walking its whole stream table for every new
+    stream (and only then forgets closed ones): O(n) per request, which made
+    this server spend most of its time there with 1,000 streams in flight.
+    The server opens no streams itself (no push), so the table size bounds
+    the open inbound count from above; the session reports streams that may
+    have closed in ``maybe_closed`` so the table stays tight, and h2's exact
+    walk runs only when the bound reaches the limit.
+    """
+
+    def __init__(self, config: h2.config.H2Configuration) -> None:
+        super().__init__(config)
+        self.maybe_closed: list[int] = []
+
+    def _open_streams(self, remainder: int) -> int:
+        streams = self.streams
+        if self.maybe_closed:
+            for sid in self.maybe_closed:
+                stream = streams.get(sid)
+                if stream is not None and stream.closed:
+                    del streams[sid]
+                    self._closed_streams[sid] = stream.closed_by
+            self.maybe_closed.clear()
+        if remainder == 1 and len(streams) < self.local_settings.max_concurrent_streams:
+            return len(streams)
+        return int(super()._open_streams(remainder))
+
+
 class H2Session:
     """One HTTP/2 server connection (RFC 9113), driven by an asyncio protocol."""
 
@@ -65,10 +97,12 @@ class H2Session:
         config = h2.config.H2Configuration(
             client_side=False,
             header_encoding=None,
+            validate_inbound_headers=False,  # checked faster in _server_headers
+            normalize_inbound_headers=False,  # handlers see headers as sent
             validate_outbound_headers=False,
             normalize_outbound_headers=False,
         )
-        self._h2 = h2.connection.H2Connection(config)
+        self._h2 = _H2Connection(config)
         initial = {
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: conn.max_concurrent_streams,
             h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: RECEIVE_WINDOW,
@@ -176,6 +210,12 @@ class H2Session:
                 sid = event.stream_id
                 if self._goaway_last is not None and sid > self._goaway_last:
                     continue  # RFC 9113 §6.8: ignored, the client will resend it
+                problem = request_problem(event.headers)
+                if problem is not None:
+                    log.info("malformed request on connection %d: %s", self._conn.id, problem)
+                    self._h2.reset_stream(sid, h2.errors.ErrorCodes.PROTOCOL_ERROR)
+                    self._h2.maybe_closed.append(sid)
+                    continue
                 self._requests[sid] = (event.headers, [])
                 self._active.add(sid)
             elif isinstance(event, h2.events.StreamEnded):
@@ -189,6 +229,7 @@ class H2Session:
         self._schedule_flush()
 
     def _forget(self, sid: int) -> None:
+        self._h2.maybe_closed.append(sid)
         self._requests.pop(sid, None)
         self._pending_body.pop(sid, None)
         self._active.discard(sid)
@@ -265,6 +306,7 @@ class H2Session:
     def _done(self, sid: int) -> None:
         self._active.discard(sid)
         self._pending_body.pop(sid, None)
+        self._h2.maybe_closed.append(sid)
 
     def _send_body(self, sid: int) -> None:
         """Send as much of the body as both windows allow (RFC 9113 §5.2, §6.9)."""

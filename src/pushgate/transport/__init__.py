@@ -3,12 +3,16 @@
 Usage (APNs shape)::
 
     pool = H2Pool("https://api.push.apple.com", ssl_context=ctx, max_connections=2)
-    constant = HeaderBlock.encode([(":method", "POST"), (":scheme", "https"),
-                                   (":authority", "api.push.apple.com"),
-                                   ("apns-topic", "com.example"), ("apns-push-type", "alert")])
-    block = constant + HeaderBlock.encode([(":path", "/3/device/" + token),
-                                           ("authorization", "bearer " + jwt)])
+    pseudo = HeaderBlock.encode([(":method", "POST"), (":scheme", "https"),
+                                 (":authority", pool.authority)])
+    fields = HeaderBlock.encode([("apns-topic", "com.example"), ("apns-push-type", "alert")])
+    block = (pseudo + HeaderBlock.encode([(":path", "/3/device/" + token)])
+             + fields + HeaderBlock.encode([("authorization", "bearer " + jwt)]))
     response = await pool.request(block, body)   # a Future; response.status, .header(), .body
+
+Blocks concatenate in any order, but pseudo-headers must come before every
+regular header (RFC 9113 §8.3); a server answers a block that breaks this
+with a connection error.
 
 Contract:
 - ``request`` never raises synchronously; it returns an ``asyncio.Future[Response]``.

@@ -12,7 +12,8 @@ possible per stream:
 - frames are appended to one ``bytearray`` and written once per event-loop
   turn (``loop.call_soon``), honouring ``pause_writing``/``resume_writing``;
 - only response header blocks go through ``hpack.Decoder`` (the server's
-  encoder may use its dynamic table, so decoding must keep state);
+  encoder may use its dynamic table, so decoding must keep state), with a
+  cache for blocks made only of static-table references (``hpack_decode``);
 - no locks, no tasks, no timers per request: the pool owns queueing and a
   periodic deadline sweep.
 
@@ -30,12 +31,12 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-import hpack
 from hpack.exceptions import HPACKError
 
 from pushgate.errors import TransportError
 from pushgate.transport import frames as f
 from pushgate.transport.errors import ConnectionLost, ProtocolViolation, StreamReset
+from pushgate.transport.hpack_decode import ResponseHeaderDecoder
 from pushgate.transport.response import Response
 
 # Receive windows we grant (RFC 9113 §6.9.2): large, so responses never wait
@@ -43,6 +44,10 @@ from pushgate.transport.response import Response
 STREAM_WINDOW = 1 << 24
 CONNECTION_WINDOW = 1 << 30
 _UNLIMITED = f.MAX_STREAM_ID
+# Writes are coalesced per event-loop turn, but a burst is cut every 64 KiB so
+# the server can start on the first requests while later ones are framed
+# (one huge write per turn makes client and server take turns idling).
+FLUSH_AT = 1 << 16
 
 _pack = f.FRAME_HEADER.pack
 _unpack_from = f.FRAME_HEADER.unpack_from
@@ -111,7 +116,7 @@ class ClientConnection(asyncio.Protocol):
         self._flush_pending = False
         self._paused = False
         self._inbuf = b""
-        self._decoder = hpack.Decoder()
+        self._headers = ResponseHeaderDecoder()
         self._streams: dict[int, Request] = {}
         self._blocked: dict[int, _Blocked] = {}
         self._next_stream_id = 1
@@ -186,7 +191,7 @@ class ClientConnection(asyncio.Protocol):
             self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
-        self._flush_pending = False
+        self._flush_pending = False  # a pending call_soon then finds little or nothing to write
         transport = self._transport
         if self._paused or not self._out or transport is None:
             return
@@ -219,7 +224,9 @@ class ClientConnection(asyncio.Protocol):
             self._split_headers(sid, block, not body)
         if body:
             self._send_body(sid, request, 0, self._peer_window)
-        if not self._flush_pending:
+        if len(out) >= FLUSH_AT:
+            self._flush()
+        elif not self._flush_pending:
             self._flush_pending = True
             self._loop.call_soon(self._flush)
 
@@ -358,21 +365,13 @@ class ClientConnection(asyncio.Protocol):
 
     def _on_header_block(self, sid: int, block: bytes, end_stream: bool) -> None:
         try:  # always decode: the HPACK dynamic table must stay in step (RFC 7541 §2.3.2)
-            fields = self._decoder.decode(block, raw=True)
+            status, headers = self._headers.decode(block)
         except (HPACKError, IndexError, ValueError) as exc:
             raise _ConnectionError(f.COMPRESSION_ERROR, f"bad header block: {exc}") from exc
         request = self._streams.get(sid)
         if request is None:
             return  # a stream we cancelled
         if request.status == 0:
-            status = 0
-            headers = []
-            for name, value in fields:
-                if name[:1] == b":":
-                    if name == b":status":
-                        status = int(value) if value.isdigit() else -1
-                else:
-                    headers.append((name.decode("ascii", "replace"), value.decode("utf-8", "replace")))
             if status < 100:
                 self._stream_error(sid, request, f"response without a valid :status ({status})")
                 return
@@ -380,12 +379,8 @@ class ClientConnection(asyncio.Protocol):
                 return  # interim response (RFC 9113 §8.1); the final one follows
             request.status = status
             request.headers = headers
-        else:  # trailers
-            request.headers.extend(
-                (n.decode("ascii", "replace"), v.decode("utf-8", "replace"))
-                for n, v in fields
-                if n[:1] != b":"
-            )
+        else:  # trailers: kept with the headers
+            request.headers.extend(headers)
         if end_stream:
             self._complete(sid, request)
 

@@ -12,7 +12,6 @@ second.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
 
 from pushgate.transport.connection import Request
@@ -28,6 +27,7 @@ class DeadlineSweep:
         self._loop = loop
         self._timeout = timeout
         self._interval = min(max(timeout / 16, 0.005), 1.0)
+        self._per_second = 1.0 / self._interval
         self._on_expire = on_expire
         self._buckets: dict[int, set[Request]] = {}  # keys ascend: insertion order is time order
         self._last_key = -1
@@ -35,7 +35,7 @@ class DeadlineSweep:
         self._timer: asyncio.TimerHandle | None = None
 
     def add(self, request: Request) -> None:
-        key = math.ceil((self._loop.time() + self._timeout) / self._interval)
+        key = int((self._loop.time() + self._timeout) * self._per_second) + 1  # rounds up
         if key == self._last_key:
             bucket = self._last_bucket
         else:

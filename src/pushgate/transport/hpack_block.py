@@ -17,6 +17,7 @@ Apple advises (PROTOCOLS.md §1.1).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from hpack.table import HeaderTable
@@ -49,38 +50,62 @@ def _string(raw: bytes) -> bytes:
     return encode_integer(len(raw), 7, 0x00) + raw
 
 
-def _octets(text: str | bytes) -> bytes:
-    return text.encode() if isinstance(text, str) else bytes(text)
+# RFC 9113 §8.2.1: no field value may hold NUL, CR or LF.
+_FORBIDDEN = re.compile(rb"[\0\r\n]")
+# The encoded name part of a literal without indexing, per lowercase name.
+_NAME_PREFIX: dict[bytes, bytes] = {}
+_PREFIX_CACHE_LIMIT = 1024
+
+
+def _name_prefix(raw_name: bytes) -> bytes:
+    prefix = _NAME_PREFIX.get(raw_name)
+    if prefix is None:
+        index = _NAME_INDEX.get(raw_name)
+        # §6.2.2: the name as a 4-bit-prefix static index, or 0 and a literal name.
+        prefix = encode_integer(index, 4, 0x00) if index is not None else b"\x00" + _string(raw_name)
+        if len(_NAME_PREFIX) < _PREFIX_CACHE_LIMIT:
+            _NAME_PREFIX[raw_name] = prefix
+    return prefix
 
 
 class HeaderBlock(bytes):
     """An HPACK header block fragment made only of stateless representations
     (literal without indexing, or static-table indexed), so a block encoded
-    once is valid on every connection and blocks concatenate with ``+``."""
+    once is valid on every connection and blocks concatenate with ``+``.
+
+    Within one ``encode`` call pseudo-headers must come first (RFC 9113
+    §8.3); across ``+`` that order is the caller's to keep.
+    """
 
     @classmethod
     def encode(cls, headers: Iterable[tuple[str | bytes, str | bytes]]) -> HeaderBlock:
         out = bytearray()
+        regular_seen = False
         for name, value in headers:
-            raw_name = _octets(name).lower()
-            raw_value = _octets(value)
-            if b"\r" in raw_value or b"\n" in raw_value or b"\0" in raw_value:
+            raw_name = (name.encode() if isinstance(name, str) else bytes(name)).lower()
+            raw_value = value.encode() if isinstance(value, str) else bytes(value)
+            if _FORBIDDEN.search(raw_value):
                 raise ValueError(f"header {raw_name!r} has a CR, LF or NUL in its value")
+            if raw_name[:1] == b":":
+                if regular_seen:  # RFC 9113 §8.3
+                    raise ValueError(f"pseudo-header {raw_name!r} after a regular header")
+            else:
+                regular_seen = True
             pair = _PAIR_INDEX.get((raw_name, raw_value))
             if pair is not None:
                 out += encode_integer(pair, 7, 0x80)  # §6.1 indexed header field
                 continue
-            index = _NAME_INDEX.get(raw_name)
-            if index is not None:
-                out += encode_integer(index, 4, 0x00)  # §6.2.2, indexed name
+            out += _name_prefix(raw_name)
+            size = len(raw_value)
+            if size < 127:
+                out.append(size)
             else:
-                out.append(0x00)  # §6.2.2, new name
-                out += _string(raw_name)
-            out += _string(raw_value)
+                out += encode_integer(size, 7, 0x00)
+            out += raw_value
         return cls(out)
 
     def __add__(self, other: bytes) -> HeaderBlock:  # type: ignore[override]
-        return HeaderBlock(bytes(self) + bytes(other))
+        return HeaderBlock(bytes.__add__(self, other))
 
     def __repr__(self) -> str:
         return f"HeaderBlock({bytes(self)!r})"

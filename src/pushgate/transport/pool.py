@@ -115,8 +115,9 @@ class H2Pool:
         if self._deadlines is not None:
             self._deadlines.add(request)
         if not self._queue:
-            conn = self._best()
-            if conn is not None:
+            conns = self._conns
+            conn = conns[0] if len(conns) == 1 else self._best()
+            if conn is not None and conn.free_slots() > 0:
                 conn.start(request)
                 return future
         self._queue.append(request)
