@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from pushgate.config import Settings
 from pushgate.metrics import Metrics
 from pushgate.queue import ClaimedJob, Queue
 from pushgate.registry import Database
-from pushgate.results import TokenResult
+from pushgate.results import Status, TokenResult
 from pushgate.workers.clients import ClientCache
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder
@@ -38,8 +39,8 @@ class WorkerContext:
     notify: Callable[[], None]  # wake this process's idle worker loops (new due jobs)
     worker: str  # lease owner name of this process
 
-    def observe(self, provider: str, result: TokenResult) -> None:
-        self.metrics.observe(provider, result)
+    def observer(self, provider: str) -> OutcomeMetrics:
+        return OutcomeMetrics(self.metrics, provider)
 
     @contextlib.asynccontextmanager
     async def heartbeat(self, job: ClaimedJob) -> AsyncIterator[None]:
@@ -66,4 +67,32 @@ class WorkerContext:
                 return
 
 
-__all__ = ["WorkerContext"]
+class OutcomeMetrics:
+    """:meth:`Metrics.observe` for one job, cheaper per delivery.
+
+    The latency histogram child is looked up once and outcome counts are
+    added once per job (label look-ups take a lock each; at 20,000
+    deliveries/s that shows). Labels are the ones ``Metrics.observe`` uses.
+    """
+
+    __slots__ = ("_counts", "_latency", "metrics", "provider")
+
+    def __init__(self, metrics: Metrics, provider: str) -> None:
+        self.metrics = metrics
+        self.provider = provider
+        self._latency = metrics.provider_latency.labels(provider)
+        self._counts: Counter[tuple[str, str]] = Counter()
+
+    def add(self, result: TokenResult) -> None:
+        reason = "" if result.status is Status.SENT else (result.reason or "")
+        self._counts[(result.status.value, reason)] += 1
+        if result.latency is not None:
+            self._latency.observe(result.latency)
+
+    def commit(self) -> None:
+        for (status, reason), count in self._counts.items():
+            self.metrics.deliveries.labels(self.provider, status, reason).inc(count)
+        self._counts.clear()
+
+
+__all__ = ["OutcomeMetrics", "WorkerContext"]

@@ -26,10 +26,10 @@ The steps, in the order that keeps "delivered or recorded, never lost":
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -61,8 +61,19 @@ logger = logging.getLogger("pushgate.workers")
 
 
 def delivery_id(send_id: str, device_id: int) -> str:
-    """The message id of one delivery: the same on every retry and every re-run."""
-    return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{send_id}:{device_id}"))
+    """The message id of one delivery: the same on every retry and every re-run.
+
+    ``uuid.uuid5(DELIVERY_NAMESPACE, f"{send_id}:{device_id}")``, computed
+    without building UUID objects (it runs once per delivery).
+    """
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{send_id}:{device_id}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5 (RFC 4122 §4.3)
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_NAMESPACE_BYTES = DELIVERY_NAMESPACE.bytes
 
 
 def retry_delay(tries: int, retry_after: float | None) -> float:
@@ -177,11 +188,19 @@ class DeliveryJob:
         client = entry.client
         by_token: dict[str, list[int]] = {}
         max_tries = ctx.settings.max_tries
+        observed = ctx.observer(self.provider)
+        book = ctx.pauses
+        seen = book.generation
 
         def messages() -> Iterator[Message[Any]]:
+            nonlocal seen
             for device in devices:
-                if tally.config_error is not None or ctx.pauses.active(self.app_id, self.provider):
+                if tally.config_error is not None:
                     return  # stop feeding the client: the credentials are bad
+                if book.generation != seen:
+                    seen = book.generation
+                    if book.active(self.app_id, self.provider):
+                        return  # another job found them bad
                 token = _token_of(device)
                 by_token.setdefault(client.token_key(token), []).append(device.id)
                 yield Message(token, notification, delivery_id(self.send_id, device.id))
@@ -192,7 +211,7 @@ class DeliveryJob:
                 logger.error("%s returned a result for an unknown token", self.provider)
                 return
             device_id = ids.pop()
-            ctx.observe(self.provider, result)
+            observed.add(result)
             if result.status is Status.RETRY and self.tries < max_tries:
                 tally.retry[device_id] = result
                 return
@@ -213,8 +232,11 @@ class DeliveryJob:
             tally.settled.add(device_id)
             ctx.recorder.add(self.send_id, self.provider, _with_attempts(outcome, self.tries), dead)
 
-        async with ctx.heartbeat(self.job):
-            await client.send_messages(messages(), on_result=on_result)
+        try:
+            async with ctx.heartbeat(self.job):
+                await client.send_messages(messages(), on_result=on_result)
+        finally:
+            observed.commit()
         return tally
 
     async def _settle(self, entry: CachedClient, devices: list[DeviceRow], tally: _Tally) -> None:

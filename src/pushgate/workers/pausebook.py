@@ -56,6 +56,7 @@ class PauseBook:
         self.clock = clock
         self.on_wake = on_wake
         self._pauses: dict[tuple[int, str], ProviderPause] = {}
+        self.generation = 0  # bumped whenever the snapshot changes (cheap "anything new?" check)
         self._task: asyncio.Task[None] | None = None
 
     def active(self, app_id: int, provider: str) -> ProviderPause | None:
@@ -66,10 +67,12 @@ class PauseBook:
     def note(self, pause: ProviderPause) -> None:
         """Record a pause at once (this process just stored or provisionally decided it)."""
         self._pauses[(pause.app_id, pause.provider)] = pause
+        self.generation += 1
         self._update_gauge()
 
     def forget(self, app_id: int, provider: str) -> None:
-        self._pauses.pop((app_id, provider), None)
+        if self._pauses.pop((app_id, provider), None) is not None:
+            self.generation += 1
         self._update_gauge()
 
     def start(self) -> None:
@@ -92,6 +95,8 @@ class PauseBook:
             key[1] for key, pause in self._pauses.items()
             if pause.active(now) and (key not in current or not current[key].active(now))
         }
+        if current != self._pauses:
+            self.generation += 1
         self._pauses = current
         self._update_gauge()
         for provider in sorted(lifted):
