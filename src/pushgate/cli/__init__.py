@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from pushgate.cli.library_demo import library_demo
 from pushgate.cli.server_cmds import register as register_server_commands
 from pushgate.cli.simulate import simulate
 
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.command("simulate")(simulate)
+app.command("library-demo")(library_demo)
 register_server_commands(app)
 
 
