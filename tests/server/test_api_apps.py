@@ -1,0 +1,142 @@
+"""Admin API: apps, keys shown once, credentials validated per provider and never shown back."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+from api_helpers import ADMIN, Api, Secrets, Tenant
+
+from pushgate.registry import get_credentials, list_api_keys
+from pushgate.registry.pauses import pause_provider
+
+
+def assert_no_secret(answer: httpx.Response, secrets: Secrets) -> None:
+    for text in secrets.secret_texts:
+        assert text not in answer.text, answer.request.url
+
+
+async def test_create_app_shows_the_key_once(api: Api) -> None:
+    body = {"name": "shop", "settings": {"max_devices_per_user": 3}}
+    created = await api.client.post("/v1/apps", json=body, headers=ADMIN)
+    assert created.status_code == 201
+    body = created.json()
+    key = body["api_key"]["key"]
+    assert key.startswith(f"pg_{body['api_key']['prefix']}_")
+    assert body["app"]["settings"] == {"max_devices_per_user": 3}
+    with api.db.session(write=False) as session:
+        [row] = list_api_keys(session, body["app"]["id"])
+        assert key not in repr(row)
+        assert row.key_hash != key
+    for url in ("/v1/apps", f"/v1/apps/{body['app']['id']}", f"/v1/apps/{body['app']['id']}/keys"):
+        answer = await api.client.get(url, headers=ADMIN)
+        assert answer.status_code == 200
+        assert key not in answer.text
+        assert key.rsplit("_", 1)[1] not in answer.text
+
+    duplicate = await api.client.post("/v1/apps", json={"name": "shop"}, headers=ADMIN)
+    assert (duplicate.status_code, duplicate.json()["error"]["field"]) == (422, "body.name")
+    unknown = await api.client.post("/v1/apps", json={"name": "x", "settings": {"colour": 1}}, headers=ADMIN)
+    assert (unknown.status_code, unknown.json()["error"]["field"]) == (422, "body.settings.colour")
+
+    patched = await api.client.patch(f"/v1/apps/{body['app']['id']}", json={"max_devices_per_user": 5},
+                                     headers=ADMIN)
+    assert patched.json()["settings"] == {"max_devices_per_user": 5}
+    assert (await api.client.delete(f"/v1/apps/{body['app']['id']}", headers=ADMIN)).status_code == 204
+    assert (await api.client.get(f"/v1/apps/{body['app']['id']}", headers=ADMIN)).status_code == 404
+    assert (await api.client.get("/v1/devices", headers={"X-API-Key": key})).status_code == 401
+
+
+async def test_credentials_are_stored_and_never_shown(
+    api: Api, shop: Tenant, provider_secrets: Secrets
+) -> None:
+    answers = []
+    for provider in ("apns", "fcm", "webpush", "wns"):
+        answer = await api.client.put(f"/v1/apps/{shop.id}/credentials/{provider}",
+                                      json=provider_secrets.for_provider(provider), headers=ADMIN)
+        assert answer.status_code == 200, answer.text
+        answers.append(answer)
+    shown = answers[0].json()["config"]
+    assert (shown["key"], shown["key_id"], shown["topic"]) == ("***", "ABC123DEFG", "com.example.shop")
+    assert answers[1].json()["config"]["service_account"]["private_key"] == "***"
+    assert answers[1].json()["config"]["service_account"]["client_email"].startswith("sender@")
+    assert answers[3].json()["config"]["client_secret"] == "***"
+    for url in (f"/v1/apps/{shop.id}/credentials", f"/v1/apps/{shop.id}/credentials/fcm",
+                f"/v1/apps/{shop.id}", "/v1/apps"):
+        answers.append(await api.client.get(url, headers=ADMIN))
+    answers.append(await api.client.get("/v1/app", headers=shop.headers))
+    for answer in answers:
+        assert answer.status_code == 200
+        assert_no_secret(answer, provider_secrets)
+    assert (await api.client.get("/v1/app", headers=shop.headers)).json()["providers"] == [
+        "apns", "fcm", "webpush", "wns"
+    ]
+    # Stored in full for the workers.
+    with api.db.session(write=False) as session:
+        row = get_credentials(session, shop.id, "apns")
+        assert row is not None
+        assert row.config["key"] == provider_secrets.apns["key"]
+        assert provider_secrets.apns["key"] not in repr(row)
+
+    assert (await api.client.delete(f"/v1/apps/{shop.id}/credentials/wns", headers=ADMIN)).status_code == 204
+    assert (await api.client.get(f"/v1/apps/{shop.id}/credentials/wns", headers=ADMIN)).status_code == 404
+
+
+async def test_bad_credentials_are_refused_naming_the_field(
+    api: Api, shop: Tenant, provider_secrets: Secrets
+) -> None:
+    apns, fcm = provider_secrets.apns, provider_secrets.fcm
+    account = json.loads(fcm["service_account"])
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("apns", {**apns, "key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----"}, "body.key"),
+        ("apns", {**apns, "key": "/etc/passwd"}, "body.key"),
+        ("apns", {k: v for k, v in apns.items() if k != "team_id"}, "body.team_id"),
+        ("apns", {k: v for k, v in apns.items() if k != "topic"}, "body.topic"),
+        ("apns", {**apns, "environment": "staging"}, "body.environment"),
+        ("apns", {**apns, "base_url": "not a url"}, "body.base_url"),
+        ("fcm", {"service_account": "{not json"}, "body.service_account"),
+        ("fcm", {"service_account": {**account, "private_key": apns["key"]}},
+         "body.service_account.private_key"),
+        ("fcm", {"service_account": {k: v for k, v in account.items() if k != "client_email"}},
+         "body.service_account.client_email"),
+        ("webpush", {**provider_secrets.webpush, "vapid_subject": "https://localhost"}, "body.vapid_subject"),
+        ("webpush", {**provider_secrets.webpush, "vapid_private_key": "c2hvcnQ"}, "body.vapid_private_key"),
+        ("wns", {"client_id": "x"}, "body.client_secret"),
+        ("wns", {**provider_secrets.wns, "_pause": {}}, "body._pause"),
+    ]
+    for provider, config, field in cases:
+        url = f"/v1/apps/{shop.id}/credentials/{provider}"
+        answer = await api.client.put(url, json=config, headers=ADMIN)
+        assert answer.status_code == 422, (provider, field, answer.text)
+        assert answer.json()["error"]["field"] == field, (provider, answer.json())
+        assert_no_secret(answer, provider_secrets)
+    fax = await api.client.put(f"/v1/apps/{shop.id}/credentials/fax", json={}, headers=ADMIN)
+    assert (fax.status_code, fax.json()["error"]["field"]) == (422, "path.provider")
+    with api.db.session(write=False) as session:
+        assert get_credentials(session, shop.id, "apns") is None
+
+
+async def test_a_credential_pause_shows_on_the_app_and_new_credentials_end_it(
+    api: Api, shop: Tenant, provider_secrets: Secrets
+) -> None:
+    await api.credentials(shop, "apns", provider_secrets.apns)
+    with api.db.session() as session:
+        row = get_credentials(session, shop.id, "apns")
+        assert row is not None
+        pause_provider(session, shop.id, "apns", "InvalidProviderToken", version=row.updated_at,
+                       now=time.time())
+    states = {p["provider"]: p for p in (await api.client.get("/v1/app", headers=shop.headers)).json()[
+        "provider_states"]}
+    assert states["apns"]["paused"] is True
+    assert states["apns"]["error"] == "InvalidProviderToken"
+    assert states["apns"]["paused_until"] is not None
+    assert states["fcm"]["paused"] is False
+    shown = (await api.client.get(f"/v1/apps/{shop.id}/credentials/apns", headers=ADMIN)).json()
+    assert "_pause" not in shown["config"]
+
+    await api.credentials(shop, "apns", provider_secrets.apns)  # fixed credentials
+    states = {p["provider"]: p for p in (await api.client.get("/v1/app", headers=shop.headers)).json()[
+        "provider_states"]}
+    assert (states["apns"]["paused"], states["apns"]["error"]) == (False, None)
