@@ -7,6 +7,9 @@ import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import h2.config
+import h2.connection
+import h2.events
 import hpack
 import pytest
 
@@ -28,6 +31,7 @@ from pushgate.transport import (
     H2Pool,
     HeaderBlock,
     HTTP2NotNegotiated,
+    ProtocolViolation,
     RequestTimeout,
     Response,
     StreamNotProcessed,
@@ -419,3 +423,125 @@ async def test_aclose_fails_pending_and_rejects_new(harness: Harness) -> None:
     assert all(isinstance(r, ConnectionLost) for r in results)
     with pytest.raises(ConnectionLost):
         await pool.request(block(pool, "/after"))
+
+
+# -- wire details, against a scripted h2 server ----------------------------------------
+
+
+class ScriptedServer(asyncio.Protocol):
+    """An ``h2`` server whose answers are scripted per path, for frames SimServer never sends."""
+
+    pings_acked = 0
+
+    def __init__(self) -> None:
+        config = h2.config.H2Configuration(client_side=False, validate_outbound_headers=False)
+        self.h2 = h2.connection.H2Connection(config)
+        self.transport: asyncio.Transport | None = None
+        self.paths: dict[int, str] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.h2.initiate_connection()
+        transport.write(self.h2.data_to_send())
+
+    def data_received(self, data: bytes) -> None:
+        for event in self.h2.receive_data(data):
+            if isinstance(event, h2.events.RequestReceived):
+                self.paths[event.stream_id] = dict(event.headers)[b":path"].decode()
+            elif isinstance(event, h2.events.StreamEnded):
+                self.answer(event.stream_id, self.paths[event.stream_id])
+            elif isinstance(event, h2.events.PingAckReceived):
+                ScriptedServer.pings_acked += 1
+        assert self.transport is not None
+        self.transport.write(self.h2.data_to_send())
+
+    def answer(self, sid: int, path: str) -> None:
+        conn = self.h2
+        if path == "/ping":
+            conn.ping(b"pushgate")
+            conn.send_headers(sid, [(":status", "204")], end_stream=True)
+        elif path == "/interim":
+            conn.send_headers(sid, [(":status", "103"), ("link", "</x>")])
+            conn.send_headers(sid, [(":status", "200"), ("x-first", "1")])
+            conn.send_data(sid, b"abc", pad_length=20)
+            conn.send_data(sid, b"def")
+            conn.send_headers(sid, [("x-trailer", "t")], end_stream=True)
+        elif path == "/big-headers":
+            conn.send_headers(sid, [(":status", "200"), ("x-big", "b" * 50_000)], end_stream=True)
+        elif path == "/no-status":
+            conn.send_headers(sid, [("x-oops", "1")], end_stream=True)
+        else:
+            conn.send_headers(sid, [(":status", "200")], end_stream=True)
+
+
+async def test_server_ping_interim_padding_trailers_continuation() -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(ScriptedServer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    pool = H2Pool(f"http://127.0.0.1:{port}")
+    try:
+        pinged = await pool.request(block(pool, "/ping"))
+        assert pinged.status == 204
+        interim = await pool.request(block(pool, "/interim"))
+        assert interim.status == 200
+        assert interim.body == b"abcdef"
+        assert interim.headers == [("x-first", "1"), ("x-trailer", "t")]
+        big = await pool.request(block(pool, "/big-headers"))
+        assert big.header("x-big") == "b" * 50_000
+        with pytest.raises(ProtocolViolation):
+            await pool.request(block(pool, "/no-status"))
+        assert (await pool.request(block(pool, "/after"))).status == 200  # stream error only
+        assert ScriptedServer.pings_acked == 1
+        assert pool.connections_opened == 1
+    finally:
+        await pool.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+# -- more pool edge cases -----------------------------------------------------------
+
+
+async def test_goaway_every_time_ends_in_stream_not_processed(harness: Harness) -> None:
+    async def handler(request: SimRequest) -> SimAction:
+        return GoAway(b'{"reason":"Shutdown"}')
+
+    server = await harness.server(handler)
+    pool = harness.pool(server, max_resends=2)
+    with pytest.raises(StreamNotProcessed):
+        await pool.request(block(pool, "/x"))
+    assert len(server.connections) == 3  # the first try and two resends, each on a new connection
+
+
+async def test_server_without_http2_is_connect_failed(harness: Harness) -> None:
+    server = await harness.server(tls=False, http2=False)
+    pool = harness.pool(server)
+    futures = [pool.request(block(pool, "/x")) for _ in range(3)]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    assert all(isinstance(r, ConnectFailed) for r in results), results
+
+
+async def test_cancelled_futures_do_not_disturb_others(harness: Harness) -> None:
+    server = await harness.server(max_concurrent_streams=5)
+    pool = harness.pool(server)
+    futures = [pool.request(block(pool, f"/c/{i}")) for i in range(50)]
+    for future in futures[::3]:
+        future.cancel()
+    kept = [f for i, f in enumerate(futures) if i % 3]
+    responses = await asyncio.gather(*kept)
+    assert [r.header("x-path") for r in responses] == [f"/c/{i}" for i in range(50) if i % 3]
+    assert all(f.cancelled() for f in futures[::3])
+
+
+async def test_malformed_request_is_reset_by_the_server(harness: Harness) -> None:
+    server = await harness.server()
+    pool = harness.pool(server)
+    # Blocks concatenate in any order; a pseudo-header after a regular one is
+    # malformed (RFC 9113 §8.3) and the server resets just that stream.
+    early = HeaderBlock.encode([(":method", "POST"), (":scheme", "https"), ("x-first", "1")])
+    bad = early + HeaderBlock.encode([(":path", "/late"), (":authority", pool.authority)])
+    with pytest.raises(StreamReset) as reset:
+        await pool.request(bad)
+    assert reset.value.error_code == 0x1  # PROTOCOL_ERROR
+    assert (await pool.request(block(pool, "/fine"))).status == 200

@@ -10,7 +10,7 @@ possible per stream:
 - request header blocks arrive pre-encoded (:class:`HeaderBlock`, stateless
   HPACK), so sending a request is two struct packs and two buffer appends;
 - frames are appended to one ``bytearray`` and written once per event-loop
-  turn (``loop.call_soon``), honouring ``pause_writing``/``resume_writing``;
+  turn (``loop.call_soon``) or per 64 KiB, honouring ``pause_writing``;
 - only response header blocks go through ``hpack.Decoder`` (the server's
   encoder may use its dynamic table, so decoding must keep state), with a
   cache for blocks made only of static-table references (``hpack_decode``);
@@ -22,22 +22,22 @@ SETTINGS ACK, PING ACK (§6.7), SETTINGS_MAX_CONCURRENT_STREAMS at all times
 (§5.1.2; one stream until the server's first SETTINGS, since APNs token auth
 allows one stream until a request is accepted, PROTOCOLS.md §1.9), the
 peer's MAX_FRAME_SIZE (§4.2, CONTINUATION for big header blocks, §6.10),
-both flow-control windows in both directions (§5.2, §6.9), GOAWAY (§6.8) and
-RST_STREAM (§6.4).
+both flow-control windows in both directions (§5.2, §6.9; sending side in
+``flow.py``), GOAWAY (§6.8) and RST_STREAM (§6.4).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
 
 from hpack.exceptions import HPACKError
 
-from pushgate.errors import TransportError
 from pushgate.transport import frames as f
-from pushgate.transport.errors import ConnectionLost, ProtocolViolation, StreamReset
+from pushgate.transport.errors import ConnectFailed, ConnectionLost, ProtocolViolation, StreamReset
+from pushgate.transport.flow import FlowControlError, SendFlow
 from pushgate.transport.hpack_decode import ResponseHeaderDecoder
 from pushgate.transport.response import Response
+from pushgate.transport.stream import ConnectionOwner, Request
 
 # Receive windows we grant (RFC 9113 §6.9.2): large, so responses never wait
 # for a WINDOW_UPDATE round trip; refilled when half is used.
@@ -53,50 +53,6 @@ _pack = f.FRAME_HEADER.pack
 _unpack_from = f.FRAME_HEADER.unpack_from
 _END_HEADERS = f.FLAG_END_HEADERS
 _END_BOTH = f.FLAG_END_HEADERS | f.FLAG_END_STREAM
-
-
-class Request:
-    """One request as it travels: queued, on a stream, maybe resent."""
-
-    __slots__ = (
-        "block", "body", "bucket", "chunks", "conn", "future",
-        "headers", "received", "resends", "status", "stream_id",
-    )
-
-    def __init__(self, block: bytes, body: bytes, future: asyncio.Future[Response]) -> None:
-        self.block = block
-        self.body = body
-        self.future = future
-        self.resends = 0
-        self.bucket: set[Request] | None = None  # deadline bucket, see deadlines.py
-        self.conn: ClientConnection | None = None
-        self.stream_id = 0
-        self.status = 0
-        self.headers: list[tuple[str, str]] = []
-        self.chunks: list[bytes] | None = None
-        self.received = 0
-
-
-class ConnectionOwner(Protocol):
-    """What a connection reports to its pool."""
-
-    def _complete(self, request: Request, response: Response) -> None: ...
-    def _fail(self, request: Request, error: TransportError) -> None: ...
-    def _resend(self, requests: list[Request]) -> None: ...
-    def _slot_freed(self, conn: ClientConnection) -> None: ...
-    def _goaway(self, conn: ClientConnection, unprocessed: list[Request]) -> None: ...
-    def _connection_lost(self, conn: ClientConnection) -> None: ...
-
-
-class _Blocked:
-    """A request body waiting for flow-control credit."""
-
-    __slots__ = ("offset", "request", "window")
-
-    def __init__(self, request: Request, offset: int, window: int) -> None:
-        self.request = request
-        self.offset = offset
-        self.window = window
 
 
 class _ConnectionError(Exception):
@@ -118,12 +74,9 @@ class ClientConnection(asyncio.Protocol):
         self._inbuf = b""
         self._headers = ResponseHeaderDecoder()
         self._streams: dict[int, Request] = {}
-        self._blocked: dict[int, _Blocked] = {}
+        self._flow = SendFlow()
         self._next_stream_id = 1
         self._continuation: tuple[int, bytearray, bool] | None = None
-        self._peer_window = f.DEFAULT_WINDOW  # peer's SETTINGS_INITIAL_WINDOW_SIZE
-        self._send_window = f.DEFAULT_WINDOW  # connection-level credit we have
-        self._max_frame = f.DEFAULT_MAX_FRAME_SIZE
         self._recv_unacked = 0
         self._violation: str | None = None
         self.max_concurrent_streams = 1
@@ -166,9 +119,16 @@ class ClientConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         streams, self._streams = self._streams, {}
-        self._blocked.clear()
-        error = ProtocolViolation if self._violation else ConnectionLost
-        reason = self._violation or (f"connection lost: {exc}" if exc else "connection closed by the server")
+        self._flow.blocked.clear()
+        error: type[ConnectionLost | ConnectFailed]
+        if self._violation:
+            error, reason = ProtocolViolation, self._violation
+        elif not self.settings_received:
+            # The server never spoke HTTP/2 (RFC 9113 §3.4), so it processed nothing.
+            error, reason = ConnectFailed, "the server closed the connection before its HTTP/2 SETTINGS"
+        else:
+            error = ConnectionLost
+            reason = f"connection lost: {exc}" if exc else "connection closed by the server"
         for request in streams.values():
             request.conn = None
             self._owner._fail(request, error(reason))
@@ -191,7 +151,7 @@ class ClientConnection(asyncio.Protocol):
             self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
-        self._flush_pending = False  # a pending call_soon then finds little or nothing to write
+        self._flush_pending = False  # a call_soon still queued then finds little to write
         transport = self._transport
         if self._paused or not self._out or transport is None:
             return
@@ -217,58 +177,19 @@ class ClientConnection(asyncio.Protocol):
         body = request.body
         out = self._out
         size = len(block)
-        if size <= self._max_frame:
+        flow = self._flow
+        if size <= flow.max_frame:
             out += _pack(size >> 8, size & 0xFF, f.HEADERS, _END_HEADERS if body else _END_BOTH, sid)
             out += block
         else:
-            self._split_headers(sid, block, not body)
+            f.header_frames(out, sid, block, not body, flow.max_frame)
         if body:
-            self._send_body(sid, request, 0, self._peer_window)
+            flow.send(out, sid, request)
         if len(out) >= FLUSH_AT:
             self._flush()
         elif not self._flush_pending:
             self._flush_pending = True
             self._loop.call_soon(self._flush)
-
-    def _split_headers(self, sid: int, block: bytes, end_stream: bool) -> None:
-        """HEADERS then CONTINUATION frames (RFC 9113 §6.10), none above MAX_FRAME_SIZE."""
-        view = memoryview(block)
-        step = self._max_frame
-        chunks = [view[i : i + step] for i in range(0, len(view), step)]
-        for index, chunk in enumerate(chunks):
-            frame_type = f.HEADERS if index == 0 else f.CONTINUATION
-            flags = f.FLAG_END_STREAM if index == 0 and end_stream else 0
-            if index == len(chunks) - 1:
-                flags |= f.FLAG_END_HEADERS
-            self._out += _pack(len(chunk) >> 8, len(chunk) & 0xFF, frame_type, flags, sid)
-            self._out += chunk
-
-    def _send_body(self, sid: int, request: Request, offset: int, window: int) -> None:
-        """DATA frames within the stream and connection windows (RFC 9113 §6.9.1)."""
-        body = request.body
-        total = len(body)
-        out = self._out
-        max_frame = self._max_frame
-        while offset < total:
-            size = min(total - offset, window, self._send_window, max_frame)
-            if size <= 0:
-                self._blocked[sid] = _Blocked(request, offset, window)
-                return
-            end = offset + size
-            out += _pack(size >> 8, size & 0xFF, f.DATA, f.FLAG_END_STREAM if end == total else 0, sid)
-            out += body if size == total else memoryview(body)[offset:end]
-            offset = end
-            window -= size
-            self._send_window -= size
-        self._blocked.pop(sid, None)
-
-    def _resume_blocked(self) -> None:
-        for sid, entry in list(self._blocked.items()):
-            if self._send_window <= 0:
-                break
-            if entry.window > 0:
-                self._send_body(sid, entry.request, entry.offset, entry.window)
-        self._schedule_flush()
 
     def cancel(self, request: Request, error_code: int = f.CANCEL) -> None:
         """Abandon a stream (request timeout): RST_STREAM frees its slot (§6.4)."""
@@ -276,7 +197,7 @@ class ClientConnection(asyncio.Protocol):
         if self._streams.get(sid) is not request:
             return
         del self._streams[sid]
-        self._blocked.pop(sid, None)
+        self._flow.forget(sid)
         request.conn = None
         self._out += f.rst_stream(sid, error_code)
         self._schedule_flush()
@@ -340,6 +261,9 @@ class ClientConnection(asyncio.Protocol):
                     self._on_control(ftype, flags, sid, data[start:end])
         except _ConnectionError as exc:
             self._protocol_error(exc.code, str(exc))
+            return
+        except FlowControlError as exc:
+            self._protocol_error(f.FLOW_CONTROL_ERROR, str(exc))
             return
         self._inbuf = data[pos:] if pos < total else b""
         if self._out:
@@ -414,7 +338,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _complete(self, sid: int, request: Request) -> None:
         del self._streams[sid]
-        if self._blocked and self._blocked.pop(sid, None) is not None:
+        if self._flow.blocked and self._flow.forget(sid):
             # Answered before we finished the body (§8.1): stop sending it.
             self._out += f.rst_stream(sid, f.NO_ERROR)
         chunks = request.chunks
@@ -462,50 +386,43 @@ class ClientConnection(asyncio.Protocol):
         if len(payload) % 6:
             raise _ConnectionError(f.FRAME_SIZE_ERROR, "SETTINGS length is not a multiple of 6")
         limit: int | None = None
+        flow = self._flow
         for ident, value in f.parse_settings(payload):
             if ident == f.SETTINGS_MAX_CONCURRENT_STREAMS:
                 limit = value
             elif ident == f.SETTINGS_INITIAL_WINDOW_SIZE:
-                if value > f.MAX_WINDOW:
-                    raise _ConnectionError(f.FLOW_CONTROL_ERROR, "INITIAL_WINDOW_SIZE too large")
-                delta = value - self._peer_window  # §6.9.2: applies to open streams too
-                self._peer_window = value
-                for entry in self._blocked.values():
-                    entry.window += delta
+                flow.set_initial_window(value)
             elif ident == f.SETTINGS_MAX_FRAME_SIZE:
                 if not f.DEFAULT_MAX_FRAME_SIZE <= value <= f.MAX_FRAME_SIZE_LIMIT:
                     raise _ConnectionError(f.PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range")
-                self._max_frame = value
+                flow.max_frame = value
         if limit is not None:
             self.max_concurrent_streams = limit
         elif not self.settings_received:
             self.max_concurrent_streams = _UNLIMITED  # §6.5.2: no limit unless one is set
         self.settings_received = True
         self._out += f.SETTINGS_ACK
-        if self._blocked:
-            self._resume_blocked()
+        if flow.blocked:
+            flow.resume(self._out)
         self._owner._slot_freed(self)
 
     def _on_window_update(self, sid: int, payload: bytes) -> None:
         if len(payload) != 4:
             raise _ConnectionError(f.FRAME_SIZE_ERROR, "WINDOW_UPDATE payload is not 4 bytes")
         increment = f.unpack_u32(payload) & f.MAX_WINDOW
+        flow = self._flow
         if sid == 0:
-            self._send_window += increment
-            if self._send_window > f.MAX_WINDOW:
-                raise _ConnectionError(f.FLOW_CONTROL_ERROR, "connection window above 2^31-1")
+            flow.connection_credit(increment)
         else:
-            entry = self._blocked.get(sid)
-            if entry is not None:
-                entry.window += increment
-        if self._blocked:
-            self._resume_blocked()
+            flow.stream_credit(sid, increment)
+        if flow.blocked:
+            flow.resume(self._out)
 
     def _on_rst_stream(self, sid: int, payload: bytes) -> None:
         if len(payload) != 4:
             raise _ConnectionError(f.FRAME_SIZE_ERROR, "RST_STREAM payload is not 4 bytes")
         request = self._streams.pop(sid, None)
-        self._blocked.pop(sid, None)
+        self._flow.forget(sid)
         if request is None:
             return
         request.conn = None
@@ -528,7 +445,7 @@ class ClientConnection(asyncio.Protocol):
         unprocessed = []
         for sid in above:
             request = self._streams.pop(sid)
-            self._blocked.pop(sid, None)
+            self._flow.forget(sid)
             request.conn = None
             unprocessed.append(request)
         self._owner._goaway(self, unprocessed)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from pushgate.transport.connection import Request
+from pushgate.transport.stream import Request
 
 
 class DeadlineSweep:

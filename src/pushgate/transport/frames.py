@@ -100,3 +100,18 @@ def unpack_u32(payload: bytes, offset: int = 0) -> int:
 def unpack_goaway(payload: bytes) -> tuple[int, int, bytes]:
     last, code = _GOAWAY.unpack_from(payload)
     return last & MAX_STREAM_ID, code, bytes(payload[8:])
+
+
+def header_frames(out: bytearray, sid: int, block: bytes, end_stream: bool, max_frame: int) -> None:
+    """HEADERS then CONTINUATION frames (§6.2, §6.10), none above ``max_frame``."""
+    view = memoryview(block)
+    pieces = [view[i : i + max_frame] for i in range(0, len(view), max_frame)] or [view]
+    last = len(pieces) - 1
+    for index, piece in enumerate(pieces):
+        frame_type = HEADERS if index == 0 else CONTINUATION
+        flags = FLAG_END_STREAM if index == 0 and end_stream else 0
+        if index == last:
+            flags |= FLAG_END_HEADERS
+        size = len(piece)
+        out += FRAME_HEADER.pack(size >> 8, size & 0xFF, frame_type, flags, sid)
+        out += piece

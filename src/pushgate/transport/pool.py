@@ -23,7 +23,7 @@ from collections import deque
 from urllib.parse import urlsplit
 
 from pushgate.errors import TransportError
-from pushgate.transport.connection import ClientConnection, Request
+from pushgate.transport.connection import ClientConnection
 from pushgate.transport.deadlines import DeadlineSweep
 from pushgate.transport.errors import (
     ConnectFailed,
@@ -34,6 +34,7 @@ from pushgate.transport.errors import (
 )
 from pushgate.transport.hpack_block import HeaderBlock
 from pushgate.transport.response import Response
+from pushgate.transport.stream import Request
 from pushgate.transport.tls import client_context
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
