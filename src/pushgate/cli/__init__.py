@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from pushgate.cli.admin import register as register_admin_commands
 from pushgate.cli.library_demo import library_demo
 from pushgate.cli.server_cmds import register as register_server_commands
 from pushgate.cli.simulate import simulate
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.command("simulate")(simulate)
 app.command("library-demo")(library_demo)
 register_server_commands(app)
+register_admin_commands(app)
 
 
 @app.callback()

@@ -1,0 +1,284 @@
+"""Admin commands: ``migrate``, ``app create|list|credentials``, ``send``, ``devices import``.
+
+They work on the database directly (no server needs to run), with the
+same settings as ``pushgate serve`` (``--config FILE`` / ``PUSHGATE_*``)
+and through the same code paths as the API: a send from the command line
+is validated, size-checked, backpressured and stored with its fan-out job
+exactly like ``POST /v1/sends`` (:func:`pushgate.server.submit.submit_send`).
+The embedded SQLite database migrates itself on first use, as it does for
+``serve``; PostgreSQL is upgraded only by ``pushgate migrate``.
+
+Secrets are shown once: ``app create`` prints the new API key and nothing
+prints it again; credentials are echoed redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pushgate.cli.server_cmds import ConfigOption, load_settings
+from pushgate.errors import ConfigurationError, PushgateError
+
+if TYPE_CHECKING:
+    from pushgate.config import Settings
+    from pushgate.registry import App, Database
+
+app_commands = typer.Typer(
+    help="Create and list apps, store their provider credentials.", no_args_is_help=True
+)
+device_commands = typer.Typer(help="Bulk device operations.", no_args_is_help=True)
+FINISHED = ("done", "cancelled")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def _database(settings: Settings) -> Database:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from pushgate.server.components import open_database
+
+    try:
+        return open_database(settings)
+    except (SQLAlchemyError, ConfigurationError) as exc:
+        raise _fail(f"cannot open the database: {type(exc).__name__}: {exc}") from None
+
+
+def _app(db: Database, reference: str) -> App:
+    """An app by id or by name."""
+    from pushgate.registry import get_app, get_app_by_name
+
+    with db.session(write=False) as session:
+        if reference.isdigit():
+            found = get_app(session, int(reference))
+        else:
+            found = get_app_by_name(session, reference)
+    if found is None:
+        raise _fail(f"no app {reference!r} (give its id or name; `pushgate app list` shows them)")
+    return found
+
+
+AppOption = Annotated[str, typer.Option("--app", "-a", help="The app's id or name")]
+
+
+def migrate(config: ConfigOption = None) -> None:
+    """Bring the database schema up to this version (PostgreSQL needs this before `serve`)."""
+    from pushgate.registry import Database
+
+    settings = load_settings(config)
+    with Database(settings.database_url) as db:
+        db.migrate()
+        typer.echo(f"{db!r}: schema at revision {db.current_revision()}")
+
+
+@app_commands.command("create")
+def create_app(
+    name: Annotated[str, typer.Argument(help="A name for the app, e.g. the product's")],
+    config: ConfigOption = None,
+) -> None:
+    """Create an app and print its API key (once: it cannot be shown again)."""
+    from pushgate.registry import ValidationError
+    from pushgate.registry import create_app as create
+
+    with _database(load_settings(config)) as db:
+        try:
+            with db.session() as session:
+                app, key = create(session, name)
+        except ValidationError as exc:
+            raise _fail(exc.message) from None
+    console = Console()
+    console.print(f"Created app [bold]{app.id}[/bold] ([bold]{app.name}[/bold]).")
+    console.print("[yellow]API key — shown this once, store it now; it cannot be shown again:[/yellow]")
+    typer.echo(key)
+
+
+@app_commands.command("list")
+def list_apps(config: ConfigOption = None) -> None:
+    """The apps, with the providers they have credentials for."""
+    from pushgate.registry import list_apps as apps
+    from pushgate.registry import list_credentials
+
+    table = Table("id", "name", "providers", "created")
+    with _database(load_settings(config)) as db, db.session(write=False) as session:
+        for app in apps(session):
+            providers = ", ".join(row.provider for row in list_credentials(session, app.id)) or "-"
+            table.add_row(str(app.id), app.name, providers, app.created_at.strftime("%Y-%m-%d %H:%M"))
+    Console().print(table)
+
+
+@app_commands.command("credentials")
+def credentials(
+    app: Annotated[str, typer.Argument(help="The app's id or name")],
+    provider: Annotated[str, typer.Argument(help="apns, fcm, webpush or wns")],
+    file: Annotated[Path, typer.Option("--file", "-f", help="JSON file with the credentials", exists=True,
+                                       dir_okay=False, readable=True)],
+    config: ConfigOption = None,
+) -> None:
+    """Store an app's credentials for one provider (checked first; printed redacted)."""
+    from pushgate.registry import ProviderName, ValidationError, set_credentials
+    from pushgate.registry.validation import validate_choice
+    from pushgate.server.credentials import check_credentials
+
+    try:
+        values = json.loads(file.read_text())
+    except ValueError as exc:
+        raise _fail(f"{file} is not JSON: {exc}") from None
+    if not isinstance(values, dict):
+        raise _fail(f"{file} must hold a JSON object")
+    with _database(load_settings(config)) as db:
+        target = _app(db, app)
+        try:
+            kind = validate_choice(provider, ProviderName, "provider")
+            clean = check_credentials(kind, values)
+            with db.session() as session:
+                row = set_credentials(session, target.id, kind.value, clean)
+                shown = row.redacted()
+        except ValidationError as exc:
+            raise _fail(f"{exc.field.removeprefix('config.')}: {exc.message}") from None
+    typer.echo(f"Stored {kind.value} credentials for app {target.id} ({target.name}):")
+    typer.echo(json.dumps(shown, indent=2))
+
+
+def send(
+    app: AppOption,
+    title: Annotated[str | None, typer.Option(help="Notification title")] = None,
+    body: Annotated[str | None, typer.Option(help="Notification text")] = None,
+    data: Annotated[str | None, typer.Option(help="Custom data, a JSON object")] = None,
+    token: Annotated[
+        list[str] | None, typer.Option("--token", "-t", help="A device token (repeatable)")
+    ] = None,
+    user: Annotated[list[str] | None, typer.Option("--user", "-u", help="A user id (repeatable)")] = None,
+    all_devices: Annotated[bool, typer.Option("--all", help="Every active device of the app")] = False,
+    provider: Annotated[list[str] | None, typer.Option("--provider", "-p", help="Only this provider")] = None,
+    idempotency_key: Annotated[str | None, typer.Option(help="Send at most once per key")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the send until it is done")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most")] = 300.0,
+    config: ConfigOption = None,
+) -> None:
+    """Send a notification to tokens, users or everyone, as POST /v1/sends does."""
+    from pushgate.notification import Notification
+    from pushgate.registry import IdempotencyConflict, ValidationError
+    from pushgate.server.components import open_queue
+    from pushgate.server.submit import Backpressure, submit_send
+
+    audiences = [name for name, given in (("tokens", token), ("users", user), ("all", all_devices)) if given]
+    if len(audiences) != 1:
+        raise _fail("give exactly one of --token, --user or --all", 2)
+    target: dict[str, Any] = {"tokens": token} if token else {"users": user} if user else {"all": True}
+    if provider:
+        target["providers"] = provider
+    try:
+        notification = Notification(title=title, body=body, data=json.loads(data) if data else None)
+    except ValueError as exc:
+        raise _fail(f"invalid notification: {exc}", 2) from None
+    settings = load_settings(config)
+    with _database(settings) as db:
+        target_app = _app(db, app)
+        try:
+            submission = submit_send(db, open_queue(settings, db), settings, target_app.id, notification,
+                                     target, idempotency_key=idempotency_key)
+        except ValidationError as exc:
+            raise _fail(f"{exc.field}: {exc.message}") from None
+        except Backpressure as exc:
+            raise _fail(f"{exc}", 3) from None
+        except (IdempotencyConflict, PushgateError) as exc:
+            raise _fail(str(exc)) from None
+        answer = submission.response
+        replayed = " (already sent with this idempotency key)" if submission.replayed else ""
+        typer.echo(f"send {answer['id']}: {answer['targeted']} devices targeted{replayed}")
+        if wait:
+            _follow(db, answer["id"], timeout)
+
+
+def _follow(db: Database, send_id: str, timeout: float) -> None:
+    """Poll the send's counters until it finishes, then print them."""
+    from pushgate.registry import get_send_status
+
+    deadline = time.monotonic() + timeout
+    console = Console()
+    with console.status("waiting for deliveries (sender workers must be running: `pushgate serve`)"):
+        while True:
+            with db.session(write=False) as session:
+                view = get_send_status(session, send_id)
+            assert view is not None
+            if view.status in FINISHED or time.monotonic() >= deadline:
+                break
+            time.sleep(0.5)
+    counters = ("targeted", "sent", "failed", "dead", "expired", "pending")
+    table = Table("status", *counters, title=f"send {send_id}")
+    table.add_row(view.status, *(str(getattr(view, name)) for name in counters))
+    console.print(table)
+    if view.status not in FINISHED:
+        raise _fail(f"not finished after {timeout:g} s", 4)
+
+
+@device_commands.command("import")
+def import_devices(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON lines, or a JSON array of devices", exists=True,
+                                         dir_okay=False, readable=True)],
+    app: AppOption,
+    config: ConfigOption = None,
+) -> None:
+    """Register many devices from a file, with a progress bar; bad rows are listed, not fatal."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+    from pushgate.cli.device_files import (
+        DeviceFileError,
+        UnreadableRow,
+        count_units,
+        detect_format,
+        read_rows,
+    )
+    from pushgate.registry import import_devices as store
+    from pushgate.server.components import validation_policy
+
+    settings = load_settings(config)
+    kind = detect_format(file)
+    unreadable: dict[int, str] = {}
+    with _database(settings) as db:
+        target = _app(db, app)
+        columns = (TextColumn("importing"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
+        try:
+            with Progress(*columns, console=Console(stderr=True)) as progress:
+                task = progress.add_task("import", total=count_units(file, kind))
+
+                def rows() -> Any:
+                    for index, row in enumerate(read_rows(file, kind, lambda n: progress.advance(task, n))):
+                        if isinstance(row, UnreadableRow):
+                            unreadable[index] = str(row)
+                        yield row
+
+                result = store(db, target.id, rows(), policy=validation_policy(settings),
+                               default_max_devices=settings.max_devices_per_user)
+        except DeviceFileError as exc:
+            raise _fail(str(exc)) from None
+    for error in result.errors[:50]:
+        problem = unreadable.get(error.index) or f"{error.field}: {error.message}"
+        typer.secho(f"row {error.index + 1}: {problem}", err=True, fg=typer.colors.YELLOW)
+    if len(result.errors) > 50:
+        more = len(result.errors) - 50
+        typer.secho(f"… and {more} more rows with errors", err=True, fg=typer.colors.YELLOW)
+    typer.echo(f"{result.created} created, {result.updated} updated, {len(result.errors)} rejected"
+               + (f", {result.evicted} retired (devices per user limit)" if result.evicted else ""))
+    if result.errors and not (result.created or result.updated):
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the admin commands to the ``pushgate`` application."""
+    app.command("migrate")(migrate)
+    app.command("send")(send)
+    app.add_typer(app_commands, name="app")
+    app.add_typer(device_commands, name="devices")
+
+
+__all__ = ["register"]
