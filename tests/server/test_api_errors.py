@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from api_helpers import Api, Tenant
+import pytest
+from api_helpers import ADMIN, Api, Secrets, Tenant
 
 
 async def test_every_field_problem_is_listed(api: Api, shop: Tenant) -> None:
@@ -64,3 +66,37 @@ async def test_request_body_limit(make_api: Any) -> None:
     assert (await api.client.get("/v1/devices", headers=shop.headers)).json()["items"] == []
     small = await api.client.post("/v1/devices/import", json=rows[:3], headers=shop.headers)
     assert (small.status_code, small.json()["created"]) == (200, 3)
+
+
+async def test_an_unexpected_database_error_is_a_500_and_logs_no_secret(
+    api: Api, shop: Tenant, provider_secrets: Secrets, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The database refuses the INSERT that carries the credentials: its error lists them as parameters.
+    if api.db.is_sqlite:
+        create = ["CREATE TRIGGER refuse BEFORE INSERT ON credentials BEGIN SELECT RAISE(ABORT, 'no'); END"]
+        drop = ["DROP TRIGGER refuse"]
+    else:
+        create = ["CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no'; END $$ "
+                  "LANGUAGE plpgsql",
+                  "CREATE TRIGGER refuse BEFORE INSERT ON credentials FOR EACH ROW EXECUTE FUNCTION refuse()"]
+        drop = ["DROP TRIGGER refuse ON credentials", "DROP FUNCTION refuse()"]
+    with api.db.connect() as connection:
+        for statement in create:
+            connection.exec_driver_sql(statement)
+    try:
+        with caplog.at_level(logging.ERROR, logger="pushgate.server"):
+            answer = await api.client.put(f"/v1/apps/{shop.id}/credentials/wns", json=provider_secrets.wns,
+                                          headers=ADMIN)
+    finally:
+        with api.db.connect() as connection:
+            for statement in drop:
+                connection.exec_driver_sql(statement)
+    assert answer.status_code == 500
+    assert answer.json() == {"error": {"code": "internal_error", "message": "internal server error"}}
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "parameters withheld" in logged
+    assert "IntegrityError" in logged or "InternalError" in logged or "RaiseException" in logged
+    assert provider_secrets.wns["client_secret"] not in logged
+    assert provider_secrets.wns["client_secret"] not in caplog.text
+    metrics = (await api.client.get("/metrics")).text
+    assert 'route="/v1/apps/{app_id}/credentials/{provider}",status="500"' in metrics

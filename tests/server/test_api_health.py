@@ -103,3 +103,15 @@ async def test_metrics_expose_the_named_series(api: Api, shop: Tenant) -> None:
     unmatched = await api.client.get("/no/such/path")
     assert unmatched.status_code == 404
     assert 'route="<unmatched>"' in (await api.client.get("/metrics")).text
+
+
+async def test_openapi_documents_the_v1_api(api: Api) -> None:
+    schema = (await api.client.get("/openapi.json")).json()
+    paths = set(schema["paths"])
+    assert {"/v1/devices", "/v1/devices/{device_id}", "/v1/devices/import", "/v1/users/{external_id}",
+            "/v1/sends", "/v1/sends/{send_id}", "/v1/sends/{send_id}/deliveries", "/v1/apps",
+            "/v1/apps/{app_id}/credentials/{provider}", "/v1/app", "/health", "/ready"} <= paths
+    assert "Notification" in schema["components"]["schemas"]
+    docs = await api.client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()

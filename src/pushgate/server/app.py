@@ -33,7 +33,7 @@ from pushgate.queue import Queue
 from pushgate.registry import Database
 from pushgate.server import errors
 from pushgate.server.components import Services, open_queue, schema_head, validation_policy
-from pushgate.server.middleware import BodyLimitMiddleware, MetricsMiddleware
+from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
 from pushgate.server.routes import ROUTERS
 
 logger = logging.getLogger("pushgate.server")
@@ -80,6 +80,7 @@ def create_app(
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(InternalErrorMiddleware)  # innermost: sees the route's exceptions first
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=registry)  # outermost: counts the 413s too
     return app

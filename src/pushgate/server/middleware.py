@@ -1,4 +1,4 @@
-"""ASGI middleware of the API: request metrics and the request-size limit.
+"""ASGI middleware of the API: request metrics, the request-size limit, unexpected errors.
 
 Both are plain ASGI callables rather than ``BaseHTTPMiddleware``: no extra
 task per request and the body is streamed through untouched.
@@ -9,6 +9,10 @@ task per request and the body is streamed through untouched.
 - :class:`BodyLimitMiddleware` refuses bodies over ``max_request_bytes``
   with 413: at once when ``Content-Length`` says so, or as soon as a
   streamed (chunked) body passes the limit, before it is all read.
+- :class:`InternalErrorMiddleware` turns an unhandled exception into the
+  API's 500 shape and logs it itself, without SQL parameters. (An
+  ``Exception`` handler would run in Starlette's outermost middleware,
+  which re-raises the exception for the server to log in full.)
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pushgate.metrics import Metrics
-from pushgate.server.errors import RequestTooLarge, error_body
+from pushgate.server.errors import RequestTooLarge, error_body, log_unexpected
 
 UNMATCHED_ROUTE = "<unmatched>"
 
@@ -90,3 +94,32 @@ class BodyLimitMiddleware:
                                 (b"content-length", str(len(body)).encode()),
                                 (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": body})
+
+
+class InternalErrorMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        except Exception as exc:
+            log_unexpected(scope["method"], scope["path"], exc)
+            if started:  # too late for an error answer: the connection is closed
+                return
+            body = json.dumps(error_body("internal_error", "internal server error")).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
