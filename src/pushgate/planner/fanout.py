@@ -29,18 +29,17 @@ grouped by provider.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    and_,
     case,
     exists,
-    func,
     literal,
     not_,
     or_,
@@ -62,7 +61,6 @@ from pushgate.registry.db import Database
 from pushgate.registry.devices import token_hash
 from pushgate.registry.models import (
     UTCDateTime,
-    deliveries_table,
     device_tags_table,
     devices_table,
     sends_table,
@@ -281,9 +279,8 @@ def _list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnEleme
     return _d.token_hash.in_(hashes)
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRow:
-    """What a sender worker needs of one device."""
+class DeviceRow(NamedTuple):
+    """What a sender worker needs of one device (a NamedTuple: built per device, cheaply)."""
 
     id: int
     provider: str
@@ -295,8 +292,8 @@ class DeviceRow:
     locale: str | None  # the device's, else its user's (for localized templates)
     timezone: str | None  # the device's, else its user's
     user: str | None  # the app's user id
-    registered_at: datetime  # compare with a provider's "unregistered since" timestamp
-    updated_at: datetime
+    # No timestamps: the dead-token rule ("unless it re-registered after the
+    # provider's timestamp") is applied in SQL by deactivate_devices.
 
 
 def load_chunk(db: Database, payload: Mapping[str, Any], *, now: datetime | None = None) -> list[DeviceRow]:
@@ -310,46 +307,48 @@ def load_chunk(db: Database, payload: Mapping[str, Any], *, now: datetime | None
     """
     send_id: str = payload["send_id"]
     wanted: list[int] = list(payload["device_ids"])
-    u, x = users_table.c, deliveries_table.c
     with db.connect(write=False) as connection:
         status = connection.execute(select(_s.status).where(_s.id == send_id)).scalar()
         if status is None or status == SendStatus.CANCELLED:
             return []
-        rows = connection.execute(
-            select(
-                _d.id, _d.provider, _d.token, _d.p256dh, _d.auth, _d.platform, _d.app_version,
-                func.coalesce(_d.locale, u.locale).label("locale"),
-                func.coalesce(_d.timezone, u.timezone).label("timezone"),
-                u.external_id, _d.registered_at, _d.updated_at, _d.active, x.device_id.label("recorded"),
-            )
-            .select_from(
-                devices_table.outerjoin(users_table, u.id == _d.user_id).outerjoin(
-                    deliveries_table, and_(x.send_id == send_id, x.device_id == _d.id)
-                )
-            )
-            .where(_d.id.in_(wanted))
-            .order_by(_d.id)
-        ).all()
-    found = {row.id for row in rows}
-    settle = [Outcome(i, DeliveryStatus.FAILED, REASON_DEVICE_DELETED) for i in wanted if i not in found]
+        if connection.dialect.name == "sqlite":
+            rows = connection.exec_driver_sql(_CHUNK_SQLITE, (send_id, json.dumps(wanted))).all()
+        else:
+            rows = connection.exec_driver_sql(_CHUNK_POSTGRESQL, (send_id, wanted)).all()
+    found: set[int] = set()
+    settle: list[Outcome] = []
     devices: list[DeviceRow] = []
-    for row in rows:
-        if row.recorded is not None:
+    for (device_id, provider, token, p256dh, auth, platform, app_version, locale, timezone, user,
+         active, recorded) in rows:
+        found.add(device_id)
+        if recorded is not None:
             continue
-        if not row.active:
-            settle.append(Outcome(row.id, DeliveryStatus.FAILED, REASON_DEVICE_INACTIVE))
+        if not active:
+            settle.append(Outcome(device_id, DeliveryStatus.FAILED, REASON_DEVICE_INACTIVE))
             continue
         devices.append(DeviceRow(
-            id=row.id, provider=row.provider, token=row.token, p256dh=row.p256dh, auth=row.auth,
-            platform=row.platform, app_version=row.app_version, locale=row.locale,
-            timezone=row.timezone, user=row.external_id, registered_at=row.registered_at,
-            updated_at=row.updated_at,
+            device_id, provider, token, p256dh, auth, platform, app_version, locale, timezone, user
         ))
+    settle.extend(Outcome(i, DeliveryStatus.FAILED, REASON_DEVICE_DELETED) for i in wanted if i not in found)
     if settle:
         with db.connect() as connection:
             record_outcomes_on(connection, send_id, payload["provider"], settle, now=now)
     return devices
 
+
+# One statement whatever the chunk size (the id list is one parameter), so
+# the driver parses it once; raw rows because SQLAlchemy's per-row result
+# processing costs more than the query at tens of thousands of rows/s.
+_CHUNK_SQL = (
+    "SELECT d.id, d.provider, d.token, d.p256dh, d.auth, d.platform, d.app_version,"
+    " COALESCE(d.locale, u.locale), COALESCE(d.timezone, u.timezone), u.external_id,"
+    " d.active, x.device_id"
+    " FROM devices d LEFT JOIN users u ON u.id = d.user_id"
+    " LEFT JOIN deliveries x ON x.send_id = {send} AND x.device_id = d.id"
+    " WHERE d.id IN ({ids}) ORDER BY d.id"
+)
+_CHUNK_SQLITE = _CHUNK_SQL.format(send="?", ids="SELECT value FROM json_each(?)")
+_CHUNK_POSTGRESQL = _CHUNK_SQL.format(send="%s", ids="SELECT unnest(%s::bigint[])")
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",

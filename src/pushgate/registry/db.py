@@ -173,6 +173,18 @@ def insert_ignoring(connection: Connection, table: Table, conflict_columns: Sequ
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
 
 
+def placeholders(connection: Connection, count: int) -> str:
+    """``count`` positional parameter markers in the driver's style, for raw hot-path SQL.
+
+    The hot paths (delivery outcomes, chunk loads) run tens of thousands of
+    rows per second; at that rate SQLAlchemy's per-row parameter
+    processing costs more than the database. They hand plain tuples to the
+    driver's ``executemany`` through ``exec_driver_sql`` instead.
+    """
+    marker = "?" if connection.dialect.name == "sqlite" else "%s"
+    return ", ".join([marker] * count)
+
+
 def _normalize_url(url: str | URL) -> URL:
     parsed = make_url(url)
     backend = parsed.get_backend_name()

@@ -74,6 +74,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def sqlite_timestamp(value: datetime | None) -> str | None:
+    """A datetime as UTCDateTime stores it on SQLite ("YYYY-MM-DD HH:MM:SS.ffffff", UTC).
+
+    The hot paths bind tens of thousands of timestamps per second;
+    ``isoformat`` writes SQLAlchemy's SQLite format in C, several times
+    faster than the generic path.
+    """
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")
+
+
+def timestamp_from_db(value: datetime | str) -> datetime:
+    """A timestamp read by raw SQL (text on SQLite, aware on PostgreSQL) as aware UTC."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware UTC datetime on both backends.
 
@@ -88,17 +109,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
-        # The hot paths bind tens of thousands of timestamps per second;
-        # isoformat() writes SQLAlchemy's SQLite format ("YYYY-MM-DD
-        # HH:MM:SS.ffffff") in C, several times faster than the generic path.
-        def to_text(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is not None:
-                value = value.astimezone(UTC).replace(tzinfo=None)
-            return value.isoformat(" ", "microseconds")
-
-        return to_text
+        return sqlite_timestamp
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -356,7 +367,9 @@ class Delivery(Base):
     """The final outcome of one send to one device."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_device", "device_id"),)
+    # WITHOUT ROWID on SQLite: rows live in the primary key's B-tree, one
+    # tree write per insert fewer on the hottest table.
+    __table_args__ = (Index("ix_deliveries_device", "device_id"), {"sqlite_with_rowid": False})
 
     send_id: Mapped[str] = mapped_column(ForeignKey("sends.id", ondelete="CASCADE"), primary_key=True)
     device_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

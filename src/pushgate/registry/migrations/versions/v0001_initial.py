@@ -167,6 +167,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("updated_at", Timestamp, nullable=False),
         sa.PrimaryKeyConstraint("send_id", "device_id", name="pk_deliveries"),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_deliveries_device", "deliveries", ["device_id"])
     op.create_table(
