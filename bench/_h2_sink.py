@@ -8,6 +8,12 @@ answers every request that ends its stream with one HEADERS frame
 ``:status: 200`` + END_STREAM (HPACK static index 8, RFC 7541 Appendix A),
 ACKs SETTINGS and PINGs, and hands back flow-control credit for the DATA it
 reads. It validates nothing; it is a benchmark instrument only.
+
+With ``apns_ids`` it answers like APNs instead (PROTOCOLS.md §1.5): ``:status
+200`` plus a fresh ``apns-id`` UUID, HPACK-encoded the way a typical server
+encoder does it (``hpack.Encoder``: indexed, Huffman-coded), so the client
+pays the realistic decoding cost. Those blocks are encoded ahead, in order,
+so the sink's own speed does not change.
 """
 
 from __future__ import annotations
@@ -15,6 +21,10 @@ from __future__ import annotations
 import asyncio
 import ssl
 import struct
+import uuid
+from collections import deque
+
+import hpack
 
 _HEADER = struct.Struct(">HBBBL")
 _PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -26,9 +36,16 @@ def _frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
     return _HEADER.pack(n >> 8, n & 0xFF, ftype, flags, sid) + payload
 
 
+def apns_answers(count: int) -> deque[bytes]:
+    """``count`` consecutive response header blocks from one HPACK encoder."""
+    encoder = hpack.Encoder()
+    return deque(encoder.encode([(":status", "200"), ("apns-id", str(uuid.uuid4()))]) for _ in range(count))
+
+
 class SinkProtocol(asyncio.Protocol):
-    def __init__(self, max_streams: int) -> None:
+    def __init__(self, max_streams: int, answers: deque[bytes] | None = None) -> None:
         self._max_streams = max_streams
+        self._answers = answers
         self._buffer = b""
         self._preface = True
         self._out = bytearray()
@@ -53,7 +70,7 @@ class SinkProtocol(asyncio.Protocol):
             self._preface = False
         total = len(data)
         out = self._out
-        answer = b"\x88"
+        answers = self._answers
         while total - pos >= 9:
             hi, lo, ftype, flags, sid = _HEADER.unpack_from(data, pos)
             end = pos + 9 + ((hi << 8) | lo)
@@ -63,7 +80,9 @@ class SinkProtocol(asyncio.Protocol):
                 if ftype == 0x0:
                     self._unacked += end - pos - 9
                 if flags & 0x1:
-                    out += _HEADER.pack(0, 1, 0x1, 0x5, sid)
+                    answer = answers.popleft() if answers else b"\x88"
+                    size = len(answer)
+                    out += _HEADER.pack(size >> 8, size & 0xFF, 0x1, 0x5, sid)
                     out += answer
             elif ftype == 0x4 and not flags & 0x1:
                 out += _frame(0x4, 0x1, 0)
@@ -86,7 +105,14 @@ class SinkProtocol(asyncio.Protocol):
 
 
 async def serve_sink(
-    host: str, port: int, ssl_context: ssl.SSLContext | None, max_streams: int = 1000
+    host: str, port: int, ssl_context: ssl.SSLContext | None, max_streams: int = 1000, apns_ids: int = 0
 ) -> asyncio.Server:
+    """Serve; with ``apns_ids`` the first connection gets that many APNs-style answers."""
     loop = asyncio.get_running_loop()
-    return await loop.create_server(lambda: SinkProtocol(max_streams), host, port, ssl=ssl_context)
+    answers = [apns_answers(apns_ids)] if apns_ids else []
+
+    def protocol() -> SinkProtocol:
+        # One encoder sequence per connection: HPACK state is per connection.
+        return SinkProtocol(max_streams, answers.pop() if answers else None)
+
+    return await loop.create_server(protocol, host, port, ssl=ssl_context)

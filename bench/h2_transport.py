@@ -41,7 +41,7 @@ async def _ok(request: SimRequest) -> SimResponse:
     return SimResponse(200)
 
 
-def _serve(kind: str, tls: bool, max_streams: int, queue: Any) -> None:
+def _serve(kind: str, tls: bool, max_streams: int, queue: Any, apns_ids: int = 0) -> None:
     """Child process: run the server until terminated; report (port, CA PEM)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,7 +51,7 @@ def _serve(kind: str, tls: bool, max_streams: int, queue: Any) -> None:
         if kind == "sink":
             from _h2_sink import serve_sink
 
-            server = await serve_sink("127.0.0.1", 0, context, max_streams)
+            server = await serve_sink("127.0.0.1", 0, context, max_streams, apns_ids)
             port = server.sockets[0].getsockname()[1]
         else:
             sim = SimServer(_ok, ssl_context=context, max_concurrent_streams=max_streams)
@@ -159,6 +159,11 @@ def main() -> None:
     parser.add_argument("--url", help="benchmark an existing server instead of starting one")
     parser.add_argument("--ca", help="CA file to trust for --url")
     parser.add_argument("--server", choices=["sim", "sink"], default="sim")
+    parser.add_argument(
+        "--apns-answers",
+        action="store_true",
+        help="sink answers carry a Huffman-coded apns-id like APNs (one connection only)",
+    )
     parser.add_argument("--plaintext", action="store_true", help="h2c instead of TLS (own server only)")
     parser.add_argument("-n", type=int, default=50_000)
     parser.add_argument("--httpx-n", type=int, default=5_000, help="requests for the httpx run (0 skips it)")
@@ -174,7 +179,8 @@ def main() -> None:
     else:
         spawn = multiprocessing.get_context("spawn")
         queue = spawn.Queue()
-        server_args = (args.server, not args.plaintext, args.max_streams, queue)
+        apns_ids = args.n + args.httpx_n + 10 if args.apns_answers and args.server == "sink" else 0
+        server_args = (args.server, not args.plaintext, args.max_streams, queue, apns_ids)
         process = spawn.Process(target=_serve, args=server_args, daemon=True)
         process.start()
         port, ca_pem = queue.get(timeout=60)

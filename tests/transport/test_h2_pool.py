@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import h2.config
 import h2.connection
 import h2.events
-import hpack
 import pytest
 
 from pushgate.errors import TransportError
@@ -113,33 +112,6 @@ class Gate:
                 await self.events.setdefault(conn.id, asyncio.Event()).wait()
         finally:
             self.in_flight[conn.id] -= 1
-
-
-# -- HPACK blocks -------------------------------------------------------------------
-
-
-def test_header_block_representations() -> None:
-    assert HeaderBlock.encode([(":method", "POST"), (":scheme", "https")]) == b"\x83\x87"
-    assert HeaderBlock.encode([(":path", "/3/device/ab")]) == b"\x04\x0c/3/device/ab"
-    assert HeaderBlock.encode([("apns-topic", "x")]) == b"\x00\x0aapns-topic\x01x"
-    long_value = "v" * 200  # length needs a multi-byte integer (RFC 7541 §5.1)
-    encoded = HeaderBlock.encode([("authorization", long_value)])
-    assert encoded[:3] == b"\x0f\x08\x7f"  # name index 23 = 15 + 8
-    assert encoded[3] == 0x49  # length 200 = 127 + 73
-
-
-def test_header_blocks_concatenate_and_decode_statelessly() -> None:
-    constant = HeaderBlock.encode([(":method", "POST"), (":scheme", "https"), ("Apns-Topic", "com.x")])
-    combined = constant + HeaderBlock.encode([(":path", "/a"), ("authorization", "bearer t")])
-    assert isinstance(combined, HeaderBlock)
-    decoder = hpack.Decoder()
-    expected = [(":method", "POST"), (":scheme", "https"), ("apns-topic", "com.x"),
-                (":path", "/a"), ("authorization", "bearer t")]
-    for _ in range(2):  # the same block decodes identically every time: no table state
-        assert [tuple(h) for h in decoder.decode(combined)] == expected
-    assert len(decoder.header_table.dynamic_entries) == 0
-    with pytest.raises(ValueError, match="CR"):
-        HeaderBlock.encode([("x", "a\r\nb")])
 
 
 # -- requests -----------------------------------------------------------------------
