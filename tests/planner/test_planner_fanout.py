@@ -172,6 +172,38 @@ def test_a_crashed_fan_out_resumes_without_duplicates(
     assert status.targeted == 1_000
 
 
+def test_a_run_dying_between_another_runs_steps_loses_nothing(
+    database: Database, queue: SqlQueue, app_id: int
+) -> None:
+    """Run X stores a batch and dies before enqueuing it while run Y is mid-way."""
+    from pushgate.planner import fanout
+
+    import_devices(database, app_id, (device_row(i) for i in range(300)))
+    send_id = new_send(database, app_id, {"all": True})
+
+    class Interleaved(SqlQueue):
+        calls = 0
+
+        def enqueue(self, jobs: Sequence[Job]) -> int:
+            Interleaved.calls += 1
+            stored = super().enqueue(jobs)
+            if Interleaved.calls == 1:  # X takes the next batch right after Y's first one
+                with database.connect(write=False) as connection:
+                    from pushgate.registry.models import sends_table
+
+                    state = connection.execute(
+                        sends_table.select().where(sends_table.c.id == send_id)
+                    ).one().fanout_state
+                fanout._advance(database, send_id, state["chunks"], 50, 10)  # ... and dies
+            return stored
+
+    fan_out(database, Interleaved(database, clock=ManualClock(T0)), send_id, chunk_size=50)
+    ids = targeted_ids(delivery_jobs(database))
+    assert len(ids) == len(set(ids)) == 300
+    with database.session(write=False) as session:
+        assert get_send_status(session, send_id).targeted == 300  # type: ignore[union-attr]
+
+
 def test_two_overlapping_runs_count_each_device_once(database: Database, app_id: int) -> None:
     import_devices(database, app_id, (device_row(i) for i in range(2_000)))
     send_id = new_send(database, app_id, {"all": True})

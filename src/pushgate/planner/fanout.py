@@ -13,13 +13,15 @@ flat for a million devices — and for each batch
    batch's jobs as ``pending``;
 2. enqueues those jobs (ids ``<send id>:<n>``, queue ``deliver:<provider>``).
 
-A crash between 1 and 2 loses nothing: a re-run first enqueues the stored
-``pending`` jobs (enqueue is idempotent by id, so if they were enqueued
-already nothing happens), then continues from the cursor. Each batch is
-counted once, even when a slow runner and the one that reclaimed its
-expired lease overlap, because the count moves in the same locked
-transaction as the cursor. When no device is left the send becomes
-``sending`` (or ``done`` if workers already recorded every outcome).
+A crash between 1 and 2 loses nothing: a run only writes a new state over
+the state it has seen, and it enqueues that state's ``pending`` jobs first
+(enqueue is idempotent by id, so if they were enqueued already nothing
+happens); a re-run therefore starts by enqueuing what a dead run left
+pending, then continues from the cursor. Each batch is counted once, even
+when a slow run and the one that reclaimed its expired lease overlap,
+because the count moves in the same locked transaction as the cursor. When
+no device is left the send becomes ``sending`` (or ``done`` if workers
+already recorded every outcome).
 
 Batches are per provider: "all" walks each provider's devices in id order
 (index ``(app_id, active, provider, id)``); explicit lists (tokens, device
@@ -126,51 +128,63 @@ def fan_out(
 ) -> FanoutResult:
     """Turn a send into delivery jobs; safe to re-run at any point (see the module docstring)."""
     result = FanoutResult()
-    with db.connect(write=False) as connection:
-        send = connection.execute(
-            select(_s.status, _s.fanout_state).where(_s.id == send_id)
-        ).one_or_none()
-    if send is None:
-        return result
-    result.status = send.status
-    if send.status in _FANNING and send.fanout_state and send.fanout_state["pending"]:
-        # A previous run stored these jobs and may have died before enqueuing them.
-        result.jobs += queue.enqueue([Job(**job) for job in send.fanout_state["pending"]])
+    known: int | None = None  # the state (chunk count) whose pending jobs this run has enqueued
     while True:
-        batch, jobs, result.status = _advance(db, send_id, chunk_size, max_tries)
-        if not batch:
+        step = _advance(db, send_id, known, chunk_size, max_tries)
+        result.status = step.status
+        if step.jobs:
+            # Either this batch's jobs, or - when the stored state is not the one this
+            # run left (first step, or another run advanced it) - the jobs that state
+            # says are pending: whoever stored them may have died before enqueuing.
+            result.jobs += queue.enqueue(step.jobs)
+        known = step.chunks
+        if step.stale:
+            if step.status not in _FANNING:
+                return result
+            continue
+        if not step.batch:
             return result
-        result.jobs += queue.enqueue(jobs)
-        result.targeted += len(batch)
+        result.targeted += len(step.batch)
 
 
 _FANNING = (SendStatus.QUEUED, SendStatus.FANNING_OUT)
 
 
-def _advance(
-    db: Database, send_id: str, chunk_size: int, max_tries: int
-) -> tuple[list[tuple[int, str]], list[Job], str | None]:
-    """One batch: lock the send, read its state, find the next devices, store the new state.
+@dataclass(slots=True)
+class _Step:
+    status: str | None
+    chunks: int | None
+    jobs: list[Job]
+    batch: list[tuple[int, str]]
+    stale: bool  # nothing written: the stored state differs from what the caller knew
 
-    Returns (batch, its jobs, the send's status); an empty batch means there
-    is nothing (more) to do: fan-out finished now or earlier, or the send is
-    gone or cancelled.
+
+def _advance(db: Database, send_id: str, known: int | None, chunk_size: int, max_tries: int) -> _Step:
+    """One batch: lock the send, check its state, find the next devices, store the new state.
+
+    The new state is only written over the state the caller has seen (and
+    whose pending jobs it enqueued): pending jobs are never overwritten
+    before someone enqueued them. An empty batch with ``stale`` false means
+    fan-out just finished.
     """
     with db.connect() as connection:
         send = connection.execute(
             select(_s.app_id, _s.status, _s.target, _s.fanout_state).where(_s.id == send_id)
             .with_for_update()
         ).one_or_none()
-        if send is None or send.status not in _FANNING:
-            return [], [], send.status if send is not None else None
+        if send is None:
+            return _Step(None, None, [], [], stale=True)
         state: dict[str, Any] = send.fanout_state or {"cursor": [0, 0], "chunks": 0, "pending": []}
+        if send.status not in _FANNING or state["chunks"] != known:
+            pending = [Job(**job) for job in state["pending"]] if send.status in _FANNING else []
+            return _Step(send.status, state["chunks"], pending, [], stale=True)
         batch, cursor = _next_batch(connection, send.app_id, Target.parse(send.target), state["cursor"],
                                     chunk_size)
         jobs = _jobs(send_id, send.app_id, batch, state["chunks"], chunk_size, max_tries)
+        chunks = state["chunks"] + len(jobs)
         now = utcnow()
         values: dict[str, Any] = {
-            "fanout_state": {"cursor": cursor, "chunks": state["chunks"] + len(jobs),
-                             "pending": [_job_json(job) for job in jobs]},
+            "fanout_state": {"cursor": cursor, "chunks": chunks, "pending": [_job_json(job) for job in jobs]},
             "updated_at": now,
         }
         if batch:
@@ -183,7 +197,7 @@ def _advance(
         status = connection.execute(
             update(sends_table).where(_s.id == send_id).values(values).returning(_s.status)
         ).scalar_one()
-    return batch, jobs, status
+    return _Step(status, chunks, jobs, batch, stale=False)
 
 
 def _job_json(job: Job) -> dict[str, Any]:
