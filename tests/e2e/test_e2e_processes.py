@@ -1,0 +1,83 @@
+"""Process life cycles: SIGTERM with work in flight, and workers in separate processes.
+
+- A graceful stop (SIGTERM) finishes what is in flight, writes its
+  outcomes and hands the rest back to the queue: after a restart every
+  device has the notification exactly once.
+- `pushgate serve --workers 0` (API only) plus two `pushgate worker`
+  processes on one SQLite file (or PostgreSQL) deliver a send exactly once
+  per device: claims never hand one job to two processes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import Counter
+
+import sqlalchemy as sa
+from e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, wait_for
+
+from pushgate.registry import Database
+
+DEVICES = 2_000
+
+
+async def test_sigterm_drains_in_flight_work_and_loses_nothing(
+    database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
+) -> None:
+    sims = await start_simulators(("apns",))
+    apns = sims["apns"]
+    apns.set_latency(0.05)
+    settings = {"worker_concurrency": 50, "chunk_size": 50, "workers": 1}
+    server = await start_server(database_url, sims, **settings)
+    api = gateway_for(server)
+    app_id, auth = await api.create_app()
+    await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
+    tokens = [secrets.token_hex(32) for _ in range(DEVICES)]
+    await api.import_devices(auth, [{"provider": "apns", "token": t} for t in tokens])
+
+    send = await api.send(auth, {"title": "Closing time"}, {"all": True})
+    await wait_for(lambda: api.status(auth, send["id"]), lambda s: s["sent"] >= 200, 60, "no progress")
+    assert await server.terminate() == 0
+
+    with Database(database_url) as db, db.connect(write=False) as connection:
+        leased = connection.execute(sa.text("SELECT count(*) FROM jobs WHERE status = 'leased'")).scalar_one()
+        sent = connection.execute(
+            sa.text("SELECT sent FROM sends WHERE id = :id"), {"id": send["id"]}
+        ).scalar_one()
+    assert leased == 0, "a graceful stop hands back what it holds"
+    assert sent == len(apns.accepted), "every accepted push was recorded before the exit"
+    assert sent < DEVICES, "the stop came mid-send"
+
+    restarted = await start_server(database_url, sims, **settings)
+    status = await gateway_for(restarted).wait_done(auth, send["id"])
+    assert status["sent"] == DEVICES
+    received = Counter(record["token"] for record in apns.accepted)
+    assert set(received) == set(tokens)
+    assert set(received.values()) == {1}, "a graceful stop sends nothing twice"
+    assert await restarted.terminate() == 0
+
+
+async def test_api_only_server_and_two_worker_processes_deliver_exactly_once(
+    database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
+) -> None:
+    sims = await start_simulators(("apns",))
+    apns = sims["apns"]
+    settings = {"worker_concurrency": 100, "chunk_size": 50}
+    server = await start_server(database_url, sims, workers=0, **settings)
+    workers = [await start_server(database_url, sims, "worker", **settings) for _ in range(2)]
+    api = gateway_for(server)
+    app_id, auth = await api.create_app()
+    await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
+    tokens = [secrets.token_hex(32) for _ in range(DEVICES)]
+    await api.import_devices(auth, [{"provider": "apns", "token": t} for t in tokens])
+
+    send = await api.send(auth, {"title": "Shared work"}, {"all": True})
+    status = await api.wait_done(auth, send["id"])
+    assert status["sent"] == DEVICES
+    received = Counter(record["token"] for record in apns.accepted)
+    assert set(received) == set(tokens)
+    assert set(received.values()) == {1}
+    for worker in workers:
+        assert "built apns client" in worker.log_tail(100_000), "both worker processes sent"
+        assert await worker.terminate() == 0
+    assert await server.terminate() == 0
