@@ -47,7 +47,8 @@ def serve(
     drain: Annotated[float, typer.Option(help="Seconds to finish in-flight work on SIGTERM")] = 30.0,
 ) -> None:
     """Run the HTTP API and the sender workers (the one-machine default)."""
-    from pushgate.workers.runtime import configure_logging, serve as run
+    from pushgate.workers.runtime import configure_logging
+    from pushgate.workers.runtime import serve as run
 
     settings = load_settings(config, host=host, port=port, workers=workers)
     configure_logging(settings.log_level)
