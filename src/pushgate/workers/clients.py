@@ -273,8 +273,11 @@ def _apns(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -
         "ca_file": where["ca_file"],
         **common,
     }
-    if conf.get("key"):
-        return APNs(key=conf["key"], key_id=conf.get("key_id"), team_id=conf.get("team_id"), **options)
+    key = conf.get("key")
+    if key:
+        # Stored keys are PEM text; as bytes the client never takes them for a file path.
+        pem = key.encode() if isinstance(key, str) else key
+        return APNs(key=pem, key_id=conf.get("key_id"), team_id=conf.get("team_id"), **options)
     certificate = conf.get("certificate")
     if not certificate:
         raise ConfigurationError("APNs credentials need a key or a certificate")
@@ -320,8 +323,8 @@ def _fcm(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) ->
         account = dict(account)
         if where["token_url"]:
             account["token_uri"] = where["token_url"]
-    elif account is None:
-        raise ConfigurationError("FCM credentials need a service_account")
+    elif not isinstance(account, str) or not account.lstrip().startswith("{"):
+        raise ConfigurationError("FCM credentials need a service_account (the key file's JSON)")
     return FCM(
         account, project_id=conf.get("project_id"), base_url=where["base_url"] or DEFAULT_BASE_URL,
         ca_file=where["ca_file"], **common,

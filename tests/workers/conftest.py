@@ -1,0 +1,40 @@
+"""Worker tests: the real database fixtures (tests/conftest.py) plus an APNs simulator."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from worker_helpers import StartAPNs
+
+from pushgate.simulators.apns import APNsSimulator
+from pushgate.simulators.tls import LocalCA
+
+
+@pytest.fixture
+def ca_file(local_ca: LocalCA, tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    local_ca.write_ca(path)
+    return path
+
+
+@pytest.fixture
+async def start_apns(local_ca: LocalCA) -> AsyncIterator[StartAPNs]:
+    running: list[APNsSimulator] = []
+
+    async def start(**options: Any) -> APNsSimulator:
+        simulator = APNsSimulator(ca=local_ca, **options)
+        await simulator.start()
+        running.append(simulator)
+        return simulator
+
+    yield start
+    for simulator in running:
+        await simulator.stop()
+
+
+@pytest.fixture
+async def apns(start_apns: StartAPNs) -> APNsSimulator:
+    return await start_apns()

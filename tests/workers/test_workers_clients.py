@@ -1,0 +1,121 @@
+"""One long-lived provider client per (app, provider), rebuilt when the credentials change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from worker_helpers import apns_credentials, make_app, settings_for
+
+from pushgate.config import Settings
+from pushgate.errors import ConfigurationError
+from pushgate.notification import Notification
+from pushgate.providers.apns import APNs
+from pushgate.providers.fcm import FCM
+from pushgate.providers.webpush import WebPush
+from pushgate.providers.wns import WNS
+from pushgate.registry import Database, set_credentials
+from pushgate.results import Status
+from pushgate.simulators.apns import APNsSimulator
+from pushgate.simulators.fcm import FCMSimulator
+from pushgate.simulators.tls import LocalCA
+from pushgate.simulators.webpush import WebPushSimulator
+from pushgate.simulators.wns import WNSSimulator
+from pushgate.workers.clients import (
+    ClientBuildError,
+    ClientCache,
+    NoCredentials,
+    auth_refreshes,
+    build_client,
+)
+
+
+async def test_one_client_per_app_and_provider_reused_and_rebuilt_on_new_credentials(
+    database: Database, apns: APNsSimulator, ca_file: Path
+) -> None:
+    settings = settings_for(database, apns, ca_file)
+    app_id, devices = make_app(database, apns, 1)
+    cache = ClientCache(database, settings, concurrency=7, recheck=0.0)
+    try:
+        first = await cache.acquire(app_id, "apns")
+        again = await cache.acquire(app_id, "apns")
+        assert again.client is first.client
+        assert isinstance(first.client, APNs)
+        assert (first.client.concurrency, first.client.max_retries) == (7, 0)  # retries belong to the queue
+        assert first.client.base_url == apns.url
+        result = await first.client.send_one(Notification(title="hi"), devices[0][1])
+        assert result.status is Status.SENT
+
+        with database.session() as session:  # new credentials: a new client on the next acquire
+            set_credentials(session, app_id, "apns", {**apns_credentials(apns), "topic": "com.example.app"})
+        rebuilt = await cache.acquire(app_id, "apns")
+        assert rebuilt.client is not first.client
+        assert first.retired
+        await cache.release(first)
+        await cache.release(again)  # the last user of the old client closes it
+        assert list(key for key, _ in cache.clients()) == [(app_id, "apns")]
+        await cache.release(rebuilt)
+    finally:
+        await cache.aclose()
+
+
+async def test_missing_and_unusable_credentials_are_told_apart(
+    database: Database, apns: APNsSimulator, ca_file: Path
+) -> None:
+    settings = settings_for(database, apns, ca_file)
+    app_id, _ = make_app(database, None, 0)
+    cache = ClientCache(database, settings)
+    try:
+        with pytest.raises(NoCredentials):
+            await cache.acquire(app_id, "apns")
+        with database.session() as session:
+            set_credentials(session, app_id, "apns", {**apns_credentials(apns), "key": "not a PEM key"})
+        with pytest.raises(ClientBuildError) as caught:
+            await cache.acquire(app_id, "apns")
+        assert caught.value.version is not None
+        assert "not a PEM key" not in str(caught.value)
+    finally:
+        await cache.aclose()
+
+
+async def test_every_provider_client_builds_from_stored_credentials_and_settings(local_ca: LocalCA) -> None:
+    sims = [APNsSimulator(ca=local_ca), FCMSimulator(ca=local_ca), WebPushSimulator(ca=local_ca),
+            WNSSimulator(ca=local_ca)]
+    for sim in sims:
+        await sim.start()
+    try:
+        apns, fcm, webpush, wns = sims
+        wns_demo = wns.demo_credentials()
+        settings = Settings.model_validate({"providers": {
+            "apns": {"base_url": apns.url},
+            "fcm": {"base_url": fcm.url, "token_url": fcm.url + "/token"},
+            "webpush": {"allowed_hosts": ["127.0.0.1:1"]},
+            "wns": {"token_url": wns_demo["token_url"]},
+        }})
+        built = [
+            build_client("apns", apns_credentials(apns), settings, concurrency=5),
+            build_client("fcm", {"service_account": fcm.demo_credentials()["service_account"]}, settings,
+                         concurrency=5),
+            build_client("webpush", {"vapid_private_key": webpush.demo_credentials()["vapid_private_key"],
+                                     "vapid_subject": "mailto:ops@example.com"}, settings, concurrency=5),
+            build_client("wns", {**{k: wns_demo[k] for k in ("client_id", "client_secret")},
+                                 "_pause": {"error": "ignored"}}, settings, concurrency=5),
+        ]
+        assert [type(c) for c in built] == [APNs, FCM, WebPush, WNS]
+        assert all(c.max_retries == 0 and c.concurrency == 5 for c in built)
+        # The app's own endpoint wins over the settings'.
+        custom = build_client("apns", {**apns_credentials(apns), "base_url": "https://push.example.com:9"},
+                              settings, concurrency=1)
+        assert isinstance(custom, APNs)
+        assert custom.base_url == "https://push.example.com:9"
+        assert all(auth_refreshes(c) in (None, 0) for c in built)
+        for client in [*built, custom]:
+            await client.aclose()
+    finally:
+        for sim in sims:
+            await sim.stop()
+
+
+def test_credentials_missing_a_field_name_it() -> None:
+    with pytest.raises(ConfigurationError, match="vapid_subject"):
+        build_client("webpush", {"vapid_private_key": "x"}, Settings(), concurrency=1)
