@@ -6,11 +6,13 @@ a 4-bit state table with flag checks per nibble (about 12 us for one UUID
 here); this one walks a 256-wide table built once from the same code, one
 lookup per input octet (about 2 us).
 
-States are the internal nodes of the code tree. Entry ``state * 256 + octet``
-holds the state after those eight bits and the symbols completed on the
-way, or ``None`` when the bits spell EOS (a decoding error, §5.2). A string
-may only end at the root, or at most seven bits down a path of 1s: that is
-the padding rule (§5.2), precomputed in ``_accepting``.
+States are the internal nodes of the code tree plus one *failed* state.
+Entry ``state * 256 + octet`` holds the state after those eight bits and
+the symbols completed on the way; bits that spell EOS (a decoding error,
+§5.2) lead to the failed state, which never leaves and never accepts, so
+the loop needs no checks. A string may only end at the root, or at most
+seven bits down a path of 1s: that is the padding rule (§5.2), precomputed
+in ``_accepting``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
 
 _EOS = 256
-_table: list[tuple[int, bytes] | None] = []
+_table: list[tuple[int, bytes]] = []
 _accepting: list[bool] = []
 
 
@@ -68,20 +70,24 @@ def _build() -> None:
                 else:
                     node = nxt
             nibbles.append(None if failed else (node, bytes(out)))
-    table: list[tuple[int, bytes] | None] = []
+    failed_state = len(children)
+    fail = (failed_state, b"")
+    table: list[tuple[int, bytes]] = []
     for state in range(len(children)):
         base = state << 4
         for high in range(16):
             first = nibbles[base | high]
             if first is None:
-                table.extend([None] * 16)
+                table.extend([fail] * 16)
                 continue
             middle, emitted = first
             row = middle << 4
             for low in range(16):
                 second = nibbles[row | low]
-                table.append(None if second is None else (second[0], emitted + second[1]))
+                table.append(fail if second is None else (second[0], emitted + second[1]))
+    table.extend([fail] * 256)  # the failed state's own row
     _accepting.extend(d <= 7 and o for d, o in zip(depth, ones, strict=True))
+    _accepting.append(False)
     _table.extend(table)
 
 
@@ -90,14 +96,11 @@ def huffman_decode(data: bytes) -> bytes:
         _build()  # some tens of ms, once per process, at the first Huffman-coded string
     table = _table
     state = 0
-    out = []
+    out: list[bytes] = []
+    append = out.append
     for octet in data:
-        entry = table[state << 8 | octet]
-        if entry is None:
-            raise HuffmanError("EOS inside a Huffman string")
-        state, symbols = entry
-        if symbols:
-            out.append(symbols)
+        state, symbols = table[state << 8 | octet]
+        append(symbols)
     if not _accepting[state]:
-        raise HuffmanError("bad Huffman padding")
+        raise HuffmanError("EOS inside a Huffman string, or bad padding")
     return b"".join(out)

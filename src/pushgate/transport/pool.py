@@ -202,7 +202,7 @@ class H2Pool:
                     ssl=self._ssl,
                     server_hostname=self._host if self._ssl is not None else None,
                 )
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: e.g. a host IDNA rejects
             self._connecting = None
             what = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
             error = ConnectFailed(f"cannot connect to {self._scheme}://{self._authority}: {what}")
