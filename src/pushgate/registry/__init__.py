@@ -39,11 +39,9 @@ from pushgate.registry.apps import (
 from pushgate.registry.bulk import ImportResult, RowError, import_devices
 from pushgate.registry.constants import DeliveryStatus, Platform, ProviderName, SendStatus
 from pushgate.registry.db import DEFAULT_URL, Database
+from pushgate.registry.dead import DeadToken, deactivate_dead, deactivate_devices
 from pushgate.registry.devices import (
-    DeadToken,
     DeviceSpec,
-    deactivate_dead,
-    deactivate_devices,
     delete_device,
     find_device,
     get_device,

@@ -25,10 +25,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, exists, select, true, update
+from sqlalchemy import case, delete, exists, select, true, update
 from sqlalchemy.orm import Session
 
 from pushgate.registry._errors import ValidationError
@@ -42,7 +42,7 @@ from pushgate.registry.constants import (
     ProviderName,
 )
 from pushgate.registry.db import insert_ignoring
-from pushgate.registry.models import Device, DeviceTag, User, UTCDateTime, devices_table, utcnow
+from pushgate.registry.models import Device, DeviceTag, User, devices_table, utcnow
 from pushgate.registry.users import ensure_users, validate_external_id
 from pushgate.registry.validation import (
     DEFAULT_POLICY,
@@ -55,8 +55,6 @@ from pushgate.registry.validation import (
     validate_token,
 )
 
-# "No provider timestamp": a dead token without one is always deactivated.
-FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)
 _TEXT_LIMITS = {"app_version": 50, "name": 200, "device_id": 200}
 
 
@@ -271,7 +269,7 @@ def _retire_installation(session: Session, device: Device, now: datetime) -> Non
     )
 
 
-def _expire_loaded(session: Session, device_ids: Iterable[int]) -> None:
+def expire_loaded(session: Session, device_ids: Iterable[int]) -> None:
     """Core UPDATEs bypass the identity map: make loaded devices re-read their rows."""
     wanted = set(device_ids)
     for obj in list(session.identity_map.values()):
@@ -302,7 +300,7 @@ def evict_beyond_limit(
             .where(devices_table.c.id.in_(evicted))
             .values(active=False, inactive_reason=REASON_EVICTED, unregistered_at=now, updated_at=now)
         )
-        _expire_loaded(session, evicted)
+        expire_loaded(session, evicted)
     return len(evicted)
 
 
@@ -360,61 +358,3 @@ def delete_device(session: Session, app_id: int, device_id: int) -> bool:
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0))
-
-
-@dataclass(frozen=True, slots=True)
-class DeadToken:
-    """A provider said a device's token is gone (APNs 410, FCM UNREGISTERED, Web Push 404/410)."""
-
-    device_id: int
-    reason: str  # the provider's reason, e.g. "Unregistered"
-    provider_timestamp: datetime | None = None  # APNs: when the token stopped being valid
-
-
-def deactivate_dead(
-    session: Session,
-    app_id: int,
-    provider: str,
-    token: str,
-    provider_timestamp: datetime | None = None,
-    *,
-    reason: str = "Unregistered",
-    now: datetime | None = None,
-) -> bool:
-    """Deactivate a dead token unless the device re-registered after ``provider_timestamp``.
-
-    Apple's rule for 410 Unregistered: the timestamp says when the token
-    became invalid; a registration after it means the app has a fresh,
-    valid registration of that token, so it must stay active. Without a
-    timestamp the device is deactivated. Returns whether it was.
-    """
-    device = find_device(session, app_id, token, provider)
-    if device is None:
-        return False
-    return deactivate_devices(session, [DeadToken(device.id, reason, provider_timestamp)], now=now) > 0
-
-
-def deactivate_devices(
-    session: Session, dead: Sequence[DeadToken], *, now: datetime | None = None
-) -> int:
-    """The bulk form of :func:`deactivate_dead`, by device id (one executemany)."""
-    if not dead:
-        return 0
-    now = now or utcnow()
-    table = devices_table
-    statement = (
-        update(table)
-        .where(
-            table.c.id == bindparam("b_id"),
-            table.c.active == true(),
-            table.c.registered_at <= bindparam("b_since", type_=UTCDateTime()),
-        )
-        .values(active=False, inactive_reason=bindparam("b_reason"), unregistered_at=now, updated_at=now)
-    )
-    params = [
-        {"b_id": d.device_id, "b_reason": d.reason[:100], "b_since": d.provider_timestamp or FAR_FUTURE}
-        for d in dead
-    ]
-    result = session.connection().execute(statement, params)
-    _expire_loaded(session, (d.device_id for d in dead))
-    return max(result.rowcount, 0)

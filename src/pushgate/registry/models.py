@@ -25,16 +25,13 @@ Design notes (why the tables look like this):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    DateTime,
-    Dialect,
     Double,
     ForeignKey,
     Index,
@@ -48,14 +45,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
 
-from pushgate.registry.constants import (
-    APP_SETTINGS_DEFAULTS,
-    PUBLIC_KEY_NAMES,
-    REDACTED,
-    SECRET_KEY_MARKERS,
-)
+from pushgate.registry._redact import redact_config
+from pushgate.registry._types import BigId, UTCDateTime, utcnow
+from pushgate.registry.constants import APP_SETTINGS_DEFAULTS, REDACTED
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -64,64 +57,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-# SQLite only auto-increments an "INTEGER PRIMARY KEY"; PostgreSQL gets bigint.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-
-def utcnow() -> datetime:
-    """The registry's notion of now (aware UTC)."""
-    return datetime.now(UTC)
-
-
-def sqlite_timestamp(value: datetime | None) -> str | None:
-    """A datetime as UTCDateTime stores it on SQLite ("YYYY-MM-DD HH:MM:SS.ffffff", UTC).
-
-    The hot paths bind tens of thousands of timestamps per second;
-    ``isoformat`` writes SQLAlchemy's SQLite format in C, several times
-    faster than the generic path.
-    """
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(" ", "microseconds")
-
-
-def timestamp_from_db(value: datetime | str) -> datetime:
-    """A timestamp read by raw SQL (text on SQLite, aware on PostgreSQL) as aware UTC."""
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """An aware UTC datetime on both backends.
-
-    SQLite has no time zones: values are stored as naive UTC and come back
-    aware, so Python code never compares naive with aware datetimes.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
-        if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
-
-        return sqlite_timestamp
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -178,33 +113,6 @@ class Credentials(Base):
 
     def __repr__(self) -> str:
         return f"Credentials(app_id={self.app_id!r}, provider={self.provider!r}, config={REDACTED})"
-
-
-def redact_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a credentials config with every secret value masked.
-
-    A key is secret when its name contains a marker (``SECRET_KEY_MARKERS``:
-    "key", "secret", "certificate", …) unless it only names a key
-    (``PUBLIC_KEY_NAMES``: "key_id", …). Nested objects (an FCM service
-    account) are redacted the same way. Erring on the side of hiding: an
-    unknown field that looks like a secret is masked.
-    """
-
-    def walk(value: Any, secret: bool) -> Any:
-        if isinstance(value, dict):
-            return {k: walk(v, secret or _is_secret_name(k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(v, secret) for v in value]
-        return REDACTED if secret and value is not None else value
-
-    return {k: walk(v, _is_secret_name(k)) for k, v in config.items()}
-
-
-def _is_secret_name(name: str) -> bool:
-    lowered = name.lower()
-    if lowered in PUBLIC_KEY_NAMES:
-        return False
-    return any(marker in lowered for marker in SECRET_KEY_MARKERS)
 
 
 class User(Base):
@@ -437,6 +345,7 @@ __all__ = [
     "DeviceTag",
     "JobRow",
     "Send",
+    "UTCDateTime",
     "User",
     "UserOptOut",
     "UserTag",

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from pushgate.notification import Notification
 from pushgate.registry._errors import IdempotencyConflict, ValidationError
 from pushgate.registry._paging import Page, check_limit, decode_cursor, make_page
+from pushgate.registry._types import UTCDateTime, sqlite_timestamp
 from pushgate.registry.apps import require_app
 from pushgate.registry.constants import (
     ACTIVE_SEND_STATUSES,
@@ -42,14 +43,7 @@ from pushgate.registry.constants import (
     SendStatus,
 )
 from pushgate.registry.db import placeholders
-from pushgate.registry.models import (
-    Delivery,
-    Send,
-    UTCDateTime,
-    sends_table,
-    sqlite_timestamp,
-    utcnow,
-)
+from pushgate.registry.models import Delivery, Send, sends_table, utcnow
 from pushgate.registry.targets import normalize_target
 from pushgate.results import Cause, Status, TokenResult
 
