@@ -261,3 +261,29 @@ def test_delete_device(database: Database, app_id: int) -> None:
         assert delete_device(session, app_id, device.id) is False
     with database.session(write=False) as session:
         assert get_device(session, app_id, device.id) is None
+
+
+def test_concurrent_registrations_of_one_token_make_one_device(database: Database, app_id: int) -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+    ids: list[int] = []
+    errors: list[BaseException] = []
+
+    def register(n: int) -> None:
+        try:
+            barrier.wait()
+            with database.session() as session:
+                ids.append(register_device(session, app_id, DeviceSpec("fcm", fcm(1), user=f"u{n}")).id)
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(set(ids)) == 1
+    with database.session(write=False) as session:
+        assert len(list_devices(session, app_id).items) == 1

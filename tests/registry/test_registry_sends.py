@@ -206,3 +206,31 @@ def test_outcome_from_token_result() -> None:
     with pytest.raises(ValueError, match="not a final outcome"):
         Outcome.from_result(7, retry)
     assert Outcome.from_result(7, retry, give_up=True).status is DeliveryStatus.FAILED
+
+
+def test_concurrent_requests_with_one_idempotency_key_create_one_send(
+    database: Database, app_id: int
+) -> None:
+    import threading
+
+    barrier = threading.Barrier(4)
+    ids: list[str] = []
+    errors: list[BaseException] = []
+
+    def request() -> None:
+        try:
+            barrier.wait()
+            with database.session() as session:
+                ids.append(create_send(session, app_id, NOTE, {"all": True}, idempotency_key="race").id)
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=request) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(set(ids)) == 1
+    with database.session(write=False) as session:
+        assert [s.id for s in list_sends(session, app_id)] == ids[:1]
