@@ -12,8 +12,8 @@ possible per stream:
 - frames are appended to one ``bytearray`` and written once per event-loop
   turn (``loop.call_soon``) or per 64 KiB, honouring ``pause_writing``;
 - response header blocks go through a purpose-built HPACK decoder
-  (``hpack_decode``: ``hpack.Decoder`` alone cost more per APNs response than
-  all the rest of the client's work per request);
+  (``hpack_decode``: ``hpack.Decoder`` alone cost more per APNs-style
+  response than the rest of the client's work per request);
 - no locks, no tasks, no timers per request: the pool owns queueing and a
   periodic deadline sweep.
 
