@@ -344,3 +344,13 @@ async def test_stop_cancels_waiting_handlers(ca: LocalCA) -> None:
 
 def test_ssl_module_has_alpn() -> None:
     assert ssl.HAS_ALPN
+
+
+async def test_handler_returning_garbage_is_500(ca: LocalCA, serve: ServerFactory) -> None:
+    async def handler(request: SimRequest) -> SimAction:
+        return None  # type: ignore[return-value]
+
+    server = await serve(handler, ssl_context=ca.server_context())
+    for client in (h2_client(ca), h1_client(ca)):
+        async with client:
+            assert (await client.get(f"{server.url}/x")).status_code == 500

@@ -143,6 +143,10 @@ class H1Session:
         except Exception:
             log.exception("simulator handler failed for %s %s", request.method, request.path)
             action = error_response()
+        else:
+            if not isinstance(action, SimResponse | ResetStream | GoAway | DropConnection):
+                log.error("simulator handler returned %r for %s %s", action, request.method, request.path)
+                action = error_response()
         finally:
             self._task = None
         if self._closed:
@@ -162,7 +166,7 @@ class H1Session:
             self.close()
         elif isinstance(action, ResetStream | GoAway):
             self._shutdown()  # HTTP/1.1 has no stream to reset: close, answering nothing
-        else:  # pragma: no cover - the type checker rules this out
+        else:  # pragma: no cover - _run replaced anything else with a 500
             raise TypeError(f"handler returned {action!r}")
 
     def _write_response(self, response: SimResponse) -> None:

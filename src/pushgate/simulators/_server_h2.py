@@ -268,6 +268,10 @@ class H2Session:
         except Exception:
             log.exception("simulator handler failed for %s %s", request.method, request.path)
             action = error_response()
+        else:
+            if not isinstance(action, SimResponse | ResetStream | GoAway | DropConnection):
+                log.error("simulator handler returned %r for %s %s", action, request.method, request.path)
+                action = error_response()
         finally:
             self._tasks.pop(sid, None)
         if not self._closed and sid in self._active:
@@ -299,7 +303,7 @@ class H2Session:
         elif isinstance(action, DropConnection):
             self.close()
             return
-        else:  # pragma: no cover - the type checker rules this out
+        else:  # pragma: no cover - _run replaced anything else with a 500
             raise TypeError(f"handler returned {action!r}")
         self._schedule_flush()
 

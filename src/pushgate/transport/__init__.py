@@ -29,10 +29,12 @@ Contract:
 - Another RST_STREAM code fails the future with :class:`StreamReset`.
 - All failures are subclasses of :class:`pushgate.errors.TransportError`.
 
-Modules: ``hpack_block`` (stateless request header blocks), ``frames``
-(RFC 9113 constants), ``connection`` (the frame layer, and why it is
-hand-written), ``pool`` (queueing, resends, connection choice),
-``deadlines`` (the timeout sweep), ``tls`` (client contexts).
+Modules: ``hpack_block`` (stateless request header blocks), ``hpack_decode``
+and ``huffman`` (response header decoding), ``frames`` (RFC 9113 constants and
+frame builders), ``connection`` (the frame layer, and why it is
+hand-written), ``flow`` (our sending side of flow control), ``stream`` (one
+request's state), ``pool`` (queueing, resends, connection choice),
+``deadlines`` (the timeout sweep), ``errors``, ``tls`` (client contexts).
 """
 
 from __future__ import annotations
