@@ -6,11 +6,12 @@ write lock for long and a failure loses at most one chunk. A bad row is
 reported with its index and field and skipped; the others are stored.
 
 Per chunk the work is a handful of statements whatever its size: one
-lookup of existing tokens, one multi-row INSERT (``executemany``; rows a
-concurrent registration inserted first become updates), one executemany
-UPDATE for re-imported tokens (fields not given keep their value), and the
-tag rows. Rows are upserted by token; unlike :func:`register_device`,
-an import does not replace a rotated token by installation id.
+lookup of existing tokens, one ``executemany`` INSERT … ON CONFLICT DO
+NOTHING (rows a concurrent registration inserted first become updates) and
+a lookup of the new ids, one executemany UPDATE for re-imported tokens
+(fields not given keep their value), and the tag rows. Rows are upserted
+by token; unlike :func:`register_device`, an import does not replace a
+rotated token by installation id.
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, String, bindparam, delete, func, insert, select, update
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from pushgate.registry._errors import ValidationError
+from pushgate.registry._types import sqlite_timestamp
 from pushgate.registry.apps import require_app
 from pushgate.registry.constants import IMPORT_CHUNK_SIZE
-from pushgate.registry.db import Database, insert_ignoring
-from pushgate.registry.devices import CleanDevice, DeviceSpec, clean_spec, evict_beyond_limit, row_values
-from pushgate.registry.models import device_tags_table, devices_table, utcnow
+from pushgate.registry.db import Database, placeholders
+from pushgate.registry.devices import CleanDevice, DeviceSpec, clean_spec, evict_beyond_limit
+from pushgate.registry.models import device_tags_table, utcnow
 from pushgate.registry.users import ensure_users
 from pushgate.registry.validation import DEFAULT_POLICY, ValidationPolicy
 
@@ -95,6 +97,23 @@ def import_devices(
     return result
 
 
+_COLUMNS = (
+    "app_id", "provider", "token", "token_hash", "p256dh", "auth", "user_id", "platform", "app_version",
+    "locale", "timezone", "name", "device_id", "active", "created_at", "updated_at", "registered_at",
+    "last_seen_at",
+)
+_INSERT = (
+    f"INSERT INTO devices ({', '.join(_COLUMNS)}) VALUES ({{}}) "
+    "ON CONFLICT (app_id, token_hash, provider) DO NOTHING"
+)
+_UPDATE = (
+    "UPDATE devices SET "
+    + ", ".join(f"{name} = COALESCE({{m}}, {name})" for name in (*_KEEP_IF_NULL, "user_id"))
+    + ", active = {m}, inactive_reason = NULL, unregistered_at = NULL, registered_at = {m},"
+    " updated_at = {m}, last_seen_at = {m} WHERE id = {m}"
+)
+
+
 def _import_chunk(
     session: Session,
     app_id: int,
@@ -103,60 +122,55 @@ def _import_chunk(
     result: ImportResult,
     now: datetime,
 ) -> None:
-    table = devices_table
+    """Upsert one chunk. Plain tuples go to the driver's executemany (see ``db.placeholders``)."""
     latest = {(c.provider, c.token_hash): c for c in cleaned}  # a later row for the same token wins
     users = ensure_users(session, app_id, (c.user for c in latest.values() if c.user), now=now)
     connection = session.connection()
+    marker = placeholders(connection, 1)
+    stamp = sqlite_timestamp(now) if connection.dialect.name == "sqlite" else now
 
-    def lookup(hashes: list[bytes]) -> dict[tuple[str, bytes], int]:
-        found = connection.execute(
-            select(table.c.id, table.c.provider, table.c.token_hash).where(
-                table.c.app_id == app_id, table.c.token_hash.in_(hashes)
-            )
+    def lookup(keys: list[tuple[str, bytes]]) -> dict[tuple[str, bytes], int]:
+        found = connection.exec_driver_sql(
+            f"SELECT id, provider, token_hash FROM devices WHERE app_id = {marker}"
+            f" AND token_hash IN ({placeholders(connection, len(keys))})",
+            (app_id, *(key[1] for key in keys)),
         )
         return {(provider, bytes(hashed)): device_id for device_id, provider, hashed in found}
 
-    existing = lookup([key[1] for key in latest])
+    existing = lookup(list(latest))
     new_keys = [key for key in latest if key not in existing]
     ids: dict[tuple[str, bytes], int] = dict(existing)
+    to_update: dict[tuple[str, bytes], int] = {}
     if new_keys:
-        inserted = connection.execute(
-            insert_ignoring(connection, table, ["app_id", "token_hash", "provider"]).returning(
-                table.c.id, table.c.provider, table.c.token_hash
-            ),
-            [row_values(latest[key], app_id, users.get(latest[key].user or ""), now) for key in new_keys],
-        )
-        created = {(provider, bytes(hashed)): device_id for device_id, provider, hashed in inserted}
+        rows = []
+        for key in new_keys:
+            c = latest[key]
+            rows.append((
+                app_id, c.provider, c.token, c.token_hash, c.p256dh, c.auth, users.get(c.user or ""),
+                c.platform, c.app_version, c.locale, c.timezone, c.name, c.device_id, True,
+                stamp, stamp, stamp, stamp,
+            ))
+        inserted = connection.exec_driver_sql(_INSERT.format(placeholders(connection, len(_COLUMNS))), rows)
+        created = lookup(new_keys)
         ids.update(created)
-        result.created += len(created)
-        lost = [key for key in new_keys if key not in created]  # a concurrent registration won
-        if lost:
-            raced = lookup([key[1] for key in lost])
-            existing.update(raced)
-            ids.update(raced)
+        result.created += inserted.rowcount
+        result.updated += len(new_keys) - inserted.rowcount
+        if inserted.rowcount != len(new_keys):
+            # A concurrent registration inserted some of them first; which ones is
+            # unknown, so update them all (a no-op for the rows inserted here).
+            to_update.update(created)
 
-    if existing:
-        values: dict[str, Any] = {
-            name: func.coalesce(bindparam(f"b_{name}", type_=String()), table.c[name])
-            for name in _KEEP_IF_NULL
-        }
-        values["user_id"] = func.coalesce(bindparam("b_user_id", type_=BigInteger()), table.c.user_id)
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(
-                active=True, inactive_reason=None, unregistered_at=None,
-                registered_at=now, updated_at=now, last_seen_at=now, **values,
-            )
-        )
+    result.updated += len(existing)
+    to_update.update(existing)
+    if to_update:
         params = []
-        for key, device_id in existing.items():
-            clean = latest[key]
-            param = {f"b_{name}": getattr(clean, name) for name in _KEEP_IF_NULL}
-            param.update(b_id=device_id, b_user_id=users.get(clean.user or ""))
-            params.append(param)
-        connection.execute(statement, params)
-        result.updated += len(existing)
+        for key, device_id in to_update.items():
+            c = latest[key]
+            params.append((
+                *(getattr(c, name) for name in _KEEP_IF_NULL), users.get(c.user or ""),
+                True, stamp, stamp, stamp, device_id,
+            ))
+        connection.exec_driver_sql(_UPDATE.format(m=marker), params)
 
     tagged = {ids[key]: clean.tags for key, clean in latest.items() if clean.tags is not None}
     if tagged:
