@@ -64,7 +64,7 @@ async def test_kill_9_mid_send_loses_nothing_and_duplicates_little(
 
     restarted = await start_server(database_url, sims, **SERVER_SETTINGS)
     api = gateway_for(restarted)
-    status = await api.wait_done(auth, send["id"], timeout=300)
+    status = await api.wait_done(auth, send["id"], within=300)
     assert status["sent"] == DEVICES
     assert (status["failed"], status["dead"], status["pending"]) == (0, 0, 0)
 

@@ -20,6 +20,7 @@ from pushgate.metrics import Metrics
 from pushgate.queue import ClaimedJob, Queue
 from pushgate.registry import Database
 from pushgate.results import Status, TokenResult
+from pushgate.workers._errors import log_failure
 from pushgate.workers.clients import ClientCache
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder
@@ -59,8 +60,8 @@ class WorkerContext:
             await asyncio.sleep(lease / 3)
             try:
                 held = await asyncio.to_thread(self.queue.extend, [job.id], lease, worker=self.worker)
-            except Exception:
-                logger.warning("extending the lease of job %s failed", job.id, exc_info=True)
+            except Exception as exc:
+                log_failure(logger, f"extending the lease of job {job.id} failed", exc, level=logging.WARNING)
                 continue
             if not held:
                 logger.warning("job %s: lease lost (another worker may run it too)", job.id)

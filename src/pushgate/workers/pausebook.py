@@ -28,6 +28,7 @@ from pushgate.queue import Queue, SqlQueue
 from pushgate.registry import Database
 from pushgate.registry.models import jobs_table
 from pushgate.registry.pauses import ProviderPause, all_pauses
+from pushgate.workers._errors import log_failure
 from pushgate.workers.constants import PAUSE_POLL_SECONDS
 
 logger = logging.getLogger("pushgate.workers")
@@ -109,8 +110,8 @@ class PauseBook:
         while True:
             try:
                 await self.refresh()
-            except Exception:
-                logger.warning("reading the paused providers failed", exc_info=True)
+            except Exception as exc:
+                log_failure(logger, "reading the paused providers failed", exc, level=logging.WARNING)
             await asyncio.sleep(self.poll)
 
     def _update_gauge(self) -> None:

@@ -29,6 +29,7 @@ from pushgate.metrics import Metrics
 from pushgate.planner.fanout import resume_fanouts
 from pushgate.queue import Queue
 from pushgate.registry import Database
+from pushgate.workers._errors import log_failure
 from pushgate.workers.clients import ClientCache, auth_refreshes
 from pushgate.workers.constants import (
     DRAIN_SECONDS,
@@ -86,6 +87,7 @@ class WorkerPool:
         ]
         self._housekeeping: asyncio.Task[None] | None = None
         self._refresh_counts: dict[int, int] = {}
+        self._resume_pending = False
         self.started = False
 
     def wake(self, queue: str | None = None) -> None:
@@ -102,9 +104,7 @@ class WorkerPool:
         with contextlib.suppress(Exception):
             await ctx.pauses.refresh()
         ctx.pauses.start()
-        resumed = await asyncio.to_thread(resume_fanouts, ctx.db, ctx.queue)
-        if resumed:
-            logger.info("re-enqueued the fan-out of %d interrupted sends", resumed)
+        await self._resume_fanouts()
         for worker in self.workers:
             worker.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="pushgate-housekeeping")
@@ -128,10 +128,25 @@ class WorkerPool:
         await ctx.clients.aclose()
         logger.info("sender workers stopped")
 
+    async def _resume_fanouts(self) -> None:
+        """Re-enqueue interrupted fan-outs; a database still starting is retried later."""
+        try:
+            resumed = await asyncio.to_thread(resume_fanouts, self.ctx.db, self.ctx.queue)
+        except Exception as exc:
+            log_failure(logger, "resuming interrupted fan-outs failed; retrying", exc, level=logging.WARNING)
+            self._resume_pending = True
+            return
+        self._resume_pending = False
+        if resumed:
+            logger.info("re-enqueued the fan-out of %d interrupted sends", resumed)
+            self.wake()
+
     async def _housekeep(self) -> None:
         last_purge = 0.0
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            if self._resume_pending:
+                await self._resume_fanouts()
             self._count_auth_refreshes()
             now = time.time()
             if now - last_purge >= PURGE_EVERY_SECONDS:
@@ -140,8 +155,8 @@ class WorkerPool:
                     purged = await asyncio.to_thread(self.ctx.queue.purge, older_than=now - KEEP_DONE_SECONDS)
                     if purged:
                         logger.info("purged %d finished jobs", purged)
-                except Exception:
-                    logger.warning("purging finished jobs failed", exc_info=True)
+                except Exception as exc:
+                    log_failure(logger, "purging finished jobs failed", exc, level=logging.WARNING)
 
     def _count_auth_refreshes(self) -> None:
         """Move the clients' own counters of minted auth tokens into the metric."""

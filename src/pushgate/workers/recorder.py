@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass, field
 
 from pushgate.registry import Database, DeadToken, Outcome, deactivate_devices, record_outcomes
+from pushgate.workers._errors import log_failure
 from pushgate.workers.constants import FLUSH_EVERY, FLUSH_INTERVAL, FLUSH_RETRY_SECONDS
 
 logger = logging.getLogger("pushgate.workers")
@@ -130,8 +131,8 @@ class OutcomeRecorder:
                 continue
             try:
                 await asyncio.to_thread(_write, self.db, batch)
-            except Exception:
-                logger.exception("writing %d delivery outcomes failed; retrying", batch.size)
+            except Exception as exc:
+                log_failure(logger, f"writing {batch.size} delivery outcomes failed; retrying", exc)
                 pending = batch
                 self._items.set()
                 await asyncio.sleep(self.retry)

@@ -30,6 +30,7 @@ from pushgate.planner.fanout import DELIVER_QUEUE_PREFIX, FANOUT_QUEUE, deliver_
 from pushgate.queue import ClaimedJob
 from pushgate.registry import DeliveryStatus, Outcome
 from pushgate.registry.constants import PROVIDERS
+from pushgate.workers._errors import log_failure, safe_reason
 from pushgate.workers.constants import (
     DRAIN_SECONDS,
     IDLE_MAX,
@@ -113,8 +114,8 @@ class Worker:
                     self.ctx.queue.claim, self.queues, limit=free,
                     lease_seconds=self.ctx.settings.lease_seconds, worker=self.ctx.worker,
                 )
-            except Exception:
-                logger.exception("%s: claiming jobs failed", self.name)
+            except Exception as exc:
+                log_failure(logger, f"{self.name}: claiming jobs failed", exc)
                 jobs = []
                 idle = IDLE_MAX
             if self._stopping:
@@ -148,7 +149,7 @@ class Worker:
             await asyncio.shield(self._hand_back([job], "worker stopped"))
             raise
         except Exception as exc:
-            logger.exception("%s: job %s failed", self.name, job.id)
+            log_failure(logger, f"{self.name}: job {job.id} failed", exc)
             await self._failed(job, exc)
 
     async def _fan_out(self, job: ClaimedJob) -> None:
@@ -173,12 +174,13 @@ class Worker:
         for job in jobs:
             try:
                 await asyncio.to_thread(self.ctx.queue.retry, job.id, reason=reason, run_at=None)
-            except Exception:
-                logger.warning("handing back job %s failed; its lease will expire", job.id, exc_info=True)
+            except Exception as exc:
+                log_failure(logger, f"handing back job {job.id} failed; its lease will expire", exc,
+                            level=logging.WARNING)
 
     async def _failed(self, job: ClaimedJob, exc: Exception) -> None:
         """Run the job again later; on its last try, settle its devices as failed."""
-        reason = f"{type(exc).__name__}: {exc}"[:300]
+        reason = safe_reason(exc)
         ctx = self.ctx
         try:
             with contextlib.suppress(Exception):
@@ -193,8 +195,8 @@ class Worker:
             await asyncio.to_thread(
                 ctx.queue.retry, job.id, reason=reason, run_at=time.time() + JOB_ERROR_RETRY_SECONDS
             )
-        except Exception:
-            logger.exception("%s: could not reschedule job %s; its lease will expire", self.name, job.id)
+        except Exception as exc:
+            log_failure(logger, f"{self.name}: could not reschedule job {job.id}; its lease will expire", exc)
 
 
 __all__ = ["ALL_QUEUES", "Worker"]
