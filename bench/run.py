@@ -1,0 +1,161 @@
+"""pushgate's benchmark: the library and the server against nginx sinks, the h2load ceiling and the peers.
+
+    python bench/run.py                      # everything, 100k notifications (about 15-25 min)
+    python bench/run.py --quick              # the CI smoke: a few thousand, scenarios 1,3,5,6
+    python bench/run.py --scenarios 1,2,3 --n 50000 --profile
+    python bench/run.py --readme             # also copy the table into README.md
+
+Scenarios: 1 APNs sends/s; 2 the same with 50% 410; 3 Web Push with RFC
+8291 encryption; 4 end to end through ``pushgate serve`` (SQLite and
+PostgreSQL); 5 fan-out to 1M devices; 6 idle RSS of ``pushgate serve``.
+Results: ``bench/results/latest.json`` and ``latest.md``. Targets are
+reported, not asserted; the exit code is non-zero only when a scenario
+crashed or delivered a wrong count. Method: bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import h2load, nginx, scenarios
+from harness.report import Row, load_average, machine, now_iso, print_table, update_readme, write_results
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK_N = 3000
+QUICK_FANOUT = 20_000
+
+
+def install_tools(log: Path | None = None) -> bool:
+    """apt-get install nginx and nghttp2-client (h2load); True when both are there afterwards."""
+    if nginx.nginx_binary() and h2load.h2load_binary():
+        return True
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    out = log.open("ab") if log else subprocess.DEVNULL
+    try:
+        subprocess.run(["apt-get", "update", "-q"], env=env, stdout=out, stderr=out, timeout=300, check=False)
+        subprocess.run(["apt-get", "install", "-y", "-q", "nginx", "nghttp2-client"], env=env, stdout=out,
+                       stderr=out, timeout=600, check=False)
+    except subprocess.TimeoutExpired:
+        return False
+    finally:
+        if log:
+            out.close()  # type: ignore[union-attr]
+    return bool(nginx.nginx_binary() and h2load.h2load_binary())
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="CI smoke: small, scenarios 1,3,5,6, no peers")
+    parser.add_argument("--scenarios", help="comma-separated subset of 1-6")
+    parser.add_argument("--n", type=int, help="notifications per library run (default 100000; quick 3000)")
+    parser.add_argument("--peer-n", type=int, default=10_000, help="notifications per peer run")
+    parser.add_argument("--e2e-devices", type=int, help="devices in scenario 4 (default: --n)")
+    parser.add_argument("--fanout-devices", type=int, help="devices in scenario 5 (default 1000000)")
+    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                        help="admin URL for scenario 4 on PostgreSQL ('none' to skip)")
+    parser.add_argument("--no-peers", action="store_true", help="skip aioapns and pywebpush")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip h2load")
+    parser.add_argument("--profile", action="store_true", help="py-spy the best runs of scenarios 1 and 3")
+    parser.add_argument("--python-sinks", action="store_true",
+                        help="with --quick: use pushgate's simulators as sinks even when nginx is installed")
+    parser.add_argument("--install", action="store_true", help="apt-get install nginx and h2load if missing")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--readme", action="store_true", help="rewrite the README's bench block")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    wanted = {1, 3, 5, 6} if args.quick else {1, 2, 3, 4, 5, 6}
+    if args.scenarios:
+        wanted = {int(x) for x in args.scenarios.split(",") if x.strip()}
+    n = args.n or (QUICK_N if args.quick else 100_000)
+    log_dir = Path(tempfile.mkdtemp(prefix="pushgate-bench-"))
+    if args.install or (not args.quick and os.geteuid() == 0):
+        install_tools(log_dir / "apt.log")
+    have_nginx = nginx.nginx_binary() is not None and not (args.quick and args.python_sinks)
+    if not have_nginx and not args.quick:
+        print("nginx is not installed: run with --install (as root) or apt-get install nginx nghttp2-client",
+              file=sys.stderr)
+        return 2
+    if not have_nginx:
+        print("nginx not used: --quick falls back to pushgate's own simulators as sinks", flush=True)
+    opts = scenarios.Options(
+        n=n, quick=args.quick, workdir=log_dir, peers=not (args.quick or args.no_peers),
+        ceiling=not (args.quick or args.no_ceiling), peer_n=args.peer_n,
+        fanout_devices=args.fanout_devices or (QUICK_FANOUT if args.quick else 1_000_000),
+        e2e_devices=args.e2e_devices or n,
+        postgres_url=None if args.postgres_url == "none" or args.quick else args.postgres_url,
+        profile=args.profile, log=lambda line: print(line, flush=True),
+    )
+    meta = {"date": now_iso(), "machine": machine(), "load_before": load_average(), "n": n,
+            "command": "python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+            "sinks": "", "failures": []}
+    rows: list[Row] = []
+    failures: list[str] = meta["failures"]  # type: ignore[assignment]
+    started = time.perf_counter()
+
+    def attempt(label: str, step: object) -> None:
+        try:
+            result = step()  # type: ignore[operator]
+            rows.extend(result if isinstance(result, list) else [result])
+        except Exception as exc:
+            failures.append(f"{label}: {exc}")
+            print(f"FAILED {label}: {exc}", file=sys.stderr, flush=True)
+            traceback.print_exc()
+
+    needs_sinks = bool(wanted & {1, 2, 3, 4})
+    with (scenarios.open_sinks(have_nginx, log_dir, n if 3 in wanted else 0) if needs_sinks
+          else _nothing()) as sinks:
+        if sinks is not None:
+            meta["sinks"] = sinks.kind
+            print(f"sinks: {sinks.kind}", flush=True)
+            if wanted & {1, 2}:
+                attempt("scenarios 1-2", lambda: scenarios.apns_rows(opts, sinks, wanted))
+            if 3 in wanted:
+                attempt("scenario 3", lambda: scenarios.webpush_row(opts, sinks))
+            if 4 in wanted:
+                attempt("scenario 4", lambda: scenarios.e2e_rows(opts, sinks))
+    if 5 in wanted:
+        attempt("scenario 5", lambda: scenarios.fanout_row(opts))
+    if 6 in wanted:
+        attempt("scenario 6", lambda: scenarios.idle_row(opts))
+    rows.sort(key=lambda row: row.scenario)
+    meta["load_after"] = load_average()
+    meta["seconds"] = round(time.perf_counter() - started, 1)
+    print_table(rows, meta)
+    json_path, md_path = write_results(rows, meta, args.out)
+    print(f"results: {json_path} {md_path} ({meta['seconds']} s)")
+    if args.readme:
+        update_readme(ROOT / "README.md", md_path.read_text(), meta)
+        print("README.md bench block updated")
+    shutil.rmtree(log_dir, ignore_errors=True)
+    if failures:
+        print("FAILED: " + "; ".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
