@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from worker_helpers import (
     eventually,
@@ -125,3 +127,23 @@ async def test_stopping_with_a_short_drain_hands_unfinished_jobs_back(
     async with running_pool(settings, database):
         view = await eventually(lambda: (v := status(database, send_id)).status == "done" and v)
     assert view.sent == len(devices)
+
+
+async def test_workers_started_before_the_schema_exists_recover_once_it_does(
+    empty_database_url: str, apns: APNsSimulator, ca_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = Database(empty_database_url)
+    try:
+        settings = settings_for(database, apns, ca_file)
+        async with running_pool(settings, database) as pool:
+            await eventually(lambda: "claiming jobs failed" in caplog.text, what="a failed claim")
+            await asyncio.to_thread(database.migrate)
+            app_id, devices = make_app(database, apns, 3)
+            send_id = start_send(database, SqlQueue(database), app_id, {"title": "late start"})
+            pool.wake()
+            view = await eventually(
+                lambda: (v := status(database, send_id)).status == "done" and v, within=60
+            )
+        assert view.sent == len(devices)
+    finally:
+        database.dispose()

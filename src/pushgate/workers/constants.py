@@ -19,6 +19,11 @@ FLUSH_RETRY_SECONDS = 0.5
 IDLE_MIN = 0.01
 IDLE_MAX = 0.5
 
+# A claim that fails (database restarting or not migrated yet) is tried
+# again after 1 s, doubling up to 30 s, so an outage is not a log flood.
+CLAIM_ERROR_MIN = 1.0
+CLAIM_ERROR_MAX = 30.0
+
 # Delivery jobs run at once per worker: enough to keep the provider
 # connections busy while one job's tail and its outcome writes finish.
 MIN_JOBS = 2

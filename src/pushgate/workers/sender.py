@@ -32,6 +32,8 @@ from pushgate.registry import DeliveryStatus, Outcome
 from pushgate.registry.constants import PROVIDERS
 from pushgate.workers._errors import log_failure, safe_reason
 from pushgate.workers.constants import (
+    CLAIM_ERROR_MAX,
+    CLAIM_ERROR_MIN,
     DRAIN_SECONDS,
     IDLE_MAX,
     IDLE_MIN,
@@ -102,6 +104,7 @@ class Worker:
 
     async def _claim_loop(self) -> None:
         idle = IDLE_MIN
+        failing = CLAIM_ERROR_MIN
         while not self._stopping:
             free = self.max_jobs - len(self._running)
             if free <= 0:
@@ -115,9 +118,13 @@ class Worker:
                     lease_seconds=self.ctx.settings.lease_seconds, worker=self.ctx.worker,
                 )
             except Exception as exc:
-                log_failure(logger, f"{self.name}: claiming jobs failed", exc)
-                jobs = []
-                idle = IDLE_MAX
+                # The database is away (restarting, not migrated yet): back off, log once per wait.
+                log_failure(logger, f"{self.name}: claiming jobs failed; retrying in {failing:.0f} s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), failing)  # stop() cuts it short
+                failing = min(CLAIM_ERROR_MAX, failing * 2)
+                continue
+            failing = CLAIM_ERROR_MIN
             if self._stopping:
                 await self._hand_back(jobs, "worker stopping")
                 break
