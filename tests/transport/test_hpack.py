@@ -7,8 +7,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pushgate.transport import HeaderBlock
-from pushgate.transport.hpack_decode import HPACKDecodeError, HpackDecoder, ResponseHeaderDecoder
+from pushgate.transport import HeaderBlock, Response
+from pushgate.transport.hpack_decode import (
+    STRING_CACHE_SIZE,
+    HPACKDecodeError,
+    HpackDecoder,
+    ResponseHeaderDecoder,
+)
 from pushgate.transport.huffman import HuffmanError, huffman_decode
 
 # -- request blocks -------------------------------------------------------------------
@@ -110,7 +115,79 @@ def test_response_decoder_splits_status_and_caches_static_blocks() -> None:
     first = decoder.decode(b"\x88")
     first[1].append(("mutated", "x"))
     assert decoder.decode(b"\x88") == (200, [])  # the cache hands out copies
-    block = hpack.Encoder().encode([(":status", "410"), ("apns-id", "abc")])
-    assert decoder.decode(block) == (410, [("apns-id", "abc")])
+    block = hpack.Encoder().encode([(":status", "410"), ("apns-id", "abc")], huffman=False)
+    assert decoder.decode(block) == (410, [("apns-id", b"abc", False)])
     with pytest.raises(HPACKDecodeError):
         decoder.decode(b"\x80")
+
+
+# -- lazy values ----------------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_block, min_size=1, max_size=20))
+def test_lazy_values_decode_to_what_hpack_decodes(
+    blocks: list[tuple[list[tuple[bytes, bytes]], bool, int | None]],
+) -> None:
+    """Values left coded decode to hpack's; fields entering the table are never left coded."""
+    encoder = hpack.Encoder()
+    reference = hpack.Decoder()
+    decoder = HpackDecoder()
+    for fields, huffman, table_size in blocks:
+        if table_size is not None:
+            encoder.header_table_size = table_size
+        block = encoder.encode(fields, huffman=huffman)
+        lazy = decoder.decode_lazy(block)
+        expected = [tuple(f) for f in reference.decode(block, raw=True)]
+        assert [(n, huffman_decode(v) if coded else v) for n, v, coded in lazy] == expected
+        if not huffman:
+            assert not any(coded for _, _, coded in lazy)
+
+
+def test_only_values_outside_the_table_stay_coded() -> None:
+    encoder = hpack.Encoder()
+    # §6.2.2 literal without indexing, new name: both strings Huffman-coded.
+    name, value = encoder.huffman_coder.encode(b"x-lazy"), encoder.huffman_coder.encode(b"abcdefg")
+    block = bytes((0x00, 0x80 | len(name))) + name + bytes((0x80 | len(value),)) + value
+    decoder = HpackDecoder()
+    [(name, value, coded)] = decoder.decode_lazy(block)
+    assert (name, coded) == (b"x-lazy", True)  # the name is decoded, the value is not
+    assert huffman_decode(value) == b"abcdefg"
+
+
+def test_huffman_string_cache_is_bounded_and_correct() -> None:
+    encoder = hpack.Encoder()
+    decoder = HpackDecoder(max_table_size=4096)
+    for i in range(3 * STRING_CACHE_SIZE):
+        block = encoder.encode([("x-n", f"value number {i % 400}")], huffman=True)
+        assert decoder.decode(block) == [(b"x-n", f"value number {i % 400}".encode())]
+        assert len(decoder._strings) <= STRING_CACHE_SIZE
+
+
+def test_response_decodes_header_values_on_demand() -> None:
+    coded = hpack.Encoder().huffman_coder.encode(b"0f5c0e2e-5b7a-4c1d-9d2e-111111111111")
+    response = Response.from_fields(200, [("server", b"nginx", False), ("apns-id", coded, True)], b"")
+    assert response.header("apns-id") == "0f5c0e2e-5b7a-4c1d-9d2e-111111111111"
+    assert response.header("missing") is None
+    assert response.headers == [("server", "nginx"), ("apns-id", "0f5c0e2e-5b7a-4c1d-9d2e-111111111111")]
+    assert response.header("server") == "nginx"  # after .headers, from the decoded list
+    assert response == Response(200, response.headers, b"")
+    broken = Response.from_fields(200, [("x", b"\xff\xff\xff\xff", True)], b"")
+    assert broken.header("x") == "\ufffd"  # EOS in the string: never raises on read
+
+
+def test_response_decoder_with_nginx_answers() -> None:
+    """nginx indexes server/date/content-type/content-length in every answer and
+    sends apns-id without indexing: the status and names come out, the id stays coded."""
+    block = bytes.fromhex(
+        "887684aa6355e76196d07abe94132a693f75040138a05fb827ae01953168df5f8b1d75d0620d263d4c"
+        "7441ea5c013000851d752163499a08421084215842109669965959e69a6966db6db6db6db6db6c1f"
+    )
+    reference = hpack.Decoder()
+    decoder = ResponseHeaderDecoder()
+    for _ in range(50):  # the same answer again and again: table churn and string caches
+        expected = [(n.decode(), v.decode()) for n, v in reference.decode(block, raw=True)]
+        status, fields = decoder.decode(block)
+        assert status == 200
+        assert Response.from_fields(status, fields, b"").headers == expected[1:]
+        assert [coded for _, _, coded in fields] == [False, False, False, False, True]

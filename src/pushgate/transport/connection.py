@@ -342,7 +342,7 @@ class ClientConnection(asyncio.Protocol):
         chunks = request.chunks
         body = b"" if chunks is None else chunks[0] if len(chunks) == 1 else b"".join(chunks)
         request.conn = None
-        self._owner._complete(request, Response(request.status, request.headers, body))
+        self._owner._complete(request, Response.from_fields(request.status, request.headers, body))
         self._stream_done()
 
     def _stream_error(self, sid: int, request: Request, message: str) -> None:

@@ -4,7 +4,9 @@ Servers Huffman-code header values, and APNs answers every request with an
 ``apns-id`` UUID, so this runs once per response. ``hpack``'s decoder walks
 a 4-bit state table with flag checks per nibble (about 12 us for one UUID,
 measured here); this one walks a 256-wide table built once from the same
-code, one lookup per input octet (about 3 us).
+code, one lookup per input octet (about 3 us; 0.07 us per octet). Table
+entries hold the next state already multiplied by 256, so the loop is one
+``|``, one index and one append per octet.
 
 States are the internal nodes of the code tree plus one *failed* state.
 Entry ``state * 256 + octet`` holds the state after those eight bits and
@@ -86,6 +88,7 @@ def _build() -> None:
                 second = nibbles[row | low]
                 table.append(fail if second is None else (second[0], emitted + second[1]))
     table.extend([fail] * 256)  # the failed state's own row
+    table = [(state << 8, symbols) for state, symbols in table]  # row offsets, not state numbers
     _accepting.extend(d <= 7 and o for d, o in zip(depth, ones, strict=True))
     _accepting.append(False)
     _table.extend(table)
@@ -95,12 +98,11 @@ def huffman_decode(data: bytes) -> bytes:
     if not _table:
         _build()  # some tens of ms, once per process, at the first Huffman-coded string
     table = _table
-    state = 0
-    out: list[bytes] = []
-    append = out.append
+    row = 0
+    out = bytearray()
     for octet in data:
-        state, symbols = table[state << 8 | octet]
-        append(symbols)
-    if not _accepting[state]:
+        row, symbols = table[row | octet]
+        out += symbols
+    if not _accepting[row >> 8]:
         raise HuffmanError("EOS inside a Huffman string, or bad padding")
-    return b"".join(out)
+    return bytes(out)

@@ -7,6 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING, Protocol
 
 from pushgate.errors import TransportError
+from pushgate.transport.hpack_decode import Field
 from pushgate.transport.response import Response
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class Request:
         self.conn: ClientConnection | None = None  # while on a stream
         self.stream_id = 0
         self.status = 0  # 0 until the final response HEADERS
-        self.headers: list[tuple[str, str]] = []
+        self.headers: list[Field] = []
         self.chunks: list[bytes] | None = None  # response DATA
         self.received = 0  # DATA octets not yet handed back with WINDOW_UPDATE
 
