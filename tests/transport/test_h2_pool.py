@@ -517,3 +517,76 @@ async def test_malformed_request_is_reset_by_the_server(harness: Harness) -> Non
         await pool.request(bad)
     assert reset.value.error_code == 0x1  # PROTOCOL_ERROR
     assert (await pool.request(block(pool, "/fine"))).status == 200
+
+
+# -- the callback API ---------------------------------------------------------------
+
+
+async def test_send_calls_back_once_per_request_without_futures(harness: Harness) -> None:
+    server = await harness.server(max_concurrent_streams=50)
+    pool = harness.pool(server)
+    done = asyncio.get_running_loop().create_future()
+    answers: dict[int, tuple[Response | None, TransportError | None]] = {}
+
+    def callback(tag: int, response: Response | None, error: TransportError | None) -> None:
+        assert tag not in answers  # exactly once
+        answers[tag] = (response, error)
+        if len(answers) == 500:
+            done.set_result(None)
+
+    for i in range(500):
+        pool.send(block(pool, f"/s/{i}"), b"%d" % i, callback, i)
+    await done
+    for i in range(500):
+        response, error = answers[i]
+        assert error is None
+        assert response is not None
+        assert (response.header("x-path"), response.body) == (f"/s/{i}", b"%d" % i)
+
+
+async def test_send_reports_timeouts_and_closed_pools_through_the_callback(harness: Harness) -> None:
+    never = asyncio.Event()
+
+    async def handler(request: SimRequest) -> SimAction:
+        await never.wait()
+        return SimResponse(200)
+
+    server = await harness.server(handler)
+    pool = harness.pool(server, request_timeout=0.1)
+    answers: list[tuple[str, Response | None, TransportError | None]] = []
+    finished = asyncio.Event()
+
+    def callback(tag: str, response: Response | None, error: TransportError | None) -> None:
+        answers.append((tag, response, error))
+        finished.set()
+
+    pool.send(block(pool, "/hang"), b"", callback, "hung")
+    await finished.wait()
+    assert [(tag, type(error)) for tag, _, error in answers] == [("hung", RequestTimeout)]
+    await pool.aclose()
+    pool.send(block(pool, "/late"), b"", callback, "late")  # answered at once
+    assert [(tag, type(error)) for tag, _, error in answers[1:]] == [("late", ConnectionLost)]
+
+
+async def test_a_raising_callback_does_not_break_the_connection(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await harness.server()
+    pool = harness.pool(server)
+    seen: list[int] = []
+    finished = asyncio.Event()
+
+    def callback(tag: int, response: Response | None, error: TransportError | None) -> None:
+        seen.append(tag)
+        if len(seen) == 20:
+            finished.set()
+        if tag % 2:
+            raise RuntimeError("a bug in the caller")
+
+    for i in range(20):
+        pool.send(block(pool, f"/r/{i}"), b"", callback, i)
+    await finished.wait()
+    assert sorted(seen) == list(range(20))
+    assert (await pool.request(block(pool, "/after"))).status == 200
+    assert pool.connections_opened == 1
+    assert "response callback failed" in caplog.text

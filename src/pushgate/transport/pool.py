@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import ssl
 from collections import deque
 from urllib.parse import urlsplit
@@ -34,8 +35,10 @@ from pushgate.transport.errors import (
 )
 from pushgate.transport.hpack_block import HeaderBlock
 from pushgate.transport.response import Response
-from pushgate.transport.stream import Request
+from pushgate.transport.stream import Callback, Request
 from pushgate.transport.tls import client_context
+
+logger = logging.getLogger("pushgate.transport")
 
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 _CLOSE_GRACE = 5.0  # seconds aclose waits for a polite TLS shutdown before aborting
@@ -99,20 +102,38 @@ class H2Pool:
 
     @property
     def queued(self) -> int:
-        return sum(1 for request in self._queue if not request.future.done())
+        return sum(1 for request in self._queue if not request.abandoned())
 
     def request(self, headers: HeaderBlock | bytes, body: bytes = b"") -> asyncio.Future[Response]:
-        """Send one request; ``headers`` already holds :method, :scheme, :authority, :path."""
+        """Send one request; ``headers`` already holds :method, :scheme, :authority, :path.
+
+        The future resolves to the :class:`Response` or fails with a
+        :class:`TransportError`; cancelling it abandons the request.
+        """
+        future: asyncio.Future[Response] = (self._loop or asyncio.get_running_loop()).create_future()
+        self._submit(Request(headers, body, _resolve, future, future))
+        return future
+
+    def send(self, headers: HeaderBlock | bytes, body: bytes, callback: Callback, tag: object = None) -> None:
+        """Send one request and call ``callback(tag, response, None)`` or
+        ``callback(tag, None, error)`` exactly once.
+
+        The bulk senders' path: no future and no ``call_soon`` per request.
+        The callback runs inside the connection's ``data_received`` (or at
+        once, when the pool is closed), so it must be quick; an exception it
+        raises is logged, and does not disturb the connection.
+        """
+        self._submit(Request(headers, body, callback, tag))
+
+    def _submit(self, request: Request) -> None:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
             if self._request_timeout is not None:
                 self._deadlines = DeadlineSweep(loop, self._request_timeout, self._expire)
-        future: asyncio.Future[Response] = loop.create_future()
         if self._closed:
-            future.set_exception(ConnectionLost("the pool is closed"))
-            return future
-        request = Request(headers, body, future)
+            self._fail(request, ConnectionLost("the pool is closed"))
+            return
         if self._deadlines is not None:
             self._deadlines.add(request)
         if not self._queue:
@@ -120,10 +141,9 @@ class H2Pool:
             conn = conns[0] if len(conns) == 1 else self._best()
             if conn is not None and conn.free_slots() > 0:
                 conn.start(request)
-                return future
+                return
         self._queue.append(request)
         self._pump()
-        return future
 
     async def aclose(self) -> None:
         """Fail what is queued, say GOAWAY on every connection and close them."""
@@ -172,7 +192,7 @@ class H2Pool:
         queue = self._queue
         while queue:
             request = queue[0]
-            if request.future.done():  # timed out or cancelled while waiting
+            if request.abandoned():  # timed out or cancelled while waiting
                 queue.popleft()
                 continue
             conn = self._best()
@@ -234,12 +254,12 @@ class H2Pool:
             self._fail(request, error)
 
     def _expire(self, request: Request) -> None:
-        if request.future.done():
+        if request.abandoned():
             return
         conn = request.conn
         if conn is not None:
             conn.cancel(request)
-        request.future.set_exception(RequestTimeout(f"no answer within {self._request_timeout} s"))
+        self._fail(request, RequestTimeout(f"no answer within {self._request_timeout} s"))
 
     # -- ConnectionOwner ------------------------------------------------------------
 
@@ -248,18 +268,27 @@ class H2Pool:
         if bucket is not None:
             bucket.discard(request)
             request.bucket = None
-        future = request.future
-        if not future.done():
-            future.set_result(response)
+        if request.finished:
+            return
+        request.finished = True
+        try:
+            request.callback(request.tag, response, None)
+        except Exception:  # a caller's bug must not break the connection's frame loop
+            logger.exception("response callback failed")
 
     def _fail(self, request: Request, error: TransportError) -> None:
         DeadlineSweep.discard(request)
-        if not request.future.done():
-            request.future.set_exception(error)
+        if request.finished:
+            return
+        request.finished = True
+        try:
+            request.callback(request.tag, None, error)
+        except Exception:
+            logger.exception("response callback failed")
 
     def _resend(self, requests: list[Request]) -> None:
         for request in reversed(requests):  # keep their order at the head of the queue
-            if request.future.done():
+            if request.abandoned():
                 continue
             request.resends += 1
             if request.resends > self._max_resends:
@@ -292,3 +321,15 @@ class H2Pool:
             return
         if self._queue:
             self._pump()
+
+
+def _resolve(
+    future: asyncio.Future[Response], response: Response | None, error: TransportError | None
+) -> None:
+    """The callback behind :meth:`H2Pool.request`."""
+    if future.done():  # cancelled by its caller
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(response)  # type: ignore[arg-type]

@@ -4,7 +4,8 @@ connection reports back to its pool."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pushgate.errors import TransportError
 from pushgate.transport.hpack_decode import Field
@@ -14,21 +15,39 @@ if TYPE_CHECKING:
     from pushgate.transport.connection import ClientConnection
 
 
+# Called exactly once per request: (tag, response, None) or (tag, None, error).
+Callback = Callable[[Any, Response | None, TransportError | None], None]
+
+
 class Request:
     """A request: queued, then on a stream, maybe resent on another one.
 
     Slots rather than a dataclass: tens of thousands are created a second.
+    The outcome goes to ``callback(tag, response, error)``, called directly
+    from the connection's ``data_received`` (no future, no ``call_soon``);
+    ``future`` is set only for requests made through :meth:`H2Pool.request`,
+    whose caller may cancel it.
     """
 
     __slots__ = (
-        "block", "body", "bucket", "chunks", "conn", "future",
-        "headers", "received", "resends", "status", "stream_id",
+        "block", "body", "bucket", "callback", "chunks", "conn", "finished", "future",
+        "headers", "received", "resends", "status", "stream_id", "tag",
     )
 
-    def __init__(self, block: bytes, body: bytes, future: asyncio.Future[Response]) -> None:
+    def __init__(
+        self,
+        block: bytes,
+        body: bytes,
+        callback: Callback,
+        tag: object = None,
+        future: asyncio.Future[Response] | None = None,
+    ) -> None:
         self.block = block
         self.body = body
+        self.callback = callback
+        self.tag = tag
         self.future = future
+        self.finished = False  # the callback ran (or the future was cancelled, see abandoned)
         self.resends = 0
         self.bucket: set[Request] | None = None  # deadline bucket, see deadlines.py
         self.conn: ClientConnection | None = None  # while on a stream
@@ -37,6 +56,10 @@ class Request:
         self.headers: list[Field] = []
         self.chunks: list[bytes] | None = None  # response DATA
         self.received = 0  # DATA octets not yet handed back with WINDOW_UPDATE
+
+    def abandoned(self) -> bool:
+        """Answered, failed or timed out already, or its future was cancelled."""
+        return self.finished or (self.future is not None and self.future.done())
 
 
 class ConnectionOwner(Protocol):
