@@ -56,6 +56,20 @@ def install_tools(log: Path | None = None) -> bool:
     return bool(nginx.nginx_binary() and h2load.h2load_binary())
 
 
+def source_state(tree: Path = ROOT) -> str:
+    """The commit measured, and whether src/ had uncommitted changes (figures belong to a tree)."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True,
+                                  timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+
+    commit = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "src").splitlines()]
+    return f"{commit} (src modified: {', '.join(dirty)})" if dirty else commit
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke: small, scenarios 1,3,5,6, no peers")
@@ -72,6 +86,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--python-sinks", action="store_true",
                         help="with --quick: use pushgate's simulators as sinks even when nginx is installed")
     parser.add_argument("--install", action="store_true", help="apt-get install nginx and h2load if missing")
+    parser.add_argument("--src", type=Path,
+                        help="measure the pushgate package in this src/ directory (e.g. a clean checkout "
+                             "made with git worktree) instead of the installed one")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--readme", action="store_true", help="rewrite the README's bench block")
     return parser.parse_args(argv)
@@ -83,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.scenarios:
         wanted = {int(x) for x in args.scenarios.split(",") if x.strip()}
     n = args.n or (QUICK_N if args.quick else 100_000)
+    if args.src:
+        # Every measured process (children, pushgate serve, fanout_bench) inherits this.
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.src.resolve()),
+                                                                 os.environ.get("PYTHONPATH")]))
     log_dir = Path(tempfile.mkdtemp(prefix="pushgate-bench-"))
     if args.install or (not args.quick and os.geteuid() == 0):
         install_tools(log_dir / "apt.log")
@@ -102,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         profile=args.profile, log=lambda line: print(line, flush=True),
     )
     meta = {"date": now_iso(), "machine": machine(), "load_before": load_average(), "n": n,
+            "source": source_state(args.src.resolve().parent if args.src else ROOT),
             "command": "python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv),
             "sinks": "", "failures": []}
     rows: list[Row] = []

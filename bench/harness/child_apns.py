@@ -20,7 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from harness.profiling import py_spy
+from harness.profiling import fail_fast, py_spy
 from pushgate import APNs, Notification
 from pushgate.results import Status
 
@@ -35,6 +35,7 @@ def throwaway_credentials() -> dict[str, str]:
 
 
 async def run(config: dict[str, Any]) -> dict[str, Any]:
+    fail_fast(asyncio.get_running_loop())
     creds = config.get("credentials") or throwaway_credentials()
     notification = Notification(title="Benchmark", body="Hello from pushgate", badge=1)
     n = int(config["n"])

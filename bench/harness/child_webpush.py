@@ -17,7 +17,7 @@ import sys
 import time
 from typing import Any
 
-from harness.profiling import py_spy
+from harness.profiling import fail_fast, py_spy
 from pushgate import Notification, WebPush
 from pushgate.crypto.ece import generate_user_agent_keys
 from pushgate.crypto.vapid import VapidKey, b64url_encode
@@ -38,6 +38,7 @@ def subscriptions(origin: str, n: int) -> list[dict[str, Any]]:
 
 
 async def run(config: dict[str, Any], subs: list[dict[str, Any]]) -> dict[str, Any]:
+    fail_fast(asyncio.get_running_loop())
     n = len(subs)
     tokens = [Subscription.from_json(s) for s in subs]
     host = config["origin"].split("://", 1)[1]

@@ -1,4 +1,5 @@
-"""py-spy on a benchmark child's timed section only, and the top functions by self time.
+"""What every benchmark child shares: py-spy on its timed section only, the top functions by
+self time, and failing fast on an exception lost in a callback.
 
 The child starts ``py-spy record --pid <itself>`` right before its timed
 section and stops it (SIGINT, which makes py-spy write its file) right
@@ -9,15 +10,33 @@ time is the samples where it is the leaf.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+
+def fail_fast(loop: asyncio.AbstractEventLoop) -> None:
+    """Exit at once on an exception nobody awaits (a callback that raised).
+
+    Such an exception leaves a request's future unresolved, so the send would
+    wait for ever; a benchmark must report a crash, not hang until its timeout.
+    """
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        loop.default_exception_handler(context)
+        if str(context.get("message", "")).startswith("Exception in callback"):
+            print("benchmark child: a callback raised, exiting", file=sys.stderr, flush=True)
+            os._exit(70)
+
+    loop.set_exception_handler(handler)
 
 
 @contextlib.contextmanager

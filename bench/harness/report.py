@@ -123,12 +123,17 @@ def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
         extra += row.notes
         if extra:
             lines.append(f"- **{row.scenario}** " + "; ".join(extra))
+    for row in rows:
+        profile = row.details.get("pushgate", {}).get("profile") if isinstance(row.details, dict) else None
+        if profile:
+            lines += ["", f"Profile of scenario {row.scenario} (py-spy, timed section, self time):", ""]
+            lines += [f"{i}. {p['self_percent']}% `{p['function']}`" for i, p in enumerate(profile, 1)]
     m = meta["machine"]
     lines += [
         "",
         f"Run {meta['date']} on {m['cpu']}, {m['cores']} cores, Python {m['python']}; "
         f"load average before/after: {meta['load_before']} / {meta['load_after']}; sinks: {meta['sinks']}; "
-        f"`{meta['command']}`.",
+        f"source {meta.get('source', '?')}; `{meta['command']}`.",
     ]
     return "\n".join(lines) + "\n"
 
