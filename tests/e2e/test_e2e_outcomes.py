@@ -102,8 +102,9 @@ async def test_rejected_credentials_pause_the_app_and_fixed_ones_resume_it(
     state = await wait_for(apns_state, lambda s: s["paused"], 60, "the app was not paused")
     assert state["error"] == "InvalidProviderToken"
     assert state["paused_until"] is not None
+    status = await wait_for(lambda: api.status(auth, send["id"]), lambda s: s["targeted"] == 200, 60,
+                            "fan-out did not finish")  # fan-out goes on during a pause
     requests_when_paused = apns.requests
-    status = await api.status(auth, send["id"])
     assert (status["sent"], status["failed"], status["pending"]) == (0, 0, 200), "nothing burned"
     assert requests_when_paused <= 10 + 10, "sending stopped at the first rejected requests"
     assert not apns.accepted

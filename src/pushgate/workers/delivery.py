@@ -249,6 +249,11 @@ class DeliveryJob:
                 ctx.clients.invalidate(self.app_id, self.provider)
             else:
                 pause = ctx.pauses.active(self.app_id, self.provider)
+                if pause is None:
+                    # Not a pause: a result went missing. Fail the run (the queue retries it
+                    # after a delay) rather than deferring it in a tight loop.
+                    await ctx.recorder.flush()
+                    raise RuntimeError(f"{len(unsent)} devices got no outcome from {self.provider}")
             await self._follow_up(self._deferred(unsent + sorted(tally.retry), self._pause_end(pause)))
             return
         if tally.sent and entry.pause is not None:
