@@ -34,9 +34,13 @@ def test_parse_error_body(body: bytes, expected: tuple[str | None, datetime | No
     assert parse_error_body(body) == expected
 
 
-def test_success_uses_response_apns_id() -> None:
+def test_success_keeps_the_sent_apns_id() -> None:
+    # APNs echoes the apns-id it was sent, so the sent one is used without
+    # decoding the echo; the server's own id counts only when none was sent.
     outcome = classify_response("ab", "given", Response(200, [("apns-id", "echoed")], b""))
-    assert (outcome.status, outcome.message_id) == (Status.SENT, "echoed")
+    assert (outcome.status, outcome.message_id) == (Status.SENT, "given")
+    outcome = classify_response("ab", None, Response(200, [("apns-id", "made-by-apns")], b""))
+    assert outcome.message_id == "made-by-apns"
     outcome = classify_response("ab", "given", Response(200, [], b""))
     assert outcome.message_id == "given"
 

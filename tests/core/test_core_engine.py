@@ -175,3 +175,44 @@ async def test_on_result_sees_every_final_outcome_once() -> None:
         on_result=lambda r: seen.append((r.token, r.status)),
     )
     assert sorted(seen) == [("a", Status.SENT), ("b", Status.SENT), ("c", Status.FAILED)]
+
+
+class DirectProvider(ScriptedProvider):
+    """A provider that overrides ``start`` (as APNs and Web Push do): outcomes go
+    to the engine's callback, some at once (decided locally), some later."""
+
+    def start(self, prepared, token, message_id, done, tag):  # type: ignore[no-untyped-def]
+        self.calls.append((token, message_id, prepared.badge))
+        if token.startswith("raise"):
+            raise RuntimeError("a bug")
+        steps = self.script.get(token)
+        status = steps.pop(0) if steps else Status.SENT
+        outcome = TokenResult(token, status, message_id=message_id,
+                              retry_after=0.0 if status is Status.RETRY else None)
+        if token.startswith("now"):
+            done(tag, outcome)  # before start returns
+        else:
+            asyncio.get_running_loop().call_soon(done, tag, outcome)
+
+    def submit(
+        self, prepared: Notification, token: str, message_id: str | None
+    ) -> asyncio.Future[TokenResult]:
+        return self._submit_via_start(prepared, token, message_id)
+
+
+async def test_providers_with_their_own_start_keep_every_engine_rule() -> None:
+    tokens = [f"{'now' if i % 3 == 0 else 'later'}-{i}" for i in range(600)]
+    script = {"now-3": [Status.RETRY, Status.SENT], "later-4": [Status.RETRY, Status.DEAD]}
+    provider = DirectProvider(script, concurrency=16, max_retries=2)
+    result = await provider.send(Notification(title="x"), [*tokens, "raise-1"])
+    assert result.tokens == [*tokens, "raise-1"]
+    assert result.by_token["now-3"].status is Status.SENT
+    assert result.by_token["now-3"].attempts == 2
+    assert result.by_token["later-4"].status is Status.DEAD
+    assert (result.by_token["raise-1"].status, result.by_token["raise-1"].reason) == (
+        Status.FAILED, "RuntimeError")
+    assert result.count(Status.SENT) == 599  # all but later-4 (dead) and raise-1
+    ids = {mid for token, mid, _ in provider.calls if token == "now-3"}
+    assert len(ids) == 1
+    single = await provider.submit(Notification(title="y"), "later-x", None)
+    assert single.status is Status.SENT

@@ -72,7 +72,8 @@ def classify_response(token: str, message_id: str | None, response: Response) ->
     """One HTTP answer → its outcome (the 403 ExpiredProviderToken side effect is the caller's)."""
     status = response.status
     if status == 200:
-        return TokenResult(token, Status.SENT, message_id=response.header("apns-id") or message_id,
+        # APNs echoes the apns-id it was sent; it makes one only when none was sent.
+        return TokenResult(token, Status.SENT, message_id=message_id or response.header("apns-id"),
                            http_status=200)
     reason, when = parse_error_body(response.body)
     result = TokenResult(token, Status.FAILED, message_id=message_id, reason=reason, http_status=status,

@@ -10,10 +10,16 @@ A provider implements two things:
   future of its :class:`TokenResult`. It never raises for per-token problems.
 
 The engine here keeps up to ``concurrency`` requests in flight without a task
-per request (futures and done-callbacks only: at tens of thousands of sends
-per second the per-task cost matters), retries RETRY outcomes with backoff
-(honouring the provider's Retry-After) up to ``max_retries`` times, and keeps
-each message's id across retries (APNs ``apns-id``).
+per request, retries RETRY outcomes with backoff (honouring the provider's
+Retry-After) up to ``max_retries`` times, and keeps each message's id across
+retries (APNs ``apns-id``).
+
+It starts requests through :meth:`Provider.start`, which reports the outcome
+to a plain callback. The default wraps :meth:`submit`'s future; the HTTP/2
+providers (APNs, Web Push) override it and call back straight from the
+transport's callback, so a request costs no future, no done-callback and no
+``call_soon`` at all (two futures and two scheduled callbacks per request
+were about 8 us of the 80 us a request cost against nginx before).
 """
 
 from __future__ import annotations
@@ -102,6 +108,40 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         self, prepared: PreparedT, token: TokenT, message_id: str | None
     ) -> asyncio.Future[TokenResult]:
         """Start one request; the future resolves to its outcome and never fails."""
+
+    def start(
+        self,
+        prepared: PreparedT,
+        token: TokenT,
+        message_id: str | None,
+        done: Callable[[Any, TokenResult], None],
+        tag: object,
+    ) -> None:
+        """Start one request and call ``done(tag, outcome)`` exactly once.
+
+        ``done`` may be called before this returns (an outcome decided
+        locally). This default goes through :meth:`submit`'s future.
+        """
+        future = self.submit(prepared, token, message_id)
+        future.add_done_callback(partial(self._future_done, done, tag, token, message_id))
+
+    def _future_done(
+        self,
+        done: Callable[[Any, TokenResult], None],
+        tag: object,
+        token: TokenT,
+        message_id: str | None,
+        future: asyncio.Future[TokenResult],
+    ) -> None:
+        done(tag, _outcome_of(future, self.token_key(token), message_id))
+
+    def _submit_via_start(
+        self, prepared: PreparedT, token: TokenT, message_id: str | None
+    ) -> asyncio.Future[TokenResult]:
+        """:meth:`submit` for a provider that implements :meth:`start` itself."""
+        future: asyncio.Future[TokenResult] = asyncio.get_running_loop().create_future()
+        self.start(prepared, token, message_id, _set_result, future)
+        return future
 
     def token_key(self, token: TokenT) -> str:
         """The string that names ``token`` in results."""
@@ -222,6 +262,8 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         on_result: Callable[[TokenResult], None] | None = None,
     ) -> BatchResult:
         loop = asyncio.get_running_loop()
+        time = loop.time
+        debug = logger.isEnabledFor(logging.DEBUG)  # once per batch, not per request
         results: list[TokenResult | None] = []
         ready: deque[_Job[TokenT, PreparedT]] = deque()
         pending = iter(source)
@@ -240,12 +282,11 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
             ready.append(job)
             wake()
 
-        def done(job: _Job[TokenT, PreparedT], future: asyncio.Future[TokenResult]) -> None:
+        def done(job: _Job[TokenT, PreparedT], outcome: TokenResult) -> None:
             nonlocal inflight, sleeping
             inflight -= 1
-            outcome = _outcome_of(future, self.token_key(job.token), job.message_id)
             outcome.attempts = job.attempt
-            outcome.latency = loop.time() - job.started
+            outcome.latency = time() - job.started
             if outcome.status is Status.RETRY and job.attempt <= self.max_retries:
                 delay = (
                     outcome.retry_after
@@ -253,9 +294,10 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
                     else self._backoff(job.attempt)
                 )
                 if delay <= self.max_retry_delay:
-                    logger.debug(
-                        "%s: retrying %s in %.2fs (%s)", self.name, outcome.token, delay, outcome.reason
-                    )
+                    if debug:
+                        logger.debug(
+                            "%s: retrying %s in %.2fs (%s)", self.name, outcome.token, delay, outcome.reason
+                        )
                     job.attempt += 1
                     sleeping += 1
                     loop.call_later(delay, requeue, job)
@@ -264,8 +306,10 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
             results[job.index] = outcome
             if on_result is not None:
                 on_result(outcome)
-            wake()
+            if wakeup is not None and not wakeup.done():
+                wakeup.set_result(None)
 
+        start = self.start
         while True:
             while inflight < self.concurrency:
                 if ready:
@@ -290,15 +334,26 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
                     job = _Job(index, prepared, token, message_id)
                 else:
                     break
-                job.started = loop.time()
-                future = self.submit(job.prepared, job.token, job.message_id)
+                job.started = time()
                 inflight += 1
-                future.add_done_callback(partial(done, job))
+                try:
+                    start(job.prepared, job.token, job.message_id, done, job)
+                except Exception as exc:  # the contract says it never raises; a bug must not lose the token
+                    logger.error("provider raised for %s: %r", job.token, exc, exc_info=exc)
+                    done(job, TokenResult(
+                        self.token_key(job.token), Status.FAILED, message_id=job.message_id,
+                        reason=type(exc).__name__, cause=Cause.REQUEST, detail=str(exc),
+                    ))
             if exhausted and not ready and inflight == 0 and sleeping == 0:
                 break
             wakeup = loop.create_future()
             await wakeup
         return BatchResult([r for r in results if r is not None])
+
+
+def _set_result(future: asyncio.Future[TokenResult], outcome: TokenResult) -> None:
+    if not future.done():  # the caller may have cancelled it
+        future.set_result(outcome)
 
 
 def _outcome_of(future: asyncio.Future[TokenResult], token: str, message_id: str | None) -> TokenResult:

@@ -8,7 +8,10 @@ it encodes the JSON body and two HPACK header blocks (the pseudo-headers and
 the constant ``apns-*`` headers) that are valid on every connection.
 :meth:`APNs.submit` adds only ``:path``, the cached ``authorization`` block
 and ``apns-id``, starts the request, and resolves a plain future from the
-transport's done-callback (no task per request).
+transport's callback (no task, no future per request: see
+:meth:`pushgate.providers._base.Provider.start`). A 200 is answered with the
+``apns-id`` the client sent: APNs echoes it, so the echoed value (a
+Huffman-coded UUID) is never decoded on the success path.
 
 Malformed tokens (empty, odd length, not hex) are answered locally as DEAD
 ``BadDeviceToken`` without a request: that is what APNs would say, and a
@@ -26,11 +29,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
 
-from pushgate.errors import ConfigurationError
+from pushgate.errors import ConfigurationError, TransportError
 from pushgate.notification import Notification
 from pushgate.payloads import apns as payload
 from pushgate.providers._apns_outcomes import (
@@ -251,41 +253,43 @@ class APNs(Provider[str, PreparedAPNs]):
     def submit(
         self, prepared: PreparedAPNs, token: str, message_id: str | None
     ) -> asyncio.Future[TokenResult]:
-        loop = asyncio.get_running_loop()
-        result: asyncio.Future[TokenResult] = loop.create_future()
+        return self._submit_via_start(prepared, token, message_id)
+
+    def start(
+        self,
+        prepared: PreparedAPNs,
+        token: str,
+        message_id: str | None,
+        done: Callable[[Any, TokenResult], None],
+        tag: object,
+    ) -> None:
         if message_id is None:
             message_id = self.new_message_id()
         if not _HEX_TOKEN.fullmatch(token):
-            result.set_result(TokenResult(
+            done(tag, self._note(TokenResult(
                 token, Status.DEAD, message_id=message_id, reason=BAD_DEVICE_TOKEN,
                 detail="not a hex device token; not sent",
-            ))
-            return result
+            )))
+            return
         if not _UUID.fullmatch(message_id):
             # APNs would answer 400 BadMessageId (§1.2); say so without the round trip.
-            result.set_result(TokenResult(token, Status.FAILED, message_id=message_id, reason="BadMessageId",
-                                          cause=Cause.REQUEST, detail="apns-id must be a canonical UUID"))
-            return result
+            done(tag, TokenResult(token, Status.FAILED, message_id=message_id, reason="BadMessageId",
+                                  cause=Cause.REQUEST, detail="apns-id must be a canonical UUID"))
+            return
         generation = -1
         auth = b""
         if self._signer is not None:
             auth, generation = self._signer.header()
         # Pseudo-headers first (RFC 9113 §8.3), then apns-id, the constant
         # apns-* fields and the cached authorization block.
-        block = HeaderBlock(b"".join((
+        block = b"".join((
             prepared.pseudo,
             self._path.encode(_PATH_PREFIX + token),
             self._apns_id.encode(message_id),
             prepared.fields,
             auth,
-        )))
-        try:
-            request = self._pool.request(block, prepared.body)
-        except Exception as exc:  # the contract says it never raises; stay safe anyway
-            result.set_result(classify_exception(token, message_id, exc))
-            return result
-        request.add_done_callback(partial(self._answered, result, token, message_id, generation))
-        return result
+        ))
+        self._pool.send(block, prepared.body, self._answered, (token, message_id, generation, done, tag))
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -294,27 +298,26 @@ class APNs(Provider[str, PreparedAPNs]):
 
     def _answered(
         self,
-        result: asyncio.Future[TokenResult],
-        token: str,
-        message_id: str,
-        generation: int,
-        request: asyncio.Future[Response],
+        context: tuple[str, str, int, Callable[[Any, TokenResult], None], object],
+        response: Response | None,
+        error: TransportError | None,
     ) -> None:
-        if result.done():  # cancelled by the caller
+        token, message_id, generation, done, tag = context
+        if response is not None and response.status == 200:  # the common case, kept short
+            self._bad_token_streak = 0
+            done(tag, TokenResult(token, Status.SENT, message_id=message_id, http_status=200))
             return
-        if request.cancelled():
-            outcome = TokenResult(token, Status.RETRY, message_id=message_id, reason="Cancelled",
-                                  cause=Cause.TRANSPORT)
-        elif (exc := request.exception()) is not None:
-            outcome = classify_exception(token, message_id, exc)
+        if response is None:
+            assert error is not None
+            outcome = classify_exception(token, message_id, error)
         else:
-            outcome = classify_response(token, message_id, request.result())
+            outcome = classify_response(token, message_id, response)
             if outcome.reason == EXPIRED_PROVIDER_TOKEN and self._signer is not None:
                 if self._signer.expire(generation):
                     logger.info("APNs provider token expired early (clock skew?); building a new one")
             elif outcome.cause is Cause.CONFIG:
                 logger.error("APNs rejected our configuration for topic %s: %s", self.topic, outcome.reason)
-        result.set_result(self._note(outcome))
+        done(tag, self._note(outcome))
 
     def _note(self, outcome: TokenResult) -> TokenResult:
         """Watch for a run of BadDeviceToken: usually the wrong environment, not bad tokens."""
