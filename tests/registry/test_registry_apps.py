@@ -161,12 +161,29 @@ def test_credentials_shape_errors_name_the_field(
 
 
 def test_deleting_an_app_deletes_what_it_owns(database: Database) -> None:
+    from pushgate.registry import (
+        DeliveryStatus,
+        DeviceSpec,
+        Outcome,
+        create_send,
+        record_outcomes,
+        register_device,
+    )
+    from pushgate.registry.models import Delivery, Device, Send
+
     with database.session() as session:
         app, key = create_app(session, "shop")
+        other, _ = create_app(session, "other")
         set_credentials(session, app.id, "wns", {"client_id": "x", "client_secret": "y"})
+        for owner in (app.id, other.id):
+            device = register_device(session, owner, DeviceSpec("fcm", f"fcm-token-{owner:030d}", user="u"))
+            send = create_send(session, owner, {"title": "t"}, {"all": True})
+            record_outcomes(session, send.id, "fcm", [Outcome(device.id, DeliveryStatus.SENT)])
     with database.session() as session:
         assert delete_app(session, app.id) is True
         assert delete_app(session, app.id) is False
     with database.session() as session:
         assert authenticate(session, key) is None
-        assert session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 0
+        assert session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 1  # the other app's
+        for model in (Device, Send, Delivery):
+            assert session.scalar(sa.select(sa.func.count()).select_from(model)) == 1

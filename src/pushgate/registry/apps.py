@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pushgate.registry._errors import NotFound, ValidationError
@@ -38,7 +38,7 @@ from pushgate.registry.constants import (
     CREDENTIAL_REQUIRED,
     ProviderName,
 )
-from pushgate.registry.models import ApiKey, App, Credentials, utcnow
+from pushgate.registry.models import ApiKey, App, Credentials, Delivery, Send, utcnow
 from pushgate.registry.validation import validate_choice
 
 
@@ -89,10 +89,17 @@ def update_app_settings(session: Session, app_id: int, **changes: Any) -> App:
 
 
 def delete_app(session: Session, app_id: int) -> bool:
-    """Delete an app and everything it owns (keys, credentials, users, devices, sends)."""
+    """Delete an app and everything it owns (keys, credentials, users, devices, sends, deliveries).
+
+    Foreign keys cascade everything but deliveries, which have none (see
+    :mod:`pushgate.registry.models`).
+    """
     app = session.get(App, app_id)
     if app is None:
         return False
+    session.execute(
+        delete(Delivery).where(Delivery.send_id.in_(select(Send.id).where(Send.app_id == app_id)))
+    )
     session.delete(app)
     session.flush()
     return True

@@ -253,12 +253,13 @@ def record_outcomes_on(
 ) -> dict[str, int]:
     """:func:`record_outcomes` on a Core connection (the planner's hot path).
 
-    One ``executemany`` of ``INSERT … ON CONFLICT DO NOTHING`` per status;
-    the driver's row count (rows actually inserted) is what the counters add.
+    One ``INSERT … ON CONFLICT DO NOTHING`` per status — an ``executemany``
+    on SQLite, a single statement over ``unnest``-ed arrays on PostgreSQL
+    (one plan and one executor run instead of one per row) — and the rows
+    actually inserted (the statement's row count) are what the counters add.
     """
     now = now or utcnow()
-    stamp: datetime | str | None = sqlite_timestamp(now) if connection.dialect.name == "sqlite" else now
-    by_status: dict[str, list[tuple[Any, ...]]] = {}
+    by_status: dict[str, list[Outcome]] = {}
     seen: set[int] = set()
     for o in outcomes:
         if o.device_id in seen:
@@ -267,14 +268,10 @@ def record_outcomes_on(
         status = _STATUS_TEXT.get(o.status)
         if status is None:
             raise ValueError(f"not a delivery status: {o.status!r}")
-        by_status.setdefault(status, []).append((
-            send_id, o.device_id, status, o.reason[:200] if o.reason else None,
-            o.message_id[:200] if o.message_id else None, provider, o.attempts, stamp,
-        ))
-    statement = _INSERT_DELIVERIES.format(placeholders(connection, 8))
+        by_status.setdefault(status, []).append(o)
     counts: Counter[str] = Counter()
-    for status, rows in by_status.items():
-        inserted = connection.exec_driver_sql(statement, rows).rowcount
+    for status, group in by_status.items():
+        inserted = _insert_deliveries(connection, send_id, provider, status, group, now)
         if inserted > 0:
             counts[status] = inserted
     if counts:
@@ -282,9 +279,32 @@ def record_outcomes_on(
     return dict(counts)
 
 
+def _insert_deliveries(
+    connection: Connection, send_id: str, provider: str, status: str, group: list[Outcome], now: datetime
+) -> int:
+    reasons = [o.reason[:200] if o.reason else None for o in group]
+    message_ids = [o.message_id[:200] if o.message_id else None for o in group]
+    if connection.dialect.name == "postgresql":
+        ids = [o.device_id for o in group]
+        attempts = [o.attempts for o in group]
+        params = (send_id, status, provider, now, ids, reasons, message_ids, attempts)
+        return connection.exec_driver_sql(_INSERT_DELIVERIES_UNNEST, params).rowcount
+    stamp = sqlite_timestamp(now)
+    rows = [
+        (send_id, o.device_id, status, reason, message_id, provider, o.attempts, stamp)
+        for o, reason, message_id in zip(group, reasons, message_ids, strict=True)
+    ]
+    return connection.exec_driver_sql(_INSERT_DELIVERIES.format(placeholders(connection, 8)), rows).rowcount
+
+
 _INSERT_DELIVERIES = (
     "INSERT INTO deliveries (send_id, device_id, status, reason, message_id, provider, attempts, updated_at) "
     "VALUES ({}) ON CONFLICT (send_id, device_id) DO NOTHING"
+)
+_INSERT_DELIVERIES_UNNEST = (
+    "INSERT INTO deliveries (send_id, status, provider, updated_at, device_id, reason, message_id, attempts) "
+    "SELECT %s, %s, %s, %s, d, r, m, a FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[])"
+    " AS t(d, r, m, a) ON CONFLICT (send_id, device_id) DO NOTHING"
 )
 # Enum members and their plain strings both map to the plain string the driver binds.
 _STATUS_TEXT: dict[str, str] = {status: status.value for status in DeliveryStatus}

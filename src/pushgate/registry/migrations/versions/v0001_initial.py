@@ -156,9 +156,7 @@ def upgrade() -> None:
     op.create_index("ix_sends_status", "sends", ["status"])
     op.create_table(
         "deliveries",
-        sa.Column(
-            "send_id", sa.String(36), sa.ForeignKey("sends.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("send_id", sa.String(36), nullable=False),
         sa.Column("device_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("status", sa.String(8), nullable=False),
         sa.Column("reason", sa.String(200), nullable=True),
