@@ -1,4 +1,16 @@
-"""pushgate: send push notifications through APNs, FCM, Web Push and WNS."""
+"""pushgate: send push notifications through APNs, FCM, Web Push and WNS.
+
+The provider clients are imported on first use (``pushgate.APNs`` and
+``from pushgate import APNs`` both work): each pulls in its own stack
+(HTTP/2, JWT, OAuth, ECE), and a server process that only answers the API
+should not pay that memory until it sends (an idle ``pushgate serve`` must
+stay small).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from pushgate.errors import (
     AuthenticationError,
@@ -13,11 +25,30 @@ from pushgate.errors import (
 )
 from pushgate.notification import Action, CriticalSound, InterruptionLevel, Notification, Priority
 from pushgate.providers._base import Message, Provider
-from pushgate.providers.apns import APNs
-from pushgate.providers.fcm import FCM
-from pushgate.providers.webpush import Subscription, WebPush
-from pushgate.providers.wns import WNS
 from pushgate.results import BatchResult, Cause, Status, TokenResult
+
+if TYPE_CHECKING:
+    from pushgate.providers.apns import APNs
+    from pushgate.providers.fcm import FCM
+    from pushgate.providers.webpush import Subscription, WebPush
+    from pushgate.providers.wns import WNS
+
+_LAZY = {
+    "APNs": "pushgate.providers.apns",
+    "FCM": "pushgate.providers.fcm",
+    "Subscription": "pushgate.providers.webpush",
+    "WebPush": "pushgate.providers.webpush",
+    "WNS": "pushgate.providers.wns",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pushgate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 __version__ = "0.1.0"
 
