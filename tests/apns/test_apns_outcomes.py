@@ -1,12 +1,14 @@
-"""The APNs reason table (PROTOCOLS.md §1.6, §6.6) on answers the simulator never gives."""
+"""The APNs reason table (PROTOCOLS.md §1.6, §6.6) on answers the simulator never gives, and apns-ids."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from pushgate.providers._apns_outcomes import classify_exception, classify_response, parse_error_body
+from pushgate.providers.apns import new_apns_id, new_apns_ids
 from pushgate.results import Cause, Status
 from pushgate.transport import (
     ConnectionLost,
@@ -82,3 +84,13 @@ def test_classify_exception(exc: Exception, status: Status, cause: Cause) -> Non
     outcome = classify_exception("ab", "id", exc)
     assert (outcome.status, outcome.cause, outcome.reason) == (status, cause, type(exc).__name__)
     assert outcome.message_id == "id"
+
+
+def test_apns_ids_made_in_batches_are_canonical_version_4_uuids() -> None:
+    ids = new_apns_ids() + new_apns_ids()
+    assert len(set(ids)) == len(ids) == 512
+    for value in ids:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value  # canonical, lowercase
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+    assert uuid.UUID(new_apns_id()).version == 4
