@@ -51,6 +51,8 @@ _pack = f.FRAME_HEADER.pack
 _unpack_from = f.FRAME_HEADER.unpack_from
 _END_HEADERS = f.FLAG_END_HEADERS
 _END_BOTH = f.FLAG_END_HEADERS | f.FLAG_END_STREAM
+# A HEADERS frame with the whole block and no padding or priority fields.
+_PLAIN_HEADERS_MASK = f.FLAG_END_HEADERS | f.FLAG_PADDED | f.FLAG_PRIORITY
 
 
 class _ConnectionError(Exception):
@@ -182,7 +184,14 @@ class ClientConnection(asyncio.Protocol):
         else:
             f.header_frames(out, sid, block, not body, flow.max_frame)
         if body:
-            flow.send(out, sid, request)
+            size = len(body)
+            if size <= flow.window and size <= flow.initial_window and size <= flow.max_frame:
+                # One DATA frame within both windows (push bodies are small): inline.
+                flow.window -= size
+                out += _pack(size >> 8, size & 0xFF, f.DATA, f.FLAG_END_STREAM, sid)
+                out += body
+            else:
+                flow.send(out, sid, request)
         if len(out) >= FLUSH_AT:
             self._flush()
         elif not self._flush_pending:
@@ -252,7 +261,10 @@ class ClientConnection(asyncio.Protocol):
                 if self._continuation is not None and ftype != f.CONTINUATION:
                     raise _ConnectionError(f.PROTOCOL_ERROR, "expected CONTINUATION")
                 if ftype == f.HEADERS:
-                    self._on_headers_frame(flags, sid, data[start:end])
+                    if flags & _PLAIN_HEADERS_MASK == f.FLAG_END_HEADERS and sid:  # the usual answer
+                        self._on_header_block(sid, data[start:end], flags & f.FLAG_END_STREAM != 0)
+                    else:
+                        self._on_headers_frame(flags, sid, data[start:end])
                 elif ftype == f.DATA:
                     self._on_data(flags, sid, data[start:end], length)
                 else:

@@ -123,7 +123,17 @@ class H2Pool:
         once, when the pool is closed), so it must be quick; an exception it
         raises is logged, and does not disturb the connection.
         """
-        self._submit(Request(headers, body, callback, tag))
+        request = Request(headers, body, callback, tag)
+        deadlines = self._deadlines
+        if deadlines is not None and not self._queue and not self._closed:  # the common case, inline
+            conns = self._conns
+            if len(conns) == 1:
+                conn = conns[0]
+                if conn.free_slots() > 0:
+                    deadlines.add(request)
+                    conn.start(request)
+                    return
+        self._submit(request)
 
     def _submit(self, request: Request) -> None:
         loop = self._loop

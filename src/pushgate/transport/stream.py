@@ -33,6 +33,12 @@ class Request:
         "block", "body", "bucket", "callback", "chunks", "conn", "finished", "future",
         "headers", "received", "resends", "status", "stream_id", "tag",
     )
+    # Set by ClientConnection.start for each stream the request goes on:
+    stream_id: int
+    status: int  # 0 until the final response HEADERS
+    chunks: list[bytes] | None  # response DATA
+    received: int  # DATA octets not yet handed back with WINDOW_UPDATE
+    headers: list[Field]  # set with the final response HEADERS
 
     def __init__(
         self,
@@ -51,11 +57,6 @@ class Request:
         self.resends = 0
         self.bucket: set[Request] | None = None  # deadline bucket, see deadlines.py
         self.conn: ClientConnection | None = None  # while on a stream
-        self.stream_id = 0
-        self.status = 0  # 0 until the final response HEADERS
-        self.headers: list[Field] = []
-        self.chunks: list[bytes] | None = None  # response DATA
-        self.received = 0  # DATA octets not yet handed back with WINDOW_UPDATE
 
     def abandoned(self) -> bool:
         """Answered, failed or timed out already, or its future was cancelled."""
