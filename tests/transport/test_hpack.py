@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pushgate.transport import HeaderBlock, Response
+from pushgate.transport import HeaderBlock, LiteralField, Response
 from pushgate.transport.hpack_decode import (
     STRING_CACHE_SIZE,
     HPACKDecodeError,
@@ -191,3 +191,14 @@ def test_response_decoder_with_nginx_answers() -> None:
         assert status == 200
         assert Response.from_fields(status, fields, b"").headers == expected[1:]
         assert [coded for _, _, coded in fields] == [False, False, False, False, True]
+
+
+def test_literal_field_matches_header_block_encode() -> None:
+    path = LiteralField(":path")
+    for value in ["/3/device/" + "ab" * 32, "/wpush/x?y=1", "/" + "p" * 300, "/ünïcode", ""]:
+        assert path.encode(value) == HeaderBlock.encode([(":path", value)])
+        assert path.encode(value) == HeaderBlock.encode([(":path", value)])  # from the cached prefix
+    assert LiteralField("apns-id").encode("x") == HeaderBlock.encode([("apns-id", "x")])
+    for bad in ["/a\r\nx: y", "/a\0"]:
+        with pytest.raises(ValueError, match="CR"):
+            path.encode(bad)

@@ -49,7 +49,7 @@ from pushgate.providers.apns_auth import (
     load_signing_key,
 )
 from pushgate.results import Cause, Status, TokenResult
-from pushgate.transport import H2Pool, HeaderBlock, Response
+from pushgate.transport import H2Pool, HeaderBlock, LiteralField, Response
 from pushgate.transport.tls import client_context
 
 logger = logging.getLogger("pushgate.apns")
@@ -68,34 +68,6 @@ class PreparedAPNs:
     pseudo: HeaderBlock  # :method, :scheme, :authority (pseudo-headers come first, RFC 9113 §8.3)
     fields: HeaderBlock  # the apns-* headers and content-type
     parts: payload.APNsRequestParts
-
-
-class _Literal:
-    """A header whose value changes per request, encoded as prefix + raw value.
-
-    :meth:`HeaderBlock.encode` writes a literal-without-indexing field whose
-    value is raw octets (no Huffman), so the bytes before the value depend
-    only on the name and the value's length. They are made once per length
-    by the transport's own encoder; a request then costs one concatenation.
-    Only for values already checked to be plain ASCII (hex tokens, UUIDs).
-    """
-
-    __slots__ = ("_name", "_prefixes")
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._prefixes: dict[int, bytes] = {}
-
-    def encode(self, value: str) -> bytes:
-        raw = value.encode("ascii")
-        prefix = self._prefixes.get(len(raw))
-        if prefix is None:
-            dummy = b"0" * len(raw)
-            block = bytes(HeaderBlock.encode([(self._name, dummy)]))
-            if not block.endswith(dummy):  # not the layout assumed above: encode each time
-                return bytes(HeaderBlock.encode([(self._name, raw)]))
-            prefix = self._prefixes[len(raw)] = block[: len(block) - len(raw)]
-        return prefix + raw
 
 
 def new_apns_id() -> str:
@@ -244,8 +216,8 @@ class APNs(Provider[str, PreparedAPNs]):
         self._pseudo = HeaderBlock.encode(
             [(":method", "POST"), (":scheme", self._pool.scheme), (":authority", self._pool.authority)]
         )
-        self._path = _Literal(":path")
-        self._apns_id = _Literal("apns-id")
+        self._path = LiteralField(":path")
+        self._apns_id = LiteralField("apns-id")
         self._bad_token_streak = 0
         self._ids: list[str] = []  # apns-ids made ahead, see new_apns_ids
 

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -38,13 +39,13 @@ import httpx
 
 from pushgate.crypto import ece
 from pushgate.crypto.vapid import Vapid, VapidKey
-from pushgate.errors import InvalidToken
+from pushgate.errors import InvalidToken, TransportError
 from pushgate.notification import Notification
 from pushgate.payloads.webpush import WebPushMessage, build_message
 from pushgate.providers._base import Provider
 from pushgate.providers._webpush_subscription import DEFAULT_ALLOWED_HOSTS, AllowList, Subscription
 from pushgate.results import Cause, Status, TokenResult
-from pushgate.transport import H2Pool, HeaderBlock, HTTP2NotNegotiated, Response
+from pushgate.transport import H2Pool, HeaderBlock, HTTP2NotNegotiated, LiteralField, Response
 from pushgate.transport.tls import client_context
 
 __all__ = ["DEFAULT_ALLOWED_HOSTS", "PreparedWebPush", "Subscription", "WebPush", "WebPushToken"]
@@ -52,6 +53,7 @@ __all__ = ["DEFAULT_ALLOWED_HOSTS", "PreparedWebPush", "Subscription", "WebPush"
 logger = logging.getLogger("pushgate.webpush")
 
 WebPushToken = Subscription | Mapping[str, Any] | str
+_Done = Callable[[Any, TokenResult], None]  # the engine's callback, see Provider.start
 _DETAIL_LIMIT = 300
 
 
@@ -71,7 +73,9 @@ class PreparedWebPush:
 
 
 class _Origin:
-    """Everything kept per push-service origin: its connection(s) and VAPID header."""
+    """Everything kept per allowed push-service origin: its connection(s) and
+    VAPID header. Only origins that passed the allow-list get one, so the
+    check runs once per origin (an origin string fixes host and port)."""
 
     __slots__ = ("audience", "auth", "auth_block", "http1", "pool", "pseudo")
 
@@ -138,6 +142,7 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         self._h2_context: ssl.SSLContext | None = ssl_context
         self._origins: dict[str, _Origin] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
+        self._path = LiteralField(":path")
 
     def __repr__(self) -> str:
         return f"WebPush(subject={self.vapid.subject!r}, allowed={self.allowed!r})"
@@ -163,33 +168,50 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
     def submit(
         self, prepared: PreparedWebPush, token: WebPushToken, message_id: str | None
     ) -> asyncio.Future[TokenResult]:
-        loop = asyncio.get_running_loop()
-        try:
-            sub = Subscription.coerce(token)
-        except InvalidToken as exc:
-            return _done(loop, TokenResult(self.token_key(token), Status.FAILED, reason="InvalidSubscription",
-                                           cause=Cause.REQUEST, detail=str(exc)))
-        key = sub.endpoint
-        if not self.allowed.allows(sub.host, sub.port):
+        return self._submit_via_start(prepared, token, message_id)
+
+    def start(
+        self,
+        prepared: PreparedWebPush,
+        token: WebPushToken,
+        message_id: str | None,
+        done: Callable[[Any, TokenResult], None],
+        tag: object,
+    ) -> None:
+        if type(token) is Subscription:
+            sub = token
+        else:
+            try:
+                sub = Subscription.coerce(token)
+            except InvalidToken as exc:
+                done(tag, TokenResult(self.token_key(token), Status.FAILED, reason="InvalidSubscription",
+                                      cause=Cause.REQUEST, detail=str(exc)))
+                return
+        origin = self._origins.get(sub.origin)
+        if origin is None and (origin := self._origin(sub)) is None:
             logger.warning("refusing endpoint on %s:%s (not an allowed push service)", sub.host, sub.port)
-            return _done(loop, TokenResult(
-                key, Status.FAILED, reason="DisallowedEndpoint", cause=Cause.CONFIG,
+            done(tag, TokenResult(
+                sub.endpoint, Status.FAILED, reason="DisallowedEndpoint", cause=Cause.CONFIG,
                 detail=f"{sub.host}:{sub.port} is not on the allow-list",
             ))
+            return
         if sub.expiration_time is not None and sub.expiration_time <= self.clock() * 1000:
-            return _done(loop, TokenResult(key, Status.DEAD, reason="SubscriptionExpired",
-                                           detail="the subscription's expirationTime has passed"))
+            done(tag, TokenResult(sub.endpoint, Status.DEAD, reason="SubscriptionExpired",
+                                  detail="the subscription's expirationTime has passed"))
+            return
         plaintext = prepared.message.plaintext
         try:
             body = sub.recipient.encrypt(plaintext) if plaintext else b""
         except ece.ECEError as exc:
-            return _done(loop, TokenResult(key, Status.FAILED, reason="EncryptionFailed", cause=Cause.REQUEST,
-                                           detail=str(exc)))
-        origin = self._origin(sub.origin)
+            done(tag, TokenResult(sub.endpoint, Status.FAILED, reason="EncryptionFailed",
+                                  cause=Cause.REQUEST, detail=str(exc)))
+            return
         authorization = self.vapid.cached(origin.audience)
         if authorization is None or origin.http1 is not None:
-            return self._spawn(self._send_async(origin, sub, prepared, body))
-        return self._send_h2(loop, origin, sub, prepared, body, authorization)
+            task = self._spawn(self._send_async(origin, sub, prepared, body))
+            task.add_done_callback(partial(_task_done, done, tag, sub.endpoint))
+            return
+        self._send_h2(origin, sub, prepared, body, authorization, done, tag)
 
     async def aclose(self) -> None:
         origins, self._origins = self._origins, {}
@@ -201,10 +223,13 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
 
     # -- sending ----------------------------------------------------------------------
 
-    def _origin(self, audience: str) -> _Origin:
-        origin = self._origins.get(audience)
+    def _origin(self, sub: Subscription) -> _Origin | None:
+        """The record of ``sub``'s origin, made on its first use; None if it is not allowed."""
+        origin = self._origins.get(sub.origin)
         if origin is None:
-            origin = self._origins[audience] = _Origin(audience)
+            if not self.allowed.allows(sub.host, sub.port):
+                return None
+            origin = self._origins[sub.origin] = _Origin(sub.origin)
         return origin
 
     def _context(self, alpn: tuple[str, ...]) -> ssl.SSLContext:
@@ -235,46 +260,44 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
 
     def _send_h2(
         self,
-        loop: asyncio.AbstractEventLoop,
         origin: _Origin,
         sub: Subscription,
         prepared: PreparedWebPush,
         body: bytes,
         authorization: str,
-    ) -> asyncio.Future[TokenResult]:
-        """The fast path: no task, a callback on the transport's future."""
-        pool = self._pool(origin)
+        done: Callable[[Any, TokenResult], None],
+        tag: object,
+    ) -> None:
+        """The fast path: no task, no future; the transport calls :meth:`_answered`."""
+        pool = origin.pool or self._pool(origin)
         assert origin.pseudo is not None
-        block = (
-            origin.pseudo
-            + sub.path_block
-            + origin.auth_header(authorization)
-            + prepared.block
-        )
-        result: asyncio.Future[TokenResult] = loop.create_future()
+        block = b"".join((
+            origin.pseudo, self._path.encode(sub.path), origin.auth_header(authorization), prepared.block,
+        ))
+        pool.send(block, body, self._answered, (origin, sub, prepared, body, done, tag))
 
-        def answered(future: asyncio.Future[Response]) -> None:
-            if result.done():
-                return
-            if future.cancelled():
-                result.set_result(self._transport_failure(sub.endpoint, "Cancelled", "request cancelled"))
-                return
-            exc = future.exception()
-            if isinstance(exc, HTTP2NotNegotiated):
-                logger.info("%s refused HTTP/2; using HTTP/1.1 for it", origin.audience)
-                origin.http1 = origin.http1 or self._http1_client()
-                retry = self._spawn(self._send_async(origin, sub, prepared, body))
-                retry.add_done_callback(lambda done: _chain(done, result, sub.endpoint))
-            elif exc is not None:
-                result.set_result(self._transport_failure(sub.endpoint, type(exc).__name__, str(exc)))
+    def _answered(
+        self,
+        context: tuple[_Origin, Subscription, PreparedWebPush, bytes, _Done, object],
+        response: Response | None,
+        error: TransportError | None,
+    ) -> None:
+        origin, sub, prepared, body, done, tag = context
+        if response is not None:
+            status = response.status
+            if status == 201 or status == 200 or status == 202:  # the common case, kept short
+                done(tag, TokenResult(sub.endpoint, Status.SENT, message_id=response.header("location"),
+                                      http_status=status))
             else:
-                response = future.result()
-                result.set_result(
-                    self._classify(sub.endpoint, origin, response.status, response.header, response.body)
-                )
-
-        pool.request(block, body).add_done_callback(answered)
-        return result
+                done(tag, self._classify(sub.endpoint, origin, status, response.header, response.body))
+        elif isinstance(error, HTTP2NotNegotiated):
+            logger.info("%s refused HTTP/2; using HTTP/1.1 for it", origin.audience)
+            origin.http1 = origin.http1 or self._http1_client()
+            task = self._spawn(self._send_async(origin, sub, prepared, body))
+            task.add_done_callback(partial(_task_done, done, tag, sub.endpoint))
+        else:
+            assert error is not None
+            done(tag, self._transport_failure(sub.endpoint, type(error).__name__, str(error)))
 
     async def _send_async(
         self, origin: _Origin, sub: Subscription, prepared: PreparedWebPush, body: bytes
@@ -287,8 +310,9 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
             return TokenResult(sub.endpoint, Status.FAILED, reason="VapidSigningFailed", cause=Cause.CONFIG,
                                detail=type(exc).__name__)
         if origin.http1 is None:
-            loop = asyncio.get_running_loop()
-            return await self._send_h2(loop, origin, sub, prepared, body, authorization)
+            result: asyncio.Future[TokenResult] = asyncio.get_running_loop().create_future()
+            self._send_h2(origin, sub, prepared, body, authorization, _set_outcome, result)
+            return await result
         headers = [*prepared.headers, ("authorization", authorization)]
         try:
             response = await origin.http1.post(
@@ -362,20 +386,20 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         return max(0.0, when.timestamp() - self.clock())
 
 
-def _done(loop: asyncio.AbstractEventLoop, result: TokenResult) -> asyncio.Future[TokenResult]:
-    future: asyncio.Future[TokenResult] = loop.create_future()
-    future.set_result(result)
-    return future
+def _set_outcome(future: asyncio.Future[TokenResult], outcome: TokenResult) -> None:
+    if not future.done():
+        future.set_result(outcome)
 
 
-def _chain(source: asyncio.Future[TokenResult], target: asyncio.Future[TokenResult], key: str) -> None:
-    if target.done():
-        return
-    if source.cancelled() or source.exception() is not None:
-        reason = "Cancelled" if source.cancelled() else "Error"
-        target.set_result(TokenResult(key, Status.RETRY, reason=reason, cause=Cause.TRANSPORT))
+def _task_done(
+    done: Callable[[Any, TokenResult], None], tag: object, key: str, task: asyncio.Future[TokenResult]
+) -> None:
+    """A slow-path task's outcome to the engine's callback; a failed task is a transport RETRY."""
+    if task.cancelled() or task.exception() is not None:
+        reason = "Cancelled" if task.cancelled() else "Error"
+        done(tag, TokenResult(key, Status.RETRY, reason=reason, cause=Cause.TRANSPORT))
     else:
-        target.set_result(source.result())
+        done(tag, task.result())
 
 
 def _reason(status: int, body: bytes) -> tuple[str, str | None]:

@@ -49,7 +49,7 @@ from pushgate.transport.errors import (
     StreamNotProcessed,
     StreamReset,
 )
-from pushgate.transport.hpack_block import HeaderBlock
+from pushgate.transport.hpack_block import HeaderBlock, LiteralField
 from pushgate.transport.pool import H2Pool
 from pushgate.transport.response import Response
 
@@ -60,6 +60,7 @@ __all__ = [
     "H2Pool",
     "HTTP2NotNegotiated",
     "HeaderBlock",
+    "LiteralField",
     "ProtocolViolation",
     "RequestTimeout",
     "Response",

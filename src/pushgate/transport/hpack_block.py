@@ -109,3 +109,37 @@ class HeaderBlock(bytes):
 
     def __repr__(self) -> str:
         return f"HeaderBlock({bytes(self)!r})"
+
+
+class LiteralField:
+    """One header whose value changes per request, encoded as prefix + raw value.
+
+    :meth:`HeaderBlock.encode` writes a literal-without-indexing field whose
+    value is raw octets (no Huffman), so the octets before the value depend
+    only on the name and the value's length. They are made once per length
+    by :meth:`HeaderBlock.encode` itself; a request then costs one check and
+    one concatenation (``:path`` per token, ``apns-id`` per message).
+    Values that are not plain ASCII, or hold CR, LF or NUL, go through
+    :meth:`HeaderBlock.encode` (which encodes UTF-8 or raises ValueError).
+    """
+
+    __slots__ = ("_name", "_prefixes")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._prefixes: dict[int, bytes] = {}
+
+    def encode(self, value: str) -> bytes:
+        if not value.isascii() or "\r" in value or "\n" in value or "\0" in value:
+            return bytes(HeaderBlock.encode([(self._name, value)]))
+        raw = value.encode("ascii")
+        prefix = self._prefixes.get(len(raw))
+        if prefix is None:
+            dummy = b"0" * len(raw)
+            block = bytes(HeaderBlock.encode([(self._name, dummy)]))
+            if not block.endswith(dummy):  # not the layout assumed above: encode each time
+                return bytes(HeaderBlock.encode([(self._name, raw)]))
+            prefix = block[: len(block) - len(raw)]
+            if len(self._prefixes) < _PREFIX_CACHE_LIMIT:
+                self._prefixes[len(raw)] = prefix
+        return prefix + raw
