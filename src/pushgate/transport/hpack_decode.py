@@ -53,6 +53,9 @@ MAX_HEADER_LIST_SIZE = 1 << 18
 STRING_CACHE_SIZE = 256  # entries per cache; a full cache is emptied, not grown
 CACHED_STRING_MAX = 96  # longer coded strings are decoded every time
 _CACHE_LIMIT = 64
+_PLAN_LIMIT = 32  # replayable prefixes kept per connection (a full set is emptied)
+_PLAN_SIZES = 4  # prefix lengths tried per block
+_PENDING_LIMIT = 256  # replayed table entries kept before they are applied
 
 # A decoded field: (name, value, coded). ``coded`` means ``value`` is still
 # Huffman-coded octets (RFC 7541 §5.2); decode with ``huffman_decode``.
@@ -66,14 +69,25 @@ class HPACKDecodeError(ValueError):
 
 
 class HpackDecoder:
-    """RFC 7541 decoding of header blocks into ``(name, value)`` octet pairs."""
+    """RFC 7541 decoding of header blocks into ``(name, value)`` octet pairs.
+
+    The dynamic table is kept in two parts: ``_table``, applied, and
+    ``_pending``, entries added by replayed prefixes (:meth:`replay`) that
+    are applied only when the table is read or grows too long (:meth:`_sync`).
+    """
 
     def __init__(self, max_table_size: int = DEFAULT_TABLE_SIZE) -> None:
         self._settings_limit = max_table_size
         self._limit = max_table_size  # current size, lowered by dynamic table size updates (§6.3)
         self._size = 0
         self._table: deque[tuple[bytes, bytes]] = deque()  # newest first (§2.3.3)
+        self._pending: list[tuple[bytes, bytes]] = []  # added after _table, oldest first
         self._strings: dict[bytes, bytes] = {}  # coded octets -> decoded, see _huffman
+        # Of the last block decoded: where its state-independent prefix ends,
+        # how many fields it holds and what they added to the table (see prefix()).
+        self._prefix_end = 0
+        self._prefix_count = 0
+        self._prefix_adds: list[tuple[bytes, bytes]] = []
 
     def decode(self, block: bytes) -> list[tuple[bytes, bytes]]:
         """Every field fully decoded."""
@@ -82,17 +96,23 @@ class HpackDecoder:
             for name, value, coded in self.decode_lazy(block)
         ]
 
-    def decode_lazy(self, block: bytes) -> list[RawField]:
-        """Every field, values outside the dynamic table left Huffman-coded (flagged)."""
+    def decode_lazy(self, block: bytes, pos: int = 0, total: int = 0) -> list[RawField]:
+        """Every field, values outside the dynamic table left Huffman-coded (flagged).
+
+        ``pos`` and ``total`` continue a block whose first ``pos`` octets were
+        replayed (:meth:`replay`), with ``total`` header-list octets so far.
+        """
         # One-octet integers, short strings, cache hits and table insertion
         # are inline: this runs once per response, and calls were most of its cost.
         fields: list[RawField] = []
         append = fields.append
         strings = self._strings
         table = self._table
-        pos = 0
         end = len(block)
-        total = 0
+        started = pos
+        prefix = pos == 0  # still in the state-independent prefix (see prefix())
+        prefix_adds: list[tuple[bytes, bytes]] = []
+        self._prefix_end = self._prefix_count = 0
         try:
             while pos < end:
                 first = block[pos]
@@ -102,29 +122,40 @@ class HpackDecoder:
                         index, pos = _integer(block, pos, 0x7F)
                     else:
                         pos += 1
-                    name, value = STATIC[index - 1] if 0 < index <= _STATIC_COUNT else self._get(index)
+                    if 0 < index <= _STATIC_COUNT:
+                        name, value = STATIC[index - 1]
+                    else:
+                        name, value = self._get(index)
+                        prefix = False
                     coded = False
                 else:
                     if first & 0x40:  # §6.2.1 literal with incremental indexing
                         mask = 0x3F
                     elif first & 0x20:  # §6.3 dynamic table size update
-                        if fields:
+                        if fields or started:
                             raise HPACKDecodeError("table size update after a field (§4.2)")
                         size, pos = _integer(block, pos, 0x1F)
                         if size > self._settings_limit:
                             raise HPACKDecodeError(f"table size {size} above our SETTINGS value")
+                        self._sync()
                         self._limit = size
                         self._evict(0)
+                        prefix = False
                         continue
                     else:  # §6.2.2 without indexing, §6.2.3 never indexed
                         mask = 0x0F
+                        prefix = False
                     index = first & mask
                     if index == mask:
                         index, pos = _integer(block, pos, mask)
                     else:
                         pos += 1
                     if index:
-                        name = (STATIC[index - 1] if index <= _STATIC_COUNT else self._get(index))[0]
+                        if index <= _STATIC_COUNT:
+                            name = STATIC[index - 1][0]
+                        else:
+                            name = self._get(index)[0]
+                            prefix = False
                     else:
                         octet = block[pos]
                         length = octet & 0x7F
@@ -156,19 +187,73 @@ class HpackDecoder:
                         if coded:
                             value = strings.get(value) or self._huffman(value)
                             coded = False
+                        if self._pending:
+                            self._sync()
                         # §4.4: evict from the oldest end until it fits; too big empties the table
-                        size = len(name) + len(value) + 32
-                        self._size += size
+                        self._size += len(name) + len(value) + 32
                         table.appendleft((name, value))
                         if self._size > self._limit:
                             self._evict(0)
+                        if prefix:
+                            prefix_adds.append((name, value))
                 total += len(name) + len(value) + 32
                 if total > MAX_HEADER_LIST_SIZE:
                     raise HPACKDecodeError("header list too large")
                 append((name, value, coded))
+                if prefix:
+                    self._prefix_end = pos
+                    self._prefix_count += 1
         except IndexError:
             raise HPACKDecodeError("truncated header block") from None
+        self._prefix_adds = prefix_adds
         return fields
+
+    def prefix(self) -> tuple[int, int, tuple[tuple[bytes, bytes], ...]]:
+        """Of the last block :meth:`decode_lazy` read from its start: the end
+        offset and field count of its longest prefix whose fields decode the
+        same whatever the dynamic table holds (static-table fields, and
+        literals with incremental indexing whose name is not a dynamic
+        reference), and the entries that prefix added to the table.
+
+        Such a prefix can be *replayed* on a later block that starts with the
+        same octets: same fields, same table additions (:meth:`replay`).
+        """
+        return self._prefix_end, self._prefix_count, tuple(self._prefix_adds)
+
+    def replay(self, adds: tuple[tuple[bytes, bytes], ...]) -> None:
+        """Add a replayed prefix's entries to the table (applied lazily, in order)."""
+        pending = self._pending
+        pending += adds
+        if len(pending) > _PENDING_LIMIT:
+            self._sync()
+
+    def _sync(self) -> None:
+        """Apply pending entries (§4.4) by the rule that FIFO eviction amounts to:
+        the table ends up as the longest run of newest entries that fits, and
+        an entry larger than the table empties it and is not added."""
+        pending = self._pending
+        if not pending:
+            return
+        limit = self._limit
+        kept: list[tuple[bytes, bytes]] = []  # newest first
+        size = 0
+        for entry in reversed(pending):
+            octets = len(entry[0]) + len(entry[1]) + 32
+            if size + octets > limit:
+                break
+            kept.append(entry)
+            size += octets
+        else:  # every pending entry fits: the older table entries follow while they fit
+            for entry in self._table:
+                octets = len(entry[0]) + len(entry[1]) + 32
+                if size + octets > limit:
+                    break
+                kept.append(entry)
+                size += octets
+        self._table.clear()
+        self._table.extend(kept)
+        self._size = size
+        pending.clear()
 
     def _huffman(self, coded: bytes) -> bytes:
         """Decode a Huffman string, remembering short ones: servers repeat them."""
@@ -185,6 +270,8 @@ class HpackDecoder:
     def _get(self, index: int) -> tuple[bytes, bytes]:
         if 0 < index <= _STATIC_COUNT:
             return STATIC[index - 1]
+        if self._pending:
+            self._sync()
         dynamic = index - _STATIC_COUNT - 1
         if index == 0 or dynamic >= len(self._table):
             raise HPACKDecodeError(f"header table index {index} out of range")
@@ -217,6 +304,8 @@ def _integer(block: bytes, pos: int, mask: int) -> tuple[int, int]:
 
 
 _STATUS: dict[bytes, int] = {str(code).encode(): code for code in range(100, 600)}
+# (status, fields, table additions, header-list octets) of a replayable prefix
+_Plan = tuple[int, list[Field], tuple[tuple[bytes, bytes], ...], int]
 
 
 class ResponseHeaderDecoder:
@@ -231,6 +320,8 @@ class ResponseHeaderDecoder:
         self._decoder = HpackDecoder()
         self._static: dict[bytes, tuple[int, list[Field]]] = {}
         self._names: dict[bytes, str] = {}
+        self._plans: dict[bytes, _Plan] = {}
+        self._plan_sizes: list[int] = []  # prefix lengths seen, newest first
 
     def decode(self, block: bytes) -> tuple[int, list[Field]]:
         """``(status, regular fields)``; status 0 when absent, -1 when not a number.
@@ -240,10 +331,50 @@ class ResponseHeaderDecoder:
         cached = self._static.get(block)
         if cached is not None:
             return cached[0], cached[1].copy()
-        status = 0
-        fields: list[Field] = []
+        decoder = self._decoder
+        plans = self._plans
+        for size in self._plan_sizes:
+            plan = plans.get(block[:size])
+            if plan is not None:
+                status, head, adds, total = plan
+                decoder.replay(adds)
+                fields = head.copy()
+                if size < len(block):
+                    status = self._convert(decoder.decode_lazy(block, size, total), fields, status)
+                return status, fields
+        fields = []
+        raw = decoder.decode_lazy(block)
+        status = self._convert(raw, fields, 0)
+        if block and not block.translate(None, _STATIC_INDEXED):
+            if len(self._static) < _CACHE_LIMIT:
+                self._static[bytes(block)] = (status, fields.copy())
+        else:
+            end, count, adds = decoder.prefix()
+            if count >= 2 and end < len(block):  # a prefix worth replaying, and a varying rest
+                self._remember(block[:end], raw[:count], adds, end)
+        return status, fields
+
+    def _remember(
+        self, key: bytes, raw: list[RawField], adds: tuple[tuple[bytes, bytes], ...], end: int
+    ) -> None:
+        if len(self._plans) >= _PLAN_LIMIT:
+            self._plans.clear()
+            self._plan_sizes.clear()
+        head: list[Field] = []
+        status = self._convert(raw, head, 0)
+        total = sum(len(name) + len(value) + 32 for name, value, _ in raw)
+        self._plans[key] = (status, head, adds, total)
+        sizes = self._plan_sizes
+        if end in sizes:
+            sizes.remove(end)
+        sizes.insert(0, end)
+        del sizes[_PLAN_SIZES:]
+
+    def _convert(self, raw: list[RawField], fields: list[Field], status: int) -> int:
+        """Append ``raw``'s regular fields to ``fields`` (names as text); the status."""
         names = self._names
-        for name, value, coded in self._decoder.decode_lazy(block):
+        append = fields.append
+        for name, value, coded in raw:
             text = names.get(name)
             if text is None:
                 if name[:1] == b":":
@@ -257,7 +388,5 @@ class ResponseHeaderDecoder:
                 if len(names) >= STRING_CACHE_SIZE:
                     names.clear()
                 names[name] = text
-            fields.append((text, value, coded))
-        if block and not block.translate(None, _STATIC_INDEXED) and len(self._static) < _CACHE_LIMIT:
-            self._static[bytes(block)] = (status, fields.copy())
-        return status, fields
+            append((text, value, coded))
+        return status
