@@ -76,8 +76,12 @@ class Database:
     ) -> None:
         self.url = _normalize_url(url)
         # LIFO: the most recently used connection (with the warmest page cache) goes out first.
+        # hide_parameters: a statement's parameters (device tokens, credentials) never appear in
+        # SQLAlchemy's error messages or echo logs; the driver's own message may still name
+        # values, which registry.safe_errors keeps out of logs.
         options: dict[str, Any] = {
             "echo": echo, "pool_size": pool_size, "max_overflow": 2 * pool_size, "pool_use_lifo": True,
+            "hide_parameters": True,
         }
         if self.is_sqlite:
             options["connect_args"] = {"timeout": busy_timeout}

@@ -13,14 +13,14 @@ Request validation keeps FastAPI's 422 but lists every problem under
 Nothing here echoes the offending input: a credentials body that fails
 validation must not come back in the error (pydantic's ``input`` and
 ``ctx`` are dropped), and unexpected exceptions answer a generic 500 with
-the details only in the server log — minus SQL parameters, which can hold
-credentials (:func:`log_unexpected`).
+the details only in the server log — minus the values a database error
+carries, which can be credentials (:func:`log_unexpected`,
+:mod:`pushgate.registry.safe_errors`).
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
 from pushgate.registry import IdempotencyConflict, NotFound, ValidationError
+from pushgate.registry.safe_errors import log_failure
 
 logger = logging.getLogger("pushgate.server")
 
@@ -185,32 +186,7 @@ async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
 
 def log_unexpected(method: str, path: str, exc: BaseException) -> None:
     """Log an unhandled error for the operator; never with the SQL parameters it may carry."""
-    if _carries_sql_parameters(exc):
-        # SQLAlchemy's message lists the statement's parameters (credentials, tokens):
-        # log where it happened and what kind of error, not the values.
-        logger.error("unhandled %s on %s %s (parameters withheld)\n%s", _chain_names(exc), method, path,
-                     "".join(traceback.format_tb(exc.__traceback__)))
-    else:
-        logger.error("unhandled error on %s %s", method, path, exc_info=exc)
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _carries_sql_parameters(exc: BaseException) -> bool:
-    from sqlalchemy.exc import StatementError
-
-    return any(isinstance(link, StatementError) for link in _chain(exc))
-
-
-def _chain_names(exc: BaseException) -> str:
-    return " <- ".join(type(link).__name__ for link in _chain(exc))
+    log_failure(logger, f"unhandled error on {method} {path}", exc)
 
 
 def install(app: FastAPI) -> None:

@@ -19,8 +19,8 @@ from pushgate.config import Settings
 from pushgate.metrics import Metrics
 from pushgate.queue import ClaimedJob, Queue
 from pushgate.registry import Database
+from pushgate.registry.safe_errors import log_failure
 from pushgate.results import Status, TokenResult
-from pushgate.workers._errors import log_failure
 from pushgate.workers.clients import ClientCache
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder

@@ -28,7 +28,7 @@ from pushgate.queue import Queue, SqlQueue
 from pushgate.registry import Database
 from pushgate.registry.models import jobs_table
 from pushgate.registry.pauses import ProviderPause, all_pauses
-from pushgate.workers._errors import log_failure
+from pushgate.registry.safe_errors import log_failure
 from pushgate.workers.constants import PAUSE_POLL_SECONDS
 
 logger = logging.getLogger("pushgate.workers")

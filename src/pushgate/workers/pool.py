@@ -29,7 +29,7 @@ from pushgate.metrics import Metrics
 from pushgate.planner.fanout import resume_fanouts
 from pushgate.queue import Queue
 from pushgate.registry import Database
-from pushgate.workers._errors import log_failure
+from pushgate.registry.safe_errors import log_failure
 from pushgate.workers.clients import ClientCache, auth_refreshes
 from pushgate.workers.constants import (
     DRAIN_SECONDS,

@@ -24,7 +24,7 @@ import logging
 from dataclasses import dataclass, field
 
 from pushgate.registry import Database, DeadToken, Outcome, deactivate_devices, record_outcomes
-from pushgate.workers._errors import log_failure
+from pushgate.registry.safe_errors import log_failure
 from pushgate.workers.constants import FLUSH_EVERY, FLUSH_INTERVAL, FLUSH_RETRY_SECONDS
 
 logger = logging.getLogger("pushgate.workers")

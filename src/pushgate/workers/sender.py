@@ -30,7 +30,7 @@ from pushgate.planner.fanout import DELIVER_QUEUE_PREFIX, FANOUT_QUEUE, deliver_
 from pushgate.queue import ClaimedJob
 from pushgate.registry import DeliveryStatus, Outcome
 from pushgate.registry.constants import PROVIDERS
-from pushgate.workers._errors import log_failure, safe_reason
+from pushgate.registry.safe_errors import log_failure, safe_reason
 from pushgate.workers.constants import (
     CLAIM_ERROR_MAX,
     CLAIM_ERROR_MIN,
