@@ -59,3 +59,12 @@ def test_url_handling(tmp_path: object) -> None:
         Database("sqlite://")
     with pytest.raises(ConfigurationError):
         Database("mysql://db/x")
+
+
+def test_head_revision_names_the_newest_script() -> None:
+    from alembic.script import ScriptDirectory
+
+    from pushgate.registry.db import alembic_config
+    from pushgate.registry.migrations import HEAD_REVISION
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION

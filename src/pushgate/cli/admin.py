@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from pushgate.cli.server_cmds import ConfigOption, load_settings
 from pushgate.errors import ConfigurationError, PushgateError
@@ -29,6 +27,9 @@ from pushgate.errors import ConfigurationError, PushgateError
 if TYPE_CHECKING:
     from pushgate.config import Settings
     from pushgate.registry import App, Database
+
+# Heavy imports (rich, the registry) are made by the commands that use them:
+# every ``pushgate`` command, ``serve`` too, imports this module to register them.
 
 app_commands = typer.Typer(
     help="Create and list apps, store their provider credentials.", no_args_is_help=True
@@ -95,6 +96,8 @@ def create_app(
                 app, key = create(session, name)
         except ValidationError as exc:
             raise _fail(exc.message) from None
+    from rich.console import Console
+
     console = Console()
     console.print(f"Created app [bold]{app.id}[/bold] ([bold]{app.name}[/bold]).")
     console.print("[yellow]API key — shown this once, store it now; it cannot be shown again:[/yellow]")
@@ -104,6 +107,9 @@ def create_app(
 @app_commands.command("list")
 def list_apps(config: ConfigOption = None) -> None:
     """The apps, with the providers they have credentials for."""
+    from rich.console import Console
+    from rich.table import Table
+
     from pushgate.registry import list_apps as apps
     from pushgate.registry import list_credentials
 
@@ -201,6 +207,9 @@ def send(
 
 def _follow(db: Database, send_id: str, timeout: float) -> None:
     """Poll the send's counters until it finishes, then print them."""
+    from rich.console import Console
+    from rich.table import Table
+
     from pushgate.registry import get_send_status
 
     deadline = time.monotonic() + timeout
@@ -229,6 +238,7 @@ def import_devices(
     config: ConfigOption = None,
 ) -> None:
     """Register many devices from a file, with a progress bar; bad rows are listed, not fatal."""
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
     from pushgate.cli.device_files import (

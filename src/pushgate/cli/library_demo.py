@@ -12,17 +12,18 @@ import asyncio
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from pushgate import FCM, WNS, APNs, BatchResult, Notification, Status, WebPush
-from pushgate.cli.simulate import start_simulators
-from pushgate.providers._base import Provider
+from pushgate import BatchResult, Notification, Status
 
-console = Console()
+if TYPE_CHECKING:
+    from pushgate.providers._base import Provider
+
+# The provider clients, the simulators and rich are imported when the demo
+# runs: every ``pushgate`` command (``serve`` too) imports this module to
+# register the command, and should not pay for them.
 
 
 def library_demo(
@@ -36,6 +37,12 @@ def library_demo(
 
 
 async def _demo(count: int, dead: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from pushgate.cli.simulate import start_simulators
+
+    console = Console()
     sims = await start_simulators(["apns", "fcm", "webpush", "wns"], "127.0.0.1", 0)
     with tempfile.TemporaryDirectory() as tmp:
         ca_file = Path(tmp) / "ca.pem"
@@ -83,6 +90,8 @@ def _first_dead_reason(result: BatchResult) -> str:
 def _clients(
     sims: dict[str, Any], ca_file: Path, count: int, dead: int
 ) -> dict[str, tuple[Provider[Any, Any], list[Any]]]:
+    from pushgate import FCM, WNS, APNs, WebPush
+
     apns_sim, fcm_sim, web_sim, wns_sim = sims["apns"], sims["fcm"], sims["webpush"], sims["wns"]
     alive = count - dead
 

@@ -6,17 +6,16 @@ import asyncio
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from pushgate.simulators._base import Simulator
-from pushgate.simulators.registry import SIMULATORS, simulator_class
-from pushgate.simulators.tls import LocalCA
+if TYPE_CHECKING:
+    from pushgate.simulators._base import Simulator
+    from pushgate.simulators.tls import LocalCA
 
-console = Console()
+# The simulators and rich are imported when a command runs: every
+# ``pushgate`` command (``serve`` too) imports this module to register it.
 
 
 def simulate(
@@ -38,6 +37,8 @@ def simulate(
     Each serves its provider's API and a JSON control API under /__control/
     on its own port. The demo credentials each one prints are accepted by it.
     """
+    from pushgate.simulators.registry import SIMULATORS
+
     names = providers or list(SIMULATORS)
     for name in names:
         if name not in SIMULATORS:
@@ -49,6 +50,9 @@ async def start_simulators(
     names: list[str], host: str, port: int, *, tls: bool = True, ca: LocalCA | None = None
 ) -> dict[str, Simulator]:
     """Start the named simulators sharing one CA; ports from ``port`` upwards (0: any)."""
+    from pushgate.simulators.registry import simulator_class
+    from pushgate.simulators.tls import LocalCA
+
     ca = ca or (LocalCA.create() if tls else None)
     running: dict[str, Simulator] = {}
     for offset, name in enumerate(names):
@@ -78,6 +82,10 @@ async def _run(
     ca_file: Path | None,
     credentials_file: Path | None,
 ) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
     running = await start_simulators(names, host, port, tls=not plaintext)
     ca_path: Path | None = None
     first = next(iter(running.values()))

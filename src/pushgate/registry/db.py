@@ -27,18 +27,19 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, inspect, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from pushgate.errors import ConfigurationError
+from pushgate.registry.migrations import HEAD_REVISION
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 DEFAULT_URL = "sqlite:///pushgate.db"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -130,8 +131,15 @@ class Database:
         with engine.begin() as connection:
             yield connection
 
+    # Alembic (with Mako and Pygments) is imported only when a migration runs:
+    # it is ~10 MB that a running server or worker does not need.
+
     def migrate(self, revision: str = "head") -> None:
         """Upgrade the schema to ``revision`` (idempotent; safe to race)."""
+        if revision == "head" and self.current_revision() == HEAD_REVISION:
+            return  # current already (the usual start-up): nothing to lock or load
+        from alembic import command
+
         with self.connect() as connection:
             if self.is_postgresql:
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
@@ -141,16 +149,25 @@ class Database:
 
     def downgrade(self, revision: str = "base") -> None:
         """Downgrade the schema (development and tests)."""
+        from alembic import command
+
         with self.connect() as connection:
             config = alembic_config()
             config.attributes["connection"] = connection
             command.downgrade(config, revision)
 
     def current_revision(self) -> str | None:
-        """The schema revision the database is at (None: never migrated)."""
+        """The schema revision the database is at (None: never migrated).
+
+        Read from the version table directly rather than through Alembic's
+        migration context: readiness probes call it, and it needs no Alembic.
+        Raises when the database cannot be reached.
+        """
         with self.connect(write=False) as connection:
-            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-            return context.get_current_revision()
+            if not inspect(connection).has_table(VERSION_TABLE):
+                return None
+            revision = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+            return str(revision) if revision is not None else None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -171,6 +188,8 @@ def alembic_config(url: str | None = None) -> Config:
     For development: ``command.revision(alembic_config(url), autogenerate=True,
     message="…")`` writes a new script into ``registry/migrations/versions``.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("path_separator", "os")

@@ -26,8 +26,6 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.constants import (
     APNS_TOKEN_MAX_HEX,
@@ -187,6 +185,9 @@ def validate_webpush_keys(p256dh: str | None, auth: str | None) -> tuple[str, st
     point = _b64url_decode(p256dh, "p256dh")
     if len(point) != WEBPUSH_P256DH_BYTES or point[0] != 0x04:
         raise ValidationError("p256dh", "must be an uncompressed P-256 point (65 bytes)")
+    # Imported here: cryptography costs an idle server ~8 MB; this runs per Web Push registration.
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     except ValueError:

@@ -9,7 +9,6 @@ code rolls out), and until then ``/ready`` answers 503 naming the problem.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 from pushgate.config import Settings
 from pushgate.errors import ConfigurationError
 from pushgate.registry import Database, ValidationPolicy
+from pushgate.registry.migrations import HEAD_REVISION
 
 if TYPE_CHECKING:
     from pushgate.metrics import Metrics
@@ -56,14 +56,9 @@ def validation_policy(settings: Settings) -> ValidationPolicy:
     )
 
 
-@functools.cache
-def schema_head() -> str | None:
+def schema_head() -> str:
     """The newest migration shipped in this package (what ``/ready`` expects)."""
-    from alembic.script import ScriptDirectory
-
-    from pushgate.registry.db import alembic_config
-
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return HEAD_REVISION
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
 from pushgate.errors import ConfigurationError
 from pushgate.registry import ValidationError
 from pushgate.registry.constants import APNS_ENVIRONMENTS, ProviderName
@@ -72,7 +67,14 @@ def _required_text(config: Mapping[str, Any], field: str, why: str = "") -> str:
     return value
 
 
+# cryptography is imported by the checks that parse keys: loading it costs an
+# idle server ~8 MB for what runs on a credentials PUT.
+
+
 def _pem_private_key(text: Any, field: str) -> Any:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
     if not isinstance(text, str) or "-----BEGIN" not in text:
         raise ValidationError(field, "must be the PEM text of the key (-----BEGIN PRIVATE KEY-----...)")
     try:
@@ -82,6 +84,9 @@ def _pem_private_key(text: Any, field: str) -> Any:
 
 
 def _check_apns(config: dict[str, Any]) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     _required_text(config, "topic", "(the app's bundle id)")
     config.setdefault("environment", "production")
     if config["environment"] not in APNS_ENVIRONMENTS:
@@ -110,6 +115,8 @@ def _check_apns(config: dict[str, Any]) -> None:
 
 
 def _check_fcm(config: dict[str, Any]) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     account = config.get("service_account")
     if isinstance(account, str):
         try:

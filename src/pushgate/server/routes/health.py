@@ -18,11 +18,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
 
-from pushgate.registry import Database
-from pushgate.registry.db import VERSION_TABLE
 from pushgate.server.components import schema_head
 from pushgate.server.deps import ServicesDep
 
@@ -39,7 +35,7 @@ async def health() -> dict[str, str]:
 def ready(svc: ServicesDep) -> JSONResponse:
     checks: dict[str, Any] = {}
     try:
-        current = _schema_revision(svc.db)
+        current = svc.db.current_revision()  # raises when the database is unreachable
         expected = schema_head()
         checks["database"] = {"ok": True}
         checks["schema"] = {"ok": current == expected, "revision": current, "expected": expected}
@@ -55,21 +51,6 @@ def ready(svc: ServicesDep) -> JSONResponse:
     ok = all(check["ok"] for check in checks.values())
     return JSONResponse({"status": "ready" if ok else "unavailable", "checks": checks},
                         status_code=200 if ok else 503)
-
-
-def _schema_revision(db: Database) -> str | None:
-    """The schema's migration revision; None when the database has no schema yet.
-
-    Read straight from the version table: probes run every few seconds, and
-    Alembic's migration context logs a line each time it is created.
-    """
-    with db.connect(write=False) as connection:
-        connection.execute(text("SELECT 1"))  # reachable (raises otherwise)
-    try:
-        with db.connect(write=False) as connection:
-            return connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
-    except DBAPIError:
-        return None  # no version table: never migrated
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -1,0 +1,71 @@
+"""An idle ``pushgate serve`` stays small: the send stacks, Alembic and rich load only when used.
+
+Each case runs the serve path in a fresh interpreter (the CLI module, the
+API and the workers, on a real SQLite file), waits until ``/ready`` answers
+200, and lists which heavy modules that process has imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+# Imported only when they are used: sending, storing credentials, migrating, printing tables.
+HEAVY = (
+    "alembic", "cryptography", "httpx", "jwt", "rich", "h2",
+    "pushgate.crypto", "pushgate.providers.apns", "pushgate.providers.fcm",
+    "pushgate.providers.webpush", "pushgate.providers.wns", "pushgate.simulators", "pushgate.transport",
+)
+
+CHILD = """
+import asyncio, json, sys
+import pushgate.cli  # what the `pushgate` script imports before it runs `serve`
+from pushgate.config import Settings
+from pushgate.workers.runtime import serve
+
+HEAVY = {heavy!r}
+
+async def main() -> None:
+    stop = asyncio.Event()
+    answer: list[bytes] = []
+    probes: list[asyncio.Task[None]] = []
+
+    async def probe(url: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET /ready HTTP/1.1\\r\\nhost: x\\r\\nconnection: close\\r\\n\\r\\n")
+        answer.append(await reader.read())
+        writer.close()
+        stop.set()
+
+    def listening(url: str) -> None:
+        probes.append(asyncio.get_running_loop().create_task(probe(url)))
+
+    settings = Settings.load(None).model_copy(update={{"port": 0, "host": "127.0.0.1"}})
+    await serve(settings, stop=stop, on_listening=listening, handle_signals=False, drain=1)
+    loaded = sorted(m for m in HEAVY if any(n == m or n.startswith(m + ".") for n in sys.modules))
+    print(json.dumps({{"status": answer[0].split(b" ")[1].decode(), "loaded": loaded}}))
+
+asyncio.run(main())
+"""
+
+
+def _serve_once(database: Path) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHGATE_")}
+    env["PUSHGATE_DATABASE_URL"] = f"sqlite:///{database}"
+    done = subprocess.run([sys.executable, "-c", CHILD.format(heavy=HEAVY)], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_an_idle_server_loads_no_send_stack_and_alembic_only_to_migrate(tmp_path: Path) -> None:
+    database = tmp_path / "pushgate.db"
+    first = _serve_once(database)  # an empty file: the schema is created at start-up
+    assert first == {"status": "200", "loaded": ["alembic"]}
+    again = _serve_once(database)  # a current schema: nothing to migrate, no Alembic
+    assert again == {"status": "200", "loaded": []}
