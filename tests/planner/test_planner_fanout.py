@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pushgate.planner import (
     FANOUT_QUEUE,
+    count_audience,
     deliver_queue,
     enqueue_fanout,
     fan_out,
@@ -28,6 +29,7 @@ from pushgate.registry import (
     DeliveryStatus,
     DeviceSpec,
     Outcome,
+    Target,
     cancel_send,
     create_app,
     create_send,
@@ -235,11 +237,18 @@ def test_list_targets_and_filters(database: Database, queue: SqlQueue, app_id: i
         opt_out(session, app_id, "u6", "promo")
 
     def fan(target: dict[str, Any]) -> list[int]:
+        # What the API answers as "targeted" (from a session, and from a connection) ...
+        with database.session(write=False) as session:
+            counted = count_audience(session, app_id, Target.parse(target))
+        with database.connect(write=False) as connection:
+            assert count_audience(connection, app_id, Target.parse(target)) == counted
         send_id = new_send(database, app_id, target)
         fan_out(database, queue, send_id, chunk_size=7)
         jobs = [job for job in delivery_jobs(database) if job["id"].startswith(send_id)]
         assert all(len(job["payload"]["device_ids"]) <= 7 for job in jobs)
         assert all(len({job["payload"]["provider"]}) == 1 for job in jobs)
+        # ... is what the fan-out then reaches.
+        assert counted == len(targeted_ids(jobs))
         return sorted(targeted_ids(jobs))
 
     all_ids = fan({"all": True})

@@ -42,6 +42,7 @@ from sqlalchemy import (
     Connection,
     case,
     exists,
+    func,
     literal,
     not_,
     or_,
@@ -49,6 +50,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.orm import Session
 
 from pushgate.queue.base import DEFAULT_MAX_TRIES, Job, Queue
 from pushgate.registry.constants import (
@@ -77,6 +79,7 @@ from pushgate.registry.targets import Target
 FANOUT_QUEUE = "fanout"
 DELIVER_QUEUE_PREFIX = "deliver:"
 DEFAULT_CHUNK_SIZE = 500  # devices per delivery job
+COUNT_SLICE = 1000  # list targets are counted in slices of this many values, as fan-out walks them
 
 _d = devices_table.c
 _s = sends_table.c
@@ -226,6 +229,29 @@ def _jobs(
     return jobs
 
 
+def count_audience(connection_or_session: Connection | Session, app_id: int, target: Target) -> int:
+    """How many devices a fan-out of ``target`` would reach now: one ``COUNT`` (per list slice).
+
+    The same conditions :func:`fan_out` walks (active devices, the target's
+    filters, opt-outs), so the number an API answers with and the deliveries
+    agree. Runs in the caller's transaction.
+    """
+    connection = (
+        connection_or_session.connection() if isinstance(connection_or_session, Session)
+        else connection_or_session
+    )
+    conditions = _audience_filters(app_id, target)
+    base = select(func.count()).select_from(devices_table)
+    if target.audience == "all":
+        return int(connection.execute(base.where(*conditions)).scalar_one())
+    total = 0
+    for start in range(0, len(target.values), COUNT_SLICE):
+        piece = list(target.values[start:start + COUNT_SLICE])
+        condition = _list_condition(app_id, target.audience, piece)
+        total += int(connection.execute(base.where(*conditions, condition)).scalar_one())
+    return total
+
+
 def _audience_filters(app_id: int, target: Target) -> list[ColumnElement[bool]]:
     """Active devices of the app, narrowed by the target's filters, minus opted-out users."""
     conditions: list[ColumnElement[bool]] = [_d.app_id == app_id, _d.active == true()]
@@ -370,6 +396,7 @@ __all__ = [
     "FANOUT_QUEUE",
     "DeviceRow",
     "FanoutResult",
+    "count_audience",
     "deliver_queue",
     "enqueue_fanout",
     "fan_out",

@@ -21,9 +21,9 @@ or end with a recorded reason, even across ``kill -9``. So, in order:
    by :func:`pushgate.planner.resume_fanouts` at start-up and by a replay,
    which re-enqueues the fan-out of a send still ``queued`` (idempotent).
 
-The number of targeted devices is a ``COUNT`` over the same conditions the
-fan-out walks; it is null for a scheduled send, whose audience is decided
-when it runs.
+The number of targeted devices is :func:`pushgate.planner.count_audience`,
+a ``COUNT`` over the same conditions the fan-out walks; it is null for a
+scheduled send, whose audience is decided when it runs.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from pushgate.config import Settings
 from pushgate.notification import Notification
-from pushgate.planner import FANOUT_QUEUE, fanout_job
+from pushgate.planner import FANOUT_QUEUE, count_audience, fanout_job
 from pushgate.queue import Job, Queue
 from pushgate.registry import (
     Database,
@@ -51,11 +51,9 @@ from pushgate.registry import (
     list_credentials,
     save_response,
 )
-from pushgate.registry.models import devices_table, utcnow
+from pushgate.registry.models import utcnow
 from pushgate.server.payload_limits import check_payloads
 from pushgate.server.schemas import SendAccepted
-
-COUNT_SLICE = 1000  # list targets are counted in slices, as the fan-out walks them
 
 
 class Backpressure(Exception):
@@ -103,7 +101,7 @@ def submit_send(
     scheduled = send_at is not None and send_at > now
     with db.session(write=False) as session:
         credentials = {row.provider: row.config for row in list_credentials(session, app_id)}
-        targeted = None if scheduled else count_audience(session.connection(), app_id, parsed)
+        targeted = None if scheduled else count_audience(session, app_id, parsed)
     check_payloads(notification, credentials, providers=parsed.providers, now=now)
     depth = queue.depth()
     if depth > settings.max_queue_depth:
@@ -153,23 +151,6 @@ def _replay(
             id=send_id, status=status, targeted=None, send_at=due, created_at=created,
         ).model_dump(mode="json")
     return Submission(response, True, ())
-
-
-def count_audience(connection: Connection, app_id: int, target: Target) -> int:
-    """Active devices the fan-out of ``target`` will reach now (one COUNT per list slice)."""
-    # The fan-out's own conditions, so the count and the deliveries agree.
-    from pushgate.planner.fanout import _audience_filters, _list_condition
-
-    conditions = _audience_filters(app_id, target)
-    base = select(func.count()).select_from(devices_table)
-    if target.audience == "all":
-        return int(connection.execute(base.where(*conditions)).scalar_one())
-    total = 0
-    for start in range(0, len(target.values), COUNT_SLICE):
-        piece = list(target.values[start:start + COUNT_SLICE])
-        condition = _list_condition(app_id, target.audience, piece)
-        total += int(connection.execute(base.where(*conditions, condition)).scalar_one())
-    return total
 
 
 class _OpenTransaction:
