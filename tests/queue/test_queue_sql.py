@@ -48,6 +48,29 @@ def test_enqueue_is_idempotent_by_id(queue: SqlQueue) -> None:
     assert queue.get("missing") is None
 
 
+def test_enqueue_on_an_open_transaction_commits_and_rolls_back_with_it(
+    database: Database, queue: SqlQueue
+) -> None:
+    with database.connect() as connection:
+        assert queue.enqueue([Job("kept", "q", {})], connection=connection) == 1
+        assert queue.enqueue([Job("kept", "q", {})], connection=connection) == 0  # same transaction
+        assert queue.get("kept") is None  # other connections see it only after the commit
+    assert queue.get("kept") is not None
+
+    class Refused(Exception):
+        pass
+
+    def store_then_fail() -> None:
+        with database.connect() as connection:
+            queue.enqueue([Job("lost", "q", {})], connection=connection)
+            raise Refused  # e.g. the send row it belongs to failed to store
+
+    with pytest.raises(Refused):
+        store_then_fail()
+    assert queue.get("lost") is None
+    assert claim_ids(queue, "q") == ["kept"]
+
+
 def test_run_at_defers_a_job(queue: SqlQueue, clock: ManualClock) -> None:
     queue.enqueue([Job("later", "q", {}, run_at=T0 + 60), Job("now", "q", {})])
     assert claim_ids(queue, "q", lease=600) == ["now"]

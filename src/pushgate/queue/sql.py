@@ -54,7 +54,14 @@ class SqlQueue(Queue):
         self.db = db
         self.clock = clock
 
-    def enqueue(self, jobs: Sequence[Job]) -> int:
+    def enqueue(self, jobs: Sequence[Job], *, connection: Connection | None = None) -> int:
+        """Store jobs whose ids are new; returns how many were new.
+
+        ``connection``: write the rows on this open transaction of the same
+        database instead of a transaction of their own — the embedded mode
+        only, where the API inserts a send's fan-out job in the transaction
+        that stores the send, so the two commit or roll back together.
+        """
         if not jobs:
             return 0
         now = self.clock()
@@ -69,9 +76,14 @@ class SqlQueue(Queue):
                 "max_tries": job.max_tries, "size": job.size, "lease_owner": None,
                 "last_error": None, "created_at": now, "updated_at": now,
             })
-        with self.db.connect() as connection:
-            statement = insert_ignoring(connection, jobs_table, ["id"]).returning(_j.id)
-            return len(connection.execute(statement, list(rows.values())).all())
+        if connection is not None:
+            return self._insert(connection, list(rows.values()))
+        with self.db.connect() as own:
+            return self._insert(own, list(rows.values()))
+
+    def _insert(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
+        statement = insert_ignoring(connection, jobs_table, ["id"]).returning(_j.id)
+        return len(connection.execute(statement, rows).all())
 
     def claim(
         self, queues: Sequence[str], *, limit: int, lease_seconds: float, worker: str

@@ -28,13 +28,12 @@ scheduled send, whose audience is decided when it runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pushgate.config import Settings
@@ -153,30 +152,17 @@ def _replay(
     return Submission(response, True, ())
 
 
-class _OpenTransaction:
-    """A stand-in Database whose ``connect()`` is an already open transaction's connection."""
-
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-
-    @contextmanager
-    def connect(self, *, write: bool = True) -> Iterator[Connection]:
-        yield self._connection
-
-
 def enqueue_in_transaction(session: Session, db: Database, queue: Queue, jobs: list[Job]) -> bool:
     """Enqueue ``jobs`` inside ``session``'s transaction when the queue lives in the same database.
 
-    Runs the embedded queue's own ``enqueue`` on the session's connection, so
-    the rows are exactly what the queue writes and commit (or roll back)
+    The embedded queue writes its rows on the session's connection
+    (``SqlQueue.enqueue(..., connection=)``), so they commit or roll back
     with the send. Returns False for any other queue: the caller enqueues
-    after its commit. (Subclasses are not assumed to keep ``enqueue`` pure
-    SQL, so only the plain SqlQueue qualifies.)
+    after its commit.
     """
     from pushgate.queue import SqlQueue
 
-    if type(queue) is not SqlQueue or queue.db is not db:
+    if not isinstance(queue, SqlQueue) or queue.db is not db:
         return False
-    bound = SqlQueue(cast(Database, _OpenTransaction(session.connection())), clock=queue.clock)
-    bound.enqueue(jobs)
+    queue.enqueue(jobs, connection=session.connection())
     return True
