@@ -179,6 +179,34 @@ def test_depth_counts_pending_work_items(queue: SqlQueue, clock: ManualClock) ->
     assert (stats["deliver:fcm"].ready, stats["deliver:fcm"].items) == (1, 500)
 
 
+def test_reschedule_brings_matching_deferred_jobs_forward(queue: SqlQueue, clock: ManualClock) -> None:
+    later = T0 + 3600
+    queue.enqueue([
+        Job("a~1.1P", "deliver:wns", {}, run_at=later),  # deferred: moves
+        Job("b~1.1P", "deliver:wns", {}, run_at=T0 - 1),  # leased below: stays leased
+        Job("c~2.0R", "deliver:wns", {}, run_at=later),  # another suffix
+        Job("d~1.1P", "deliver:apns", {}, run_at=later),  # another queue
+        Job("f~1.1P", "deliver:wns", {}, run_at=T0 + 5),  # due before the new run-at already
+    ])
+    assert claim_ids(queue, "deliver:wns", limit=1, lease=7200) == ["b~1.1P"]
+    assert queue.reschedule("deliver:wns", run_at=T0 + 10, id_suffix="%P") == 0  # % is no wildcard
+    assert queue.reschedule("deliver:wns", run_at=T0 + 10, id_suffix="P") == 1
+
+    def due(job_id: str) -> tuple[float, float, JobStatus]:
+        info = queue.get(job_id)
+        assert info is not None
+        return info.run_at, info.due_at, info.status
+
+    assert due("a~1.1P") == (T0 + 10, T0 + 10, JobStatus.QUEUED)
+    assert due("b~1.1P") == (T0 - 1, T0 + 7200, JobStatus.LEASED)
+    assert due("c~2.0R") == (later, later, JobStatus.QUEUED)
+    assert due("d~1.1P") == (later, later, JobStatus.QUEUED)
+    assert due("f~1.1P") == (T0 + 5, T0 + 5, JobStatus.QUEUED)
+    assert queue.reschedule("deliver:wns", run_at=T0 + 20, id_suffix="P") == 0  # never pushed back
+    clock.advance(10)
+    assert claim_ids(queue, "deliver:wns") == ["f~1.1P", "a~1.1P"]
+
+
 def test_purge_removes_finished_jobs(queue: SqlQueue, clock: ManualClock) -> None:
     queue.enqueue([Job("done", "q", {}), Job("dead", "q", {}), Job("open", "q", {})])
     claim_ids(queue, "q")

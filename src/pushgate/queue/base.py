@@ -15,7 +15,7 @@ Semantics (the contract every implementation keeps):
   its last lease expires.
 - **Explicit retry** with a run-at (the worker computes the backoff, or
   honours the provider's Retry-After), **extend** (heartbeat for long jobs),
-  **complete**, **fail**.
+  **complete**, **fail**, and **reschedule** (bring deferred jobs forward).
 - **Depth is cheap** and counted in work items (``Job.size``: a delivery
   job of 500 devices weighs 500), so the API can apply backpressure
   ("pending deliveries above the bound → 429/503 with Retry-After").
@@ -139,6 +139,16 @@ class Queue(ABC):
 
         Attempts keep counting; with none left the job is dead-lettered
         instead. True if it will run again.
+        """
+
+    @abstractmethod
+    def reschedule(self, queue: str, *, run_at: float, id_suffix: str = "") -> int:
+        """Bring queued jobs of ``queue`` that are due after ``run_at`` forward to ``run_at``.
+
+        ``id_suffix`` narrows it to the jobs whose id ends with it (the
+        workers mark the jobs a credentials pause deferred that way, and wake
+        them when the pause is lifted early). Leased and finished jobs, and
+        jobs already due, are left as they are. Returns how many moved.
         """
 
     @abstractmethod

@@ -21,12 +21,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy import and_, text, update
-
 from pushgate.metrics import Metrics
-from pushgate.queue import Queue, SqlQueue
+from pushgate.planner.fanout import deliver_queue
+from pushgate.queue import Queue
 from pushgate.registry import Database
-from pushgate.registry.models import jobs_table
 from pushgate.registry.pauses import ProviderPause, all_pauses
 from pushgate.registry.safe_errors import log_failure
 from pushgate.workers.constants import PAUSE_POLL_SECONDS
@@ -130,24 +128,8 @@ def wake_deferred(queue: Queue, provider: str, now: float) -> int:
 
     Jobs of other apps' pauses of the same provider may wake too: they are
     claimed, found still paused, and deferred again (one cheap round trip).
-    Only the embedded SQL queue can move a queued job's run-at; with another
-    queue the deferred jobs simply run when their pause would have ended.
     """
-    if not isinstance(queue, SqlQueue):
-        return 0
-    j = jobs_table.c
-    from pushgate.planner.fanout import deliver_queue
-
-    with queue.db.connect() as connection:
-        result = connection.execute(
-            update(jobs_table)
-            .where(and_(
-                text("status IN ('queued', 'leased')"), j.status == "queued",
-                j.queue == deliver_queue(provider), j.due_at > now, j.id.like(f"%{DEFERRED_SUFFIX}"),
-            ))
-            .values(due_at=now, run_at=now, updated_at=now)
-        )
-        return max(result.rowcount, 0)
+    return queue.reschedule(deliver_queue(provider), run_at=now, id_suffix=DEFERRED_SUFFIX)
 
 
 __all__ = ["DEFERRED_SUFFIX", "PauseBook", "wake_deferred"]
