@@ -6,7 +6,8 @@ thread count) called from a thread pool, or ``webpush_async()`` with a
 shared ``aiohttp.ClientSession`` and many coroutines in flight. The VAPID
 key is loaded once (a ``Vapid`` object, which ``webpush`` accepts); each
 call still signs its VAPID JWT, as the library does. TLS trust: the
-session's ``verify`` (requests) or the connector's SSL context (aiohttp)
+session's ``verify`` with ``trust_env`` off, since a ``REQUESTS_CA_BUNDLE``
+in the environment would win over it (requests), or the connector's SSL context (aiohttp)
 names the sink's CA; nothing in pywebpush is patched.
 
 Reads a JSON config on stdin, prints one JSON result line.
@@ -37,6 +38,8 @@ def thread_sender(config: dict[str, Any], vapid: Vapid) -> Callable[[list[dict[s
     session = requests.Session()
     session.mount("https://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=threads))
     session.verify = config["ca_file"]
+    # REQUESTS_CA_BUNDLE in the environment would override verify= (requests' trust_env).
+    session.trust_env = False
     pool = ThreadPoolExecutor(threads)
 
     def one(sub: dict[str, Any]) -> str:

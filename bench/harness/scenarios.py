@@ -14,8 +14,7 @@ import os
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,24 +24,13 @@ from harness.child_apns import throwaway_credentials
 from harness.measure import BENCH_DIR, run_child, run_measured
 from harness.profiling import top_self
 from harness.report import Row
+from harness.sinks import Sinks
 
 BODY = b'{"aps":{"alert":{"title":"Benchmark","body":"Hello from pushgate"},"badge":1}}'
 
 
 class WrongCount(RuntimeError):
     """A scenario delivered a different number of notifications than it should have."""
-
-
-@dataclass
-class Sinks:
-    kind: str
-    apns: str
-    webpush: str
-    ca_file: str
-    apns410: str | None = None
-    apns_credentials: dict[str, str] | None = None
-    vapid_private_key: str | None = None
-    subscriptions_file: str | None = None
 
 
 @dataclass
@@ -59,41 +47,17 @@ class Options:
     profile: bool = False
     log: Callable[[str], None] = print
     best_apns: dict[str, int] = field(default_factory=lambda: {"connections": 1, "concurrency": 1000})
+    failures: list[str] = field(default_factory=list)
 
 
-@contextlib.contextmanager
-def open_sinks(use_nginx: bool, workdir: Path, subscriptions: int) -> Iterator[Sinks]:
-    """nginx when available, else the simulators in a child process (``--quick`` only)."""
-    if use_nginx:
-        with nginx.NginxSinks() as sinks:
-            yield Sinks("nginx " + sinks.version(), sinks.url("apns"), sinks.url("webpush"),
-                        str(sinks.ca_file), apns410=sinks.url("apns410"))
-        return
-    info = workdir / "pysinks.json"
-    env = {"PYTHONPATH": str(BENCH_DIR)}
-    process = subprocess.Popen([sys.executable, "-m", "harness.pysinks"], stdin=subprocess.PIPE, text=True,
-                               env={**os.environ, **env})
-    assert process.stdin is not None
-    process.stdin.write(json.dumps({"n": subscriptions, "info": str(info)}) + "\n")
-    process.stdin.flush()
+def _peer(opts: Options, label: str, run: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
+    """A peer's best run; a peer that crashes fails the run but keeps pushgate's row."""
     try:
-        for _ in range(600):
-            if info.exists() and info.stat().st_size:
-                break
-            if process.poll() is not None:
-                raise RuntimeError("the simulator sinks exited at start-up")
-            time.sleep(0.1)
-        data = json.loads(info.read_text())
-        yield Sinks("pushgate simulators (fallback: no nginx)", data["apns"], data["webpush"],
-                    data["ca_file"], apns_credentials=data["apns_credentials"],
-                    vapid_private_key=data["vapid_private_key"],
-                    subscriptions_file=data["subscriptions_file"])
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        return run()
+    except Exception as exc:
+        opts.failures.append(f"{label}: {str(exc)[:300]}")
+        opts.log(f"    FAILED {label}: {str(exc)[:300]}")
+        return None
 
 
 def _check(label: str, value: float | None, limit: float, above: bool = True) -> tuple[str, bool | None]:
@@ -191,7 +155,8 @@ def apns_rows(opts: Options, sinks: Sinks, scenarios: set[int]) -> list[Row]:
         mine = _pushgate_apns(opts, sinks, sinks.apns, grid, False, "apns" if opts.profile else None)
         opts.best_apns = dict(zip(("connections", "concurrency"),
                                   (int(x.split("=")[1]) for x in mine["config"].split()), strict=True))
-        peer = _apns_peer(opts, sinks, sinks.apns, min(opts.n, opts.peer_n))
+        peer = _peer(opts, "aioapns (1)",
+                     lambda: _apns_peer(opts, sinks, sinks.apns, min(opts.n, opts.peer_n)))
         rows.append(_apns_row("1", "APNs sends/s, 1 process, distinct tokens", mine, ceiling, peer,
                               target=True))
     if 2 in scenarios and sinks.apns410:
@@ -202,7 +167,8 @@ def apns_rows(opts: Options, sinks: Sinks, scenarios: set[int]) -> list[Row]:
         mine = _pushgate_apns(opts, sinks, sinks.apns410, grid, True, None)
         # aioapns never acknowledges received DATA, so its connection window fills after ~1,300
         # error bodies and it stalls until its 10 s idle timer reconnects: keep its run short.
-        peer = _apns_peer(opts, sinks, sinks.apns410, min(opts.n, opts.peer_n, 5000))
+        peer = _peer(opts, "aioapns (2)",
+                     lambda: _apns_peer(opts, sinks, sinks.apns410, min(opts.n, opts.peer_n, 5000)))
         row = _apns_row("2", "APNs sends/s, 50% 410 (dead-token path)", mine, ceiling, peer, target=False)
         if peer:
             row.notes.append("aioapns stalls on error bodies (it never sends WINDOW_UPDATE; its 10 s idle "
@@ -284,7 +250,7 @@ def webpush_row(opts: Options, sinks: Sinks) -> Row:
                        f"pushgate {per_cpu:,.0f} sends/CPU-s"),
               target="≥6x pywebpush, ≥70% bare encryption",
               details={"pushgate": best, "encryption": crypto})
-    peer = _webpush_peer(opts, sinks, subs_file) if opts.peers else None
+    peer = _peer(opts, "pywebpush", lambda: _webpush_peer(opts, sinks, subs_file)) if opts.peers else None
     if peer is not None:
         row.vs_peer = best["rate"] / peer["rate"]
         row.peer = (f"{peer['config']}: {peer['rate']:,.0f}/s over {peer['n']:,}, "
