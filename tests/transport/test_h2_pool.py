@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import cast
 
 import h2.config
 import h2.connection
@@ -412,8 +413,7 @@ class ScriptedServer(asyncio.Protocol):
         self.paths: dict[int, str] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's lack the base class
         self.h2.initiate_connection()
         transport.write(self.h2.data_to_send())
 
@@ -590,3 +590,22 @@ async def test_a_raising_callback_does_not_break_the_connection(
     assert (await pool.request(block(pool, "/after"))).status == 200
     assert pool.connections_opened == 1
     assert "response callback failed" in caplog.text
+
+
+def test_pool_runs_on_uvloop_when_installed() -> None:
+    """uvloop is optional (never required); its transports lack asyncio's base
+    classes, so the connection must not insist on them."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(ScriptedServer, "127.0.0.1", 0)
+        pool = H2Pool(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+        try:
+            responses = await asyncio.gather(*(pool.request(block(pool, f"/u/{i}")) for i in range(50)))
+            return [r.status for r in responses]
+        finally:
+            await pool.aclose()
+            server.close()
+
+    assert uvloop.run(main()) == [200] * 50
