@@ -3,7 +3,8 @@
 ``pushgate serve`` runs a :class:`WorkerPool` of ``settings.workers`` loops
 next to the HTTP API in one event loop; ``pushgate worker`` runs one alone.
 Both start the same way: re-enqueue the fan-out of any send a crash
-interrupted (idempotent), then claim.
+interrupted (idempotent), then claim. Housekeeping then counts auth token
+refreshes and purges finished jobs.
 
 Sizing: each loop runs up to ``max_jobs`` jobs at once, and each job sends
 with ``worker_concurrency / max_jobs`` requests in flight, so one loop never
@@ -151,12 +152,23 @@ class WorkerPool:
             now = time.time()
             if now - last_purge >= PURGE_EVERY_SECONDS:
                 last_purge = now
-                try:
-                    purged = await asyncio.to_thread(self.ctx.queue.purge, older_than=now - KEEP_DONE_SECONDS)
-                    if purged:
-                        logger.info("purged %d finished jobs", purged)
-                except Exception as exc:
-                    log_failure(logger, "purging finished jobs failed", exc, level=logging.WARNING)
+                await self.purge_finished(now)
+
+    async def purge_finished(self, now: float) -> int:
+        """Delete the jobs that finished more than ``KEEP_DONE_SECONDS`` before ``now``.
+
+        Run every ``PURGE_EVERY_SECONDS`` by the housekeeping task. Done jobs
+        are kept that long so a late duplicate enqueue is still recognised;
+        dead letters (failed jobs) stay until requeued or purged by hand.
+        """
+        try:
+            purged = await asyncio.to_thread(self.ctx.queue.purge, older_than=now - KEEP_DONE_SECONDS)
+        except Exception as exc:
+            log_failure(logger, "purging finished jobs failed", exc, level=logging.WARNING)
+            return 0
+        if purged:
+            logger.info("purged %d finished jobs", purged)
+        return purged
 
     def _count_auth_refreshes(self) -> None:
         """Move the clients' own counters of minted auth tokens into the metric."""
