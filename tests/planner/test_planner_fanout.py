@@ -20,10 +20,11 @@ from pushgate.planner import (
     deliver_queue,
     enqueue_fanout,
     fan_out,
+    fanout_job,
     load_chunk,
     resume_fanouts,
 )
-from pushgate.queue import Job, SqlQueue
+from pushgate.queue import Job, JobStatus, SqlQueue
 from pushgate.registry import (
     Database,
     DeliveryStatus,
@@ -300,6 +301,26 @@ def test_scheduled_sends_and_recovery(database: Database, app_id: int) -> None:
     clock.advance(3600)
     [job] = queue.claim([FANOUT_QUEUE], limit=10, lease_seconds=60, worker="w")
     assert job.payload == {"send_id": scheduled}
+
+
+def test_a_fan_out_out_of_tries_is_requeued_at_start_up(database: Database, app_id: int) -> None:
+    import_devices(database, app_id, (device_row(i) for i in range(10)))
+    queue = SqlQueue(database, clock=ManualClock(T0))
+    send_id = new_send(database, app_id, {"all": True})
+    queue.enqueue([fanout_job(send_id, max_tries=1)])
+    [job] = queue.claim([FANOUT_QUEUE], limit=1, lease_seconds=60, worker="w")
+    assert not queue.retry(job.id, reason="OperationalError")  # the database was away: dead letter
+    with database.session(write=False) as session:
+        assert get_send_status(session, send_id).status == "queued"  # type: ignore[union-attr]
+
+    assert resume_fanouts(database, queue) == 1  # the next start-up
+    info = queue.get(job.id)
+    assert info is not None
+    assert (info.status, info.attempts) == (JobStatus.QUEUED, 0)
+    [job] = queue.claim([FANOUT_QUEUE], limit=1, lease_seconds=60, worker="w")
+    assert fan_out(database, queue, send_id).targeted == 10
+    queue.complete([job.id])
+    assert resume_fanouts(database, queue) == 0  # fanned out: nothing to resume
 
 
 def test_load_chunk_skips_recorded_and_settles_vanished_devices(

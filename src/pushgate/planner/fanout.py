@@ -104,14 +104,19 @@ def enqueue_fanout(queue: Queue, send_id: str, send_at: datetime | None = None) 
 
 
 def resume_fanouts(db: Database, queue: Queue) -> int:
-    """At start-up: re-enqueue the fan-out of every send that has not finished it.
+    """At start-up: give every send that has not finished its fan-out a fan-out job that will run.
 
-    Covers a crash between storing a send and enqueuing its fan-out job, and
-    a fan-out job that was purged or lost with a Redis queue. Idempotent.
+    Covers a crash between storing a send and enqueuing its fan-out job, a
+    fan-out job that was purged or lost with a Redis queue, and one that ran
+    out of tries (say, the database was away for longer than its retries):
+    that dead letter is requeued with a fresh set of tries, rather than
+    leaving its send "fanning out" for ever. Fan-out is safe to re-run, so
+    this is too. Returns how many jobs were enqueued or requeued.
     """
     with db.session(write=False) as session:
         pending = sends_to_resume(session)
-    return queue.enqueue([fanout_job(send_id, send_at) for send_id, send_at in pending])
+    jobs = [fanout_job(send_id, send_at) for send_id, send_at in pending]
+    return queue.enqueue(jobs) + queue.requeue_failed([job.id for job in jobs])
 
 
 @dataclass(slots=True)

@@ -3,8 +3,8 @@
 ``pushgate serve`` runs a :class:`WorkerPool` of ``settings.workers`` loops
 next to the HTTP API in one event loop; ``pushgate worker`` runs one alone.
 Both start the same way: re-enqueue the fan-out of any send a crash
-interrupted (idempotent), then claim. Housekeeping then counts auth token
-refreshes and purges finished jobs.
+interrupted or whose fan-out job ran out of tries (idempotent), then claim.
+Housekeeping then counts auth token refreshes and purges finished jobs.
 
 Sizing: each loop runs up to ``max_jobs`` jobs at once, and each job sends
 with ``worker_concurrency / max_jobs`` requests in flight, so one loop never
@@ -130,7 +130,7 @@ class WorkerPool:
         logger.info("sender workers stopped")
 
     async def _resume_fanouts(self) -> None:
-        """Re-enqueue interrupted fan-outs; a database still starting is retried later."""
+        """Re-enqueue interrupted and failed fan-outs; a database still starting is retried later."""
         try:
             resumed = await asyncio.to_thread(resume_fanouts, self.ctx.db, self.ctx.queue)
         except Exception as exc:
@@ -139,7 +139,7 @@ class WorkerPool:
             return
         self._resume_pending = False
         if resumed:
-            logger.info("re-enqueued the fan-out of %d interrupted sends", resumed)
+            logger.info("resumed the fan-out of %d interrupted or failed sends", resumed)
             self.wake()
 
     async def _housekeep(self) -> None:
