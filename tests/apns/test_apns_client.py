@@ -106,13 +106,16 @@ async def test_jwt_refreshed_after_an_hour(
     sim: APNsSimulator, make_client: ClientFactory, clock: ManualClock
 ) -> None:
     client = make_client()
+    assert client.tokens_minted == 0  # signed on first use
     assert (await client.send_one(ALERT, secrets.token_hex(32))).ok
+    assert client.tokens_minted == 1
     clock.advance(3601)
     outcome = await client.send_one(ALERT, secrets.token_hex(32))
     assert outcome.ok
     assert outcome.attempts == 1  # refreshed before sending, not after a 403
     [stats] = sim.connection_stats()
     assert stats["jwt_changes"] == 1
+    assert client.tokens_minted == 2
 
 
 async def test_expired_provider_token_answer_rebuilds_once(
@@ -130,6 +133,7 @@ async def test_expired_provider_token_answer_rebuilds_once(
     assert max(r.attempts for r in result) == 2
     [stats] = sim.connection_stats()
     assert stats["jwt_changes"] == 1  # one new token for the whole burst of 403s
+    assert client.tokens_minted == 2
 
 
 async def test_too_many_provider_token_updates(
@@ -257,6 +261,7 @@ async def test_certificate_auth(sim: APNsSimulator, ca_file: Path, tmp_path: Pat
         assert outcome.ok
         assert sim.accepted[-1]["topic"] == "com.cert.app.voip"
         assert "authorization" not in sim.accepted[-1]["headers"]
+        assert client.tokens_minted == 0
     finally:
         await client.aclose()
 

@@ -1,12 +1,17 @@
-"""The worker pool's housekeeping: finished jobs are purged once their retention is over."""
+"""The worker pool's housekeeping: auth token refreshes counted, finished jobs purged."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from worker_helpers import eventually, make_app, running_pool, settings_for, start_send, status
 
 from pushgate.config import Settings
 from pushgate.metrics import Metrics
 from pushgate.queue import Job, JobStatus, SqlQueue
 from pushgate.registry import Database
 from pushgate.simulators._base import ManualClock
+from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.constants import KEEP_DONE_SECONDS
 from pushgate.workers.pool import WorkerPool
 
@@ -32,3 +37,18 @@ async def test_finished_jobs_are_purged_after_the_retention(database: Database) 
         JobStatus.DONE, JobStatus.FAILED, JobStatus.LEASED,
     ]
     assert queue.enqueue([Job("recent", "q", {})]) == 0  # still known: a late duplicate is ignored
+
+
+async def test_apns_tokens_are_counted_as_auth_refreshes(
+    database: Database, apns: APNsSimulator, ca_file: Path
+) -> None:
+    settings = settings_for(database, apns, ca_file)
+    app_id, _ = make_app(database, apns, 3)
+    async with running_pool(settings, database) as pool:
+        send_id = start_send(database, SqlQueue(database), app_id, {"title": "hi"})
+        pool.wake()
+        await eventually(lambda: status(database, send_id).status == "done", what="the send done")
+        metrics = pool.ctx.metrics
+    # Stopping moves the clients' counters into the metric (housekeeping does it every few seconds).
+    refreshes = metrics.registry.get_sample_value("pushgate_auth_token_refreshes_total", {"provider": "apns"})
+    assert refreshes == 1.0  # one JWT for the three devices

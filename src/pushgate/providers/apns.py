@@ -225,6 +225,11 @@ class APNs(Provider[str, PreparedAPNs]):
         auth = f"token key_id={self._signer.key_id!r}" if self._signer is not None else "certificate"
         return f"APNs(topic={self.topic!r}, environment={self.environment!r}, url={self.base_url!r}, {auth})"
 
+    @property
+    def tokens_minted(self) -> int:
+        """Provider tokens (JWTs) signed so far, for metrics; 0 with certificate auth."""
+        return self._signer.minted if self._signer is not None else 0
+
     # -- the Provider interface -------------------------------------------------------
 
     def new_message_id(self) -> str:

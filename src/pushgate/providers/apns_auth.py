@@ -130,6 +130,11 @@ class TokenSigner:
         """``iat`` of the current token (``None`` before the first request)."""
         return self._iat
 
+    @property
+    def minted(self) -> int:
+        """How many tokens this signer has signed (each refresh, and each rebuild after a 403)."""
+        return self._generation
+
     def header(self) -> tuple[HeaderBlock, int]:
         """The encoded ``authorization`` header and the generation number of its token."""
         now = self._clock()

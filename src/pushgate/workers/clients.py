@@ -212,10 +212,13 @@ def _read_credentials(db: Database, app_id: int, provider: str) -> StoredCredent
 def auth_refreshes(client: AnyProvider) -> int | None:
     """How many auth tokens the client has minted so far, where the client counts them.
 
-    FCM counts OAuth fetches (``auth.refreshes``), WNS its token fetches
+    APNs counts the provider JWTs it signed (``tokens_minted``), FCM its
+    OAuth fetches (``auth.refreshes``), WNS its token fetches
     (``auth.fetches``), Web Push the VAPID JWTs it signed (``vapid.signed``).
-    The APNs client does not expose a count of its JWTs yet.
     """
+    minted = getattr(client, "tokens_minted", None)
+    if isinstance(minted, int):
+        return minted
     for owner, name in (("auth", "refreshes"), ("auth", "fetches"), ("vapid", "signed")):
         holder = getattr(client, owner, None)
         value = getattr(holder, name, None)
