@@ -13,7 +13,6 @@ from pushgate.providers._fcm_outcomes import (
     FCM_ERROR,
     classify,
     parse_error,
-    parse_retry_after,
 )
 from pushgate.results import Cause, Status
 
@@ -83,22 +82,6 @@ def test_quota_waits_at_least_a_minute_and_longer_if_told() -> None:
 def test_field_violations_go_in_the_detail() -> None:
     body = error(400, "INVALID_ARGUMENT", "Invalid value", fields=[("message.data[0].value", "TYPE_STRING")])
     assert classify(400, body, None, "t", NOW).detail == "Invalid value; message.data[0].value: TYPE_STRING"
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [
-        (None, None),
-        ("0", 0.0),
-        ("120", 120.0),
-        ("Thu, 01 Jan 2026 00:00:30 GMT", 30.0),
-        ("Wed, 31 Dec 2025 23:00:00 GMT", 0.0),
-        ("soon", None),
-        ("-5", None),
-    ],
-)
-def test_retry_after(value: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(value, NOW) == seconds
 
 
 @pytest.mark.parametrize(

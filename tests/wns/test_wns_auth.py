@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from pushgate.errors import AuthenticationError, RetryableError, TransportError
-from pushgate.providers.wns_auth import CLASSIC_SCOPE, ENTRA_SCOPE, WNSAuth, parse_delay
+from pushgate.providers.wns_auth import CLASSIC_SCOPE, ENTRA_SCOPE, WNSAuth
 from pushgate.simulators._base import Fault, ManualClock
 from pushgate.simulators.wns import WNSSimulator
 
@@ -192,11 +192,3 @@ def test_default_endpoints() -> None:
         )
     finally:
         asyncio.run(client.aclose())
-
-
-def test_parse_delay() -> None:
-    assert parse_delay("12") == 12.0
-    assert parse_delay("-3") == 0.0
-    assert parse_delay("soon") is None
-    assert parse_delay(None) is None
-    assert parse_delay("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0) == 10.0

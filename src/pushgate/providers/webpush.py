@@ -29,7 +29,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from functools import partial
 from http import HTTPStatus
 from pathlib import Path
@@ -43,6 +42,7 @@ from pushgate.errors import InvalidToken, TransportError
 from pushgate.notification import Notification
 from pushgate.payloads.webpush import WebPushMessage, build_message
 from pushgate.providers._base import Provider
+from pushgate.providers._retry_after import parse_retry_after
 from pushgate.providers._webpush_subscription import DEFAULT_ALLOWED_HOSTS, AllowList, Subscription
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport import H2Pool, HeaderBlock, HTTP2NotNegotiated, LiteralField, Response
@@ -371,19 +371,7 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
                            detail=detail)
 
     def _retry_after(self, value: str | None) -> float | None:
-        """Seconds, or an HTTP date (RFC 9110 §10.2.3)."""
-        if value is None:
-            return None
-        value = value.strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return max(0.0, when.timestamp() - self.clock())
+        return parse_retry_after(value, self.clock())
 
 
 def _set_outcome(future: asyncio.Future[TokenResult], outcome: TokenResult) -> None:

@@ -61,8 +61,9 @@ from pushgate.errors import AuthenticationError, ConfigurationError, RetryableEr
 from pushgate.notification import Notification
 from pushgate.payloads.wns import WNSPayload, build
 from pushgate.providers._base import Provider
+from pushgate.providers._retry_after import parse_retry_after
 from pushgate.providers._wns_lanes import Lanes
-from pushgate.providers.wns_auth import WNSAuth, parse_delay
+from pushgate.providers.wns_auth import WNSAuth
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport.tls import client_context
 
@@ -294,7 +295,8 @@ def classify(channel: str, response: httpx.Response, now: float) -> TokenResult:
         if wns_status == CHANNEL_THROTTLED:
             return TokenResult(
                 channel, Status.RETRY, message_id=msg_id, reason=CHANNEL_THROTTLED, http_status=200,
-                cause=Cause.THROTTLED, retry_after=parse_delay(headers.get("x-wns-continue-after"), now),
+                cause=Cause.THROTTLED,
+                retry_after=parse_retry_after(headers.get("x-wns-continue-after"), now),
             )
         return TokenResult(
             channel, Status.SENT, message_id=msg_id, reason=DROPPED if wns_status == DROPPED else None,
@@ -311,8 +313,8 @@ def classify(channel: str, response: httpx.Response, now: float) -> TokenResult:
         result.cause = Cause.CONFIG
     elif status in (406, 429):
         result.status, result.cause = Status.RETRY, Cause.THROTTLED
-        result.retry_after = parse_delay(headers.get("retry-after"), now)
+        result.retry_after = parse_retry_after(headers.get("retry-after"), now)
     elif status in RETRY_STATUSES or status >= 500:
         result.status, result.cause = Status.RETRY, Cause.PROVIDER
-        result.retry_after = parse_delay(headers.get("retry-after"), now)
+        result.retry_after = parse_retry_after(headers.get("retry-after"), now)
     return result

@@ -26,12 +26,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from pushgate.errors import AuthenticationError, PushgateError, RetryableError, TransportError
+from pushgate.providers._retry_after import parse_retry_after
 
 logger = logging.getLogger("pushgate.wns")
 
@@ -159,7 +159,7 @@ class WNSAuth:
         if response.status_code != 200:
             raise RetryableError(
                 f"WNS token endpoint answered HTTP {response.status_code}",
-                retry_after=parse_delay(response.headers.get("retry-after"), self._clock()),
+                retry_after=parse_retry_after(response.headers.get("retry-after"), self._clock()),
             )
         try:
             body: Any = response.json()
@@ -183,21 +183,3 @@ def _oauth_error(response: httpx.Response) -> str:
     error = str(body.get("error", ""))
     description = str(body.get("error_description", "")).splitlines()[0:1]
     return f"{error}: {description[0]}" if description else error
-
-
-def parse_delay(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a Retry-After (delay-seconds or HTTP-date, RFC 9110 §10.2.3)
-    or X-WNS-CONTINUE-AFTER value; None when absent or unreadable."""
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
