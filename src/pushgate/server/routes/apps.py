@@ -96,11 +96,16 @@ def provider_states(session: Session, app_id: int) -> list[ProviderState]:
 # --- the app's own view -------------------------------------------------------------
 
 
+def app_self(session: Session, app_id: int) -> AppSelf:
+    """An app with the state of each of its providers (its own view, and the admin's)."""
+    base = app_out(session, require_app(session, app_id))
+    return AppSelf(**base.model_dump(), provider_states=provider_states(session, app_id))
+
+
 @own.get("", response_model=AppSelf, summary="The app this API key belongs to")
 def own_app(app_id: AppId, svc: ServicesDep) -> AppSelf:
     with svc.db.session(write=False) as session:
-        base = app_out(session, require_app(session, app_id))
-        return AppSelf(**base.model_dump(), provider_states=provider_states(session, app_id))
+        return app_self(session, app_id)
 
 
 # --- admin: apps ------------------------------------------------------------------------
@@ -126,8 +131,7 @@ def list_(svc: ServicesDep) -> list[AppOut]:
 @admin.get("/{app_id}", response_model=AppSelf, summary="Read an app")
 def get(app_id: AppIdPath, svc: ServicesDep) -> AppSelf:
     with svc.db.session(write=False) as session:
-        base = app_out(session, require_app(session, app_id))
-        return AppSelf(**base.model_dump(), provider_states=provider_states(session, app_id))
+        return app_self(session, app_id)
 
 
 @admin.patch("/{app_id}", response_model=AppOut, summary="Change an app's settings")

@@ -23,6 +23,7 @@ from pushgate.registry import (
 )
 from pushgate.registry.constants import MAX_EXTERNAL_ID_LENGTH
 from pushgate.registry.models import utcnow
+from pushgate.server.components import Services
 from pushgate.server.deps import AppId, ServicesDep
 from pushgate.server.errors import ApiError
 from pushgate.server.schemas import DeviceOut, OptOutIn, Page, TagsIn, UserIn, UserOut
@@ -87,18 +88,20 @@ def add_tags(external_id: ExternalId, body: TagsIn, app_id: AppId, svc: Services
 
 @router.delete("/{external_id}/tags", response_model=UserOut, summary="Remove tags (listed in the body)")
 def remove_tags(external_id: ExternalId, body: TagsIn, app_id: AppId, svc: ServicesDep) -> UserOut:
-    with svc.db.session() as session:
-        if get_user(session, app_id, external_id) is None:
-            raise _not_found()
-        return UserOut.from_user(upsert_user(session, app_id, external_id, remove_tags=body.tags))
+    return _untag(svc, app_id, external_id, body.tags)
 
 
 @router.delete("/{external_id}/tags/{tag}", response_model=UserOut, summary="Remove one tag")
 def remove_tag(external_id: ExternalId, tag: str, app_id: AppId, svc: ServicesDep) -> UserOut:
+    return _untag(svc, app_id, external_id, [tag])
+
+
+def _untag(svc: Services, app_id: int, external_id: str, tags: list[str]) -> UserOut:
+    """Remove tags from an existing user (an unknown user is a 404, not created)."""
     with svc.db.session() as session:
         if get_user(session, app_id, external_id) is None:
             raise _not_found()
-        return UserOut.from_user(upsert_user(session, app_id, external_id, remove_tags=[tag]))
+        return UserOut.from_user(upsert_user(session, app_id, external_id, remove_tags=tags))
 
 
 @router.post("/{external_id}/opt-outs", response_model=UserOut, summary='Opt out of a topic ("*": all)')
