@@ -56,7 +56,7 @@ logger = logging.getLogger("pushgate.apns")
 
 _HEX_TOKEN: Final = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_PATH_PREFIX: Final = "/3/device/"
+_PATH_PREFIX: Final = b"/3/device/"
 BAD_DEVICE_TOKEN: Final = "BadDeviceToken"
 
 
@@ -281,10 +281,10 @@ class APNs(Provider[str, PreparedAPNs]):
             auth, generation = self._signer.header()
         # Pseudo-headers first (RFC 9113 §8.3), then apns-id, the constant
         # apns-* fields and the cached authorization block.
-        block = b"".join((
+        block = b"".join((  # token and id are checked above: plain ASCII, no CR, LF or NUL
             prepared.pseudo,
-            self._path.encode(_PATH_PREFIX + token),
-            self._apns_id.encode(message_id),
+            self._path.encode_checked(_PATH_PREFIX + token.encode("ascii")),
+            self._apns_id.encode_checked(message_id.encode("ascii")),
             prepared.fields,
             auth,
         ))

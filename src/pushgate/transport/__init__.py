@@ -10,11 +10,19 @@ Usage (APNs shape)::
              + fields + HeaderBlock.encode([("authorization", "bearer " + jwt)]))
     response = await pool.request(block, body)   # a Future; response.status, .header(), .body
 
+Bulk senders use the callback form instead, which costs no future and no
+scheduled callback per request (``LiteralField`` makes a per-request field
+from a cached prefix)::
+
+    path = LiteralField(":path")
+    pool.send(pseudo + path.encode("/3/device/" + token) + fields, body, on_answer, tag)
+    # later, once: on_answer(tag, response, None) or on_answer(tag, None, error)
+
 Blocks concatenate in any order, but pseudo-headers must come before every
 regular header (RFC 9113 §8.3); a server answers a block that breaks this
 with a connection error.
 
-Contract:
+Contract (for ``send``, read "the callback gets" for "the future fails with"):
 - ``request`` never raises synchronously; it returns an ``asyncio.Future[Response]``.
 - Requests beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS wait in a
   queue (no busy-wait) and start as streams close; the limit follows SETTINGS

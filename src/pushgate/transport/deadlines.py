@@ -7,6 +7,11 @@ still in it. Finishing a request is a ``set.discard``. A request may thus
 live up to one interval longer than the timeout, which is the price of not
 scheduling (and cancelling) a timer handle for each of 40,000 requests a
 second.
+
+Adding a request does not even read the clock: the bucket being filled
+stays open until a timer closes it, at the last moment when its deadline
+is still at least ``timeout`` away (a request added while that timer is
+late, behind a busy loop turn, may expire that much early).
 """
 
 from __future__ import annotations
@@ -35,20 +40,30 @@ class DeadlineSweep:
         self._timer: asyncio.TimerHandle | None = None
 
     def add(self, request: Request) -> None:
-        key = int((self._loop.time() + self._timeout) * self._per_second) + 1  # rounds up
-        if key == self._last_key:
-            bucket = self._last_bucket
-        else:
-            found = self._buckets.get(key)
-            if found is None:
-                found = self._buckets[key] = set()
-            bucket = found
-            self._last_key = key
-            self._last_bucket = bucket
+        bucket = self._last_bucket
+        if self._last_key < 0:
+            bucket = self._open()
         bucket.add(request)
         request.bucket = bucket
+
+    def _open(self) -> set[Request]:
+        """Start filling the bucket whose end covers a timeout from now."""
+        now = self._loop.time()
+        key = int((now + self._timeout) * self._per_second) + 1  # rounds up
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = set()
+        self._last_key = key
+        self._last_bucket = bucket
+        # Open until its end is less than a timeout away (no earlier than now).
+        self._loop.call_at(max(key * self._interval - self._timeout, now), self._close, key)
         if self._timer is None:
             self._timer = self._loop.call_at(key * self._interval, self._sweep)
+        return bucket
+
+    def _close(self, key: int) -> None:
+        if self._last_key == key:
+            self._last_key = -1
 
     @staticmethod
     def discard(request: Request) -> None:
@@ -81,3 +96,4 @@ class DeadlineSweep:
             self._timer.cancel()
             self._timer = None
         self._buckets.clear()
+        self._last_key = -1

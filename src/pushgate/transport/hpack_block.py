@@ -132,7 +132,11 @@ class LiteralField:
     def encode(self, value: str) -> bytes:
         if not value.isascii() or "\r" in value or "\n" in value or "\0" in value:
             return bytes(HeaderBlock.encode([(self._name, value)]))
-        raw = value.encode("ascii")
+        return self.encode_checked(value.encode("ascii"))
+
+    def encode_checked(self, raw: bytes) -> bytes:
+        """:meth:`encode` for octets the caller has checked: no CR, LF or NUL
+        (hex tokens, UUIDs). Skips the checks, which cost as much as the rest."""
         prefix = self._prefixes.get(len(raw))
         if prefix is None:
             dummy = b"0" * len(raw)

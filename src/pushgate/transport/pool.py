@@ -128,11 +128,15 @@ class H2Pool:
         if deadlines is not None and not self._queue and not self._closed:  # the common case, inline
             conns = self._conns
             if len(conns) == 1:
-                conn = conns[0]
-                if conn.free_slots() > 0:
-                    deadlines.add(request)
-                    conn.start(request)
-                    return
+                conn: ClientConnection | None = conns[0]
+                if conns[0].free_slots() <= 0:
+                    conn = None
+            else:
+                conn = self._best()
+            if conn is not None:
+                deadlines.add(request)
+                conn.start(request)
+                return
         self._submit(request)
 
     def _submit(self, request: Request) -> None:
@@ -190,6 +194,7 @@ class H2Pool:
     # -- dispatch -------------------------------------------------------------------
 
     def _best(self) -> ClientConnection | None:
+        """The connection with the most free streams, None if none has one."""
         best = None
         most = 0
         for conn in self._conns:
