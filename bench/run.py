@@ -29,7 +29,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import h2load, nginx, scenarios
-from harness.report import Row, load_average, machine, now_iso, print_table, update_readme, write_results
+from harness.report import (
+    Row,
+    load_average,
+    machine,
+    now_iso,
+    print_table,
+    read_results,
+    update_readme,
+    write_results,
+)
 from harness.sinks import open_sinks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,22 +104,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--src", type=Path,
                         help="measure the pushgate package in this src/ directory (e.g. a clean checkout "
                              "made with git worktree) instead of the installed one")
+    parser.add_argument("--rev", help="measure this git revision's src/ (exported with git archive), not "
+                                      "the working tree, whose uncommitted edits would change the figures")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--readme", action="store_true", help="rewrite the README's bench block")
+    parser.add_argument("--report-only", action="store_true",
+                        help="run nothing: re-render <out>/latest.json (with --readme: into the README)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report_only:
+        rows, meta = read_results(args.out / "latest.json")
+        print_table(rows, meta)
+        _, md_path = write_results(rows, meta, args.out)
+        if args.readme:
+            update_readme(ROOT / "README.md", md_path.read_text(), meta)
+            print("README.md bench block updated")
+        return 0
     wanted = {1, 3, 5, 6} if args.quick else {1, 2, 3, 4, 5, 6}
     if args.scenarios:
         wanted = {int(x) for x in args.scenarios.split(",") if x.strip()}
     n = args.n or (QUICK_N if args.quick else 100_000)
+    log_dir = Path(tempfile.mkdtemp(prefix="pushgate-bench-"))
+    source = source_state()
+    if args.rev:
+        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.rev],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "src"], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(log_dir)], input=archive, check=True)
+        args.src, source = log_dir / "src", f"{commit} (git archive of {args.rev})"
+    elif args.src:
+        source = source_state(args.src.resolve().parent)
     if args.src:
         # Every measured process (children, pushgate serve, fanout_bench) inherits this.
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(args.src.resolve()),
                                                                  os.environ.get("PYTHONPATH")]))
-    log_dir = Path(tempfile.mkdtemp(prefix="pushgate-bench-"))
     if args.install or os.geteuid() == 0:
         # --quick keeps within the CI smoke's two minutes, falling back to the simulators.
         install_tools(log_dir / "apt.log", budget=75.0 if args.quick and not args.install else 900.0)
@@ -130,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         profile=args.profile, log=lambda line: print(line, flush=True),
     )
     meta = {"date": now_iso(), "machine": machine(), "load_before": load_average(), "n": n,
-            "source": source_state(args.src.resolve().parent if args.src else ROOT),
+            "source": source,
             "command": "python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv),
             "sinks": "", "failures": []}
     rows: list[Row] = []

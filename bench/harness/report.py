@@ -155,6 +155,18 @@ def print_table(rows: list[Row], meta: dict[str, Any]) -> None:
             console.print(f"  [{row.scenario}] {note}", highlight=False)
 
 
+def read_results(path: Path) -> tuple[list[Row], dict[str, Any]]:
+    """The rows and meta of a ``latest.json`` (to re-render it or copy it into the README)."""
+    data = json.loads(path.read_text())
+    names = set(Row.__dataclass_fields__)
+    rows = []
+    for item in data["rows"]:
+        row = Row(**{k: v for k, v in item.items() if k in names and k != "checks"})
+        row.checks = [(c["check"], c["ok"]) for c in item.get("checks", [])]
+        rows.append(row)
+    return rows, data["meta"]
+
+
 def write_results(rows: list[Row], meta: dict[str, Any], out: Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out / "latest.json", out / "latest.md"
