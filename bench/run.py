@@ -33,6 +33,7 @@ from harness.report import (
     Row,
     load_average,
     machine,
+    markdown,
     now_iso,
     print_table,
     read_results,
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print_table(rows, meta)
         _, md_path = write_results(rows, meta, args.out)
         if args.readme:
-            update_readme(ROOT / "README.md", md_path.read_text(), meta)
+            update_readme(ROOT / "README.md", markdown(rows, meta, profiles=False), meta)
             print("README.md bench block updated")
         return 0
     wanted = {1, 3, 5, 6} if args.quick else {1, 2, 3, 4, 5, 6}
@@ -201,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     json_path, md_path = write_results(rows, meta, args.out)
     print(f"results: {json_path} {md_path} ({meta['seconds']} s)")
     if args.readme:
-        update_readme(ROOT / "README.md", md_path.read_text(), meta)
+        update_readme(ROOT / "README.md", markdown(rows, meta, profiles=False), meta)
         print("README.md bench block updated")
     shutil.rmtree(log_dir, ignore_errors=True)
     if failures:

@@ -108,7 +108,7 @@ def cells(row: Row) -> list[str]:
     ]
 
 
-def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
+def markdown(rows: list[Row], meta: dict[str, Any], profiles: bool = True) -> str:
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(c.replace("|", "/") for c in cells(row)) + " |" for row in rows]
     lines.append("")
@@ -125,7 +125,7 @@ def markdown(rows: list[Row], meta: dict[str, Any]) -> str:
             lines.append(f"- **{row.scenario}** " + "; ".join(extra))
     for row in rows:
         profile = row.details.get("pushgate", {}).get("profile") if isinstance(row.details, dict) else None
-        if profile:
+        if profile and profiles:
             lines += ["", f"Profile of scenario {row.scenario} (py-spy, timed section, self time):", ""]
             lines += [f"{i}. {p['self_percent']}% `{p['function']}`" for i, p in enumerate(profile, 1)]
     m = meta["machine"]
@@ -189,7 +189,9 @@ See `bench/README.md` for the method.
 
 def update_readme(readme: Path, table_md: str, meta: dict[str, Any]) -> None:
     """Rewrite the block between the bench markers (add a Benchmark section if there is none)."""
-    block = f"{README_START}\nLatest run ({meta['date'][:10]}):\n\n{table_md}{README_END}"
+    block = (f"{README_START}\n`python bench/run.py` runs the suite on your machine; the method, the sinks\n"
+             f"and the peers are in [bench/README.md](bench/README.md). Latest run ({meta['date'][:10]}):\n\n"
+             f"{table_md}{README_END}")
     text = readme.read_text()
     pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
     if pattern.search(text):

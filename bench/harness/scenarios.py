@@ -249,7 +249,9 @@ def webpush_row(opts: Options, sinks: Sinks) -> Row:
                        f"{ece['per_cpu_second']:,.0f}/CPU-s); the ratio is per CPU second: "
                        f"pushgate {per_cpu:,.0f} sends/CPU-s"),
               target="≥6x pywebpush, ≥70% bare encryption",
-              details={"pushgate": best, "encryption": crypto})
+              details={"pushgate": best, "encryption": crypto},
+              notes=[f"peak RSS includes the {best['n']:,} parsed subscriptions loaded before the clock "
+                     "starts (keys and endpoints, as a caller holds them)"])
     peer = _peer(opts, "pywebpush", lambda: _webpush_peer(opts, sinks, subs_file)) if opts.peers else None
     if peer is not None:
         row.vs_peer = best["rate"] / peer["rate"]
