@@ -61,16 +61,17 @@ def measure(op: Callable[[int], object], seconds: float) -> dict[str, float]:
 
 def run(config: dict[str, Any]) -> dict[str, Any]:
     seconds = float(config.get("seconds", 3.0))
-    agents = [ece.generate_user_agent_keys() for _ in range(200)]
-    recipients = [a.recipient() for a in agents]
-    keys = [ece.load_public_key(a.public_bytes) for a in agents]
+    browsers = [ece.generate_user_agent_keys() for _ in range(200)]
+    recipients = [a.recipient() for a in browsers]
+    keys = [ece.load_public_key(a.public_bytes) for a in browsers]
     # Both must produce what a browser decrypts.
-    assert ece.decrypt(recipients[0].encrypt(PLAINTEXT), agents[0]) == PLAINTEXT
-    assert ece.decrypt(bare_encrypt(PLAINTEXT, keys[0], agents[0].public_bytes, agents[0].auth_secret),
-                       agents[0]) == PLAINTEXT
+    assert ece.decrypt(recipients[0].encrypt(PLAINTEXT), browsers[0]) == PLAINTEXT
+    assert ece.decrypt(bare_encrypt(PLAINTEXT, keys[0], browsers[0].public_bytes, browsers[0].auth_secret),
+                       browsers[0]) == PLAINTEXT
     pushgate = measure(lambda i: recipients[i].encrypt(PLAINTEXT), seconds)
-    bare = measure(lambda i: bare_encrypt(PLAINTEXT, keys[i], agents[i].public_bytes, agents[i].auth_secret),
-                   seconds)
+    bare = measure(
+        lambda i: bare_encrypt(PLAINTEXT, keys[i], browsers[i].public_bytes, browsers[i].auth_secret), seconds
+    )
     return {"pushgate_ece": pushgate, "cryptography": bare}
 
 
