@@ -151,7 +151,7 @@ def _seal(keys: ece.UserAgentKeys, record_plaintext: bytes, *, rs: int = 4096) -
     as_public = sender.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     salt = b"\x01" * 16
     secret = sender.exchange(ec.ECDH(), ece.load_public_key(keys.public_bytes))
-    ikm = ece._webpush_ikm(secret, ece._Keyed(keys.auth_secret), keys.public_bytes, as_public)
+    ikm = ece._webpush_ikm(secret, keys.auth_secret, keys.public_bytes, as_public)
     cek, nonce = ece._cek_and_nonce(salt, ikm)
     sealed = AESGCM(cek).encrypt(nonce, record_plaintext, None)
     return salt + rs.to_bytes(4, "big") + b"\x41" + as_public + sealed
