@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
+from raw_h2 import RawH2Client
 
-from conftest import RawH2Client
 from pushgate.simulators._server import (
     DropConnection,
     GoAway,
