@@ -11,7 +11,8 @@ loop, as a provider would. The server runs in a separate process so client
 and server do not share a core (this machine has two). ``--server sim`` is
 the ``h2``-based SimServer, so the figure is usually bounded by the server;
 ``--server sink`` answers from a minimal frame loop (``_h2_sink.py``), as
-the nginx sink of PROTOCOLS.md §7 did.
+the nginx sink of PROTOCOLS.md §7 did. H2Pool is driven through ``send`` with
+a callback (no future per request), as the providers drive it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import httpx
 
 from pushgate.simulators._server import SimRequest, SimResponse, SimServer
 from pushgate.simulators.tls import LocalCA
-from pushgate.transport import H2Pool, HeaderBlock
+from pushgate.transport import H2Pool, HeaderBlock, LiteralField, Response
 
 BODY = b'{"aps":{"alert":{"title":"Hello","body":"A benchmark notification"},"sound":"default"}}'
 TOKENS = [os.urandom(32).hex() for _ in range(1024)]
@@ -98,16 +99,18 @@ async def bench_pool(
     finished: asyncio.Future[None] = loop.create_future()
     started = completed = errors = 0
 
+    path = LiteralField(":path")
+
     def submit() -> None:
         nonlocal started
-        block = pseudo + HeaderBlock.encode([(":path", paths[started & 1023])]) + fields
+        block = b"".join((pseudo, path.encode(paths[started & 1023]), fields))
         started += 1
-        pool.request(block, BODY).add_done_callback(done)
+        pool.send(block, BODY, done)  # the callback API the providers use: no future per request
 
-    def done(future: asyncio.Future[Any]) -> None:
+    def done(tag: object, response: Response | None, error: Exception | None) -> None:
         nonlocal completed, errors
         completed += 1
-        if future.exception() is not None or future.result().status != 200:
+        if error is not None or response is None or response.status != 200:
             errors += 1
         if started < n:
             submit()
