@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from pushgate.errors import ConfigurationError
 from pushgate.registry import Database
 from pushgate.registry.db import VERSION_TABLE
 from pushgate.registry.models import Base
@@ -49,10 +55,6 @@ def test_sqlite_pragmas(tmp_path: object) -> None:
 
 
 def test_url_handling(tmp_path: object) -> None:
-    import pytest
-
-    from pushgate.errors import ConfigurationError
-
     assert Database("postgresql://u:secret@db/x").url.drivername == "postgresql+psycopg"
     assert "secret" not in repr(Database("postgresql://u:secret@db/x"))
     with pytest.raises(ConfigurationError):
@@ -68,3 +70,26 @@ def test_head_revision_names_the_newest_script() -> None:
     from pushgate.registry.migrations import HEAD_REVISION
 
     assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+
+
+def test_migrate_in_child_upgrades_without_loading_alembic_here(empty_database_url: str) -> None:
+    # A fresh interpreter, so the test process's own imports do not count.
+    probe = (
+        "import sys; from pushgate.registry import Database; db = Database(sys.stdin.read());"
+        "db.migrate_in_child(); db.migrate_in_child(); print(db.current_revision());"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))"
+    )
+    child = subprocess.run([sys.executable, "-c", probe], input=empty_database_url,
+                           capture_output=True, text=True, check=True)
+    assert child.stdout.split("\n")[:2] == ["0001", "[]"]
+    with Database(empty_database_url) as db:
+        assert db.current_revision() == "0001"
+
+
+def test_migrate_in_child_reports_a_failed_upgrade(tmp_path: Path) -> None:
+    with Database(f"sqlite:///{tmp_path / 'odd.db'}") as db:
+        with db.connect() as connection:
+            connection.execute(sa.text(f"CREATE TABLE {VERSION_TABLE} (version_num VARCHAR(32))"))
+            connection.execute(sa.text(f"INSERT INTO {VERSION_TABLE} VALUES ('9999')"))
+        with pytest.raises(ConfigurationError, match=r"database migration failed: .*9999"):
+            db.migrate_in_child()

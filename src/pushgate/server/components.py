@@ -27,7 +27,7 @@ def open_database(settings: Settings, *, migrate_embedded: bool = True) -> Datab
     """The registry database; a SQLite file is brought to the current schema."""
     db = Database(settings.database_url)
     if migrate_embedded and db.is_sqlite:
-        db.migrate()
+        db.migrate_in_child()
     return db
 
 
