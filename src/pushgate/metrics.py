@@ -8,6 +8,7 @@ template) — never app ids or tokens.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -15,6 +16,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from pushgate.results import TokenResult
+
+logger = logging.getLogger("pushgate.metrics")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -35,6 +38,7 @@ class _QueueDepth(Collector):
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._watching_queue = False
         self.http_requests = Counter(
             "pushgate_http_requests", "HTTP API requests", ["method", "route", "status"],
             registry=self.registry,
@@ -66,7 +70,43 @@ class Metrics:
         )
 
     def watch_queue(self, depth: Callable[[], dict[str, int]]) -> None:
-        self.registry.register(_QueueDepth(depth))
+        """Expose ``depth()`` (pending work per queue) as a gauge read at scrape time.
+
+        A scrape while the database is unreachable shows no depth rather than
+        failing the whole answer. Watching a second time (a server and its
+        workers sharing one Metrics) keeps the first watcher.
+        """
+
+        def safe_depth() -> dict[str, int]:
+            try:
+                return depth()
+            except Exception:
+                logger.warning("queue depth unavailable for /metrics", exc_info=True)
+                return {}
+
+        if not self._watching_queue:
+            self._watching_queue = True
+            self.registry.register(_QueueDepth(safe_depth))
+
+    def serve_http(self, host: str, port: int) -> tuple[str, Callable[[], None]]:
+        """Answer Prometheus scrapes on ``http://host:port/`` from a thread.
+
+        Returns the URL (``port`` 0 picks a free one) and the call that stops it.
+
+        For processes without the API (``pushgate worker``); the API serves
+        ``/metrics`` itself.
+        """
+        from prometheus_client import start_http_server
+
+        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        url = f"http://{host}:{server.server_port}/metrics"
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
+
+        return url, stop
 
     def observe(self, provider: str, result: TokenResult) -> None:
         reason = result.reason if result.status.value != "sent" else ""

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from pushgate.simulators._base import Simulator
-from pushgate.workers.runtime import LISTENING_PREFIX
+from pushgate.workers.runtime import LISTENING_PREFIX, METRICS_PREFIX
 
 StartSimulators = Callable[..., Awaitable[dict[str, Simulator]]]
 StartServer = Callable[..., Awaitable["ServerProcess"]]
@@ -101,6 +101,7 @@ class ServerProcess:
     log_path: Path
     args: tuple[str, ...] = ("serve",)
     url: str | None = None
+    metrics_url: str | None = None  # a worker started with --metrics-port
     process: asyncio.subprocess.Process | None = None
     _drain: asyncio.Task[None] | None = field(default=None, repr=False)
     _log: Any = field(default=None, repr=False)
@@ -121,6 +122,8 @@ class ServerProcess:
             line = (await asyncio.wait_for(self.process.stdout.readline(), remaining)).decode()
             if not line:
                 raise AssertionError(f"{self.args[0]} exited at start-up; log: {self.log_tail()}")
+            if line.startswith(METRICS_PREFIX):
+                self.metrics_url = line[len(METRICS_PREFIX):].strip()
             if line.startswith(marker):
                 if marker == LISTENING_PREFIX:
                     self.url = line[len(LISTENING_PREFIX):].strip()

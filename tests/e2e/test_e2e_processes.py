@@ -5,7 +5,8 @@
   device has the notification exactly once.
 - `pushgate serve --workers 0` (API only) plus two `pushgate worker`
   processes on one SQLite file (or PostgreSQL) deliver a send exactly once
-  per device: claims never hand one job to two processes.
+  per device: claims never hand one job to two processes; a worker's own
+  metrics endpoint counts what it delivered.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 
+import httpx
 import sqlalchemy as sa
 from e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, wait_for
 
@@ -64,7 +66,8 @@ async def test_api_only_server_and_two_worker_processes_deliver_exactly_once(
     apns = sims["apns"]
     settings = {"worker_concurrency": 100, "chunk_size": 50}
     server = await start_server(database_url, sims, workers=0, **settings)
-    workers = [await start_server(database_url, sims, "worker", **settings) for _ in range(2)]
+    workers = [await start_server(database_url, sims, "worker", "--metrics-port", "0", **settings)
+               for _ in range(2)]
     api = gateway_for(server)
     app_id, auth = await api.create_app()
     await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
@@ -77,7 +80,15 @@ async def test_api_only_server_and_two_worker_processes_deliver_exactly_once(
     received = Counter(record["token"] for record in apns.accepted)
     assert set(received) == set(tokens)
     assert set(received.values()) == {1}
+    delivered = 0
     for worker in workers:
         assert "built apns client" in worker.log_tail(100_000), "both worker processes sent"
+        assert worker.metrics_url is not None
+        async with httpx.AsyncClient() as http:
+            scrape = (await http.get(worker.metrics_url)).text
+        assert "# TYPE pushgate_queue_depth gauge" in scrape
+        delivered += sum(int(float(line.rsplit(" ", 1)[1])) for line in scrape.splitlines()
+                         if line.startswith("pushgate_deliveries_total{") and 'status="sent"' in line)
         assert await worker.terminate() == 0
+    assert delivered == DEVICES, "the two workers' metrics add up to the send"
     assert await server.terminate() == 0

@@ -59,13 +59,16 @@ def worker(
     config: ConfigOption = None,
     count: Annotated[int, typer.Option("--workers", "-n", help="Worker loops in this process")] = 1,
     drain: Annotated[float, typer.Option(help="Seconds to finish in-flight work on SIGTERM")] = 30.0,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port (host: the `host` setting)")
+    ] = None,
 ) -> None:
     """Run sender workers only, against the same database as `pushgate serve`."""
     from pushgate.workers.runtime import configure_logging, run_workers
 
     settings = load_settings(config)
     configure_logging(settings.log_level)
-    asyncio.run(run_workers(settings, count=count, drain=drain))
+    asyncio.run(run_workers(settings, count=count, drain=drain, metrics_port=metrics_port))
 
 
 def demo(

@@ -19,7 +19,6 @@ of waiting for their next poll.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -62,7 +61,7 @@ def create_app(
     db = database if database is not None else Database(settings.database_url)  # connects lazily
     work_queue = queue if queue is not None else open_queue(settings, db)
     registry = metrics if metrics is not None else Metrics()
-    watch_queue_depth(registry, work_queue)
+    registry.watch_queue(work_queue.depths)
     services = Services(settings, db, work_queue, registry, validation_policy(settings), on_enqueue)
 
     @asynccontextmanager
@@ -99,22 +98,3 @@ def _prepare_schema(db: Database) -> None:
     if current != schema_head():
         logger.error("database schema is at %s, this version needs %s: run `pushgate migrate`",
                      current, schema_head())
-
-
-def watch_queue_depth(metrics: Metrics, queue: Queue) -> None:
-    """Expose the queue's depth per queue as a gauge read at scrape time.
-
-    A scrape while the database is unreachable shows no depth rather than
-    failing the whole ``/metrics`` answer. A Metrics object already watching
-    a queue (shared with the workers) is left as it is.
-    """
-
-    def depths() -> dict[str, int]:
-        try:
-            return queue.depths()
-        except Exception:
-            logger.warning("queue depth unavailable for /metrics", exc_info=True)
-            return {}
-
-    with contextlib.suppress(ValueError):  # prometheus_client: "Duplicated timeseries"
-        metrics.watch_queue(depths)

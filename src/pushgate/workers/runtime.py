@@ -38,6 +38,7 @@ logger = logging.getLogger("pushgate")
 # Printed once the API listens: tools and tests that start ``pushgate serve
 # --port 0`` read the address from it.
 LISTENING_PREFIX = "pushgate listening on "
+METRICS_PREFIX = "pushgate metrics on "
 
 
 def configure_logging(level: str) -> None:
@@ -133,14 +134,25 @@ async def run_workers(
     drain: float = DRAIN_SECONDS,
     handle_signals: bool = True,
     stop: asyncio.Event | None = None,
+    metrics_port: int | None = None,
 ) -> None:
-    """Run ``count`` sender workers (no API) until stopped."""
+    """Run ``count`` sender workers (no API) until stopped.
+
+    :param metrics_port: when given, Prometheus scrapes this process's
+        metrics on ``settings.host`` at that port (0: a free one, printed).
+    """
     from pushgate.server.components import open_database, open_queue
     from pushgate.workers.pool import WorkerPool
 
     db = await asyncio.to_thread(open_database, settings)
     queue = open_queue(settings, db)
-    pool = WorkerPool(settings, db, queue, Metrics(), count=max(1, count), drain=drain)
+    metrics = Metrics()
+    pool = WorkerPool(settings, db, queue, metrics, count=max(1, count), drain=drain)
+    stop_metrics: Callable[[], None] | None = None
+    if metrics_port is not None:
+        metrics.watch_queue(queue.depths)
+        metrics_url, stop_metrics = metrics.serve_http(settings.host, metrics_port)
+        print(f"{METRICS_PREFIX}{metrics_url}", flush=True)
     shutdown = _Shutdown()
     with _signals(shutdown, handle_signals):
         await pool.start()
@@ -154,6 +166,8 @@ async def run_workers(
                 task.cancel()
         finally:
             await pool.stop()
+            if stop_metrics is not None:
+                stop_metrics()
             db.dispose()
 
 
@@ -200,4 +214,4 @@ async def _finish(api: asyncio.Task[None]) -> None:
         await api
 
 
-__all__ = ["LISTENING_PREFIX", "configure_logging", "run_workers", "serve"]
+__all__ = ["LISTENING_PREFIX", "METRICS_PREFIX", "configure_logging", "run_workers", "serve"]
