@@ -31,11 +31,9 @@ grouped by provider.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -56,9 +54,6 @@ from pushgate.queue.base import DEFAULT_MAX_TRIES, Job, Queue
 from pushgate.registry.constants import (
     OPT_OUT_ALL,
     PROVIDERS,
-    REASON_DEVICE_DELETED,
-    REASON_DEVICE_INACTIVE,
-    DeliveryStatus,
     SendStatus,
 )
 from pushgate.registry.db import Database
@@ -73,7 +68,7 @@ from pushgate.registry.models import (
     users_table,
     utcnow,
 )
-from pushgate.registry.sends import Outcome, record_outcomes_on, sends_to_resume
+from pushgate.registry.sends import sends_to_resume
 from pushgate.registry.targets import Target
 
 FANOUT_QUEUE = "fanout"
@@ -324,98 +319,15 @@ def _list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnEleme
     return _d.token_hash.in_(hashes)
 
 
-class DeviceRow(NamedTuple):
-    """What a sender worker needs of one device (a NamedTuple: built per device, cheaply)."""
-
-    id: int
-    provider: str
-    token: str  # Web Push: the endpoint; WNS: the channel URI
-    p256dh: str | None
-    auth: str | None
-    platform: str | None
-    app_version: str | None
-    locale: str | None  # the device's, else its user's (for localized templates)
-    timezone: str | None  # the device's, else its user's
-    user: str | None  # the app's user id
-    # No timestamps: the dead-token rule ("unless it re-registered after the
-    # provider's timestamp") is applied in SQL by deactivate_devices.
-
-
-def load_chunk(db: Database, payload: Mapping[str, Any], *, now: datetime | None = None) -> list[DeviceRow]:
-    """The devices of a delivery job that still need this send, loaded in one query.
-
-    Skips devices that already have a delivery row for the send, so a job
-    re-run after a crash does not re-send what was already recorded.
-    Devices deleted or deactivated since fan-out get their final row here
-    (failed: DeviceDeleted / DeviceInactive), so the send's pending count
-    still reaches zero. A cancelled or unknown send yields nothing.
-    """
-    send_id: str = payload["send_id"]
-    wanted: list[int] = list(payload["device_ids"])
-    with db.connect(write=False) as connection:
-        status = connection.execute(select(_s.status).where(_s.id == send_id)).scalar()
-        if status is None or status == SendStatus.CANCELLED:
-            return []
-        rows: Sequence[Sequence[Any]]
-        if connection.dialect.name == "sqlite":
-            found_json = connection.exec_driver_sql(_CHUNK_SQLITE, (send_id, json.dumps(wanted))).scalar_one()
-            rows = sorted(json.loads(found_json))
-        else:
-            rows = connection.exec_driver_sql(_CHUNK_POSTGRESQL, (send_id, wanted)).all()
-    found: set[int] = set()
-    settle: list[Outcome] = []
-    devices: list[DeviceRow] = []
-    for (device_id, provider, token, p256dh, auth, platform, app_version, locale, timezone, user,
-         active, recorded) in rows:
-        found.add(device_id)
-        if recorded is not None:
-            continue
-        if not active:
-            settle.append(Outcome(device_id, DeliveryStatus.FAILED, REASON_DEVICE_INACTIVE))
-            continue
-        devices.append(DeviceRow(
-            device_id, provider, token, p256dh, auth, platform, app_version, locale, timezone, user
-        ))
-    settle.extend(Outcome(i, DeliveryStatus.FAILED, REASON_DEVICE_DELETED) for i in wanted if i not in found)
-    if settle:
-        with db.connect() as connection:
-            record_outcomes_on(connection, send_id, payload["provider"], settle, now=now)
-    return devices
-
-
-# One statement whatever the chunk size (the id list is one parameter), so
-# the driver parses it once; raw rows because SQLAlchemy's per-row result
-# processing costs more than the query at tens of thousands of rows/s.
-# SQLite answers with one row, the chunk as a JSON array (sorted here): the
-# sqlite3 module releases and re-takes the GIL around every row it steps to,
-# and in the server each re-take waits for the event loop, so 500 rows one by
-# one took tens of milliseconds where one JSON string takes well under one.
-_CHUNK_COLUMNS = (
-    "d.id, d.provider, d.token, d.p256dh, d.auth, d.platform, d.app_version,"
-    " COALESCE(d.locale, u.locale), COALESCE(d.timezone, u.timezone), u.external_id,"
-    " d.active, x.device_id"
-)
-_CHUNK_FROM = (
-    " FROM devices d LEFT JOIN users u ON u.id = d.user_id"
-    " LEFT JOIN deliveries x ON x.send_id = {send} AND x.device_id = d.id"
-    " WHERE d.id IN ({ids})"
-)
-_CHUNK_SQLITE = (f"SELECT json_group_array(json_array({_CHUNK_COLUMNS}))"
-                 + _CHUNK_FROM.format(send="?", ids="SELECT value FROM json_each(?)"))
-_CHUNK_POSTGRESQL = (f"SELECT {_CHUNK_COLUMNS}"
-                     + _CHUNK_FROM.format(send="%s", ids="SELECT unnest(%s::bigint[])") + " ORDER BY d.id")
-
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DELIVER_QUEUE_PREFIX",
     "FANOUT_QUEUE",
-    "DeviceRow",
     "FanoutResult",
     "count_audience",
     "deliver_queue",
     "enqueue_fanout",
     "fan_out",
     "fanout_job",
-    "load_chunk",
     "resume_fanouts",
 ]

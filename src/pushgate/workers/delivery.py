@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pushgate.notification import Notification
-from pushgate.planner.fanout import DeviceRow, load_chunk
+from pushgate.planner.chunks import DeviceRow, load_chunk
 from pushgate.providers._base import Message
 from pushgate.queue import ClaimedJob, Job
 from pushgate.registry import DeadToken, DeliveryStatus, Outcome, SendStatus
