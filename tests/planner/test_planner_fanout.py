@@ -156,14 +156,14 @@ def test_fan_out_10000_devices_in_chunks(database: Database, queue: SqlQueue, ap
     assert len(delivery_jobs(database)) == expected_jobs
 
 
-@pytest.mark.parametrize("crash_on", [1, 2, 5])
+@pytest.mark.parametrize(("crash_on", "step_jobs"), [(1, 1), (2, 1), (5, 1), (2, 3)])
 def test_a_crashed_fan_out_resumes_without_duplicates(
-    database: Database, queue: SqlQueue, app_id: int, crash_on: int
+    database: Database, queue: SqlQueue, app_id: int, crash_on: int, step_jobs: int
 ) -> None:
     import_devices(database, app_id, (device_row(i) for i in range(1_000)))
     send_id = new_send(database, app_id, {"all": True})
     with pytest.raises(RuntimeError, match="killed"):
-        fan_out(database, CrashingQueue(database, crash_on), send_id, chunk_size=100)
+        fan_out(database, CrashingQueue(database, crash_on), send_id, chunk_size=100, step_jobs=step_jobs)
     resumed = fan_out(database, queue, send_id, chunk_size=100)
     assert resumed.status == "sending"
     ids = targeted_ids(delivery_jobs(database))
@@ -200,7 +200,7 @@ def test_a_run_dying_between_another_runs_steps_loses_nothing(
                 fanout._advance(database, send_id, state["chunks"], 50, 10)  # ... and dies
             return stored
 
-    fan_out(database, Interleaved(database, clock=ManualClock(T0)), send_id, chunk_size=50)
+    fan_out(database, Interleaved(database, clock=ManualClock(T0)), send_id, chunk_size=50, step_jobs=1)
     ids = targeted_ids(delivery_jobs(database))
     assert len(ids) == len(set(ids)) == 300
     with database.session(write=False) as session:
@@ -214,7 +214,7 @@ def test_two_overlapping_runs_count_each_device_once(database: Database, app_id:
 
     def run() -> None:
         try:
-            fan_out(database, SqlQueue(database), send_id, chunk_size=50)
+            fan_out(database, SqlQueue(database), send_id, chunk_size=50, step_jobs=1)
         except BaseException as exc:  # pragma: no cover - surfaced below
             errors.append(exc)
 

@@ -31,6 +31,8 @@ grouped by provider.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,6 +40,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     case,
     exists,
     func,
@@ -74,6 +77,10 @@ from pushgate.registry.targets import Target
 FANOUT_QUEUE = "fanout"
 DELIVER_QUEUE_PREFIX = "deliver:"
 DEFAULT_CHUNK_SIZE = 500  # devices per delivery job
+# Delivery jobs stored per fan-out transaction ("all" targets): each transaction
+# locks the send and rewrites its state, so a step of several jobs spends that
+# once for thousands of devices instead of once per job.
+STEP_JOBS = 10
 COUNT_SLICE = 1000  # list targets are counted in slices of this many values, as fan-out walks them
 
 _d = devices_table.c
@@ -128,12 +135,17 @@ def fan_out(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_tries: int = DEFAULT_MAX_TRIES,
+    step_jobs: int = STEP_JOBS,
 ) -> FanoutResult:
-    """Turn a send into delivery jobs; safe to re-run at any point (see the module docstring)."""
+    """Turn a send into delivery jobs; safe to re-run at any point (see the module docstring).
+
+    ``step_jobs``: how many jobs' worth of devices (``chunk_size`` each) one
+    transaction walks when the target is "all".
+    """
     result = FanoutResult()
     known: int | None = None  # the state (chunk count) whose pending jobs this run has enqueued
     while True:
-        step = _advance(db, send_id, known, chunk_size, max_tries)
+        step = _advance(db, send_id, known, chunk_size, max_tries, step_jobs=step_jobs)
         result.status = step.status
         if step.jobs:
             # Either this batch's jobs, or - when the stored state is not the one this
@@ -162,7 +174,9 @@ class _Step:
     stale: bool  # nothing written: the stored state differs from what the caller knew
 
 
-def _advance(db: Database, send_id: str, known: int | None, chunk_size: int, max_tries: int) -> _Step:
+def _advance(
+    db: Database, send_id: str, known: int | None, chunk_size: int, max_tries: int, *, step_jobs: int = 1
+) -> _Step:
     """One batch: lock the send, check its state, find the next devices, store the new state.
 
     The new state is only written over the state the caller has seen (and
@@ -182,7 +196,7 @@ def _advance(db: Database, send_id: str, known: int | None, chunk_size: int, max
             pending = [Job(**job) for job in state["pending"]] if send.status in _FANNING else []
             return _Step(send.status, state["chunks"], pending, [], stale=True)
         batch, cursor = _next_batch(connection, send.app_id, Target.parse(send.target), state["cursor"],
-                                    chunk_size)
+                                    chunk_size, step_jobs)
         jobs = _jobs(send_id, send.app_id, batch, state["chunks"], chunk_size, max_tries)
         chunks = state["chunks"] + len(jobs)
         now = utcnow()
@@ -274,39 +288,58 @@ def _audience_filters(app_id: int, target: Target) -> list[ColumnElement[bool]]:
 
 
 def _next_batch(
-    connection: Connection, app_id: int, target: Target, cursor: list[int], chunk_size: int
+    connection: Connection, app_id: int, target: Target, cursor: list[int], chunk_size: int, step_jobs: int
 ) -> tuple[list[tuple[int, str]], list[int]]:
     """The next devices after ``cursor`` as (id, provider), and the cursor after them.
 
-    "all": cursor = [provider index, last id]; lists: cursor = [list offset, 0].
+    "all": up to ``chunk_size * step_jobs`` devices of one provider, cursor =
+    [provider index, last id]; lists: the devices of the next ``chunk_size``
+    values, cursor = [list offset, 0] (a slice is one IN list: kept short).
     """
     conditions = _audience_filters(app_id, target)
     if target.audience == "all":
         providers = [p.value for p in PROVIDERS if not target.providers or p.value in target.providers]
         index, after = cursor
         while index < len(providers):
-            rows = connection.execute(
-                select(_d.id, _d.provider)
-                .where(*conditions, _d.provider == providers[index], _d.id > after)
+            provider = providers[index]
+            ids = sorted(device_id for device_id, in _rows(connection, (
+                select(_d.id)
+                .where(*conditions, _d.provider == provider, _d.id > after)
                 .order_by(_d.id)
-                .limit(chunk_size)
-            ).all()
-            if rows:
-                return [(r.id, r.provider) for r in rows], [index, rows[-1].id]
+                .limit(chunk_size * step_jobs)
+            )))
+            if ids:
+                return [(device_id, provider) for device_id in ids], [index, ids[-1]]
             index, after = index + 1, 0
         return [], [index, 0]
     offset = cursor[0]
     while offset < len(target.values):
         piece = list(target.values[offset:offset + chunk_size])
         offset += len(piece)
-        rows = connection.execute(
+        rows = sorted((provider, device_id) for device_id, provider in _rows(connection, (
             select(_d.id, _d.provider)
             .where(*conditions, _list_condition(app_id, target.audience, piece))
             .order_by(_d.provider, _d.id)
-        ).all()
+        )))
         if rows:
-            return [(r.id, r.provider) for r in rows], [offset, 0]
+            return [(device_id, provider) for provider, device_id in rows], [offset, 0]
     return [], [offset, 0]
+
+
+def _rows(connection: Connection, query: Select[Any]) -> list[Sequence[Any]]:
+    """The rows of ``query`` as plain sequences, in no particular order.
+
+    SQLite packs them into one JSON array: the sqlite3 module releases and
+    re-takes the GIL around every row it steps to, and in the server each
+    re-take waits for the event loop, so thousands of ids one by one cost
+    far more than one JSON string.
+    """
+    if connection.dialect.name != "sqlite":
+        return list(connection.execute(query))
+    packed = query.subquery()
+    found = connection.execute(select(func.json_group_array(func.json_array(*packed.c)))).scalar_one()
+    rows: list[Sequence[Any]] = json.loads(found)
+    return rows
 
 
 def _list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnElement[bool]:
