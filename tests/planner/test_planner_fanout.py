@@ -156,6 +156,27 @@ def test_fan_out_10000_devices_in_chunks(database: Database, queue: SqlQueue, ap
     assert len(delivery_jobs(database)) == expected_jobs
 
 
+def test_each_steps_new_jobs_are_announced_as_they_are_enqueued(
+    database: Database, queue: SqlQueue, app_id: int
+) -> None:
+    """Workers can start on the first jobs while the fan-out walks on."""
+    import_devices(database, app_id, (device_row(i) for i in range(1_000)))
+    send_id = new_send(database, app_id, {"all": True})
+    announced: list[tuple[int, int]] = []  # (jobs announced, jobs in the queue by then)
+
+    def on_enqueued(count: int) -> None:
+        announced.append((count, len(delivery_jobs(database))))
+
+    result = fan_out(database, queue, send_id, chunk_size=100, step_jobs=3, on_enqueued=on_enqueued)
+
+    # 400 APNs and 400 FCM devices in steps of 300, 100 Web Push and 100 WNS devices.
+    assert result.jobs == 10
+    assert [count for count, _ in announced] == [3, 1, 3, 1, 1, 1]
+    assert [queued for _, queued in announced] == [3, 4, 7, 8, 9, 10]  # announced once stored
+    assert fan_out(database, queue, send_id, on_enqueued=on_enqueued).jobs == 0  # nothing new
+    assert len(announced) == 6
+
+
 @pytest.mark.parametrize(("crash_on", "step_jobs"), [(1, 1), (2, 1), (5, 1), (2, 3)])
 def test_a_crashed_fan_out_resumes_without_duplicates(
     database: Database, queue: SqlQueue, app_id: int, crash_on: int, step_jobs: int

@@ -32,7 +32,7 @@ grouped by provider.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -136,11 +136,14 @@ def fan_out(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     max_tries: int = DEFAULT_MAX_TRIES,
     step_jobs: int = STEP_JOBS,
+    on_enqueued: Callable[[int], None] | None = None,
 ) -> FanoutResult:
     """Turn a send into delivery jobs; safe to re-run at any point (see the module docstring).
 
     ``step_jobs``: how many jobs' worth of devices (``chunk_size`` each) one
-    transaction walks when the target is "all".
+    transaction walks when the target is "all". ``on_enqueued(n)`` is called
+    after each step that enqueued ``n`` new jobs, so workers can start on
+    them while the fan-out goes on.
     """
     result = FanoutResult()
     known: int | None = None  # the state (chunk count) whose pending jobs this run has enqueued
@@ -151,7 +154,10 @@ def fan_out(
             # Either this batch's jobs, or - when the stored state is not the one this
             # run left (first step, or another run advanced it) - the jobs that state
             # says are pending: whoever stored them may have died before enqueuing.
-            result.jobs += queue.enqueue(step.jobs)
+            new = queue.enqueue(step.jobs)
+            result.jobs += new
+            if new and on_enqueued is not None:
+                on_enqueued(new)
         known = step.chunks
         if step.stale:
             if step.status not in _FANNING:

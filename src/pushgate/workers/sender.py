@@ -161,16 +161,20 @@ class Worker:
 
     async def _fan_out(self, job: ClaimedJob) -> None:
         ctx = self.ctx
+        loop = asyncio.get_running_loop()
+
+        def enqueued(_count: int) -> None:  # in fan-out's thread: start on the first jobs now
+            with contextlib.suppress(RuntimeError):  # the loop closed while the thread ran on
+                loop.call_soon_threadsafe(ctx.notify)
+
         async with ctx.heartbeat(job):
             result = await asyncio.to_thread(
                 fan_out, ctx.db, ctx.queue, job.payload["send_id"],
-                chunk_size=ctx.settings.chunk_size, max_tries=ctx.settings.max_tries,
+                chunk_size=ctx.settings.chunk_size, max_tries=ctx.settings.max_tries, on_enqueued=enqueued,
             )
         await asyncio.to_thread(ctx.queue.complete, [job.id])
         logger.info("send %s: %d devices in %d delivery jobs", job.payload["send_id"], result.targeted,
                     result.jobs)
-        if result.jobs:
-            ctx.notify()
 
     async def _hand_back(self, jobs: list[ClaimedJob], reason: str) -> None:
         """Return leases at once rather than letting them expire (outcomes flushed first)."""
