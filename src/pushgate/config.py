@@ -64,7 +64,9 @@ class Settings(BaseModel):
     # Sending
     workers: int = Field(default=1, ge=0)  # sender workers inside `pushgate serve` (0: API only)
     worker_concurrency: int = Field(default=1000, ge=1)  # requests in flight per worker
-    chunk_size: int = Field(default=500, ge=1)  # devices per delivery job
+    # Devices per delivery job. Each job pays a claim, a load, a wait for its outcomes
+    # to be written and a completion: 1,000 devices share them (500: ~10% fewer deliveries/s).
+    chunk_size: int = Field(default=1000, ge=1)  # planner.fanout.DEFAULT_CHUNK_SIZE
     lease_seconds: float = Field(default=60.0, gt=0)
     max_tries: int = Field(default=10, ge=1)
     max_queue_depth: int = Field(default=1_000_000, ge=1)  # pending deliveries before 503

@@ -76,7 +76,7 @@ from pushgate.registry.targets import Target
 
 FANOUT_QUEUE = "fanout"
 DELIVER_QUEUE_PREFIX = "deliver:"
-DEFAULT_CHUNK_SIZE = 500  # devices per delivery job
+DEFAULT_CHUNK_SIZE = 1000  # devices per delivery job; Settings.chunk_size has the same default
 # Delivery jobs stored per fan-out transaction ("all" targets): each transaction
 # locks the send and rewrites its state, so a step of several jobs spends that
 # once for thousands of devices instead of once per job.
