@@ -269,6 +269,9 @@ def test_list_targets_and_filters(database: Database, queue: SqlQueue, app_id: i
         jobs = [job for job in delivery_jobs(database) if job["id"].startswith(send_id)]
         assert all(len(job["payload"]["device_ids"]) <= 7 for job in jobs)
         assert all(len({job["payload"]["provider"]}) == 1 for job in jobs)
+        # Sends to named tokens, devices or users take the direct lane; broadcasts the other.
+        direct = "all" not in target
+        assert all(job["queue"] == deliver_queue(job["payload"]["provider"], direct=direct) for job in jobs)
         # ... is what the fan-out then reaches.
         assert counted == len(targeted_ids(jobs))
         return sorted(targeted_ids(jobs))

@@ -96,11 +96,12 @@ def test_waking_deferred_jobs_moves_only_jobs_deferred_by_a_pause(database: Data
         Job("s:0~1.1P", deliver_queue("wns"), payload, run_at=later),  # deferred by a pause
         Job("s:1~2.0R", deliver_queue("wns"), payload, run_at=later),  # a retry honouring Retry-After
         Job("s:2~1.1P", deliver_queue("apns"), payload, run_at=later),  # another provider's pause
+        Job("t:0~1.1P", deliver_queue("wns", direct=True), payload, run_at=later),  # the direct lane too
     ])
-    assert wake_deferred(queue, "wns", time.time()) == 1
-    queues = [deliver_queue("wns"), deliver_queue("apns")]
+    assert wake_deferred(queue, "wns", time.time()) == 2
+    queues = [deliver_queue("wns"), deliver_queue("apns"), deliver_queue("wns", direct=True)]
     claimed = queue.claim(queues, limit=10, lease_seconds=5, worker="w")
-    assert [job.id for job in claimed] == ["s:0~1.1P"]
+    assert sorted(job.id for job in claimed) == ["s:0~1.1P", "t:0~1.1P"]
     retry = queue.get("s:1~2.0R")
     assert retry is not None
     assert retry.status is JobStatus.QUEUED

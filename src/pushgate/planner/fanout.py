@@ -76,6 +76,7 @@ from pushgate.registry.targets import Target
 
 FANOUT_QUEUE = "fanout"
 DELIVER_QUEUE_PREFIX = "deliver:"
+DIRECT_LANE = ":direct"  # suffix of the lanes of sends to named devices or users
 DEFAULT_CHUNK_SIZE = 1000  # devices per delivery job; Settings.chunk_size has the same default
 # Delivery jobs stored per fan-out transaction ("all" targets): each transaction
 # locks the send and rewrites its state, so a step of several jobs spends that
@@ -87,9 +88,20 @@ _d = devices_table.c
 _s = sends_table.c
 
 
-def deliver_queue(provider: str) -> str:
-    """The queue of one provider's delivery jobs (one worker pool per provider)."""
-    return f"{DELIVER_QUEUE_PREFIX}{provider}"
+def deliver_queue(provider: str, *, direct: bool = False) -> str:
+    """The queue of one provider's delivery jobs, in one of two lanes.
+
+    ``direct``: a send to named tokens, devices or users (a login code, a chat
+    message). Workers claim the direct lanes before the broadcast lanes (see
+    :mod:`pushgate.workers.sender`), so a send to a million devices does not
+    hold up one user's notification behind it.
+    """
+    return f"{DELIVER_QUEUE_PREFIX}{provider}{DIRECT_LANE if direct else ''}"
+
+
+def is_direct(queue: str) -> bool:
+    """Whether ``queue`` is claimed first: fan-out (cheap, makes work) and the direct lanes."""
+    return queue == FANOUT_QUEUE or queue.endswith(DIRECT_LANE)
 
 
 def fanout_job(send_id: str, send_at: datetime | None = None, *, max_tries: int = DEFAULT_MAX_TRIES) -> Job:
@@ -201,9 +213,10 @@ def _advance(
         if send.status not in _FANNING or state["chunks"] != known:
             pending = [Job(**job) for job in state["pending"]] if send.status in _FANNING else []
             return _Step(send.status, state["chunks"], pending, [], stale=True)
-        batch, cursor = _next_batch(connection, send.app_id, Target.parse(send.target), state["cursor"],
-                                    chunk_size, step_jobs)
-        jobs = _jobs(send_id, send.app_id, batch, state["chunks"], chunk_size, max_tries)
+        target = Target.parse(send.target)
+        batch, cursor = _next_batch(connection, send.app_id, target, state["cursor"], chunk_size, step_jobs)
+        jobs = _jobs(send_id, send.app_id, batch, state["chunks"], chunk_size, max_tries,
+                     direct=target.audience != "all")
         chunks = state["chunks"] + len(jobs)
         now = utcnow()
         values: dict[str, Any] = {
@@ -229,7 +242,8 @@ def _job_json(job: Job) -> dict[str, Any]:
 
 
 def _jobs(
-    send_id: str, app_id: int, batch: list[tuple[int, str]], first: int, chunk_size: int, max_tries: int
+    send_id: str, app_id: int, batch: list[tuple[int, str]], first: int, chunk_size: int, max_tries: int,
+    *, direct: bool,
 ) -> list[Job]:
     """Group a batch (device id, provider) by provider; at most chunk_size devices per job."""
     by_provider: dict[str, list[int]] = {}
@@ -241,7 +255,7 @@ def _jobs(
             chunk = ids[start:start + chunk_size]
             jobs.append(Job(
                 id=f"{send_id}:{first + len(jobs)}",
-                queue=deliver_queue(provider),
+                queue=deliver_queue(provider, direct=direct),
                 payload={"send_id": send_id, "app_id": app_id, "provider": provider, "device_ids": chunk},
                 max_tries=max_tries,
                 size=len(chunk),
@@ -361,6 +375,7 @@ def _list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnEleme
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DELIVER_QUEUE_PREFIX",
+    "DIRECT_LANE",
     "FANOUT_QUEUE",
     "FanoutResult",
     "count_audience",
@@ -368,5 +383,6 @@ __all__ = [
     "enqueue_fanout",
     "fan_out",
     "fanout_job",
+    "is_direct",
     "resume_fanouts",
 ]

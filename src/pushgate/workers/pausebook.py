@@ -129,7 +129,8 @@ def wake_deferred(queue: Queue, provider: str, now: float) -> int:
     Jobs of other apps' pauses of the same provider may wake too: they are
     claimed, found still paused, and deferred again (one cheap round trip).
     """
-    return queue.reschedule(deliver_queue(provider), run_at=now, id_suffix=DEFERRED_SUFFIX)
+    return sum(queue.reschedule(deliver_queue(provider, direct=direct), run_at=now, id_suffix=DEFERRED_SUFFIX)
+               for direct in (True, False))
 
 
 __all__ = ["DEFERRED_SUFFIX", "PauseBook", "wake_deferred"]

@@ -10,6 +10,12 @@ or retry in this process), otherwise after a backoff growing from 10 ms to
 Jobs are of two kinds: ``fanout`` (a send turned into delivery jobs, run in
 a thread by :func:`~pushgate.planner.fanout.fan_out`) and
 ``deliver:<provider>`` (:class:`~pushgate.workers.delivery.DeliveryJob`).
+
+Claims come in two tiers: first the fan-out queue and the direct lanes
+(``deliver:<provider>:direct``, sends to named tokens, devices or users),
+then, with the slots left, the broadcast lanes. A send to everyone still
+uses every free slot, but a user's login code or chat message queued behind
+it is claimed by the next free slot instead of after the whole broadcast.
 A job that fails for an internal reason (the database went away) runs again
 after a delay; the queue dead-letters it after ``max_tries``.
 
@@ -26,8 +32,8 @@ import contextlib
 import logging
 import time
 
-from pushgate.planner.fanout import DELIVER_QUEUE_PREFIX, FANOUT_QUEUE, deliver_queue, fan_out
-from pushgate.queue import ClaimedJob
+from pushgate.planner.fanout import DELIVER_QUEUE_PREFIX, FANOUT_QUEUE, deliver_queue, fan_out, is_direct
+from pushgate.queue import ClaimedJob, Queue
 from pushgate.registry import DeliveryStatus, Outcome
 from pushgate.registry.constants import PROVIDERS
 from pushgate.registry.safe_errors import log_failure, safe_reason
@@ -45,7 +51,29 @@ from pushgate.workers.delivery import DeliveryJob
 
 logger = logging.getLogger("pushgate.workers")
 
-ALL_QUEUES = (FANOUT_QUEUE, *(deliver_queue(p.value) for p in PROVIDERS))
+ALL_QUEUES = (
+    FANOUT_QUEUE,
+    *(deliver_queue(p.value, direct=True) for p in PROVIDERS),
+    *(deliver_queue(p.value) for p in PROVIDERS),
+)
+
+
+def claim_tiers(queues: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """``queues`` split into the tiers claimed in turn: fan-out and direct lanes, then the rest."""
+    first = tuple(q for q in queues if is_direct(q))
+    return tuple(tier for tier in (first, tuple(q for q in queues if q not in first)) if tier)
+
+
+def claim_by_tier(
+    queue: Queue, tiers: tuple[tuple[str, ...], ...], *, limit: int, lease_seconds: float, worker: str
+) -> list[ClaimedJob]:
+    """Up to ``limit`` due jobs: the first tier's, then the next tier's with what is left."""
+    jobs: list[ClaimedJob] = []
+    for tier in tiers:
+        if len(jobs) >= limit:
+            break
+        jobs += queue.claim(tier, limit=limit - len(jobs), lease_seconds=lease_seconds, worker=worker)
+    return jobs
 
 
 class Worker:
@@ -64,6 +92,7 @@ class Worker:
         self.ctx = ctx
         self.max_jobs = max_jobs
         self.queues = queues
+        self._tiers = claim_tiers(queues)
         self.name = name
         self.jobs_done = 0
         self._running: set[asyncio.Task[None]] = set()
@@ -113,10 +142,7 @@ class Worker:
                 continue
             self._wake.clear()
             try:
-                jobs = await asyncio.to_thread(
-                    self.ctx.queue.claim, self.queues, limit=free,
-                    lease_seconds=self.ctx.settings.lease_seconds, worker=self.ctx.worker,
-                )
+                jobs = await asyncio.to_thread(self._claim, free)
             except Exception as exc:
                 # The database is away (restarting, not migrated yet): back off, log once per wait.
                 log_failure(logger, f"{self.name}: claiming jobs failed; retrying in {failing:.0f} s", exc)
@@ -138,6 +164,10 @@ class Worker:
                 task = asyncio.create_task(self._run(job), name=f"job {job.id}")
                 self._running.add(task)
                 task.add_done_callback(self._job_done)
+
+    def _claim(self, free: int) -> list[ClaimedJob]:
+        return claim_by_tier(self.ctx.queue, self._tiers, limit=free,
+                             lease_seconds=self.ctx.settings.lease_seconds, worker=self.ctx.worker)
 
     def _job_done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
@@ -210,4 +240,4 @@ class Worker:
             log_failure(logger, f"{self.name}: could not reschedule job {job.id}; its lease will expire", exc)
 
 
-__all__ = ["ALL_QUEUES", "Worker"]
+__all__ = ["ALL_QUEUES", "Worker", "claim_by_tier", "claim_tiers"]

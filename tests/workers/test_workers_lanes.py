@@ -1,0 +1,66 @@
+"""Lanes: a send to named devices or users is claimed before a broadcast's backlog.
+
+Claims go by tier — fan-out and the direct lanes first, the broadcast lanes
+with the slots left — on the real queue, and in a running pool against the
+APNs simulator.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from worker_helpers import eventually, make_app, running_pool, settings_for, status
+
+from pushgate.planner.fanout import FANOUT_QUEUE, deliver_queue, fan_out
+from pushgate.queue import Job, SqlQueue
+from pushgate.registry import Database, create_send
+from pushgate.simulators._base import ManualClock
+from pushgate.simulators.apns import APNsSimulator
+from pushgate.workers.sender import ALL_QUEUES, claim_by_tier, claim_tiers
+
+T0 = 1_800_000_000.0
+
+
+def test_claim_tiers_put_fan_out_and_direct_lanes_first() -> None:
+    first, rest = claim_tiers(ALL_QUEUES)
+    providers = ("apns", "fcm", "webpush", "wns")
+    assert first == (FANOUT_QUEUE, *(deliver_queue(p, direct=True) for p in providers))
+    assert rest == tuple(deliver_queue(p) for p in providers)
+    assert claim_tiers((deliver_queue("fcm"),)) == ((deliver_queue("fcm"),),)
+
+
+def test_a_later_direct_job_is_claimed_before_an_earlier_broadcast_backlog(database: Database) -> None:
+    clock = ManualClock(T0)
+    queue = SqlQueue(database, clock=clock)
+    queue.enqueue([Job(f"b{i}", deliver_queue("apns"), {}, run_at=T0 - 60 + i) for i in range(3)])
+    queue.enqueue([Job("d0", deliver_queue("fcm", direct=True), {}, run_at=T0 - 1)])
+    tiers = claim_tiers(ALL_QUEUES)
+
+    def claim(limit: int) -> list[str]:
+        return [job.id for job in claim_by_tier(queue, tiers, limit=limit, lease_seconds=60, worker="w")]
+
+    assert claim(1) == ["d0"]
+    assert claim(2) == ["b0", "b1"]  # nothing direct left: the broadcast lane, oldest first
+    queue.enqueue([Job("d1", deliver_queue("apns", direct=True), {}), Job("f0", FANOUT_QUEUE, {})])
+    assert sorted(claim(5)) == ["b2", "d1", "f0"]
+
+
+async def test_a_direct_send_overtakes_a_broadcast_already_queued(
+    database: Database, apns: APNsSimulator, ca_file: Path
+) -> None:
+    app_id, devices = make_app(database, apns, 60)
+    queue = SqlQueue(database)
+    with database.session() as session:
+        broadcast = create_send(session, app_id, {"title": "to everyone"}, {"all": True}).id
+        direct = create_send(session, app_id, {"title": "your code"}, {"tokens": [devices[-1][1]]}).id
+    fan_out(database, queue, broadcast, chunk_size=10)  # six jobs, due first
+    fan_out(database, queue, direct, chunk_size=10)
+    apns.set_latency(0.05)
+    settings = settings_for(database, apns, ca_file, chunk_size=10, worker_concurrency=10)
+    async with running_pool(settings, database):
+        await eventually(lambda: status(database, broadcast).status == "done", what="the broadcast done")
+    assert status(database, direct).sent == 1
+    order = [record["token"] for record in apns.accepted]
+    assert len(order) == 61
+    # Claimed with the first free slot, not after the six broadcast jobs queued before it.
+    assert order.index(devices[-1][1]) < 20
