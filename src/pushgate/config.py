@@ -27,13 +27,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from pushgate.errors import ConfigurationError
 
 ENV_PREFIX = "PUSHGATE_"
 CONFIG_ENV = "PUSHGATE_CONFIG"  # path of the TOML file, when not given on the command line
 ProviderName = Literal["apns", "fcm", "webpush", "wns"]
+# The credentials encryption key is a passphrase stretched by HKDF, not a
+# password KDF: it must carry its own entropy (e.g. `openssl rand -base64 32`).
+SECRET_KEY_MIN_LENGTH = 32
 
 
 class ProviderEndpoint(BaseModel):
@@ -61,6 +64,10 @@ class Settings(BaseModel):
     admin_token: SecretStr | None = None  # guards /v1/apps; None: admin routes only via the CLI
     max_request_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
 
+    # Encryption at rest of the apps' provider credentials (None: stored in plain text).
+    secret_key: SecretStr | None = None
+    previous_secret_keys: list[SecretStr] = Field(default_factory=list)  # decrypt only (rotation)
+
     # Sending
     workers: int = Field(default=1, ge=0)  # sender workers inside `pushgate serve` (0: API only)
     worker_concurrency: int = Field(default=1000, ge=1)  # requests in flight per worker
@@ -75,6 +82,20 @@ class Settings(BaseModel):
     providers: dict[ProviderName, ProviderEndpoint] = Field(default_factory=dict)
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _one_previous_key(cls, value: Any) -> Any:
+        # PUSHGATE_PREVIOUS_SECRET_KEYS=<key> (not a JSON list) is the one previous key.
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("secret_key", "previous_secret_keys")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | list[SecretStr] | None) -> Any:
+        keys = value if isinstance(value, list) else [value]
+        if any(key is not None and len(key.get_secret_value()) < SECRET_KEY_MIN_LENGTH for key in keys):
+            raise ValueError(f"must be at least {SECRET_KEY_MIN_LENGTH} characters")
+        return value
 
     @classmethod
     def load(
@@ -112,6 +133,9 @@ class Settings(BaseModel):
         shown = self.model_dump(mode="json")
         if self.admin_token is not None:
             shown["admin_token"] = "***"
+        if self.secret_key is not None:
+            shown["secret_key"] = "***"
+        shown["previous_secret_keys"] = ["***" for _ in self.previous_secret_keys]
         for key in ("database_url", "redis_url"):
             shown[key] = _mask_password(shown[key])
         return shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,20 @@ def test_redacted_hides_secrets() -> None:
     assert "hunter2" not in shown
     assert "app:***@db/pushgate" in shown
     assert "s3cret" not in repr(settings)
+
+
+def test_the_credentials_key_must_be_long_and_is_never_shown() -> None:
+    with pytest.raises(ConfigurationError, match=r"secret_key: .*at least 32 characters"):
+        Settings.load(environ={"PUSHGATE_SECRET_KEY": "too-short"})
+    with pytest.raises(ConfigurationError, match="previous_secret_keys"):
+        Settings.load(environ={"PUSHGATE_SECRET_KEY": "c" * 32, "PUSHGATE_PREVIOUS_SECRET_KEYS": "short"})
+    current, old = "c" * 40, "o" * 40
+    settings = Settings.load(environ={"PUSHGATE_SECRET_KEY": current, "PUSHGATE_PREVIOUS_SECRET_KEYS": old})
+    assert settings.secret_key is not None
+    assert settings.secret_key.get_secret_value() == current
+    assert [key.get_secret_value() for key in settings.previous_secret_keys] == [old]
+    listed = Settings.load(environ={"PUSHGATE_PREVIOUS_SECRET_KEYS": json.dumps([old, current])})
+    assert len(listed.previous_secret_keys) == 2
+    shown = str(settings.redacted()) + repr(settings)
+    assert current not in shown
+    assert old not in shown
