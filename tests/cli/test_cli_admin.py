@@ -10,18 +10,26 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from typer.testing import CliRunner, Result
 
 from pushgate.cli import app as cli
 from pushgate.planner import fan_out
 from pushgate.queue import SqlQueue
-from pushgate.registry import Database, authenticate, get_app_by_name, get_credentials, list_devices
+from pushgate.registry import (
+    CredentialCipher,
+    Database,
+    authenticate,
+    get_app_by_name,
+    get_credentials,
+    list_devices,
+)
 from pushgate.registry.models import JobRow, Send
 
 
-def run(url: str, *args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), env={"PUSHGATE_DATABASE_URL": url, "PUSHGATE_CONFIG": None})
+def run(url: str, *args: str, secret_key: str | None = None) -> Result:
+    env = {"PUSHGATE_DATABASE_URL": url, "PUSHGATE_CONFIG": None, "PUSHGATE_SECRET_KEY": secret_key}
+    return CliRunner().invoke(cli, list(args), env=env)
 
 
 def url_of(db: Database) -> str:
@@ -85,6 +93,50 @@ def test_credentials_from_a_file(database: Database, shop: str, tmp_path: Path) 
     assert "team_id" in refused.output
     assert run(shop, "app", "credentials", "nope", "apns", "--file", str(path)).exit_code == 1
     assert run(shop, "app", "credentials", "shop", "fax", "--file", str(path)).exit_code == 1
+
+
+def test_credentials_are_encrypted_with_the_secret_key_and_reencrypt_moves_old_rows(
+    database: Database, shop: str, tmp_path: Path
+) -> None:
+    key, new_key = "cli-secret-key-" + "a" * 20, "cli-rotated-key-" + "b" * 20
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    path = tmp_path / "apns.json"
+    path.write_text(json.dumps({"key": pem, "key_id": "KEY1234567", "team_id": "TEAM123456",
+                                "topic": "com.example.shop"}))
+    assert run(shop, "app", "credentials", "shop", "apns", "--file", str(path)).exit_code == 0  # plain
+    refused = run(shop, "app", "reencrypt")
+    assert (refused.exit_code, "no secret_key is set" in refused.output) == (2, True)
+
+    turned_on = run(shop, "app", "reencrypt", secret_key=key)
+    assert turned_on.exit_code == 0, turned_on.output
+    assert "1 of 1 credentials re-encrypted" in turned_on.output
+    assert "0 of 1" in run(shop, "app", "reencrypt", secret_key=key).output  # nothing left to do
+    assert pem.splitlines()[1] not in stored_config(database)
+
+    unknown = run(shop, "app", "reencrypt", secret_key=new_key)  # the old key is not configured
+    assert unknown.exit_code == 1
+    assert "apns credentials of app 1 cannot be decrypted" in unknown.output
+    env = {"PUSHGATE_DATABASE_URL": shop, "PUSHGATE_CONFIG": None, "PUSHGATE_SECRET_KEY": new_key,
+           "PUSHGATE_PREVIOUS_SECRET_KEYS": key}
+    rotated = CliRunner().invoke(cli, ["app", "reencrypt"], env=env)
+    assert "1 of 1 credentials re-encrypted" in rotated.output, rotated.output
+    with database.session(write=False) as session:
+        row = get_credentials(session, 1, "apns", cipher=CredentialCipher(new_key))
+        assert row is not None
+        assert row.config["key"] == pem
+
+    stored = run(shop, "app", "credentials", "shop", "apns", "--file", str(path), secret_key=new_key)
+    assert stored.exit_code == 0, stored.output
+    assert '"key": "***"' in stored.output
+    assert pem.splitlines()[1] not in stored_config(database)
+
+
+def stored_config(database: Database) -> str:
+    with database.connect(write=False) as connection:
+        value = connection.execute(text("SELECT config FROM credentials")).scalar_one()
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def counts(database: Database) -> tuple[int, int]:

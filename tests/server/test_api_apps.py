@@ -7,9 +7,11 @@ import time
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from api_helpers import ADMIN, Api, Secrets, Tenant
 
-from pushgate.registry import get_credentials, list_api_keys
+from pushgate.registry import CredentialCipher, get_credentials, list_api_keys
+from pushgate.registry.credential_cipher import SEALED_PREFIX
 from pushgate.registry.pauses import pause_provider
 
 
@@ -140,3 +142,37 @@ async def test_a_credential_pause_shows_on_the_app_and_new_credentials_end_it(
     states = {p["provider"]: p for p in (await api.client.get("/v1/app", headers=shop.headers)).json()[
         "provider_states"]}
     assert (states["apns"]["paused"], states["apns"]["error"]) == (False, None)
+
+
+async def test_with_a_secret_key_credentials_are_stored_encrypted_and_shown_as_before(
+    make_api: Any, provider_secrets: Secrets
+) -> None:
+    key = "api-test-secret-key-" + "s" * 20
+    api = await make_api(secret_key=key)
+    shop = await api.tenant("shop")
+    answers = []
+    for provider in ("apns", "fcm", "webpush", "wns"):
+        answer = await api.client.put(f"/v1/apps/{shop.id}/credentials/{provider}",
+                                      json=provider_secrets.for_provider(provider), headers=ADMIN)
+        assert answer.status_code == 200, answer.text
+        answers.append(answer)
+    answers.append(await api.client.get(f"/v1/apps/{shop.id}/credentials", headers=ADMIN))
+    answers.append(await api.client.get(f"/v1/apps/{shop.id}/credentials/fcm", headers=ADMIN))
+    for answer in answers:
+        assert_no_secret(answer, provider_secrets)
+        assert SEALED_PREFIX not in answer.text  # masked, not shown encrypted either
+    apns = answers[0].json()["config"]
+    assert (apns["key"], apns["key_id"], apns["topic"]) == ("***", "ABC123DEFG", "com.example.shop")
+    assert answers[1].json()["config"]["service_account"]["private_key"] == "***"
+
+    with api.db.connect(write=False) as connection:
+        rows = connection.execute(sa.text("SELECT config FROM credentials")).scalars().all()
+    backup = " ".join(row if isinstance(row, str) else json.dumps(row) for row in rows)
+    for text in provider_secrets.secret_texts:
+        assert text not in backup
+    assert "com.example.shop" in backup
+    assert "ms-app://s-1-15-2-123" in backup
+    with api.db.session(write=False) as session:
+        row = get_credentials(session, shop.id, "apns", cipher=CredentialCipher(key))
+        assert row is not None
+        assert row.config["key"] == provider_secrets.apns["key"]

@@ -1,4 +1,4 @@
-"""Admin commands: ``migrate``, ``app create|list|credentials``, ``send``, ``devices import``.
+"""Admin commands: ``migrate``, ``app create|list|credentials|reencrypt``, ``send``, ``devices import``.
 
 They work on the database directly (no server needs to run), with the
 same settings as ``pushgate serve`` (``--config FILE`` / ``PUSHGATE_*``)
@@ -9,7 +9,8 @@ The embedded SQLite database migrates itself on first use, as it does for
 ``serve``; PostgreSQL is upgraded only by ``pushgate migrate``.
 
 Secrets are shown once: ``app create`` prints the new API key and nothing
-prints it again; credentials are echoed redacted.
+prints it again; credentials are echoed redacted, and stored encrypted when
+``secret_key`` is set.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def credentials(
     config: ConfigOption = None,
 ) -> None:
     """Store an app's credentials for one provider (checked first; printed redacted)."""
-    from pushgate.registry import ProviderName, ValidationError, set_credentials
+    from pushgate.registry import CredentialCipher, ProviderName, ValidationError, set_credentials
     from pushgate.registry.validation import validate_choice
     from pushgate.server.credentials import check_credentials
 
@@ -140,18 +141,43 @@ def credentials(
         raise _fail(f"{file} is not JSON: {exc}") from None
     if not isinstance(values, dict):
         raise _fail(f"{file} must hold a JSON object")
-    with _database(load_settings(config)) as db:
+    settings = load_settings(config)
+    cipher = CredentialCipher.from_settings(settings)
+    with _database(settings) as db:
         target = _app(db, app)
         try:
             kind = validate_choice(provider, ProviderName, "provider")
             clean = check_credentials(kind, values)
             with db.session() as session:
-                row = set_credentials(session, target.id, kind.value, clean)
+                row = set_credentials(session, target.id, kind.value, clean, cipher=cipher)
                 shown = row.redacted()
         except ValidationError as exc:
             raise _fail(f"{exc.field.removeprefix('config.')}: {exc.message}") from None
     typer.echo(f"Stored {kind.value} credentials for app {target.id} ({target.name}):")
     typer.echo(json.dumps(shown, indent=2))
+
+
+@app_commands.command("reencrypt")
+def reencrypt(config: ConfigOption = None) -> None:
+    """Encrypt every app's stored credentials with the current secret_key.
+
+    Run it after setting secret_key for the first time (credentials stored
+    before are still plain), or after a rotation (the old key in
+    previous_secret_keys). Running it again changes nothing.
+    """
+    from pushgate.registry import CredentialCipher, CredentialsUnreadable, reencrypt_credentials
+
+    settings = load_settings(config)
+    cipher = CredentialCipher.from_settings(settings)
+    if not cipher.enabled:
+        raise _fail("no secret_key is set (PUSHGATE_SECRET_KEY or secret_key in the config file)", 2)
+    with _database(settings) as db:
+        try:
+            with db.session() as session:
+                changed, total = reencrypt_credentials(session, cipher)
+        except CredentialsUnreadable as exc:
+            raise _fail(f"{exc}; nothing was changed") from None
+    typer.echo(f"{changed} of {total} credentials re-encrypted with the current key")
 
 
 def send(

@@ -84,6 +84,8 @@ def _settings(database_url: str, port: int, admin_token: str, sims: dict[str, Si
     wns_token_url = _Sims.of(sims).wns.demo_credentials()["token_url"]
     return Settings.model_validate({
         "database_url": database_url, "port": port, "admin_token": admin_token, "log_level": "warning",
+        # A throwaway key: the demo's credentials are stored encrypted, as they should be in production.
+        "secret_key": secrets.token_urlsafe(32),
         "providers": {
             "apns": {"base_url": sims["apns"].url, "ca_file": ca},
             "fcm": {"base_url": sims["fcm"].url, "ca_file": ca},

@@ -20,6 +20,7 @@ commit per chunk.
 from pushgate.registry._errors import IdempotencyConflict, NotFound, ValidationError
 from pushgate.registry._paging import Page
 from pushgate.registry.apps import (
+    PlainCredentials,
     authenticate,
     create_api_key,
     create_app,
@@ -28,9 +29,11 @@ from pushgate.registry.apps import (
     get_app,
     get_app_by_name,
     get_credentials,
+    get_stored_credentials,
     list_api_keys,
     list_apps,
     list_credentials,
+    reencrypt_credentials,
     require_app,
     revoke_api_key,
     set_credentials,
@@ -38,6 +41,7 @@ from pushgate.registry.apps import (
 )
 from pushgate.registry.bulk import ImportResult, RowError, import_devices
 from pushgate.registry.constants import DeliveryStatus, Platform, ProviderName, SendStatus
+from pushgate.registry.credential_cipher import CredentialCipher, CredentialsUnreadable
 from pushgate.registry.db import DEFAULT_URL, Database
 from pushgate.registry.dead import DeadToken, deactivate_dead, deactivate_devices
 from pushgate.registry.devices import (
@@ -90,7 +94,9 @@ __all__ = [
     "DEFAULT_URL",
     "ApiKey",
     "App",
+    "CredentialCipher",
     "Credentials",
+    "CredentialsUnreadable",
     "Database",
     "DeadToken",
     "Delivery",
@@ -102,6 +108,7 @@ __all__ = [
     "NotFound",
     "Outcome",
     "Page",
+    "PlainCredentials",
     "Platform",
     "ProviderName",
     "RowError",
@@ -132,6 +139,7 @@ __all__ = [
     "get_device",
     "get_send",
     "get_send_status",
+    "get_stored_credentials",
     "get_user",
     "import_devices",
     "list_api_keys",
@@ -145,6 +153,7 @@ __all__ = [
     "opt_out",
     "record_outcomes",
     "redact_config",
+    "reencrypt_credentials",
     "register_device",
     "require_app",
     "revoke_api_key",

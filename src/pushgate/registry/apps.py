@@ -9,9 +9,13 @@ stored; the key is returned once, at creation. Authentication finds the
 candidate rows by prefix and compares hashes in constant time.
 
 Credentials hold secrets (APNs .p8 keys, FCM service accounts, VAPID
-private keys, WNS client secrets). :func:`get_credentials` returns them in
-full for workers; anything that displays them uses
-:meth:`Credentials.redacted`. Nothing here logs a config.
+private keys, WNS client secrets). Given a :class:`CredentialCipher` with a
+key, :func:`set_credentials` stores them encrypted
+(:mod:`pushgate.registry.credential_cipher`). :func:`get_credentials`
+returns them in full, decrypted, for workers; anything that displays them
+uses :meth:`Credentials.redacted` on the stored rows
+(:func:`list_credentials`, :func:`get_stored_credentials`). Nothing here
+logs a config.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +33,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from pushgate.registry._errors import NotFound, ValidationError
+from pushgate.registry._redact import redact_config
 from pushgate.registry.constants import (
     API_KEY_PREFIX_ALPHABET,
     API_KEY_PREFIX_LENGTH,
@@ -38,6 +44,7 @@ from pushgate.registry.constants import (
     CREDENTIAL_REQUIRED,
     ProviderName,
 )
+from pushgate.registry.credential_cipher import CredentialCipher
 from pushgate.registry.models import ApiKey, App, Credentials, Delivery, Send, utcnow
 from pushgate.registry.validation import validate_choice
 
@@ -182,17 +189,22 @@ def set_credentials(
     provider: str,
     config: Mapping[str, Any],
     *,
+    cipher: CredentialCipher | None = None,
     now: datetime | None = None,
 ) -> Credentials:
     """Store (replace) the app's credentials for ``provider`` after checking their shape.
 
     Required fields per provider are in ``CREDENTIAL_REQUIRED``; extra fields
     are kept for the provider client. An FCM service account given as JSON
-    text is stored parsed, so its private key is redacted like any other.
+    text is stored parsed, so its private key is redacted (and encrypted)
+    like any other. With a ``cipher`` that has a key the secret values are
+    stored encrypted; the row returned holds them as stored.
     """
     kind = validate_choice(provider, ProviderName, "provider")
     require_app(session, app_id)
     checked = _checked_credentials(kind, dict(config))
+    if cipher is not None:
+        checked = cipher.seal(app_id, kind.value, checked)
     row = session.get(Credentials, (app_id, kind.value))
     if row is None:
         row = Credentials(app_id=app_id, provider=kind.value, config=checked, updated_at=now or utcnow())
@@ -204,8 +216,43 @@ def set_credentials(
     return row
 
 
-def get_credentials(session: Session, app_id: int, provider: str) -> Credentials | None:
-    """Full credentials, secrets included: for the sender workers only."""
+@dataclass(frozen=True, slots=True)
+class PlainCredentials:
+    """An app's credentials with their secrets in plain text, for building a provider client.
+
+    Not a row: nothing done to it is stored, so decrypted secrets can never
+    be written back unencrypted.
+    """
+
+    app_id: int
+    provider: str
+    config: dict[str, Any] = field(repr=False)
+    updated_at: datetime  # the credentials version (see pushgate.workers.clients)
+
+    def redacted(self) -> dict[str, Any]:
+        return redact_config(self.config)
+
+
+def get_credentials(
+    session: Session, app_id: int, provider: str, *, cipher: CredentialCipher | None = None
+) -> PlainCredentials | None:
+    """Full credentials, secrets decrypted: for the sender workers only.
+
+    Values stored in plain text are returned as they are.
+
+    :raises CredentialsUnreadable: a value is encrypted and ``cipher`` has
+        no key that opens it (the message names the app and the provider).
+    """
+    row = session.get(Credentials, (app_id, provider))
+    if row is None:
+        return None
+    # No cipher: plain values are read, encrypted ones refused with a clear error.
+    config = (cipher or CredentialCipher(None)).open(app_id, provider, row.config)
+    return PlainCredentials(row.app_id, row.provider, config, row.updated_at)
+
+
+def get_stored_credentials(session: Session, app_id: int, provider: str) -> Credentials | None:
+    """The row as stored (secrets possibly encrypted): to show with ``.redacted()``."""
     return session.get(Credentials, (app_id, provider))
 
 
@@ -222,6 +269,31 @@ def delete_credentials(session: Session, app_id: int, provider: str) -> bool:
     session.delete(row)
     session.flush()
     return True
+
+
+def reencrypt_credentials(session: Session, cipher: CredentialCipher) -> tuple[int, int]:
+    """Encrypt every stored credential with ``cipher``'s current key; returns (changed, total).
+
+    Plain values and values encrypted with a previous key are encrypted
+    anew; rows already entirely under the current key are left untouched,
+    so a second run changes nothing.
+
+    :raises ConfigurationError: ``cipher`` has no current key.
+    :raises CredentialsUnreadable: a value no configured key opens (nothing is changed).
+    """
+    rows = session.scalars(
+        select(Credentials).order_by(Credentials.app_id, Credentials.provider).with_for_update()
+    ).all()
+    changed = 0
+    for row in rows:
+        resealed = cipher.reseal(row.app_id, row.provider, row.config)
+        if resealed is not None:
+            # updated_at stays: the credentials are the same, so workers keep
+            # their clients and a recorded pause still applies to them.
+            row.config = resealed
+            changed += 1
+    session.flush()
+    return changed, len(rows)
 
 
 def _checked_credentials(provider: ProviderName, config: dict[str, Any]) -> dict[str, Any]:

@@ -100,7 +100,7 @@ class ApiKey(Base):
 
 
 class Credentials(Base):
-    """An app's credentials for one provider; ``config`` holds secrets."""
+    """An app's credentials for one provider; ``config`` holds secrets (encrypted with a ``secret_key``)."""
 
     __tablename__ = "credentials"
 

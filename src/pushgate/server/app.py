@@ -29,7 +29,7 @@ from fastapi.concurrency import run_in_threadpool
 from pushgate.config import Settings
 from pushgate.metrics import Metrics
 from pushgate.queue import Queue
-from pushgate.registry import Database
+from pushgate.registry import CredentialCipher, Database
 from pushgate.server import errors
 from pushgate.server.components import Services, open_queue, schema_head, validation_policy
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
@@ -62,7 +62,8 @@ def create_app(
     work_queue = queue if queue is not None else open_queue(settings, db)
     registry = metrics if metrics is not None else Metrics()
     registry.watch_queue(work_queue.depths)
-    services = Services(settings, db, work_queue, registry, validation_policy(settings), on_enqueue)
+    services = Services(settings, db, work_queue, registry, validation_policy(settings),
+                        CredentialCipher.from_settings(settings), on_enqueue)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from pushgate.config import Settings
 from pushgate.errors import ConfigurationError
-from pushgate.registry import Database, ValidationPolicy
+from pushgate.registry import CredentialCipher, Database, ValidationPolicy
 from pushgate.registry.migrations import HEAD_REVISION
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ class Services:
     queue: Queue
     metrics: Metrics
     policy: ValidationPolicy
+    cipher: CredentialCipher  # encrypts the credentials the admin API stores
     # Called on the event loop after a request committed new jobs (queue name as
     # argument): in-process workers wake up instead of waiting for their next poll.
     on_enqueue: Callable[[str], None] | None = None

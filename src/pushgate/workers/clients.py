@@ -14,7 +14,13 @@ the worker's share of ``settings.worker_concurrency``.
 Credentials changes are noticed by comparing the row's ``updated_at`` (the
 credentials *version*), re-read at most every ``recheck`` seconds per
 client: a ``PUT`` of new credentials replaces the client within that time,
-and the old one is closed once no job uses it any more.
+and the old one is closed once no job uses it any more. Encrypted
+credentials are decrypted (with the cache's :class:`CredentialCipher`) only
+to build a client, not on every recheck: a process keeps sending with the
+client it has while the rows are re-encrypted under a key it does not know
+yet. Credentials no configured key decrypts fail like any other unusable
+credentials (:class:`ClientBuildError`: the app's provider is paused, with
+a message naming the app and the provider).
 
 Where a provider is reached comes, most specific first, from the app's
 credentials (``base_url``, ``token_url``, ``ca_file``, ``allowed_hosts``)
@@ -38,7 +44,7 @@ from typing import Any
 from pushgate.config import ProviderEndpoint, Settings
 from pushgate.errors import ConfigurationError
 from pushgate.providers._base import Provider
-from pushgate.registry import Database
+from pushgate.registry import CredentialCipher, CredentialsUnreadable, Database
 from pushgate.registry.pauses import PAUSE_KEY
 from pushgate.workers.constants import CREDENTIALS_RECHECK_SECONDS
 
@@ -82,10 +88,11 @@ class CachedClient:
 
 @dataclass(frozen=True, slots=True)
 class StoredCredentials:
-    """What :meth:`ClientCache.get` reads from the registry (secrets included; never logged)."""
+    """What :meth:`ClientCache.acquire` reads from the registry (secrets included; never logged)."""
 
-    config: dict[str, Any] = field(repr=False)
+    config: dict[str, Any] | None = field(repr=False)  # decrypted; None: the known version, unread
     version: datetime
+    pause: dict[str, Any] | None
 
 
 class ClientCache:
@@ -101,12 +108,14 @@ class ClientCache:
         db: Database,
         settings: Settings,
         *,
+        cipher: CredentialCipher | None = None,
         concurrency: int | None = None,
         recheck: float = CREDENTIALS_RECHECK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.settings = settings
+        self.cipher = cipher if cipher is not None else CredentialCipher.from_settings(settings)
         self.concurrency = concurrency or settings.worker_concurrency
         self.recheck = recheck
         self.clock = clock
@@ -148,22 +157,27 @@ class ClientCache:
         entry = self._clients.get(key)
         if entry is not None and self.clock() - entry.checked_at < self.recheck:
             return entry  # another job refreshed it while we waited for the lock
-        stored = await asyncio.to_thread(_read_credentials, self.db, *key)
+        known = entry.version if entry is not None else None
+        try:
+            stored = await asyncio.to_thread(_read_credentials, self.db, self.cipher, *key, known)
+        except ClientBuildError:
+            await self._retire(key)
+            raise
         if stored is None:
             await self._retire(key)
             raise NoCredentials(*key)
-        pause = stored.config.get(PAUSE_KEY)
         if entry is not None and entry.version == stored.version:
             entry.checked_at = self.clock()
-            entry.pause = pause
+            entry.pause = stored.pause
             return entry
         await self._retire(key)
+        assert stored.config is not None  # a new version is always read in full
         try:
             client = build_client(key[1], stored.config, self.settings, concurrency=self.concurrency)
         except ConfigurationError as exc:
             raise ClientBuildError(str(exc), stored.version) from None
         logger.info("built %s client for app %s", key[1], key[0])
-        entry = CachedClient(client, stored.version, self.clock(), pause=pause)
+        entry = CachedClient(client, stored.version, self.clock(), pause=stored.pause)
         self._clients[key] = entry
         return entry
 
@@ -199,14 +213,29 @@ async def _close(client: AnyProvider) -> None:
         logger.warning("closing a %s client failed", client.name, exc_info=True)
 
 
-def _read_credentials(db: Database, app_id: int, provider: str) -> StoredCredentials | None:
-    from pushgate.registry import get_credentials
+def _read_credentials(
+    db: Database, cipher: CredentialCipher, app_id: int, provider: str, known: datetime | None
+) -> StoredCredentials | None:
+    """The credentials, decrypted unless they are still version ``known``.
+
+    :raises ClientBuildError: they cannot be decrypted (the message names
+        the app and the provider, never a value).
+    """
+    from pushgate.registry import get_credentials, get_stored_credentials
 
     with db.session(write=False) as session:
-        row = get_credentials(session, app_id, provider)
+        row = get_stored_credentials(session, app_id, provider)
         if row is None:
             return None
-        return StoredCredentials(dict(row.config), row.updated_at)
+        pause = (row.config or {}).get(PAUSE_KEY)  # stored in plain JSON beside the secrets
+        if row.updated_at == known:
+            return StoredCredentials(None, row.updated_at, pause)
+        try:
+            plain = get_credentials(session, app_id, provider, cipher=cipher)
+        except CredentialsUnreadable as exc:
+            raise ClientBuildError(str(exc), row.updated_at) from None
+        assert plain is not None  # the row was just read in this transaction
+        return StoredCredentials(plain.config, plain.updated_at, pause)
 
 
 def auth_refreshes(client: AnyProvider) -> int | None:

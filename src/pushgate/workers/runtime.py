@@ -101,6 +101,7 @@ async def serve(
     from pushgate.server.components import open_database, open_queue
     from pushgate.workers.pool import WorkerPool
 
+    warn_if_credentials_unencrypted(settings)
     db = await asyncio.to_thread(open_database, settings)
     queue = open_queue(settings, db)
     metrics = Metrics()
@@ -171,6 +172,13 @@ async def run_workers(
             db.dispose()
 
 
+def warn_if_credentials_unencrypted(settings: Settings) -> None:
+    """One warning at start-up: without a secret_key a database backup holds every app's push keys."""
+    if settings.secret_key is None:
+        logger.warning("no secret_key is set: provider credentials are stored unencrypted "
+                       "(set PUSHGATE_SECRET_KEY, then run `pushgate app reencrypt`)")
+
+
 def _uvicorn_server(config: Any) -> Any:
     """uvicorn's server without its signal handlers (the runtime owns SIGTERM/SIGINT)."""
     import uvicorn
@@ -214,4 +222,7 @@ async def _finish(api: asyncio.Task[None]) -> None:
         await api
 
 
-__all__ = ["LISTENING_PREFIX", "METRICS_PREFIX", "configure_logging", "run_workers", "serve"]
+__all__ = [
+    "LISTENING_PREFIX", "METRICS_PREFIX", "configure_logging", "run_workers", "serve",
+    "warn_if_credentials_unencrypted",
+]

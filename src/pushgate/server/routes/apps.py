@@ -7,8 +7,9 @@ API key): which providers it has, and whether one is paused because the
 provider rejected the credentials — with the provider's error, so the fix
 is obvious.
 
-Credentials are write-only in effect: every answer shows them redacted
-(:meth:`Credentials.redacted`), and the pause bookkeeping the workers keep
+Credentials are write-only in effect: they are stored encrypted when the
+server has a ``secret_key``, every answer shows them redacted
+(:meth:`Credentials.redacted`, which masks encrypted values too), and the pause bookkeeping the workers keep
 beside them is shown as ``provider_states``, not as configuration.
 """
 
@@ -29,7 +30,7 @@ from pushgate.registry import (
     create_app,
     delete_app,
     delete_credentials,
-    get_credentials,
+    get_stored_credentials,
     list_api_keys,
     list_apps,
     list_credentials,
@@ -197,7 +198,7 @@ def put_credentials(
     try:
         clean = check_credentials(provider, config)
         with svc.db.session() as session:
-            return credentials_out(set_credentials(session, app_id, provider.value, clean))
+            return credentials_out(set_credentials(session, app_id, provider.value, clean, cipher=svc.cipher))
     except ValidationError as exc:
         field = exc.field.removeprefix("config.")
         raise ValidationError(field, exc.message) from None
@@ -214,7 +215,7 @@ def credentials(app_id: AppIdPath, svc: ServicesDep) -> list[CredentialsOut]:
 def get_provider_credentials(app_id: AppIdPath, provider: ProviderName, svc: ServicesDep) -> CredentialsOut:
     with svc.db.session(write=False) as session:
         require_app(session, app_id)
-        row = get_credentials(session, app_id, provider.value)
+        row = get_stored_credentials(session, app_id, provider.value)
         if row is None:
             raise ApiError(404, "not_found", f"the app has no {provider.value} credentials")
         return credentials_out(row)
