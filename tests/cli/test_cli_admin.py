@@ -71,13 +71,19 @@ def test_app_create_prints_the_key_once(database: Database) -> None:
     assert "exists" in again.output
 
 
-def test_credentials_from_a_file(database: Database, shop: str, tmp_path: Path) -> None:
+def _apns_credentials_file(tmp_path: Path) -> tuple[str, Path]:
+    """A fresh .p8 key (PEM) and a credentials file holding it."""
     pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     path = tmp_path / "apns.json"
     path.write_text(json.dumps({"key": pem, "key_id": "KEY1234567", "team_id": "TEAM123456",
                                 "topic": "com.example.shop"}))
+    return pem, path
+
+
+def test_credentials_from_a_file(database: Database, shop: str, tmp_path: Path) -> None:
+    pem, path = _apns_credentials_file(tmp_path)
     stored = run(shop, "app", "credentials", "shop", "apns", "--file", str(path))
     assert stored.exit_code == 0, stored.output
     assert '"key": "***"' in stored.output
@@ -99,12 +105,7 @@ def test_credentials_are_encrypted_with_the_secret_key_and_reencrypt_moves_old_r
     database: Database, shop: str, tmp_path: Path
 ) -> None:
     key, new_key = "cli-secret-key-" + "a" * 20, "cli-rotated-key-" + "b" * 20
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    path = tmp_path / "apns.json"
-    path.write_text(json.dumps({"key": pem, "key_id": "KEY1234567", "team_id": "TEAM123456",
-                                "topic": "com.example.shop"}))
+    pem, path = _apns_credentials_file(tmp_path)
     assert run(shop, "app", "credentials", "shop", "apns", "--file", str(path)).exit_code == 0  # plain
     refused = run(shop, "app", "reencrypt")
     assert (refused.exit_code, "no secret_key is set" in refused.output) == (2, True)
