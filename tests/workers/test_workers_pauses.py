@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+import pytest
 from worker_helpers import make_app
 
 from pushgate.planner.fanout import deliver_queue
@@ -13,13 +14,15 @@ from pushgate.registry import Database, get_credentials, set_credentials
 from pushgate.registry.pauses import (
     MAX_PAUSE_SECONDS,
     PAUSE_KEY,
+    ProviderPause,
     all_pauses,
     app_pauses,
     clear_pause,
     pause_length,
     pause_provider,
 )
-from pushgate.workers.pausebook import wake_deferred
+from pushgate.workers import pausebook
+from pushgate.workers.pausebook import PauseBook, wake_deferred
 
 CREDS = {"client_id": "ms-app://s-1-15-2-x", "client_secret": "s3cret"}
 
@@ -106,3 +109,28 @@ def test_waking_deferred_jobs_moves_only_jobs_deferred_by_a_pause(database: Data
     assert retry is not None
     assert retry.status is JobStatus.QUEUED
     assert retry.due_at == later
+
+
+async def test_a_pause_noted_while_a_refresh_reads_is_not_taken_for_a_lifted_one(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A job notes a provisional pause the moment a provider rejects the credentials,
+    # before the pause is stored. A refresh whose read began earlier sees no stored
+    # pause; it must not drop the fresh one (the process would go on sending).
+    app_id = _app_with_wns(database)
+    book = PauseBook(database, SqlQueue(database))
+    provisional = ProviderPause(app_id, "wns", "InvalidClient", time.time(), time.time() + 60, 0)
+    real_read = pausebook._read_pauses
+
+    def read_then_note(db: Database) -> list[ProviderPause]:
+        stored = real_read(db)  # the stored state: no pause yet
+        book.note(provisional)  # meanwhile, on the event loop, a job notes one
+        return stored
+
+    monkeypatch.setattr(pausebook, "_read_pauses", read_then_note)
+    await book.refresh()
+    assert book.active(app_id, "wns") == provisional
+
+    monkeypatch.setattr(pausebook, "_read_pauses", real_read)
+    await book.refresh()  # the next read is newer than the note: the stored state wins
+    assert book.active(app_id, "wns") is None

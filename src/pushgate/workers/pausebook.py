@@ -87,9 +87,16 @@ class PauseBook:
 
     async def refresh(self) -> None:
         """Re-read the pauses; wake the deferred jobs of pauses lifted early."""
+        before = dict(self._pauses)
         stored = await asyncio.to_thread(_read_pauses, self.db)
         now = self.clock()
         current = {(p.app_id, p.provider): p for p in stored}
+        # A pause noted while the read ran is newer than what the read saw (a job notes
+        # one the moment a provider rejects the credentials, before it is stored):
+        # keep it, or this process would go on sending with rejected credentials.
+        for key, pause in self._pauses.items():
+            if before.get(key) is not pause and key not in current:
+                current[key] = pause
         lifted = {
             key[1] for key, pause in self._pauses.items()
             if pause.active(now) and (key not in current or not current[key].active(now))
