@@ -142,7 +142,7 @@ class Settings(BaseModel):
 
 
 def _env_value(raw: str) -> Any:
-    """Environment values are strings; lists come as JSON or comma-separated."""
+    """Environment values are strings; a value starting with "[" is read as a JSON list."""
     stripped = raw.strip()
     if stripped.startswith("["):
         import json
