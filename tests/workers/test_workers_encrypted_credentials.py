@@ -85,7 +85,7 @@ async def test_credentials_no_configured_key_opens_pause_the_provider_naming_the
     assert "cannot be decrypted" in pauses["apns"].error
     assert apns.requests == 0
     assert key_line(apns) not in caplog.text
-    assert "cannot be decrypted" in caplog.text
+    assert f"apns credentials of app {app_id} are unusable (the apns credentials" in caplog.text
 
 
 def app_pauses_of(database: Database, app_id: int) -> dict[str, object]:

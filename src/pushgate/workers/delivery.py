@@ -170,7 +170,7 @@ class DeliveryJob:
             await self._follow_up(None)
             return
         except ClientBuildError as exc:
-            pause = await self._pause(str(exc), exc.version)
+            pause = await self._pause(str(exc), exc.version, unusable=True)
             await self._follow_up(self._deferred([d.id for d in devices], self._pause_end(pause)))
             return
         try:
@@ -299,8 +299,12 @@ class DeliveryJob:
         return self._next(device_ids, until, tries=self.tries, deferrals=self.deferrals + 1,
                           suffix=DEFERRED_SUFFIX)
 
-    async def _pause(self, error: str, version: datetime) -> ProviderPause | None:
-        """Store the pause (None: the credentials changed meanwhile; try them at once)."""
+    async def _pause(self, error: str, version: datetime, *, unusable: bool = False) -> ProviderPause | None:
+        """Store the pause (None: the credentials changed meanwhile; try them at once).
+
+        ``unusable``: no client could be built from the credentials (a key that
+        does not parse or decrypt), as opposed to a provider rejecting them.
+        """
         ctx = self.ctx
         pause = await asyncio.to_thread(self._store_pause, error, version)
         if pause is None:
@@ -309,8 +313,9 @@ class DeliveryJob:
             return None
         ctx.pauses.note(pause)
         logger.warning(
-            "%s rejected the credentials of app %s (%s): paused until %s",
-            self.provider, self.app_id, pause.error, pause.until_datetime.isoformat(timespec="seconds"),
+            "%s credentials of app %s %s (%s): paused until %s", self.provider, self.app_id,
+            "are unusable" if unusable else "were rejected", pause.error,
+            pause.until_datetime.isoformat(timespec="seconds"),
         )
         return pause
 
