@@ -140,6 +140,7 @@ class APNs(Provider[str, PreparedAPNs]):
         ca_file: str | Path | None = None,
         max_connections: int = 1,
         request_timeout: float = 30.0,
+        ping_interval: float | None = 60.0,
         token_refresh: float = DEFAULT_REFRESH,
         clock: Callable[[], float] = time.time,
         **provider_options: Any,
@@ -161,6 +162,8 @@ class APNs(Provider[str, PreparedAPNs]):
         :param ca_file: trust this CA instead of the system store.
         :param max_connections: HTTP/2 connections to open (each carries many streams).
         :param request_timeout: seconds before an unanswered request is retried.
+        :param ping_interval: seconds a connection may receive nothing before an
+            HTTP/2 PING checks it is still alive (None: never).
         :param token_refresh: rebuild the JWT after this many seconds (clamped to [1200, 3300]).
         :param clock: epoch seconds; used for the JWT ``iat`` and ``apns-expiration``.
         :param provider_options: ``concurrency``, ``max_retries``, ``retry_backoff``,
@@ -212,7 +215,7 @@ class APNs(Provider[str, PreparedAPNs]):
         self.base_url = base_url
         self._pool = H2Pool(
             base_url, ssl_context=ssl_context, max_connections=max_connections,
-            request_timeout=request_timeout,
+            request_timeout=request_timeout, ping_interval=ping_interval,
         )
         self._pseudo = HeaderBlock.encode(
             [(":method", "POST"), (":scheme", self._pool.scheme), (":authority", self._pool.authority)]

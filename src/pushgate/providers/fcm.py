@@ -82,6 +82,8 @@ class FCM(Provider[str, FCMPrepared]):
     :param base_url: where FCM is (a simulator, a proxy); a path is kept as a prefix.
     :param ssl_context: TLS for the FCM endpoint; ``ca_file`` trusts one CA file
         (for both FCM and the token endpoint).
+    :param ping_interval: seconds the HTTP/2 connection may receive nothing
+        before a PING checks it is still alive (None: never).
     :param validate_only: FCM's dry run: validated, never delivered.
     :param topic_size_limit: the limit for topic and condition messages
         (§2.4 says 2048 bytes; 4096 applies to token messages).
@@ -104,6 +106,7 @@ class FCM(Provider[str, FCMPrepared]):
         ca_file: str | Path | None = None,
         max_connections: int = 1,
         request_timeout: float = 30.0,
+        ping_interval: float | None = 60.0,
         validate_only: bool = False,
         topic_size_limit: int = TOPIC_LIMIT,
         clock: Callable[[], float] = time.time,
@@ -129,6 +132,7 @@ class FCM(Provider[str, FCMPrepared]):
                 ssl_context=ssl_context or client_context(ca_file=ca_file),
                 max_connections=max_connections,
                 request_timeout=request_timeout,
+                ping_interval=ping_interval,
             )
         except ValueError as exc:
             raise ConfigurationError(f"unusable base_url {base_url!r}: {exc}") from exc

@@ -113,6 +113,8 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
     :param ca_file: trust this CA bundle instead of the system store.
     :param max_connections_per_origin: HTTP/2 connections per push service.
     :param request_timeout: seconds to wait for each answer.
+    :param ping_interval: seconds an HTTP/2 connection may receive nothing
+        before a PING checks it is still alive (None: never).
     :param clock: epoch seconds (VAPID expiry, Retry-After dates, TTL from ``expiration``).
     """
 
@@ -128,6 +130,7 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         ca_file: str | Path | None = None,
         max_connections_per_origin: int = 1,
         request_timeout: float = 30.0,
+        ping_interval: float | None = 60.0,
         clock: Callable[[], float] = time.time,
         **kwargs: Any,
     ) -> None:
@@ -137,6 +140,7 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         self.clock = clock
         self.request_timeout = request_timeout
         self.max_connections_per_origin = max_connections_per_origin
+        self.ping_interval = ping_interval
         self._ssl_context = ssl_context
         self._ca_file = ca_file
         self._h2_context: ssl.SSLContext | None = ssl_context
@@ -246,6 +250,7 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
                 ssl_context=self._h2_context,
                 max_connections=self.max_connections_per_origin,
                 request_timeout=self.request_timeout,
+                ping_interval=self.ping_interval,
             )
             origin.pseudo = HeaderBlock.encode(
                 [(":method", "POST"), (":scheme", "https"), (":authority", origin.pool.authority)]

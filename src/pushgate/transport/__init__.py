@@ -32,7 +32,9 @@ Contract (for ``send``, read "the callback gets" for "the future fails with"):
   the caller sees one answer. Same for RST_STREAM REFUSED_STREAM.
 - If a connection drops with requests in flight, those futures fail with
   :class:`ConnectionLost` (the server may or may not have processed them);
-  the next request opens a new connection.
+  the next request opens a new connection. A connection that receives
+  nothing for ``ping_interval`` seconds is sent a PING (RFC 9113 §6.7); no
+  answer within ``ping_timeout`` counts as such a drop.
 - The future fails with :class:`RequestTimeout` after ``request_timeout``.
 - Another RST_STREAM code fails the future with :class:`StreamReset`.
 - All failures are subclasses of :class:`pushgate.errors.TransportError`.
@@ -42,7 +44,8 @@ and ``huffman`` (response header decoding), ``frames`` (RFC 9113 constants and
 frame builders), ``connection`` (the frame layer, and why it is
 hand-written), ``flow`` (our sending side of flow control), ``stream`` (one
 request's state), ``pool`` (queueing, resends, connection choice),
-``deadlines`` (the timeout sweep), ``errors``, ``tls`` (client contexts).
+``deadlines`` (the timeout sweep), ``keepalive`` (PING health checks),
+``errors``, ``tls`` (client contexts).
 """
 
 from __future__ import annotations

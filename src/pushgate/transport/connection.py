@@ -15,14 +15,15 @@ possible per stream:
   (``hpack_decode``: ``hpack.Decoder`` alone cost more per APNs-style
   response than the rest of the client's work per request);
 - no locks, no tasks, no timers per request: the pool owns queueing and a
-  periodic deadline sweep.
+  periodic deadline sweep, and the PING keepalive is one timer per connection.
 
 It runs on any asyncio event loop, uvloop included (not a dependency: an
 APNs send against nginx measured 19.0-19.5 us of CPU per request on uvloop
 against 20.0-22.5 us on the standard loop, within this machine's noise).
 
 Protocol duties kept (RFC 9113): the preface and SETTINGS (§3.4, §6.5),
-SETTINGS ACK, PING ACK (§6.7), SETTINGS_MAX_CONCURRENT_STREAMS at all times
+SETTINGS ACK, PING ACK and our own PINGs on a silent connection (§6.7,
+``keepalive.py``), SETTINGS_MAX_CONCURRENT_STREAMS at all times
 (§5.1.2; one stream until the server's first SETTINGS, since APNs token auth
 allows one stream until a request is accepted, PROTOCOLS.md §1.9), the
 peer's MAX_FRAME_SIZE (§4.2, CONTINUATION for big header blocks, §6.10),
@@ -38,7 +39,9 @@ from typing import cast
 from pushgate.transport import frames as f
 from pushgate.transport.errors import ConnectFailed, ConnectionLost, ProtocolViolation, StreamReset
 from pushgate.transport.flow import FlowControlError, SendFlow
+from pushgate.transport.frames import FrameError
 from pushgate.transport.hpack_decode import ResponseHeaderDecoder
+from pushgate.transport.keepalive import Keepalive
 from pushgate.transport.response import Response
 from pushgate.transport.stream import ConnectionOwner, Request
 
@@ -60,18 +63,18 @@ _END_BOTH = f.FLAG_END_HEADERS | f.FLAG_END_STREAM
 _PLAIN_HEADERS_MASK = f.FLAG_END_HEADERS | f.FLAG_PADDED | f.FLAG_PRIORITY
 
 
-class _ConnectionError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 class ClientConnection(asyncio.Protocol):
     """The client side of one HTTP/2 connection (TLS or h2c prior knowledge)."""
 
-    def __init__(self, owner: ConnectionOwner, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, owner: ConnectionOwner, loop: asyncio.AbstractEventLoop, ping: tuple[float, float] | None = None
+    ) -> None:
         self._owner = owner
         self._loop = loop
+        self._ping = ping  # (interval, timeout) of the keepalive, None for none
+        self.keepalive: Keepalive | None = None
+        self.heard = False  # something arrived since the keepalive last looked (keepalive.py)
+        self._lost_reason: str | None = None
         self._transport: asyncio.Transport | None = None
         self._out = bytearray()
         self._flush_pending = False
@@ -121,20 +124,26 @@ class ClientConnection(asyncio.Protocol):
         self._out += f.settings({f.SETTINGS_ENABLE_PUSH: 0, f.SETTINGS_INITIAL_WINDOW_SIZE: STREAM_WINDOW})
         self._out += f.window_update(0, CONNECTION_WINDOW - f.DEFAULT_WINDOW)
         self._flush()
+        if self._ping is not None:
+            self.keepalive = Keepalive(self, self._loop, *self._ping)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.keepalive is not None:
+            self.keepalive.cancel()
         streams, self._streams = self._streams, {}
         self._flow.blocked.clear()
         error: type[ConnectionLost | ConnectFailed]
+        lost = self._lost_reason  # set by abandon
         if self._violation:
             error, reason = ProtocolViolation, self._violation
         elif not self.settings_received:
             # The server never spoke HTTP/2 (RFC 9113 §3.4), so it processed nothing.
-            error, reason = ConnectFailed, "the server closed the connection before its HTTP/2 SETTINGS"
+            error = ConnectFailed
+            reason = lost or "the server closed the connection before its HTTP/2 SETTINGS"
         else:
             error = ConnectionLost
-            reason = f"connection lost: {exc}" if exc else "connection closed by the server"
+            reason = lost or (f"connection lost: {exc}" if exc else "connection closed by the server")
         for request in streams.values():
             request.conn = None
             self._owner._fail(request, error(reason))
@@ -221,6 +230,8 @@ class ClientConnection(asyncio.Protocol):
         if self._transport is None or self.closed:
             return
         self.closed = True
+        if self.keepalive is not None:
+            self.keepalive.cancel()
         self._out += f.goaway(0, f.NO_ERROR)
         self._flush()
         self._transport.close()
@@ -228,6 +239,20 @@ class ClientConnection(asyncio.Protocol):
     def abort(self) -> None:
         if self._transport is not None:
             self._transport.abort()
+
+    def abandon(self, reason: str) -> None:
+        """Drop a connection whose peer stopped answering, as if the network had:
+        no GOAWAY (nothing would read it), and ``connection_lost`` fails its
+        streams with :class:`ConnectionLost` for ``reason``."""
+        if self.closed or self._transport is None:
+            return
+        self.closed = True
+        self._lost_reason = reason
+        self._transport.abort()
+
+    def send_control(self, frame: bytes) -> None:
+        self._out += frame
+        self._flush()
 
     def _stream_done(self) -> None:
         if self.draining and not self._streams:
@@ -248,6 +273,7 @@ class ClientConnection(asyncio.Protocol):
     # -- input ----------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        self.heard = True
         if self._inbuf:
             data = self._inbuf + data
         pos = 0
@@ -259,13 +285,13 @@ class ClientConnection(asyncio.Protocol):
                 start = pos + 9
                 end = start + length
                 if length > f.DEFAULT_MAX_FRAME_SIZE:  # our SETTINGS_MAX_FRAME_SIZE (§4.2)
-                    raise _ConnectionError(f.FRAME_SIZE_ERROR, f"frame of {length} bytes")
+                    raise FrameError(f.FRAME_SIZE_ERROR, f"frame of {length} bytes")
                 if end > total:
                     break
                 pos = end
                 sid &= f.MAX_STREAM_ID
                 if self._continuation is not None and ftype != f.CONTINUATION:
-                    raise _ConnectionError(f.PROTOCOL_ERROR, "expected CONTINUATION")
+                    raise FrameError(f.PROTOCOL_ERROR, "expected CONTINUATION")
                 if ftype == f.HEADERS:
                     if flags & _PLAIN_HEADERS_MASK == f.FLAG_END_HEADERS and sid:  # the usual answer
                         self._on_header_block(sid, data[start:end], flags & f.FLAG_END_STREAM != 0)
@@ -275,7 +301,7 @@ class ClientConnection(asyncio.Protocol):
                     self._on_data(flags, sid, data[start:end], length)
                 else:
                     self._on_control(ftype, flags, sid, data[start:end])
-        except _ConnectionError as exc:
+        except FrameError as exc:
             self._protocol_error(exc.code, str(exc))
             return
         except FlowControlError as exc:
@@ -287,9 +313,9 @@ class ClientConnection(asyncio.Protocol):
 
     def _on_headers_frame(self, flags: int, sid: int, payload: bytes) -> None:
         if sid == 0:
-            raise _ConnectionError(f.PROTOCOL_ERROR, "HEADERS on stream 0")
+            raise FrameError(f.PROTOCOL_ERROR, "HEADERS on stream 0")
         if flags & f.FLAG_PADDED:
-            payload = self._unpad(payload)
+            payload = f.unpad(payload)
         if flags & f.FLAG_PRIORITY:
             payload = payload[5:]
         if flags & f.FLAG_END_HEADERS:
@@ -297,17 +323,11 @@ class ClientConnection(asyncio.Protocol):
         else:
             self._continuation = (sid, bytearray(payload), bool(flags & f.FLAG_END_STREAM))
 
-    @staticmethod
-    def _unpad(payload: bytes) -> bytes:
-        if not payload or payload[0] >= len(payload):
-            raise _ConnectionError(f.PROTOCOL_ERROR, "bad padding")
-        return payload[1 : len(payload) - payload[0]]
-
     def _on_header_block(self, sid: int, block: bytes, end_stream: bool) -> None:
         try:  # always decode: the HPACK dynamic table must stay in step (RFC 7541 §2.3.2)
             status, headers = self._headers.decode(block)
         except ValueError as exc:  # HPACKDecodeError, HuffmanError
-            raise _ConnectionError(f.COMPRESSION_ERROR, f"bad header block: {exc}") from exc
+            raise FrameError(f.COMPRESSION_ERROR, f"bad header block: {exc}") from exc
         request = self._streams.get(sid)
         if request is None:
             return  # a stream we cancelled
@@ -326,7 +346,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _on_data(self, flags: int, sid: int, payload: bytes, length: int) -> None:
         if sid == 0:
-            raise _ConnectionError(f.PROTOCOL_ERROR, "DATA on stream 0")
+            raise FrameError(f.PROTOCOL_ERROR, "DATA on stream 0")
         self._recv_unacked += length  # padding counts too (§6.9.1)
         if self._recv_unacked >= CONNECTION_WINDOW // 2:
             self._out += f.window_update(0, self._recv_unacked)
@@ -338,7 +358,7 @@ class ClientConnection(asyncio.Protocol):
             self._stream_error(sid, request, "DATA before response HEADERS")
             return
         if flags & f.FLAG_PADDED:
-            payload = self._unpad(payload)
+            payload = f.unpad(payload)
         if payload:
             if request.chunks is None:
                 request.chunks = [payload]
@@ -378,21 +398,23 @@ class ClientConnection(asyncio.Protocol):
             self._on_rst_stream(sid, payload)
         elif ftype == f.PING:
             if len(payload) != 8:
-                raise _ConnectionError(f.FRAME_SIZE_ERROR, "PING payload is not 8 bytes")
+                raise FrameError(f.FRAME_SIZE_ERROR, "PING payload is not 8 bytes")
             if not flags & f.FLAG_ACK:
                 self._out += f.frame(f.PING, f.FLAG_ACK, 0, payload)
+            elif self.keepalive is not None:
+                self.keepalive.acked(payload)
         elif ftype == f.GOAWAY:
             self._on_goaway(payload)
         elif ftype == f.CONTINUATION:
             self._on_continuation(flags, sid, payload)
         elif ftype == f.PUSH_PROMISE:
-            raise _ConnectionError(f.PROTOCOL_ERROR, "PUSH_PROMISE with push disabled")
+            raise FrameError(f.PROTOCOL_ERROR, "PUSH_PROMISE with push disabled")
         # PRIORITY and unknown frame types are ignored (§5.5, §6.3).
 
     def _on_continuation(self, flags: int, sid: int, payload: bytes) -> None:
         pending = self._continuation
         if pending is None or pending[0] != sid:
-            raise _ConnectionError(f.PROTOCOL_ERROR, "unexpected CONTINUATION")
+            raise FrameError(f.PROTOCOL_ERROR, "unexpected CONTINUATION")
         pending[1].extend(payload)
         if flags & f.FLAG_END_HEADERS:
             self._continuation = None
@@ -400,7 +422,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _on_settings(self, payload: bytes) -> None:
         if len(payload) % 6:
-            raise _ConnectionError(f.FRAME_SIZE_ERROR, "SETTINGS length is not a multiple of 6")
+            raise FrameError(f.FRAME_SIZE_ERROR, "SETTINGS length is not a multiple of 6")
         limit: int | None = None
         flow = self._flow
         for ident, value in f.parse_settings(payload):
@@ -410,7 +432,7 @@ class ClientConnection(asyncio.Protocol):
                 flow.set_initial_window(value)
             elif ident == f.SETTINGS_MAX_FRAME_SIZE:
                 if not f.DEFAULT_MAX_FRAME_SIZE <= value <= f.MAX_FRAME_SIZE_LIMIT:
-                    raise _ConnectionError(f.PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range")
+                    raise FrameError(f.PROTOCOL_ERROR, "MAX_FRAME_SIZE out of range")
                 flow.max_frame = value
         if limit is not None:
             self.max_concurrent_streams = limit
@@ -424,7 +446,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _on_window_update(self, sid: int, payload: bytes) -> None:
         if len(payload) != 4:
-            raise _ConnectionError(f.FRAME_SIZE_ERROR, "WINDOW_UPDATE payload is not 4 bytes")
+            raise FrameError(f.FRAME_SIZE_ERROR, "WINDOW_UPDATE payload is not 4 bytes")
         increment = f.unpack_u32(payload) & f.MAX_WINDOW
         flow = self._flow
         if sid == 0:
@@ -436,7 +458,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _on_rst_stream(self, sid: int, payload: bytes) -> None:
         if len(payload) != 4:
-            raise _ConnectionError(f.FRAME_SIZE_ERROR, "RST_STREAM payload is not 4 bytes")
+            raise FrameError(f.FRAME_SIZE_ERROR, "RST_STREAM payload is not 4 bytes")
         request = self._streams.pop(sid, None)
         self._flow.forget(sid)
         if request is None:
@@ -452,7 +474,7 @@ class ClientConnection(asyncio.Protocol):
 
     def _on_goaway(self, payload: bytes) -> None:
         if len(payload) < 8:
-            raise _ConnectionError(f.FRAME_SIZE_ERROR, "GOAWAY payload too short")
+            raise FrameError(f.FRAME_SIZE_ERROR, "GOAWAY payload too short")
         last, code, debug = f.unpack_goaway(payload)
         self.goaway = (last, code, debug)
         self.draining = True

@@ -64,6 +64,21 @@ _U32 = struct.Struct(">L")
 _GOAWAY = struct.Struct(">LL")
 
 
+class FrameError(Exception):
+    """A connection error (§5.4.1) found in the server's frames: ``code`` goes in our GOAWAY."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def unpad(payload: bytes) -> bytes:
+    """The data of a PADDED frame (§6.1, §6.2): without the length octet and the padding."""
+    if not payload or payload[0] >= len(payload):
+        raise FrameError(PROTOCOL_ERROR, "bad padding")
+    return payload[1 : len(payload) - payload[0]]
+
+
 def frame(frame_type: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
     length = len(payload)
     return FRAME_HEADER.pack(length >> 8, length & 0xFF, frame_type, flags, stream_id) + payload

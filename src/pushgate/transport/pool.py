@@ -56,12 +56,19 @@ class H2Pool:
         connect_timeout: float = 10.0,
         request_timeout: float | None = 30.0,
         max_resends: int = 3,
+        ping_interval: float | None = 60.0,
+        ping_timeout: float = 10.0,
     ) -> None:
+        """``ping_interval``: seconds a connection may receive nothing before an
+        HTTP/2 PING checks it; no ACK within ``ping_timeout`` drops it as lost
+        (``keepalive.py``). None: no PINGs."""
         parts = urlsplit(base_url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise ValueError(f"H2Pool needs an http:// or https:// URL with a host, not {base_url!r}")
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        if (ping_interval is not None and ping_interval <= 0) or ping_timeout <= 0:
+            raise ValueError("ping_interval and ping_timeout must be positive")
         self._scheme = parts.scheme
         self._host = parts.hostname
         self._port = parts.port or _DEFAULT_PORTS[parts.scheme]
@@ -76,6 +83,7 @@ class H2Pool:
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
         self._max_resends = max_resends
+        self._ping = None if ping_interval is None else (ping_interval, ping_timeout)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: DeadlineSweep | None = None
         self._queue: deque[Request] = deque()
@@ -227,7 +235,7 @@ class H2Pool:
 
     async def _connect(self) -> None:
         assert self._loop is not None
-        conn = ClientConnection(self, self._loop)
+        conn = ClientConnection(self, self._loop, self._ping)
         try:
             async with asyncio.timeout(self._connect_timeout):
                 await self._loop.create_connection(
