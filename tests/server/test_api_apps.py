@@ -51,15 +51,21 @@ async def test_create_app_shows_the_key_once(api: Api) -> None:
     assert (await api.client.get("/v1/devices", headers={"X-API-Key": key})).status_code == 401
 
 
-async def test_credentials_are_stored_and_never_shown(
-    api: Api, shop: Tenant, provider_secrets: Secrets
-) -> None:
+async def _put_every_provider(api: Api, shop: Tenant, provider_secrets: Secrets) -> list[httpx.Response]:
+    """PUT credentials for the four providers; the answers, in that order (APNs, FCM, Web Push, WNS)."""
     answers = []
     for provider in ("apns", "fcm", "webpush", "wns"):
         answer = await api.client.put(f"/v1/apps/{shop.id}/credentials/{provider}",
                                       json=provider_secrets.for_provider(provider), headers=ADMIN)
         assert answer.status_code == 200, answer.text
         answers.append(answer)
+    return answers
+
+
+async def test_credentials_are_stored_and_never_shown(
+    api: Api, shop: Tenant, provider_secrets: Secrets
+) -> None:
+    answers = await _put_every_provider(api, shop, provider_secrets)
     shown = answers[0].json()["config"]
     assert (shown["key"], shown["key_id"], shown["topic"]) == ("***", "ABC123DEFG", "com.example.shop")
     assert answers[1].json()["config"]["service_account"]["private_key"] == "***"
@@ -150,12 +156,7 @@ async def test_with_a_secret_key_credentials_are_stored_encrypted_and_shown_as_b
     key = "api-test-secret-key-" + "s" * 20
     api = await make_api(secret_key=key)
     shop = await api.tenant("shop")
-    answers = []
-    for provider in ("apns", "fcm", "webpush", "wns"):
-        answer = await api.client.put(f"/v1/apps/{shop.id}/credentials/{provider}",
-                                      json=provider_secrets.for_provider(provider), headers=ADMIN)
-        assert answer.status_code == 200, answer.text
-        answers.append(answer)
+    answers = await _put_every_provider(api, shop, provider_secrets)
     answers.append(await api.client.get(f"/v1/apps/{shop.id}/credentials", headers=ADMIN))
     answers.append(await api.client.get(f"/v1/apps/{shop.id}/credentials/fcm", headers=ADMIN))
     for answer in answers:
