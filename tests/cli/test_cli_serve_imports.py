@@ -24,8 +24,8 @@ HEAVY = (
 CHILD = """
 import asyncio, json, sys
 import pushgate.cli  # what the `pushgate` script imports before it runs `serve`
-from pushgate.config import Settings
-from pushgate.workers.runtime import serve
+from pushgate.service.settings import Settings
+from pushgate.service.runtime import serve
 
 HEAVY = {heavy!r}
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pushgate.config import Settings
 from pushgate.errors import ConfigurationError
+from pushgate.service.settings import Settings
 
 
 def test_defaults_are_the_embedded_setup() -> None:

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pushgate.config import Settings
 from pushgate.errors import ConfigurationError
 from pushgate.registry import CredentialCipher, Database, ValidationPolicy
 from pushgate.registry.migrations import HEAD_REVISION
+from pushgate.service.settings import Settings
 
 if TYPE_CHECKING:
-    from pushgate.metrics import Metrics
     from pushgate.queue import Queue
+    from pushgate.service.metrics import Metrics
 
 
 def open_database(settings: Settings, *, migrate_embedded: bool = True) -> Database:

@@ -5,7 +5,7 @@
 pool, one queue object and one metrics registry; the API wakes the workers
 when it enqueues, so a send starts within milliseconds. The embedded SQLite
 database is migrated at start-up; PostgreSQL is migrated by ``pushgate
-migrate`` (see :mod:`pushgate.server.components`).
+migrate`` (see :mod:`pushgate.service.components`).
 
 ``worker`` runs sender workers alone — more of them on other cores or
 machines, against the same SQLite file or PostgreSQL database.
@@ -29,8 +29,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pushgate.config import Settings
-from pushgate.metrics import Metrics
+from pushgate.service.metrics import Metrics
+from pushgate.service.settings import Settings
 from pushgate.workers.constants import DRAIN_SECONDS
 
 logger = logging.getLogger("pushgate")
@@ -98,7 +98,7 @@ async def serve(
     import uvicorn
 
     from pushgate.server.app import create_app
-    from pushgate.server.components import open_database, open_queue
+    from pushgate.service.components import open_database, open_queue
     from pushgate.workers.pool import WorkerPool
 
     warn_if_credentials_unencrypted(settings)
@@ -142,7 +142,7 @@ async def run_workers(
     :param metrics_port: when given, Prometheus scrapes this process's
         metrics on ``settings.host`` at that port (0: a free one, printed).
     """
-    from pushgate.server.components import open_database, open_queue
+    from pushgate.service.components import open_database, open_queue
     from pushgate.workers.pool import WorkerPool
 
     db = await asyncio.to_thread(open_database, settings)

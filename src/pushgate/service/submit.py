@@ -36,7 +36,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pushgate.config import Settings
 from pushgate.notification import Notification
 from pushgate.planner import FANOUT_QUEUE, count_audience, fanout_job
 from pushgate.queue import Job, Queue
@@ -53,6 +52,7 @@ from pushgate.registry import (
 from pushgate.registry.models import utcnow
 from pushgate.server.payload_limits import check_payloads
 from pushgate.server.schemas import SendAccepted
+from pushgate.service.settings import Settings
 
 
 class Backpressure(Exception):
