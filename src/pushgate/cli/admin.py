@@ -197,10 +197,11 @@ def send(
     config: ConfigOption = None,
 ) -> None:
     """Send a notification to tokens, users or everyone, as POST /v1/sends does."""
+    from pushgate.errors import Backpressure
     from pushgate.notification import Notification
     from pushgate.registry import IdempotencyConflict, ValidationError
     from pushgate.service.components import open_queue
-    from pushgate.service.submit import Backpressure, submit_send
+    from pushgate.service.submit import submit_send
 
     audiences = [name for name, given in (("tokens", token), ("users", user), ("all", all_devices)) if given]
     if len(audiences) != 1:

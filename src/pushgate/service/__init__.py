@@ -38,9 +38,10 @@ if TYPE_CHECKING:
         warn_if_credentials_unencrypted,
     )
     from pushgate.service.settings import ProviderEndpoint, Settings
-    from pushgate.service.submit import Submission, submit_send
+    from pushgate.service.submit import Accepted, Submission, submit_send
 
 _LAZY = {
+    "Accepted": "pushgate.service.submit",
     "LISTENING_PREFIX": "pushgate.service.runtime",
     "METRICS_PREFIX": "pushgate.service.runtime",
     "Metrics": "pushgate.service.metrics",
@@ -70,6 +71,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "LISTENING_PREFIX",
     "METRICS_PREFIX",
+    "Accepted",
     "Metrics",
     "ProviderEndpoint",
     "Services",

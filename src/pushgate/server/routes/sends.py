@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pushgate.errors import Backpressure
 from pushgate.registry import (
     SendStatus,
     SendStatusView,
@@ -32,7 +33,7 @@ from pushgate.registry.models import devices_table
 from pushgate.server.deps import AppId, ServicesDep, owned
 from pushgate.server.errors import ApiError
 from pushgate.server.schemas import Page, SendAccepted, SendDeliveryOut, SendIn, SendStatusOut
-from pushgate.service.submit import Backpressure, submit_send
+from pushgate.service.submit import submit_send
 
 router = APIRouter(prefix="/v1", tags=["sends"])
 SendId = Annotated[str, Path(max_length=36, description="The id returned when the send was accepted")]
