@@ -42,6 +42,7 @@ WAIT_SECONDS = 120.0
 async def run_demo(database_url: str | None, devices: int, port: int, exit_after: bool) -> int:
     """Run the demo; returns the process exit code."""
     from pushgate.cli.simulate import start_simulators
+    from pushgate.server import create_app
     from pushgate.service.runtime import configure_logging, serve
 
     configure_logging("warning")
@@ -57,7 +58,7 @@ async def run_demo(database_url: str | None, devices: int, port: int, exit_after
                          ca_file)
     stop = asyncio.Event()
     listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    server = asyncio.create_task(serve(settings, stop=stop, on_listening=listening.set_result))
+    server = asyncio.create_task(serve(settings, create_app, stop=stop, on_listening=listening.set_result))
     try:
         url = await _started(server, listening)
         key = await _walkthrough(url, admin_token, sims, devices)

@@ -47,12 +47,13 @@ def serve(
     drain: Annotated[float, typer.Option(help="Seconds to finish in-flight work on SIGTERM")] = 30.0,
 ) -> None:
     """Run the HTTP API and the sender workers (the one-machine default)."""
+    from pushgate.server import create_app
     from pushgate.service.runtime import configure_logging
     from pushgate.service.runtime import serve as run
 
     settings = load_settings(config, host=host, port=port, workers=workers)
     configure_logging(settings.log_level)
-    asyncio.run(run(settings, drain=drain))
+    asyncio.run(run(settings, create_app, drain=drain))
 
 
 def worker(

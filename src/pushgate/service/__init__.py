@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pushgate.service.runtime import (
         LISTENING_PREFIX,
         METRICS_PREFIX,
+        AppFactory,
         configure_logging,
         run_workers,
         serve,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Accepted": "pushgate.service.submit",
+    "AppFactory": "pushgate.service.runtime",
     "LISTENING_PREFIX": "pushgate.service.runtime",
     "METRICS_PREFIX": "pushgate.service.runtime",
     "Metrics": "pushgate.service.metrics",
@@ -72,6 +74,7 @@ __all__ = [
     "LISTENING_PREFIX",
     "METRICS_PREFIX",
     "Accepted",
+    "AppFactory",
     "Metrics",
     "ProviderEndpoint",
     "Services",
