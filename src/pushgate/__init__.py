@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pushgate.errors import (
     AuthenticationError,
+    Backpressure,
     ConfigurationError,
     InvalidNotification,
     InvalidToken,
@@ -58,6 +59,7 @@ __all__ = [
     "APNs",
     "Action",
     "AuthenticationError",
+    "Backpressure",
     "BatchResult",
     "Cause",
     "ConfigurationError",
