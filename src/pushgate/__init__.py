@@ -10,6 +10,7 @@ stay small).
 from __future__ import annotations
 
 import importlib
+import importlib.metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
 from pushgate.errors import (
@@ -29,12 +30,14 @@ from pushgate.providers._base import Message, Provider
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
 if TYPE_CHECKING:
+    from pushgate.blocking import Blocking
     from pushgate.providers.apns import APNs
     from pushgate.providers.fcm import FCM
     from pushgate.providers.webpush import Subscription, WebPush
     from pushgate.providers.wns import WNS
 
 _LAZY = {
+    "Blocking": "pushgate.blocking",
     "APNs": "pushgate.providers.apns",
     "FCM": "pushgate.providers.fcm",
     "Subscription": "pushgate.providers.webpush",
@@ -51,7 +54,11 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
-__version__ = "0.1.0"
+try:
+    # The version lives in pyproject.toml only; the installed metadata carries it.
+    __version__ = _metadata.version("pushgate")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "FCM",
@@ -61,6 +68,7 @@ __all__ = [
     "AuthenticationError",
     "Backpressure",
     "BatchResult",
+    "Blocking",
     "Cause",
     "ConfigurationError",
     "CriticalSound",
