@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from pushgate.planner import FANOUT_QUEUE
 from pushgate.queue import Job, JobStatus
+from pushgate.queue.tables import JobRow
 from pushgate.registry import DeliveryStatus, Outcome, record_outcomes
-from pushgate.registry.models import JobRow, Send
+from pushgate.registry.models import Send
 
 HELLO = {"title": "Hello", "body": "World"}
 

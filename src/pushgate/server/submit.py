@@ -34,12 +34,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from pushgate.config import Settings
 from pushgate.notification import Notification
 from pushgate.planner import FANOUT_QUEUE, count_audience, fanout_job
-from pushgate.queue import Job, Queue
+from pushgate.queue import Queue
 from pushgate.registry import (
     Database,
     Send,
@@ -115,10 +114,7 @@ def submit_send(
             id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
         ).model_dump(mode="json")
         save_response(session, send.id, response)
-        job = fanout_job(send.id, send_at, max_tries=settings.max_tries)
-        in_transaction = enqueue_in_transaction(session, db, queue, [job])
-    if not in_transaction:
-        queue.enqueue([job])
+        queue.enqueue_with(session, [fanout_job(send.id, send_at, max_tries=settings.max_tries)])
     return Submission(response, False, (FANOUT_QUEUE,))
 
 
@@ -151,18 +147,3 @@ def _replay(
         ).model_dump(mode="json")
     return Submission(response, True, ())
 
-
-def enqueue_in_transaction(session: Session, db: Database, queue: Queue, jobs: list[Job]) -> bool:
-    """Enqueue ``jobs`` inside ``session``'s transaction when the queue lives in the same database.
-
-    The embedded queue writes its rows on the session's connection
-    (``SqlQueue.enqueue(..., connection=)``), so they commit or roll back
-    with the send. Returns False for any other queue: the caller enqueues
-    after its commit.
-    """
-    from pushgate.queue import SqlQueue
-
-    if not isinstance(queue, SqlQueue) or queue.db is not db:
-        return False
-    queue.enqueue(jobs, connection=session.connection())
-    return True
