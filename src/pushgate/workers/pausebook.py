@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from pushgate.metrics import Metrics
-from pushgate.planner.fanout import deliver_queue
+from pushgate.planner.jobs import DEFERRED_SUFFIX, deliver_queue
 from pushgate.queue import Queue
 from pushgate.registry import Database
 from pushgate.registry.pauses import ProviderPause, all_pauses
@@ -30,9 +30,6 @@ from pushgate.registry.safe_errors import log_failure
 from pushgate.workers.constants import PAUSE_POLL_SECONDS
 
 logger = logging.getLogger("pushgate.workers")
-
-# Ids of jobs deferred by a pause end in this letter (see workers.delivery).
-DEFERRED_SUFFIX = "P"
 
 
 class PauseBook:
@@ -140,4 +137,4 @@ def wake_deferred(queue: Queue, provider: str, now: float) -> int:
                for direct in (True, False))
 
 
-__all__ = ["DEFERRED_SUFFIX", "PauseBook", "wake_deferred"]
+__all__ = ["PauseBook", "wake_deferred"]
