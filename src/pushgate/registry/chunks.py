@@ -25,7 +25,7 @@ from pushgate.registry.constants import (
 )
 from pushgate.registry.db import Database
 from pushgate.registry.models import sends_table
-from pushgate.registry.sends import Outcome, record_outcomes_on
+from pushgate.registry.outcomes import Outcome, record_outcomes_on
 
 _s = sends_table.c
 
