@@ -294,14 +294,12 @@ def _table(model: type[Base]) -> Table:
 
 
 # Core tables for the hot paths (executemany inserts, bulk claims, counters).
-apps_table = _table(App)
 devices_table = _table(Device)
 device_tags_table = _table(DeviceTag)
 users_table = _table(User)
 user_tags_table = _table(UserTag)
 user_optouts_table = _table(UserOptOut)
 sends_table = _table(Send)
-deliveries_table = _table(Delivery)
 
 __all__ = [
     "ApiKey",
