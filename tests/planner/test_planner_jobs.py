@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pushgate.planner.jobs import (
-    DEFERRED_SUFFIX,
+    DEFERRED_MARK,
     FANOUT_QUEUE,
     RETRY_MARK,
     DeliveryPayload,
@@ -31,9 +31,9 @@ SEND = "6f1c2a3e-0b7d-4c8e-9f00-112233445566"
         (f"{SEND}:0", JobId(SEND, 0)),
         (f"{SEND}:17", JobId(SEND, 17)),
         (f"{SEND}:3~2.0R", JobId(SEND, 3, 2, 0, RETRY_MARK)),
-        (f"{SEND}:3~1.1P", JobId(SEND, 3, 1, 1, DEFERRED_SUFFIX)),
+        (f"{SEND}:3~1.1P", JobId(SEND, 3, 1, 1, DEFERRED_MARK)),
         (f"{SEND}:12~10.4R", JobId(SEND, 12, 10, 4, RETRY_MARK)),
-        ("s:0~1.1P", JobId("s", 0, 1, 1, DEFERRED_SUFFIX)),
+        ("s:0~1.1P", JobId("s", 0, 1, 1, DEFERRED_MARK)),
     ],
 )
 def test_job_ids_round_trip(text: str, parsed: JobId) -> None:
@@ -76,9 +76,9 @@ def test_the_constructors_make_parseable_ids_and_the_stored_payloads() -> None:
     chained = DeliveryPayload.from_json(retry.payload)
     # A follow-up of a follow-up keeps the chain's root: ids never nest.
     paused = follow_up_job(retry.id, retry.queue, chained, [3], run_at=120.0, max_tries=5, tries=2,
-                           deferrals=1, mark=DEFERRED_SUFFIX)
+                           deferrals=1, mark=DEFERRED_MARK)
     assert paused.id == f"{SEND}:4~2.1P"
-    assert JobId.parse(paused.id) == JobId(SEND, 4, 2, 1, DEFERRED_SUFFIX)
+    assert JobId.parse(paused.id) == JobId(SEND, 4, 2, 1, DEFERRED_MARK)
     assert JobId.parse(paused.id).root == chained.root == f"{SEND}:4"
 
     assert job_from_json(job_to_json(job)) == job

@@ -25,6 +25,7 @@ from pushgate.registry import (
     list_sends,
     record_outcomes,
     save_response,
+    send_id_for_key,
     sends_to_resume,
 )
 from pushgate.registry.models import sends_table
@@ -104,6 +105,8 @@ def test_idempotency_key_returns_the_same_send_or_conflicts(database: Database, 
         other_app, _ = create_app(session, "other")
         assert create_send(session, other_app.id, NOTE, {"all": True}, idempotency_key="req-1").id != first.id
         assert create_send(session, app_id, NOTE, {"all": True}).id != first.id  # no key: always new
+        assert send_id_for_key(session, app_id, "req-1") == first.id
+        assert send_id_for_key(session, app_id, "req-2") is None
 
 
 def test_record_outcomes_is_idempotent_and_counts_once(database: Database, app_id: int) -> None:

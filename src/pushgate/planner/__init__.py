@@ -13,7 +13,7 @@ from pushgate.planner.fanout import (
     resume_fanouts,
 )
 from pushgate.planner.jobs import (
-    DEFERRED_SUFFIX,
+    DEFERRED_MARK,
     DELIVER_QUEUE_PREFIX,
     FANOUT_QUEUE,
     RETRY_MARK,
@@ -33,7 +33,7 @@ from pushgate.registry.fanout_queries import count_audience
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
-    "DEFERRED_SUFFIX",
+    "DEFERRED_MARK",
     "DELIVER_QUEUE_PREFIX",
     "FANOUT_QUEUE",
     "RETRY_MARK",

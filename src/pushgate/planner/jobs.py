@@ -39,7 +39,7 @@ DIRECT_LANE = ":direct"  # suffix of the lanes of sends to named devices or user
 FANOUT_ID_PREFIX = "fanout:"
 FollowUpMark = Literal["R", "P"]
 RETRY_MARK: Final = "R"  # a follow-up retrying temporary failures
-DEFERRED_SUFFIX: Final = "P"  # a follow-up deferred by a credentials pause (the pause book wakes these)
+DEFERRED_MARK: Final = "P"  # a follow-up deferred by a credentials pause (the pause book wakes these)
 
 
 def deliver_queue(provider: str, *, direct: bool = False) -> str:
@@ -103,11 +103,11 @@ class JobId:
             return cls(send_id, int(chunk))
         counts, mark = follow[:-1], follow[-1:]
         tries, dot, deferrals = counts.partition(".")
-        if mark not in (RETRY_MARK, DEFERRED_SUFFIX) or not dot or not tries.isdigit() \
+        if mark not in (RETRY_MARK, DEFERRED_MARK) or not dot or not tries.isdigit() \
                 or not deferrals.isdigit():
             raise ValueError(f"not a job id: {text!r}")
         return cls(send_id, int(chunk), int(tries), int(deferrals),
-                   RETRY_MARK if mark == RETRY_MARK else DEFERRED_SUFFIX)
+                   RETRY_MARK if mark == RETRY_MARK else DEFERRED_MARK)
 
 
 def fanout_job_id(send_id: str) -> str:
@@ -218,7 +218,7 @@ def job_from_json(data: Mapping[str, Any]) -> Job:
 
 
 __all__ = [
-    "DEFERRED_SUFFIX",
+    "DEFERRED_MARK",
     "DELIVER_QUEUE_PREFIX",
     "DIRECT_LANE",
     "FANOUT_ID_PREFIX",

@@ -76,6 +76,7 @@ from pushgate.registry.sends import (
     list_deliveries,
     list_sends,
     save_response,
+    send_id_for_key,
     sends_to_resume,
 )
 from pushgate.registry.targets import Target, normalize_target
@@ -163,6 +164,7 @@ __all__ = [
     "require_app",
     "revoke_api_key",
     "save_response",
+    "send_id_for_key",
     "sends_to_resume",
     "set_credentials",
     "token_hash",

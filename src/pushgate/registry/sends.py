@@ -146,6 +146,11 @@ def create_send(
     return send
 
 
+def send_id_for_key(session: Session, app_id: int, key: str) -> str | None:
+    """The id of the app's send stored with idempotency key ``key``, if any."""
+    return session.scalar(select(Send.id).where(Send.app_id == app_id, Send.idempotency_key == key))
+
+
 def _by_key(session: Session, app_id: int, key: str) -> Send | None:
     return session.scalar(select(Send).where(Send.app_id == app_id, Send.idempotency_key == key))
 

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pushgate.notification import Notification
-from pushgate.planner.jobs import DEFERRED_SUFFIX, RETRY_MARK, DeliveryPayload, FollowUpMark, follow_up_job
+from pushgate.planner.jobs import DEFERRED_MARK, RETRY_MARK, DeliveryPayload, FollowUpMark, follow_up_job
 from pushgate.providers._base import Message
 from pushgate.queue import ClaimedJob, Job
 from pushgate.registry import DeadToken, DeliveryStatus, Outcome
@@ -279,7 +279,7 @@ class DeliveryJob:
 
     def _deferred(self, device_ids: list[int], until: float) -> Job:
         return self._next(device_ids, until, tries=self.tries, deferrals=self.deferrals + 1,
-                          mark=DEFERRED_SUFFIX)
+                          mark=DEFERRED_MARK)
 
     async def _pause(self, error: str, version: datetime, *, unusable: bool = False) -> ProviderPause | None:
         """Store the pause (None: the credentials changed meanwhile; try them at once).

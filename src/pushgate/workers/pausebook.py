@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from pushgate.metrics import Metrics
-from pushgate.planner.jobs import DEFERRED_SUFFIX, deliver_queue
+from pushgate.planner.jobs import DEFERRED_MARK, deliver_queue
 from pushgate.queue import Queue
 from pushgate.registry import Database
 from pushgate.registry.pauses import ProviderPause, all_pauses
@@ -133,7 +133,7 @@ def wake_deferred(queue: Queue, provider: str, now: float) -> int:
     Jobs of other apps' pauses of the same provider may wake too: they are
     claimed, found still paused, and deferred again (one cheap round trip).
     """
-    return sum(queue.reschedule(deliver_queue(provider, direct=direct), run_at=now, id_suffix=DEFERRED_SUFFIX)
+    return sum(queue.reschedule(deliver_queue(provider, direct=direct), run_at=now, id_suffix=DEFERRED_MARK)
                for direct in (True, False))
 
 
