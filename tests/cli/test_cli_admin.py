@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 from pushgate.cli import app as cli
 from pushgate.planner import fan_out
 from pushgate.queue import Job, SqlQueue
+from pushgate.queue.tables import JobRow
 from pushgate.registry import (
     CredentialCipher,
     Database,
@@ -24,7 +25,7 @@ from pushgate.registry import (
     get_credentials,
     list_devices,
 )
-from pushgate.registry.models import JobRow, Send
+from pushgate.registry.models import Send
 
 
 def run(url: str, *args: str, secret_key: str | None = None) -> Result:

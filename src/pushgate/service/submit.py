@@ -14,12 +14,14 @@ or end with a recorded reason, even across ``kill -9``. So, in order:
    ``settings.max_queue_depth`` the send is refused (503 with Retry-After)
    *before* anything is stored: overload is an answer, never a silent drop.
 4. **Store** the send, its cached answer and its fan-out job in **one
-   transaction**. With the embedded queue (the same database) the job row
-   is inserted on the send's own connection, so there is no moment where a
-   send exists without its job. Another queue implementation (Redis) is
-   enqueued right after the commit; the window between the two is covered
-   by :func:`pushgate.planner.resume_fanouts` at start-up and by a replay,
-   which re-enqueues the fan-out of a send still ``queued`` (idempotent).
+   transaction**: :meth:`Queue.enqueue_with` makes the job durable exactly
+   when the send's transaction commits (the embedded queue writes its row
+   on the send's own connection; a queue in another engine writes an outbox
+   row there and relays it), so there is no moment where a send exists
+   without its job. A replay still re-enqueues the fan-out of a send that
+   is ``queued`` (idempotent by job id), and
+   :func:`pushgate.planner.resume_fanouts` re-runs unfinished fan-outs at
+   start-up.
 
 The number of targeted devices is :func:`pushgate.planner.count_audience`,
 a ``COUNT`` over the same conditions the fan-out walks; it is null for a
@@ -34,22 +36,20 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from pushgate.errors import Backpressure
 from pushgate.notification import Notification
 from pushgate.planner import FANOUT_QUEUE, count_audience, fanout_job
-from pushgate.queue import Job, Queue
+from pushgate.queue import Queue
 from pushgate.registry import (
     Database,
-    Send,
     SendStatus,
     Target,
     ValidationError,
     create_send,
     list_credentials,
     save_response,
+    send_id_for_key,
 )
 from pushgate.registry.models import utcnow
 from pushgate.server.payload_limits import check_payloads
@@ -129,10 +129,7 @@ def submit_send(
             id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
         ).to_json()
         save_response(session, send.id, response)
-        job = fanout_job(send.id, send_at, max_tries=settings.max_tries)
-        in_transaction = enqueue_in_transaction(session, db, queue, [job])
-    if not in_transaction:
-        queue.enqueue([job])
+        queue.enqueue_with(session, [fanout_job(send.id, send_at, max_tries=settings.max_tries)])
     return Submission(response, False, (FANOUT_QUEUE,))
 
 
@@ -147,10 +144,7 @@ def _replay(
 ) -> Submission | None:
     """The stored answer for ``key``, or None when the key is new."""
     with db.session(write=False) as session:
-        exists = session.scalar(
-            select(Send.id).where(Send.app_id == app_id, Send.idempotency_key == key)
-        )
-        if exists is None:
+        if send_id_for_key(session, app_id, key) is None:
             return None
         # With the key in use create_send only compares: the earlier send, or IdempotencyConflict.
         send = create_send(session, app_id, notification, target, idempotency_key=key, send_at=send_at)
@@ -165,18 +159,3 @@ def _replay(
         ).to_json()
     return Submission(response, True, ())
 
-
-def enqueue_in_transaction(session: Session, db: Database, queue: Queue, jobs: list[Job]) -> bool:
-    """Enqueue ``jobs`` inside ``session``'s transaction when the queue lives in the same database.
-
-    The embedded queue writes its rows on the session's connection
-    (``SqlQueue.enqueue(..., connection=)``), so they commit or roll back
-    with the send. Returns False for any other queue: the caller enqueues
-    after its commit.
-    """
-    from pushgate.queue import SqlQueue
-
-    if not isinstance(queue, SqlQueue) or queue.db is not db:
-        return False
-    queue.enqueue(jobs, connection=session.connection())
-    return True

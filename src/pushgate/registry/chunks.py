@@ -4,12 +4,14 @@ The planner fans a send out into jobs that carry device ids only; the
 worker loads what it needs of those devices when the job runs, so a device
 deleted or deactivated meanwhile is settled instead of sent to, and a job
 re-run after a crash skips the devices whose outcome is already recorded.
+It loads the send's content too (:func:`load_send_content`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -23,7 +25,7 @@ from pushgate.registry.constants import (
 )
 from pushgate.registry.db import Database
 from pushgate.registry.models import sends_table
-from pushgate.registry.sends import Outcome, record_outcomes_on
+from pushgate.registry.outcomes import Outcome, record_outcomes_on
 
 _s = sends_table.c
 
@@ -45,7 +47,34 @@ class DeviceRow(NamedTuple):
     # provider's timestamp") is applied in SQL by deactivate_devices.
 
 
-def load_chunk(db: Database, payload: Mapping[str, Any], *, now: datetime | None = None) -> list[DeviceRow]:
+@dataclass(frozen=True, slots=True)
+class SendContent:
+    """What a delivery job needs of its send."""
+
+    status: str
+    notification: dict[str, Any]
+    start: datetime  # send_at, or when the send was created: TTLs count from here
+
+
+def load_send_content(db: Database, send_id: str) -> SendContent | None:
+    """The send's notification and start; None when the send is gone or cancelled."""
+    with db.connect(write=False) as connection:
+        row = connection.execute(
+            select(_s.status, _s.notification, _s.created_at, _s.send_at).where(_s.id == send_id)
+        ).one_or_none()
+    if row is None or row.status == SendStatus.CANCELLED:
+        return None
+    return SendContent(row.status, row.notification, row.send_at or row.created_at)
+
+
+def load_chunk(
+    db: Database,
+    send_id: str,
+    provider: str,
+    device_ids: Sequence[int],
+    *,
+    now: datetime | None = None,
+) -> list[DeviceRow]:
     """The devices of a delivery job that still need this send, loaded in one query.
 
     Skips devices that already have a delivery row for the send, so a job
@@ -54,8 +83,7 @@ def load_chunk(db: Database, payload: Mapping[str, Any], *, now: datetime | None
     (failed: DeviceDeleted / DeviceInactive), so the send's pending count
     still reaches zero. A cancelled or unknown send yields nothing.
     """
-    send_id: str = payload["send_id"]
-    wanted: list[int] = list(payload["device_ids"])
+    wanted = list(device_ids)
     with db.connect(write=False) as connection:
         status = connection.execute(select(_s.status).where(_s.id == send_id)).scalar()
         if status is None or status == SendStatus.CANCELLED:
@@ -83,7 +111,7 @@ def load_chunk(db: Database, payload: Mapping[str, Any], *, now: datetime | None
     settle.extend(Outcome(i, DeliveryStatus.FAILED, REASON_DEVICE_DELETED) for i in wanted if i not in found)
     if settle:
         with db.connect() as connection:
-            record_outcomes_on(connection, send_id, payload["provider"], settle, now=now)
+            record_outcomes_on(connection, send_id, provider, settle, now=now)
     return devices
 
 
@@ -109,4 +137,4 @@ _CHUNK_SQLITE = (f"SELECT json_group_array(json_array({_CHUNK_COLUMNS}))"
 _CHUNK_POSTGRESQL = (f"SELECT {_CHUNK_COLUMNS}"
                      + _CHUNK_FROM.format(send="%s", ids="SELECT unnest(%s::bigint[])") + " ORDER BY d.id")
 
-__all__ = ["DeviceRow", "load_chunk"]
+__all__ = ["DeviceRow", "SendContent", "load_chunk", "load_send_content"]
