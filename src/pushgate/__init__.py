@@ -28,17 +28,17 @@ from pushgate.providers._base import Message, Provider
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
 if TYPE_CHECKING:
-    from pushgate.providers.apns import APNs
-    from pushgate.providers.fcm import FCM
-    from pushgate.providers.webpush import Subscription, WebPush
-    from pushgate.providers.wns import WNS
+    from pushgate.providers.apns.client import APNs
+    from pushgate.providers.fcm.client import FCM
+    from pushgate.providers.webpush.client import Subscription, WebPush
+    from pushgate.providers.wns.client import WNS
 
 _LAZY = {
-    "APNs": "pushgate.providers.apns",
-    "FCM": "pushgate.providers.fcm",
-    "Subscription": "pushgate.providers.webpush",
-    "WebPush": "pushgate.providers.webpush",
-    "WNS": "pushgate.providers.wns",
+    "APNs": "pushgate.providers.apns.client",
+    "FCM": "pushgate.providers.fcm.client",
+    "Subscription": "pushgate.providers.webpush.client",
+    "WebPush": "pushgate.providers.webpush.client",
+    "WNS": "pushgate.providers.wns.client",
 }
 
 

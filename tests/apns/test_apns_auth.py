@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hpack import Decoder
 
 from pushgate.errors import ConfigurationError
-from pushgate.providers.apns_auth import (
+from pushgate.providers.apns.auth import (
     MAX_REFRESH,
     MIN_REFRESH,
     TokenSigner,

@@ -15,9 +15,9 @@ import pytest
 
 from pushgate.errors import ConfigurationError, PayloadTooLarge
 from pushgate.notification import Notification, Priority
-from pushgate.payloads.apns import TOPIC_SUFFIXES
 from pushgate.providers._base import Message
-from pushgate.providers.apns import APNs
+from pushgate.providers.apns.client import APNs
+from pushgate.providers.apns.payload import TOPIC_SUFFIXES
 from pushgate.results import Cause, Status
 from pushgate.simulators._base import Fault, ManualClock
 from pushgate.simulators.apns import APNsSimulator

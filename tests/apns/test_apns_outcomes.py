@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pushgate.providers._apns_outcomes import classify_exception, classify_response, parse_error_body
-from pushgate.providers.apns import new_apns_id, new_apns_ids
+from pushgate.providers.apns.client import new_apns_id, new_apns_ids
+from pushgate.providers.apns.outcomes import classify_exception, classify_response, parse_error_body
 from pushgate.results import Cause, Status
 from pushgate.transport import (
     ConnectionLost,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
 from pushgate.notification import CriticalSound, InterruptionLevel, Notification, Priority
-from pushgate.payloads.apns import (
+from pushgate.providers.apns.payload import (
     PAYLOAD_LIMIT,
     TOPIC_SUFFIXES,
     VOIP_PAYLOAD_LIMIT,

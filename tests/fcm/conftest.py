@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pushgate.providers.fcm import FCM
+from pushgate.providers.fcm.client import FCM
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators._fcm_oauth import GOOGLE_TOKEN_URI, OAuthEndpoint
 from pushgate.simulators.fcm import FCMSimulator

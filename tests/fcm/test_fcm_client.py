@@ -12,7 +12,7 @@ import pytest
 from pushgate.errors import ConfigurationError, InvalidNotification, PayloadTooLarge
 from pushgate.notification import Notification
 from pushgate.providers._base import Message
-from pushgate.providers.fcm import FCM
+from pushgate.providers.fcm.client import FCM
 from pushgate.results import Cause, Status
 from pushgate.simulators._base import Fault, ManualClock
 from pushgate.simulators.fcm import FCMSimulator

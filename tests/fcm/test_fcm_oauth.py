@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.oauth2 import service_account as google_service_account
 
 from pushgate.errors import AuthenticationError, ConfigurationError, TransportError
-from pushgate.providers.fcm_auth import (
+from pushgate.providers.fcm.auth import (
     FCM_SCOPE,
     GOOGLE_TOKEN_URI,
     JWT_BEARER,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pushgate.providers._fcm_outcomes import (
+from pushgate.providers.fcm.outcomes import (
     APNS_ERROR,
     BAD_REQUEST,
     FCM_ERROR,

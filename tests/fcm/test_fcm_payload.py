@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
 from pushgate.notification import Action, CriticalSound, Notification
-from pushgate.payloads.fcm import (
+from pushgate.providers.fcm.payload import (
     MAX_TTL,
     MESSAGE_LIMIT,
     RESERVED_DATA_KEYS,

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pushgate.providers.fcm_auth import ServiceAccount, ServiceAccountAuth
+from pushgate.providers.fcm.auth import ServiceAccount, ServiceAccountAuth
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators.fcm import INVALID_TOKEN_MESSAGE, FCMSimulator
 

@@ -13,7 +13,7 @@ import pytest
 
 from pushgate.crypto import ece
 from pushgate.crypto.vapid import Vapid, VapidKey, b64url_decode
-from pushgate.providers.webpush import WebPush
+from pushgate.providers.webpush.client import WebPush
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators.tls import LocalCA
 from pushgate.simulators.webpush import WebPushSimulator

@@ -14,7 +14,7 @@ import pytest
 from pushgate.crypto.vapid import VapidKey, b64url_decode
 from pushgate.errors import ConfigurationError, InvalidToken, PayloadTooLarge
 from pushgate.notification import Notification
-from pushgate.providers.webpush import DEFAULT_ALLOWED_HOSTS, Subscription, WebPush
+from pushgate.providers.webpush.client import DEFAULT_ALLOWED_HOSTS, Subscription, WebPush
 from pushgate.results import Cause, Status
 from pushgate.simulators._base import Fault, ManualClock
 from pushgate.simulators.tls import LocalCA
@@ -210,7 +210,7 @@ async def test_disallowed_endpoint_makes_no_request(
 
 
 def test_allow_list_rules() -> None:
-    from pushgate.providers._webpush_subscription import AllowList
+    from pushgate.providers.webpush.subscription import AllowList
 
     default = AllowList(DEFAULT_ALLOWED_HOSTS)
     assert default.allows("fcm.googleapis.com", 443)

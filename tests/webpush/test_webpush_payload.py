@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
 from pushgate.notification import Action, Notification, Priority
-from pushgate.payloads.webpush import DEFAULT_TTL, MAX_PLAINTEXT, build_message, web_topic
+from pushgate.providers.webpush.payload import DEFAULT_TTL, MAX_PLAINTEXT, build_message, web_topic
 
 
 def _json(notification: Notification) -> dict[str, object]:

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pushgate.providers.wns import WNS
+from pushgate.providers.wns.client import WNS
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators.tls import LocalCA
 from pushgate.simulators.wns import WNSSimulator

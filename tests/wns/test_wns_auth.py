@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from pushgate.errors import AuthenticationError, RetryableError, TransportError
-from pushgate.providers.wns_auth import CLASSIC_SCOPE, ENTRA_SCOPE, WNSAuth
+from pushgate.providers.wns.auth import CLASSIC_SCOPE, ENTRA_SCOPE, WNSAuth
 from pushgate.simulators._base import Fault, ManualClock
 from pushgate.simulators.wns import WNSSimulator
 

@@ -13,8 +13,8 @@ import pytest
 from pushgate.errors import ConfigurationError, PayloadTooLarge
 from pushgate.notification import Notification
 from pushgate.providers._base import Message
-from pushgate.providers._wns_lanes import Lanes
-from pushgate.providers.wns import WNS
+from pushgate.providers.wns.client import WNS
+from pushgate.providers.wns.lanes import Lanes
 from pushgate.results import Cause, Status
 from pushgate.simulators._base import Fault, ManualClock
 from pushgate.simulators.wns import WNSSimulator

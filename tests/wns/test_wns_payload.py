@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
 from pushgate.notification import Action, CriticalSound, Notification
-from pushgate.payloads.wns import (
+from pushgate.providers.wns.payload import (
     WNS_MAX_PAYLOAD,
     WNSPayload,
     WNSType,

@@ -3,7 +3,7 @@
 A send accepted with 202 must be deliverable: discovering at delivery time
 that the body is 5 KB over APNs' 4 KB limit would fail every device of the
 send one by one. So the API builds the wire payload with the same builders
-the provider clients use in ``prepare()`` (:mod:`pushgate.payloads`), for
+the provider clients use in ``prepare()`` (the ``payload`` modules of :mod:`pushgate.providers`), for
 every provider the app has credentials for (narrowed by the target's
 ``providers``), and refuses the send with 413 naming the provider and the
 sizes when one does not fit — or 422 when the notification cannot be
@@ -44,18 +44,18 @@ def check_payloads(
         if wanted is not None and provider not in wanted:
             continue
         if provider == "apns":
-            from pushgate.payloads import apns
+            from pushgate.providers.apns import payload as apns
 
             apns.build(notification, bundle_id=str(config.get("topic") or _PLACEHOLDER_TOPIC), now=now)
         elif provider == "fcm":
-            from pushgate.payloads import fcm
+            from pushgate.providers.fcm import payload as fcm
 
             fcm.build_payload(notification, now=now)
         elif provider == "webpush":
-            from pushgate.payloads import webpush
+            from pushgate.providers.webpush import payload as webpush
 
             webpush.build_message(notification, now=now)
         elif provider == "wns":
-            from pushgate.payloads import wns
+            from pushgate.providers.wns import payload as wns
 
             wns.build(notification, now=now)

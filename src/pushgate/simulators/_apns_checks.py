@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from pushgate.payloads.apns import PAYLOAD_LIMIT, PUSH_TYPES, TOPIC_SUFFIXES, VOIP_PAYLOAD_LIMIT
+from pushgate.providers.apns.payload import PAYLOAD_LIMIT, PUSH_TYPES, TOPIC_SUFFIXES, VOIP_PAYLOAD_LIMIT
 from pushgate.simulators._server import SimConnection
 
 Environment = Literal["production", "sandbox"]

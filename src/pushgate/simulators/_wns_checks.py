@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
-from pushgate.payloads.wns import parse_xml
+from pushgate.providers.wns.payload import parse_xml
 from pushgate.simulators._server import SimRequest, SimResponse
 
 MAX_BODY = 5000  # bytes, §4.5 (413)

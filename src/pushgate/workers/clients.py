@@ -296,7 +296,7 @@ def build_client(
 
 
 def _apns(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
-    from pushgate.providers.apns import APNs
+    from pushgate.providers.apns.client import APNs
 
     options: dict[str, Any] = {
         "topic": conf.get("topic"),
@@ -348,7 +348,7 @@ def _write_private(path: str, text: str) -> None:
 
 
 def _fcm(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
-    from pushgate.providers.fcm import DEFAULT_BASE_URL, FCM
+    from pushgate.providers.fcm.client import DEFAULT_BASE_URL, FCM
 
     account = conf.get("service_account")
     if isinstance(account, Mapping):
@@ -364,7 +364,7 @@ def _fcm(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) ->
 
 
 def _webpush(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
-    from pushgate.providers.webpush import WebPush
+    from pushgate.providers.webpush.client import WebPush
 
     return WebPush(
         vapid_private_key=conf["vapid_private_key"], vapid_subject=conf["vapid_subject"],
@@ -373,7 +373,7 @@ def _webpush(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]
 
 
 def _wns(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
-    from pushgate.providers.wns import WNS
+    from pushgate.providers.wns.client import WNS
 
     return WNS(
         client_id=conf["client_id"], client_secret=conf["client_secret"], tenant_id=conf.get("tenant_id"),

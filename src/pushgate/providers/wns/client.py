@@ -3,7 +3,7 @@
 WNS speaks HTTP/1.1 only, with no chunking or pipelining and no
 ``Expect: 100-continue`` (§4.3), so requests go over up to
 ``max_connections`` keep-alive connections, one request at a time each
-(:mod:`pushgate.providers._wns_lanes` says why each connection is its own
+(:mod:`pushgate.providers.wns.lanes` says why each connection is its own
 ``httpx.AsyncClient``); httpx sends a ``Content-Length`` for every body and
 never asks for 100-continue. The token is the channel URI itself: the full
 URL the notification is POSTed to.
@@ -59,11 +59,11 @@ import httpx
 
 from pushgate.errors import AuthenticationError, ConfigurationError, RetryableError, TransportError
 from pushgate.notification import Notification
-from pushgate.payloads.wns import WNSPayload, build
 from pushgate.providers._base import Provider
 from pushgate.providers._retry_after import parse_retry_after
-from pushgate.providers._wns_lanes import Lanes
-from pushgate.providers.wns_auth import WNSAuth
+from pushgate.providers.wns.auth import WNSAuth
+from pushgate.providers.wns.lanes import Lanes
+from pushgate.providers.wns.payload import WNSPayload, build
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport.tls import client_context
 

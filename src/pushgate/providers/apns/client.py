@@ -34,19 +34,19 @@ from typing import Any, ClassVar, Final, Literal
 
 from pushgate.errors import ConfigurationError, TransportError
 from pushgate.notification import Notification
-from pushgate.payloads import apns as payload
-from pushgate.providers._apns_outcomes import (
-    EXPIRED_PROVIDER_TOKEN,
-    classify_exception,
-    classify_response,
-)
 from pushgate.providers._base import Provider
-from pushgate.providers.apns_auth import (
+from pushgate.providers.apns import payload
+from pushgate.providers.apns.auth import (
     DEFAULT_REFRESH,
     TokenSigner,
     certificate_uid,
     load_client_certificate,
     load_signing_key,
+)
+from pushgate.providers.apns.outcomes import (
+    EXPIRED_PROVIDER_TOKEN,
+    classify_exception,
+    classify_response,
 )
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport import H2Pool, HeaderBlock, LiteralField, Response

@@ -40,10 +40,10 @@ from pushgate.crypto import ece
 from pushgate.crypto.vapid import Vapid, VapidKey
 from pushgate.errors import InvalidToken, TransportError
 from pushgate.notification import Notification
-from pushgate.payloads.webpush import WebPushMessage, build_message
 from pushgate.providers._base import Provider
 from pushgate.providers._retry_after import parse_retry_after
-from pushgate.providers._webpush_subscription import DEFAULT_ALLOWED_HOSTS, AllowList, Subscription
+from pushgate.providers.webpush.payload import WebPushMessage, build_message
+from pushgate.providers.webpush.subscription import DEFAULT_ALLOWED_HOSTS, AllowList, Subscription
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport import H2Pool, HeaderBlock, HTTP2NotNegotiated, LiteralField, Response
 from pushgate.transport.tls import client_context

@@ -42,8 +42,8 @@ from typing import Any
 
 from pushgate.errors import InvalidNotification
 from pushgate.notification import Notification, Priority
-from pushgate.payloads._fit import fit
-from pushgate.payloads._json import deep_merge
+from pushgate.providers._payload_fit import fit
+from pushgate.providers._payload_json import deep_merge
 
 __all__ = [
     "DEFAULT_TTL",

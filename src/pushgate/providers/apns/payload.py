@@ -47,8 +47,8 @@ from typing import Any, Final
 
 from pushgate.errors import InvalidNotification
 from pushgate.notification import CriticalSound, Notification, Priority
-from pushgate.payloads._fit import fit
-from pushgate.payloads._json import deep_merge, dumps
+from pushgate.providers._payload_fit import fit
+from pushgate.providers._payload_json import deep_merge, dumps
 
 # PROTOCOLS.md §1.4: body limits in bytes.
 PAYLOAD_LIMIT: Final = 4096

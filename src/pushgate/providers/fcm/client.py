@@ -29,7 +29,10 @@ from urllib.parse import quote, urlsplit
 
 from pushgate.errors import ConfigurationError, InvalidNotification, PushgateError, TransportError
 from pushgate.notification import Notification
-from pushgate.payloads.fcm import (
+from pushgate.providers._base import Provider
+from pushgate.providers.fcm.auth import ServiceAccount, ServiceAccountAuth
+from pushgate.providers.fcm.outcomes import classify
+from pushgate.providers.fcm.payload import (
     MESSAGE_LIMIT,
     TOKEN_RE,
     TOPIC_LIMIT,
@@ -39,9 +42,6 @@ from pushgate.payloads.fcm import (
     condition_topics,
     normalize_topic,
 )
-from pushgate.providers._base import Provider
-from pushgate.providers._fcm_outcomes import classify
-from pushgate.providers.fcm_auth import ServiceAccount, ServiceAccountAuth
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport import H2Pool, HeaderBlock, Response
 from pushgate.transport.tls import client_context

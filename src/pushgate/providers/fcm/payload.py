@@ -26,8 +26,8 @@ from typing import Any, Literal
 
 from pushgate.errors import InvalidNotification
 from pushgate.notification import CriticalSound, Notification, Priority
-from pushgate.payloads._fit import fit
-from pushgate.payloads._json import deep_merge, dumps
+from pushgate.providers._payload_fit import fit
+from pushgate.providers._payload_json import deep_merge, dumps
 
 # PROTOCOLS.md §2.4: 4096 bytes for a message, 2048 for topic messages.
 MESSAGE_LIMIT = 4096

@@ -56,7 +56,7 @@ The ``wns`` override (every key optional; unknown keys are an error)::
 
 The body is at most 5000 bytes (§4.5, 413); :func:`build` raises
 :class:`PayloadTooLarge` before sending, or trims the body text when the
-caller opted in with ``max_size`` (:func:`pushgate.payloads._fit.fit`).
+caller opted in with ``max_size`` (:func:`pushgate.providers._payload_fit.fit`).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ from xml.parsers import expat
 
 from pushgate.errors import InvalidNotification
 from pushgate.notification import CriticalSound, Notification
-from pushgate.payloads._fit import fit
+from pushgate.providers._payload_fit import fit
 
 WNS_MAX_PAYLOAD = 5000  # bytes, PROTOCOLS.md §4.5 (413)
 LABEL_MAX = 16  # X-WNS-Tag / X-WNS-Group characters, §4.3
