@@ -24,7 +24,7 @@ from pushgate.errors import (
     TransportError,
 )
 from pushgate.notification import Action, CriticalSound, InterruptionLevel, Notification, Priority
-from pushgate.providers._base import Message, Provider
+from pushgate.providers import Message, Provider
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
 if TYPE_CHECKING:

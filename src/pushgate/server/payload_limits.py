@@ -3,8 +3,8 @@
 A send accepted with 202 must be deliverable: discovering at delivery time
 that the body is 5 KB over APNs' 4 KB limit would fail every device of the
 send one by one. So the API builds the wire payload with the same builders
-the provider clients use in ``prepare()`` (the ``payload`` modules of :mod:`pushgate.providers`), for
-every provider the app has credentials for (narrowed by the target's
+the provider clients use in ``prepare()`` (each provider spec's
+``check_payload``), for every provider the app has credentials for (narrowed by the target's
 ``providers``), and refuses the send with 413 naming the provider and the
 sizes when one does not fit — or 422 when the notification cannot be
 expressed for a provider at all (a bad override block, too many WNS actions).
@@ -20,10 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from pushgate.notification import Notification
-
-# APNs needs a topic to build headers; certificate-only credentials may rely on
-# the certificate's UID. Any placeholder works for measuring the body.
-_PLACEHOLDER_TOPIC = "com.example.app"
+from pushgate.providers import provider_spec
 
 
 def check_payloads(
@@ -43,19 +40,4 @@ def check_payloads(
     for provider, config in sorted(credentials.items()):
         if wanted is not None and provider not in wanted:
             continue
-        if provider == "apns":
-            from pushgate.providers.apns import payload as apns
-
-            apns.build(notification, bundle_id=str(config.get("topic") or _PLACEHOLDER_TOPIC), now=now)
-        elif provider == "fcm":
-            from pushgate.providers.fcm import payload as fcm
-
-            fcm.build_payload(notification, now=now)
-        elif provider == "webpush":
-            from pushgate.providers.webpush import payload as webpush
-
-            webpush.build_message(notification, now=now)
-        elif provider == "wns":
-            from pushgate.providers.wns import payload as wns
-
-            wns.build(notification, now=now)
+        provider_spec(provider).check_payload(notification, config, now)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from pushgate.notification import Notification
 from pushgate.planner.chunks import DeviceRow, load_chunk
-from pushgate.providers._base import Message
+from pushgate.providers import Message, provider_spec
 from pushgate.queue import ClaimedJob, Job
 from pushgate.registry import DeadToken, DeliveryStatus, Outcome, SendStatus
 from pushgate.registry.models import sends_table
@@ -340,9 +340,7 @@ def _with_attempts(outcome: Outcome, tries: int) -> Outcome:
 
 
 def _token_of(device: DeviceRow) -> Any:
-    if device.provider == "webpush":
-        return {"endpoint": device.token, "keys": {"p256dh": device.p256dh or "", "auth": device.auth or ""}}
-    return device.token
+    return provider_spec(device.provider).client_token(device.token, device.p256dh, device.auth)
 
 
 __all__ = ["DeliveryJob", "SendInfo", "delivery_id", "effective_notification", "retry_delay"]

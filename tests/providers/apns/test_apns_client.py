@@ -15,7 +15,7 @@ import pytest
 
 from pushgate.errors import ConfigurationError, PayloadTooLarge
 from pushgate.notification import Notification, Priority
-from pushgate.providers._base import Message
+from pushgate.providers import Message
 from pushgate.providers.apns.client import APNs
 from pushgate.providers.apns.payload import TOPIC_SUFFIXES
 from pushgate.results import Cause, Status

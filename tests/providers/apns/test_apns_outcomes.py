@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pushgate.providers.apns.client import new_apns_id, new_apns_ids
-from pushgate.providers.apns.outcomes import classify_exception, classify_response, parse_error_body
+from pushgate.providers.apns.outcomes import classify, classify_exception, parse_error_body
 from pushgate.results import Cause, Status
 from pushgate.transport import (
     ConnectionLost,
@@ -39,11 +39,11 @@ def test_parse_error_body(body: bytes, expected: tuple[str | None, datetime | No
 def test_success_keeps_the_sent_apns_id() -> None:
     # APNs echoes the apns-id it was sent, so the sent one is used without
     # decoding the echo; the server's own id counts only when none was sent.
-    outcome = classify_response("ab", "given", Response(200, [("apns-id", "echoed")], b""))
+    outcome = classify("ab", "given", Response(200, [("apns-id", "echoed")], b""))
     assert (outcome.status, outcome.message_id) == (Status.SENT, "given")
-    outcome = classify_response("ab", None, Response(200, [("apns-id", "made-by-apns")], b""))
+    outcome = classify("ab", None, Response(200, [("apns-id", "made-by-apns")], b""))
     assert outcome.message_id == "made-by-apns"
-    outcome = classify_response("ab", "given", Response(200, [], b""))
+    outcome = classify("ab", "given", Response(200, [], b""))
     assert outcome.message_id == "given"
 
 
@@ -60,13 +60,13 @@ def test_success_keeps_the_sent_apns_id() -> None:
     ],
 )
 def test_classify_response(status: int, body: bytes, expected: tuple[Status, Cause | None]) -> None:
-    outcome = classify_response("ab", "id", Response(status, [], body))
+    outcome = classify("ab", "id", Response(status, [], body))
     assert (outcome.status, outcome.cause) == expected
     assert outcome.http_status == status
 
 
 def test_unparsed_body_kept_as_detail() -> None:
-    outcome = classify_response("ab", "id", Response(502, [], b"<html>bad gateway</html>"))
+    outcome = classify("ab", "id", Response(502, [], b"<html>bad gateway</html>"))
     assert outcome.detail == "<html>bad gateway</html>"
 
 

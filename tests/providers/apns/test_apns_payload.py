@@ -15,7 +15,7 @@ from pushgate.providers.apns.payload import (
     PAYLOAD_LIMIT,
     TOPIC_SUFFIXES,
     VOIP_PAYLOAD_LIMIT,
-    build,
+    build_payload,
     deep_merge,
     topic_for,
 )
@@ -25,7 +25,7 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def body_of(notification: Notification, **kw: object) -> dict[str, object]:
-    parts = build(notification, bundle_id=BUNDLE, now=NOW, **kw)  # type: ignore[arg-type]
+    parts = build_payload(notification, bundle_id=BUNDLE, now=NOW, **kw)  # type: ignore[arg-type]
     loaded: dict[str, object] = json.loads(parts.body)
     return loaded
 
@@ -51,7 +51,7 @@ def test_alert_fields_and_custom_keys_beside_aps() -> None:
 
 
 def test_body_is_compact_utf8_json() -> None:
-    parts = build(Notification(title="Grüße 👋", body="x"), bundle_id=BUNDLE)
+    parts = build_payload(Notification(title="Grüße 👋", body="x"), bundle_id=BUNDLE)
     assert parts.body == '{"aps":{"alert":{"title":"Grüße 👋","body":"x"}}}'.encode()
 
 
@@ -63,20 +63,20 @@ def test_critical_sound_and_badge_zero() -> None:
 
 
 def test_silent_is_background_with_content_available() -> None:
-    parts = build(Notification(silent=True, data={"sync": "1"}), bundle_id=BUNDLE)
+    parts = build_payload(Notification(silent=True, data={"sync": "1"}), bundle_id=BUNDLE)
     assert json.loads(parts.body) == {"aps": {"content-available": 1}, "sync": "1"}
     assert (parts.push_type, parts.priority, parts.topic) == ("background", "5", BUNDLE)
 
 
 def test_silent_with_alert_is_rejected() -> None:
     with pytest.raises(InvalidNotification) as info:
-        build(Notification(silent=True, title="x"), bundle_id=BUNDLE)
+        build_payload(Notification(silent=True, title="x"), bundle_id=BUNDLE)
     assert info.value.field == "silent"
 
 
 def test_data_key_aps_is_rejected() -> None:
     with pytest.raises(InvalidNotification) as info:
-        build(Notification(body="x", data={"aps": {}}), bundle_id=BUNDLE)
+        build_payload(Notification(body="x", data={"aps": {}}), bundle_id=BUNDLE)
     assert info.value.field == "data"
 
 
@@ -99,18 +99,18 @@ def test_data_url_wins_over_model_url() -> None:
 )
 def test_priority_mapping(priority: Priority | None, visible: bool, expected: str) -> None:
     n = Notification(body="x" if visible else None, data={"a": 1}, priority=priority)
-    assert build(n, bundle_id=BUNDLE).priority == expected
+    assert build_payload(n, bundle_id=BUNDLE).priority == expected
 
 
 def test_background_is_always_priority_5() -> None:
     n = Notification(silent=True, priority=Priority.HIGH)
-    assert build(n, bundle_id=BUNDLE).priority == "5"
+    assert build_payload(n, bundle_id=BUNDLE).priority == "5"
 
 
 @pytest.mark.parametrize("push_type", sorted(TOPIC_SUFFIXES))
 def test_push_type_topic_suffixes(push_type: str) -> None:
     n = Notification(body="x", push_type=push_type)  # type: ignore[arg-type]
-    parts = build(n, bundle_id=BUNDLE)
+    parts = build_payload(n, bundle_id=BUNDLE)
     assert parts.push_type == push_type
     assert parts.topic == BUNDLE + TOPIC_SUFFIXES[push_type]
     assert ("apns-push-type", push_type) in parts.headers()
@@ -122,21 +122,22 @@ def test_topic_for_keeps_full_topic() -> None:
 
 
 def test_expiration_from_ttl_and_absolute() -> None:
-    assert build(Notification(body="x", ttl=60), bundle_id=BUNDLE, now=NOW).expiration == str(
+    assert build_payload(Notification(body="x", ttl=60), bundle_id=BUNDLE, now=NOW).expiration == str(
         int(NOW.timestamp()) + 60
     )
-    assert build(Notification(body="x", ttl=0), bundle_id=BUNDLE, now=NOW).expiration == "0"
+    assert build_payload(Notification(body="x", ttl=0), bundle_id=BUNDLE, now=NOW).expiration == "0"
     when = NOW + timedelta(hours=2)
-    assert build(Notification(body="x", expiration=when), bundle_id=BUNDLE).expiration == str(
+    assert build_payload(Notification(body="x", expiration=when), bundle_id=BUNDLE).expiration == str(
         int(when.timestamp())
     )
-    assert build(Notification(body="x"), bundle_id=BUNDLE).expiration is None
+    assert build_payload(Notification(body="x"), bundle_id=BUNDLE).expiration is None
 
 
 def test_collapse_id_limit_is_64_bytes() -> None:
-    assert build(Notification(body="x", collapse_key="é" * 32), bundle_id=BUNDLE).collapse_id == "é" * 32
+    parts = build_payload(Notification(body="x", collapse_key="é" * 32), bundle_id=BUNDLE)
+    assert parts.collapse_id == "é" * 32
     with pytest.raises(InvalidNotification) as info:
-        build(Notification(body="x", collapse_key="é" * 32 + "x"), bundle_id=BUNDLE)
+        build_payload(Notification(body="x", collapse_key="é" * 32 + "x"), bundle_id=BUNDLE)
     assert info.value.field == "collapse_key"
 
 
@@ -155,7 +156,7 @@ def test_override_payload_deep_merged_last_and_none_deletes() -> None:
 def test_override_headers() -> None:
     n = Notification(body="x", apns={"headers": {"apns-priority": 5, "apns-topic": "com.other",
                                                  "APNS-Collapse-Id": "c1"}})
-    parts = build(n, bundle_id=BUNDLE)
+    parts = build_payload(n, bundle_id=BUNDLE)
     assert (parts.priority, parts.topic, parts.collapse_id) == ("5", "com.other", "c1")
 
 
@@ -173,30 +174,30 @@ def test_override_headers() -> None:
 )
 def test_bad_override_blocks(block: dict[str, object]) -> None:
     with pytest.raises(InvalidNotification):
-        build(Notification(body="x", apns=block), bundle_id=BUNDLE)
+        build_payload(Notification(body="x", apns=block), bundle_id=BUNDLE)
 
 
 def test_too_large_raises_and_trimming_fits() -> None:
     n = Notification(title="T", body="x" * 5000)
     with pytest.raises(PayloadTooLarge) as info:
-        build(n, bundle_id=BUNDLE)
+        build_payload(n, bundle_id=BUNDLE)
     assert info.value.limit == PAYLOAD_LIMIT
-    parts = build(n, bundle_id=BUNDLE, max_size=PAYLOAD_LIMIT)
+    parts = build_payload(n, bundle_id=BUNDLE, max_size=PAYLOAD_LIMIT)
     assert len(parts.body) <= PAYLOAD_LIMIT
     assert json.loads(parts.body)["aps"]["alert"]["body"].endswith("…")
 
 
 def test_voip_limit_is_5120() -> None:
     n = Notification(body="x" * 4500, push_type="voip")
-    assert len(build(n, bundle_id=BUNDLE).body) > PAYLOAD_LIMIT
+    assert len(build_payload(n, bundle_id=BUNDLE).body) > PAYLOAD_LIMIT
     with pytest.raises(PayloadTooLarge) as info:
-        build(Notification(body="x" * 5200, push_type="voip"), bundle_id=BUNDLE)
+        build_payload(Notification(body="x" * 5200, push_type="voip"), bundle_id=BUNDLE)
     assert info.value.limit == VOIP_PAYLOAD_LIMIT
 
 
 def test_data_too_large_cannot_be_trimmed() -> None:
     with pytest.raises(PayloadTooLarge):
-        build(Notification(body="hi", data={"blob": "x" * 5000}), bundle_id=BUNDLE, max_size=4096)
+        build_payload(Notification(body="hi", data={"blob": "x" * 5000}), bundle_id=BUNDLE, max_size=4096)
 
 
 def test_deep_merge_does_not_mutate() -> None:
@@ -222,10 +223,10 @@ def test_trimming_always_fits_and_is_valid_json(
 ) -> None:
     n = Notification(title=title, body=body * 2, data=data)
     try:
-        parts = build(n, bundle_id=BUNDLE, max_size=limit)
+        parts = build_payload(n, bundle_id=BUNDLE, max_size=limit)
     except PayloadTooLarge:
         # Only possible when everything but the body is already too big.
-        empty = build(Notification(title=title, body="", data=data), bundle_id=BUNDLE)
+        empty = build_payload(Notification(title=title, body="", data=data), bundle_id=BUNDLE)
         assert len(empty.body) > limit
         return
     assert len(parts.body) <= limit
@@ -238,7 +239,7 @@ def test_trimming_always_fits_and_is_valid_json(
 @settings(max_examples=100, deadline=None)
 @given(st.text(alphabet="é漢👋a", min_size=1500, max_size=2500))
 def test_non_ascii_trimmed_on_character_boundaries(body: str) -> None:
-    parts = build(Notification(body=body), bundle_id=BUNDLE, max_size=1000)
+    parts = build_payload(Notification(body=body), bundle_id=BUNDLE, max_size=1000)
     assert len(parts.body) <= 1000
     sent = json.loads(parts.body.decode("utf-8"))["aps"]["alert"]["body"]
     assert sent.endswith("…")

@@ -11,7 +11,7 @@ import pytest
 
 from pushgate.errors import ConfigurationError, InvalidNotification, PayloadTooLarge
 from pushgate.notification import Notification
-from pushgate.providers._base import Message
+from pushgate.providers import Message
 from pushgate.providers.fcm.client import FCM
 from pushgate.results import Cause, Status
 from pushgate.simulators._base import Fault, ManualClock

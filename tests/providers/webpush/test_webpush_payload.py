@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
 from pushgate.notification import Action, Notification, Priority
-from pushgate.providers.webpush.payload import DEFAULT_TTL, MAX_PLAINTEXT, build_message, web_topic
+from pushgate.providers.webpush.payload import DEFAULT_TTL, MAX_PLAINTEXT, build_payload, web_topic
 
 
 def _json(notification: Notification) -> dict[str, object]:
-    loaded: dict[str, object] = json.loads(build_message(notification).plaintext)
+    loaded: dict[str, object] = json.loads(build_payload(notification).plaintext)
     return loaded
 
 
@@ -39,12 +39,12 @@ def test_full_shape() -> None:
 
 def test_silent_data_message_and_empty_notification() -> None:
     assert _json(Notification(silent=True, data={"sync": True})) == {"silent": True, "data": {"sync": True}}
-    message = build_message(Notification())
+    message = build_payload(Notification())
     assert message.plaintext == b"{}"
 
 
 def test_non_ascii_is_sent_as_utf8() -> None:
-    message = build_message(Notification(title="Grüße ☃"))
+    message = build_payload(Notification(title="Grüße ☃"))
     assert "Grüße ☃".encode() in message.plaintext
 
 
@@ -58,7 +58,7 @@ def test_override_deep_merged_last_and_none_deletes() -> None:
 
 
 def test_headers_defaults() -> None:
-    message = build_message(Notification(title="x"))
+    message = build_payload(Notification(title="x"))
     assert message.ttl == DEFAULT_TTL == 2419200
     assert message.headers() == [
         ("ttl", "2419200"), ("content-encoding", "aes128gcm"), ("content-type", "application/octet-stream"),
@@ -66,20 +66,20 @@ def test_headers_defaults() -> None:
 
 
 def test_ttl_from_notification_and_expiration() -> None:
-    assert build_message(Notification(ttl=0)).ttl == 0
+    assert build_payload(Notification(ttl=0)).ttl == 0
     now = datetime(2030, 1, 1, tzinfo=UTC)
     n = Notification(expiration=now + timedelta(seconds=90))
-    assert build_message(n, now=now).ttl == 90
-    assert build_message(n, now=now + timedelta(hours=1)).ttl == 0
+    assert build_payload(n, now=now).ttl == 90
+    assert build_payload(n, now=now + timedelta(hours=1)).ttl == 0
 
 
 def test_override_headers() -> None:
     n = Notification(title="x", ttl=10, priority=Priority.HIGH, collapse_key="k",
                      webpush={"headers": {"TTL": "30", "Urgency": "very-low", "Topic": "abcd"}})
-    message = build_message(n)
+    message = build_payload(n)
     assert (message.ttl, message.urgency, message.topic) == (30, "very-low", "abcd")
     assert "headers" not in json.loads(message.plaintext)
-    short = build_message(Notification(webpush={"ttl": 5, "urgency": "low", "topic": "t1"}))
+    short = build_payload(Notification(webpush={"ttl": 5, "urgency": "low", "topic": "t1"}))
     assert (short.ttl, short.urgency, short.topic) == (5, "low", "t1")
     assert ("urgency", "low") in short.headers()
     assert ("topic", "t1") in short.headers()
@@ -93,15 +93,15 @@ def test_override_headers() -> None:
 )
 def test_bad_overrides(override: dict[str, object]) -> None:
     with pytest.raises(InvalidNotification):
-        build_message(Notification(webpush=override))
+        build_payload(Notification(webpush=override))
 
 
 @pytest.mark.parametrize(
     ("priority", "urgency"), [(Priority.HIGH, "high"), (Priority.NORMAL, "normal"), (Priority.LOW, "low")]
 )
 def test_priority_to_urgency(priority: Priority, urgency: str) -> None:
-    assert build_message(Notification(priority=priority)).urgency == urgency
-    assert build_message(Notification()).urgency is None
+    assert build_payload(Notification(priority=priority)).urgency == urgency
+    assert build_payload(Notification()).urgency is None
 
 
 def test_topic_from_collapse_key() -> None:
@@ -111,20 +111,20 @@ def test_topic_from_collapse_key() -> None:
         topic = web_topic(key)
         assert re.fullmatch(r"[0-9a-f]{32}", topic), key
         assert web_topic(key) == topic  # stable
-    assert build_message(Notification(collapse_key="frenz-ai-done")).topic == web_topic("frenz-ai-done")
+    assert build_payload(Notification(collapse_key="frenz-ai-done")).topic == web_topic("frenz-ai-done")
 
 
 def test_too_large_raises_unless_trimming_is_asked_for() -> None:
     n = Notification(title="t", body="é" * 3000)
     with pytest.raises(PayloadTooLarge):
-        build_message(n)
-    trimmed = build_message(n, max_size=MAX_PLAINTEXT)
+        build_payload(n)
+    trimmed = build_payload(n, max_size=MAX_PLAINTEXT)
     assert len(trimmed.plaintext) <= MAX_PLAINTEXT
     assert json.loads(trimmed.plaintext)["body"].endswith("…")
-    smaller = build_message(n, max_size=1000)
+    smaller = build_payload(n, max_size=1000)
     assert len(smaller.plaintext) <= 1000
     with pytest.raises(PayloadTooLarge):
-        build_message(Notification(data={"blob": "x" * 5000}), max_size=MAX_PLAINTEXT)
+        build_payload(Notification(data={"blob": "x" * 5000}), max_size=MAX_PLAINTEXT)
 
 
 @settings(max_examples=80, deadline=None)
@@ -136,7 +136,7 @@ def test_too_large_raises_unless_trimming_is_asked_for() -> None:
 )
 def test_trimming_never_exceeds_the_limit(title: str, body: str, data: dict[str, str], max_size: int) -> None:
     n = Notification(title=title, body=body, data=data or None)
-    message = build_message(n, max_size=max_size)
+    message = build_payload(n, max_size=max_size)
     assert len(message.plaintext) <= max_size <= MAX_PLAINTEXT
     payload = json.loads(message.plaintext)
     assert body.startswith(payload.get("body", "").removesuffix("…"))

@@ -12,7 +12,7 @@ import pytest
 
 from pushgate.errors import ConfigurationError, PayloadTooLarge
 from pushgate.notification import Notification
-from pushgate.providers._base import Message
+from pushgate.providers import Message
 from pushgate.providers.wns.client import WNS
 from pushgate.providers.wns.lanes import Lanes
 from pushgate.results import Cause, Status

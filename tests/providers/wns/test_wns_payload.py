@@ -16,7 +16,7 @@ from pushgate.providers.wns.payload import (
     WNS_MAX_PAYLOAD,
     WNSPayload,
     WNSType,
-    build,
+    build_payload,
     clean_text,
     parse_xml,
     short_label,
@@ -52,7 +52,7 @@ def texts(payload: WNSPayload) -> list[str]:
     ],
 )
 def test_type_selection(notification: Notification, expected: WNSType) -> None:
-    payload = build(notification)
+    payload = build_payload(notification)
     assert payload.type is expected
     assert headers(payload)["x-wns-type"] == expected.value
     assert headers(payload)["content-type"] == expected.content_type
@@ -62,7 +62,7 @@ def test_type_selection(notification: Notification, expected: WNSType) -> None:
 
 
 def test_toast_generic_shape() -> None:
-    payload = build(
+    payload = build_payload(
         Notification(
             title="Title", subtitle="Sub", body="Body", url="https://example.com/?a=1&b=2",
             icon="https://example.com/icon.png", image="https://example.com/hero.png", sound="default",
@@ -92,10 +92,12 @@ def test_toast_generic_shape() -> None:
 
 
 def test_toast_launch_from_override_and_data() -> None:
-    with_override = ET.fromstring(build(Notification(title="t", url="https://x", wns={"launch": "a=1"})).body)
+    with_override = ET.fromstring(
+        build_payload(Notification(title="t", url="https://x", wns={"launch": "a=1"})).body
+    )
     assert with_override.get("launch") == "a=1"
     assert with_override.get("activationType") is None
-    with_data = ET.fromstring(build(Notification(title="t", data={"order": 7})).body)
+    with_data = ET.fromstring(build_payload(Notification(title="t", data={"order": 7})).body)
     assert json.loads(with_data.get("launch") or "") == {"order": 7}
 
 
@@ -109,48 +111,48 @@ def test_toast_launch_from_override_and_data() -> None:
     ],
 )
 def test_toast_audio(sound: str | CriticalSound, expected: dict[str, str]) -> None:
-    audio = ET.fromstring(build(Notification(title="t", sound=sound)).body).find("audio")
+    audio = ET.fromstring(build_payload(Notification(title="t", sound=sound)).body).find("audio")
     assert audio is not None
     assert audio.attrib == expected
 
 
 def test_silent_toast_has_silent_audio_and_no_sound_means_no_audio() -> None:
-    silent = ET.fromstring(build(Notification(title="t", silent=True, wns={"type": "toast"})).body)
+    silent = ET.fromstring(build_payload(Notification(title="t", silent=True, wns={"type": "toast"})).body)
     audio = silent.find("audio")
     assert audio is not None
     assert audio.attrib == {"silent": "true"}
-    assert ET.fromstring(build(Notification(title="t")).body).find("audio") is None
+    assert ET.fromstring(build_payload(Notification(title="t")).body).find("audio") is None
 
 
 def test_loc_keys_become_resource_references() -> None:
-    payload = build(Notification(title_loc_key="Title", body_loc_key="Body", body_loc_args=["x"]))
+    payload = build_payload(Notification(title_loc_key="Title", body_loc_key="Body", body_loc_args=["x"]))
     assert texts(payload) == ["ms-resource:Title", "ms-resource:Body"]
 
 
 def test_toast_scenario_and_duration() -> None:
     override = {"scenario": "reminder", "duration": "long"}
-    root = ET.fromstring(build(Notification(title="t", wns=override)).body)
+    root = ET.fromstring(build_payload(Notification(title="t", wns=override)).body)
     assert (root.get("scenario"), root.get("duration")) == ("reminder", "long")
     with pytest.raises(InvalidNotification):
-        build(Notification(title="t", wns={"scenario": "party"}))
+        build_payload(Notification(title="t", wns={"scenario": "party"}))
 
 
 def test_too_many_actions_is_invalid() -> None:
     actions = [Action(id=f"a{i}", title=f"A{i}") for i in range(6)]
     with pytest.raises(InvalidNotification) as info:
-        build(Notification(title="t", actions=actions))
+        build_payload(Notification(title="t", actions=actions))
     assert info.value.field == "actions"
 
 
 def test_user_text_is_escaped_and_round_trips() -> None:
-    payload = build(Notification(title=NASTY, body=NASTY, subtitle=NASTY, url=f"https://x/?q={NASTY}"))
+    payload = build_payload(Notification(title=NASTY, body=NASTY, subtitle=NASTY, url=f"https://x/?q={NASTY}"))
     assert texts(payload) == [NASTY, NASTY, NASTY]
     assert ET.fromstring(payload.body).get("launch") == f"https://x/?q={NASTY}"
     assert b"<!--" not in payload.body
 
 
 def test_text_xml_cannot_carry_is_cleaned() -> None:
-    payload = build(Notification(title="a\x00b\x1bc\ud800d", body="one\r\ntwo\rthree\tfour"))
+    payload = build_payload(Notification(title="a\x00b\x1bc\ud800d", body="one\r\ntwo\rthree\tfour"))
     assert texts(payload) == ["abcd", "one\ntwo\nthree\tfour"]
 
 
@@ -158,25 +160,27 @@ def test_text_xml_cannot_carry_is_cleaned() -> None:
 
 
 def test_raw_is_the_data_json() -> None:
-    payload = build(Notification(data={"k": "v", "n": [1, 2]}, silent=True))
+    payload = build_payload(Notification(data={"k": "v", "n": [1, 2]}, silent=True))
     assert payload.type is WNSType.RAW
     assert json.loads(payload.body) == {"k": "v", "n": [1, 2]}
     assert headers(payload)["content-type"] == "application/octet-stream"
-    assert build(Notification(silent=True)).body == b"{}"
-    assert build(Notification(silent=True, wns={"raw": "plain ✓"})).body == "plain ✓".encode()
+    assert build_payload(Notification(silent=True)).body == b"{}"
+    assert build_payload(Notification(silent=True, wns={"raw": "plain ✓"})).body == "plain ✓".encode()
 
 
 def test_badge_number_and_glyph() -> None:
-    assert ET.fromstring(build(Notification(badge=12)).body).attrib == {"value": "12"}
-    glyph = build(Notification(wns={"type": "wns/badge", "value": "newMessage"}))
+    assert ET.fromstring(build_payload(Notification(badge=12)).body).attrib == {"value": "12"}
+    glyph = build_payload(Notification(wns={"type": "wns/badge", "value": "newMessage"}))
     assert ET.fromstring(glyph.body).attrib == {"value": "newMessage"}
     for bad in ({"type": "badge", "value": "sparkles"}, {"type": "badge"}, {"type": "badge", "value": True}):
         with pytest.raises(InvalidNotification):
-            build(Notification(wns=bad))
+            build_payload(Notification(wns=bad))
 
 
 def test_tile_bindings() -> None:
-    payload = build(Notification(title="T", body="B", image="https://x/bg.png", wns={"type": "wns/tile"}))
+    payload = build_payload(
+        Notification(title="T", body="B", image="https://x/bg.png", wns={"type": "wns/tile"})
+    )
     root = ET.fromstring(payload.body)
     assert root.tag == "tile"
     bindings = root.findall("visual/binding")
@@ -185,13 +189,13 @@ def test_tile_bindings() -> None:
     background = bindings[0].find("image")
     assert background is not None
     assert background.get("placement") == "background"
-    one = build(Notification(title="T", wns={"type": "tile", "template": "TileSmall"}))
+    one = build_payload(Notification(title="T", wns={"type": "tile", "template": "TileSmall"}))
     assert [b.get("template") for b in ET.fromstring(one.body).iter("binding")] == ["TileSmall"]
 
 
 def test_xml_override_is_sent_as_is() -> None:
     xml = '<tile><visual><binding template="TileMedium"><text>hi</text></binding></visual></tile>'
-    payload = build(Notification(title="ignored", wns={"xml": xml}))
+    payload = build_payload(Notification(title="ignored", wns={"xml": xml}))
     assert payload.type is WNSType.TILE
     assert payload.body == xml.encode()
 
@@ -219,7 +223,7 @@ def test_xml_override_is_sent_as_is() -> None:
 )
 def test_bad_overrides_are_invalid(override: dict[str, object]) -> None:
     with pytest.raises(InvalidNotification):
-        build(Notification(title="t", wns=override))
+        build_payload(Notification(title="t", wns=override))
 
 
 def test_parse_xml_refuses_dtds() -> None:
@@ -232,7 +236,7 @@ def test_parse_xml_refuses_dtds() -> None:
 
 
 def test_delivery_headers() -> None:
-    payload = build(Notification(title="t", ttl=600, collapse_key="score", thread_id="match-1"),
+    payload = build_payload(Notification(title="t", ttl=600, collapse_key="score", thread_id="match-1"),
                     request_for_status=True)
     assert headers(payload) == {
         "x-wns-type": "wns/toast", "content-type": "text/xml", "x-wns-ttl": "600",
@@ -242,14 +246,14 @@ def test_delivery_headers() -> None:
 
 def test_ttl_from_expiration_uses_now() -> None:
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    payload = build(Notification(title="t", expiration=now + timedelta(seconds=90)), now=now)
+    payload = build_payload(Notification(title="t", expiration=now + timedelta(seconds=90)), now=now)
     assert headers(payload)["x-wns-ttl"] == "90"
 
 
 def test_long_labels_are_shortened_stably() -> None:
     key = "a-collapse-key-longer-than-sixteen"
-    first = headers(build(Notification(title="t", collapse_key=key)))["x-wns-tag"]
-    second = headers(build(Notification(title="other", collapse_key=key)))["x-wns-tag"]
+    first = headers(build_payload(Notification(title="t", collapse_key=key)))["x-wns-tag"]
+    second = headers(build_payload(Notification(title="other", collapse_key=key)))["x-wns-tag"]
     assert first == second == short_label(key)
     assert len(first) == 16
     assert first != short_label(key + "!")
@@ -259,16 +263,18 @@ def test_long_labels_are_shortened_stably() -> None:
 
 
 def test_tag_and_group_only_where_they_mean_something() -> None:
-    raw = headers(build(Notification(data={"a": 1}, collapse_key="k", thread_id="g")))
+    raw = headers(build_payload(Notification(data={"a": 1}, collapse_key="k", thread_id="g")))
     assert "x-wns-tag" not in raw
     assert "x-wns-group" not in raw
-    tile = headers(build(Notification(title="t", collapse_key="k", thread_id="g", wns={"type": "tile"})))
+    tile = headers(
+        build_payload(Notification(title="t", collapse_key="k", thread_id="g", wns={"type": "tile"}))
+    )
     assert tile["x-wns-tag"] == "k"
     assert "x-wns-group" not in tile
 
 
 def test_override_headers_merge_last() -> None:
-    payload = build(Notification(data={"a": 1}, ttl=60, wns={
+    payload = build_payload(Notification(data={"a": 1}, ttl=60, wns={
         "headers": {"X-WNS-Cache-Policy": "cache", "X-WNS-TTL": None, "X-WNS-RequestForStatus": True}}))
     assert headers(payload) == {
         "x-wns-type": "wns/raw", "content-type": "application/octet-stream",
@@ -281,21 +287,21 @@ def test_override_headers_merge_last() -> None:
 
 def test_oversized_payload_raises_before_sending() -> None:
     with pytest.raises(PayloadTooLarge) as info:
-        build(Notification(title="t", body="x" * WNS_MAX_PAYLOAD))
+        build_payload(Notification(title="t", body="x" * WNS_MAX_PAYLOAD))
     assert info.value.limit == WNS_MAX_PAYLOAD
     with pytest.raises(PayloadTooLarge):
-        build(Notification(data={"blob": "x" * WNS_MAX_PAYLOAD}), max_size=WNS_MAX_PAYLOAD)
+        build_payload(Notification(data={"blob": "x" * WNS_MAX_PAYLOAD}), max_size=WNS_MAX_PAYLOAD)
 
 
 def test_trimming_fits_and_marks_the_cut() -> None:
     text = "Tom & Jerry <3 " * 500
-    payload = build(Notification(title="t", body=text), max_size=WNS_MAX_PAYLOAD)
+    payload = build_payload(Notification(title="t", body=text), max_size=WNS_MAX_PAYLOAD)
     assert len(payload.body) <= WNS_MAX_PAYLOAD
     body = texts(payload)[1]
     assert body.endswith("…")
     assert text.startswith(body[:-1])
     assert len(body) > 1000
-    small = build(Notification(title="t", body="ü" * 900), max_size=1000)
+    small = build_payload(Notification(title="t", body="ü" * 900), max_size=1000)
     assert len(small.body) <= 1000
 
 
@@ -309,8 +315,8 @@ any_text = st.text(alphabet=st.characters(blacklist_categories=()), min_size=1, 
 def test_toast_always_parses_and_round_trips(
     title: str, body: str, subtitle: str, url: str, action: str
 ) -> None:
-    payload = build(Notification(title=title, body=body, subtitle=subtitle, url=url,
-                                 actions=[Action(id="a", title=action)]))
+    payload = build_payload(Notification(title=title, body=body, subtitle=subtitle, url=url,
+                                         actions=[Action(id="a", title=action)]))
     root = parse_xml(payload.body)
     assert texts(payload) == [clean_text(title), clean_text(subtitle), clean_text(body)]
     assert root.get("launch") == clean_text(url)
@@ -335,6 +341,8 @@ def test_clean_text_is_what_xml_carries(text: str) -> None:
 )
 @settings(max_examples=150, deadline=None)
 def test_trimmed_payload_always_fits(title: str, body: str, max_size: int, kind: str) -> None:
-    payload = build(Notification(title=title or None, body=body, wns={"type": kind}), max_size=max_size)
+    payload = build_payload(
+        Notification(title=title or None, body=body, wns={"type": kind}), max_size=max_size
+    )
     assert len(payload.body) <= min(max_size, WNS_MAX_PAYLOAD)
     parse_xml(payload.body)

@@ -45,8 +45,8 @@ from pushgate.providers.apns.auth import (
 )
 from pushgate.providers.apns.outcomes import (
     EXPIRED_PROVIDER_TOKEN,
+    classify,
     classify_exception,
-    classify_response,
 )
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport import H2Pool, HeaderBlock, LiteralField, Response
@@ -244,7 +244,7 @@ class APNs(Provider[str, PreparedAPNs]):
         return ids.pop()
 
     def prepare(self, notification: Notification) -> PreparedAPNs:
-        parts = payload.build(
+        parts = payload.build_payload(
             notification,
             bundle_id=self.topic,
             now=datetime.fromtimestamp(self._clock(), UTC),
@@ -314,7 +314,7 @@ class APNs(Provider[str, PreparedAPNs]):
             assert error is not None
             outcome = classify_exception(token, message_id, error)
         else:
-            outcome = classify_response(token, message_id, response)
+            outcome = classify(token, message_id, response)
             if outcome.reason == EXPIRED_PROVIDER_TOKEN and self._signer is not None:
                 if self._signer.expire(generation):
                     logger.info("APNs provider token expired early (clock skew?); building a new one")

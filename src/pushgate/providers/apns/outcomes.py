@@ -68,7 +68,7 @@ def parse_error_body(body: bytes) -> tuple[str | None, datetime | None]:
     return (reason if isinstance(reason, str) else None), when
 
 
-def classify_response(token: str, message_id: str | None, response: Response) -> TokenResult:
+def classify(token: str, message_id: str | None, response: Response) -> TokenResult:
     """One HTTP answer → its outcome (the 403 ExpiredProviderToken side effect is the caller's)."""
     status = response.status
     if status == 200:

@@ -229,7 +229,7 @@ def _validate_headers(headers: dict[str, str]) -> None:
         raise InvalidNotification("apns-topic is empty", field="apns")
 
 
-def build(
+def build_payload(
     notification: Notification,
     *,
     bundle_id: str,

@@ -13,16 +13,13 @@ HTTP/2 in ALPN gets an HTTP/1.1 client (httpx) instead, remembered for that
 origin. Endpoints are checked against an allow-list of the browsers' push
 services before anything is sent (SSRF protection, §3.6).
 
-Outcomes (§3.1, §6.6): 200/201/202 SENT (the ``Location`` is the message
-id); 404 and 410 DEAD; 429 RETRY after ``Retry-After``; 5xx RETRY; 401/403
-FAILED with cause CONFIG (the VAPID key or ``sub``); 400/413 FAILED with
-cause REQUEST; transport failures RETRY.
+Answers are classified in :mod:`pushgate.providers.webpush.outcomes`;
+transport failures are RETRY.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import ssl
 import time
@@ -30,7 +27,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +37,8 @@ from pushgate.crypto.vapid import Vapid, VapidKey
 from pushgate.errors import InvalidToken, TransportError
 from pushgate.notification import Notification
 from pushgate.providers._base import Provider
-from pushgate.providers._retry_after import parse_retry_after
-from pushgate.providers.webpush.payload import WebPushMessage, build_message
+from pushgate.providers.webpush.outcomes import DETAIL_LIMIT, classify
+from pushgate.providers.webpush.payload import WebPushMessage, build_payload
 from pushgate.providers.webpush.subscription import DEFAULT_ALLOWED_HOSTS, AllowList, Subscription
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport import H2Pool, HeaderBlock, HTTP2NotNegotiated, LiteralField, Response
@@ -54,7 +50,6 @@ logger = logging.getLogger("pushgate.webpush")
 
 WebPushToken = Subscription | Mapping[str, Any] | str
 _Done = Callable[[Any, TokenResult], None]  # the engine's callback, see Provider.start
-_DETAIL_LIMIT = 300
 
 
 @dataclass(slots=True)
@@ -154,7 +149,7 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
     # -- Provider ---------------------------------------------------------------------
 
     def prepare(self, notification: Notification) -> PreparedWebPush:
-        message = build_message(
+        message = build_payload(
             notification, max_size=self.max_payload_size, now=datetime.fromtimestamp(self.clock(), UTC)
         )
         return PreparedWebPush(message, message.headers())
@@ -294,7 +289,8 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
                 done(tag, TokenResult(sub.endpoint, Status.SENT, message_id=response.header("location"),
                                       http_status=status))
             else:
-                done(tag, self._classify(sub.endpoint, origin, status, response.header, response.body))
+                done(tag, classify(sub.endpoint, status, response.header, response.body,
+                                   audience=origin.audience, clock=self.clock))
         elif isinstance(error, HTTP2NotNegotiated):
             logger.info("%s refused HTTP/2; using HTTP/1.1 for it", origin.audience)
             origin.http1 = origin.http1 or self._http1_client()
@@ -325,8 +321,8 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
             )
         except httpx.HTTPError as exc:
             return self._transport_failure(sub.endpoint, type(exc).__name__, str(exc))
-        return self._classify(sub.endpoint, origin, response.status_code, response.headers.get,
-                              response.content)
+        return classify(sub.endpoint, response.status_code, response.headers.get, response.content,
+                        audience=origin.audience, clock=self.clock)
 
     def _http1_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -343,40 +339,8 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
 
     def _transport_failure(self, key: str, reason: str, detail: str) -> TokenResult:
         return TokenResult(
-            key, Status.RETRY, reason=reason, cause=Cause.TRANSPORT, detail=detail[:_DETAIL_LIMIT]
+            key, Status.RETRY, reason=reason, cause=Cause.TRANSPORT, detail=detail[:DETAIL_LIMIT]
         )
-
-    def _classify(
-        self,
-        key: str,
-        origin: _Origin,
-        status: int,
-        header: Callable[[str], str | None],
-        body: bytes,
-    ) -> TokenResult:
-        """PROTOCOLS.md §3.1 and §6.6."""
-        if status in (200, 201, 202):
-            return TokenResult(key, Status.SENT, message_id=header("location"), http_status=status)
-        reason, detail = _reason(status, body)
-        if status in (404, 410):
-            return TokenResult(key, Status.DEAD, reason=reason, http_status=status, detail=detail)
-        if status == 429:
-            return TokenResult(key, Status.RETRY, reason=reason, http_status=status, cause=Cause.THROTTLED,
-                               retry_after=self._retry_after(header("retry-after")), detail=detail)
-        if status >= 500:
-            return TokenResult(key, Status.RETRY, reason=reason, http_status=status, cause=Cause.PROVIDER,
-                               retry_after=self._retry_after(header("retry-after")), detail=detail)
-        if status in (401, 403):
-            # Not retried and not a dead subscription: the VAPID key, its binding
-            # to a restricted subscription, or the sub/aud/exp claims are wrong.
-            logger.warning("%s rejected our VAPID credentials (%s %s)", origin.audience, status, reason)
-            return TokenResult(key, Status.FAILED, reason=reason, http_status=status, cause=Cause.CONFIG,
-                               detail=detail)
-        return TokenResult(key, Status.FAILED, reason=reason, http_status=status, cause=Cause.REQUEST,
-                           detail=detail)
-
-    def _retry_after(self, value: str | None) -> float | None:
-        return parse_retry_after(value, self.clock())
 
 
 def _set_outcome(future: asyncio.Future[TokenResult], outcome: TokenResult) -> None:
@@ -394,23 +358,3 @@ def _task_done(
     else:
         done(tag, task.result())
 
-
-def _reason(status: int, body: bytes) -> tuple[str, str | None]:
-    """A reason string: Apple's ``reason``, else the status name; the detail
-    carries autopush's ``errno`` and message or the plain-text body."""
-    try:
-        phrase = HTTPStatus(status).phrase.replace(" ", "").replace("-", "")
-    except ValueError:
-        phrase = f"HTTP{status}"
-    text = body[:_DETAIL_LIMIT * 4].decode("utf-8", "replace").strip()
-    try:
-        data = json.loads(text) if text.startswith("{") else None
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        reason = data.get("reason")
-        if isinstance(reason, str) and reason:
-            return reason, None
-        if "errno" in data:
-            return phrase, f"errno {data.get('errno')}: {data.get('message', '')}"[:_DETAIL_LIMIT]
-    return phrase, text[:_DETAIL_LIMIT] or None

@@ -50,7 +50,7 @@ __all__ = [
     "MAX_PLAINTEXT",
     "URGENCIES",
     "WebPushMessage",
-    "build_message",
+    "build_json",
     "build_payload",
     "web_topic",
 ]
@@ -92,7 +92,7 @@ def web_topic(collapse_key: str) -> str:
     return hashlib.sha256(collapse_key.encode("utf-8")).hexdigest()[:32]
 
 
-def build_payload(notification: Notification, body: str | None = None) -> dict[str, Any]:
+def build_json(notification: Notification, body: str | None = None) -> dict[str, Any]:
     """The JSON object (before the override's header keys are removed)."""
     n = notification
     text = n.body if body is None else body
@@ -161,7 +161,7 @@ def _ttl(notification: Notification, raw: Any, now: datetime | None) -> int:
     return ttl
 
 
-def build_message(
+def build_payload(
     notification: Notification,
     *,
     max_size: int | None = None,
@@ -196,7 +196,7 @@ def build_message(
         topic = web_topic(notification.collapse_key)
 
     def encode(body: str | None) -> bytes:
-        payload = build_payload(notification, body)
+        payload = build_json(notification, body)
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
     plaintext = fit(

@@ -22,21 +22,13 @@ from urllib.parse import urlsplit
 from pushgate.crypto import ece
 from pushgate.crypto.vapid import b64url_decode, b64url_encode
 from pushgate.errors import InvalidToken
+from pushgate.providers.webpush.spec import DEFAULT_HOSTS
 from pushgate.transport import HeaderBlock
 
 __all__ = ["DEFAULT_ALLOWED_HOSTS", "AllowList", "Subscription"]
 
-# The browsers' push services (PROTOCOLS.md §3.7). An entry without a port
-# allows port 443 only; "*.suffix" allows any subdomain (not the suffix itself).
-DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = (
-    "fcm.googleapis.com",  # Chrome and Chromium browsers (Opera, Samsung Internet, Brave, …)
-    "updates.push.services.mozilla.com",  # Firefox (autopush)
-    "*.push.services.mozilla.com",
-    "web.push.apple.com",  # Safari 16+, iOS/iPadOS 16.4+ home-screen apps
-    "*.push.apple.com",
-    "*.notify.windows.com",  # Edge
-)
-
+# The browsers' push services: the list is part of the provider spec.
+DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = DEFAULT_HOSTS
 
 def _split_host_port(entry: str) -> tuple[str, int | None]:
     entry = entry.strip().lower()

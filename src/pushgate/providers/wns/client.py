@@ -13,28 +13,7 @@ A channel URI is an address supplied by a device, so it is only used if it is
 port 443); anything else gives a FAILED result (cause CONFIG, reason
 ``DisallowedEndpoint``) without a request.
 
-Outcomes (§4.5, §6.6):
-
-========================  ===================================================
-200 ``received``          SENT, ``message_id`` = ``X-WNS-Msg-ID``
-200 ``dropped``           SENT with reason ``dropped``: WNS took the request
-                          but will not show it (device offline for a toast,
-                          or the client rejected it); retrying would not
-                          change that, and the channel is still valid
-200 ``channelthrottled``  RETRY (THROTTLED) after ``X-WNS-CONTINUE-AFTER``
-404, 410                  DEAD (channel unknown / expired)
-401                       token invalidated, RETRY (AUTH) at once; a second
-                          401 in a row for the message → FAILED (CONFIG)
-403                       FAILED (CONFIG): the token belongs to another app
-406                       RETRY (THROTTLED), ``Retry-After`` or backoff
-400, 405, 413             FAILED (REQUEST), detail ``X-WNS-Error-Description``
-500, 503                  RETRY (PROVIDER)
-transport errors          RETRY (TRANSPORT)
-========================  ===================================================
-
-``reason`` is ``ChannelNotFound`` (404), ``ChannelExpired`` (410),
-``ThrottleLimitExceeded`` (406), ``channelthrottled``, ``dropped``, or else
-the HTTP reason phrase without spaces (``Forbidden``, ``BadRequest``).
+Outcomes are classified in :mod:`pushgate.providers.wns.outcomes` (§4.5, §6.6).
 
 With ``request_for_status=True`` a SENT result's ``detail`` is the
 ``X-WNS-DeviceConnectionStatus`` (``connected``, ``disconnected``,
@@ -50,7 +29,6 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http import HTTPStatus
 from pathlib import Path
 from typing import ClassVar, TypedDict, Unpack
 from urllib.parse import urlsplit
@@ -60,25 +38,19 @@ import httpx
 from pushgate.errors import AuthenticationError, ConfigurationError, RetryableError, TransportError
 from pushgate.notification import Notification
 from pushgate.providers._base import Provider
-from pushgate.providers._retry_after import parse_retry_after
 from pushgate.providers.wns.auth import WNSAuth
 from pushgate.providers.wns.lanes import Lanes
-from pushgate.providers.wns.payload import WNSPayload, build
+from pushgate.providers.wns.outcomes import classify
+from pushgate.providers.wns.payload import WNSPayload, build_payload
+from pushgate.providers.wns.spec import DEFAULT_HOSTS
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport.tls import client_context
 
 logger = logging.getLogger("pushgate.wns")
 
-DEFAULT_ALLOWED_HOSTS = ("*.notify.windows.com",)
+DEFAULT_ALLOWED_HOSTS = DEFAULT_HOSTS  # the list is part of the provider spec
 USER_AGENT = "pushgate-wns"
 KEEPALIVE_EXPIRY = 30.0  # seconds an idle connection is kept
-# X-WNS-Status values (§4.4); older docs name the header X-WNS-NotificationStatus.
-RECEIVED, DROPPED, CHANNEL_THROTTLED = "received", "dropped", "channelthrottled"
-DEAD_STATUSES = frozenset({404, 410})
-REQUEST_STATUSES = frozenset({400, 405, 413})
-RETRY_STATUSES = frozenset({500, 503})
-# Reasons that say more than the HTTP phrase; other statuses use the phrase ("BadRequest").
-REASONS = {404: "ChannelNotFound", 406: "ThrottleLimitExceeded", 410: "ChannelExpired"}
 
 
 class ProviderOptions(TypedDict, total=False):
@@ -193,7 +165,7 @@ class WNS(Provider[str, WNSPrepared]):
 
     def prepare(self, notification: Notification) -> WNSPrepared:
         now = datetime.fromtimestamp(self._clock(), UTC)
-        payload = build(
+        payload = build_payload(
             notification, max_size=self.max_payload_size,
             request_for_status=self.request_for_status, now=now,
         )
@@ -276,45 +248,3 @@ class WNS(Provider[str, WNSPrepared]):
             prepared.unauthorized.discard(channel)
         return classify(channel, response, self._clock())
 
-
-def classify(channel: str, response: httpx.Response, now: float) -> TokenResult:
-    """The outcome of one WNS response (PROTOCOLS.md §4.4, §4.5, §6.6)."""
-    status = response.status_code
-    headers = response.headers
-    msg_id = headers.get("x-wns-msg-id")
-    error = headers.get("x-wns-error-description") or headers.get("x-wns-debug-trace")
-    reason = REASONS.get(status)
-    if reason is None:
-        try:
-            reason = HTTPStatus(status).phrase.replace(" ", "")
-        except ValueError:
-            reason = f"HTTP{status}"
-    if status == 200:
-        wns_status = (headers.get("x-wns-status") or headers.get("x-wns-notificationstatus") or "")
-        wns_status = wns_status.strip().lower()
-        if wns_status == CHANNEL_THROTTLED:
-            return TokenResult(
-                channel, Status.RETRY, message_id=msg_id, reason=CHANNEL_THROTTLED, http_status=200,
-                cause=Cause.THROTTLED,
-                retry_after=parse_retry_after(headers.get("x-wns-continue-after"), now),
-            )
-        return TokenResult(
-            channel, Status.SENT, message_id=msg_id, reason=DROPPED if wns_status == DROPPED else None,
-            http_status=200, detail=headers.get("x-wns-deviceconnectionstatus"),
-        )
-    result = TokenResult(channel, Status.FAILED, message_id=msg_id, reason=reason, http_status=status,
-                         cause=Cause.REQUEST, detail=error)
-    if status in DEAD_STATUSES:
-        result.status, result.cause = Status.DEAD, None
-        logger.debug("wns: channel gone (%d)", status)
-    elif status == 401:
-        result.status, result.cause, result.retry_after = Status.RETRY, Cause.AUTH, 0.0
-    elif status == 403:
-        result.cause = Cause.CONFIG
-    elif status in (406, 429):
-        result.status, result.cause = Status.RETRY, Cause.THROTTLED
-        result.retry_after = parse_retry_after(headers.get("retry-after"), now)
-    elif status in RETRY_STATUSES or status >= 500:
-        result.status, result.cause = Status.RETRY, Cause.PROVIDER
-        result.retry_after = parse_retry_after(headers.get("retry-after"), now)
-    return result

@@ -54,7 +54,7 @@ The ``wns`` override (every key optional; unknown keys are an error)::
      "duration": "short" | "long",
      "raw": "text"}             # raw body, sent as UTF-8 instead of the data JSON
 
-The body is at most 5000 bytes (§4.5, 413); :func:`build` raises
+The body is at most 5000 bytes (§4.5, 413); :func:`build_payload` raises
 :class:`PayloadTooLarge` before sending, or trims the body text when the
 caller opted in with ``max_size`` (:func:`pushgate.providers._payload_fit.fit`).
 """
@@ -381,7 +381,7 @@ def _headers(
     return tuple(headers.values())
 
 
-def build(
+def build_payload(
     notification: Notification,
     *,
     max_size: int | None = None,
