@@ -4,7 +4,8 @@ The provider clients are imported on first use (``pushgate.APNs`` and
 ``from pushgate import APNs`` both work): each pulls in its own stack
 (HTTP/2, JWT, OAuth, ECE), and a server process that only answers the API
 should not pay that memory until it sends (an idle ``pushgate serve`` must
-stay small).
+stay small). ``Provider`` and ``Message`` too, so that importing the
+simulators (which share this package) never loads the client side.
 """
 
 from __future__ import annotations
@@ -24,16 +25,18 @@ from pushgate.errors import (
     TransportError,
 )
 from pushgate.notification import Action, CriticalSound, InterruptionLevel, Notification, Priority
-from pushgate.providers import Message, Provider
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
 if TYPE_CHECKING:
+    from pushgate.providers import Message, Provider
     from pushgate.providers.apns.client import APNs
     from pushgate.providers.fcm.client import FCM
     from pushgate.providers.webpush.client import Subscription, WebPush
     from pushgate.providers.wns.client import WNS
 
 _LAZY = {
+    "Message": "pushgate.providers",
+    "Provider": "pushgate.providers",
     "APNs": "pushgate.providers.apns.client",
     "FCM": "pushgate.providers.fcm.client",
     "Subscription": "pushgate.providers.webpush.client",
