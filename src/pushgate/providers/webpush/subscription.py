@@ -23,7 +23,6 @@ from pushgate.crypto import ece
 from pushgate.crypto.vapid import b64url_decode, b64url_encode
 from pushgate.errors import InvalidToken
 from pushgate.providers.webpush.spec import DEFAULT_HOSTS
-from pushgate.transport import HeaderBlock
 
 __all__ = ["DEFAULT_ALLOWED_HOSTS", "AllowList", "Subscription"]
 
@@ -88,7 +87,6 @@ class Subscription:
     host: str = field(init=False, repr=False, compare=False)
     port: int = field(init=False, repr=False, compare=False)
     path: str = field(init=False, repr=False, compare=False)  # path and query, for :path
-    _path_block: HeaderBlock | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -130,15 +128,6 @@ class Subscription:
         if isinstance(expiration, bool) or not isinstance(expiration, int | float | None):
             raise InvalidToken("expirationTime is null or epoch milliseconds", token=endpoint)
         return cls(endpoint, p256dh, auth, None if expiration is None else int(expiration))
-
-    @property
-    def path_block(self) -> HeaderBlock:
-        """``:path`` as a stateless HPACK block, encoded once per subscription."""
-        block = self._path_block
-        if block is None:
-            block = HeaderBlock.encode([(":path", self.path)])
-            object.__setattr__(self, "_path_block", block)
-        return block
 
     @classmethod
     def coerce(cls, value: Subscription | Mapping[str, Any] | str | bytes) -> Subscription:

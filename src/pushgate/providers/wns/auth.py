@@ -88,10 +88,6 @@ class WNSAuth:
         flow = "entra" if self.tenant_id else "classic"
         return f"WNSAuth(client_id={self.client_id!r}, flow={flow!r}, token_url={self.token_url!r})"
 
-    @property
-    def is_entra(self) -> bool:
-        return self.tenant_id is not None
-
     def _cached(self) -> str | None:
         if self._token is not None and self._clock() < self._expires_at:
             return self._token

@@ -39,7 +39,6 @@ logger = logging.getLogger("pushgate.wns")
 # X-WNS-Status values (§4.4); older docs name the header X-WNS-NotificationStatus.
 RECEIVED, DROPPED, CHANNEL_THROTTLED = "received", "dropped", "channelthrottled"
 DEAD_STATUSES = frozenset({404, 410})
-REQUEST_STATUSES = frozenset({400, 405, 413})
 RETRY_STATUSES = frozenset({500, 503})
 # Reasons that say more than the HTTP phrase; other statuses use the phrase ("BadRequest").
 REASONS = {404: "ChannelNotFound", 406: "ThrottleLimitExceeded", 410: "ChannelExpired"}
