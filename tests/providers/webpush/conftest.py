@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from pushgate.crypto import ece
-from pushgate.crypto.vapid import Vapid, VapidKey, b64url_decode
+from pushgate.crypto.vapid import VapidKey, b64url_decode
+from pushgate.providers.webpush.auth import Vapid
 from pushgate.providers.webpush.client import WebPush
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators.tls import LocalCA

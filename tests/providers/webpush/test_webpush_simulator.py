@@ -16,7 +16,8 @@ from py_vapid import Vapid01, Vapid02
 from pywebpush import WebPusher, webpush
 
 from pushgate.crypto import aesgcm, ece
-from pushgate.crypto.vapid import Vapid, VapidKey, b64url_decode, b64url_encode
+from pushgate.crypto.vapid import VapidKey, b64url_decode, b64url_encode
+from pushgate.providers.webpush.auth import Vapid
 from pushgate.simulators._base import Fault, ManualClock
 from pushgate.simulators.webpush import WebPushSimulator
 

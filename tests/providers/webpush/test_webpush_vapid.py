@@ -16,7 +16,6 @@ from py_vapid import Vapid02
 
 from pushgate.crypto.vapid import (
     JWTError,
-    Vapid,
     VapidKey,
     audience_of,
     b64url_decode,
@@ -25,6 +24,7 @@ from pushgate.crypto.vapid import (
     verify_jwt,
 )
 from pushgate.errors import ConfigurationError
+from pushgate.providers.webpush.auth import Vapid
 from pushgate.simulators._base import ManualClock
 
 AUD = "https://updates.push.services.mozilla.com"

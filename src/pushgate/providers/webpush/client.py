@@ -33,10 +33,11 @@ from typing import Any
 import httpx
 
 from pushgate.crypto import ece
-from pushgate.crypto.vapid import Vapid, VapidKey
+from pushgate.crypto.vapid import VapidKey
 from pushgate.errors import InvalidToken, TransportError
 from pushgate.notification import Notification
 from pushgate.providers._base import Provider
+from pushgate.providers.webpush.auth import Vapid
 from pushgate.providers.webpush.outcomes import DETAIL_LIMIT, classify
 from pushgate.providers.webpush.payload import WebPushMessage, build_payload
 from pushgate.providers.webpush.subscription import DEFAULT_ALLOWED_HOSTS, AllowList, Subscription
