@@ -134,6 +134,11 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         self.start(prepared, token, message_id, _set_result, future)
         return future
 
+    @property
+    def auth_refreshes(self) -> int | None:
+        """Auth tokens minted so far (JWTs signed, OAuth tokens fetched), for metrics; None: none kept."""
+        return None
+
     def token_key(self, token: TokenT) -> str:
         """The string that names ``token`` in results."""
         return str(token)

@@ -238,19 +238,10 @@ def _read_credentials(
 def auth_refreshes(client: AnyProvider) -> int | None:
     """How many auth tokens the client has minted so far, where the client counts them.
 
-    APNs counts the provider JWTs it signed (``tokens_minted``), FCM its
-    OAuth fetches (``auth.refreshes``), WNS its token fetches
-    (``auth.fetches``), Web Push the VAPID JWTs it signed (``vapid.signed``).
+    APNs counts the provider JWTs it signed, FCM its OAuth fetches, WNS its
+    token fetches, Web Push the VAPID JWTs it signed (:attr:`Provider.auth_refreshes`).
     """
-    minted = getattr(client, "tokens_minted", None)
-    if isinstance(minted, int):
-        return minted
-    for owner, name in (("auth", "refreshes"), ("auth", "fetches"), ("vapid", "signed")):
-        holder = getattr(client, owner, None)
-        value = getattr(holder, name, None)
-        if isinstance(value, int):
-            return value
-    return None
+    return client.auth_refreshes
 
 
 # -- building clients ---------------------------------------------------------------

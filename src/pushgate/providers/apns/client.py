@@ -234,6 +234,10 @@ class APNs(Provider[str, PreparedAPNs]):
         """Provider tokens (JWTs) signed so far, for metrics; 0 with certificate auth."""
         return self._signer.minted if self._signer is not None else 0
 
+    @property
+    def auth_refreshes(self) -> int:
+        return self.tokens_minted
+
     # -- the Provider interface -------------------------------------------------------
 
     def new_message_id(self) -> str:

@@ -144,6 +144,10 @@ class FCM(Provider[str, FCMPrepared]):
     def __repr__(self) -> str:
         return f"FCM(project_id={self.project_id!r}, base_url={self.base_url!r})"
 
+    @property
+    def auth_refreshes(self) -> int:
+        return self.auth.refreshes
+
     # -- connection and headers -------------------------------------------------------
 
     @property

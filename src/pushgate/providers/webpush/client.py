@@ -147,6 +147,10 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
     def __repr__(self) -> str:
         return f"WebPush(subject={self.vapid.subject!r}, allowed={self.allowed!r})"
 
+    @property
+    def auth_refreshes(self) -> int:
+        return self.vapid.signed
+
     # -- Provider ---------------------------------------------------------------------
 
     def prepare(self, notification: Notification) -> PreparedWebPush:

@@ -13,7 +13,7 @@ A channel URI is an address supplied by a device, so it is only used if it is
 port 443); anything else gives a FAILED result (cause CONFIG, reason
 ``DisallowedEndpoint``) without a request.
 
-Outcomes are classified in :mod:`pushgate.providers.wns.outcomes` (§4.5, §6.6).
+Outcomes are classified in :mod:`pushgate.providers.wns.outcomes`.
 
 With ``request_for_status=True`` a SENT result's ``detail`` is the
 ``X-WNS-DeviceConnectionStatus`` (``connected``, ``disconnected``,
@@ -160,6 +160,10 @@ class WNS(Provider[str, WNSPrepared]):
 
     def __repr__(self) -> str:
         return f"WNS(client_id={self.auth.client_id!r}, token_url={self.auth.token_url!r})"
+
+    @property
+    def auth_refreshes(self) -> int:
+        return self.auth.fetches
 
     # -- Provider -------------------------------------------------------------------
 
