@@ -38,10 +38,11 @@ JWT_FUTURE_SKEW: Final = 300.0
 COLLAPSE_ID_LIMIT: Final = 64
 # The simulator keeps its own copy of APNs' wire limits instead of importing
 # the client's: a wrong limit on one side is then caught by the other (a test
-# compares the two copies). PROTOCOLS.md §1.2: payload bytes per push type.
+# compares the two copies). Apple, "Sending notification requests to APNs":
+# payload bytes, 5 KB for VoIP.
 PAYLOAD_LIMIT: Final = 4096
 VOIP_PAYLOAD_LIMIT: Final = 5120
-# PROTOCOLS.md §1.3: the apns-topic suffix each push type needs.
+# Apple, apns-push-type: the apns-topic suffix each push type needs.
 TOPIC_SUFFIXES: Final[dict[str, str]] = {
     "alert": "",
     "background": "",

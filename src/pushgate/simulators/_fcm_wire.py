@@ -1,4 +1,4 @@
-"""The FCM simulator's own copy of the wire rules it checks (PROTOCOLS.md §2.3, §2.4).
+"""The FCM simulator's own copy of the wire rules it checks (FCM HTTP v1 reference).
 
 Copied on purpose, not imported from the client's payload builder: a wrong
 limit or pattern would otherwise be wrong on both sides and no test would
@@ -10,16 +10,16 @@ from __future__ import annotations
 import re
 from typing import Final
 
-# §2.4: android.ttl is at most 28 days.
+# AndroidConfig.ttl: at most 28 days.
 MAX_TTL: Final = 2_419_200
-# §2.3: data keys FCM reserves for itself.
+# Message.data: keys FCM reserves for itself.
 RESERVED_DATA_KEYS: Final = frozenset({"from", "message_type"})
 RESERVED_DATA_PREFIXES: Final = ("google", "gcm")
-# §2.4: a condition names at most five topics.
+# Message.condition: at most five topics.
 MAX_CONDITION_TOPICS: Final = 5
 TARGET_FIELDS: Final = ("token", "topic", "condition", "fid")
 TOPIC_RE: Final = re.compile(r"[a-zA-Z0-9\-_.~%]+")
-# §2.4: bytes of a message, and of a topic or condition message (the simulator's defaults).
+# Bytes of a message, and of a topic or condition message (the simulator's defaults).
 MESSAGE_SIZE_LIMIT: Final = 4096
 TOPIC_MESSAGE_SIZE_LIMIT: Final = 2048
 
@@ -29,7 +29,7 @@ _CONDITION_TOKEN = re.compile(
 
 
 def condition_topics(condition: str) -> list[str]:
-    """The topics of a condition after checking its syntax (PROTOCOLS.md §2.4).
+    """The topics of a condition after checking its syntax.
 
     Grammar: ``expr := term (('&&' | '||') term)*``, ``term := '!' term |
     '(' expr ')' | "'" topic "' in topics"``; a topic may be in double quotes too.

@@ -1,6 +1,6 @@
 """WNS credentials: the app's client id and secret (Partner Center package SID, or an Entra app).
 
-``tenant_id`` selects the Entra ID token endpoint (PROTOCOLS.md §4).
+``tenant_id`` selects the Entra ID token endpoint instead of the classic one.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""WNS answer → :class:`TokenResult` (PROTOCOLS.md §4.4, §4.5, §6.6).
+"""WNS answer → :class:`TokenResult`.
 
 Outcomes (§4.5, §6.6):
 

@@ -13,7 +13,7 @@ from pushgate.providers.wns import credentials
 if TYPE_CHECKING:
     from pushgate.providers._base import Provider
 
-# Channel URIs (PROTOCOLS.md §4): https://<region>.notify.windows.com/?token=...
+# Channel URIs look like https://<region>.notify.windows.com/?token=...
 DEFAULT_HOSTS: Final[tuple[str, ...]] = ("*.notify.windows.com",)
 
 
