@@ -15,7 +15,7 @@ specs up without sending anything.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -59,7 +59,7 @@ class UnknownProvider(ConfigurationError):
 
 @dataclass(frozen=True, slots=True)
 class CredentialField:
-    """One field of a provider's stored credentials.
+    """One field of a provider's stored credentials (a dotted name: a field inside an object).
 
     ``text``: when given it must be a string. ``secret``: never shown, and
     encrypted at rest (the registry's name rule must agree; a test checks it).
@@ -84,6 +84,11 @@ class ClientFactory(Protocol):
     def __call__(
         self, config: Mapping[str, Any], endpoint: Endpoint, *, concurrency: int, max_retries: int
     ) -> Provider[Any, Any]: ...
+
+
+def _token_as_stored(token: str, p256dh: str | None, auth: str | None) -> str:
+    """Most clients take the stored token as it is (Web Push wants the subscription's keys too)."""
+    return token
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +122,7 @@ class ProviderSpec:
     build_client: ClientFactory
     check_payload: Callable[[Notification, Mapping[str, Any], datetime | None], None]
     default_hosts: tuple[str, ...] | None = None
-    client_token: Callable[[str, str | None, str | None], Any] = field(default=lambda t, _k, _a: t)
+    client_token: Callable[[str, str | None, str | None], Any] = _token_as_stored
 
     @property
     def secret_fields(self) -> frozenset[str]:
