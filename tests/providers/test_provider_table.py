@@ -11,10 +11,12 @@ import pytest
 from pushgate.errors import ConfigurationError
 from pushgate.providers import (
     PROVIDER_NAMES,
+    CredentialError,
     CredentialField,
     Endpoint,
     ProviderSpec,
     UnknownProvider,
+    check_overrides,
     provider_spec,
 )
 from pushgate.registry import ProviderName
@@ -138,3 +140,20 @@ def test_looking_specs_up_loads_no_send_stack() -> None:
                           check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("config", "field"), [
+    ({"base_url": "not a url"}, "base_url"),
+    ({"token_url": 5}, "token_url"),
+    ({"ca_file": ["x"]}, "ca_file"),
+    ({"allowed_hosts": "push.example"}, "allowed_hosts"),
+    ({"allowed_hosts": ["ok", ""]}, "allowed_hosts"),
+    ({"topic": 5}, "topic"),
+])
+def test_endpoint_overrides_and_text_fields_are_checked_for_every_provider(
+    config: dict[str, object], field: str
+) -> None:
+    with pytest.raises(CredentialError) as info:
+        check_overrides(config, provider_spec("apns").text_fields)
+    assert info.value.field == field
+    check_overrides({"base_url": "https://127.0.0.1:9", "allowed_hosts": ["127.0.0.1:9"], "ca_file": None})

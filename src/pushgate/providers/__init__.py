@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 
 from pushgate.providers._base import Message, Provider
+from pushgate.providers._credentials import check_overrides
 from pushgate.providers._spec import (
     CredentialError,
     CredentialField,
@@ -56,5 +57,6 @@ __all__ = [
     "Provider",
     "ProviderSpec",
     "UnknownProvider",
+    "check_overrides",
     "provider_spec",
 ]

@@ -7,13 +7,36 @@ caller's behalf. Messages never quote the value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from pushgate.providers._spec import CredentialError
 
-__all__ = ["check_url", "pem_private_key", "required_text"]
+__all__ = ["check_overrides", "check_url", "pem_private_key", "required_text"]
+
+
+# The endpoint overrides every provider's credentials may carry (see Endpoint).
+_URL_FIELDS = ("base_url", "token_url")
+_TEXT_FIELDS = ("ca_file",)
+
+
+def check_overrides(config: Mapping[str, Any], text_fields: Iterable[str] = ()) -> None:
+    """The endpoint overrides are well-formed, and ``text_fields`` are strings where given.
+
+    :raises CredentialError: naming the field.
+    """
+    for name in (*_TEXT_FIELDS, *text_fields):
+        if name in config and config[name] is not None and not isinstance(config[name], str):
+            raise CredentialError(name, "must be a string")
+    for name in _URL_FIELDS:
+        if config.get(name) is not None:
+            check_url(config[name], name)
+    hosts = config.get("allowed_hosts")
+    if hosts is not None and (
+        not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts)
+    ):
+        raise CredentialError("allowed_hosts", 'a list of "host" or "host:port" strings')
 
 
 def check_url(value: Any, field: str) -> None:
