@@ -11,10 +11,12 @@ simulators (which share this package) never loads the client side.
 from __future__ import annotations
 
 import importlib
+import importlib.metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
 from pushgate.errors import (
     AuthenticationError,
+    Backpressure,
     ConfigurationError,
     InvalidNotification,
     InvalidToken,
@@ -28,20 +30,22 @@ from pushgate.notification import Action, CriticalSound, InterruptionLevel, Noti
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
 if TYPE_CHECKING:
+    from pushgate.blocking import Blocking
     from pushgate.providers import Message, Provider
-    from pushgate.providers.apns.client import APNs
-    from pushgate.providers.fcm.client import FCM
-    from pushgate.providers.webpush.client import Subscription, WebPush
-    from pushgate.providers.wns.client import WNS
+    from pushgate.providers.apns import APNs
+    from pushgate.providers.fcm import FCM
+    from pushgate.providers.webpush import Subscription, WebPush
+    from pushgate.providers.wns import WNS
 
 _LAZY = {
+    "Blocking": "pushgate.blocking",
     "Message": "pushgate.providers",
     "Provider": "pushgate.providers",
-    "APNs": "pushgate.providers.apns.client",
-    "FCM": "pushgate.providers.fcm.client",
-    "Subscription": "pushgate.providers.webpush.client",
-    "WebPush": "pushgate.providers.webpush.client",
-    "WNS": "pushgate.providers.wns.client",
+    "APNs": "pushgate.providers.apns",
+    "FCM": "pushgate.providers.fcm",
+    "Subscription": "pushgate.providers.webpush",
+    "WebPush": "pushgate.providers.webpush",
+    "WNS": "pushgate.providers.wns",
 }
 
 
@@ -53,7 +57,11 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
-__version__ = "0.1.0"
+try:
+    # The version lives in pyproject.toml only; the installed metadata carries it.
+    __version__ = _metadata.version("pushgate")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "FCM",
@@ -61,7 +69,9 @@ __all__ = [
     "APNs",
     "Action",
     "AuthenticationError",
+    "Backpressure",
     "BatchResult",
+    "Blocking",
     "Cause",
     "ConfigurationError",
     "CriticalSound",

@@ -38,11 +38,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pushgate.config import ProviderEndpoint, Settings
 from pushgate.errors import ConfigurationError
 from pushgate.providers import Endpoint, Provider, provider_spec
 from pushgate.registry import CredentialCipher, CredentialsUnreadable, Database
 from pushgate.registry.pauses import PAUSE_KEY
+from pushgate.service.settings import ProviderEndpoint, Settings
 from pushgate.workers.constants import CREDENTIALS_RECHECK_SECONDS
 
 logger = logging.getLogger("pushgate.workers")

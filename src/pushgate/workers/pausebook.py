@@ -21,12 +21,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from pushgate.metrics import Metrics
 from pushgate.planner.fanout import deliver_queue
 from pushgate.queue import Queue
 from pushgate.registry import Database
 from pushgate.registry.pauses import ProviderPause, all_pauses
 from pushgate.registry.safe_errors import log_failure
+from pushgate.service.metrics import Metrics
 from pushgate.workers.constants import PAUSE_POLL_SECONDS
 
 logger = logging.getLogger("pushgate.workers")

@@ -2,7 +2,7 @@
 
 ``POST /v1/sends`` (alias ``POST /v1/notifications``) answers 202 as soon as
 the send and its fan-out job are stored — fan-out and delivery happen after
-the answer (see :mod:`pushgate.server.submit` for what the 202 promises).
+the answer (see :mod:`pushgate.service.submit` for what the 202 promises).
 An ``Idempotency-Key`` header makes a retried request return the first
 answer (``Idempotent-Replayed: true``) instead of sending twice; the same
 key with a different body is 409. Overload is 503 with ``Retry-After``.
@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pushgate.errors import Backpressure
 from pushgate.registry import (
     SendStatus,
     SendStatusView,
@@ -32,7 +33,7 @@ from pushgate.registry.models import devices_table
 from pushgate.server.deps import AppId, ServicesDep, owned
 from pushgate.server.errors import ApiError
 from pushgate.server.schemas import Page, SendAccepted, SendDeliveryOut, SendIn, SendStatusOut
-from pushgate.server.submit import Backpressure, submit_send
+from pushgate.service.submit import submit_send
 
 router = APIRouter(prefix="/v1", tags=["sends"])
 SendId = Annotated[str, Path(max_length=36, description="The id returned when the send was accepted")]

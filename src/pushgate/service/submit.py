@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pushgate.config import Settings
+from pushgate.errors import Backpressure
 from pushgate.notification import Notification
 from pushgate.planner import FANOUT_QUEUE, count_audience, fanout_job
 from pushgate.queue import Job, Queue
@@ -52,17 +53,30 @@ from pushgate.registry import (
 )
 from pushgate.registry.models import utcnow
 from pushgate.server.payload_limits import check_payloads
-from pushgate.server.schemas import SendAccepted
+from pushgate.service.settings import Settings
 
 
-class Backpressure(Exception):
-    """The queue is over its bound; try again after ``retry_after`` seconds."""
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The answer to an accepted send: stored with it, replayed for its Idempotency-Key.
 
-    def __init__(self, depth: int, limit: int, retry_after: int) -> None:
-        super().__init__(f"{depth} deliveries are waiting (the bound is {limit}); retry in {retry_after}s")
-        self.depth = depth
-        self.limit = limit
-        self.retry_after = retry_after
+    The API documents this shape as ``SendAccepted``; it is built here, not
+    from the HTTP schema, because the command line stores the same answer.
+    """
+
+    id: str
+    status: str
+    targeted: int | None  # matching active devices now; None for a scheduled send
+    send_at: datetime | None
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        # pydantic's serializer, so datetimes are written exactly as the API's response models write them.
+        shown: dict[str, Any] = _ACCEPTED.dump_python(self, mode="json")
+        return shown
+
+
+_ACCEPTED = TypeAdapter(Accepted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +125,9 @@ def submit_send(
                            send_at=send_at, now=now)
         if send.response is not None:  # a concurrent request with the same key won
             return Submission(send.response, True, ())
-        response = SendAccepted(
+        response = Accepted(
             id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
-        ).model_dump(mode="json")
+        ).to_json()
         save_response(session, send.id, response)
         job = fanout_job(send.id, send_at, max_tries=settings.max_tries)
         in_transaction = enqueue_in_transaction(session, db, queue, [job])
@@ -146,9 +160,9 @@ def _replay(
     if status == SendStatus.QUEUED:
         queue.enqueue([fanout_job(send_id, due)])  # no-op unless a crash lost it
     if response is None:  # stored by a tool that does not cache answers
-        response = SendAccepted(
+        response = Accepted(
             id=send_id, status=status, targeted=None, send_at=due, created_at=created,
-        ).model_dump(mode="json")
+        ).to_json()
     return Submission(response, True, ())
 
 

@@ -13,14 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pushgate.config import Settings
-from pushgate.errors import ConfigurationError
 from pushgate.registry import CredentialCipher, Database, ValidationPolicy
 from pushgate.registry.migrations import HEAD_REVISION
+from pushgate.service.settings import Settings
 
 if TYPE_CHECKING:
-    from pushgate.metrics import Metrics
     from pushgate.queue import Queue
+    from pushgate.service.metrics import Metrics
 
 
 def open_database(settings: Settings, *, migrate_embedded: bool = True) -> Database:
@@ -32,14 +31,10 @@ def open_database(settings: Settings, *, migrate_embedded: bool = True) -> Datab
 
 
 def open_queue(settings: Settings, db: Database) -> Queue:
-    """The durable queue chosen by ``settings.queue``."""
-    if settings.queue == "sql":
-        from pushgate.queue import SqlQueue
+    """The durable queue chosen by ``settings.queue``: its jobs in the registry database."""
+    from pushgate.queue import SqlQueue
 
-        return SqlQueue(db)
-    raise ConfigurationError(
-        f"queue = {settings.queue!r} is not available in this version; use queue = \"sql\""
-    )
+    return SqlQueue(db)
 
 
 def validation_policy(settings: Settings) -> ValidationPolicy:

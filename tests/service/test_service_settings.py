@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pushgate.config import Settings
 from pushgate.errors import ConfigurationError
+from pushgate.service.settings import Settings
 
 
 def test_defaults_are_the_embedded_setup() -> None:
@@ -48,6 +48,13 @@ def test_list_values_from_the_environment() -> None:
 def test_unknown_or_invalid_keys_are_errors_naming_the_key(environ: dict[str, str], field: str) -> None:
     with pytest.raises(ConfigurationError, match=field):
         Settings.load(environ=environ)
+
+
+def test_a_queue_backend_that_does_not_exist_is_refused_naming_the_allowed_ones() -> None:
+    with pytest.raises(ConfigurationError, match=r"queue: Input should be 'sql'"):
+        Settings.load(environ={"PUSHGATE_QUEUE": "redis"})
+    with pytest.raises(ConfigurationError, match="redis_url"):  # no setting for a backend that is not there
+        Settings.load(environ={"PUSHGATE_REDIS_URL": "redis://127.0.0.1:6379/0"})
 
 
 def test_unreadable_file_is_a_configuration_error(tmp_path: Path) -> None:

@@ -53,10 +53,10 @@ class ProviderEndpoint(BaseModel):
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # Storage and queue
+    # Storage and queue. The queue's jobs live in the same database; naming another
+    # backend is a start-up error listing the allowed values until one exists.
     database_url: str = "sqlite:///pushgate.db"
-    queue: Literal["sql", "redis"] = "sql"
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue: Literal["sql"] = "sql"
 
     # HTTP API
     host: str = "127.0.0.1"
@@ -136,8 +136,7 @@ class Settings(BaseModel):
         if self.secret_key is not None:
             shown["secret_key"] = "***"
         shown["previous_secret_keys"] = ["***" for _ in self.previous_secret_keys]
-        for key in ("database_url", "redis_url"):
-            shown[key] = _mask_password(shown[key])
+        shown["database_url"] = _mask_password(shown["database_url"])
         return shown
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from pushgate.metrics import Metrics
+from pushgate.service.metrics import Metrics
 
 
 def test_queue_depth_is_read_at_scrape_time_and_an_error_leaves_it_empty() -> None:

@@ -5,7 +5,7 @@
 pool, one queue object and one metrics registry; the API wakes the workers
 when it enqueues, so a send starts within milliseconds. The embedded SQLite
 database is migrated at start-up; PostgreSQL is migrated by ``pushgate
-migrate`` (see :mod:`pushgate.server.components`).
+migrate`` (see :mod:`pushgate.service.components`).
 
 ``worker`` runs sender workers alone — more of them on other cores or
 machines, against the same SQLite file or PostgreSQL database.
@@ -16,6 +16,10 @@ drain in-flight jobs (bounded), outcomes are written, provider connections
 closed. A second signal exits at once; leases left behind expire and the
 jobs are picked up by the next process (``kill -9`` behaves the same).
 uvicorn's own signal handling is switched off so there is one owner.
+
+The HTTP app is handed to :func:`serve` (``pushgate serve`` passes
+:func:`pushgate.server.create_app`): the service runs the HTTP surface but
+does not import it, so the workers and the admin commands never load FastAPI.
 """
 
 from __future__ import annotations
@@ -26,12 +30,16 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pushgate.config import Settings
-from pushgate.metrics import Metrics
+from pushgate.service.metrics import Metrics
+from pushgate.service.settings import Settings
 from pushgate.workers.constants import DRAIN_SECONDS
+
+if TYPE_CHECKING:
+    from pushgate.queue import Queue
+    from pushgate.registry import Database
 
 logger = logging.getLogger("pushgate")
 
@@ -39,6 +47,25 @@ logger = logging.getLogger("pushgate")
 # --port 0`` read the address from it.
 LISTENING_PREFIX = "pushgate listening on "
 METRICS_PREFIX = "pushgate metrics on "
+
+
+class AppFactory(Protocol):
+    """Builds the HTTP API's ASGI app on the process's shared pieces (:func:`pushgate.server.create_app`).
+
+    The app uses ``database``, ``queue`` and ``metrics`` as given and leaves
+    their life cycle to :func:`serve`; it calls ``on_enqueue`` with a
+    queue's name after a request committed new jobs.
+    """
+
+    def __call__(
+        self,
+        settings: Settings,
+        *,
+        database: Database,
+        queue: Queue,
+        metrics: Metrics,
+        on_enqueue: Callable[[str], None],
+    ) -> Callable[..., Awaitable[None]]: ...
 
 
 def configure_logging(level: str) -> None:
@@ -82,6 +109,7 @@ def _signals(shutdown: _Shutdown, enabled: bool) -> Iterator[None]:
 
 async def serve(
     settings: Settings,
+    create_app: AppFactory,
     *,
     workers: int | None = None,
     drain: float = DRAIN_SECONDS,
@@ -91,14 +119,14 @@ async def serve(
 ) -> None:
     """Run the API and ``workers`` (default ``settings.workers``) sender workers until stopped.
 
+    :param create_app: builds the HTTP app (:func:`pushgate.server.create_app`).
     :param stop: an event that stops the server when set (besides signals);
         the demo and embedding applications use it.
     :param on_listening: called with the base URL once the API accepts connections.
     """
     import uvicorn
 
-    from pushgate.server.app import create_app
-    from pushgate.server.components import open_database, open_queue
+    from pushgate.service.components import open_database, open_queue
     from pushgate.workers.pool import WorkerPool
 
     warn_if_credentials_unencrypted(settings)
@@ -142,7 +170,7 @@ async def run_workers(
     :param metrics_port: when given, Prometheus scrapes this process's
         metrics on ``settings.host`` at that port (0: a free one, printed).
     """
-    from pushgate.server.components import open_database, open_queue
+    from pushgate.service.components import open_database, open_queue
     from pushgate.workers.pool import WorkerPool
 
     db = await asyncio.to_thread(open_database, settings)
@@ -223,6 +251,6 @@ async def _finish(api: asyncio.Task[None]) -> None:
 
 
 __all__ = [
-    "LISTENING_PREFIX", "METRICS_PREFIX", "configure_logging", "run_workers", "serve",
+    "LISTENING_PREFIX", "METRICS_PREFIX", "AppFactory", "configure_logging", "run_workers", "serve",
     "warn_if_credentials_unencrypted",
 ]
