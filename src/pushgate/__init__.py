@@ -4,7 +4,8 @@ The provider clients are imported on first use (``pushgate.APNs`` and
 ``from pushgate import APNs`` both work): each pulls in its own stack
 (HTTP/2, JWT, OAuth, ECE), and a server process that only answers the API
 should not pay that memory until it sends (an idle ``pushgate serve`` must
-stay small).
+stay small). ``Provider`` and ``Message`` too, so that importing the
+simulators (which share this package) never loads the client side.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from pushgate.errors import (
     TransportError,
 )
 from pushgate.notification import Action, CriticalSound, InterruptionLevel, Notification, Priority
-from pushgate.providers._base import Message, Provider
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
 if TYPE_CHECKING:
     from pushgate.blocking import Blocking
+    from pushgate.providers import Message, Provider
     from pushgate.providers.apns import APNs
     from pushgate.providers.fcm import FCM
     from pushgate.providers.webpush import Subscription, WebPush
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Blocking": "pushgate.blocking",
+    "Message": "pushgate.providers",
+    "Provider": "pushgate.providers",
     "APNs": "pushgate.providers.apns",
     "FCM": "pushgate.providers.fcm",
     "Subscription": "pushgate.providers.webpush",

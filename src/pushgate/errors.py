@@ -50,10 +50,6 @@ class PayloadTooLarge(PermanentError):
         self.limit = limit
 
 
-class DisallowedEndpoint(PermanentError):
-    """A Web Push endpoint host is not on the allow-list of push services."""
-
-
 class RetryableError(PushgateError):
     """Temporary failure; ``retry_after`` is the suggested delay in seconds."""
 

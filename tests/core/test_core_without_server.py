@@ -40,7 +40,7 @@ from pushgate.blocking import Blocking
 from pushgate.simulators import apns, fcm, webpush, wns
 
 imported = []
-for package in ("transport", "crypto", "payloads", "providers", "simulators"):
+for package in ("transport", "crypto", "providers", "simulators"):
     root = importlib.import_module(f"pushgate.{package}")
     for found in pkgutil.walk_packages(root.__path__, f"pushgate.{package}."):
         importlib.import_module(found.name)

@@ -9,10 +9,10 @@ from worker_helpers import apns_credentials, make_app, settings_for
 
 from pushgate.errors import ConfigurationError
 from pushgate.notification import Notification
-from pushgate.providers.apns import APNs
-from pushgate.providers.fcm import FCM
-from pushgate.providers.webpush import WebPush
-from pushgate.providers.wns import WNS
+from pushgate.providers.apns.client import APNs
+from pushgate.providers.fcm.client import FCM
+from pushgate.providers.webpush.client import WebPush
+from pushgate.providers.wns.client import WNS
 from pushgate.registry import Database, set_credentials
 from pushgate.results import Status
 from pushgate.service.settings import Settings

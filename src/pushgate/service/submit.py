@@ -9,7 +9,7 @@ or end with a recorded reason, even across ``kill -9``. So, in order:
    for load that arrived since.
 2. **Validate** the target, the notification's expiry and, for every
    provider the app has credentials for, the payload size
-   (:mod:`pushgate.server.payload_limits`).
+   (:mod:`pushgate.providers.payload_limits`).
 3. **Backpressure.** When the queue holds more pending work items than
    ``settings.max_queue_depth`` the send is refused (503 with Retry-After)
    *before* anything is stored: overload is an answer, never a silent drop.
@@ -40,6 +40,7 @@ from pydantic import TypeAdapter
 from pushgate.errors import Backpressure
 from pushgate.notification import Notification
 from pushgate.planner import FANOUT_QUEUE, count_audience, fanout_job
+from pushgate.providers.payload_limits import check_payloads
 from pushgate.queue import Queue
 from pushgate.registry import (
     Database,
@@ -52,7 +53,6 @@ from pushgate.registry import (
     send_id_for_key,
 )
 from pushgate.registry.models import utcnow
-from pushgate.server.payload_limits import check_payloads
 from pushgate.service.settings import Settings
 
 

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from pushgate.notification import Notification
 from pushgate.planner.jobs import DEFERRED_MARK, RETRY_MARK, DeliveryPayload, FollowUpMark, follow_up_job
-from pushgate.providers._base import Message
+from pushgate.providers import Message, provider_spec
 from pushgate.queue import ClaimedJob, Job
 from pushgate.registry import DeadToken, DeliveryStatus, Outcome
 from pushgate.registry.chunks import DeviceRow, SendContent, load_chunk, load_send_content
@@ -322,9 +322,7 @@ def _with_attempts(outcome: Outcome, tries: int) -> Outcome:
 
 
 def _token_of(device: DeviceRow) -> Any:
-    if device.provider == "webpush":
-        return {"endpoint": device.token, "keys": {"p256dh": device.p256dh or "", "auth": device.auth or ""}}
-    return device.token
+    return provider_spec(device.provider).client_token(device.token, device.p256dh, device.auth)
 
 
 __all__ = ["DeliveryJob", "delivery_id", "effective_notification", "retry_delay"]
