@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from pushgate.errors import TransportError
 from pushgate.transport.connection import ClientConnection
+from pushgate.transport.core import ConnectionCore
 from pushgate.transport.deadlines import DeadlineSweep
 from pushgate.transport.errors import (
     ConnectFailed,
@@ -325,16 +326,16 @@ class H2Pool:
                 self._queue.appendleft(request)
         self._pump()
 
-    def _slot_freed(self, conn: ClientConnection) -> None:
+    def _slot_freed(self, conn: ConnectionCore) -> None:
         if self._queue:
             self._pump()
 
-    def _goaway(self, conn: ClientConnection, unprocessed: list[Request]) -> None:
+    def _goaway(self, conn: ConnectionCore, unprocessed: list[Request]) -> None:
         self._resend(unprocessed)
         if self._queue:
             self._pump()
 
-    def _connection_lost(self, conn: ClientConnection) -> None:
+    def _connection_lost(self, conn: ConnectionCore) -> None:
         if conn not in self._conns:
             return  # lost before it joined the pool: _connect reports it
         self._conns.remove(conn)
