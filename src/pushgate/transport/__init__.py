@@ -40,12 +40,13 @@ Contract (for ``send``, read "the callback gets" for "the future fails with"):
 - All failures are subclasses of :class:`pushgate.errors.TransportError`.
 
 Modules: ``hpack_block`` (stateless request header blocks), ``hpack_decode``
-and ``huffman`` (response header decoding), ``frames`` (RFC 9113 constants and
-frame builders), ``connection`` (the frame layer, and why it is
-hand-written), ``flow`` (our sending side of flow control), ``stream`` (one
-request's state), ``pool`` (queueing, resends, connection choice),
-``deadlines`` (the timeout sweep), ``keepalive`` (PING health checks),
-``errors``, ``tls`` (client contexts).
+and ``huffman`` (response header decoding), ``hpack_tables`` (RFC 7541's
+static table and Huffman code), ``frames`` (RFC 9113 constants and frame
+builders), ``connection`` (the frame layer, and why it is hand-written; its
+layers ``core``, ``responses`` and ``control``), ``flow`` (our sending side
+of flow control), ``stream`` (one request's state), ``pool`` (queueing,
+resends, connection choice), ``deadlines`` (the timeout sweep),
+``keepalive`` (PING health checks), ``errors``, ``tls`` (client contexts).
 """
 
 from __future__ import annotations
