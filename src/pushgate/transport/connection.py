@@ -41,9 +41,10 @@ from __future__ import annotations
 import asyncio
 from typing import cast
 
+from pushgate.errors import TransportError
 from pushgate.transport import frames as f
 from pushgate.transport.control import ControlFrames
-from pushgate.transport.errors import ConnectFailed, ConnectionLost, ProtocolViolation
+from pushgate.transport.errors import ConnectFailed, ConnectionLost
 from pushgate.transport.flow import FlowControlError
 from pushgate.transport.frames import FrameError
 from pushgate.transport.keepalive import Keepalive
@@ -86,10 +87,10 @@ class ClientConnection(StreamFrames, ControlFrames, asyncio.Protocol):
             self.keepalive.cancel()
         streams, self._streams = self._streams, {}
         self._flow.blocked.clear()
-        error: type[ConnectionLost | ConnectFailed]
+        error: type[TransportError]
         lost = self._lost_reason  # set by abandon
-        if self._violation:
-            error, reason = ProtocolViolation, self._violation
+        if self._violation is not None:
+            error, reason = self._violation
         elif not self.settings_received:
             # The server never spoke HTTP/2 (RFC 9113 §3.4), so it processed nothing.
             error = ConnectFailed
@@ -138,7 +139,10 @@ class ClientConnection(StreamFrames, ControlFrames, asyncio.Protocol):
                 else:
                     self._on_control(ftype, flags, sid, data[start:end])
         except FrameError as exc:
-            self._protocol_error(exc.code, str(exc))
+            if not self.settings_received and data.startswith(b"HTTP/"):
+                self._not_http2(data)  # §3.4: an HTTP/2 server's first frame is SETTINGS
+            else:
+                self._protocol_error(exc.code, str(exc))
             return
         except FlowControlError as exc:
             self._protocol_error(f.FLOW_CONTROL_ERROR, str(exc))

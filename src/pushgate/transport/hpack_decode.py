@@ -381,7 +381,10 @@ class ResponseHeaderDecoder:
                         if coded:
                             value = huffman_decode(value)
                         found = _STATUS.get(value)
-                        status = found if found is not None else int(value) if value.isdigit() else -1
+                        if found is not None:
+                            status = found
+                        else:  # RFC 9113 §8.3.2: exactly three digits, else malformed (-1)
+                            status = int(value) if len(value) == 3 and value.isdigit() else -1
                     continue
                 text = name.decode("ascii", "replace")
                 if len(names) >= STRING_CACHE_SIZE:

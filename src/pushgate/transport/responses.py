@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from pushgate.transport import frames as f
 from pushgate.transport.core import FLUSH_AT, ConnectionCore
-from pushgate.transport.errors import ProtocolViolation
+from pushgate.transport.errors import ResponseTooLarge
 from pushgate.transport.frames import FrameError
+from pushgate.transport.hpack_decode import MAX_HEADER_LIST_SIZE
 from pushgate.transport.response import Response
 from pushgate.transport.stream import Request
 
 # Receive windows we grant (RFC 9113 §6.9.2): large, so responses never wait
-# for a WINDOW_UPDATE round trip; refilled when half is used.
+# for a WINDOW_UPDATE round trip. The connection window is refilled when half
+# is used; a stream's never is: a response body is capped (max_response_body,
+# at most STREAM_WINDOW), and past the cap the stream is reset, not credited.
 STREAM_WINDOW = 1 << 24
 CONNECTION_WINDOW = 1 << 30
 
@@ -66,24 +69,14 @@ class StreamFrames(ConnectionCore):
             self._flush_pending = True
             self._loop.call_soon(self._flush)
 
-    def cancel(self, request: Request, error_code: int = f.CANCEL) -> None:
-        """Abandon a stream (request timeout): RST_STREAM frees its slot (§6.4)."""
-        sid = request.stream_id
-        if self._streams.get(sid) is not request:
-            return
-        del self._streams[sid]
-        self._flow.forget(sid)
-        request.conn = None
-        self._out += f.rst_stream(sid, error_code)
-        self._schedule_flush()
-        self._stream_done()
-
     def _on_headers_frame(self, flags: int, sid: int, payload: bytes) -> None:
         if sid == 0:
             raise FrameError(f.PROTOCOL_ERROR, "HEADERS on stream 0")
         if flags & f.FLAG_PADDED:
             payload = f.unpad(payload)
         if flags & f.FLAG_PRIORITY:
+            if len(payload) < 5:  # §6.2; §4.2: a frame size error in a field block is a connection error
+                raise FrameError(f.FRAME_SIZE_ERROR, "HEADERS too short for its priority fields")
             payload = payload[5:]
         if flags & f.FLAG_END_HEADERS:
             self._on_header_block(sid, payload, bool(flags & f.FLAG_END_STREAM))
@@ -94,7 +87,11 @@ class StreamFrames(ConnectionCore):
         pending = self._continuation
         if pending is None or pending[0] != sid:
             raise FrameError(f.PROTOCOL_ERROR, "unexpected CONTINUATION")
+        if not payload and not flags & f.FLAG_END_HEADERS:
+            self._empty_frame()
         pending[1].extend(payload)
+        if len(pending[1]) > MAX_HEADER_LIST_SIZE:  # §10.5: bound what a header block may buffer
+            raise FrameError(f.ENHANCE_YOUR_CALM, f"header block above {MAX_HEADER_LIST_SIZE} octets")
         if flags & f.FLAG_END_HEADERS:
             self._continuation = None
             self._on_header_block(sid, bytes(pending[1]), pending[2])
@@ -106,13 +103,17 @@ class StreamFrames(ConnectionCore):
             raise FrameError(f.COMPRESSION_ERROR, f"bad header block: {exc}") from exc
         request = self._streams.get(sid)
         if request is None:
+            if self._idle(sid):  # §5.1: the server cannot open streams
+                raise FrameError(f.PROTOCOL_ERROR, f"HEADERS on idle stream {sid}")
             return  # a stream we cancelled
         if request.status == 0:
-            if status < 100:
+            if status < 100:  # §8.3.2: :status is three digits
                 self._stream_error(sid, request, f"response without a valid :status ({status})")
                 return
-            if status < 200:
-                return  # interim response (RFC 9113 §8.1); the final one follows
+            if status < 200:  # interim response (§8.1); the final one follows
+                if end_stream:  # §8.1: an interim response cannot end the stream: malformed
+                    self._stream_error(sid, request, f"interim response ({status}) ends the stream")
+                return
             request.status = status
             request.headers = headers
         else:  # trailers: kept with the headers
@@ -123,16 +124,25 @@ class StreamFrames(ConnectionCore):
     def _on_data(self, flags: int, sid: int, payload: bytes, length: int) -> None:
         if sid == 0:
             raise FrameError(f.PROTOCOL_ERROR, "DATA on stream 0")
+        if not length and not flags & f.FLAG_END_STREAM:
+            self._empty_frame()
         self._recv_unacked += length  # padding counts too (§6.9.1)
         if self._recv_unacked >= CONNECTION_WINDOW // 2:
             self._out += f.window_update(0, self._recv_unacked)
             self._recv_unacked = 0
         request = self._streams.get(sid)
         if request is None:
+            if self._idle(sid):  # §5.1
+                raise FrameError(f.PROTOCOL_ERROR, f"DATA on idle stream {sid}")
             return
         if request.status == 0:
             self._stream_error(sid, request, "DATA before response HEADERS")
             return
+        received = request.received + length
+        if received > self._max_body:
+            self._too_large(request)
+            return
+        request.received = received
         if flags & f.FLAG_PADDED:
             payload = f.unpad(payload)
         if payload:
@@ -142,11 +152,14 @@ class StreamFrames(ConnectionCore):
                 request.chunks.append(payload)
         if flags & f.FLAG_END_STREAM:
             self._complete(sid, request)
-            return
-        request.received += length
-        if request.received >= STREAM_WINDOW // 2:
-            self._out += f.window_update(sid, request.received)
-            request.received = 0
+
+    def _too_large(self, request: Request) -> None:
+        """§10.5: a body past the cap is not buffered; the stream is reset
+        (CANCEL: we no longer want it) and the request fails."""
+        self.cancel(request, f.CANCEL)
+        self._owner._fail(
+            request, ResponseTooLarge(f"response body above max_response_body ({self._max_body} octets)")
+        )
 
     def _complete(self, sid: int, request: Request) -> None:
         del self._streams[sid]
@@ -156,10 +169,6 @@ class StreamFrames(ConnectionCore):
         chunks = request.chunks
         body = b"" if chunks is None else chunks[0] if len(chunks) == 1 else b"".join(chunks)
         request.conn = None
+        self.answered += 1
         self._owner._complete(request, Response.from_fields(request.status, request.headers, body))
         self._stream_done()
-
-    def _stream_error(self, sid: int, request: Request, message: str) -> None:
-        """A malformed response (RFC 9113 §8.1.1): reset the stream, fail the request."""
-        self.cancel(request, f.PROTOCOL_ERROR)
-        self._owner._fail(request, ProtocolViolation(message))

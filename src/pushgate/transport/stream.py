@@ -13,7 +13,6 @@ from pushgate.transport.response import Response
 
 if TYPE_CHECKING:
     from pushgate.transport.core import ConnectionCore
-    from pushgate.transport.responses import StreamFrames
 
 
 # Called exactly once per request: (tag, response, None) or (tag, None, error).
@@ -38,7 +37,7 @@ class Request:
     stream_id: int
     status: int  # 0 until the final response HEADERS
     chunks: list[bytes] | None  # response DATA
-    received: int  # DATA octets not yet handed back with WINDOW_UPDATE
+    received: int  # response DATA octets so far, padding included (capped, see responses.py)
     headers: list[Field]  # set with the final response HEADERS
 
     def __init__(
@@ -57,7 +56,7 @@ class Request:
         self.finished = False  # the callback ran (or the future was cancelled, see abandoned)
         self.resends = 0
         self.bucket: set[Request] | None = None  # deadline bucket, see deadlines.py
-        self.conn: StreamFrames | None = None  # while on a stream
+        self.conn: ConnectionCore | None = None  # while on a stream
 
     def abandoned(self) -> bool:
         """Answered, failed or timed out already, or its future was cancelled."""
