@@ -118,12 +118,12 @@ class ControlFrames(ConnectionCore):
     def _on_rst_stream(self, sid: int, payload: bytes) -> None:
         if len(payload) != 4:
             raise FrameError(f.FRAME_SIZE_ERROR, "RST_STREAM payload is not 4 bytes")
-        if sid == 0 or self._idle(sid):  # §6.4
-            raise FrameError(f.PROTOCOL_ERROR, f"RST_STREAM on {'idle stream' if sid else 'stream 0'}")
         request = self._streams.pop(sid, None)
-        self._flow.forget(sid)
-        if request is None:
+        if request is None:  # nginx resets every stream it answered: keep this path short
+            if not sid & 1 or sid >= self._next_stream_id:  # §6.4: stream 0, or idle (§5.1)
+                raise FrameError(f.PROTOCOL_ERROR, f"RST_STREAM on {'idle stream' if sid else 'stream 0'}")
             return
+        self._flow.forget(sid)
         request.conn = None
         code = f.unpack_u32(payload)
         if code == f.REFUSED_STREAM:  # §8.7: not processed, safe to resend
