@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushgate.notification import Notification
-from pushgate.providers.apns import APNs
+from pushgate.providers.apns.client import APNs
 from pushgate.results import Status
 
 

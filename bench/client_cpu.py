@@ -38,7 +38,7 @@ import hpack
 from pushgate import APNs, Notification, WebPush
 from pushgate.crypto import ece
 from pushgate.crypto.vapid import VapidKey, b64url_encode
-from pushgate.providers.webpush import Subscription
+from pushgate.providers.webpush.client import Subscription
 from pushgate.transport.connection import ClientConnection
 from pushgate.transport.pool import H2Pool
 

@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from pushgate.planner import deliver_queue, fan_out, load_chunk
+from pushgate.planner import DeliveryPayload, deliver_queue, fan_out
 from pushgate.queue import SqlQueue
 from pushgate.registry import (
     Database,
@@ -43,6 +43,7 @@ from pushgate.registry import (
     import_devices,
     record_outcomes,
 )
+from pushgate.registry.chunks import load_chunk
 from pushgate.registry.constants import PROVIDERS
 
 
@@ -116,10 +117,11 @@ def main() -> None:
             started = time.perf_counter()
             while jobs := queue.claim(queues, limit=args.claim, lease_seconds=300, worker="bench"):
                 for job in jobs:
-                    devices = load_chunk(db, job.payload)
+                    chunk = DeliveryPayload.from_json(job.payload)
+                    devices = load_chunk(db, chunk.send_id, chunk.provider, chunk.device_ids)
                     outcomes = [Outcome(d.id, DeliveryStatus.SENT, message_id=f"m-{d.id}") for d in devices]
                     with db.session() as session:
-                        record_outcomes(session, job.payload["send_id"], job.payload["provider"], outcomes)
+                        record_outcomes(session, chunk.send_id, chunk.provider, outcomes)
                     delivered += len(outcomes)
                 queue.complete([job.id for job in jobs])
             elapsed = time.perf_counter() - started

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from pushgate.queue.tables import jobs_table
 from pushgate.registry import Database
 from pushgate.registry.models import Base
 from pushgate.simulators.tls import LocalCA
@@ -99,6 +100,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
         db = Database(f"sqlite:///{path}")
     else:
         db = Database(request.getfixturevalue("postgres_migrated"))
+        assert jobs_table.metadata is Base.metadata  # the queue's table is truncated with the rest
         tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
         with db.connect() as connection:
             connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

@@ -21,7 +21,7 @@ from harness.profiling import fail_fast, py_spy
 from pushgate import Notification, WebPush
 from pushgate.crypto.ece import generate_user_agent_keys
 from pushgate.crypto.vapid import VapidKey, b64url_encode
-from pushgate.providers.webpush import Subscription
+from pushgate.providers.webpush.client import Subscription
 from pushgate.results import Status
 
 

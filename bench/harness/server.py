@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-LISTENING_PREFIX = "pushgate listening on "  # pushgate.workers.runtime.LISTENING_PREFIX
+LISTENING_PREFIX = "pushgate listening on "  # pushgate.service.runtime.LISTENING_PREFIX
 ADMIN_TOKEN = "bench-admin-" + secrets.token_hex(16)
 IMPORT_CHUNK = 5000
 

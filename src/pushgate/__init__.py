@@ -4,16 +4,19 @@ The provider clients are imported on first use (``pushgate.APNs`` and
 ``from pushgate import APNs`` both work): each pulls in its own stack
 (HTTP/2, JWT, OAuth, ECE), and a server process that only answers the API
 should not pay that memory until it sends (an idle ``pushgate serve`` must
-stay small).
+stay small). ``Provider`` and ``Message`` too, so that importing the
+simulators (which share this package) never loads the client side.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
 from pushgate.errors import (
     AuthenticationError,
+    Backpressure,
     ConfigurationError,
     InvalidNotification,
     InvalidToken,
@@ -24,16 +27,20 @@ from pushgate.errors import (
     TransportError,
 )
 from pushgate.notification import Action, CriticalSound, InterruptionLevel, Notification, Priority
-from pushgate.providers._base import Message, Provider
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
 if TYPE_CHECKING:
+    from pushgate.blocking import Blocking
+    from pushgate.providers import Message, Provider
     from pushgate.providers.apns import APNs
     from pushgate.providers.fcm import FCM
     from pushgate.providers.webpush import Subscription, WebPush
     from pushgate.providers.wns import WNS
 
 _LAZY = {
+    "Blocking": "pushgate.blocking",
+    "Message": "pushgate.providers",
+    "Provider": "pushgate.providers",
     "APNs": "pushgate.providers.apns",
     "FCM": "pushgate.providers.fcm",
     "Subscription": "pushgate.providers.webpush",
@@ -50,7 +57,11 @@ def __getattr__(name: str) -> Any:
     globals()[name] = value
     return value
 
-__version__ = "0.1.0"
+try:
+    # The version lives in pyproject.toml only; the installed metadata carries it.
+    __version__ = _metadata.version("pushgate")
+except _metadata.PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "FCM",
@@ -58,7 +69,9 @@ __all__ = [
     "APNs",
     "Action",
     "AuthenticationError",
+    "Backpressure",
     "BatchResult",
+    "Blocking",
     "Cause",
     "ConfigurationError",
     "CriticalSound",

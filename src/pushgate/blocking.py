@@ -23,7 +23,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, Generic, Self, TypeVar
 
 from pushgate.notification import Notification
-from pushgate.providers._base import Message, Provider
+from pushgate.providers import Message, Provider
 from pushgate.results import BatchResult, TokenResult
 
 T = TypeVar("T")

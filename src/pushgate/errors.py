@@ -2,7 +2,8 @@
 
 - :class:`PermanentError`: the request cannot succeed as it is (bad input,
   payload too large). Fix the request.
-- :class:`RetryableError`: try again later; ``retry_after`` says when.
+- :class:`RetryableError`: try again later; ``retry_after`` says when
+  (:class:`Backpressure`: the server refused a send because its queue is full).
 - :class:`ConfigurationError`: credentials, topic or environment are wrong.
   Fix the configuration; retrying will not help.
 
@@ -49,10 +50,6 @@ class PayloadTooLarge(PermanentError):
         self.limit = limit
 
 
-class DisallowedEndpoint(PermanentError):
-    """A Web Push endpoint host is not on the allow-list of push services."""
-
-
 class RetryableError(PushgateError):
     """Temporary failure; ``retry_after`` is the suggested delay in seconds."""
 
@@ -63,6 +60,18 @@ class RetryableError(PushgateError):
 
 class TransportError(RetryableError):
     """The connection failed, dropped, or timed out."""
+
+
+class Backpressure(RetryableError):
+    """The server's queue is over its bound: nothing was stored; retry after ``retry_after`` seconds."""
+
+    retry_after: int  # whole seconds: it becomes the HTTP Retry-After header
+
+    def __init__(self, depth: int, limit: int, retry_after: int) -> None:
+        super().__init__(f"{depth} deliveries are waiting (the bound is {limit}); retry in {retry_after}s",
+                         retry_after=retry_after)
+        self.depth = depth
+        self.limit = limit
 
 
 class ConfigurationError(PushgateError):

@@ -1,7 +1,7 @@
 """The provider-neutral notification model.
 
 One :class:`Notification` describes what the user should see (or what the app
-should receive silently); the payload builders in :mod:`pushgate.payloads`
+should receive silently); the payload builders (``pushgate.providers.<name>.payload``)
 turn it into each provider's wire format. Anything the model does not name
 goes into the raw per-provider override blocks (``apns``, ``fcm``,
 ``webpush``, ``wns``), which are merged last, so nothing a provider offers is

@@ -15,7 +15,8 @@ from typer.testing import CliRunner, Result
 
 from pushgate.cli import app as cli
 from pushgate.planner import fan_out
-from pushgate.queue import SqlQueue
+from pushgate.queue import Job, SqlQueue
+from pushgate.queue.tables import JobRow
 from pushgate.registry import (
     CredentialCipher,
     Database,
@@ -24,7 +25,7 @@ from pushgate.registry import (
     get_credentials,
     list_devices,
 )
-from pushgate.registry.models import JobRow, Send
+from pushgate.registry.models import Send
 
 
 def run(url: str, *args: str, secret_key: str | None = None) -> Result:
@@ -167,6 +168,16 @@ def test_send_stores_a_send_and_its_fanout_job(database: Database, shop: str, tm
     bad = run(shop, "send", "--app", "shop", "--title", "Hi", "--token", "short")
     assert (bad.exit_code, "0 devices targeted" in bad.output) == (0, True)  # unknown tokens reach no one
     assert run(shop, "send", "--app", "shop", "--data", "[1]", "--all").exit_code == 2
+
+
+def test_send_is_refused_when_the_queue_is_full(database: Database, shop: str) -> None:
+    SqlQueue(database).enqueue([Job(id="busy", queue="deliver:apns", payload={}, size=11)])
+    env = {"PUSHGATE_DATABASE_URL": shop, "PUSHGATE_CONFIG": None, "PUSHGATE_MAX_QUEUE_DEPTH": "10",
+           "PUSHGATE_BACKPRESSURE_RETRY_AFTER": "7"}
+    refused = CliRunner().invoke(cli, ["send", "--app", "shop", "--title", "Hi", "--all"], env=env)
+    assert refused.exit_code == 3, refused.output
+    assert "11 deliveries are waiting (the bound is 10); retry in 7s" in refused.output
+    assert counts(database) == (0, 1)  # nothing stored: only the job that was already there
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ HEAVY = (
 CHILD = """
 import asyncio, json, sys
 import pushgate.cli  # what the `pushgate` script imports before it runs `serve`
-from pushgate.config import Settings
-from pushgate.workers.runtime import serve
+from pushgate.server import create_app
+from pushgate.service.settings import Settings
+from pushgate.service.runtime import serve
 
 HEAVY = {heavy!r}
 
@@ -46,7 +47,7 @@ async def main() -> None:
         probes.append(asyncio.get_running_loop().create_task(probe(url)))
 
     settings = Settings.load(None).model_copy(update={{"port": 0, "host": "127.0.0.1"}})
-    await serve(settings, stop=stop, on_listening=listening, handle_signals=False, drain=1)
+    await serve(settings, create_app, stop=stop, on_listening=listening, handle_signals=False, drain=1)
     loaded = sorted(m for m in HEAVY if any(n == m or n.startswith(m + ".") for n in sys.modules))
     print(json.dumps({{"status": answer[0].split(b" ")[1].decode(), "loaded": loaded}}))
 

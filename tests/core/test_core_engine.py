@@ -14,7 +14,7 @@ import pytest
 
 from pushgate import Message, Notification, PayloadTooLarge, Status, TokenResult
 from pushgate.blocking import Blocking
-from pushgate.providers._base import Provider
+from pushgate.providers import Provider
 from pushgate.results import Cause
 
 

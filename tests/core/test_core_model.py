@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from pushgate import BatchResult, Notification, PayloadTooLarge, Status, TokenResult
-from pushgate.payloads._fit import fit, trim_utf8
+from pushgate.providers._payload_fit import fit, trim_utf8
 
 
 def test_loc_args_need_their_key() -> None:

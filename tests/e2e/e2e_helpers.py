@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from pushgate.service.runtime import LISTENING_PREFIX, METRICS_PREFIX
 from pushgate.simulators._base import Simulator
-from pushgate.workers.runtime import LISTENING_PREFIX, METRICS_PREFIX
 
 StartSimulators = Callable[..., Awaitable[dict[str, Simulator]]]
 StartServer = Callable[..., Awaitable["ServerProcess"]]

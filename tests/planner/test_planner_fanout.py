@@ -16,15 +16,16 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pushgate.planner import (
     FANOUT_QUEUE,
+    DeliveryPayload,
     count_audience,
     deliver_queue,
     enqueue_fanout,
     fan_out,
     fanout_job,
-    load_chunk,
     resume_fanouts,
 )
 from pushgate.queue import Job, JobStatus, SqlQueue
+from pushgate.queue.tables import jobs_table
 from pushgate.registry import (
     Database,
     DeliveryStatus,
@@ -43,10 +44,16 @@ from pushgate.registry import (
     register_device,
     upsert_user,
 )
-from pushgate.registry.models import jobs_table
+from pushgate.registry.chunks import DeviceRow, load_chunk
 from pushgate.simulators._base import ManualClock
 
 T0 = 1_900_000_000.0
+
+
+def load(database: Database, payload: dict[str, Any]) -> list[DeviceRow]:
+    """The devices a worker would load for a delivery job's payload."""
+    chunk = DeliveryPayload.from_json(payload)
+    return load_chunk(database, chunk.send_id, chunk.provider, chunk.device_ids)
 
 
 def b64url(data: bytes) -> str:
@@ -366,7 +373,7 @@ def test_load_chunk_skips_recorded_and_settles_vanished_devices(
         delete_device(session, app_id, devices[2].id)
         deactivate_dead(session, app_id, "fcm", devices[3].token)
 
-    rows = load_chunk(database, job.payload)
+    rows = load(database, job.payload)
 
     assert [row.id for row in rows] == [devices[0].id, devices[4].id, devices[5].id]
     first = rows[0]
@@ -376,7 +383,7 @@ def test_load_chunk_skips_recorded_and_settles_vanished_devices(
         status = get_send_status(session, send_id)
     assert status is not None
     assert (status.sent, status.failed, status.pending) == (1, 2, 3)  # deleted + inactive settled
-    assert [row.id for row in load_chunk(database, job.payload)] == [row.id for row in rows]  # stable
+    assert [row.id for row in load(database, job.payload)] == [row.id for row in rows]  # stable
     with database.session() as session:
         cancel_send(session, send_id)
-    assert load_chunk(database, job.payload) == []
+    assert load(database, job.payload) == []

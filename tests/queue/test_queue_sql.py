@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -52,8 +53,8 @@ def test_enqueue_on_an_open_transaction_commits_and_rolls_back_with_it(
     database: Database, queue: SqlQueue
 ) -> None:
     with database.connect() as connection:
-        assert queue.enqueue([Job("kept", "q", {})], connection=connection) == 1
-        assert queue.enqueue([Job("kept", "q", {})], connection=connection) == 0  # same transaction
+        assert queue.enqueue_with(connection, [Job("kept", "q", {})]) == 1
+        assert queue.enqueue_with(connection, [Job("kept", "q", {})]) == 0  # same transaction
         assert queue.get("kept") is None  # other connections see it only after the commit
     assert queue.get("kept") is not None
 
@@ -62,7 +63,7 @@ def test_enqueue_on_an_open_transaction_commits_and_rolls_back_with_it(
 
     def store_then_fail() -> None:
         with database.connect() as connection:
-            queue.enqueue([Job("lost", "q", {})], connection=connection)
+            queue.enqueue_with(connection, [Job("lost", "q", {})])
             raise Refused  # e.g. the send row it belongs to failed to store
 
     with pytest.raises(Refused):
@@ -251,3 +252,19 @@ def test_concurrent_claimers_never_share_a_job(database: Database, clock: Manual
     assert len(got) == 400
     assert Counter(got).most_common(1)[0][1] == 1
     assert SqlQueue(database, clock=clock).depth() == 0
+
+
+def test_enqueue_with_takes_a_session_and_only_the_queues_own_database(
+    database: Database, queue: SqlQueue, tmp_path: Path
+) -> None:
+    with database.session() as session:
+        assert queue.enqueue_with(session, [Job("in-session", "q", {})]) == 1
+        assert queue.get("in-session") is None  # not before the session's commit
+    assert queue.get("in-session") is not None
+    with (
+        Database(f"sqlite:///{tmp_path}/other.db") as other,
+        other.connect() as connection,
+        pytest.raises(ValueError, match="own database"),
+    ):
+        queue.enqueue_with(connection, [Job("elsewhere", "q", {})])
+    assert queue.get("elsewhere") is None

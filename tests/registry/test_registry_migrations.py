@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from pushgate.errors import ConfigurationError
+from pushgate.queue.tables import jobs_table
 from pushgate.registry import Database
 from pushgate.registry.db import VERSION_TABLE
 from pushgate.registry.models import Base
@@ -26,6 +27,7 @@ def test_migrate_from_empty_to_head_matches_the_models(empty_database_url: str) 
         assert db.current_revision() is None
         db.migrate()
         assert db.current_revision() == "0001"
+        assert jobs_table.metadata is Base.metadata  # the queue's table is migrated with the registry
         assert {table.name for table in Base.metadata.sorted_tables} | {VERSION_TABLE} == _tables(db)
         with db.connect(write=False) as connection:
             context = MigrationContext.configure(

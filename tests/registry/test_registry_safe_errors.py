@@ -7,8 +7,8 @@ import logging
 import pytest
 import sqlalchemy as sa
 
+from pushgate.queue.tables import jobs_table
 from pushgate.registry import Database
-from pushgate.registry.models import jobs_table
 from pushgate.registry.safe_errors import carries_sql_parameters, log_failure, safe_reason
 
 SECRET = "tok-5b1e0c9d-not-for-logs"

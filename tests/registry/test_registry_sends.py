@@ -25,6 +25,7 @@ from pushgate.registry import (
     list_sends,
     record_outcomes,
     save_response,
+    send_id_for_key,
     sends_to_resume,
 )
 from pushgate.registry.models import sends_table
@@ -104,6 +105,8 @@ def test_idempotency_key_returns_the_same_send_or_conflicts(database: Database, 
         other_app, _ = create_app(session, "other")
         assert create_send(session, other_app.id, NOTE, {"all": True}, idempotency_key="req-1").id != first.id
         assert create_send(session, app_id, NOTE, {"all": True}).id != first.id  # no key: always new
+        assert send_id_for_key(session, app_id, "req-1") == first.id
+        assert send_id_for_key(session, app_id, "req-2") is None
 
 
 def test_record_outcomes_is_idempotent_and_counts_once(database: Database, app_id: int) -> None:
@@ -184,12 +187,16 @@ def test_cancel_and_list_sends(database: Database, app_id: int) -> None:
         assert cancelled is not None
         assert cancelled.status == "cancelled"
         assert cancel_send(session, sends[1].id, app_id=app_id + 1) is None
-        newest_first = [s.id for s in list_sends(session, app_id)]
+        newest_first = [s.id for s in list_sends(session, app_id).items]
         assert newest_first == [s.id for s in reversed(sends)]
-        assert [s.id for s in list_sends(session, app_id, status="cancelled")] == [sends[1].id]
-        assert [s.id for s in list_sends(session, app_id, before=t0 + timedelta(seconds=2))] == [
-            sends[1].id, sends[0].id
-        ]
+        assert [s.id for s in list_sends(session, app_id, status="cancelled").items] == [sends[1].id]
+        first = list_sends(session, app_id, limit=2)
+        assert [s.id for s in first.items] == [sends[3].id, sends[2].id]
+        rest = list_sends(session, app_id, cursor=first.next_cursor, limit=2)
+        assert ([s.id for s in rest.items], rest.next_cursor) == ([sends[1].id, sends[0].id], None)
+        # A cursor issued before cursors carried the id (a bare created_at) still reads.
+        legacy = (t0 + timedelta(seconds=2)).isoformat()
+        assert [s.id for s in list_sends(session, app_id, cursor=legacy).items] == [sends[1].id, sends[0].id]
         assert {send_id for send_id, _ in sends_to_resume(session)} == {sends[0].id, sends[2].id, sends[3].id}
 
 
@@ -233,4 +240,27 @@ def test_concurrent_requests_with_one_idempotency_key_create_one_send(
     assert errors == []
     assert len(set(ids)) == 1
     with database.session(write=False) as session:
-        assert [s.id for s in list_sends(session, app_id)] == ids[:1]
+        assert [s.id for s in list_sends(session, app_id).items] == ids[:1]
+
+
+def test_send_list_pages_keep_sends_sharing_a_created_at(database: Database, app_id: int) -> None:
+    tick = datetime(2030, 1, 1, tzinfo=UTC)
+    with database.session() as session:
+        same = {create_send(session, app_id, NOTE, {"all": True}, now=tick).id for _ in range(5)}
+        older = create_send(session, app_id, NOTE, {"all": True}, now=tick - timedelta(seconds=1)).id
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = list_sends(session, app_id, cursor=cursor, limit=2)
+            seen += [view.id for view in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+    assert sorted(seen[:5]) == sorted(same)
+    assert seen[5:] == [older]
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "dDE6bm90LWEtdGltZQ", "djE6MTI"])
+def test_send_list_rejects_cursors_it_did_not_issue(database: Database, app_id: int, cursor: str) -> None:
+    with database.session(write=False) as session, pytest.raises(ValidationError, match="cursor"):
+        list_sends(session, app_id, cursor=cursor)

@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import FastAPI
 
-from pushgate.config import Settings
 from pushgate.crypto.vapid import VapidKey
 from pushgate.queue import SqlQueue
 from pushgate.registry import Database
+from pushgate.service.settings import Settings
 
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from api_helpers import ADMIN_TOKEN, Api, Secrets, Tenant, make_secrets
 
-from pushgate.config import Settings
-from pushgate.metrics import Metrics
 from pushgate.queue import SqlQueue
 from pushgate.registry import Database
 from pushgate.server import create_app
+from pushgate.service.metrics import Metrics
+from pushgate.service.settings import Settings
 
 
 @pytest.fixture(scope="session")

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 from api_helpers import ADMIN_TOKEN, Api, Tenant, apns_token
 
-from pushgate.config import Settings
-from pushgate.metrics import Metrics
 from pushgate.queue import SqlQueue
 from pushgate.registry import Database
 from pushgate.results import Status, TokenResult
 from pushgate.server import create_app
+from pushgate.service.metrics import Metrics
+from pushgate.service.settings import Settings
 
 
 def client_for(db: Database, metrics: Metrics | None = None) -> httpx.AsyncClient:

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from pushgate.planner import FANOUT_QUEUE
 from pushgate.queue import Job, JobStatus
-from pushgate.registry import DeliveryStatus, Outcome, record_outcomes
-from pushgate.registry.models import JobRow, Send
+from pushgate.queue.tables import JobRow
+from pushgate.registry import DeliveryStatus, Outcome, create_send, record_outcomes
+from pushgate.registry.models import Send
 
 HELLO = {"title": "Hello", "body": "World"}
 
@@ -246,3 +247,23 @@ async def test_notifications_alias(api: Api, shop: Tenant) -> None:
                                    headers=shop.headers)
     assert answer.status_code == 202
     assert stored(api) == (1, 1)
+
+
+async def test_listing_sends_pages_through_sends_sharing_a_timestamp(api: Api, shop: Tenant) -> None:
+    # Sends stored in the same clock tick have equal created_at; a page boundary between
+    # them must not lose the second one.
+    tick = datetime(2030, 1, 1, tzinfo=UTC)
+    with api.db.session() as session:
+        ids = {create_send(session, shop.id, HELLO, {"all": True}, now=tick).id for _ in range(3)}
+        older = create_send(session, shop.id, HELLO, {"all": True}, now=tick - timedelta(seconds=1)).id
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(5):
+        params: dict[str, Any] = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        page = (await api.client.get("/v1/sends", params=params, headers=shop.headers)).json()
+        seen += [s["id"] for s in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen[:3]) == sorted(ids)
+    assert seen[3:] == [older]

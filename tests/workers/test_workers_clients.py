@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from worker_helpers import apns_credentials, make_app, settings_for
 
-from pushgate.config import Settings
 from pushgate.errors import ConfigurationError
 from pushgate.notification import Notification
-from pushgate.providers.apns import APNs
-from pushgate.providers.fcm import FCM
-from pushgate.providers.webpush import WebPush
-from pushgate.providers.wns import WNS
+from pushgate.providers.apns.client import APNs
+from pushgate.providers.fcm.client import FCM
+from pushgate.providers.webpush.client import WebPush
+from pushgate.providers.wns.client import WNS
 from pushgate.registry import Database, set_credentials
 from pushgate.results import Status
+from pushgate.service.settings import Settings
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.simulators.fcm import FCMSimulator
 from pushgate.simulators.tls import LocalCA

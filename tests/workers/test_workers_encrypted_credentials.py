@@ -112,8 +112,8 @@ async def test_a_running_client_survives_reencryption_under_a_key_the_process_la
 
 
 def test_serving_without_a_secret_key_warns_once(caplog: pytest.LogCaptureFixture) -> None:
-    from pushgate.config import Settings
-    from pushgate.workers.runtime import warn_if_credentials_unencrypted
+    from pushgate.service.runtime import warn_if_credentials_unencrypted
+    from pushgate.service.settings import Settings
 
     caplog.set_level(logging.WARNING)
     warn_if_credentials_unencrypted(Settings())

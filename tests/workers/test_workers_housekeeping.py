@@ -6,10 +6,10 @@ from pathlib import Path
 
 from worker_helpers import eventually, make_app, running_pool, settings_for, start_send, status
 
-from pushgate.config import Settings
-from pushgate.metrics import Metrics
 from pushgate.queue import Job, JobStatus, SqlQueue
 from pushgate.registry import Database
+from pushgate.service.metrics import Metrics
+from pushgate.service.settings import Settings
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.constants import KEEP_DONE_SECONDS

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from worker_helpers import eventually, make_app, running_pool, settings_for, status
 
-from pushgate.planner.fanout import FANOUT_QUEUE, deliver_queue, fan_out
+from pushgate.planner import FANOUT_QUEUE, deliver_queue, fan_out
 from pushgate.queue import Job, SqlQueue
 from pushgate.registry import Database, create_send
 from pushgate.simulators._base import ManualClock

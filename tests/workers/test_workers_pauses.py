@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from worker_helpers import make_app
 
-from pushgate.planner.fanout import deliver_queue
+from pushgate.planner import deliver_queue
 from pushgate.queue import Job, JobStatus, SqlQueue
 from pushgate.registry import Database, get_credentials, set_credentials
 from pushgate.registry.pauses import (

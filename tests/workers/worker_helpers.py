@@ -12,8 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pushgate.config import Settings
-from pushgate.metrics import Metrics
 from pushgate.planner.fanout import enqueue_fanout
 from pushgate.queue import SqlQueue
 from pushgate.registry import (
@@ -26,6 +24,8 @@ from pushgate.registry import (
     register_device,
     set_credentials,
 )
+from pushgate.service.metrics import Metrics
+from pushgate.service.settings import Settings
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.pool import WorkerPool
 

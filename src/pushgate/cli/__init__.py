@@ -1,4 +1,10 @@
-"""The ``pushgate`` command line (typer + rich)."""
+"""The ``pushgate`` command line (typer + rich).
+
+``simulate``, ``library-demo`` and ``version`` work with the library alone;
+the server commands (``serve``, ``worker``, ``demo``, ``migrate``, ``app``,
+``send``, ``devices``) import the ``[server]`` extra when they run, and say
+so when it is missing.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +40,23 @@ def version() -> None:
     typer.echo(__version__)
 
 
+# Top-level modules the [server] extra installs (and starlette, which FastAPI brings).
+SERVER_EXTRA_MODULES = frozenset(
+    {"alembic", "fastapi", "prometheus_client", "psycopg", "sqlalchemy", "starlette", "uvicorn"}
+)
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except ImportError as exc:
+        # Only the extra's own packages: any other ImportError is a bug and keeps its traceback.
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in SERVER_EXTRA_MODULES:
+            raise
+        typer.secho(f"error: this command needs the server extra ({missing} is not installed): "
+                    "pip install 'pushgate[server]'", err=True, fg=typer.colors.RED)
+        raise SystemExit(1) from None
 
 
-__all__ = ["app", "main"]
+__all__ = ["SERVER_EXTRA_MODULES", "app", "main"]

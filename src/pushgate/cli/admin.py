@@ -4,7 +4,7 @@ They work on the database directly (no server needs to run), with the
 same settings as ``pushgate serve`` (``--config FILE`` / ``PUSHGATE_*``)
 and through the same code paths as the API: a send from the command line
 is validated, size-checked, backpressured and stored with its fan-out job
-exactly like ``POST /v1/sends`` (:func:`pushgate.server.submit.submit_send`).
+exactly like ``POST /v1/sends`` (:func:`pushgate.service.submit.submit_send`).
 The embedded SQLite database migrates itself on first use, as it does for
 ``serve``; PostgreSQL is upgraded only by ``pushgate migrate``.
 
@@ -26,8 +26,8 @@ from pushgate.cli.server_cmds import ConfigOption, load_settings
 from pushgate.errors import ConfigurationError, PushgateError
 
 if TYPE_CHECKING:
-    from pushgate.config import Settings
     from pushgate.registry import App, Database
+    from pushgate.service.settings import Settings
 
 # Heavy imports (rich, the registry) are made by the commands that use them:
 # every ``pushgate`` command, ``serve`` too, imports this module to register them.
@@ -47,7 +47,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _database(settings: Settings) -> Database:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from pushgate.server.components import open_database
+    from pushgate.service.components import open_database
 
     try:
         return open_database(settings)
@@ -197,10 +197,11 @@ def send(
     config: ConfigOption = None,
 ) -> None:
     """Send a notification to tokens, users or everyone, as POST /v1/sends does."""
+    from pushgate.errors import Backpressure
     from pushgate.notification import Notification
     from pushgate.registry import IdempotencyConflict, ValidationError
-    from pushgate.server.components import open_queue
-    from pushgate.server.submit import Backpressure, submit_send
+    from pushgate.service.components import open_queue
+    from pushgate.service.submit import submit_send
 
     audiences = [name for name, given in (("tokens", token), ("users", user), ("all", all_devices)) if given]
     if len(audiences) != 1:
@@ -275,7 +276,7 @@ def import_devices(
         read_rows,
     )
     from pushgate.registry import import_devices as store
-    from pushgate.server.components import validation_policy
+    from pushgate.service.components import validation_policy
 
     settings = load_settings(config)
     kind = detect_format(file)

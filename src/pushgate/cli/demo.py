@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
-from pushgate.config import Settings
+from pushgate.service.settings import Settings
 from pushgate.simulators._base import Simulator
 
 if TYPE_CHECKING:
@@ -42,7 +42,8 @@ WAIT_SECONDS = 120.0
 async def run_demo(database_url: str | None, devices: int, port: int, exit_after: bool) -> int:
     """Run the demo; returns the process exit code."""
     from pushgate.cli.simulate import start_simulators
-    from pushgate.workers.runtime import configure_logging, serve
+    from pushgate.server import create_app
+    from pushgate.service.runtime import configure_logging, serve
 
     configure_logging("warning")
     workdir = Path(tempfile.mkdtemp(prefix="pushgate-demo-"))
@@ -57,7 +58,7 @@ async def run_demo(database_url: str | None, devices: int, port: int, exit_after
                          ca_file)
     stop = asyncio.Event()
     listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    server = asyncio.create_task(serve(settings, stop=stop, on_listening=listening.set_result))
+    server = asyncio.create_task(serve(settings, create_app, stop=stop, on_listening=listening.set_result))
     try:
         url = await _started(server, listening)
         key = await _walkthrough(url, admin_token, sims, devices)

@@ -19,7 +19,7 @@ import typer
 from pushgate import BatchResult, Notification, Status
 
 if TYPE_CHECKING:
-    from pushgate.providers._base import Provider
+    from pushgate.providers import Provider
 
 # The provider clients, the simulators and rich are imported when the demo
 # runs: every ``pushgate`` command (``serve`` too) imports this module to

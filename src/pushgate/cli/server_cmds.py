@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from pushgate.config import Settings
 from pushgate.errors import ConfigurationError
+from pushgate.service.settings import Settings
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="TOML settings file (else $PUSHGATE_CONFIG)")
@@ -47,12 +47,13 @@ def serve(
     drain: Annotated[float, typer.Option(help="Seconds to finish in-flight work on SIGTERM")] = 30.0,
 ) -> None:
     """Run the HTTP API and the sender workers (the one-machine default)."""
-    from pushgate.workers.runtime import configure_logging
-    from pushgate.workers.runtime import serve as run
+    from pushgate.server import create_app
+    from pushgate.service.runtime import configure_logging
+    from pushgate.service.runtime import serve as run
 
     settings = load_settings(config, host=host, port=port, workers=workers)
     configure_logging(settings.log_level)
-    asyncio.run(run(settings, drain=drain))
+    asyncio.run(run(settings, create_app, drain=drain))
 
 
 def worker(
@@ -64,7 +65,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run sender workers only, against the same database as `pushgate serve`."""
-    from pushgate.workers.runtime import configure_logging, run_workers
+    from pushgate.service.runtime import configure_logging, run_workers
 
     settings = load_settings(config)
     configure_logging(settings.log_level)

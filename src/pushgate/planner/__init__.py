@@ -1,30 +1,54 @@
-"""The planner: who gets a send (targets → devices) and when (fan-out jobs, send_at)."""
+"""The planner: who gets a send (targets → devices) and when (fan-out jobs, send_at).
 
-from pushgate.planner.chunks import DeviceRow, load_chunk
+:mod:`~pushgate.planner.jobs` holds the queues, job ids and payloads every
+producer and consumer of a send's jobs shares; :mod:`~pushgate.planner.fanout`
+turns a send into delivery jobs.
+"""
+
 from pushgate.planner.fanout import (
     DEFAULT_CHUNK_SIZE,
-    DELIVER_QUEUE_PREFIX,
-    FANOUT_QUEUE,
     FanoutResult,
-    count_audience,
-    deliver_queue,
     enqueue_fanout,
     fan_out,
-    fanout_job,
     resume_fanouts,
 )
+from pushgate.planner.jobs import (
+    DEFERRED_MARK,
+    DELIVER_QUEUE_PREFIX,
+    FANOUT_QUEUE,
+    RETRY_MARK,
+    DeliveryPayload,
+    FanoutPayload,
+    JobId,
+    deliver_queue,
+    delivery_job,
+    fanout_job,
+    follow_up_job,
+    is_delivery_queue,
+    is_direct,
+)
+
+# The audience count is the registry's query; the API asks the planner for it.
+from pushgate.registry.fanout_queries import count_audience
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "DEFERRED_MARK",
     "DELIVER_QUEUE_PREFIX",
     "FANOUT_QUEUE",
-    "DeviceRow",
+    "RETRY_MARK",
+    "DeliveryPayload",
+    "FanoutPayload",
     "FanoutResult",
+    "JobId",
     "count_audience",
     "deliver_queue",
+    "delivery_job",
     "enqueue_fanout",
     "fan_out",
     "fanout_job",
-    "load_chunk",
+    "follow_up_job",
+    "is_delivery_queue",
+    "is_direct",
     "resume_fanouts",
 ]

@@ -9,10 +9,11 @@ A provider implements two things:
 - :meth:`Provider.submit`: start one request for one token and return a
   future of its :class:`TokenResult`. It never raises for per-token problems.
 
-The engine here keeps up to ``concurrency`` requests in flight without a task
-per request, retries RETRY outcomes with backoff (honouring the provider's
-Retry-After) up to ``max_retries`` times, and keeps each message's id across
-retries (APNs ``apns-id``).
+The engine (:class:`~pushgate.providers._batch.Batch`) keeps up to
+``concurrency`` requests in flight without a task per request, retries RETRY
+outcomes with backoff (honouring the provider's Retry-After) up to
+``max_retries`` times, and keeps each message's id across retries (APNs
+``apns-id``).
 
 It starts requests through :meth:`Provider.start`, which reports the outcome
 to a plain callback. The default wraps :meth:`submit`'s future; the HTTP/2
@@ -28,7 +29,6 @@ import asyncio
 import logging
 import random
 from abc import ABC, abstractmethod
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pushgate.errors import PermanentError
 from pushgate.notification import Notification
+from pushgate.providers._batch import Batch
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
 logger = logging.getLogger("pushgate.providers")
@@ -51,16 +52,6 @@ class Message(Generic[TokenT]):
     token: TokenT
     notification: Notification
     id: str | None = None
-
-
-@dataclass(slots=True)
-class _Job(Generic[TokenT, PreparedT]):
-    index: int
-    prepared: PreparedT
-    token: TokenT
-    message_id: str | None
-    attempt: int = 1
-    started: float = 0.0
 
 
 class Provider(ABC, Generic[TokenT, PreparedT]):
@@ -142,6 +133,11 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         future: asyncio.Future[TokenResult] = asyncio.get_running_loop().create_future()
         self.start(prepared, token, message_id, _set_result, future)
         return future
+
+    @property
+    def auth_refreshes(self) -> int | None:
+        """Auth tokens minted so far (JWTs signed, OAuth tokens fetched), for metrics; None: none kept."""
+        return None
 
     def token_key(self, token: TokenT) -> str:
         """The string that names ``token`` in results."""
@@ -261,94 +257,7 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         failed: dict[int, TokenResult] | None = None,
         on_result: Callable[[TokenResult], None] | None = None,
     ) -> BatchResult:
-        loop = asyncio.get_running_loop()
-        time = loop.time
-        debug = logger.isEnabledFor(logging.DEBUG)  # once per batch, not per request
-        results: list[TokenResult | None] = []
-        ready: deque[_Job[TokenT, PreparedT]] = deque()
-        pending = iter(source)
-        exhausted = False
-        inflight = 0
-        sleeping = 0
-        wakeup: asyncio.Future[None] | None = None
-
-        def wake() -> None:
-            if wakeup is not None and not wakeup.done():
-                wakeup.set_result(None)
-
-        def requeue(job: _Job[TokenT, PreparedT]) -> None:
-            nonlocal sleeping
-            sleeping -= 1
-            ready.append(job)
-            wake()
-
-        def done(job: _Job[TokenT, PreparedT], outcome: TokenResult) -> None:
-            nonlocal inflight, sleeping
-            inflight -= 1
-            outcome.attempts = job.attempt
-            outcome.latency = time() - job.started
-            if outcome.status is Status.RETRY and job.attempt <= self.max_retries:
-                delay = (
-                    outcome.retry_after
-                    if outcome.retry_after is not None
-                    else self._backoff(job.attempt)
-                )
-                if delay <= self.max_retry_delay:
-                    if debug:
-                        logger.debug(
-                            "%s: retrying %s in %.2fs (%s)", self.name, outcome.token, delay, outcome.reason
-                        )
-                    job.attempt += 1
-                    sleeping += 1
-                    loop.call_later(delay, requeue, job)
-                    wake()
-                    return
-            results[job.index] = outcome
-            if on_result is not None:
-                on_result(outcome)
-            if wakeup is not None and not wakeup.done():
-                wakeup.set_result(None)
-
-        start = self.start
-        while True:
-            while inflight < self.concurrency:
-                if ready:
-                    job = ready.popleft()
-                elif not exhausted:
-                    item = next(pending, None)
-                    if item is None:
-                        exhausted = True
-                        continue
-                    prepared, token, message_id = item
-                    index = len(results)
-                    results.append(None)
-                    if prepared is None:  # could not be prepared: already decided
-                        assert failed is not None
-                        decided = failed.pop(index)
-                        results[index] = decided
-                        if on_result is not None:
-                            on_result(decided)
-                        continue
-                    if message_id is None:
-                        message_id = self.new_message_id()
-                    job = _Job(index, prepared, token, message_id)
-                else:
-                    break
-                job.started = time()
-                inflight += 1
-                try:
-                    start(job.prepared, job.token, job.message_id, done, job)
-                except Exception as exc:  # the contract says it never raises; a bug must not lose the token
-                    logger.error("provider raised for %s: %r", job.token, exc, exc_info=exc)
-                    done(job, TokenResult(
-                        self.token_key(job.token), Status.FAILED, message_id=job.message_id,
-                        reason=type(exc).__name__, cause=Cause.REQUEST, detail=str(exc),
-                    ))
-            if exhausted and not ready and inflight == 0 and sleeping == 0:
-                break
-            wakeup = loop.create_future()
-            await wakeup
-        return BatchResult([r for r in results if r is not None])
+        return await Batch(self, source, failed, on_result).run()
 
 
 def _set_result(future: asyncio.Future[TokenResult], outcome: TokenResult) -> None:

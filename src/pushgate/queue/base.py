@@ -5,17 +5,30 @@ Semantics (the contract every implementation keeps):
 - **Idempotent enqueue by id.** Enqueuing a job whose id exists (queued,
   leased, or finished and not yet purged) does nothing; ``enqueue`` returns
   how many were new. Fan-out relies on this to re-run after a crash.
+- **Transactional enqueue** (``enqueue_with``): jobs handed over inside the
+  caller's open transaction on the registry database are durable when that
+  transaction commits and gone if it rolls back — never one without the
+  other. The API stores a send and its fan-out job this way, so there is no
+  moment where a send exists without its job. How is the implementation's
+  business: the SQL queue writes its rows on that very connection; a queue
+  in another store (Redis Streams) writes them to an outbox table in the
+  same transaction, and a relay moves committed outbox rows into the
+  stream (idempotent by job id, so a relay re-run after a crash is
+  harmless). Callers never need to know which queue they hold.
 - **run_at** defers a job (scheduled sends, backoff); ``None`` means now.
 - **Claim with a lease.** ``claim`` hands out jobs whose run-at has come
   and that nobody holds — or whose holder's lease expired (a worker killed
   with ``kill -9`` never completes; its jobs come back when the lease runs
   out). Each claim counts an attempt.
-- **max_tries.** A job whose attempts are used up goes to status
-  ``failed`` (the dead letters) with the last reason, on ``retry`` or when
-  its last lease expires.
+- **Ack**: ``complete`` marks a claimed job done.
+- **max_tries and dead letters.** A job whose attempts are used up goes to
+  status ``failed`` (the dead letters) with the last reason, on ``retry``
+  or when its last lease expires; ``fail`` dead-letters at once (a
+  permanent error). ``failed_jobs`` lists them, ``requeue_failed`` gives
+  them a fresh set of tries.
 - **Explicit retry** with a run-at (the worker computes the backoff, or
   honours the provider's Retry-After), **extend** (heartbeat for long jobs),
-  **complete**, **fail**, and **reschedule** (bring deferred jobs forward).
+  and **reschedule** (bring deferred jobs forward).
 - **Depth is cheap** and counted in work items (``Job.size``: a delivery
   job of 500 devices weighs 500), so the API can apply backpressure
   ("pending deliveries above the bound → 429/503 with Retry-After").
@@ -39,6 +52,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
 
 Clock = Callable[[], float]
 DEFAULT_MAX_TRIES = 10
@@ -121,7 +137,17 @@ class Queue(ABC):
 
     @abstractmethod
     def enqueue(self, jobs: Sequence[Job]) -> int:
-        """Store jobs whose ids are new; returns how many were new."""
+        """Store jobs whose ids are new, in a transaction of their own; returns how many were new."""
+
+    @abstractmethod
+    def enqueue_with(self, transaction: Session | Connection, jobs: Sequence[Job]) -> int:
+        """Enqueue ``jobs`` as part of the caller's open ``transaction`` on the registry database.
+
+        Durable when the caller's transaction commits; nothing is enqueued if
+        it rolls back. Idempotent by id like :meth:`enqueue`. Returns how many
+        jobs were written (an implementation that cannot tell duplicates apart
+        before the commit, such as an outbox, counts them all).
+        """
 
     @abstractmethod
     def claim(

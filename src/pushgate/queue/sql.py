@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, case, delete, func, or_, select, text, update
 from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
 
 from pushgate.queue.base import (
     ClaimedJob,
@@ -39,10 +40,10 @@ from pushgate.queue.base import (
     QueueStats,
     system_clock,
 )
+from pushgate.queue.tables import ACTIVE as _ACTIVE
+from pushgate.queue.tables import jobs_table
 from pushgate.registry.db import Database, insert_ignoring
-from pushgate.registry.models import jobs_table
 
-_ACTIVE = "status IN ('queued', 'leased')"  # the partial index's predicate, verbatim
 LEASE_EXPIRED_ON_LAST_TRY = "lease expired on the last try"
 _j = jobs_table.c
 
@@ -54,16 +55,26 @@ class SqlQueue(Queue):
         self.db = db
         self.clock = clock
 
-    def enqueue(self, jobs: Sequence[Job], *, connection: Connection | None = None) -> int:
-        """Store jobs whose ids are new; returns how many were new.
-
-        ``connection``: write the rows on this open transaction of the same
-        database instead of a transaction of their own — the embedded mode
-        only, where the API inserts a send's fan-out job in the transaction
-        that stores the send, so the two commit or roll back together.
-        """
-        if not jobs:
+    def enqueue(self, jobs: Sequence[Job]) -> int:
+        rows = self._rows(jobs)
+        if not rows:
             return 0
+        with self.db.connect() as connection:
+            return self._insert(connection, rows)
+
+    def enqueue_with(self, transaction: Session | Connection, jobs: Sequence[Job]) -> int:
+        """Write the rows on the caller's connection: they commit or roll back with it.
+
+        The transaction must be on this queue's database (the embedded queue
+        lives in the registry's); anything else is a wiring error.
+        """
+        connection = transaction.connection() if isinstance(transaction, Session) else transaction
+        if connection.engine.url != self.db.engine.url:
+            raise ValueError("enqueue_with needs a transaction on the queue's own database")
+        rows = self._rows(jobs)
+        return self._insert(connection, rows) if rows else 0
+
+    def _rows(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
         now = self.clock()
         rows: dict[str, dict[str, Any]] = {}
         for job in jobs:
@@ -76,10 +87,7 @@ class SqlQueue(Queue):
                 "max_tries": job.max_tries, "size": job.size, "lease_owner": None,
                 "last_error": None, "created_at": now, "updated_at": now,
             })
-        if connection is not None:
-            return self._insert(connection, list(rows.values()))
-        with self.db.connect() as own:
-            return self._insert(own, list(rows.values()))
+        return list(rows.values())
 
     def _insert(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
         statement = insert_ignoring(connection, jobs_table, ["id"]).returning(_j.id)

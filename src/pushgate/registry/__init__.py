@@ -47,9 +47,11 @@ from pushgate.registry.dead import DeadToken, deactivate_dead, deactivate_device
 from pushgate.registry.devices import (
     DeviceSpec,
     delete_device,
+    device_tokens,
     find_device,
     get_device,
     list_devices,
+    load_device,
     register_device,
     token_hash,
 )
@@ -63,8 +65,8 @@ from pushgate.registry.models import (
     User,
     redact_config,
 )
+from pushgate.registry.outcomes import Outcome, record_outcomes
 from pushgate.registry.sends import (
-    Outcome,
     SendStatusView,
     cancel_send,
     create_send,
@@ -73,8 +75,8 @@ from pushgate.registry.sends import (
     get_send_status,
     list_deliveries,
     list_sends,
-    record_outcomes,
     save_response,
+    send_id_for_key,
     sends_to_resume,
 )
 from pushgate.registry.targets import Target, normalize_target
@@ -88,6 +90,7 @@ from pushgate.registry.users import (
     user_devices,
 )
 from pushgate.registry.validation import DEFAULT_POLICY, ValidationPolicy
+from pushgate.registry.views import DeviceView
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -103,6 +106,7 @@ __all__ = [
     "DeliveryStatus",
     "Device",
     "DeviceSpec",
+    "DeviceView",
     "IdempotencyConflict",
     "ImportResult",
     "NotFound",
@@ -131,6 +135,7 @@ __all__ = [
     "delete_device",
     "delete_user",
     "device_deliveries",
+    "device_tokens",
     "ensure_users",
     "find_device",
     "get_app",
@@ -148,6 +153,7 @@ __all__ = [
     "list_deliveries",
     "list_devices",
     "list_sends",
+    "load_device",
     "normalize_target",
     "opt_in",
     "opt_out",
@@ -158,6 +164,7 @@ __all__ = [
     "require_app",
     "revoke_api_key",
     "save_response",
+    "send_id_for_key",
     "sends_to_resume",
     "set_credentials",
     "token_hash",

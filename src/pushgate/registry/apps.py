@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from pushgate.providers import CredentialError, provider_spec
 from pushgate.registry._errors import NotFound, ValidationError
 from pushgate.registry._redact import redact_config
 from pushgate.registry.constants import (
@@ -39,9 +39,7 @@ from pushgate.registry.constants import (
     API_KEY_PREFIX_LENGTH,
     API_KEY_SCHEME,
     API_KEY_SECRET_BYTES,
-    APNS_ENVIRONMENTS,
     APP_SETTINGS_DEFAULTS,
-    CREDENTIAL_REQUIRED,
     ProviderName,
 )
 from pushgate.registry.credential_cipher import CredentialCipher
@@ -194,8 +192,8 @@ def set_credentials(
 ) -> Credentials:
     """Store (replace) the app's credentials for ``provider`` after checking their shape.
 
-    Required fields per provider are in ``CREDENTIAL_REQUIRED``; extra fields
-    are kept for the provider client. An FCM service account given as JSON
+    Required fields per provider are in its spec (:mod:`pushgate.providers`);
+    extra fields are kept for the provider client. An FCM service account given as JSON
     text is stored parsed, so its private key is redacted (and encrypted)
     like any other. With a ``cipher`` that has a key the secret values are
     stored encrypted; the row returned holds them as stored.
@@ -297,27 +295,8 @@ def reencrypt_credentials(session: Session, cipher: CredentialCipher) -> tuple[i
 
 
 def _checked_credentials(provider: ProviderName, config: dict[str, Any]) -> dict[str, Any]:
-    if provider is ProviderName.FCM and isinstance(config.get("service_account"), str):
-        try:
-            config["service_account"] = json.loads(config["service_account"])
-        except ValueError:
-            raise ValidationError("config.service_account", "not a JSON service account") from None
-    for requirement in CREDENTIAL_REQUIRED[provider]:
-        options = requirement.split("|")
-        present = [name for name in options if config.get(name) not in (None, "", {})]
-        if not present:
-            raise ValidationError(f"config.{options[0]}", f"required for {provider.value}")
-        if len(present) > 1:
-            raise ValidationError(f"config.{present[1]}", f"give only one of {', '.join(options)}")
-    if provider is ProviderName.APNS and config["environment"] not in APNS_ENVIRONMENTS:
-        raise ValidationError("config.environment", f"one of {', '.join(APNS_ENVIRONMENTS)}")
-    if provider is ProviderName.APNS and "key" in config:
-        for name in ("key_id", "team_id"):
-            if not config.get(name):
-                raise ValidationError(f"config.{name}", "required with an APNs signing key")
-    if provider is ProviderName.FCM:
-        account = config["service_account"]
-        for name in ("project_id", "client_email", "private_key"):
-            if not isinstance(account, dict) or not account.get(name):
-                raise ValidationError(f"config.service_account.{name}", "required")
-    return config
+    # The provider's spec knows its fields; the registry names them relative to its input.
+    try:
+        return provider_spec(provider.value).check_stored(config)
+    except CredentialError as exc:
+        raise ValidationError(f"config.{exc.field}", exc.message) from None

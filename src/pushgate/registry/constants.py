@@ -107,15 +107,8 @@ DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 1000
 IMPORT_CHUNK_SIZE = 1000
 
-# Fields an app's credentials must carry, per provider (extra fields are kept
-# and passed on to the provider client). Alternatives are separated by "|".
-CREDENTIAL_REQUIRED: dict[ProviderName, tuple[str, ...]] = {
-    ProviderName.APNS: ("topic", "environment", "key|certificate"),
-    ProviderName.FCM: ("service_account",),
-    ProviderName.WEBPUSH: ("vapid_private_key", "vapid_subject"),
-    ProviderName.WNS: ("client_id", "client_secret"),
-}
-APNS_ENVIRONMENTS = ("production", "sandbox")
+# The fields an app's credentials must carry are in each provider's spec
+# (pushgate.providers.<name>.credentials); extra fields are kept for the client.
 # A config key whose name contains one of these is a secret: never shown.
 SECRET_KEY_MARKERS = ("key", "secret", "password", "passphrase", "certificate", "p12", "pem")
 # ... except these, which name or identify a key without being one.

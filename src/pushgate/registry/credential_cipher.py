@@ -32,14 +32,14 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pushgate.config import SECRET_KEY_MIN_LENGTH
 from pushgate.errors import ConfigurationError
 from pushgate.registry._redact import FieldPath, map_secrets
+from pushgate.service.settings import SECRET_KEY_MIN_LENGTH
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from pushgate.config import Settings
+    from pushgate.service.settings import Settings
 
 SEALED_PREFIX = "pushgate:enc:v1:"
 HKDF_INFO = b"pushgate credentials encryption v1"

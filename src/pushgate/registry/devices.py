@@ -305,8 +305,23 @@ def evict_beyond_limit(
 
 
 def get_device(session: Session, app_id: int, device_id: int) -> Device | None:
-    device = session.get(Device, device_id)
+    device = load_device(session, device_id)
     return device if device is not None and device.app_id == app_id else None
+
+
+def load_device(session: Session, device_id: int) -> Device | None:
+    """A device of any app (the caller tells "not found" from "another app's")."""
+    return session.get(Device, device_id)
+
+
+def device_tokens(session: Session, device_ids: Iterable[int]) -> dict[int, str]:
+    """The tokens of the devices that still exist among ``device_ids``."""
+    ids = list(device_ids)
+    if not ids:
+        return {}
+    d = devices_table.c
+    rows = session.execute(select(d.id, d.token).where(d.id.in_(ids)))
+    return {device_id: token for device_id, token in rows}
 
 
 def find_device(session: Session, app_id: int, token: str, provider: str | None = None) -> Device | None:

@@ -16,13 +16,11 @@ Design notes (why the tables look like this):
   check per row (on PostgreSQL a referential-integrity trigger per row,
   which cost 2.8x the insert). Deleting an app deletes its deliveries
   explicitly (:func:`~pushgate.registry.apps.delete_app`).
-- ``jobs`` is the embedded queue. ``due_at`` is when a job may next be
-  claimed: its run-at while queued, its lease expiry while leased — so one
-  partial index ``(queue, due_at) WHERE status IN ('queued','leased')``
-  serves both the claim and the reclaim of expired leases.
+- The embedded queue's ``jobs`` table is defined in
+  :mod:`pushgate.queue.tables` on this module's ``Base``: one database, one
+  metadata and one migration history, but the queue owns its table.
 - Times are timezone-aware UTC datetimes (stored naive-UTC on SQLite, as
-  ``timestamptz`` on PostgreSQL); queue times are epoch seconds (floats), the
-  unit of the injectable queue clock.
+  ``timestamptz`` on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Double,
     ForeignKey,
     Index,
     Integer,
@@ -44,7 +41,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -291,35 +287,6 @@ class Delivery(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class JobRow(Base):
-    """A queue job of the embedded queue (see :mod:`pushgate.queue.sql`)."""
-
-    __tablename__ = "jobs"
-    __table_args__ = (
-        Index(
-            "ix_jobs_claim",
-            "queue",
-            "due_at",
-            sqlite_where=text("status IN ('queued', 'leased')"),
-            postgresql_where=text("status IN ('queued', 'leased')"),
-        ),
-    )
-
-    id: Mapped[str] = mapped_column(String(255), primary_key=True)
-    queue: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(8))
-    run_at: Mapped[float] = mapped_column(Double)
-    due_at: Mapped[float] = mapped_column(Double)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    max_tries: Mapped[int] = mapped_column(Integer)
-    size: Mapped[int] = mapped_column(Integer, default=1)
-    lease_owner: Mapped[str | None] = mapped_column(String(200))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[float] = mapped_column(Double)
-    updated_at: Mapped[float] = mapped_column(Double)
-
-
 def _table(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
@@ -327,15 +294,12 @@ def _table(model: type[Base]) -> Table:
 
 
 # Core tables for the hot paths (executemany inserts, bulk claims, counters).
-apps_table = _table(App)
 devices_table = _table(Device)
 device_tags_table = _table(DeviceTag)
 users_table = _table(User)
 user_tags_table = _table(UserTag)
 user_optouts_table = _table(UserOptOut)
 sends_table = _table(Send)
-deliveries_table = _table(Delivery)
-jobs_table = _table(JobRow)
 
 __all__ = [
     "ApiKey",
@@ -345,7 +309,6 @@ __all__ = [
     "Delivery",
     "Device",
     "DeviceTag",
-    "JobRow",
     "Send",
     "UTCDateTime",
     "User",

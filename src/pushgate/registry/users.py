@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from pushgate.registry._errors import NotFound, ValidationError
+from pushgate.registry._errors import ValidationError
 from pushgate.registry.apps import require_app
 from pushgate.registry.constants import MAX_EXTERNAL_ID_LENGTH, MAX_TAGS, OPT_OUT_ALL
 from pushgate.registry.db import insert_ignoring
@@ -68,13 +68,6 @@ def ensure_users(
 
 def get_user(session: Session, app_id: int, external_id: str) -> User | None:
     return session.scalar(select(User).where(User.app_id == app_id, User.external_id == external_id))
-
-
-def require_user(session: Session, app_id: int, external_id: str) -> User:
-    user = get_user(session, app_id, external_id)
-    if user is None:
-        raise NotFound("user", external_id)
-    return user
 
 
 def _ensure_user(session: Session, app_id: int, external_id: str, now: datetime) -> User:

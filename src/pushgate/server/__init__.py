@@ -2,7 +2,8 @@
 
 ``create_app(settings)`` builds the ASGI app; ``pushgate serve`` runs it with
 uvicorn and the sender workers. Importing this package does not import
-FastAPI (the admin commands share :mod:`pushgate.server.submit` without it).
+FastAPI (the admin commands check credentials with
+:mod:`pushgate.server.credentials` without it).
 """
 
 from __future__ import annotations

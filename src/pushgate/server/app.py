@@ -10,7 +10,7 @@ is (``pushgate serve`` shares them with its in-process workers; tests pass
 their own) and leaves its life cycle to the caller. Otherwise it builds
 them from ``settings``; a database it opened itself is, when it is the
 embedded SQLite default, migrated at start-up (see
-:mod:`pushgate.server.components`) and disposed at shutdown.
+:mod:`pushgate.service.components`) and disposed at shutdown.
 
 ``on_enqueue`` is called on the event loop, with the queue's name, after a
 request committed new jobs, so in-process workers can wake at once instead
@@ -26,14 +26,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from pushgate.config import Settings
-from pushgate.metrics import Metrics
 from pushgate.queue import Queue
 from pushgate.registry import CredentialCipher, Database
 from pushgate.server import errors
-from pushgate.server.components import Services, open_queue, schema_head, validation_policy
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
 from pushgate.server.routes import ROUTERS
+from pushgate.service.components import Services, open_queue, schema_head, validation_policy
+from pushgate.service.metrics import Metrics
+from pushgate.service.settings import Settings
 
 logger = logging.getLogger("pushgate.server")
 

@@ -25,8 +25,8 @@ from fastapi import Depends, Request
 
 from pushgate.registry import authenticate
 from pushgate.registry.constants import API_KEY_SCHEME
-from pushgate.server.components import Services
 from pushgate.server.errors import ApiError
+from pushgate.service.components import Services
 
 _BEARER = "bearer "
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pushgate"'}

@@ -22,8 +22,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from pushgate.metrics import Metrics
 from pushgate.server.errors import RequestTooLarge, error_body, log_unexpected
+from pushgate.service.metrics import Metrics
 
 UNMATCHED_ROUTE = "<unmatched>"
 

@@ -1,9 +1,10 @@
 """Request and response bodies of the HTTP API (what /docs shows).
 
 Requests forbid unknown fields, so a typo (``"plaform"``) is a 422 naming
-it rather than a silently ignored value. Responses are built from registry
-rows by the ``from_*`` constructors; none of them has a field for a secret
-(API key hashes, credentials, Web Push ``auth`` secrets), so a secret
+it rather than a silently ignored value. Responses are validated from the
+registry's views and rows (``from_attributes``) or built by ``from_*``
+constructors; none of them has a field for a secret (API key hashes,
+credentials, Web Push ``auth`` secrets), so a secret
 cannot leak by being added to a row. The one exception is
 :class:`ApiKeyCreated`, which carries a new key the one time it is shown.
 """
@@ -16,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from pushgate.notification import Notification
-from pushgate.registry import Delivery, Device, DeviceSpec, User, ValidationError
+from pushgate.registry import Delivery, Device, DeviceSpec, DeviceView, User, ValidationError
 from pushgate.registry.constants import MAX_TAG_LENGTH, Platform, ProviderName
 
 T = TypeVar("T")
@@ -100,6 +101,9 @@ class DevicePatch(_In):
 
 
 class DeviceOut(BaseModel):
+    # Validated from the registry's DeviceView (no docstring: it would become the schema's description).
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     provider: str
     token: str
@@ -121,14 +125,7 @@ class DeviceOut(BaseModel):
 
     @classmethod
     def from_device(cls, device: Device) -> DeviceOut:
-        return cls(
-            id=device.id, provider=device.provider, token=device.token, user=device.user_external_id,
-            platform=device.platform, app_version=device.app_version, locale=device.locale,
-            timezone=device.timezone, name=device.name, device_id=device.device_id, tags=device.tags,
-            active=device.active, inactive_reason=device.inactive_reason, created_at=device.created_at,
-            updated_at=device.updated_at, registered_at=device.registered_at,
-            last_seen_at=device.last_seen_at, unregistered_at=device.unregistered_at,
-        )
+        return cls.model_validate(DeviceView.of(device))
 
 
 class RowErrorOut(BaseModel):
@@ -145,6 +142,8 @@ class ImportOut(BaseModel):
 
 
 class DeviceDeliveryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # validated from a registry Delivery row
+
     send_id: str
     provider: str
     status: str
@@ -155,8 +154,7 @@ class DeviceDeliveryOut(BaseModel):
 
     @classmethod
     def from_delivery(cls, row: Delivery) -> DeviceDeliveryOut:
-        return cls(send_id=row.send_id, provider=row.provider, status=row.status, reason=row.reason,
-                   message_id=row.message_id, attempts=row.attempts, updated_at=row.updated_at)
+        return cls.model_validate(row)
 
 
 # --- users ----------------------------------------------------------------------------
@@ -228,6 +226,8 @@ class SendAccepted(BaseModel):
 
 
 class SendStatusOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # validated from the registry's SendStatusView
+
     id: str
     status: str
     targeted: int

@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from pushgate.payloads.apns import PAYLOAD_LIMIT, PUSH_TYPES, TOPIC_SUFFIXES, VOIP_PAYLOAD_LIMIT
 from pushgate.simulators._server import SimConnection
 
 Environment = Literal["production", "sandbox"]
@@ -37,6 +36,27 @@ JWT_MAX_AGE: Final = 3600.0
 JWT_MIN_INTERVAL: Final = 1200.0
 JWT_FUTURE_SKEW: Final = 300.0
 COLLAPSE_ID_LIMIT: Final = 64
+# The simulator keeps its own copy of APNs' wire limits instead of importing
+# the client's: a wrong limit on one side is then caught by the other (a test
+# compares the two copies). Apple, "Sending notification requests to APNs":
+# payload bytes, 5 KB for VoIP.
+PAYLOAD_LIMIT: Final = 4096
+VOIP_PAYLOAD_LIMIT: Final = 5120
+# Apple, apns-push-type: the apns-topic suffix each push type needs.
+TOPIC_SUFFIXES: Final[dict[str, str]] = {
+    "alert": "",
+    "background": "",
+    "location": ".location-query",
+    "voip": ".voip",
+    "complication": ".complication",
+    "fileprovider": ".pushkit.fileprovider",
+    "mdm": "",
+    "liveactivity": ".push-type.liveactivity",
+    "pushtotalk": ".voip-ptt",
+    "widgets": ".push-type.widgets",
+    "controls": ".push-type.controls",
+}
+PUSH_TYPES: Final = frozenset(TOPIC_SUFFIXES)
 _SUFFIXES: Final = sorted({s for s in TOPIC_SUFFIXES.values() if s}, key=len, reverse=True)
 # Certificate common names Apple issues, and the environments they serve (§1.8).
 CERT_ENVIRONMENTS: Final[dict[str, KeyEnvironment]] = {

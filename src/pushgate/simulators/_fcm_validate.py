@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pushgate.payloads.fcm import (
+from pushgate.simulators._fcm_wire import (
     MAX_TTL,
     RESERVED_DATA_KEYS,
     RESERVED_DATA_PREFIXES,

@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
+from xml.parsers import expat
 
-from pushgate.payloads.wns import parse_xml
 from pushgate.simulators._server import SimRequest, SimResponse
 
+# The simulator's own copy of the wire limits (not the client's: a test compares the two).
 MAX_BODY = 5000  # bytes, §4.5 (413)
 LABEL_MAX = 16  # X-WNS-Tag / X-WNS-Group, §4.3
 XML_TYPES = {"wns/toast": "toast", "wns/tile": "tile", "wns/badge": "badge"}
@@ -28,6 +30,22 @@ CLASSIC_SCOPE = "notify.windows.com"
 ENTRA_SCOPE = "https://wns.windows.com/.default"
 EXPIRED_CHALLENGE = 'Bearer error="invalid_request",error_description="Token has expired"'
 
+
+
+def parse_xml(data: str | bytes) -> ET.Element:
+    """Parse XML, refusing DTDs (so no entity expansion); ValueError if not well-formed."""
+
+    def refuse(*_: object) -> None:
+        raise ValueError("DTDs and entity declarations are not allowed")
+
+    checker = expat.ParserCreate()
+    checker.StartDoctypeDeclHandler = refuse
+    checker.EntityDeclHandler = refuse
+    try:
+        checker.Parse(data, True)
+        return ET.fromstring(data)
+    except (expat.ExpatError, ET.ParseError) as exc:
+        raise ValueError(f"XML is not well-formed: {exc}") from exc
 
 @dataclass(slots=True)
 class RateLimit:

@@ -32,10 +32,10 @@ from typing import Any, ClassVar, cast
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pushgate.payloads.apns import TOPIC_SUFFIXES
 from pushgate.simulators import _apns_checks as checks
 from pushgate.simulators._apns_checks import (
     TOKEN_STATES,
+    TOPIC_SUFFIXES,
     BurstLimiter,
     DeviceToken,
     Environment,

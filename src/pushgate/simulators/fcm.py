@@ -42,6 +42,7 @@ from pushgate.simulators._fcm_state import (
     unauthenticated,
 )
 from pushgate.simulators._fcm_validate import Invalid, message_size, parse_send_request
+from pushgate.simulators._fcm_wire import MESSAGE_SIZE_LIMIT, TOPIC_MESSAGE_SIZE_LIMIT
 from pushgate.simulators._server import SimAction, SimRequest, SimResponse
 from pushgate.simulators.tls import LocalCA
 
@@ -76,8 +77,8 @@ class FCMSimulator(Simulator):
         tls: bool = True,
         max_concurrent_streams: int = 1000,
         strict_tokens: bool = False,
-        size_limit: int = 4096,
-        topic_size_limit: int = 2048,
+        size_limit: int = MESSAGE_SIZE_LIMIT,
+        topic_size_limit: int = TOPIC_MESSAGE_SIZE_LIMIT,
         project_per_minute: int = 600_000,
         device_per_minute: int = 240,
         device_per_hour: int = 5_000,

@@ -6,7 +6,6 @@
 - :mod:`~pushgate.workers.recorder`: outcomes written in bulk;
 - :mod:`~pushgate.workers.pausebook`: which apps' providers are paused;
 - :mod:`~pushgate.workers.pool`: the workers of a process and what they share;
-- :mod:`~pushgate.workers.runtime`: ``pushgate serve`` and ``pushgate worker``.
 """
 
 from pushgate.workers.clients import ClientBuildError, ClientCache, NoCredentials, build_client

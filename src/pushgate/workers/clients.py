@@ -31,21 +31,18 @@ demo point everything at the simulators.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pushgate.config import ProviderEndpoint, Settings
 from pushgate.errors import ConfigurationError
-from pushgate.providers._base import Provider
+from pushgate.providers import Endpoint, Provider, provider_spec
 from pushgate.registry import CredentialCipher, CredentialsUnreadable, Database
 from pushgate.registry.pauses import PAUSE_KEY
+from pushgate.service.settings import ProviderEndpoint, Settings
 from pushgate.workers.constants import CREDENTIALS_RECHECK_SECONDS
 
 logger = logging.getLogger("pushgate.workers")
@@ -241,19 +238,10 @@ def _read_credentials(
 def auth_refreshes(client: AnyProvider) -> int | None:
     """How many auth tokens the client has minted so far, where the client counts them.
 
-    APNs counts the provider JWTs it signed (``tokens_minted``), FCM its
-    OAuth fetches (``auth.refreshes``), WNS its token fetches
-    (``auth.fetches``), Web Push the VAPID JWTs it signed (``vapid.signed``).
+    APNs counts the provider JWTs it signed, FCM its OAuth fetches, WNS its
+    token fetches, Web Push the VAPID JWTs it signed (:attr:`Provider.auth_refreshes`).
     """
-    minted = getattr(client, "tokens_minted", None)
-    if isinstance(minted, int):
-        return minted
-    for owner, name in (("auth", "refreshes"), ("auth", "fetches"), ("vapid", "signed")):
-        holder = getattr(client, owner, None)
-        value = getattr(holder, name, None)
-        if isinstance(value, int):
-            return value
-    return None
+    return client.auth_refreshes
 
 
 # -- building clients ---------------------------------------------------------------
@@ -265,26 +253,20 @@ def build_client(
     """A provider client from stored credentials and the settings' endpoint overrides.
 
     :raises ConfigurationError: the credentials cannot make a client (the
-        message names the problem, never a secret).
+        message names the problem, never a secret), or the provider is unknown.
     """
-    endpoint = next((e for name, e in settings.providers.items() if name == provider), ProviderEndpoint())
+    spec = provider_spec(provider)
+    configured = next((e for name, e in settings.providers.items() if name == provider), ProviderEndpoint())
     conf = {k: v for k, v in config.items() if not k.startswith("_")}
-    where = {
-        "base_url": conf.pop("base_url", None) or endpoint.base_url,
-        "token_url": conf.pop("token_url", None) or endpoint.token_url,
-        "ca_file": conf.pop("ca_file", None) or endpoint.ca_file,
-        "allowed_hosts": conf.pop("allowed_hosts", None) or endpoint.allowed_hosts,
-    }
-    common: dict[str, Any] = {"concurrency": concurrency, "max_retries": 0}
+    hosts = conf.pop("allowed_hosts", None) or configured.allowed_hosts
+    endpoint = Endpoint(
+        base_url=conf.pop("base_url", None) or configured.base_url,
+        token_url=conf.pop("token_url", None) or configured.token_url,
+        ca_file=conf.pop("ca_file", None) or configured.ca_file,
+        allowed_hosts=tuple(hosts) if hosts is not None else None,
+    )
     try:
-        if provider == "apns":
-            return _apns(conf, where, common)
-        if provider == "fcm":
-            return _fcm(conf, where, common)
-        if provider == "webpush":
-            return _webpush(conf, where, common)
-        if provider == "wns":
-            return _wns(conf, where, common)
+        return spec.build_client(conf, endpoint, concurrency=concurrency, max_retries=0)
     except ConfigurationError:
         raise
     except KeyError as exc:
@@ -292,94 +274,6 @@ def build_client(
     except (ValueError, TypeError, OSError) as exc:
         # Key parsing errors from cryptography: name the kind, never the value.
         raise ConfigurationError(f"{provider} credentials are not usable: {type(exc).__name__}") from None
-    raise ConfigurationError(f"unknown provider {provider!r}")
-
-
-def _apns(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
-    from pushgate.providers.apns import APNs
-
-    options: dict[str, Any] = {
-        "topic": conf.get("topic"),
-        "environment": conf.get("environment", "production"),
-        "base_url": where["base_url"],
-        "ca_file": where["ca_file"],
-        **common,
-    }
-    key = conf.get("key")
-    if key:
-        # Stored keys are PEM text; as bytes the client never takes them for a file path.
-        pem = key.encode() if isinstance(key, str) else key
-        return APNs(key=pem, key_id=conf.get("key_id"), team_id=conf.get("team_id"), **options)
-    certificate = conf.get("certificate")
-    if not certificate:
-        raise ConfigurationError("APNs credentials need a key or a certificate")
-    # The client loads the certificate from a file once, in its constructor:
-    # write it to a private temporary file and remove it straight after.
-    with _private_pem(certificate, conf.get("certificate_key")) as (cert_path, key_path):
-        return APNs(cert_file=cert_path, key_file=key_path, **options)
-
-
-@contextlib.contextmanager
-def _private_pem(certificate: str, key: str | None) -> Iterator[tuple[str, str | None]]:
-    directory = tempfile.mkdtemp(prefix="pushgate-apns-")
-    paths: list[str] = []
-    try:
-        cert_path = os.path.join(directory, "cert.pem")
-        _write_private(cert_path, certificate)
-        paths.append(cert_path)
-        key_path: str | None = None
-        if key:
-            key_path = os.path.join(directory, "key.pem")
-            _write_private(key_path, key)
-            paths.append(key_path)
-        yield cert_path, key_path
-    finally:
-        for path in paths:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-        with contextlib.suppress(OSError):
-            os.rmdir(directory)
-
-
-def _write_private(path: str, text: str) -> None:
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-
-
-def _fcm(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
-    from pushgate.providers.fcm import DEFAULT_BASE_URL, FCM
-
-    account = conf.get("service_account")
-    if isinstance(account, Mapping):
-        account = dict(account)
-        if where["token_url"]:
-            account["token_uri"] = where["token_url"]
-    elif not isinstance(account, str) or not account.lstrip().startswith("{"):
-        raise ConfigurationError("FCM credentials need a service_account (the key file's JSON)")
-    return FCM(
-        account, project_id=conf.get("project_id"), base_url=where["base_url"] or DEFAULT_BASE_URL,
-        ca_file=where["ca_file"], **common,
-    )
-
-
-def _webpush(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
-    from pushgate.providers.webpush import WebPush
-
-    return WebPush(
-        vapid_private_key=conf["vapid_private_key"], vapid_subject=conf["vapid_subject"],
-        allowed_hosts=where["allowed_hosts"], ca_file=where["ca_file"], **common,
-    )
-
-
-def _wns(conf: dict[str, Any], where: dict[str, Any], common: dict[str, Any]) -> AnyProvider:
-    from pushgate.providers.wns import WNS
-
-    return WNS(
-        client_id=conf["client_id"], client_secret=conf["client_secret"], tenant_id=conf.get("tenant_id"),
-        token_url=where["token_url"], allowed_hosts=where["allowed_hosts"], ca_file=where["ca_file"],
-        **common,
-    )
 
 
 __all__ = [

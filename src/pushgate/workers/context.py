@@ -15,12 +15,12 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from pushgate.config import Settings
-from pushgate.metrics import Metrics
 from pushgate.queue import ClaimedJob, Queue
 from pushgate.registry import Database
 from pushgate.registry.safe_errors import log_failure
 from pushgate.results import Status, TokenResult
+from pushgate.service.metrics import Metrics
+from pushgate.service.settings import Settings
 from pushgate.workers.clients import ClientCache
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder

@@ -4,7 +4,7 @@ The steps, in the order that keeps "delivered or recorded, never lost":
 
 1. A job of a paused (app, provider) is deferred untouched to the pause's end.
 2. The send and the devices still without an outcome are loaded
-   (:func:`~pushgate.planner.fanout.load_chunk`: a re-run after a crash only
+   (:func:`~pushgate.registry.chunks.load_chunk`: a re-run after a crash only
    sees what was not recorded). An expired notification is recorded as
    ``expired`` without a request.
 3. Each device gets a :class:`Message` whose id is derived from the send and
@@ -36,11 +36,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pushgate.notification import Notification
-from pushgate.planner.chunks import DeviceRow, load_chunk
-from pushgate.providers._base import Message
+from pushgate.planner.jobs import DEFERRED_MARK, RETRY_MARK, DeliveryPayload, FollowUpMark, follow_up_job
+from pushgate.providers import Message, provider_spec
 from pushgate.queue import ClaimedJob, Job
-from pushgate.registry import DeadToken, DeliveryStatus, Outcome, SendStatus
-from pushgate.registry.models import sends_table
+from pushgate.registry import DeadToken, DeliveryStatus, Outcome
+from pushgate.registry.chunks import DeviceRow, SendContent, load_chunk, load_send_content
 from pushgate.registry.pauses import ProviderPause, clear_pause, pause_length, pause_provider
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.workers.clients import CachedClient, ClientBuildError, NoCredentials
@@ -51,7 +51,6 @@ from pushgate.workers.constants import (
     RETRY_BASE_SECONDS,
     RETRY_MAX_SECONDS,
 )
-from pushgate.workers.pausebook import DEFERRED_SUFFIX
 
 if TYPE_CHECKING:
     from pushgate.registry import Database
@@ -83,28 +82,14 @@ def retry_delay(tries: int, retry_after: float | None) -> float:
     return max(backoff, retry_after or 0.0)
 
 
-@dataclass(frozen=True, slots=True)
-class SendInfo:
-    status: str
-    notification: dict[str, Any]
-    start: datetime  # send_at, or when the send was created: TTLs count from here
-
-
-def _load(db: Database, payload: dict[str, Any]) -> tuple[SendInfo | None, list[DeviceRow]]:
-    from sqlalchemy import select
-
-    c = sends_table.c
-    with db.connect(write=False) as connection:
-        row = connection.execute(
-            select(c.status, c.notification, c.created_at, c.send_at).where(c.id == payload["send_id"])
-        ).one_or_none()
-    if row is None or row.status == SendStatus.CANCELLED:
+def _load(db: Database, payload: DeliveryPayload) -> tuple[SendContent | None, list[DeviceRow]]:
+    info = load_send_content(db, payload.send_id)
+    if info is None:
         return None, []
-    info = SendInfo(row.status, row.notification, row.send_at or row.created_at)
-    return info, load_chunk(db, payload)
+    return info, load_chunk(db, payload.send_id, payload.provider, payload.device_ids)
 
 
-def effective_notification(info: SendInfo, now: datetime) -> Notification | None:
+def effective_notification(info: SendContent, now: datetime) -> Notification | None:
     """The notification to send now; None when it expired before it could be sent.
 
     A relative ``ttl`` becomes an absolute expiration counted from the send's
@@ -137,21 +122,20 @@ class DeliveryJob:
     def __init__(self, ctx: WorkerContext, job: ClaimedJob) -> None:
         self.ctx = ctx
         self.job = job
-        payload = job.payload
-        self.send_id: str = payload["send_id"]
-        self.app_id: int = int(payload["app_id"])
-        self.provider: str = payload["provider"]
-        self.tries = int(payload.get("try", 1))
-        self.deferrals = int(payload.get("deferrals", 0))
-        self.root: str = payload.get("root") or job.id
+        self.payload = payload = DeliveryPayload.from_json(job.payload)
+        self.send_id = payload.send_id
+        self.app_id = payload.app_id
+        self.provider = payload.provider
+        self.tries = payload.tries
+        self.deferrals = payload.deferrals
 
     async def run(self) -> None:
         ctx = self.ctx
         pause = ctx.pauses.active(self.app_id, self.provider)
         if pause is not None:
-            await self._follow_up(self._deferred(list(self.job.payload["device_ids"]), pause.until))
+            await self._follow_up(self._deferred(list(self.payload.device_ids), pause.until))
             return
-        info, devices = await asyncio.to_thread(_load, ctx.db, self.job.payload)
+        info, devices = await asyncio.to_thread(_load, ctx.db, self.payload)
         if info is None or not devices:
             await self._complete()
             return
@@ -276,7 +260,7 @@ class DeliveryJob:
         """Outcomes written, then the follow-up job stored, then this job completed."""
         ctx = self.ctx
         await ctx.recorder.flush()
-        if follow is not None and follow.payload["device_ids"]:
+        if follow is not None and follow.size:
             await asyncio.to_thread(ctx.queue.enqueue, [follow])
             if follow.run_at is not None and follow.run_at <= time.time():
                 ctx.notify()
@@ -286,18 +270,16 @@ class DeliveryJob:
         await asyncio.to_thread(self.ctx.queue.complete, [self.job.id])
 
     def _next(self, device_ids: list[int], run_at: float, *, tries: int, deferrals: int | None = None,
-              suffix: str = "R") -> Job:
-        deferrals = self.deferrals if deferrals is None else deferrals
-        payload = {**self.job.payload, "device_ids": device_ids, "try": tries, "deferrals": deferrals,
-                   "root": self.root}
-        return Job(
-            id=f"{self.root}~{tries}.{deferrals}{suffix}", queue=self.job.queue, payload=payload,
-            run_at=run_at, max_tries=self.job.max_tries, size=len(device_ids),
+              mark: FollowUpMark = RETRY_MARK) -> Job:
+        return follow_up_job(
+            self.job.id, self.job.queue, self.payload, device_ids, run_at=run_at,
+            max_tries=self.job.max_tries, tries=tries,
+            deferrals=self.deferrals if deferrals is None else deferrals, mark=mark,
         )
 
     def _deferred(self, device_ids: list[int], until: float) -> Job:
         return self._next(device_ids, until, tries=self.tries, deferrals=self.deferrals + 1,
-                          suffix=DEFERRED_SUFFIX)
+                          mark=DEFERRED_MARK)
 
     async def _pause(self, error: str, version: datetime, *, unusable: bool = False) -> ProviderPause | None:
         """Store the pause (None: the credentials changed meanwhile; try them at once).
@@ -340,9 +322,7 @@ def _with_attempts(outcome: Outcome, tries: int) -> Outcome:
 
 
 def _token_of(device: DeviceRow) -> Any:
-    if device.provider == "webpush":
-        return {"endpoint": device.token, "keys": {"p256dh": device.p256dh or "", "auth": device.auth or ""}}
-    return device.token
+    return provider_spec(device.provider).client_token(device.token, device.p256dh, device.auth)
 
 
-__all__ = ["DeliveryJob", "SendInfo", "delivery_id", "effective_notification", "retry_delay"]
+__all__ = ["DeliveryJob", "delivery_id", "effective_notification", "retry_delay"]

@@ -21,18 +21,15 @@ import logging
 import time
 from collections.abc import Callable
 
-from pushgate.metrics import Metrics
-from pushgate.planner.fanout import deliver_queue
+from pushgate.planner.jobs import DEFERRED_MARK, deliver_queue
 from pushgate.queue import Queue
 from pushgate.registry import Database
 from pushgate.registry.pauses import ProviderPause, all_pauses
 from pushgate.registry.safe_errors import log_failure
+from pushgate.service.metrics import Metrics
 from pushgate.workers.constants import PAUSE_POLL_SECONDS
 
 logger = logging.getLogger("pushgate.workers")
-
-# Ids of jobs deferred by a pause end in this letter (see workers.delivery).
-DEFERRED_SUFFIX = "P"
 
 
 class PauseBook:
@@ -136,8 +133,8 @@ def wake_deferred(queue: Queue, provider: str, now: float) -> int:
     Jobs of other apps' pauses of the same provider may wake too: they are
     claimed, found still paused, and deferred again (one cheap round trip).
     """
-    return sum(queue.reschedule(deliver_queue(provider, direct=direct), run_at=now, id_suffix=DEFERRED_SUFFIX)
+    return sum(queue.reschedule(deliver_queue(provider, direct=direct), run_at=now, id_suffix=DEFERRED_MARK)
                for direct in (True, False))
 
 
-__all__ = ["DEFERRED_SUFFIX", "PauseBook", "wake_deferred"]
+__all__ = ["PauseBook", "wake_deferred"]

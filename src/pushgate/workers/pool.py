@@ -25,12 +25,12 @@ import socket
 import time
 from typing import Any
 
-from pushgate.config import Settings
-from pushgate.metrics import Metrics
 from pushgate.planner.fanout import resume_fanouts
 from pushgate.queue import Queue
 from pushgate.registry import Database
 from pushgate.registry.safe_errors import log_failure
+from pushgate.service.metrics import Metrics
+from pushgate.service.settings import Settings
 from pushgate.workers.clients import ClientCache, auth_refreshes
 from pushgate.workers.constants import (
     DRAIN_SECONDS,

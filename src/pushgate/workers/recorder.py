@@ -71,10 +71,6 @@ class OutcomeRecorder:
         self._task: asyncio.Task[None] | None = None
         self.written = 0  # outcomes written so far (observability, tests)
 
-    @property
-    def unwritten(self) -> int:
-        return self._added - self._written
-
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="pushgate-outcome-recorder")

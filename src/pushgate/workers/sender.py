@@ -32,7 +32,15 @@ import contextlib
 import logging
 import time
 
-from pushgate.planner.fanout import DELIVER_QUEUE_PREFIX, FANOUT_QUEUE, deliver_queue, fan_out, is_direct
+from pushgate.planner.fanout import fan_out
+from pushgate.planner.jobs import (
+    FANOUT_QUEUE,
+    DeliveryPayload,
+    FanoutPayload,
+    deliver_queue,
+    is_delivery_queue,
+    is_direct,
+)
 from pushgate.queue import ClaimedJob, Queue
 from pushgate.registry import DeliveryStatus, Outcome
 from pushgate.registry.constants import PROVIDERS
@@ -177,7 +185,7 @@ class Worker:
         try:
             if job.queue == FANOUT_QUEUE:
                 await self._fan_out(job)
-            elif job.queue.startswith(DELIVER_QUEUE_PREFIX):
+            elif is_delivery_queue(job.queue):
                 await DeliveryJob(self.ctx, job).run()
             else:
                 await asyncio.to_thread(self.ctx.queue.fail, job.id, f"no handler for queue {job.queue}")
@@ -197,14 +205,14 @@ class Worker:
             with contextlib.suppress(RuntimeError):  # the loop closed while the thread ran on
                 loop.call_soon_threadsafe(ctx.notify)
 
+        send_id = FanoutPayload.from_json(job.payload).send_id
         async with ctx.heartbeat(job):
             result = await asyncio.to_thread(
-                fan_out, ctx.db, ctx.queue, job.payload["send_id"],
+                fan_out, ctx.db, ctx.queue, send_id,
                 chunk_size=ctx.settings.chunk_size, max_tries=ctx.settings.max_tries, on_enqueued=enqueued,
             )
         await asyncio.to_thread(ctx.queue.complete, [job.id])
-        logger.info("send %s: %d devices in %d delivery jobs", job.payload["send_id"], result.targeted,
-                    result.jobs)
+        logger.info("send %s: %d devices in %d delivery jobs", send_id, result.targeted, result.jobs)
 
     async def _hand_back(self, jobs: list[ClaimedJob], reason: str) -> None:
         """Return leases at once rather than letting them expire (outcomes flushed first)."""
@@ -226,10 +234,11 @@ class Worker:
         try:
             with contextlib.suppress(Exception):
                 await ctx.recorder.flush()
-            if job.last_try and job.queue.startswith(DELIVER_QUEUE_PREFIX):
-                for device_id in job.payload.get("device_ids", []):
-                    ctx.recorder.add(job.payload["send_id"], job.payload["provider"],
-                                     Outcome(int(device_id), DeliveryStatus.FAILED, REASON_INTERNAL))
+            if job.last_try and is_delivery_queue(job.queue):
+                payload = DeliveryPayload.from_json(job.payload)
+                for device_id in payload.device_ids:
+                    ctx.recorder.add(payload.send_id, payload.provider,
+                                     Outcome(device_id, DeliveryStatus.FAILED, REASON_INTERNAL))
                 await ctx.recorder.flush()
                 await asyncio.to_thread(ctx.queue.fail, job.id, reason)
                 return

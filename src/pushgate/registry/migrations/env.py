@@ -12,6 +12,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+# The embedded queue's table shares the registry's metadata and migration history;
+# importing it is what puts it on Base.metadata.
+from pushgate.queue import tables as _queue_tables  # noqa: F401
 from pushgate.registry.db import VERSION_TABLE, Database
 from pushgate.registry.models import Base
 

@@ -25,6 +25,7 @@ from pushgate.registry import (
     find_device,
     import_devices,
     list_devices,
+    load_device,
     register_device,
     require_app,
 )
@@ -115,7 +116,7 @@ def import_(
 
 
 def _owned_device(session: Session, app_id: int, device_id: int) -> Device:
-    device = session.get(Device, device_id)
+    device = load_device(session, device_id)
     owned("device", device.app_id if device is not None else None, app_id)
     assert device is not None
     return device

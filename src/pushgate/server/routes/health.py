@@ -19,8 +19,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from pushgate.server.components import schema_head
 from pushgate.server.deps import ServicesDep
+from pushgate.service.components import schema_head
 
 router = APIRouter(tags=["health"])
 

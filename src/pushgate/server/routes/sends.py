@@ -2,7 +2,7 @@
 
 ``POST /v1/sends`` (alias ``POST /v1/notifications``) answers 202 as soon as
 the send and its fan-out job are stored — fan-out and delivery happen after
-the answer (see :mod:`pushgate.server.submit` for what the 202 promises).
+the answer (see :mod:`pushgate.service.submit` for what the 202 promises).
 An ``Idempotency-Key`` header makes a retried request return the first
 answer (``Idempotent-Replayed: true``) instead of sending twice; the same
 key with a different body is 409. Overload is 503 with ``Retry-After``.
@@ -10,29 +10,28 @@ key with a different body is 409. Overload is 503 with ``Retry-After``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pushgate.errors import Backpressure
 from pushgate.registry import (
     SendStatus,
     SendStatusView,
     cancel_send,
+    device_tokens,
     get_send_status,
     list_deliveries,
     list_sends,
 )
 from pushgate.registry.constants import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, DeliveryStatus
-from pushgate.registry.models import devices_table
 from pushgate.server.deps import AppId, ServicesDep, owned
 from pushgate.server.errors import ApiError
 from pushgate.server.schemas import Page, SendAccepted, SendDeliveryOut, SendIn, SendStatusOut
-from pushgate.server.submit import Backpressure, submit_send
+from pushgate.service.submit import submit_send
 
 router = APIRouter(prefix="/v1", tags=["sends"])
 SendId = Annotated[str, Path(max_length=36, description="The id returned when the send was accepted")]
@@ -45,14 +44,6 @@ def shorten_token(token: str) -> str:
         origin, _, rest = token[len("https://"):].partition("/")
         return f"https://{origin}/…{rest[-_SHOWN:]}" if rest else token
     return token if len(token) <= 2 * _SHOWN else f"{token[:_SHOWN]}…{token[-_SHOWN:]}"
-
-
-def _status_out(view: SendStatusView) -> SendStatusOut:
-    return SendStatusOut(
-        id=view.id, status=view.status, targeted=view.targeted, sent=view.sent, failed=view.failed,
-        dead=view.dead, expired=view.expired, pending=view.pending, created_at=view.created_at,
-        send_at=view.send_at, finished_at=view.finished_at,
-    )
 
 
 def _owned_status(session: Session, app_id: int, send_id: str) -> SendStatusView:
@@ -109,30 +100,17 @@ def list_(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_LIMIT)] = DEFAULT_PAGE_LIMIT,
 ) -> Page[SendStatusOut]:
-    try:
-        before = datetime.fromisoformat(cursor) if cursor else None
-    except ValueError:
-        raise ApiError(422, "validation_error", "not a cursor this server issued",
-                       field="query.cursor") from None
     with svc.db.session(write=False) as session:
-        sends = list_sends(session, app_id, status=status.value if status else None, before=before,
-                           limit=limit)
-    items = [
-        SendStatusOut(
-            id=s.id, status=s.status, targeted=s.targeted, sent=s.sent, failed=s.failed, dead=s.dead,
-            expired=s.expired, pending=s.pending, created_at=s.created_at, send_at=s.send_at,
-            finished_at=s.finished_at,
-        )
-        for s in sends
-    ]
-    next_cursor = sends[-1].created_at.isoformat() if len(sends) == limit else None
-    return Page(items=items, next_cursor=next_cursor)
+        page = list_sends(session, app_id, status=status.value if status else None, cursor=cursor,
+                          limit=limit)
+    items = [SendStatusOut.model_validate(view) for view in page.items]
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/sends/{send_id}", response_model=SendStatusOut, summary="A send's status and counters")
 def get(send_id: SendId, app_id: AppId, svc: ServicesDep) -> SendStatusOut:
     with svc.db.session(write=False) as session:
-        return _status_out(_owned_status(session, app_id, send_id))
+        return SendStatusOut.model_validate(_owned_status(session, app_id, send_id))
 
 
 @router.get(
@@ -151,13 +129,7 @@ def deliveries(
         _owned_status(session, app_id, send_id)
         page = list_deliveries(session, send_id, status=status.value if status else None, cursor=cursor,
                                limit=limit)
-        ids = [row.device_id for row in page.items]
-        tokens: dict[int, str] = {}
-        if ids:
-            rows = session.execute(
-                select(devices_table.c.id, devices_table.c.token).where(devices_table.c.id.in_(ids))
-            )
-            tokens = {device_id: token for device_id, token in rows}
+        tokens = device_tokens(session, [row.device_id for row in page.items])
     items = [
         SendDeliveryOut(
             device_id=row.device_id,
@@ -184,4 +156,4 @@ def cancel(send_id: SendId, app_id: AppId, svc: ServicesDep) -> SendStatusOut:
     if view.status != SendStatus.CANCELLED:
         raise ApiError(409, "not_cancellable",
                        f"the send is {view.status}; only unfinished sends can be cancelled")
-    return _status_out(view)
+    return SendStatusOut.model_validate(view)

@@ -23,10 +23,10 @@ from pushgate.registry import (
 )
 from pushgate.registry.constants import MAX_EXTERNAL_ID_LENGTH
 from pushgate.registry.models import utcnow
-from pushgate.server.components import Services
 from pushgate.server.deps import AppId, ServicesDep
 from pushgate.server.errors import ApiError
 from pushgate.server.schemas import DeviceOut, OptOutIn, Page, TagsIn, UserIn, UserOut
+from pushgate.service.components import Services
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 ExternalId = Annotated[

@@ -1,1 +1,0 @@
-"""Builders from the provider-neutral Notification to each provider's wire payload."""

@@ -1,0 +1,147 @@
+"""What the rest of pushgate knows about a provider: its :class:`ProviderSpec`.
+
+The server, the workers and the CLI never switch on a provider's name: they
+look its spec up (:func:`pushgate.providers.provider_spec`) and ask it —
+which credential fields it takes, whether stored credentials have the right
+shape, whether they really work (keys parse), how to build a client from
+them, whether a notification fits its payload limit, which hosts it may
+call by default.
+
+Specs are light to import: the client stack (HTTP/2, cryptography, JWT) is
+imported only by the functions that need it, because an idle server looks
+specs up without sending anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pushgate.errors import ConfigurationError
+from pushgate.notification import Notification
+
+if TYPE_CHECKING:
+    from pushgate.providers._base import Provider
+
+__all__ = [
+    "ClientFactory",
+    "CredentialError",
+    "CredentialField",
+    "Endpoint",
+    "ProviderSpec",
+    "UnknownProvider",
+    "require_fields",
+]
+
+
+class CredentialError(ConfigurationError):
+    """Credentials a provider refuses; ``field`` names the field (dotted inside objects).
+
+    Providers do not know the registry: the registry and the API turn this
+    into their own validation error, with the field relative to their input.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class UnknownProvider(ConfigurationError):
+    """No provider of that name is registered."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        super().__init__(f"unknown provider {name!r} (known: {', '.join(known)})")
+        self.name = name
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialField:
+    """One field of a provider's stored credentials (a dotted name: a field inside an object).
+
+    ``text``: when given it must be a string. ``secret``: never shown, and
+    encrypted at rest (the registry's name rule must agree; a test checks it).
+    """
+
+    name: str
+    text: bool = True
+    secret: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a provider is reached, when not at its public service (simulators, proxies)."""
+
+    base_url: str | None = None
+    token_url: str | None = None
+    ca_file: str | None = None
+    allowed_hosts: tuple[str, ...] | None = None
+
+
+class ClientFactory(Protocol):
+    def __call__(
+        self, config: Mapping[str, Any], endpoint: Endpoint, *, concurrency: int, max_retries: int
+    ) -> Provider[Any, Any]: ...
+
+
+def _token_as_stored(token: str, p256dh: str | None, auth: str | None) -> str:
+    """Most clients take the stored token as it is (Web Push wants the subscription's keys too)."""
+    return token
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """Everything pushgate needs to know about one provider, outside its client.
+
+    - ``fields``: the credential schema; ``required``: groups of field names
+      of which exactly one must be given (most groups have one name).
+    - ``check_stored(config)``: the shape every stored config must have
+      (required fields, enumerations); cheap, parses no key. Returns the
+      config to store (an FCM service account given as text comes back parsed).
+    - ``validate(config)``: the full check when credentials are put: keys
+      parse, subjects and URLs are well-formed. Returns the config to store.
+    - ``build_client(config, endpoint, concurrency=, max_retries=)``: a
+      client from stored credentials (decrypted, without endpoint fields).
+    - ``check_payload(notification, config, now)``: build the wire payload
+      as the client would; raises ``PayloadTooLarge`` / ``InvalidNotification``.
+    - ``default_hosts``: the hosts the client calls when the app names none
+      (Web Push and WNS take endpoints from devices); None: a fixed service.
+    - ``client_token(token, p256dh, auth)``: a stored device's token as the
+      client takes it.
+
+    Both checks raise :class:`CredentialError`.
+    """
+
+    name: str
+    fields: tuple[CredentialField, ...]
+    required: tuple[tuple[str, ...], ...]
+    check_stored: Callable[[dict[str, Any]], dict[str, Any]]
+    validate: Callable[[dict[str, Any]], dict[str, Any]]
+    build_client: ClientFactory
+    check_payload: Callable[[Notification, Mapping[str, Any], datetime | None], None]
+    default_hosts: tuple[str, ...] | None = None
+    client_token: Callable[[str, str | None, str | None], Any] = _token_as_stored
+
+    @property
+    def secret_fields(self) -> frozenset[str]:
+        return frozenset(f.name for f in self.fields if f.secret)
+
+    @property
+    def text_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.text)
+
+
+def require_fields(name: str, config: Mapping[str, Any], required: Iterable[tuple[str, ...]]) -> None:
+    """Exactly one field of each group is given (not None, "" or {}).
+
+    :raises CredentialError: the first missing group, or the second field of
+        a group given twice.
+    """
+    for options in required:
+        present = [option for option in options if config.get(option) not in (None, "", {})]
+        if not present:
+            raise CredentialError(options[0], f"required for {name}")
+        if len(present) > 1:
+            raise CredentialError(present[1], f"give only one of {', '.join(options)}")

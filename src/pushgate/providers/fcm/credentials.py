@@ -1,0 +1,67 @@
+"""FCM HTTP v1 credentials: a service account (the key file's JSON), optionally a ``project_id``.
+
+The account may be given as the key file's text; it is stored parsed, so
+its ``private_key`` is masked and encrypted like any other secret.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from pushgate.providers._credentials import check_url, pem_private_key
+from pushgate.providers._spec import CredentialError, CredentialField, require_fields
+
+NAME: Final = "fcm"
+# The fields of a service account the client needs (Google's key file has more).
+ACCOUNT_FIELDS: Final = ("project_id", "client_email", "private_key")
+
+FIELDS: Final = (
+    CredentialField("service_account", text=False),
+    CredentialField("service_account.private_key", text=False, secret=True),
+    CredentialField("project_id"),
+)
+REQUIRED: Final = (("service_account",),)
+
+__all__ = ["ACCOUNT_FIELDS", "FIELDS", "REQUIRED", "check_stored", "validate"]
+
+
+def check_stored(config: dict[str, Any]) -> dict[str, Any]:
+    """The shape stored FCM credentials must have (the key is not parsed)."""
+    if isinstance(config.get("service_account"), str):
+        try:
+            config["service_account"] = json.loads(config["service_account"])
+        except ValueError:
+            raise CredentialError("service_account", "not a JSON service account") from None
+    require_fields(NAME, config, REQUIRED)
+    account = config["service_account"]
+    for name in ACCOUNT_FIELDS:
+        if not isinstance(account, dict) or not account.get(name):
+            raise CredentialError(f"service_account.{name}", "required")
+    return config
+
+
+def validate(config: dict[str, Any]) -> dict[str, Any]:
+    """The account is a service account with an RSA key that parses."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    account = config.get("service_account")
+    if isinstance(account, str):
+        try:
+            account = json.loads(account)
+        except ValueError:
+            raise CredentialError("service_account", "not JSON: paste the service-account key file") from None
+    if not isinstance(account, dict):
+        raise CredentialError("service_account", "required: the service-account key file (JSON)")
+    for name in ACCOUNT_FIELDS:
+        if not isinstance(account.get(name), str) or not account[name]:
+            raise CredentialError(f"service_account.{name}", "required")
+    if account.get("type", "service_account") != "service_account":
+        raise CredentialError("service_account.type", 'must be "service_account"')
+    if not isinstance(pem_private_key(account["private_key"], "service_account.private_key"),
+                      rsa.RSAPrivateKey):
+        raise CredentialError("service_account.private_key", "a service-account key is an RSA key")
+    if account.get("token_uri") is not None:
+        check_url(account["token_uri"], "service_account.token_uri")
+    config["service_account"] = account
+    return config

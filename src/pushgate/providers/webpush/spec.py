@@ -1,0 +1,61 @@
+"""The Web Push :class:`ProviderSpec`: credentials, client from stored credentials, payload check."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from pushgate.notification import Notification
+from pushgate.providers._spec import Endpoint, ProviderSpec
+from pushgate.providers.webpush import credentials
+
+if TYPE_CHECKING:
+    from pushgate.providers._base import Provider
+
+# The browsers' push services (PROTOCOLS.md §3.7). An entry without a port
+# allows port 443 only; "*.suffix" allows any subdomain (not the suffix itself).
+DEFAULT_HOSTS: Final[tuple[str, ...]] = (
+    "fcm.googleapis.com",  # Chrome and Chromium browsers (Opera, Samsung Internet, Brave, …)
+    "updates.push.services.mozilla.com",  # Firefox (autopush)
+    "*.push.services.mozilla.com",
+    "web.push.apple.com",  # Safari 16+, iOS/iPadOS 16.4+ home-screen apps
+    "*.push.apple.com",
+    "*.notify.windows.com",  # Edge
+)
+
+
+def build_client(
+    config: Mapping[str, Any], endpoint: Endpoint, *, concurrency: int, max_retries: int
+) -> Provider[Any, Any]:
+    from pushgate.providers.webpush.client import WebPush
+
+    return WebPush(
+        vapid_private_key=config["vapid_private_key"], vapid_subject=config["vapid_subject"],
+        allowed_hosts=endpoint.allowed_hosts, ca_file=endpoint.ca_file,
+        concurrency=concurrency, max_retries=max_retries,
+    )
+
+
+def check_payload(notification: Notification, config: Mapping[str, Any], now: datetime | None) -> None:
+    from pushgate.providers.webpush.payload import build_payload
+
+    build_payload(notification, now=now)
+
+
+def client_token(token: str, p256dh: str | None, auth: str | None) -> dict[str, Any]:
+    """A stored subscription as the browser's PushSubscription JSON, which the client takes."""
+    return {"endpoint": token, "keys": {"p256dh": p256dh or "", "auth": auth or ""}}
+
+
+SPEC = ProviderSpec(
+    name=credentials.NAME,
+    fields=credentials.FIELDS,
+    required=credentials.REQUIRED,
+    check_stored=credentials.check_stored,
+    validate=credentials.validate,
+    build_client=build_client,
+    check_payload=check_payload,
+    default_hosts=DEFAULT_HOSTS,
+    client_token=client_token,
+)

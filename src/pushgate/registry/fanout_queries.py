@@ -1,0 +1,229 @@
+"""The registry side of fan-out: who a target reaches, walked in batches under the send's lock.
+
+:mod:`pushgate.planner.fanout` decides what becomes of a batch (delivery
+jobs); this module owns the SQL: the audience conditions (active devices,
+the target's filters, opt-outs), the keyset walk, the audience count, and
+the locked read-modify-write of the fan-out state stored on the send.
+
+Batches are per provider: "all" walks each provider's devices in id order
+(index ``(app_id, active, provider, id)``); explicit lists (tokens, device
+ids, users) are walked in slices of the list and each slice's devices are
+grouped by provider.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    case,
+    exists,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from pushgate.registry.constants import OPT_OUT_ALL, PROVIDERS, SendStatus
+from pushgate.registry.db import Database
+from pushgate.registry.devices import token_hash
+from pushgate.registry.models import (
+    UTCDateTime,
+    device_tags_table,
+    devices_table,
+    sends_table,
+    user_optouts_table,
+    user_tags_table,
+    users_table,
+    utcnow,
+)
+from pushgate.registry.targets import Target
+
+COUNT_SLICE = 1000  # list targets are counted in slices of this many values, as fan-out walks them
+FANNING = (SendStatus.QUEUED, SendStatus.FANNING_OUT)  # a send whose fan-out has not finished
+
+_d = devices_table.c
+_s = sends_table.c
+
+Batch = list[tuple[int, str]]  # (device id, provider), grouped by provider
+# Given (app id, target, batch, number of chunks made so far), the pending work
+# to store with the advanced cursor: opaque JSON objects to this module.
+PlanBatch = Callable[[int, Target, Batch, int], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutStep:
+    """What one locked step of a send's fan-out saw or wrote."""
+
+    status: str | None  # the send's status after the step (None: no such send)
+    chunks: int | None  # the stored state's chunk count after the step
+    pending: list[dict[str, Any]]  # the pending work stored in that state
+    batch: Batch  # the devices this step added (empty when stale or finished)
+    stale: bool  # nothing written: the stored state differs from what the caller knew
+
+
+def advance_fanout(
+    db: Database, send_id: str, known: int | None, *, chunk_size: int, step_jobs: int, plan: PlanBatch
+) -> FanoutStep:
+    """One batch: lock the send, check its state, find the next devices, store the new state.
+
+    The new state is only written over the state the caller has seen
+    (``known``: its chunk count), so pending work is never overwritten before
+    someone handed it on. A stale step returns the stored state's pending
+    work (none once fan-out finished). An empty batch with ``stale`` false
+    means fan-out just finished: the send becomes ``sending``, or ``done``
+    when workers already recorded every outcome.
+    """
+    with db.connect() as connection:
+        send = connection.execute(
+            select(_s.app_id, _s.status, _s.target, _s.fanout_state).where(_s.id == send_id)
+            .with_for_update()
+        ).one_or_none()
+        if send is None:
+            return FanoutStep(None, None, [], [], stale=True)
+        state: dict[str, Any] = send.fanout_state or {"cursor": [0, 0], "chunks": 0, "pending": []}
+        if send.status not in FANNING or state["chunks"] != known:
+            pending = list(state["pending"]) if send.status in FANNING else []
+            return FanoutStep(send.status, state["chunks"], pending, [], stale=True)
+        target = Target.parse(send.target)
+        batch, cursor = _next_batch(connection, send.app_id, target, state["cursor"], chunk_size, step_jobs)
+        pending = plan(send.app_id, target, batch, state["chunks"])
+        chunks = state["chunks"] + len(pending)
+        now = utcnow()
+        values: dict[str, Any] = {
+            "fanout_state": {"cursor": cursor, "chunks": chunks, "pending": pending},
+            "updated_at": now,
+        }
+        if batch:
+            values["targeted"] = _s.targeted + len(batch)
+            values["status"] = SendStatus.FANNING_OUT.value
+        else:
+            finished = _s.targeted <= _s.sent + _s.failed + _s.dead + _s.expired
+            values["status"] = case((finished, SendStatus.DONE.value), else_=SendStatus.SENDING.value)
+            values["finished_at"] = case((finished, literal(now, UTCDateTime())), else_=_s.finished_at)
+        status = connection.execute(
+            update(sends_table).where(_s.id == send_id).values(values).returning(_s.status)
+        ).scalar_one()
+    return FanoutStep(status, chunks, pending, batch, stale=False)
+
+
+def count_audience(connection_or_session: Connection | Session, app_id: int, target: Target) -> int:
+    """How many devices a fan-out of ``target`` would reach now: one ``COUNT`` (per list slice).
+
+    The same conditions fan-out walks (active devices, the target's
+    filters, opt-outs), so the number an API answers with and the deliveries
+    agree. Runs in the caller's transaction.
+    """
+    connection = (
+        connection_or_session.connection() if isinstance(connection_or_session, Session)
+        else connection_or_session
+    )
+    conditions = _audience_filters(app_id, target)
+    base = select(func.count()).select_from(devices_table)
+    if target.audience == "all":
+        return int(connection.execute(base.where(*conditions)).scalar_one())
+    total = 0
+    for start in range(0, len(target.values), COUNT_SLICE):
+        piece = list(target.values[start:start + COUNT_SLICE])
+        condition = _list_condition(app_id, target.audience, piece)
+        total += int(connection.execute(base.where(*conditions, condition)).scalar_one())
+    return total
+
+
+def _audience_filters(app_id: int, target: Target) -> list[ColumnElement[bool]]:
+    """Active devices of the app, narrowed by the target's filters, minus opted-out users."""
+    conditions: list[ColumnElement[bool]] = [_d.app_id == app_id, _d.active == true()]
+    if target.platforms:
+        conditions.append(_d.platform.in_(target.platforms))
+    if target.providers:
+        conditions.append(_d.provider.in_(target.providers))
+    if target.tags:
+        conditions.append(or_(
+            exists().where(device_tags_table.c.device_id == _d.id, device_tags_table.c.tag.in_(target.tags)),
+            exists().where(user_tags_table.c.user_id == _d.user_id, user_tags_table.c.tag.in_(target.tags)),
+        ))
+    topics = [OPT_OUT_ALL] + ([target.topic] if target.topic else [])
+    conditions.append(or_(
+        _d.user_id.is_(None),
+        not_(exists().where(user_optouts_table.c.user_id == _d.user_id,
+                            user_optouts_table.c.topic.in_(topics))),
+    ))
+    return conditions
+
+
+def _next_batch(
+    connection: Connection, app_id: int, target: Target, cursor: list[int], chunk_size: int, step_jobs: int
+) -> tuple[Batch, list[int]]:
+    """The next devices after ``cursor`` as (id, provider), and the cursor after them.
+
+    "all": up to ``chunk_size * step_jobs`` devices of one provider, cursor =
+    [provider index, last id]; lists: the devices of the next ``chunk_size``
+    values, cursor = [list offset, 0] (a slice is one IN list: kept short).
+    """
+    conditions = _audience_filters(app_id, target)
+    if target.audience == "all":
+        providers = [p.value for p in PROVIDERS if not target.providers or p.value in target.providers]
+        index, after = cursor
+        while index < len(providers):
+            provider = providers[index]
+            ids = sorted(device_id for device_id, in _rows(connection, (
+                select(_d.id)
+                .where(*conditions, _d.provider == provider, _d.id > after)
+                .order_by(_d.id)
+                .limit(chunk_size * step_jobs)
+            )))
+            if ids:
+                return [(device_id, provider) for device_id in ids], [index, ids[-1]]
+            index, after = index + 1, 0
+        return [], [index, 0]
+    offset = cursor[0]
+    while offset < len(target.values):
+        piece = list(target.values[offset:offset + chunk_size])
+        offset += len(piece)
+        rows = sorted((provider, device_id) for device_id, provider in _rows(connection, (
+            select(_d.id, _d.provider)
+            .where(*conditions, _list_condition(app_id, target.audience, piece))
+            .order_by(_d.provider, _d.id)
+        )))
+        if rows:
+            return [(device_id, provider) for provider, device_id in rows], [offset, 0]
+    return [], [offset, 0]
+
+
+def _rows(connection: Connection, query: Select[Any]) -> list[Sequence[Any]]:
+    """The rows of ``query`` as plain sequences, in no particular order.
+
+    SQLite packs them into one JSON array: the sqlite3 module releases and
+    re-takes the GIL around every row it steps to, and in the server each
+    re-take waits for the event loop, so thousands of ids one by one cost
+    far more than one JSON string.
+    """
+    if connection.dialect.name != "sqlite":
+        return list(connection.execute(query))
+    packed = query.subquery()
+    found = connection.execute(select(func.json_group_array(func.json_array(*packed.c)))).scalar_one()
+    rows: list[Sequence[Any]] = json.loads(found)
+    return rows
+
+
+def _list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnElement[bool]:
+    if audience == "device_ids":
+        return _d.id.in_(piece)
+    if audience == "users":
+        u = users_table.c
+        return _d.user_id.in_(select(u.id).where(u.app_id == app_id, u.external_id.in_(piece)))
+    hashes = {token_hash(token) for token in piece} | {token_hash(token.strip().lower()) for token in piece}
+    return _d.token_hash.in_(hashes)
+
+
+__all__ = ["COUNT_SLICE", "FANNING", "Batch", "FanoutStep", "PlanBatch", "advance_fanout", "count_audience"]

@@ -1,0 +1,71 @@
+"""The long-lived pieces the API and the admin commands share, built from Settings.
+
+Migrations: the embedded default (a SQLite file) migrates itself when it is
+opened by ``pushgate serve`` or an admin command — one machine, nothing to
+run first. PostgreSQL is never migrated implicitly: a shared production
+database is upgraded by ``pushgate migrate`` (deliberately, once, before new
+code rolls out), and until then ``/ready`` answers 503 naming the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pushgate.registry import CredentialCipher, Database, ValidationPolicy
+from pushgate.registry.migrations import HEAD_REVISION
+from pushgate.service.settings import Settings
+
+if TYPE_CHECKING:
+    from pushgate.queue import Queue
+    from pushgate.service.metrics import Metrics
+
+
+def open_database(settings: Settings, *, migrate_embedded: bool = True) -> Database:
+    """The registry database; a SQLite file is brought to the current schema."""
+    db = Database(settings.database_url)
+    if migrate_embedded and db.is_sqlite:
+        db.migrate_in_child()
+    return db
+
+
+def open_queue(settings: Settings, db: Database) -> Queue:
+    """The durable queue chosen by ``settings.queue``: its jobs in the registry database."""
+    from pushgate.queue import SqlQueue
+
+    return SqlQueue(db)
+
+
+def validation_policy(settings: Settings) -> ValidationPolicy:
+    """Which Web Push / WNS endpoint hosts registrations may use (the SSRF guard).
+
+    ``providers.<name>.allowed_hosts`` replaces the built-in list of public
+    push services (point it at a simulator's ``host:port`` in tests and demos).
+    """
+    webpush = settings.providers.get("webpush")
+    wns = settings.providers.get("wns")
+    return ValidationPolicy.with_hosts(
+        webpush=webpush.allowed_hosts if webpush is not None else None,
+        wns=wns.allowed_hosts if wns is not None else None,
+    )
+
+
+def schema_head() -> str:
+    """The newest migration shipped in this package (what ``/ready`` expects)."""
+    return HEAD_REVISION
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What a request handler needs; one per app, on ``app.state.services``."""
+
+    settings: Settings
+    db: Database
+    queue: Queue
+    metrics: Metrics
+    policy: ValidationPolicy
+    cipher: CredentialCipher  # encrypts the credentials the admin API stores
+    # Called on the event loop after a request committed new jobs (queue name as
+    # argument): in-process workers wake up instead of waiting for their next poll.
+    on_enqueue: Callable[[str], None] | None = None

@@ -1,0 +1,256 @@
+"""Running the service: ``pushgate serve`` (API + workers) and ``pushgate worker`` (workers only).
+
+``serve`` is the one-machine default: the HTTP API (uvicorn) and
+``settings.workers`` sender workers share one event loop, one database
+pool, one queue object and one metrics registry; the API wakes the workers
+when it enqueues, so a send starts within milliseconds. The embedded SQLite
+database is migrated at start-up; PostgreSQL is migrated by ``pushgate
+migrate`` (see :mod:`pushgate.service.components`).
+
+``worker`` runs sender workers alone — more of them on other cores or
+machines, against the same SQLite file or PostgreSQL database.
+
+Signals: the first SIGTERM or SIGINT starts a graceful shutdown — the API
+stops accepting and finishes its requests, the workers stop claiming and
+drain in-flight jobs (bounded), outcomes are written, provider connections
+closed. A second signal exits at once; leases left behind expire and the
+jobs are picked up by the next process (``kill -9`` behaves the same).
+uvicorn's own signal handling is switched off so there is one owner.
+
+The HTTP app is handed to :func:`serve` (``pushgate serve`` passes
+:func:`pushgate.server.create_app`): the service runs the HTTP surface but
+does not import it, so the workers and the admin commands never load FastAPI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pushgate.service.metrics import Metrics
+from pushgate.service.settings import Settings
+from pushgate.workers.constants import DRAIN_SECONDS
+
+if TYPE_CHECKING:
+    from pushgate.queue import Queue
+    from pushgate.registry import Database
+
+logger = logging.getLogger("pushgate")
+
+# Printed once the API listens: tools and tests that start ``pushgate serve
+# --port 0`` read the address from it.
+LISTENING_PREFIX = "pushgate listening on "
+METRICS_PREFIX = "pushgate metrics on "
+
+
+class AppFactory(Protocol):
+    """Builds the HTTP API's ASGI app on the process's shared pieces (:func:`pushgate.server.create_app`).
+
+    The app uses ``database``, ``queue`` and ``metrics`` as given and leaves
+    their life cycle to :func:`serve`; it calls ``on_enqueue`` with a
+    queue's name after a request committed new jobs.
+    """
+
+    def __call__(
+        self,
+        settings: Settings,
+        *,
+        database: Database,
+        queue: Queue,
+        metrics: Metrics,
+        on_enqueue: Callable[[str], None],
+    ) -> Callable[..., Awaitable[None]]: ...
+
+
+def configure_logging(level: str) -> None:
+    """One line per record on stderr; the level from the settings."""
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+class _Shutdown:
+    """The stop request: set by the first signal; a second one exits at once."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def request(self) -> None:
+        if self.event.is_set():
+            logger.warning("second stop signal: exiting now (leases expire and are picked up later)")
+            os._exit(130)
+        logger.info("stopping: draining in-flight work (signal again to exit at once)")
+        self.event.set()
+
+
+@contextlib.contextmanager
+def _signals(shutdown: _Shutdown, enabled: bool) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    if enabled:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, shutdown.request)
+                installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def serve(
+    settings: Settings,
+    create_app: AppFactory,
+    *,
+    workers: int | None = None,
+    drain: float = DRAIN_SECONDS,
+    handle_signals: bool = True,
+    stop: asyncio.Event | None = None,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Run the API and ``workers`` (default ``settings.workers``) sender workers until stopped.
+
+    :param create_app: builds the HTTP app (:func:`pushgate.server.create_app`).
+    :param stop: an event that stops the server when set (besides signals);
+        the demo and embedding applications use it.
+    :param on_listening: called with the base URL once the API accepts connections.
+    """
+    import uvicorn
+
+    from pushgate.service.components import open_database, open_queue
+    from pushgate.workers.pool import WorkerPool
+
+    warn_if_credentials_unencrypted(settings)
+    db = await asyncio.to_thread(open_database, settings)
+    queue = open_queue(settings, db)
+    metrics = Metrics()
+    pool = WorkerPool(settings, db, queue, metrics, count=workers, drain=drain)
+    app = create_app(settings, database=db, queue=queue, metrics=metrics, on_enqueue=pool.wake)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, lifespan="on",
+        server_header=False, access_log=settings.log_level == "debug",
+    )
+    server = _uvicorn_server(config)
+    shutdown = _Shutdown()
+    with _signals(shutdown, handle_signals):
+        await pool.start()
+        api = asyncio.create_task(server.serve(), name="pushgate-api")
+        try:
+            url = await _listening(server, api)
+            print(f"{LISTENING_PREFIX}{url}", flush=True)
+            if on_listening is not None:
+                on_listening(url)
+            await _first(api, shutdown.event, stop)
+        finally:
+            server.should_exit = True
+            await asyncio.gather(pool.stop(), _finish(api))
+            db.dispose()
+
+
+async def run_workers(
+    settings: Settings,
+    *,
+    count: int = 1,
+    drain: float = DRAIN_SECONDS,
+    handle_signals: bool = True,
+    stop: asyncio.Event | None = None,
+    metrics_port: int | None = None,
+) -> None:
+    """Run ``count`` sender workers (no API) until stopped.
+
+    :param metrics_port: when given, Prometheus scrapes this process's
+        metrics on ``settings.host`` at that port (0: a free one, printed).
+    """
+    from pushgate.service.components import open_database, open_queue
+    from pushgate.workers.pool import WorkerPool
+
+    db = await asyncio.to_thread(open_database, settings)
+    queue = open_queue(settings, db)
+    metrics = Metrics()
+    pool = WorkerPool(settings, db, queue, metrics, count=max(1, count), drain=drain)
+    stop_metrics: Callable[[], None] | None = None
+    if metrics_port is not None:
+        metrics.watch_queue(queue.depths)
+        metrics_url, stop_metrics = metrics.serve_http(settings.host, metrics_port)
+        print(f"{METRICS_PREFIX}{metrics_url}", flush=True)
+    shutdown = _Shutdown()
+    with _signals(shutdown, handle_signals):
+        await pool.start()
+        print(f"pushgate worker running ({pool.count} workers, pid {os.getpid()})", flush=True)
+        try:
+            waits = [asyncio.create_task(shutdown.event.wait())]
+            if stop is not None:
+                waits.append(asyncio.create_task(stop.wait()))
+            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+        finally:
+            await pool.stop()
+            if stop_metrics is not None:
+                stop_metrics()
+            db.dispose()
+
+
+def warn_if_credentials_unencrypted(settings: Settings) -> None:
+    """One warning at start-up: without a secret_key a database backup holds every app's push keys."""
+    if settings.secret_key is None:
+        logger.warning("no secret_key is set: provider credentials are stored unencrypted "
+                       "(set PUSHGATE_SECRET_KEY, then run `pushgate app reencrypt`)")
+
+
+def _uvicorn_server(config: Any) -> Any:
+    """uvicorn's server without its signal handlers (the runtime owns SIGTERM/SIGINT)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    return Server(config)
+
+
+async def _listening(server: Any, api: asyncio.Task[None]) -> str:
+    """Wait until uvicorn listens (or failed to start) and return its base URL."""
+    while not server.started:
+        if api.done():
+            api.result()  # raises what stopped it (port in use, …)
+            raise RuntimeError("the API server stopped during start-up")
+        await asyncio.sleep(0.02)
+    for listener in server.servers:
+        for sock in listener.sockets:
+            host, port = sock.getsockname()[:2]
+            if ":" in host:
+                host = f"[{host}]"
+            return f"http://{host}:{port}"
+    return f"http://{server.config.host}:{server.config.port}"
+
+
+async def _first(api: asyncio.Task[None], *events: asyncio.Event | None) -> None:
+    """Return when the API stopped by itself or any of the events is set."""
+    waits: list[asyncio.Future[Any]] = [api]
+    waits.extend(asyncio.create_task(e.wait()) for e in events if e is not None)
+    _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        if task is not api:
+            task.cancel()
+
+
+async def _finish(api: asyncio.Task[None]) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        await api
+
+
+__all__ = [
+    "LISTENING_PREFIX", "METRICS_PREFIX", "AppFactory", "configure_logging", "run_workers", "serve",
+    "warn_if_credentials_unencrypted",
+]

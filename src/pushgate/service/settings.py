@@ -1,0 +1,162 @@
+"""Server settings: typed, validated once at start-up, from a TOML file and
+``PUSHGATE_*`` environment variables.
+
+Unknown keys are an error, not a silent default (a typo in ``databse_url``
+must not quietly run on the embedded default). Nested keys use ``__`` in the
+environment: ``PUSHGATE_PROVIDERS__APNS__BASE_URL``. Environment variables
+win over the file. Anything that shows the configuration shows
+:meth:`Settings.redacted`.
+
+Example ``pushgate.toml``::
+
+    database_url = "postgresql+psycopg://pushgate@db/pushgate"
+    queue = "sql"
+    workers = 2
+    max_queue_depth = 2_000_000
+
+    [providers.apns]           # point a provider at a simulator or a proxy
+    base_url = "https://127.0.0.1:8443"
+    ca_file = "/tmp/pushgate-simulators-ca.pem"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from pushgate.errors import ConfigurationError
+
+ENV_PREFIX = "PUSHGATE_"
+CONFIG_ENV = "PUSHGATE_CONFIG"  # path of the TOML file, when not given on the command line
+ProviderName = Literal["apns", "fcm", "webpush", "wns"]
+# The credentials encryption key is a passphrase stretched by HKDF, not a
+# password KDF: it must carry its own entropy (e.g. `openssl rand -base64 32`).
+SECRET_KEY_MIN_LENGTH = 32
+
+
+class ProviderEndpoint(BaseModel):
+    """Where a provider is reached, for simulators, proxies and tests."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str | None = None  # APNs / FCM / WNS API origin
+    token_url: str | None = None  # OAuth token endpoint (FCM service accounts carry their own)
+    ca_file: str | None = None  # trust this CA instead of the system store
+    allowed_hosts: list[str] | None = None  # Web Push / WNS endpoint allow-list (SSRF guard)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Storage and queue. The queue's jobs live in the same database; naming another
+    # backend is a start-up error listing the allowed values until one exists.
+    database_url: str = "sqlite:///pushgate.db"
+    queue: Literal["sql"] = "sql"
+
+    # HTTP API
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    admin_token: SecretStr | None = None  # guards /v1/apps; None: admin routes only via the CLI
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+    # Encryption at rest of the apps' provider credentials (None: stored in plain text).
+    secret_key: SecretStr | None = None
+    previous_secret_keys: list[SecretStr] = Field(default_factory=list)  # decrypt only (rotation)
+
+    # Sending
+    workers: int = Field(default=1, ge=0)  # sender workers inside `pushgate serve` (0: API only)
+    worker_concurrency: int = Field(default=1000, ge=1)  # requests in flight per worker
+    # Devices per delivery job. Each job pays a claim, a load, a wait for its outcomes
+    # to be written and a completion: 1,000 devices share them (500: ~10% fewer deliveries/s).
+    chunk_size: int = Field(default=1000, ge=1)  # planner.fanout.DEFAULT_CHUNK_SIZE
+    lease_seconds: float = Field(default=60.0, gt=0)
+    max_tries: int = Field(default=10, ge=1)
+    max_queue_depth: int = Field(default=1_000_000, ge=1)  # pending deliveries before 503
+    backpressure_retry_after: int = Field(default=5, ge=1)
+    max_devices_per_user: int | None = Field(default=None, ge=1)
+    providers: dict[ProviderName, ProviderEndpoint] = Field(default_factory=dict)
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("previous_secret_keys", mode="before")
+    @classmethod
+    def _one_previous_key(cls, value: Any) -> Any:
+        # PUSHGATE_PREVIOUS_SECRET_KEYS=<key> (not a JSON list) is the one previous key.
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("secret_key", "previous_secret_keys")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | list[SecretStr] | None) -> Any:
+        keys = value if isinstance(value, list) else [value]
+        if any(key is not None and len(key.get_secret_value()) < SECRET_KEY_MIN_LENGTH for key in keys):
+            raise ValueError(f"must be at least {SECRET_KEY_MIN_LENGTH} characters")
+        return value
+
+    @classmethod
+    def load(
+        cls, path: str | Path | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Read the TOML file (if any) and the environment; raise ConfigurationError."""
+        environ = os.environ if environ is None else environ
+        path = path or environ.get(CONFIG_ENV)
+        data: dict[str, Any] = {}
+        if path:
+            try:
+                data = tomllib.loads(Path(path).read_text())
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigurationError(f"cannot read config file {path}: {exc}") from exc
+        for key, value in environ.items():
+            if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
+                continue
+            parts = key[len(ENV_PREFIX):].lower().split("__")
+            target = data
+            for part in parts[:-1]:
+                target = target.setdefault(part, {})
+                if not isinstance(target, dict):
+                    raise ConfigurationError(f"{key}: {part} is not a section")
+            target[parts[-1]] = _env_value(value)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as shown to people: secrets and passwords masked."""
+        shown = self.model_dump(mode="json")
+        if self.admin_token is not None:
+            shown["admin_token"] = "***"
+        if self.secret_key is not None:
+            shown["secret_key"] = "***"
+        shown["previous_secret_keys"] = ["***" for _ in self.previous_secret_keys]
+        shown["database_url"] = _mask_password(shown["database_url"])
+        return shown
+
+
+def _env_value(raw: str) -> Any:
+    """Environment values are strings; a value starting with "[" is read as a JSON list."""
+    stripped = raw.strip()
+    if stripped.startswith("["):
+        import json
+
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+    return raw
+
+
+def _mask_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in credentials else url

@@ -1,0 +1,161 @@
+"""Accepting a send: the one path from a request to durable work (API and CLI alike).
+
+The promise behind a 2xx is that the send is stored and will be delivered
+or end with a recorded reason, even across ``kill -9``. So, in order:
+
+1. **Replay.** A request whose ``Idempotency-Key`` the app already used gets
+   the first answer back (same request) or a conflict (different request),
+   before any other check: a retry of an accepted send must not be refused
+   for load that arrived since.
+2. **Validate** the target, the notification's expiry and, for every
+   provider the app has credentials for, the payload size
+   (:mod:`pushgate.providers.payload_limits`).
+3. **Backpressure.** When the queue holds more pending work items than
+   ``settings.max_queue_depth`` the send is refused (503 with Retry-After)
+   *before* anything is stored: overload is an answer, never a silent drop.
+4. **Store** the send, its cached answer and its fan-out job in **one
+   transaction**: :meth:`Queue.enqueue_with` makes the job durable exactly
+   when the send's transaction commits (the embedded queue writes its row
+   on the send's own connection; a queue in another engine writes an outbox
+   row there and relays it), so there is no moment where a send exists
+   without its job. A replay still re-enqueues the fan-out of a send that
+   is ``queued`` (idempotent by job id), and
+   :func:`pushgate.planner.resume_fanouts` re-runs unfinished fan-outs at
+   start-up.
+
+The number of targeted devices is :func:`pushgate.planner.count_audience`,
+a ``COUNT`` over the same conditions the fan-out walks; it is null for a
+scheduled send, whose audience is decided when it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from pushgate.errors import Backpressure
+from pushgate.notification import Notification
+from pushgate.planner import FANOUT_QUEUE, count_audience, fanout_job
+from pushgate.providers.payload_limits import check_payloads
+from pushgate.queue import Queue
+from pushgate.registry import (
+    Database,
+    SendStatus,
+    Target,
+    ValidationError,
+    create_send,
+    list_credentials,
+    save_response,
+    send_id_for_key,
+)
+from pushgate.registry.models import utcnow
+from pushgate.service.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The answer to an accepted send: stored with it, replayed for its Idempotency-Key.
+
+    The API documents this shape as ``SendAccepted``; it is built here, not
+    from the HTTP schema, because the command line stores the same answer.
+    """
+
+    id: str
+    status: str
+    targeted: int | None  # matching active devices now; None for a scheduled send
+    send_at: datetime | None
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        # pydantic's serializer, so datetimes are written exactly as the API's response models write them.
+        shown: dict[str, Any] = _ACCEPTED.dump_python(self, mode="json")
+        return shown
+
+
+_ACCEPTED = TypeAdapter(Accepted)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    response: dict[str, Any]  # the JSON answer (stored, and replayed for the same key)
+    replayed: bool  # an earlier request with the same Idempotency-Key was answered with it
+    queues: tuple[str, ...]  # queues that received new jobs (to wake in-process workers)
+
+
+def submit_send(
+    db: Database,
+    queue: Queue,
+    settings: Settings,
+    app_id: int,
+    notification: Notification,
+    target: Mapping[str, Any],
+    *,
+    send_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Submission:
+    """Validate, check load, and store a send with its fan-out job (see the module docstring).
+
+    :raises ValidationError, IdempotencyConflict, PayloadTooLarge, InvalidNotification: refused.
+    :raises Backpressure: the queue is full; nothing was stored.
+    """
+    now = now or utcnow()
+    parsed = Target.parse(target)
+    if notification.expiration is not None and notification.expiration <= now:
+        raise ValidationError("notification.expiration", "is already in the past")
+    if idempotency_key is not None:
+        earlier = _replay(db, queue, app_id, notification, target, send_at, idempotency_key)
+        if earlier is not None:
+            return earlier
+    scheduled = send_at is not None and send_at > now
+    with db.session(write=False) as session:
+        credentials = {row.provider: row.config for row in list_credentials(session, app_id)}
+        targeted = None if scheduled else count_audience(session, app_id, parsed)
+    check_payloads(notification, credentials, providers=parsed.providers, now=now)
+    depth = queue.depth()
+    if depth > settings.max_queue_depth:
+        raise Backpressure(depth, settings.max_queue_depth, settings.backpressure_retry_after)
+
+    with db.session() as session:
+        send = create_send(session, app_id, notification, target, idempotency_key=idempotency_key,
+                           send_at=send_at, now=now)
+        if send.response is not None:  # a concurrent request with the same key won
+            return Submission(send.response, True, ())
+        response = Accepted(
+            id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
+        ).to_json()
+        save_response(session, send.id, response)
+        queue.enqueue_with(session, [fanout_job(send.id, send_at, max_tries=settings.max_tries)])
+    return Submission(response, False, (FANOUT_QUEUE,))
+
+
+def _replay(
+    db: Database,
+    queue: Queue,
+    app_id: int,
+    notification: Notification,
+    target: Mapping[str, Any],
+    send_at: datetime | None,
+    key: str,
+) -> Submission | None:
+    """The stored answer for ``key``, or None when the key is new."""
+    with db.session(write=False) as session:
+        if send_id_for_key(session, app_id, key) is None:
+            return None
+        # With the key in use create_send only compares: the earlier send, or IdempotencyConflict.
+        send = create_send(session, app_id, notification, target, idempotency_key=key, send_at=send_at)
+        response, status, send_id, due, created = (
+            send.response, send.status, send.id, send.send_at, send.created_at
+        )
+    if status == SendStatus.QUEUED:
+        queue.enqueue([fanout_job(send_id, due)])  # no-op unless a crash lost it
+    if response is None:  # stored by a tool that does not cache answers
+        response = Accepted(
+            id=send_id, status=status, targeted=None, send_at=due, created_at=created,
+        ).to_json()
+    return Submission(response, True, ())
+

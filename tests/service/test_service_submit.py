@@ -1,0 +1,75 @@
+"""Accepting a send without the HTTP API: the stored answer, and backpressure as a retryable error."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+import pushgate
+from pushgate.errors import Backpressure, PushgateError, RetryableError
+from pushgate.notification import Notification
+from pushgate.queue import Job
+from pushgate.registry import Database, create_app
+from pushgate.registry.models import Send
+from pushgate.service import Accepted, Settings, open_queue, submit_send
+
+
+def _app(db: Database) -> int:
+    with db.session() as session:
+        app, _ = create_app(session, "shop")
+        return app.id
+
+
+def _sends(db: Database) -> int:
+    with db.session(write=False) as session:
+        return int(session.scalar(select(func.count()).select_from(Send)) or 0)
+
+
+def test_backpressure_is_retryable_and_exported_with_the_other_errors() -> None:
+    refused = Backpressure(12, 10, 7)
+    assert isinstance(refused, RetryableError)
+    assert isinstance(refused, PushgateError)
+    assert (refused.depth, refused.limit, refused.retry_after) == (12, 10, 7)
+    assert str(refused) == "12 deliveries are waiting (the bound is 10); retry in 7s"
+    assert pushgate.Backpressure is Backpressure
+    assert "Backpressure" in pushgate.__all__
+
+
+def test_a_full_queue_refuses_the_send_before_storing_it(database: Database) -> None:
+    settings = Settings(max_queue_depth=10, backpressure_retry_after=7)
+    queue = open_queue(settings, database)
+    app_id = _app(database)
+    queue.enqueue([Job(id="busy", queue="deliver:apns", payload={}, size=11)])
+    with pytest.raises(Backpressure) as refused:
+        submit_send(database, queue, settings, app_id, Notification(title="Hi"), {"all": True})
+    assert refused.value.retry_after == 7
+    assert _sends(database) == 0
+    queue.complete(["busy"])
+    accepted = submit_send(database, queue, settings, app_id, Notification(title="Hi"), {"all": True})
+    assert (accepted.replayed, _sends(database)) == (False, 1)
+
+
+def test_the_answer_is_the_documented_send_accepted_shape(database: Database) -> None:
+    settings = Settings()
+    queue = open_queue(settings, database)
+    now = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    app_id = _app(database)
+    accepted = submit_send(database, queue, settings, app_id, Notification(title="Hi"),
+                           {"all": True}, idempotency_key="k", now=now)
+    answer = accepted.response
+    assert answer == {"id": answer["id"], "status": "queued", "targeted": 0, "send_at": None,
+                      "created_at": "2030-01-02T03:04:05Z"}
+    replay = submit_send(database, queue, settings, app_id, Notification(title="Hi"),
+                         {"all": True}, idempotency_key="k", now=now)
+    assert (replay.replayed, replay.response) == (True, answer)
+
+
+def test_the_answer_serialises_like_the_api_schema() -> None:
+    # The API documents the answer with its own response model; both must write the same JSON.
+    from pushgate.server.schemas import SendAccepted
+
+    when = datetime(2030, 1, 2, 3, 4, 5, 600, tzinfo=UTC)
+    fields = {"id": "s1", "status": "queued", "targeted": None, "send_at": when, "created_at": when}
+    assert Accepted(**fields).to_json() == SendAccepted(**fields).model_dump(mode="json")
