@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from raw_h2 import RawH2Client
+from raw_server import Serve
 
 from pushgate.simulators.tls import LocalCA
 
@@ -28,3 +29,11 @@ async def raw_clients() -> AsyncIterator[list[RawH2Client]]:
     yield clients
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """Raw-frame servers (raw_server.py) and pools pointed at them."""
+    harness = Serve()
+    yield harness
+    await harness.close()

@@ -208,7 +208,7 @@ async def test_large_bodies_with_small_server_windows(harness: Harness) -> None:
         conn.update_settings(initial_window_size=16384, max_frame_size=16384)
 
     server = await harness.server(on_connect=small_windows)
-    pool = harness.pool(server)
+    pool = harness.pool(server, max_response_body=1 << 21)  # the bodies come back echoed
     # One small request first, so the smaller window is settled (SETTINGS
     # ACKed) before bodies flow: h2 on the server side treats a window driven
     # negative by a late SETTINGS change as fatal, though RFC 9113 §6.9.2

@@ -292,4 +292,5 @@ def test_replayed_prefixes_match_hpack(
         got = [(n, huffman_decode(v) if coded else v) for n, v, coded in fields]
         assert got == [(n.decode(), v) for n, v in expected if not n.startswith(b":")]
         if status_raw:
-            assert status == (int(status_raw[-1]) if status_raw[-1].isdigit() else -1)  # the last wins
+            last = status_raw[-1]  # the last wins; RFC 9113 §8.3.2: three digits or malformed (-1)
+            assert status == (int(last) if len(last) == 3 and last.isdigit() else -1)

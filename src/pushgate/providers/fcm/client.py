@@ -290,8 +290,9 @@ class FCM(Provider[str, FCMPrepared]):
 
 
 def _failure(token: str, exc: BaseException) -> TokenResult:
-    """A request that got no HTTP answer: transport failures are retried."""
-    if isinstance(exc, TransportError):
+    """A request that got no HTTP answer: transport failures are retried, except
+    those that are configuration too (a server without HTTP/2: HTTP2NotNegotiated)."""
+    if isinstance(exc, TransportError) and not isinstance(exc, ConfigurationError):
         return TokenResult(token, Status.RETRY, reason=type(exc).__name__, cause=Cause.TRANSPORT,
                            detail=str(exc) or None, retry_after=exc.retry_after)
     if isinstance(exc, PushgateError):
