@@ -191,6 +191,19 @@ def test_webpush_subscriptions(database: Database, app_id: int) -> None:
         with pytest.raises(ValidationError) as exc:
             register_device(session, app_id, DeviceSpec.from_subscription(subscription("https://evil.test/x")))
         assert exc.value.field == "endpoint"
+        with pytest.raises(ValidationError) as exc:
+            DeviceSpec.from_subscription(sub, "fcm")  # a subscription is a Web Push device
+        assert exc.value.field == "provider"
+        assert DeviceSpec.from_subscription(sub, "webpush").provider == "webpush"
+
+
+def test_a_token_is_found_in_any_spelling_its_provider_normalizes(database: Database, app_id: int) -> None:
+    with database.session() as session:
+        device = register_device(session, app_id, DeviceSpec("apns", apns(5)))
+        found = [find_device(session, app_id, apns(5).upper(), provider) for provider in (None, "apns")]
+        assert [d.id if d else None for d in found] == [device.id, device.id]
+        assert find_device(session, app_id, apns(5).upper(), "fcm") is None
+        assert find_device(session, app_id, apns(5), "gcm") is None  # an unknown provider has no devices
 
 
 def test_registration_errors_name_the_field(database: Database, app_id: int) -> None:

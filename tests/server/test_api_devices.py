@@ -49,6 +49,7 @@ async def test_registration_errors_name_the_field(api: Api, shop: Tenant) -> Non
          "body.subscription.endpoint"),
         ({"subscription": {**subscription(), "keys": {"p256dh": "AAAA", "auth": "AAAA"}}},
          "body.subscription.keys.p256dh"),
+        ({"provider": "apns", "subscription": subscription()}, "body.provider"),
     ]
     for body, field in cases:
         answer = await api.client.post("/v1/devices", json=body, headers=shop.headers)
