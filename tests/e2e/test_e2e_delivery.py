@@ -14,10 +14,10 @@ import secrets
 from typing import Any
 
 import pytest
-from e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for
 
 from pushgate.simulators._base import Simulator
 from pushgate.workers.delivery import delivery_id
+from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for
 
 PER_PROVIDER = 4
 

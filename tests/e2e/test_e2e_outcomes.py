@@ -18,12 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, wait_for
 
 from pushgate.registry import Database
 from pushgate.simulators._server import SimAction, SimRequest
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.delivery import delivery_id
+from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, wait_for
 
 
 async def test_dead_tokens_deactivate_devices_unless_re_registered_after_the_timestamp(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_helpers import ADMIN, Api, Tenant, apns_token
+from tests.server.api_helpers import ADMIN, Api, Tenant, apns_token
 
 HELLO = {"notification": {"title": "Hello"}, "target": {"all": True}}
 

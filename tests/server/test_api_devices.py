@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from api_helpers import Api, Tenant, apns_token, fcm_token, subscription
-
 from pushgate.registry import DeliveryStatus, Outcome, create_send, record_outcomes
+from tests.server.api_helpers import Api, Tenant, apns_token, fcm_token, subscription
 
 
 async def test_register_new_then_update_in_place(api: Api, shop: Tenant) -> None:

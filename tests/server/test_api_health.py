@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from api_helpers import ADMIN_TOKEN, Api, Tenant, apns_token
 
 from pushgate.queue import SqlQueue
 from pushgate.registry import Database
@@ -18,6 +17,7 @@ from pushgate.results import Status, TokenResult
 from pushgate.server import create_app
 from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
+from tests.server.api_helpers import ADMIN_TOKEN, Api, Tenant, apns_token
 
 
 def client_for(db: Database, metrics: Metrics | None = None) -> httpx.AsyncClient:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api_helpers import Api, Secrets, Tenant, apns_token, fcm_token
 from sqlalchemy import func, select
 
 from pushgate.planner import FANOUT_QUEUE
@@ -13,6 +12,7 @@ from pushgate.queue import Job, JobStatus
 from pushgate.queue.tables import JobRow
 from pushgate.registry import DeliveryStatus, Outcome, create_send, record_outcomes
 from pushgate.registry.models import Send
+from tests.server.api_helpers import Api, Secrets, Tenant, apns_token, fcm_token
 
 HELLO = {"title": "Hello", "body": "World"}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from worker_helpers import apns_credentials, make_app, settings_for
 
 from pushgate.errors import ConfigurationError
 from pushgate.notification import Notification
@@ -28,6 +27,7 @@ from pushgate.workers.clients import (
     auth_refreshes,
     build_client,
 )
+from tests.workers.worker_helpers import apns_credentials, make_app, settings_for
 
 
 async def test_one_client_per_app_and_provider_reused_and_rebuilt_on_new_credentials(

@@ -9,14 +9,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from worker_helpers import (
-    eventually,
-    make_app,
-    running_pool,
-    settings_for,
-    start_send,
-    status,
-)
 
 from pushgate.queue import JobStatus, SqlQueue
 from pushgate.registry import Database, cancel_send, delete_credentials
@@ -24,6 +16,14 @@ from pushgate.registry.models import utcnow
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.constants import DELIVERY_NAMESPACE
 from pushgate.workers.delivery import delivery_id
+from tests.workers.worker_helpers import (
+    eventually,
+    make_app,
+    running_pool,
+    settings_for,
+    start_send,
+    status,
+)
 
 
 def test_delivery_ids_are_uuid5_of_send_and_device() -> None:

@@ -7,15 +7,6 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from worker_helpers import (
-    apns_credentials,
-    eventually,
-    make_app,
-    running_pool,
-    settings_for,
-    start_send,
-    status,
-)
 
 from pushgate.queue import SqlQueue
 from pushgate.registry import (
@@ -29,6 +20,15 @@ from pushgate.registry import (
 from pushgate.registry.pauses import app_pauses
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.clients import ClientBuildError, ClientCache
+from tests.workers.worker_helpers import (
+    apns_credentials,
+    eventually,
+    make_app,
+    running_pool,
+    settings_for,
+    start_send,
+    status,
+)
 
 KEY = "worker-test-secret-key-" + "w" * 20
 OTHER_KEY = "another-deployments-key-" + "z" * 20

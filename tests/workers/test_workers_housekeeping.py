@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker_helpers import eventually, make_app, running_pool, settings_for, start_send, status
-
 from pushgate.queue import Job, JobStatus, SqlQueue
 from pushgate.registry import Database
 from pushgate.service.metrics import Metrics
@@ -14,6 +12,7 @@ from pushgate.simulators._base import ManualClock
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.constants import KEEP_DONE_SECONDS
 from pushgate.workers.pool import WorkerPool
+from tests.workers.worker_helpers import eventually, make_app, running_pool, settings_for, start_send, status
 
 T0 = 1_900_000_000.0
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from apns_helpers import RawClient, make_jwt
 
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.simulators.tls import LocalCA
+from tests.providers.apns.apns_helpers import RawClient, make_jwt
 
 
 @pytest.fixture
