@@ -80,7 +80,7 @@ async def test_list_filters_and_cursor_pagination(api: Api, shop: Tenant) -> Non
     assert pages == 3
     assert len(seen) == len(set(seen)) == 10
 
-    async def count(**params: object) -> int:
+    async def count(**params: str | bool) -> int:
         answer = await api.client.get("/v1/devices", params=params, headers=shop.headers)
         assert answer.status_code == 200, answer.text
         return len(answer.json()["items"])

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from pushgate.queue import SqlQueue
 from pushgate.registry import Database
@@ -21,7 +22,8 @@ from tests.server.api_helpers import ADMIN_TOKEN, Api, Tenant, apns_token
 
 
 def client_for(db: Database, metrics: Metrics | None = None) -> httpx.AsyncClient:
-    app = create_app(Settings(admin_token=ADMIN_TOKEN), database=db, queue=SqlQueue(db), metrics=metrics)
+    settings = Settings(admin_token=SecretStr(ADMIN_TOKEN))
+    app = create_app(settings, database=db, queue=SqlQueue(db), metrics=metrics)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pushgate.test")
 
 

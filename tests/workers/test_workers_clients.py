@@ -79,12 +79,12 @@ async def test_missing_and_unusable_credentials_are_told_apart(
 
 
 async def test_every_provider_client_builds_from_stored_credentials_and_settings(local_ca: LocalCA) -> None:
-    sims = [APNsSimulator(ca=local_ca), FCMSimulator(ca=local_ca), WebPushSimulator(ca=local_ca),
-            WNSSimulator(ca=local_ca)]
+    apns, fcm, webpush, wns = (APNsSimulator(ca=local_ca), FCMSimulator(ca=local_ca),
+                               WebPushSimulator(ca=local_ca), WNSSimulator(ca=local_ca))
+    sims = (apns, fcm, webpush, wns)
     for sim in sims:
         await sim.start()
     try:
-        apns, fcm, webpush, wns = sims
         wns_demo = wns.demo_credentials()
         settings = Settings.model_validate({"providers": {
             "apns": {"base_url": apns.url},

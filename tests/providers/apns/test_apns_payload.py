@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
 from pushgate.notification import CriticalSound, InterruptionLevel, Notification, Priority
+from pushgate.providers._payload_json import deep_merge
 from pushgate.providers.apns.payload import (
     PAYLOAD_LIMIT,
     TOPIC_SUFFIXES,
     VOIP_PAYLOAD_LIMIT,
     build_payload,
-    deep_merge,
     topic_for,
 )
 
