@@ -66,8 +66,8 @@ def install_tools(log: Path | None = None, budget: float = 900.0) -> bool:
     except subprocess.TimeoutExpired:
         return False
     finally:
-        if log:
-            out.close()  # type: ignore[union-attr]
+        if not isinstance(out, int):  # DEVNULL is an int, not a file
+            out.close()
     return bool(nginx.nginx_binary() and h2load.h2load_binary())
 
 

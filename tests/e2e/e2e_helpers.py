@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
@@ -75,6 +75,16 @@ def server_env(
         env["PUSHGATE_PROVIDERS__WNS__ALLOWED_HOSTS"] = json.dumps([host_of(sims["wns"].url)])
         env["PUSHGATE_PROVIDERS__WNS__TOKEN_URL"] = demo_credentials(sims["wns"])["token_url"]
     return env
+
+
+S = TypeVar("S", bound=Simulator)
+
+
+def sim_of(sims: Mapping[str, Simulator], name: str, kind: type[S]) -> S:
+    """The simulator started for ``name``, as its own class (for its control methods)."""
+    sim = sims[name]
+    assert isinstance(sim, kind), sim
+    return sim
 
 
 @runtime_checkable

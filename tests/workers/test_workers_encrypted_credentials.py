@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from pushgate.queue import SqlQueue
 from pushgate.registry import (
@@ -117,6 +118,6 @@ def test_serving_without_a_secret_key_warns_once(caplog: pytest.LogCaptureFixtur
 
     caplog.set_level(logging.WARNING)
     warn_if_credentials_unencrypted(Settings())
-    warn_if_credentials_unencrypted(Settings(secret_key=KEY))  # type: ignore[arg-type]
+    warn_if_credentials_unencrypted(Settings(secret_key=SecretStr(KEY)))
     [record] = caplog.records
     assert "stored unencrypted" in record.getMessage()

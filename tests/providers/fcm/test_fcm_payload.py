@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -262,15 +262,15 @@ notifications = st.builds(
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(note=notifications, target=st.sampled_from(["token", "topic"]))
-def test_payloads_are_valid_and_fit(note: Notification, target: str) -> None:
+def test_payloads_are_valid_and_fit(note: Notification, target: Literal["token", "topic"]) -> None:
     limit = MESSAGE_LIMIT if target == "token" else TOPIC_LIMIT
     try:
-        payload = build_payload(note, target=target, limit=limit, max_size=limit, now=NOW)  # type: ignore[arg-type]
+        payload = build_payload(note, target=target, limit=limit, max_size=limit, now=NOW)
     except PayloadTooLarge:
         # Only the untrimmable part (data, titles) can make it too large.
         empty = note.model_copy(update={"body": None})
         with pytest.raises(PayloadTooLarge):
-            build_payload(empty, target=target, limit=limit, now=NOW)  # type: ignore[arg-type]
+            build_payload(empty, target=target, limit=limit, now=NOW)
         return
     assert payload.size <= limit
     raw = payload.body_for("tok_1:A-b" if target == "token" else "news")
