@@ -6,7 +6,7 @@ import asyncio
 import os
 import re
 
-from e2e_helpers import pushgate_command
+from tests.e2e.e2e_helpers import pushgate_command
 
 
 async def test_demo_delivers_to_every_simulated_provider_and_exits() -> None:
