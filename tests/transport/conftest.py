@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from raw_h2 import RawH2Client
-from raw_server import Serve
 
 from pushgate.simulators.tls import LocalCA
+from tests.transport.raw_h2 import RawH2Client
+from tests.transport.raw_server import Serve
 
 
 @pytest.fixture(scope="session")

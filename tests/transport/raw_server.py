@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import hpack
-from raw_h2 import GUARD
 
 from pushgate.transport import H2Pool, HeaderBlock
 from pushgate.transport import frames as f
+from tests.transport.raw_h2 import GUARD
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 _U32 = struct.Struct(">L")

@@ -415,7 +415,7 @@ class ScriptedServer(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's lack the base class
         self.h2.initiate_connection()
-        transport.write(self.h2.data_to_send())
+        self.transport.write(self.h2.data_to_send())
 
     def data_received(self, data: bytes) -> None:
         for event in self.h2.receive_data(data):

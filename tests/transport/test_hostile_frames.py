@@ -6,13 +6,14 @@ rejects what the RFC calls an error). Every server here is raw_server.py.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 import pytest
-from raw_h2 import GUARD
-from raw_server import RawConn, Serve, request_block
 
 from pushgate.transport import ProtocolViolation, ResponseTooLarge
 from pushgate.transport import frames as f
+from tests.transport.raw_h2 import GUARD
+from tests.transport.raw_server import RawConn, Serve, request_block
 
 _U32 = struct.Struct(">L")
 
@@ -132,7 +133,7 @@ def _priority_headers(conn: RawConn, sid: int) -> None:
     conn.frame(f.HEADERS, f.FLAG_END_HEADERS | f.FLAG_END_STREAM | f.FLAG_PRIORITY, sid, b"\x00\x00\x88")
 
 
-CONNECTION_ERRORS = {
+CONNECTION_ERRORS: dict[str, tuple[Callable[[RawConn, int], None], int]] = {
     # §5.1: HEADERS on a stream the client never opened, odd (idle) or even (server-initiated)
     "headers-on-idle-stream": (
         lambda c, sid: c.headers(sid + 8, [(":status", "200")], end_stream=True), f.PROTOCOL_ERROR),

@@ -10,7 +10,6 @@ import struct
 from collections.abc import Callable
 
 import pytest
-from raw_server import RawConn, Serve, request_block
 
 from pushgate.errors import ConfigurationError
 from pushgate.transport import (
@@ -20,6 +19,7 @@ from pushgate.transport import (
     RequestTimeout,
 )
 from pushgate.transport import frames as f
+from tests.transport.raw_server import RawConn, Serve, request_block
 
 
 class FakeSleep:
