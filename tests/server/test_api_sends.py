@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,9 +10,12 @@ from api_helpers import Api, Secrets, Tenant, apns_token, fcm_token
 from sqlalchemy import func, select
 
 from pushgate.planner import FANOUT_QUEUE
+from pushgate.planner.fanout import fan_out
+from pushgate.planner.jobs import deliver_queue
 from pushgate.queue import Job, JobStatus
 from pushgate.queue.tables import JobRow
 from pushgate.registry import DeliveryStatus, Outcome, create_send, record_outcomes
+from pushgate.registry.chunks import load_chunk
 from pushgate.registry.models import Send
 
 HELLO = {"title": "Hello", "body": "World"}
@@ -267,3 +271,34 @@ async def test_listing_sends_pages_through_sends_sharing_a_timestamp(api: Api, s
             break
     assert sorted(seen[:3]) == sorted(ids)
     assert seen[3:] == [older]
+
+
+async def test_cancel_ends_deliveries_waiting_for_a_retry_as_cancelled(api: Api, shop: Tenant) -> None:
+    devices = [await api.device(shop, provider="apns", token=apns_token(i)) for i in range(2)]
+    accepted = await send(api, shop, {"device_ids": [d["id"] for d in devices]})
+    fan_out(api.db, api.queue, accepted["id"])
+    # A worker met a 429: the delivery job waits an hour for its retry.
+    [job] = api.queue.claim([deliver_queue("apns", direct=True)], limit=1, lease_seconds=60, worker="w")
+    api.queue.retry(job.id, reason="TooManyRequests", run_at=time.time() + 3600)
+
+    url = f"/v1/sends/{accepted['id']}"
+    answer = await api.client.post(f"{url}/cancel", headers=shop.headers)
+    assert answer.status_code == 200
+    assert {k: answer.json()[k] for k in ("status", "targeted", "cancelled", "pending")} == {
+        "status": "cancelled", "targeted": 2, "cancelled": 0, "pending": 2,
+    }
+    waiting = api.queue.get(job.id)
+    assert waiting is not None
+    assert waiting.due_at <= time.time()  # brought forward, not left an hour
+
+    # The worker that claims it now records the devices as cancelled instead of sending.
+    [again] = api.queue.claim([deliver_queue("apns", direct=True)], limit=1, lease_seconds=60, worker="w")
+    assert load_chunk(api.db, accepted["id"], "apns", again.payload["device_ids"]) == []
+    status = (await api.client.get(url, headers=shop.headers)).json()
+    assert {k: status[k] for k in ("status", "cancelled", "pending")} == {
+        "status": "cancelled", "cancelled": 2, "pending": 0,
+    }
+    listed = (await api.client.get(f"{url}/deliveries", headers=shop.headers)).json()["items"]
+    assert [(d["device_id"], d["status"], d["reason"]) for d in listed] == [
+        (d["id"], "cancelled", "Cancelled") for d in devices
+    ]

@@ -53,9 +53,11 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # permanent failure for this message (reason says why)
     DEAD = "dead"  # the token is gone; the device was (or will be) deactivated
     EXPIRED = "expired"  # the notification expired before it could be sent
+    CANCELLED = "cancelled"  # the send was cancelled before this device got it
 
 
 # Reasons written by the registry itself (providers' reasons are stored verbatim).
+REASON_CANCELLED = "Cancelled"  # the app cancelled the send
 REASON_DEVICE_DELETED = "DeviceDeleted"
 REASON_DEVICE_INACTIVE = "DeviceInactive"
 REASON_EVICTED = "Evicted"  # beyond the app's max_devices_per_user (least recently seen goes)

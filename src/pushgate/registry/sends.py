@@ -59,6 +59,7 @@ class SendStatusView:
     failed: int
     dead: int
     expired: int
+    cancelled: int
     pending: int
     created_at: datetime
     send_at: datetime | None
@@ -67,14 +68,15 @@ class SendStatusView:
 
 _c = sends_table.c
 _STATUS_COLUMNS = (_c.id, _c.app_id, _c.status, _c.targeted, _c.sent, _c.failed, _c.dead, _c.expired,
-                   _c.created_at, _c.send_at, _c.finished_at)
+                   _c.cancelled, _c.created_at, _c.send_at, _c.finished_at)
 
 
 def _status_view(row: Any) -> SendStatusView:  # a Row of _STATUS_COLUMNS
-    recorded = row.sent + row.failed + row.dead + row.expired
+    recorded = row.sent + row.failed + row.dead + row.expired + row.cancelled
     return SendStatusView(
         id=row.id, app_id=row.app_id, status=row.status, targeted=row.targeted, sent=row.sent,
-        failed=row.failed, dead=row.dead, expired=row.expired, pending=max(0, row.targeted - recorded),
+        failed=row.failed, dead=row.dead, expired=row.expired,
+        cancelled=row.cancelled, pending=max(0, row.targeted - recorded),
         created_at=row.created_at, send_at=row.send_at, finished_at=row.finished_at,
     )
 
@@ -132,7 +134,7 @@ def create_send(
     send = Send(
         id=str(uuid.uuid4()), app_id=app_id, notification=note, target=clean_target,
         status=SendStatus.QUEUED.value, send_at=send_at, created_at=now, updated_at=now,
-        targeted=0, sent=0, failed=0, dead=0, expired=0,
+        targeted=0, sent=0, failed=0, dead=0, expired=0, cancelled=0,
         idempotency_key=idempotency_key, request_hash=digest,
     )
     try:

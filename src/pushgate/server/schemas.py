@@ -235,6 +235,7 @@ class SendStatusOut(BaseModel):
     failed: int
     dead: int
     expired: int
+    cancelled: int
     pending: int
     created_at: datetime
     send_at: datetime | None

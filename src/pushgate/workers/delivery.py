@@ -84,9 +84,9 @@ def retry_delay(tries: int, retry_after: float | None) -> float:
 
 def _load(db: Database, payload: DeliveryPayload) -> tuple[SendContent | None, list[DeviceRow]]:
     info = load_send_content(db, payload.send_id)
-    if info is None:
-        return None, []
-    return info, load_chunk(db, payload.send_id, payload.provider, payload.device_ids)
+    # Loaded even for a cancelled send (info None): load_chunk records its devices as cancelled.
+    devices = load_chunk(db, payload.send_id, payload.provider, payload.device_ids)
+    return (info, devices) if info is not None else (None, [])
 
 
 def effective_notification(info: SendContent, now: datetime) -> Notification | None:
