@@ -302,3 +302,29 @@ async def test_cancel_ends_deliveries_waiting_for_a_retry_as_cancelled(api: Api,
     assert [(d["device_id"], d["status"], d["reason"]) for d in listed] == [
         (d["id"], "cancelled", "Cancelled") for d in devices
     ]
+
+
+async def test_admission_counts_broadcasts_not_yet_fanned_out(make_api: Any) -> None:
+    api: Api = await make_api(max_queue_depth=50, max_direct_queue_depth=5)
+    shop = await api.tenant()
+    devices = [await api.device(shop, provider="apns", token=apns_token(i)) for i in range(30)]
+    first = await send(api, shop, {"all": True})
+    assert first["targeted"] == 30
+    # Nothing is fanned out yet (one fan-out job in the queue), but 30 deliveries are coming:
+    # another 30 would make 60 of a bound of 50.
+    refused = await api.client.post("/v1/sends", json={"notification": HELLO, "target": {"all": True}},
+                                    headers=shop.headers)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "overloaded")
+    fan_out(api.db, api.queue, first["id"])  # expanded: now counted by the queue itself
+    assert (await api.client.post("/v1/sends", json={"notification": HELLO, "target": {"all": True}},
+                                  headers=shop.headers)).status_code == 503
+
+    # Sends to named devices have headroom of their own: a login code still goes out.
+    login = await send(api, shop, {"device_ids": [devices[0]["id"]]})
+    assert login["targeted"] == 1
+    await send(api, shop, {"tokens": [apns_token(i) for i in range(1, 4)]})  # 4 of the 5 direct
+    crowded = await api.client.post(
+        "/v1/sends", json={"notification": HELLO, "target": {"device_ids": [d["id"] for d in devices[4:6]]}},
+        headers=shop.headers,
+    )
+    assert crowded.status_code == 503  # 4 + 2 > max_direct_queue_depth

@@ -78,6 +78,7 @@ from pushgate.registry.sends import (
     save_response,
     send_id_for_key,
     sends_to_resume,
+    unexpanded_deliveries,
 )
 from pushgate.registry.targets import Target, normalize_target
 from pushgate.registry.users import (
@@ -168,6 +169,7 @@ __all__ = [
     "sends_to_resume",
     "set_credentials",
     "token_hash",
+    "unexpanded_deliveries",
     "update_app_settings",
     "upsert_user",
     "user_devices",

@@ -252,6 +252,11 @@ class Send(Base):
     dead: Mapped[int] = mapped_column(Integer, default=0)
     expired: Mapped[int] = mapped_column(Integer, default=0)
     cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    # Devices the send targeted when it was accepted (None: scheduled). Until fan-out has
+    # counted them all into ``targeted``, the rest are deliveries the queue will still get:
+    # admission counts them (pushgate.service.admission).
+    audience: Mapped[int | None] = mapped_column(Integer)
+    direct: Mapped[bool] = mapped_column(Boolean, default=False)  # named tokens/devices/users
     # Resumable fan-out: the cursor and the jobs being enqueued (see planner.fanout).
     fanout_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))

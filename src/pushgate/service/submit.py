@@ -10,9 +10,12 @@ or end with a recorded reason, even across ``kill -9``. So, in order:
 2. **Validate** the target, the notification's expiry and, for every
    provider the app has credentials for, the payload size
    (:mod:`pushgate.providers.payload_limits`).
-3. **Backpressure.** When the queue holds more pending work items than
-   ``settings.max_queue_depth`` the send is refused (503 with Retry-After)
-   *before* anything is stored: overload is an answer, never a silent drop.
+3. **Backpressure.** When the deliveries already coming (queued, and not
+   yet fanned out) plus this send's would exceed ``settings.max_queue_depth``
+   (``max_direct_queue_depth`` for sends to named devices;
+   :mod:`pushgate.service.admission`) the send is refused (503 with
+   Retry-After) *before* anything is stored: overload is an answer, never a
+   silent drop.
 4. **Store** the send, its cached answer and its fan-out job in **one
    transaction**: :meth:`Queue.enqueue_with` makes the job durable exactly
    when the send's transaction commits (the embedded queue writes its row
@@ -37,7 +40,6 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from pushgate.errors import Backpressure
 from pushgate.notification import Notification
 from pushgate.planner import FANOUT_QUEUE, count_audience, fanout_job
 from pushgate.providers.payload_limits import check_payloads
@@ -53,6 +55,7 @@ from pushgate.registry import (
     send_id_for_key,
 )
 from pushgate.registry.models import utcnow
+from pushgate.service.admission import admit
 from pushgate.service.settings import Settings
 
 
@@ -116,13 +119,11 @@ def submit_send(
         credentials = {row.provider: row.config for row in list_credentials(session, app_id)}
         targeted = None if scheduled else count_audience(session, app_id, parsed)
     check_payloads(notification, credentials, providers=parsed.providers, now=now)
-    depth = queue.depth()
-    if depth > settings.max_queue_depth:
-        raise Backpressure(depth, settings.max_queue_depth, settings.backpressure_retry_after)
+    admit(db, queue, settings, direct=parsed.audience != "all", adding=targeted)
 
     with db.session() as session:
         send = create_send(session, app_id, notification, target, idempotency_key=idempotency_key,
-                           send_at=send_at, now=now)
+                           send_at=send_at, now=now, audience=targeted)
         if send.response is not None:  # a concurrent request with the same key won
             return Submission(send.response, True, ())
         response = Accepted(
