@@ -100,3 +100,25 @@ async def test_an_unexpected_database_error_is_a_500_and_logs_no_secret(
     assert provider_secrets.wns["client_secret"] not in caplog.text
     metrics = (await api.client.get("/metrics")).text
     assert 'route="/v1/apps/{app_id}/credentials/{provider}",status="500"' in metrics
+
+
+BEYOND_INT64 = 2**63  # one past the largest id either database stores
+
+
+async def test_ids_beyond_int64_are_not_found_in_a_path_and_named_in_a_body(api: Api, shop: Tenant) -> None:
+    for url in (f"/v1/devices/{BEYOND_INT64}", f"/v1/devices/{BEYOND_INT64}/deliveries",
+                f"/v1/devices/{-BEYOND_INT64 - 1}"):
+        answer = await api.client.get(url, headers=shop.headers)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not_found"), url
+    answer = await api.client.delete(f"/v1/devices/{BEYOND_INT64}", headers=shop.headers)
+    assert answer.status_code == 404
+    for url in (f"/v1/apps/{BEYOND_INT64}", f"/v1/apps/{BEYOND_INT64}/keys"):
+        answer = await api.client.get(url, headers=ADMIN)
+        assert answer.status_code == 404, url
+    answer = await api.client.delete(f"/v1/apps/{shop.id}/keys/{BEYOND_INT64}", headers=ADMIN)
+    assert answer.status_code == 404
+
+    body = {"notification": {"title": "Hi"}, "target": {"device_ids": [1, 1180591620717411303424]}}
+    answer = await api.client.post("/v1/sends", json=body, headers=shop.headers)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "body.target.device_ids[1]"

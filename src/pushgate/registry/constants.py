@@ -101,6 +101,9 @@ WEBPUSH_DEFAULT_HOSTS: tuple[str, ...] = (
 # WNS channel URIs (PROTOCOLS.md §4): https://<region>.notify.windows.com/?token=...
 WNS_DEFAULT_HOSTS: tuple[str, ...] = ("*.notify.windows.com",)
 
+# Row ids are 64-bit signed integers on both databases: a larger one names no row.
+MAX_ID = 2**63 - 1
+
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 100
 MAX_EXTERNAL_ID_LENGTH = 255

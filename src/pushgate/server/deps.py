@@ -21,10 +21,10 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from pushgate.registry import authenticate
-from pushgate.registry.constants import API_KEY_SCHEME
+from pushgate.registry.constants import API_KEY_SCHEME, MAX_ID
 from pushgate.server.errors import ApiError
 from pushgate.service.components import Services
 
@@ -38,6 +38,33 @@ def services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+
+
+def _device_id(
+    device_id: Annotated[int, Path(description="The device's id (as returned at registration)")],
+) -> int:
+    return _in_range("device", device_id)
+
+
+def _app_id(app_id: Annotated[int, Path(description="The app's id")]) -> int:
+    return _in_range("app", app_id)
+
+
+def _key_id(key_id: Annotated[int, Path(description="The API key's id")]) -> int:
+    return _in_range("key", key_id)
+
+
+def _in_range(kind: str, value: int) -> int:
+    # No row has an id beyond 64 bits: "not found", like any other missing id,
+    # rather than an overflow inside the database driver.
+    if not 0 < value <= MAX_ID:
+        raise ApiError(404, "not_found", f"{kind} not found")
+    return value
+
+
+DeviceIdPath = Annotated[int, Depends(_device_id)]
+AppIdPath = Annotated[int, Depends(_app_id)]
+KeyIdPath = Annotated[int, Depends(_key_id)]
 
 
 def presented_key(request: Request) -> str | None:
