@@ -122,3 +122,28 @@ async def test_ids_beyond_int64_are_not_found_in_a_path_and_named_in_a_body(api:
     answer = await api.client.post("/v1/sends", json=body, headers=shop.headers)
     assert answer.status_code == 422
     assert answer.json()["error"]["field"] == "body.target.device_ids[1]"
+
+
+async def test_control_characters_are_refused_naming_the_field(api: Api, shop: Tenant) -> None:
+    from api_helpers import apns_token
+
+    answer = await api.client.put("/v1/users/a%00b", json={}, headers=shop.headers)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "path.external_id")
+    device = {"provider": "apns", "token": apns_token(0)}
+    for extra, field in (({"user": "a\x00b"}, "body.user"), ({"tags": ["vip", "x\x00"]}, "body.tags[1]"),
+                         ({"name": "phone\x00"}, "body.name"), ({"locale": "en\x00"}, "body.locale")):
+        answer = await api.client.post("/v1/devices", json={**device, **extra}, headers=shop.headers)
+        assert (answer.status_code, answer.json()["error"]["field"]) == (422, field), extra
+    answer = await api.client.get("/v1/devices", params={"user": "a\x00"}, headers=shop.headers)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "query.user")
+    for body, field in (
+        ({"notification": {"title": "Hi\x00"}, "target": {"all": True}}, "body.notification.title"),
+        ({"notification": {"title": "Hi"}, "target": {"users": ["a\x1b"]}}, "body.target.users[0]"),
+    ):
+        answer = await api.client.post("/v1/sends", json=body, headers=shop.headers)
+        assert (answer.status_code, answer.json()["error"]["field"]) == (422, field), body
+    # Ids and tags take no line breaks or tabs either; free text keeps them.
+    answer = await api.client.put("/v1/users/alice", json={"tags": ["a\nb"]}, headers=shop.headers)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "body.tags")
+    note = {"notification": {"title": "Hi", "body": "line one\nline two\tend"}, "target": {"all": True}}
+    assert (await api.client.post("/v1/sends", json=note, headers=shop.headers)).status_code == 202

@@ -27,6 +27,7 @@ from pushgate.registry.models import (
     users_table,
     utcnow,
 )
+from pushgate.registry.text import check_name
 from pushgate.registry.validation import (
     validate_locale,
     validate_tags,
@@ -37,7 +38,7 @@ from pushgate.registry.validation import (
 def validate_external_id(external_id: str, field: str = "user") -> str:
     if not isinstance(external_id, str) or not external_id or len(external_id) > MAX_EXTERNAL_ID_LENGTH:
         raise ValidationError(field, f"a user id is 1 to {MAX_EXTERNAL_ID_LENGTH} characters")
-    return external_id
+    return check_name(external_id, field)
 
 
 def ensure_users(
@@ -141,6 +142,7 @@ def opt_out(
     now = now or utcnow()
     if not topic or len(topic) > 100:
         raise ValidationError("topic", "a topic is 1 to 100 characters, or '*'")
+    check_name(topic, "topic")
     user = _ensure_user(session, app_id, external_id, now)
     connection = session.connection()
     connection.execute(

@@ -42,6 +42,7 @@ from pushgate.registry.constants import (
     WNS_DEFAULT_HOSTS,
     ProviderName,
 )
+from pushgate.registry.text import check_name
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -278,6 +279,7 @@ def validate_tags(tags: Iterable[str], field: str = "tags") -> list[str]:
             raise ValidationError(field, "tags are non-empty strings")
         if len(tag) > MAX_TAG_LENGTH:
             raise ValidationError(field, f"tag longer than {MAX_TAG_LENGTH} characters")
+        check_name(tag, field)
         seen[tag] = None
     if len(seen) > MAX_TAGS:
         raise ValidationError(field, f"at most {MAX_TAGS} tags")
