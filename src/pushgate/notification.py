@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+MAX_BADGE = 2**31 - 1  # a signed 32-bit integer (APNs aps.badge, FCM notification_count)
+
 
 class Priority(StrEnum):
     """Delivery priority, mapped per provider.
@@ -93,7 +95,9 @@ class Notification(BaseModel):
     body_loc_args: list[str] | None = None
     image: str | None = None
     icon: str | None = None
-    badge: int | None = Field(default=None, ge=0)
+    # APNs' aps.badge and FCM's notification_count are 32-bit integers: a larger
+    # number is not sent (and 10**30 was). WNS shows at most 99 (its payload builder checks).
+    badge: int | None = Field(default=None, ge=0, le=MAX_BADGE)
     sound: str | CriticalSound | None = None
     url: str | None = Field(default=None, description="Click URL or deep link")
     actions: list[Action] | None = None

@@ -147,3 +147,22 @@ async def test_control_characters_are_refused_naming_the_field(api: Api, shop: T
     assert (answer.status_code, answer.json()["error"]["field"]) == (422, "body.tags")
     note = {"notification": {"title": "Hi", "body": "line one\nline two\tend"}, "target": {"all": True}}
     assert (await api.client.post("/v1/sends", json=note, headers=shop.headers)).status_code == 202
+
+
+async def test_invalid_utf8_in_a_path_is_a_bad_request(api: Api, shop: Tenant) -> None:
+    for url in ("/v1/users/%FF%FE", "/v1/users/%C3"):
+        answer = await api.client.put(url, json={}, headers=shop.headers)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid_path"), url
+        answer = await api.client.get(url, headers=shop.headers)
+        assert answer.status_code == 400, url
+    answer = await api.client.get("/v1/devices?user=%FF", headers=shop.headers)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (400, "query")
+    assert (await api.client.put("/v1/users/%C3%A9", json={}, headers=shop.headers)).status_code == 201
+
+
+async def test_a_badge_beyond_32_bits_is_refused_naming_it(api: Api, shop: Tenant) -> None:
+    body = {"notification": {"title": "Hi", "badge": 10**30}, "target": {"all": True}}
+    answer = await api.client.post("/v1/sends", json=body, headers=shop.headers)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "body.notification.badge")
+    body["notification"]["badge"] = 2**31 - 1  # type: ignore[index]
+    assert (await api.client.post("/v1/sends", json=body, headers=shop.headers)).status_code == 202

@@ -1,4 +1,5 @@
-"""Refuse control characters anywhere in a request, naming where they are (422).
+"""Refuse control characters anywhere in a request, naming where they are (422),
+and paths or queries that are not UTF-8 (400).
 
 A NUL in a user id, a tag or a notification's title used to reach
 PostgreSQL, which cannot store it (DataError: a 500), and the log. No
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import Request
 
@@ -28,6 +30,7 @@ _MESSAGE = "must not contain control characters (other than tab and line breaks 
 
 
 async def reject_control_characters(request: Request) -> None:
+    _check_utf8(request)
     for name, value in request.path_params.items():
         if isinstance(value, str) and has_control_characters(value, in_text=True):
             raise ApiError(422, "validation_error", _MESSAGE, field=f"path.{name}")
@@ -46,6 +49,29 @@ async def reject_control_characters(request: Request) -> None:
     where = _find(document, ("body",))
     if where is not None:
         raise ApiError(422, "validation_error", _MESSAGE, field=field_path(where))
+
+
+def _check_utf8(request: Request) -> None:
+    """400 for a path or query that is not UTF-8 once percent-decoded.
+
+    The server decodes them with replacement characters, so ``/v1/users/%FF%FE``
+    and ``/v1/users/%FE%FF`` would both name the user "\ufffd\ufffd".
+    """
+    raw_path = request.scope.get("raw_path")
+    if isinstance(raw_path, bytes) and not _is_utf8(unquote_to_bytes(raw_path)):
+        raise ApiError(400, "invalid_path", "the path is not valid UTF-8 once percent-decoded", field="path")
+    query = request.scope.get("query_string", b"")
+    if query and not _is_utf8(unquote_to_bytes(query.replace(b"+", b" "))):
+        raise ApiError(400, "invalid_query", "the query is not valid UTF-8 once percent-decoded",
+                       field="query")
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _find(value: Any, at: tuple[int | str, ...]) -> tuple[int | str, ...] | None:

@@ -346,3 +346,10 @@ def test_trimmed_payload_always_fits(title: str, body: str, max_size: int, kind:
     )
     assert len(payload.body) <= min(max_size, WNS_MAX_PAYLOAD)
     parse_xml(payload.body)
+
+
+def test_a_badge_number_beyond_what_windows_shows_is_refused_naming_the_badge() -> None:
+    assert b'value="99"' in build_payload(Notification(badge=99)).body
+    with pytest.raises(InvalidNotification) as refused:
+        build_payload(Notification(badge=100))
+    assert refused.value.field == "badge"
