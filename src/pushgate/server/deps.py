@@ -3,8 +3,8 @@
 An app authenticates with one of its API keys, as ``Authorization: Bearer
 <key>`` or ``X-API-Key: <key>`` (the header gorush and most push services
 use). A missing, unknown or revoked key is 401; a valid key asking for a
-device or send of another app is 403 (routes check ownership, see
-:func:`owned`).
+device or send of another app is 404, as for a missing one (routes check
+ownership, see :func:`owned`).
 
 Admin routes (creating apps and keys, setting credentials) take
 ``settings.admin_token`` the same way. Without a configured token they are
@@ -117,8 +117,10 @@ Admin = Depends(require_admin)
 
 
 def owned(kind: str, resource_app_id: int | None, app_id: int) -> None:
-    """404 when the resource does not exist, 403 when it belongs to another app."""
-    if resource_app_id is None:
+    """404 when the resource does not exist or belongs to another app.
+
+    The same answer for both: ids are sequential, and telling "another app's"
+    from "missing" would let an app count another app's devices and sends.
+    """
+    if resource_app_id is None or resource_app_id != app_id:
         raise ApiError(404, "not_found", f"{kind} not found")
-    if resource_app_id != app_id:
-        raise ApiError(403, "forbidden", f"this {kind} belongs to another app")
