@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pushgate.errors import InvalidNotification
+
 MAX_BADGE = 2**31 - 1  # a signed 32-bit integer (APNs aps.badge, FCM notification_count)
 
 
@@ -79,8 +81,11 @@ class CriticalSound(BaseModel):
 class Notification(BaseModel):
     """What to deliver, independent of the provider.
 
-    Every field is optional; an empty notification with ``data`` and
-    ``silent=True`` is a data-only (background) message.
+    Every field is optional, but something must be said: the API and the
+    APNs, FCM and WNS payload builders refuse an empty notification
+    (:attr:`is_empty`; Web Push keeps the protocol's empty push message).
+    A notification with only ``data`` and ``silent=True`` is a data-only
+    (background) message.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -140,6 +145,26 @@ class Notification(BaseModel):
         if self.body_loc_args and not self.body_loc_key:
             raise ValueError("body_loc_args needs body_loc_key")
         return self
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to deliver: no content, no data, not silent, no raw block.
+
+        Delivery options alone (ttl, priority, collapse key...) are not a message;
+        sent anyway, APNs would get ``{"aps":{}}``.
+        """
+        return not (
+            self.has_alert or self.silent or self.data or self.badge is not None or self.sound is not None
+            or self.image or self.icon or self.url or self.actions
+            or self.apns or self.fcm or self.webpush or self.wns
+        )
+
+    def require_content(self) -> None:
+        """Raise :class:`~pushgate.errors.InvalidNotification` for an empty notification."""
+        if self.is_empty:
+            raise InvalidNotification(
+                "an empty notification: give a title, body, badge, sound or data, or mark it silent"
+            )
 
     @property
     def has_alert(self) -> bool:

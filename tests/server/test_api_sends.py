@@ -328,3 +328,27 @@ async def test_admission_counts_broadcasts_not_yet_fanned_out(make_api: Any) -> 
         headers=shop.headers,
     )
     assert crowded.status_code == 503  # 4 + 2 > max_direct_queue_depth
+
+
+async def test_an_empty_notification_is_refused_unless_data_or_silent(api: Api, shop: Tenant) -> None:
+    for empty in ({}, {"ttl": 60, "priority": "high"}):
+        answer = await api.client.post("/v1/sends", json={"notification": empty, "target": {"all": True}},
+                                       headers=shop.headers)
+        assert answer.status_code == 422, empty
+        assert answer.json()["error"]["field"] == "body.notification"
+    assert stored(api)[0] == 0
+    await send(api, shop, {"all": True}, notification={"data": {"sync": 1}})
+    await send(api, shop, {"all": True}, notification={"silent": True})
+    await send(api, shop, {"all": True}, notification={"badge": 3})
+
+
+async def test_a_send_to_users_names_the_unknown_ones(api: Api, shop: Tenant) -> None:
+    await api.device(shop, provider="apns", token=apns_token(1), user="alice")
+    nobody = await send(api, shop, {"users": ["bob", "carol"]})
+    assert (nobody["targeted"], nobody["unknown_users"]) == (0, ["bob", "carol"])
+    assert nobody["unknown_user_count"] == 2
+    some = await send(api, shop, {"users": ["alice", "bob"]})
+    assert (some["targeted"], some["unknown_users"], some["unknown_user_count"]) == (1, ["bob"], 1)
+    many = await send(api, shop, {"users": [f"ghost-{i}" for i in range(150)]})
+    assert (len(many["unknown_users"]), many["unknown_user_count"]) == (100, 150)
+    assert "unknown_users" not in await send(api, shop, {"all": True})

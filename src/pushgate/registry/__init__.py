@@ -87,6 +87,7 @@ from pushgate.registry.users import (
     get_user,
     opt_in,
     opt_out,
+    unknown_users,
     upsert_user,
     user_devices,
 )
@@ -170,6 +171,7 @@ __all__ = [
     "set_credentials",
     "token_hash",
     "unexpanded_deliveries",
+    "unknown_users",
     "update_app_settings",
     "upsert_user",
     "user_devices",

@@ -67,6 +67,17 @@ def ensure_users(
     return {external_id: user_id for external_id, user_id in found}
 
 
+def unknown_users(session: Session, app_id: int, external_ids: Iterable[str]) -> list[str]:
+    """The ids among ``external_ids`` the app has no user for, in the order given."""
+    wanted = list(dict.fromkeys(external_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 1000):  # bounded IN lists
+        found.update(session.scalars(select(users_table.c.external_id).where(
+            users_table.c.app_id == app_id, users_table.c.external_id.in_(wanted[start:start + 1000])
+        )))
+    return [external_id for external_id in wanted if external_id not in found]
+
+
 def get_user(session: Session, app_id: int, external_id: str) -> User | None:
     return session.scalar(select(User).where(User.app_id == app_id, User.external_id == external_id))
 

@@ -223,6 +223,10 @@ class SendAccepted(BaseModel):
     targeted: int | None = Field(description="Matching active devices now; null for a scheduled send")
     send_at: datetime | None
     created_at: datetime
+    unknown_users: list[str] | None = Field(
+        None, description="A send to users: the first 100 of those the app never registered (else absent)",
+    )
+    unknown_user_count: int | None = Field(None, description="A send to users: how many are unknown")
 
 
 class SendStatusOut(BaseModel):

@@ -53,10 +53,13 @@ from pushgate.registry import (
     list_credentials,
     save_response,
     send_id_for_key,
+    unknown_users,
 )
 from pushgate.registry.models import utcnow
 from pushgate.service.admission import admit
 from pushgate.service.settings import Settings
+
+SHOWN_UNKNOWN_USERS = 100  # unknown user ids named in the answer; the count says how many in all
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +75,15 @@ class Accepted:
     targeted: int | None  # matching active devices now; None for a scheduled send
     send_at: datetime | None
     created_at: datetime
+    # A send to users: those the app never registered (at most SHOWN_UNKNOWN_USERS) and how many.
+    unknown_users: list[str] | None = None
+    unknown_user_count: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         # pydantic's serializer, so datetimes are written exactly as the API's response models write them.
         shown: dict[str, Any] = _ACCEPTED.dump_python(self, mode="json")
+        if self.unknown_users is None:  # only sends to users say which are unknown
+            del shown["unknown_users"], shown["unknown_user_count"]
         return shown
 
 
@@ -115,9 +123,13 @@ def submit_send(
         if earlier is not None:
             return earlier
     scheduled = send_at is not None and send_at > now
+    notification.require_content()
+    unknown: list[str] | None = None
     with db.session(write=False) as session:
         credentials = {row.provider: row.config for row in list_credentials(session, app_id)}
         targeted = None if scheduled else count_audience(session, app_id, parsed)
+        if parsed.audience == "users":
+            unknown = unknown_users(session, app_id, parsed.values)
     check_payloads(notification, credentials, providers=parsed.providers, now=now)
     admit(db, queue, settings, direct=parsed.audience != "all", adding=targeted)
 
@@ -128,6 +140,8 @@ def submit_send(
             return Submission(send.response, True, ())
         response = Accepted(
             id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
+            unknown_users=None if unknown is None else unknown[:SHOWN_UNKNOWN_USERS],
+            unknown_user_count=None if unknown is None else len(unknown),
         ).to_json()
         save_response(session, send.id, response)
         queue.enqueue_with(session, [fanout_job(send.id, send_at, max_tries=settings.max_tries)])

@@ -398,6 +398,7 @@ def build_payload(
     :raises InvalidNotification: the override or content cannot be sent.
     :raises PayloadTooLarge: the body exceeds the limit and cannot be trimmed.
     """
+    notification.require_content()
     ov: Mapping[str, Any] = notification.wns or {}
     unknown = set(ov) - OVERRIDE_KEYS
     if unknown:
