@@ -166,3 +166,21 @@ async def test_a_badge_beyond_32_bits_is_refused_naming_it(api: Api, shop: Tenan
     assert (answer.status_code, answer.json()["error"]["field"]) == (422, "body.notification.badge")
     body["notification"]["badge"] = 2**31 - 1  # type: ignore[index]
     assert (await api.client.post("/v1/sends", json=body, headers=shop.headers)).status_code == 202
+
+
+async def test_a_json_body_is_read_whatever_form_content_type_curl_gave_it(api: Api, shop: Tenant) -> None:
+    import json
+
+    from api_helpers import apns_token
+
+    for n, content_type in enumerate(("application/x-www-form-urlencoded", "text/plain", None)):
+        body = json.dumps({"provider": "apns", "token": apns_token(n)}).encode()
+        headers = {**shop.headers, **({"Content-Type": content_type} if content_type else {})}
+        answer = await api.client.post("/v1/devices", content=body, headers=headers)
+        assert answer.status_code == 201, (content_type, answer.text)
+    form = {**shop.headers, "Content-Type": "application/x-www-form-urlencoded"}
+    answer = await api.client.post("/v1/devices", content=b"provider=apns&token=abc", headers=form)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "body")
+    answer = await api.client.post("/v1/devices", content=b"<device/>",
+                                   headers={**shop.headers, "Content-Type": "application/xml"})
+    assert (answer.status_code, answer.json()["error"]["field"]) == (415, "header.content-type")

@@ -29,6 +29,7 @@ from fastapi.concurrency import run_in_threadpool
 from pushgate.queue import Queue
 from pushgate.registry import CredentialCipher, Database
 from pushgate.server import errors
+from pushgate.server.content_type import JsonBodyMiddleware
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
 from pushgate.server.routes import ROUTERS
 from pushgate.server.text_guard import reject_control_characters
@@ -83,6 +84,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(InternalErrorMiddleware)  # innermost: sees the route's exceptions first
+    app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=registry)  # outermost: counts the 413s too
     return app
