@@ -21,6 +21,24 @@ from pushgate.errors import InvalidNotification
 MAX_BADGE = 2**31 - 1  # a signed 32-bit integer (APNs aps.badge, FCM notification_count)
 
 
+def _unicode_only(value: Any) -> Any:
+    """Refuse text that is not Unicode (a lone surrogate, e.g. from a bad decode): it cannot
+    be encoded as UTF-8 for any provider, and would fail deep inside a payload builder."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _unicode_only(key)
+            _unicode_only(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _unicode_only(item)
+    return value
+
+
 class Priority(StrEnum):
     """Delivery priority, mapped per provider.
 
@@ -67,6 +85,8 @@ class Action(BaseModel):
     title: str = Field(min_length=1)
     url: str | None = None
     icon: str | None = None
+
+    _unicode = field_validator("*", mode="before")(_unicode_only)
 
 
 class CriticalSound(BaseModel):
@@ -130,6 +150,8 @@ class Notification(BaseModel):
     fcm: dict[str, Any] | None = None
     webpush: dict[str, Any] | None = None
     wns: dict[str, Any] | None = None
+
+    _unicode = field_validator("*", mode="before")(_unicode_only)
 
     @field_validator("expiration")
     @classmethod

@@ -95,3 +95,15 @@ def test_an_empty_notification_is_refused_by_the_payload_builders(name: str) -> 
     assert Notification(ttl=60).is_empty
     assert not Notification(silent=True).is_empty
     assert not Notification(data={"k": 1}).is_empty
+
+
+def test_text_that_is_not_unicode_is_refused_naming_the_field() -> None:
+    from pushgate.notification import Action
+
+    for fields, where in (({"title": "a\ud800"}, "title"), ({"url": "\udfff"}, "url"),
+                          ({"data": {"k": ["ok", "\ud800"]}}, "data"), ({"data": {"\ud800": 1}}, "data")):
+        with pytest.raises(ValidationError, match="not valid Unicode") as refused:
+            Notification(**fields)
+        assert refused.value.errors()[0]["loc"][0] == where
+    with pytest.raises(ValidationError, match=r"(?i)unicode"):
+        Action(id="a", title="\ud800")
