@@ -184,3 +184,17 @@ async def test_a_json_body_is_read_whatever_form_content_type_curl_gave_it(api: 
     answer = await api.client.post("/v1/devices", content=b"<device/>",
                                    headers={**shop.headers, "Content-Type": "application/xml"})
     assert (answer.status_code, answer.json()["error"]["field"]) == (415, "header.content-type")
+
+
+async def test_openapi_documents_the_status_codes_of_every_operation(api: Api) -> None:
+    schema = (await api.client.get("/openapi.json")).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            where = f"{method.upper()} {path}"
+            if path.startswith("/v1/"):
+                assert {"401", "422"} <= codes, where
+            if "{" in path:
+                assert "404" in codes, where
+            for code in codes - {"200", "201", "202", "204"}:
+                assert operation["responses"][code]["description"], (where, code)

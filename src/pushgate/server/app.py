@@ -81,8 +81,8 @@ def create_app(
                   dependencies=[Depends(reject_control_characters)])
     app.state.services = services
     errors.install(app)
-    for router in ROUTERS:
-        app.include_router(router)
+    for router, answers in ROUTERS:
+        app.include_router(router, responses=answers)
     app.add_middleware(InternalErrorMiddleware)  # innermost: sees the route's exceptions first
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
