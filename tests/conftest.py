@@ -10,11 +10,19 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings as hypothesis_settings
 
 from pushgate.queue.tables import jobs_table
 from pushgate.registry import Database
 from pushgate.registry.models import Base
 from pushgate.simulators.tls import LocalCA
+
+# CI runs the property tests derandomized (the same examples on every run, so a red
+# build is a regression, not a new draw) and prints the blob that reproduces a failure;
+# exploring new examples is for local runs.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

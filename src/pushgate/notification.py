@@ -16,6 +16,28 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pushgate.errors import InvalidNotification
+
+MAX_BADGE = 2**31 - 1  # a signed 32-bit integer (APNs aps.badge, FCM notification_count)
+
+
+def _unicode_only(value: Any) -> Any:
+    """Refuse text that is not Unicode (a lone surrogate, e.g. from a bad decode): it cannot
+    be encoded as UTF-8 for any provider, and would fail deep inside a payload builder."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _unicode_only(key)
+            _unicode_only(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _unicode_only(item)
+    return value
+
 
 class Priority(StrEnum):
     """Delivery priority, mapped per provider.
@@ -64,6 +86,8 @@ class Action(BaseModel):
     url: str | None = None
     icon: str | None = None
 
+    _unicode = field_validator("*", mode="before")(_unicode_only)
+
 
 class CriticalSound(BaseModel):
     """An APNs critical alert sound (needs Apple's entitlement)."""
@@ -77,8 +101,11 @@ class CriticalSound(BaseModel):
 class Notification(BaseModel):
     """What to deliver, independent of the provider.
 
-    Every field is optional; an empty notification with ``data`` and
-    ``silent=True`` is a data-only (background) message.
+    Every field is optional, but something must be said: the API and the
+    APNs, FCM and WNS payload builders refuse an empty notification
+    (:attr:`is_empty`; Web Push keeps the protocol's empty push message).
+    A notification with only ``data`` and ``silent=True`` is a data-only
+    (background) message.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -93,7 +120,9 @@ class Notification(BaseModel):
     body_loc_args: list[str] | None = None
     image: str | None = None
     icon: str | None = None
-    badge: int | None = Field(default=None, ge=0)
+    # APNs' aps.badge and FCM's notification_count are 32-bit integers: a larger
+    # number is not sent (and 10**30 was). WNS shows at most 99 (its payload builder checks).
+    badge: int | None = Field(default=None, ge=0, le=MAX_BADGE)
     sound: str | CriticalSound | None = None
     url: str | None = Field(default=None, description="Click URL or deep link")
     actions: list[Action] | None = None
@@ -122,6 +151,8 @@ class Notification(BaseModel):
     webpush: dict[str, Any] | None = None
     wns: dict[str, Any] | None = None
 
+    _unicode = field_validator("*", mode="before")(_unicode_only)
+
     @field_validator("expiration")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
@@ -136,6 +167,26 @@ class Notification(BaseModel):
         if self.body_loc_args and not self.body_loc_key:
             raise ValueError("body_loc_args needs body_loc_key")
         return self
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to deliver: no content, no data, not silent, no raw block.
+
+        Delivery options alone (ttl, priority, collapse key...) are not a message;
+        sent anyway, APNs would get ``{"aps":{}}``.
+        """
+        return not (
+            self.has_alert or self.silent or self.data or self.badge is not None or self.sound is not None
+            or self.image or self.icon or self.url or self.actions
+            or self.apns or self.fcm or self.webpush or self.wns
+        )
+
+    def require_content(self) -> None:
+        """Raise :class:`~pushgate.errors.InvalidNotification` for an empty notification."""
+        if self.is_empty:
+            raise InvalidNotification(
+                "an empty notification: give a title, body, badge, sound or data, or mark it silent"
+            )
 
     @property
     def has_alert(self) -> bool:

@@ -25,6 +25,7 @@ from pushgate.registry import (
     get_credentials,
     list_devices,
 )
+from pushgate.registry.migrations import HEAD_REVISION
 from pushgate.registry.models import Send
 
 
@@ -48,7 +49,7 @@ def test_migrate_and_first_use_of_a_sqlite_file(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     migrated = run(url, "migrate")
     assert migrated.exit_code == 0, migrated.output
-    assert "revision 0001" in migrated.output
+    assert f"revision {HEAD_REVISION}" in migrated.output
     other = f"sqlite:///{tmp_path / 'other.db'}"  # the embedded database migrates itself
     assert run(other, "app", "create", "solo").exit_code == 0
 

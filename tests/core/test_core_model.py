@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -75,3 +76,34 @@ def test_fit_trims_to_the_limit_when_allowed(body: str, limit: int) -> None:
 def test_fit_raises_without_opt_in() -> None:
     with pytest.raises(PayloadTooLarge, match=r"x payload is .* the limit is 10"):
         fit(lambda b: (b or "").encode(), "a" * 11, provider="x", limit=10, max_size=None)
+
+
+@pytest.mark.parametrize("name", ["apns", "fcm", "wns"])
+def test_an_empty_notification_is_refused_by_the_payload_builders(name: str) -> None:
+    from pushgate.errors import InvalidNotification
+    from pushgate.providers.apns.payload import build_payload as apns_payload
+    from pushgate.providers.fcm.payload import build_payload as fcm_payload
+    from pushgate.providers.wns.payload import build_payload as wns_payload
+
+    builders: dict[str, Any] = {
+        "apns": lambda n: apns_payload(n, bundle_id="com.example.app"),
+        "fcm": fcm_payload,
+        "wns": wns_payload,
+    }
+    with pytest.raises(InvalidNotification, match="empty notification"):
+        builders[name](Notification(ttl=60))
+    assert Notification(ttl=60).is_empty
+    assert not Notification(silent=True).is_empty
+    assert not Notification(data={"k": 1}).is_empty
+
+
+def test_text_that_is_not_unicode_is_refused_naming_the_field() -> None:
+    from pushgate.notification import Action
+
+    for fields, where in (({"title": "a\ud800"}, "title"), ({"url": "\udfff"}, "url"),
+                          ({"data": {"k": ["ok", "\ud800"]}}, "data"), ({"data": {"\ud800": 1}}, "data")):
+        with pytest.raises(ValidationError, match="not valid Unicode") as refused:
+            Notification(**fields)
+        assert refused.value.errors()[0]["loc"][0] == where
+    with pytest.raises(ValidationError, match=r"(?i)unicode"):
+        Action(id="a", title="\ud800")

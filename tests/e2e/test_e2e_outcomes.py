@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushgate.registry import Database
+from pushgate.simulators._base import Fault
 from pushgate.simulators._server import SimAction, SimRequest
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.simulators.fcm import FCMSimulator
@@ -189,3 +190,46 @@ async def test_retry_after_from_the_provider_defers_the_retry(
         ).one()
     # Retry-After counts from the answer, which came a moment before the retry job was stored.
     assert retry.run_at - retry.created_at >= 2.9, "the retry was due no sooner than Retry-After"
+
+
+CAPPED_PROVIDERS = ("fcm", "webpush", "wns")
+PUSH_PATHS = {"fcm": "messages:send", "webpush": "/wpush/", "wns": "token="}  # not their OAuth endpoints
+
+
+async def test_a_long_retry_after_is_capped_and_a_retry_beyond_the_expiry_ends_expired(
+    database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
+) -> None:
+    sims = await start_simulators(CAPPED_PROVIDERS)
+    server = await start_server(database_url, sims, max_retry_delay=3)
+    api = gateway_for(server)
+    app_id, auth = await api.create_app()
+    for provider, config in credentials_for(sims).items():
+        await api.put_credentials(app_id, provider, config)
+    await api.register(auth, {"provider": "fcm", "token": sims["fcm"].register_token()})  # type: ignore[attr-defined]
+    await api.register(auth, {"provider": "webpush",
+                              "subscription": sims["webpush"].subscribe()})  # type: ignore[attr-defined]
+    await api.register(auth, {"provider": "wns",
+                              "token": sims["wns"].channel_uri("channel-0")})  # type: ignore[attr-defined]
+
+    def throttle() -> None:  # 11.6 days, as a misbehaving provider might answer
+        for name in CAPPED_PROVIDERS:
+            fault = Fault(429, b"", [("retry-after", "999999")], path_contains=PUSH_PATHS[name])
+            sims[name].queue_fault(fault)
+
+    # Its next try (3 s away, capped) would come after it expired (2 s): expired, not parked.
+    throttle()
+    short = await api.send(auth, {"title": "Soon stale", "ttl": 2}, {"all": True})
+    status = await api.wait_done(auth, short["id"], within=30)
+    assert (status["expired"], status["sent"], status["pending"]) == (3, 0, 0)
+
+    throttle()
+    send = await api.send(auth, {"title": "Later"}, {"all": True})
+    status = await api.wait_done(auth, send["id"], within=30)
+    assert status["sent"] == 3
+    with Database(database_url) as db, db.connect(write=False) as connection:
+        delays = connection.execute(
+            sa.text("SELECT run_at - created_at FROM jobs WHERE id LIKE :pattern"),
+            {"pattern": f"{send['id']}%~2.0R"},
+        ).scalars().all()
+    assert len(delays) == 3
+    assert all(delay <= 3.5 for delay in delays), delays  # max_retry_delay, not Retry-After

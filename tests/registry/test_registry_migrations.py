@@ -15,6 +15,7 @@ from pushgate.errors import ConfigurationError
 from pushgate.queue.tables import jobs_table
 from pushgate.registry import Database
 from pushgate.registry.db import VERSION_TABLE
+from pushgate.registry.migrations import HEAD_REVISION
 from pushgate.registry.models import Base
 
 
@@ -26,7 +27,7 @@ def test_migrate_from_empty_to_head_matches_the_models(empty_database_url: str) 
     with Database(empty_database_url) as db:
         assert db.current_revision() is None
         db.migrate()
-        assert db.current_revision() == "0001"
+        assert db.current_revision() == HEAD_REVISION
         assert jobs_table.metadata is Base.metadata  # the queue's table is migrated with the registry
         assert {table.name for table in Base.metadata.sorted_tables} | {VERSION_TABLE} == _tables(db)
         with db.connect(write=False) as connection:
@@ -40,12 +41,12 @@ def test_migrate_is_idempotent_and_downgrade_removes_everything(empty_database_u
     with Database(empty_database_url) as db:
         db.migrate()
         db.migrate()
-        assert db.current_revision() == "0001"
+        assert db.current_revision() == HEAD_REVISION
         db.downgrade("base")
         assert db.current_revision() is None
         assert _tables(db) <= {VERSION_TABLE}
         db.migrate()
-        assert db.current_revision() == "0001"
+        assert db.current_revision() == HEAD_REVISION
 
 
 def test_sqlite_pragmas(tmp_path: object) -> None:
@@ -69,7 +70,6 @@ def test_head_revision_names_the_newest_script() -> None:
     from alembic.script import ScriptDirectory
 
     from pushgate.registry.db import alembic_config
-    from pushgate.registry.migrations import HEAD_REVISION
 
     assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
 
@@ -83,9 +83,9 @@ def test_migrate_in_child_upgrades_without_loading_alembic_here(empty_database_u
     )
     child = subprocess.run([sys.executable, "-c", probe], input=empty_database_url,
                            capture_output=True, text=True, check=True)
-    assert child.stdout.split("\n")[:2] == ["0001", "[]"]
+    assert child.stdout.split("\n")[:2] == [HEAD_REVISION, "[]"]
     with Database(empty_database_url) as db:
-        assert db.current_revision() == "0001"
+        assert db.current_revision() == HEAD_REVISION
 
 
 def test_migrate_in_child_reports_a_failed_upgrade(tmp_path: Path) -> None:

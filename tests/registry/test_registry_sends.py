@@ -77,6 +77,7 @@ def test_create_send_stores_validated_json(database: Database, app_id: int) -> N
         (NOTE, {"all": "yes"}, "target.all"),
         (NOTE, {"tokens": []}, "target.tokens"),
         (NOTE, {"device_ids": ["1"]}, "target.device_ids"),
+        (NOTE, {"device_ids": [2**70]}, "target.device_ids"),
         (NOTE, {"users": ["a"] * 10_001}, "target.users"),
         (NOTE, {"all": True, "platforms": ["nokia"]}, "target.platforms"),
         (NOTE, {"all": True, "providers": ["gcm"]}, "target.providers"),

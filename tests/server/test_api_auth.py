@@ -1,4 +1,4 @@
-"""API keys: 401 without a valid one, 403 for another app's resources, and the admin token."""
+"""API keys: 401 without a valid one, 404 for another app's resources (as if missing), the admin token."""
 
 from __future__ import annotations
 
@@ -42,15 +42,23 @@ async def test_apps_are_isolated_from_each_other(api: Api) -> None:
         return (await api.client.request(method, url, headers=tenant.headers, **kwargs)).status_code
 
     device_url, send_url = f"/v1/devices/{device['id']}", f"/v1/sends/{accepted['id']}"
-    forbidden: list[tuple[str, str, dict[str, Any]]] = [
-        ("GET", device_url, {}), ("PATCH", device_url, {"json": {"tags": ["x"]}}),
-        ("DELETE", device_url, {}), ("GET", f"{device_url}/deliveries", {}),
-        ("GET", send_url, {}), ("GET", f"{send_url}/deliveries", {}), ("POST", f"{send_url}/cancel", {}),
+    missing_device = f"/v1/devices/{device['id'] + 1000}"
+    missing_send = "/v1/sends/00000000-0000-0000-0000-000000000000"
+    # Another app's resource answers exactly as a missing one: sequential ids must not
+    # let an app count another's devices.
+    others: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("GET", device_url, missing_device, {}),
+        ("PATCH", device_url, missing_device, {"json": {"tags": ["x"]}}),
+        ("DELETE", device_url, missing_device, {}),
+        ("GET", f"{device_url}/deliveries", f"{missing_device}/deliveries", {}),
+        ("GET", send_url, missing_send, {}),
+        ("GET", f"{send_url}/deliveries", f"{missing_send}/deliveries", {}),
+        ("POST", f"{send_url}/cancel", f"{missing_send}/cancel", {}),
     ]
-    for method, url, kwargs in forbidden:
-        assert await status(method, url, b, **kwargs) == 403, (method, url)
+    for method, url, missing, kwargs in others:
         answer = await api.client.request(method, url, headers=b.headers, **kwargs)
-        assert answer.json()["error"]["code"] == "forbidden"
+        nothing = await api.client.request(method, missing, headers=b.headers, **kwargs)
+        assert (answer.status_code, answer.json()) == (404, nothing.json()), (method, url)
     # A's resources are untouched and still A's.
     assert await status("GET", device_url, a) == 200
     assert (await api.client.get(device_url, headers=a.headers)).json()["tags"] == []

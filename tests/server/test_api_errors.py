@@ -101,3 +101,101 @@ async def test_an_unexpected_database_error_is_a_500_and_logs_no_secret(
     assert provider_secrets.wns["client_secret"] not in caplog.text
     metrics = (await api.client.get("/metrics")).text
     assert 'route="/v1/apps/{app_id}/credentials/{provider}",status="500"' in metrics
+
+
+BEYOND_INT64 = 2**63  # one past the largest id either database stores
+
+
+async def test_ids_beyond_int64_are_not_found_in_a_path_and_named_in_a_body(api: Api, shop: Tenant) -> None:
+    for url in (f"/v1/devices/{BEYOND_INT64}", f"/v1/devices/{BEYOND_INT64}/deliveries",
+                f"/v1/devices/{-BEYOND_INT64 - 1}"):
+        answer = await api.client.get(url, headers=shop.headers)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not_found"), url
+    answer = await api.client.delete(f"/v1/devices/{BEYOND_INT64}", headers=shop.headers)
+    assert answer.status_code == 404
+    for url in (f"/v1/apps/{BEYOND_INT64}", f"/v1/apps/{BEYOND_INT64}/keys"):
+        answer = await api.client.get(url, headers=ADMIN)
+        assert answer.status_code == 404, url
+    answer = await api.client.delete(f"/v1/apps/{shop.id}/keys/{BEYOND_INT64}", headers=ADMIN)
+    assert answer.status_code == 404
+
+    body = {"notification": {"title": "Hi"}, "target": {"device_ids": [1, 1180591620717411303424]}}
+    answer = await api.client.post("/v1/sends", json=body, headers=shop.headers)
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "body.target.device_ids[1]"
+
+
+async def test_control_characters_are_refused_naming_the_field(api: Api, shop: Tenant) -> None:
+    from tests.server.api_helpers import apns_token
+
+    answer = await api.client.put("/v1/users/a%00b", json={}, headers=shop.headers)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "path.external_id")
+    device = {"provider": "apns", "token": apns_token(0)}
+    for extra, field in (({"user": "a\x00b"}, "body.user"), ({"tags": ["vip", "x\x00"]}, "body.tags[1]"),
+                         ({"name": "phone\x00"}, "body.name"), ({"locale": "en\x00"}, "body.locale")):
+        answer = await api.client.post("/v1/devices", json={**device, **extra}, headers=shop.headers)
+        assert (answer.status_code, answer.json()["error"]["field"]) == (422, field), extra
+    answer = await api.client.get("/v1/devices", params={"user": "a\x00"}, headers=shop.headers)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "query.user")
+    for body, field in (
+        ({"notification": {"title": "Hi\x00"}, "target": {"all": True}}, "body.notification.title"),
+        ({"notification": {"title": "Hi"}, "target": {"users": ["a\x1b"]}}, "body.target.users[0]"),
+    ):
+        answer = await api.client.post("/v1/sends", json=body, headers=shop.headers)
+        assert (answer.status_code, answer.json()["error"]["field"]) == (422, field), body
+    # Ids and tags take no line breaks or tabs either; free text keeps them.
+    answer = await api.client.put("/v1/users/alice", json={"tags": ["a\nb"]}, headers=shop.headers)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "body.tags")
+    note = {"notification": {"title": "Hi", "body": "line one\nline two\tend"}, "target": {"all": True}}
+    assert (await api.client.post("/v1/sends", json=note, headers=shop.headers)).status_code == 202
+
+
+async def test_invalid_utf8_in_a_path_is_a_bad_request(api: Api, shop: Tenant) -> None:
+    for url in ("/v1/users/%FF%FE", "/v1/users/%C3"):
+        answer = await api.client.put(url, json={}, headers=shop.headers)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid_path"), url
+        answer = await api.client.get(url, headers=shop.headers)
+        assert answer.status_code == 400, url
+    answer = await api.client.get("/v1/devices?user=%FF", headers=shop.headers)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (400, "query")
+    assert (await api.client.put("/v1/users/%C3%A9", json={}, headers=shop.headers)).status_code == 201
+
+
+async def test_a_badge_beyond_32_bits_is_refused_naming_it(api: Api, shop: Tenant) -> None:
+    body = {"notification": {"title": "Hi", "badge": 10**30}, "target": {"all": True}}
+    answer = await api.client.post("/v1/sends", json=body, headers=shop.headers)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "body.notification.badge")
+    body["notification"]["badge"] = 2**31 - 1  # type: ignore[index]
+    assert (await api.client.post("/v1/sends", json=body, headers=shop.headers)).status_code == 202
+
+
+async def test_a_json_body_is_read_whatever_form_content_type_curl_gave_it(api: Api, shop: Tenant) -> None:
+    import json
+
+    from tests.server.api_helpers import apns_token
+
+    for n, content_type in enumerate(("application/x-www-form-urlencoded", "text/plain", None)):
+        body = json.dumps({"provider": "apns", "token": apns_token(n)}).encode()
+        headers = {**shop.headers, **({"Content-Type": content_type} if content_type else {})}
+        answer = await api.client.post("/v1/devices", content=body, headers=headers)
+        assert answer.status_code == 201, (content_type, answer.text)
+    form = {**shop.headers, "Content-Type": "application/x-www-form-urlencoded"}
+    answer = await api.client.post("/v1/devices", content=b"provider=apns&token=abc", headers=form)
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "body")
+    answer = await api.client.post("/v1/devices", content=b"<device/>",
+                                   headers={**shop.headers, "Content-Type": "application/xml"})
+    assert (answer.status_code, answer.json()["error"]["field"]) == (415, "header.content-type")
+
+
+async def test_openapi_documents_the_status_codes_of_every_operation(api: Api) -> None:
+    schema = (await api.client.get("/openapi.json")).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            where = f"{method.upper()} {path}"
+            if path.startswith("/v1/"):
+                assert {"401", "422"} <= codes, where
+            if "{" in path:
+                assert "404" in codes, where
+            for code in codes - {"200", "201", "202", "204"}:
+                assert operation["responses"][code]["description"], (where, code)

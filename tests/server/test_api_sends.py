@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from pushgate.planner import FANOUT_QUEUE
+from pushgate.planner.fanout import fan_out
+from pushgate.planner.jobs import deliver_queue
 from pushgate.queue import Job, JobStatus
 from pushgate.queue.tables import JobRow
 from pushgate.registry import DeliveryStatus, Outcome, create_send, record_outcomes
+from pushgate.registry.chunks import load_chunk
 from pushgate.registry.models import Send
 from tests.server.api_helpers import Api, Secrets, Tenant, apns_token, fcm_token
 
@@ -267,3 +271,84 @@ async def test_listing_sends_pages_through_sends_sharing_a_timestamp(api: Api, s
             break
     assert sorted(seen[:3]) == sorted(ids)
     assert seen[3:] == [older]
+
+
+async def test_cancel_ends_deliveries_waiting_for_a_retry_as_cancelled(api: Api, shop: Tenant) -> None:
+    devices = [await api.device(shop, provider="apns", token=apns_token(i)) for i in range(2)]
+    accepted = await send(api, shop, {"device_ids": [d["id"] for d in devices]})
+    fan_out(api.db, api.queue, accepted["id"])
+    # A worker met a 429: the delivery job waits an hour for its retry.
+    [job] = api.queue.claim([deliver_queue("apns", direct=True)], limit=1, lease_seconds=60, worker="w")
+    api.queue.retry(job.id, reason="TooManyRequests", run_at=time.time() + 3600)
+
+    url = f"/v1/sends/{accepted['id']}"
+    answer = await api.client.post(f"{url}/cancel", headers=shop.headers)
+    assert answer.status_code == 200
+    assert {k: answer.json()[k] for k in ("status", "targeted", "cancelled", "pending")} == {
+        "status": "cancelled", "targeted": 2, "cancelled": 0, "pending": 2,
+    }
+    waiting = api.queue.get(job.id)
+    assert waiting is not None
+    assert waiting.due_at <= time.time()  # brought forward, not left an hour
+
+    # The worker that claims it now records the devices as cancelled instead of sending.
+    [again] = api.queue.claim([deliver_queue("apns", direct=True)], limit=1, lease_seconds=60, worker="w")
+    assert load_chunk(api.db, accepted["id"], "apns", again.payload["device_ids"]) == []
+    status = (await api.client.get(url, headers=shop.headers)).json()
+    assert {k: status[k] for k in ("status", "cancelled", "pending")} == {
+        "status": "cancelled", "cancelled": 2, "pending": 0,
+    }
+    listed = (await api.client.get(f"{url}/deliveries", headers=shop.headers)).json()["items"]
+    assert [(d["device_id"], d["status"], d["reason"]) for d in listed] == [
+        (d["id"], "cancelled", "Cancelled") for d in devices
+    ]
+
+
+async def test_admission_counts_broadcasts_not_yet_fanned_out(make_api: Any) -> None:
+    api: Api = await make_api(max_queue_depth=50, max_direct_queue_depth=5)
+    shop = await api.tenant()
+    devices = [await api.device(shop, provider="apns", token=apns_token(i)) for i in range(30)]
+    first = await send(api, shop, {"all": True})
+    assert first["targeted"] == 30
+    # Nothing is fanned out yet (one fan-out job in the queue), but 30 deliveries are coming:
+    # another 30 would make 60 of a bound of 50.
+    refused = await api.client.post("/v1/sends", json={"notification": HELLO, "target": {"all": True}},
+                                    headers=shop.headers)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (503, "overloaded")
+    fan_out(api.db, api.queue, first["id"])  # expanded: now counted by the queue itself
+    assert (await api.client.post("/v1/sends", json={"notification": HELLO, "target": {"all": True}},
+                                  headers=shop.headers)).status_code == 503
+
+    # Sends to named devices have headroom of their own: a login code still goes out.
+    login = await send(api, shop, {"device_ids": [devices[0]["id"]]})
+    assert login["targeted"] == 1
+    await send(api, shop, {"tokens": [apns_token(i) for i in range(1, 4)]})  # 4 of the 5 direct
+    crowded = await api.client.post(
+        "/v1/sends", json={"notification": HELLO, "target": {"device_ids": [d["id"] for d in devices[4:6]]}},
+        headers=shop.headers,
+    )
+    assert crowded.status_code == 503  # 4 + 2 > max_direct_queue_depth
+
+
+async def test_an_empty_notification_is_refused_unless_data_or_silent(api: Api, shop: Tenant) -> None:
+    for empty in ({}, {"ttl": 60, "priority": "high"}):
+        answer = await api.client.post("/v1/sends", json={"notification": empty, "target": {"all": True}},
+                                       headers=shop.headers)
+        assert answer.status_code == 422, empty
+        assert answer.json()["error"]["field"] == "body.notification"
+    assert stored(api)[0] == 0
+    await send(api, shop, {"all": True}, notification={"data": {"sync": 1}})
+    await send(api, shop, {"all": True}, notification={"silent": True})
+    await send(api, shop, {"all": True}, notification={"badge": 3})
+
+
+async def test_a_send_to_users_names_the_unknown_ones(api: Api, shop: Tenant) -> None:
+    await api.device(shop, provider="apns", token=apns_token(1), user="alice")
+    nobody = await send(api, shop, {"users": ["bob", "carol"]})
+    assert (nobody["targeted"], nobody["unknown_users"]) == (0, ["bob", "carol"])
+    assert nobody["unknown_user_count"] == 2
+    some = await send(api, shop, {"users": ["alice", "bob"]})
+    assert (some["targeted"], some["unknown_users"], some["unknown_user_count"]) == (1, ["bob"], 1)
+    many = await send(api, shop, {"users": [f"ghost-{i}" for i in range(150)]})
+    assert (len(many["unknown_users"]), many["unknown_user_count"]) == (100, 150)
+    assert "unknown_users" not in await send(api, shop, {"all": True})

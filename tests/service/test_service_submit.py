@@ -72,7 +72,9 @@ def test_the_answer_serialises_like_the_api_schema() -> None:
     from pushgate.server.schemas import SendAccepted
 
     when = datetime(2030, 1, 2, 3, 4, 5, 600, tzinfo=UTC)
-    fields: dict[str, Any] = {
-        "id": "s1", "status": "queued", "targeted": None, "send_at": when, "created_at": when,
-    }
+    fields: dict[str, Any] = {"id": "s1", "status": "queued", "targeted": None, "send_at": when,
+                              "created_at": when}
+    # The unknown users are only part of the answer to a send to users.
+    assert Accepted(**fields).to_json() == SendAccepted(**fields).model_dump(mode="json", exclude_unset=True)
+    fields.update(unknown_users=["bob"], unknown_user_count=1)
     assert Accepted(**fields).to_json() == SendAccepted(**fields).model_dump(mode="json")

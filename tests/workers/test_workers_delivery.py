@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from pushgate.planner.fanout import fan_out
 from pushgate.queue import JobStatus, SqlQueue
 from pushgate.registry import Database, SendStatusView, cancel_send, delete_credentials
 from pushgate.registry.models import utcnow
+from pushgate.service.cancel import cancel_and_settle
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.constants import DELIVERY_NAMESPACE
 from pushgate.workers.delivery import delivery_id
@@ -152,3 +154,42 @@ async def test_workers_started_before_the_schema_exists_recover_once_it_does(
         assert view.sent == len(devices)
     finally:
         database.dispose()
+
+
+async def test_cancelling_a_send_waiting_for_a_retry_settles_every_delivery_as_cancelled(
+    database: Database, apns: APNsSimulator, ca_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Retries an hour away: only the cancel itself can bring the waiting devices to an end.
+    monkeypatch.setattr("pushgate.workers.delivery.RETRY_BASE_SECONDS", 3600.0)
+    app_id, _ = make_app(database, apns, 4)
+    apns.queue_error(429, "TooManyRequests", count=4)
+    queue = SqlQueue(database)
+    send_id = start_send(database, queue, app_id, {"title": "later"})
+    async with running_pool(settings_for(database, apns, ca_file), database):
+        await eventually(lambda: apns.requests == 4 and queue.stats()["deliver:apns"].scheduled == 1,
+                         what="the devices waiting for their retry")
+        view = await asyncio.to_thread(cancel_and_settle, database, queue, send_id, app_id=app_id)
+        assert view is not None
+        assert view.status == "cancelled"
+        view = await eventually(lambda: (v := status(database, send_id)).pending == 0 and v, within=10,
+                                what="every delivery settled")
+    assert (view.status, view.cancelled, view.sent, view.targeted) == ("cancelled", 4, 0, 4)
+    with database.connect(write=False) as connection:
+        rows = connection.execute(sa.text("SELECT DISTINCT status, reason FROM deliveries")).all()
+    assert [tuple(row) for row in rows] == [("cancelled", "Cancelled")]
+    assert apns.requests == 4  # nothing was sent after the cancel
+
+
+async def test_a_delivery_job_claimed_after_cancel_records_its_devices_cancelled(
+    database: Database, apns: APNsSimulator, ca_file: Path
+) -> None:
+    app_id, _ = make_app(database, apns, 3)
+    queue = SqlQueue(database)
+    send_id = start_send(database, queue, app_id, {"title": "never"})
+    fan_out(database, queue, send_id)  # the delivery job exists before the cancel
+    with database.session() as session:
+        cancel_send(session, send_id)
+    async with running_pool(settings_for(database, apns, ca_file), database):
+        view = await eventually(lambda: (v := status(database, send_id)).pending == 0 and v, within=10)
+    assert (view.status, view.targeted, view.cancelled) == ("cancelled", 3, 3)
+    assert apns.requests == 0

@@ -249,7 +249,7 @@ def _follow(db: Database, send_id: str, timeout: float) -> None:
             if view.status in FINISHED or time.monotonic() >= deadline:
                 break
             time.sleep(0.5)
-    counters = ("targeted", "sent", "failed", "dead", "expired", "pending")
+    counters = ("targeted", "sent", "failed", "dead", "expired", "cancelled", "pending")
     table = Table("status", *counters, title=f"send {send_id}")
     table.add_row(view.status, *(str(getattr(view, name)) for name in counters))
     console.print(table)

@@ -168,12 +168,13 @@ class Queue(ABC):
         """
 
     @abstractmethod
-    def reschedule(self, queue: str, *, run_at: float, id_suffix: str = "") -> int:
+    def reschedule(self, queue: str, *, run_at: float, id_suffix: str = "", id_prefix: str = "") -> int:
         """Bring queued jobs of ``queue`` that are due after ``run_at`` forward to ``run_at``.
 
         ``id_suffix`` narrows it to the jobs whose id ends with it (the
         workers mark the jobs a credentials pause deferred that way, and wake
-        them when the pause is lifted early). Leased and finished jobs, and
+        them when the pause is lifted early); ``id_prefix`` to the jobs whose
+        id starts with it (a send's jobs, when it is cancelled). Leased and finished jobs, and
         jobs already due, are left as they are. Returns how many moved.
         """
 

@@ -173,12 +173,14 @@ class SqlQueue(Queue):
             ).scalar()
         return status == JobStatus.QUEUED
 
-    def reschedule(self, queue: str, *, run_at: float, id_suffix: str = "") -> int:
+    def reschedule(self, queue: str, *, run_at: float, id_suffix: str = "", id_prefix: str = "") -> int:
         condition = and_(
             text(_ACTIVE), _j.status == JobStatus.QUEUED.value, _j.queue == queue, _j.due_at > run_at
         )
         if id_suffix:
             condition = and_(condition, _j.id.endswith(id_suffix, autoescape=True))
+        if id_prefix:
+            condition = and_(condition, _j.id.startswith(id_prefix, autoescape=True))
         with self.db.connect() as connection:
             result = connection.execute(
                 update(jobs_table).where(condition).values(due_at=run_at, run_at=run_at,

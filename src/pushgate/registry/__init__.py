@@ -78,6 +78,7 @@ from pushgate.registry.sends import (
     save_response,
     send_id_for_key,
     sends_to_resume,
+    unexpanded_deliveries,
 )
 from pushgate.registry.targets import Target, normalize_target
 from pushgate.registry.users import (
@@ -86,6 +87,7 @@ from pushgate.registry.users import (
     get_user,
     opt_in,
     opt_out,
+    unknown_users,
     upsert_user,
     user_devices,
 )
@@ -168,6 +170,8 @@ __all__ = [
     "sends_to_resume",
     "set_credentials",
     "token_hash",
+    "unexpanded_deliveries",
+    "unknown_users",
     "update_app_settings",
     "upsert_user",
     "user_devices",

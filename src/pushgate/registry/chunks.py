@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 
 from pushgate.registry.constants import (
+    REASON_CANCELLED,
     REASON_DEVICE_DELETED,
     REASON_DEVICE_INACTIVE,
     DeliveryStatus,
@@ -81,12 +82,20 @@ def load_chunk(
     re-run after a crash does not re-send what was already recorded.
     Devices deleted or deactivated since fan-out get their final row here
     (failed: DeviceDeleted / DeviceInactive), so the send's pending count
-    still reaches zero. A cancelled or unknown send yields nothing.
+    still reaches zero. A cancelled send yields nothing and records the
+    chunk's devices without an outcome as cancelled (so every delivery ends
+    in a final state and ``pending`` reaches zero); an unknown send yields nothing.
     """
     wanted = list(device_ids)
     with db.connect(write=False) as connection:
         status = connection.execute(select(_s.status).where(_s.id == send_id)).scalar()
-        if status is None or status == SendStatus.CANCELLED:
+    if status == SendStatus.CANCELLED:
+        cancelled = [Outcome(i, DeliveryStatus.CANCELLED, REASON_CANCELLED, attempts=0) for i in wanted]
+        with db.connect() as connection:  # ON CONFLICT DO NOTHING: recorded devices keep their outcome
+            record_outcomes_on(connection, send_id, provider, cancelled, now=now)
+        return []
+    with db.connect(write=False) as connection:
+        if status is None:
             return []
         rows: Sequence[Sequence[Any]]
         if connection.dialect.name == "sqlite":

@@ -57,9 +57,11 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"  # permanent failure for this message (reason says why)
     DEAD = "dead"  # the token is gone; the device was (or will be) deactivated
     EXPIRED = "expired"  # the notification expired before it could be sent
+    CANCELLED = "cancelled"  # the send was cancelled before this device got it
 
 
 # Reasons written by the registry itself (providers' reasons are stored verbatim).
+REASON_CANCELLED = "Cancelled"  # the app cancelled the send
 REASON_DEVICE_DELETED = "DeviceDeleted"
 REASON_DEVICE_INACTIVE = "DeviceInactive"
 REASON_EVICTED = "Evicted"  # beyond the app's max_devices_per_user (least recently seen goes)
@@ -79,6 +81,9 @@ API_KEY_PREFIX_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"  # no l/1/0 confus
 # What a device token of each provider looks like (lengths, alphabets, the
 # push-service hosts an endpoint may name) is the provider's own rule:
 # pushgate.providers.<name>.tokens, behind ProviderSpec.check_token.
+
+# Row ids are 64-bit signed integers on both databases: a larger one names no row.
+MAX_ID = 2**63 - 1
 
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 100

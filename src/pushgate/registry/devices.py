@@ -44,6 +44,7 @@ from pushgate.registry.constants import (
 )
 from pushgate.registry.db import insert_ignoring
 from pushgate.registry.models import Device, DeviceTag, User, devices_table, utcnow
+from pushgate.registry.text import check_name, check_text
 from pushgate.registry.users import ensure_users, validate_external_id
 from pushgate.registry.validation import (
     DEFAULT_POLICY,
@@ -149,6 +150,8 @@ def clean_spec(spec: DeviceSpec, policy: ValidationPolicy = DEFAULT_POLICY) -> C
         value = getattr(spec, name)
         if value is not None and len(value) > limit:
             raise ValidationError(name, f"at most {limit} characters")
+        if value is not None:  # a name is free text; the app's ids are not
+            (check_text if name == "name" else check_name)(value, name)
     return CleanDevice(
         provider=provider.value,
         token=token,

@@ -108,7 +108,7 @@ def advance_fanout(
             values["targeted"] = _s.targeted + len(batch)
             values["status"] = SendStatus.FANNING_OUT.value
         else:
-            finished = _s.targeted <= _s.sent + _s.failed + _s.dead + _s.expired
+            finished = _s.targeted <= _s.sent + _s.failed + _s.dead + _s.expired + _s.cancelled
             values["status"] = case((finished, SendStatus.DONE.value), else_=SendStatus.SENDING.value)
             values["finished_at"] = case((finished, literal(now, UTCDateTime())), else_=_s.finished_at)
         status = connection.execute(

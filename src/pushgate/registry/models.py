@@ -251,6 +251,12 @@ class Send(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     dead: Mapped[int] = mapped_column(Integer, default=0)
     expired: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    # Devices the send targeted when it was accepted (None: scheduled). Until fan-out has
+    # counted them all into ``targeted``, the rest are deliveries the queue will still get:
+    # admission counts them (pushgate.service.admission).
+    audience: Mapped[int | None] = mapped_column(Integer)
+    direct: Mapped[bool] = mapped_column(Boolean, default=False)  # named tokens/devices/users
     # Resumable fan-out: the cursor and the jobs being enqueued (see planner.fanout).
     fanout_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
@@ -259,7 +265,7 @@ class Send(Base):
 
     @property
     def recorded(self) -> int:
-        return self.sent + self.failed + self.dead + self.expired
+        return self.sent + self.failed + self.dead + self.expired + self.cancelled
 
     @property
     def pending(self) -> int:
@@ -279,7 +285,7 @@ class Delivery(Base):
 
     send_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     device_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    status: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(200))
     message_id: Mapped[str | None] = mapped_column(String(200))
     provider: Mapped[str] = mapped_column(String(16))

@@ -4,7 +4,7 @@ Counters are derived from the rows actually inserted — ``INSERT … ON
 CONFLICT DO NOTHING`` over the ``(send_id, device_id)`` primary key — so a
 job re-run after a crash, which records some outcomes a second time, never
 counts them twice. ``pending`` is ``targeted - (sent + failed + dead +
-expired)``; the send becomes ``done`` when it reaches zero after fan-out
+expired + cancelled)``; the send becomes ``done`` when it reaches zero after fan-out
 finished.
 """
 
@@ -158,7 +158,7 @@ def _counters_statement() -> Update:
     now = bindparam("b_now", type_=UTCDateTime())
     finishing = and_(
         c.status == SendStatus.SENDING.value,
-        c.targeted <= c.sent + c.failed + c.dead + c.expired + bindparam("b_total"),
+        c.targeted <= c.sent + c.failed + c.dead + c.expired + c.cancelled + bindparam("b_total"),
     )
     return (
         update(sends_table)
@@ -168,6 +168,7 @@ def _counters_statement() -> Update:
             failed=c.failed + bindparam("b_failed"),
             dead=c.dead + bindparam("b_dead"),
             expired=c.expired + bindparam("b_expired"),
+            cancelled=c.cancelled + bindparam("b_cancelled"),
             updated_at=now,
             status=case((finishing, SendStatus.DONE.value), else_=c.status),
             finished_at=case((finishing, now), else_=c.finished_at),
@@ -183,6 +184,7 @@ def _add_to_counters(connection: Connection, send_id: str, counts: Counter[str],
         "b_send": send_id, "b_now": now, "b_total": sum(counts.values()),
         "b_sent": counts[DeliveryStatus.SENT], "b_failed": counts[DeliveryStatus.FAILED],
         "b_dead": counts[DeliveryStatus.DEAD], "b_expired": counts[DeliveryStatus.EXPIRED],
+        "b_cancelled": counts[DeliveryStatus.CANCELLED],
     })
 
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import pydantic
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -59,6 +59,7 @@ class SendStatusView:
     failed: int
     dead: int
     expired: int
+    cancelled: int
     pending: int
     created_at: datetime
     send_at: datetime | None
@@ -67,14 +68,15 @@ class SendStatusView:
 
 _c = sends_table.c
 _STATUS_COLUMNS = (_c.id, _c.app_id, _c.status, _c.targeted, _c.sent, _c.failed, _c.dead, _c.expired,
-                   _c.created_at, _c.send_at, _c.finished_at)
+                   _c.cancelled, _c.created_at, _c.send_at, _c.finished_at)
 
 
 def _status_view(row: Any) -> SendStatusView:  # a Row of _STATUS_COLUMNS
-    recorded = row.sent + row.failed + row.dead + row.expired
+    recorded = row.sent + row.failed + row.dead + row.expired + row.cancelled
     return SendStatusView(
         id=row.id, app_id=row.app_id, status=row.status, targeted=row.targeted, sent=row.sent,
-        failed=row.failed, dead=row.dead, expired=row.expired, pending=max(0, row.targeted - recorded),
+        failed=row.failed, dead=row.dead, expired=row.expired,
+        cancelled=row.cancelled, pending=max(0, row.targeted - recorded),
         created_at=row.created_at, send_at=row.send_at, finished_at=row.finished_at,
     )
 
@@ -110,8 +112,11 @@ def create_send(
     idempotency_key: str | None = None,
     send_at: datetime | None = None,
     now: datetime | None = None,
+    audience: int | None = None,
 ) -> Send:
     """Store a send (status ``queued``); the caller then enqueues its fan-out job.
+
+    ``audience``: the devices it targets now (admission counts those not yet fanned out).
 
     With an ``idempotency_key`` already used by this app, the earlier send is
     returned (same request) or IdempotencyConflict raised (different request).
@@ -132,7 +137,8 @@ def create_send(
     send = Send(
         id=str(uuid.uuid4()), app_id=app_id, notification=note, target=clean_target,
         status=SendStatus.QUEUED.value, send_at=send_at, created_at=now, updated_at=now,
-        targeted=0, sent=0, failed=0, dead=0, expired=0,
+        targeted=0, sent=0, failed=0, dead=0, expired=0, cancelled=0,
+        audience=audience, direct="all" not in clean_target,
         idempotency_key=idempotency_key, request_hash=digest,
     )
     try:
@@ -212,6 +218,23 @@ def cancel_send(
         send.finished_at = send.updated_at = now or utcnow()
         session.flush()
     return send
+
+
+def unexpanded_deliveries(session: Session) -> tuple[int, int]:
+    """(all, direct): deliveries that accepted sends will still enqueue when fan-out reaches them.
+
+    A broadcast's fan-out job weighs 1 in the queue until it runs; what it
+    will add is its audience minus what fan-out has counted so far.
+    """
+    left = case((_c.audience > _c.targeted, _c.audience - _c.targeted), else_=0)
+    rows = session.execute(
+        select(_c.direct, func.coalesce(func.sum(left), 0))
+        .where(_c.status.in_([SendStatus.QUEUED.value, SendStatus.FANNING_OUT.value]),
+               _c.audience.is_not(None))
+        .group_by(_c.direct)
+    )
+    by_lane = {bool(direct): int(count) for direct, count in rows}
+    return sum(by_lane.values()), by_lane.get(True, 0)
 
 
 def sends_to_resume(session: Session) -> list[tuple[str, datetime | None]]:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pushgate.registry._errors import ValidationError
-from pushgate.registry.constants import MAX_TARGET_LIST, Platform, ProviderName
+from pushgate.registry.constants import MAX_ID, MAX_TARGET_LIST, Platform, ProviderName
+from pushgate.registry.text import check_name
 from pushgate.registry.validation import validate_choice, validate_tags
 
 AUDIENCES = ("tokens", "device_ids", "users", "all")
@@ -87,6 +88,10 @@ def _list(value: Any, field: str, kind: type) -> tuple[Any, ...]:
         if not isinstance(item, kind) or isinstance(item, bool) or (kind is str and not item):
             expected = "integers" if kind is int else "non-empty strings"
             raise ValidationError(field, f"entries must be {expected}")
+        if isinstance(item, str):
+            check_name(item, field)
+        if isinstance(item, int) and not 0 < item <= MAX_ID:
+            raise ValidationError(field, f"entries must be ids from 1 to {MAX_ID}")
     return tuple(dict.fromkeys(value))
 
 
@@ -105,4 +110,4 @@ def _topic(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not value or len(value) > 100:
         raise ValidationError("target.topic", "1 to 100 characters")
-    return value
+    return check_name(value, "target.topic")

@@ -27,6 +27,7 @@ from pushgate.registry.models import (
     users_table,
     utcnow,
 )
+from pushgate.registry.text import check_name
 from pushgate.registry.validation import (
     validate_locale,
     validate_tags,
@@ -37,7 +38,7 @@ from pushgate.registry.validation import (
 def validate_external_id(external_id: str, field: str = "user") -> str:
     if not isinstance(external_id, str) or not external_id or len(external_id) > MAX_EXTERNAL_ID_LENGTH:
         raise ValidationError(field, f"a user id is 1 to {MAX_EXTERNAL_ID_LENGTH} characters")
-    return external_id
+    return check_name(external_id, field)
 
 
 def ensure_users(
@@ -64,6 +65,17 @@ def ensure_users(
         )
     )
     return {external_id: user_id for external_id, user_id in found}
+
+
+def unknown_users(session: Session, app_id: int, external_ids: Iterable[str]) -> list[str]:
+    """The ids among ``external_ids`` the app has no user for, in the order given."""
+    wanted = list(dict.fromkeys(external_ids))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 1000):  # bounded IN lists
+        found.update(session.scalars(select(users_table.c.external_id).where(
+            users_table.c.app_id == app_id, users_table.c.external_id.in_(wanted[start:start + 1000])
+        )))
+    return [external_id for external_id in wanted if external_id not in found]
 
 
 def get_user(session: Session, app_id: int, external_id: str) -> User | None:
@@ -141,6 +153,7 @@ def opt_out(
     now = now or utcnow()
     if not topic or len(topic) > 100:
         raise ValidationError("topic", "a topic is 1 to 100 characters, or '*'")
+    check_name(topic, "topic")
     user = _ensure_user(session, app_id, external_id, now)
     connection = session.connection()
     connection.execute(

@@ -26,6 +26,7 @@ from pushgate.providers import DeviceToken, TokenError, provider_spec, subscript
 from pushgate.providers._tokens import host_allowed
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.constants import MAX_TAG_LENGTH, MAX_TAGS, ProviderName
+from pushgate.registry.text import check_name
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -138,6 +139,7 @@ def validate_tags(tags: Iterable[str], field: str = "tags") -> list[str]:
             raise ValidationError(field, "tags are non-empty strings")
         if len(tag) > MAX_TAG_LENGTH:
             raise ValidationError(field, f"tag longer than {MAX_TAG_LENGTH} characters")
+        check_name(tag, field)
         seen[tag] = None
     if len(seen) > MAX_TAGS:
         raise ValidationError(field, f"at most {MAX_TAGS} tags")

@@ -23,14 +23,16 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from pushgate.queue import Queue
 from pushgate.registry import CredentialCipher, Database
 from pushgate.server import errors
+from pushgate.server.content_type import JsonBodyMiddleware
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
 from pushgate.server.routes import ROUTERS
+from pushgate.server.text_guard import reject_control_characters
 from pushgate.service.components import Services, open_queue, schema_head, validation_policy
 from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
@@ -75,12 +77,14 @@ def create_app(
             if owns_database:
                 db.dispose()
 
-    app = FastAPI(title="pushgate", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="pushgate", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  dependencies=[Depends(reject_control_characters)])
     app.state.services = services
     errors.install(app)
-    for router in ROUTERS:
-        app.include_router(router)
+    for router, answers in ROUTERS:
+        app.include_router(router, responses=answers)
     app.add_middleware(InternalErrorMiddleware)  # innermost: sees the route's exceptions first
+    app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     app.add_middleware(MetricsMiddleware, metrics=registry)  # outermost: counts the 413s too
     return app

@@ -3,8 +3,8 @@
 An app authenticates with one of its API keys, as ``Authorization: Bearer
 <key>`` or ``X-API-Key: <key>`` (the header gorush and most push services
 use). A missing, unknown or revoked key is 401; a valid key asking for a
-device or send of another app is 403 (routes check ownership, see
-:func:`owned`).
+device or send of another app is 404, as for a missing one (routes check
+ownership, see :func:`owned`).
 
 Admin routes (creating apps and keys, setting credentials) take
 ``settings.admin_token`` the same way. Without a configured token they are
@@ -21,10 +21,10 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from pushgate.registry import authenticate
-from pushgate.registry.constants import API_KEY_SCHEME
+from pushgate.registry.constants import API_KEY_SCHEME, MAX_ID
 from pushgate.server.errors import ApiError
 from pushgate.service.components import Services
 
@@ -38,6 +38,33 @@ def services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+
+
+def _device_id(
+    device_id: Annotated[int, Path(description="The device's id (as returned at registration)")],
+) -> int:
+    return _in_range("device", device_id)
+
+
+def _app_id(app_id: Annotated[int, Path(description="The app's id")]) -> int:
+    return _in_range("app", app_id)
+
+
+def _key_id(key_id: Annotated[int, Path(description="The API key's id")]) -> int:
+    return _in_range("key", key_id)
+
+
+def _in_range(kind: str, value: int) -> int:
+    # No row has an id beyond 64 bits: "not found", like any other missing id,
+    # rather than an overflow inside the database driver.
+    if not 0 < value <= MAX_ID:
+        raise ApiError(404, "not_found", f"{kind} not found")
+    return value
+
+
+DeviceIdPath = Annotated[int, Depends(_device_id)]
+AppIdPath = Annotated[int, Depends(_app_id)]
+KeyIdPath = Annotated[int, Depends(_key_id)]
 
 
 def presented_key(request: Request) -> str | None:
@@ -90,8 +117,10 @@ Admin = Depends(require_admin)
 
 
 def owned(kind: str, resource_app_id: int | None, app_id: int) -> None:
-    """404 when the resource does not exist, 403 when it belongs to another app."""
-    if resource_app_id is None:
+    """404 when the resource does not exist or belongs to another app.
+
+    The same answer for both: ids are sequential, and telling "another app's"
+    from "missing" would let an app count another app's devices and sends.
+    """
+    if resource_app_id is None or resource_app_id != app_id:
         raise ApiError(404, "not_found", f"{kind} not found")
-    if resource_app_id != app_id:
-        raise ApiError(403, "forbidden", f"this {kind} belongs to another app")

@@ -12,14 +12,14 @@ cannot leak by being added to a row. The one exception is
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from pushgate.notification import Notification
 from pushgate.providers import PROVIDER_NAMES
 from pushgate.registry import Delivery, Device, DeviceSpec, DeviceView, User, ValidationError
-from pushgate.registry.constants import MAX_TAG_LENGTH, Platform, ProviderName
+from pushgate.registry.constants import MAX_ID, MAX_TAG_LENGTH, Platform, ProviderName
 
 T = TypeVar("T")
 
@@ -197,7 +197,7 @@ class TargetIn(_In):
     """Exactly one of tokens, device_ids, users or all; optionally narrowed by the filters."""
 
     tokens: list[str] | None = None
-    device_ids: list[int] | None = None
+    device_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = None
     users: list[str] | None = Field(None, description="The app's user ids: all their active devices")
     all: bool | None = Field(None, description="true: every active device of the app")
     platforms: list[Platform] | None = None
@@ -223,6 +223,10 @@ class SendAccepted(BaseModel):
     targeted: int | None = Field(description="Matching active devices now; null for a scheduled send")
     send_at: datetime | None
     created_at: datetime
+    unknown_users: list[str] | None = Field(
+        None, description="A send to users: the first 100 of those the app never registered (else absent)",
+    )
+    unknown_user_count: int | None = Field(None, description="A send to users: how many are unknown")
 
 
 class SendStatusOut(BaseModel):
@@ -235,6 +239,7 @@ class SendStatusOut(BaseModel):
     failed: int
     dead: int
     expired: int
+    cancelled: int
     pending: int
     created_at: datetime
     send_at: datetime | None

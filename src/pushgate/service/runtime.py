@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -68,13 +69,24 @@ class AppFactory(Protocol):
     ) -> Callable[..., Awaitable[None]]: ...
 
 
+class SafeFormatter(logging.Formatter):
+    """Escapes control characters in the message, so text from a request (a user id with a
+    NUL, a line break forging a log line, a terminal escape) is never written raw.
+    Tracebacks keep their line breaks: they come from the code, not from requests."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        formatted = super().formatMessage(record)
+        return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), formatted)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def configure_logging(level: str) -> None:
     """One line per record on stderr; the level from the settings."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
 
 
 class _Shutdown:

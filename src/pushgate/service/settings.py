@@ -76,7 +76,14 @@ class Settings(BaseModel):
     chunk_size: int = Field(default=1000, ge=1)  # planner.fanout.DEFAULT_CHUNK_SIZE
     lease_seconds: float = Field(default=60.0, gt=0)
     max_tries: int = Field(default=10, ge=1)
+    # The longest a delivery waits for its next try, whatever Retry-After a provider
+    # answers (an FCM 429 with Retry-After: 999999 would park it for 11.6 days).
+    max_retry_delay: float = Field(default=300.0, gt=0)
     max_queue_depth: int = Field(default=1_000_000, ge=1)  # pending deliveries before 503
+    # Sends to named tokens, devices or users are admitted against a bound of their own
+    # (deliveries waiting in the direct lanes), so a login code is still accepted while a
+    # broadcast fills max_queue_depth.
+    max_direct_queue_depth: int = Field(default=100_000, ge=1)
     backpressure_retry_after: int = Field(default=5, ge=1)
     max_devices_per_user: int | None = Field(default=None, ge=1)
     providers: dict[ProviderName, ProviderEndpoint] = Field(default_factory=dict)

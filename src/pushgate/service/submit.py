@@ -10,9 +10,12 @@ or end with a recorded reason, even across ``kill -9``. So, in order:
 2. **Validate** the target, the notification's expiry and, for every
    provider the app has credentials for, the payload size
    (:mod:`pushgate.providers.payload_limits`).
-3. **Backpressure.** When the queue holds more pending work items than
-   ``settings.max_queue_depth`` the send is refused (503 with Retry-After)
-   *before* anything is stored: overload is an answer, never a silent drop.
+3. **Backpressure.** When the deliveries already coming (queued, and not
+   yet fanned out) plus this send's would exceed ``settings.max_queue_depth``
+   (``max_direct_queue_depth`` for sends to named devices;
+   :mod:`pushgate.service.admission`) the send is refused (503 with
+   Retry-After) *before* anything is stored: overload is an answer, never a
+   silent drop.
 4. **Store** the send, its cached answer and its fan-out job in **one
    transaction**: :meth:`Queue.enqueue_with` makes the job durable exactly
    when the send's transaction commits (the embedded queue writes its row
@@ -37,7 +40,6 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from pushgate.errors import Backpressure
 from pushgate.notification import Notification
 from pushgate.planner import FANOUT_QUEUE, count_audience, fanout_job
 from pushgate.providers.payload_limits import check_payloads
@@ -51,9 +53,13 @@ from pushgate.registry import (
     list_credentials,
     save_response,
     send_id_for_key,
+    unknown_users,
 )
 from pushgate.registry.models import utcnow
+from pushgate.service.admission import admit
 from pushgate.service.settings import Settings
+
+SHOWN_UNKNOWN_USERS = 100  # unknown user ids named in the answer; the count says how many in all
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +75,15 @@ class Accepted:
     targeted: int | None  # matching active devices now; None for a scheduled send
     send_at: datetime | None
     created_at: datetime
+    # A send to users: those the app never registered (at most SHOWN_UNKNOWN_USERS) and how many.
+    unknown_users: list[str] | None = None
+    unknown_user_count: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         # pydantic's serializer, so datetimes are written exactly as the API's response models write them.
         shown: dict[str, Any] = _ACCEPTED.dump_python(self, mode="json")
+        if self.unknown_users is None:  # only sends to users say which are unknown
+            del shown["unknown_users"], shown["unknown_user_count"]
         return shown
 
 
@@ -112,21 +123,25 @@ def submit_send(
         if earlier is not None:
             return earlier
     scheduled = send_at is not None and send_at > now
+    notification.require_content()
+    unknown: list[str] | None = None
     with db.session(write=False) as session:
         credentials = {row.provider: row.config for row in list_credentials(session, app_id)}
         targeted = None if scheduled else count_audience(session, app_id, parsed)
+        if parsed.audience == "users":
+            unknown = unknown_users(session, app_id, parsed.values)
     check_payloads(notification, credentials, providers=parsed.providers, now=now)
-    depth = queue.depth()
-    if depth > settings.max_queue_depth:
-        raise Backpressure(depth, settings.max_queue_depth, settings.backpressure_retry_after)
+    admit(db, queue, settings, direct=parsed.audience != "all", adding=targeted)
 
     with db.session() as session:
         send = create_send(session, app_id, notification, target, idempotency_key=idempotency_key,
-                           send_at=send_at, now=now)
+                           send_at=send_at, now=now, audience=targeted)
         if send.response is not None:  # a concurrent request with the same key won
             return Submission(send.response, True, ())
         response = Accepted(
             id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
+            unknown_users=None if unknown is None else unknown[:SHOWN_UNKNOWN_USERS],
+            unknown_user_count=None if unknown is None else len(unknown),
         ).to_json()
         save_response(session, send.id, response)
         queue.enqueue_with(session, [fanout_job(send.id, send_at, max_tries=settings.max_tries)])

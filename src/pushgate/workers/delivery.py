@@ -14,7 +14,9 @@ The steps, in the order that keeps "delivered or recorded, never lost":
 4. Final outcomes (sent, dead, failed, expired) are recorded; dead tokens
    deactivate their device unless it re-registered after the provider's
    timestamp. Temporary failures become one new job for those devices, due
-   after the provider's Retry-After or a backoff, until ``max_tries``. A
+   after the provider's Retry-After or a backoff (capped by the
+   ``max_retry_delay`` setting), until ``max_tries``; a device whose next
+   try would come after the notification's expiry is recorded expired. A
    credential failure (``Cause.CONFIG``) stops the job, pauses the app's
    provider and defers every device not yet settled — none is recorded as
    failed for it.
@@ -84,9 +86,9 @@ def retry_delay(tries: int, retry_after: float | None) -> float:
 
 def _load(db: Database, payload: DeliveryPayload) -> tuple[SendContent | None, list[DeviceRow]]:
     info = load_send_content(db, payload.send_id)
-    if info is None:
-        return None, []
-    return info, load_chunk(db, payload.send_id, payload.provider, payload.device_ids)
+    # Loaded even for a cancelled send (info None): load_chunk records its devices as cancelled.
+    devices = load_chunk(db, payload.send_id, payload.provider, payload.device_ids)
+    return (info, devices) if info is not None else (None, [])
 
 
 def effective_notification(info: SendContent, now: datetime) -> Notification | None:
@@ -161,7 +163,7 @@ class DeliveryJob:
             tally = await self._send(entry, devices, notification)
         finally:
             await ctx.clients.release(entry)
-        await self._settle(entry, devices, tally)
+        await self._settle(entry, devices, tally, notification)
 
     # -- sending ---------------------------------------------------------------------
 
@@ -223,7 +225,9 @@ class DeliveryJob:
             observed.commit()
         return tally
 
-    async def _settle(self, entry: CachedClient, devices: list[DeviceRow], tally: _Tally) -> None:
+    async def _settle(
+        self, entry: CachedClient, devices: list[DeviceRow], tally: _Tally, notification: Notification
+    ) -> None:
         ctx = self.ctx
         unsent = [d.id for d in devices if d.id not in tally.settled and d.id not in tally.retry]
         if unsent:
@@ -247,8 +251,16 @@ class DeliveryJob:
         follow: Job | None = None
         if tally.retry:
             wait = retry_delay(self.tries, max((r.retry_after or 0.0) for r in tally.retry.values()))
-            follow = self._next(sorted(tally.retry), time.time() + wait, tries=self.tries + 1)
-            ctx.metrics.retries.labels(self.provider).inc(len(tally.retry))
+            run_at = time.time() + min(wait, ctx.settings.max_retry_delay)
+            expires = notification.expiration
+            if expires is not None and expires.timestamp() <= run_at:
+                # The next try would carry a notification already expired: end it now.
+                for device_id in sorted(tally.retry):
+                    self._record(Outcome(device_id, DeliveryStatus.EXPIRED, REASON_EXPIRED,
+                                         attempts=self.tries))
+            else:
+                follow = self._next(sorted(tally.retry), run_at, tries=self.tries + 1)
+                ctx.metrics.retries.labels(self.provider).inc(len(tally.retry))
         await self._follow_up(follow)
 
     # -- outcomes and follow-ups -------------------------------------------------------

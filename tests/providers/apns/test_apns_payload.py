@@ -223,6 +223,10 @@ def test_trimming_always_fits_and_is_valid_json(
     body: str, title: str | None, data: dict[str, str], limit: int
 ) -> None:
     n = Notification(title=title, body=body * 2, data=data)
+    if n.is_empty:  # nothing to say: refused rather than sent as {"aps":{}}
+        with pytest.raises(InvalidNotification):
+            build_payload(n, bundle_id=BUNDLE, max_size=limit)
+        return
     try:
         parts = build_payload(n, bundle_id=BUNDLE, max_size=limit)
     except PayloadTooLarge:

@@ -264,6 +264,10 @@ notifications = st.builds(
 @given(note=notifications, target=st.sampled_from(["token", "topic"]))
 def test_payloads_are_valid_and_fit(note: Notification, target: Literal["token", "topic"]) -> None:
     limit = MESSAGE_LIMIT if target == "token" else TOPIC_LIMIT
+    if note.is_empty:  # nothing to say: refused rather than sent empty
+        with pytest.raises(InvalidNotification):
+            build_payload(note, target=target, limit=limit, now=NOW)
+        return
     try:
         payload = build_payload(note, target=target, limit=limit, max_size=limit, now=NOW)
     except PayloadTooLarge:

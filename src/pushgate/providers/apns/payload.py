@@ -243,6 +243,7 @@ def build_payload(
     :raises InvalidNotification: the notification cannot be expressed for APNs.
     :raises PayloadTooLarge: the body is over the limit (and cannot be trimmed).
     """
+    notification.require_content()  # else APNs would get {"aps":{}}
     payload_override, header_override = _override_block(notification)
     visible = notification.has_alert or notification.sound is not None or notification.badge is not None
     push_type: str = notification.push_type or ("background" if notification.silent else "alert")

@@ -330,8 +330,9 @@ def build_payload(
         conditions).
     :param max_size: opt in to trimming the body text to fit (see :func:`fit`).
     :raises PayloadTooLarge: it does not fit and trimming is off or not enough.
-    :raises InvalidNotification: a reserved data key, a bad override, ...
+    :raises InvalidNotification: a reserved data key, a bad override, an empty notification...
     """
+    notification.require_content()
     now = now or datetime.now(UTC)
     encoded = fit(
         lambda text: dumps(_build(notification, text, now)),

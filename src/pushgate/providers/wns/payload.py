@@ -83,6 +83,7 @@ LABEL_MAX = 16  # X-WNS-Tag / X-WNS-Group characters, §4.3
 MAX_ACTIONS = 5  # toast buttons Windows shows
 DEFAULT_TILE_TEMPLATES = ("TileMedium", "TileWide", "TileLarge")
 DEFAULT_SOUND = "ms-winsoundevent:Notification.Default"
+WNS_MAX_BADGE = 99  # badge numbers Windows shows (docs/protocols/wns.md, badge)
 BADGE_GLYPHS = frozenset(
     {"none", "activity", "alarm", "alert", "attention", "available", "away", "busy",
      "error", "newMessage", "paused", "playing", "unavailable"}
@@ -257,11 +258,12 @@ def _tile(n: Notification, ov: Mapping[str, Any], body: str | None) -> bytes:
 
 def _badge(n: Notification, ov: Mapping[str, Any]) -> bytes:
     value = ov.get("value", n.badge)
+    field = "wns.value" if "value" in ov else "badge"
     if isinstance(value, bool) or value is None:
         raise InvalidNotification("a badge needs notification.badge or wns.value", field="wns.value")
     if isinstance(value, int):
-        if value < 0:
-            raise InvalidNotification("a badge number is not negative", field="wns.value")
+        if not 0 <= value <= WNS_MAX_BADGE:
+            raise InvalidNotification(f"a WNS badge number is 0 to {WNS_MAX_BADGE}", field=field)
         value = str(value)
     if not isinstance(value, str) or not (value.isdecimal() or value in BADGE_GLYPHS):
         raise InvalidNotification(f"not a badge number or glyph: {value!r}", field="wns.value")
@@ -396,6 +398,7 @@ def build_payload(
     :raises InvalidNotification: the override or content cannot be sent.
     :raises PayloadTooLarge: the body exceeds the limit and cannot be trimmed.
     """
+    notification.require_content()
     ov: Mapping[str, Any] = notification.wns or {}
     unknown = set(ov) - OVERRIDE_KEYS
     if unknown:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Response
+from fastapi import APIRouter, Body, Response
 from sqlalchemy.orm import Session
 
 from pushgate.registry import (
@@ -42,7 +42,7 @@ from pushgate.registry import (
 from pushgate.registry.constants import ProviderName
 from pushgate.registry.pauses import PAUSE_KEY, app_pauses
 from pushgate.server.credentials import check_credentials
-from pushgate.server.deps import Admin, AppId, ServicesDep
+from pushgate.server.deps import Admin, AppId, AppIdPath, KeyIdPath, ServicesDep
 from pushgate.server.errors import ApiError
 from pushgate.server.schemas import (
     ApiKeyCreated,
@@ -59,7 +59,6 @@ from pushgate.server.schemas import (
 
 admin = APIRouter(prefix="/v1/apps", tags=["apps (admin)"], dependencies=[Admin])
 own = APIRouter(prefix="/v1/app", tags=["app"])
-AppIdPath = Annotated[int, Path(description="The app's id")]
 
 
 def app_out(session: Session, app: App) -> AppOut:
@@ -168,7 +167,7 @@ def add_key(app_id: AppIdPath, svc: ServicesDep, body: KeyCreate | None = None) 
 
 
 @admin.delete("/{app_id}/keys/{key_id}", status_code=204, summary="Revoke an API key")
-def revoke_key(app_id: AppIdPath, key_id: int, svc: ServicesDep) -> Response:
+def revoke_key(app_id: AppIdPath, key_id: KeyIdPath, svc: ServicesDep) -> Response:
     with svc.db.session() as session:
         require_app(session, app_id)
         if not revoke_api_key(session, app_id, key_id):

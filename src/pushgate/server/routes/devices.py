@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 from sqlalchemy.orm import Session
 
 from pushgate.registry import (
@@ -31,7 +31,7 @@ from pushgate.registry import (
 )
 from pushgate.registry.constants import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Platform, ProviderName
 from pushgate.registry.models import utcnow
-from pushgate.server.deps import AppId, ServicesDep, owned
+from pushgate.server.deps import AppId, DeviceIdPath, ServicesDep, owned
 from pushgate.server.device_patch import patch_device
 from pushgate.server.errors import ApiError
 from pushgate.server.schemas import (
@@ -45,7 +45,6 @@ from pushgate.server.schemas import (
 )
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
-DeviceIdPath = Annotated[int, Path(description="The device's id (as returned at registration)")]
 # Where the registry's field names sit in a subscription-style request body.
 _SUBSCRIPTION_FIELDS = {"endpoint": "subscription.endpoint", "p256dh": "subscription.keys.p256dh",
                         "auth": "subscription.keys.auth", "keys": "subscription.keys"}

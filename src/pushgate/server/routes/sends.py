@@ -21,7 +21,6 @@ from pushgate.errors import Backpressure
 from pushgate.registry import (
     SendStatus,
     SendStatusView,
-    cancel_send,
     device_tokens,
     get_send_status,
     list_deliveries,
@@ -31,6 +30,7 @@ from pushgate.registry.constants import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Deli
 from pushgate.server.deps import AppId, ServicesDep, owned
 from pushgate.server.errors import ApiError
 from pushgate.server.schemas import Page, SendAccepted, SendDeliveryOut, SendIn, SendStatusOut
+from pushgate.service.cancel import cancel_and_settle
 from pushgate.service.submit import submit_send
 
 router = APIRouter(prefix="/v1", tags=["sends"])
@@ -147,12 +147,12 @@ def deliveries(
     responses={409: {"description": "The send has finished"}}, summary="Cancel a scheduled or running send",
 )
 def cancel(send_id: SendId, app_id: AppId, svc: ServicesDep) -> SendStatusOut:
-    """Jobs already queued deliver nothing more; deliveries already made stay recorded."""
-    with svc.db.session() as session:
+    """Devices not yet delivered to end ``cancelled``; deliveries already made stay recorded."""
+    with svc.db.session(write=False) as session:
         _owned_status(session, app_id, send_id)
-        cancel_send(session, send_id, app_id=app_id)
-        view = get_send_status(session, send_id)
-        assert view is not None
+    view = cancel_and_settle(svc.db, svc.queue, send_id, app_id=app_id)
+    if view is None:  # deleted meanwhile
+        raise ApiError(404, "not_found", "send not found")
     if view.status != SendStatus.CANCELLED:
         raise ApiError(409, "not_cancellable",
                        f"the send is {view.status}; only unfinished sends can be cancelled")
