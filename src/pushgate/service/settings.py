@@ -74,7 +74,9 @@ class Settings(BaseModel):
     # Devices per delivery job. Each job pays a claim, a load, a wait for its outcomes
     # to be written and a completion: 1,000 devices share them (500: ~10% fewer deliveries/s).
     chunk_size: int = Field(default=1000, ge=1)  # planner.fanout.DEFAULT_CHUNK_SIZE
-    lease_seconds: float = Field(default=60.0, gt=0)
+    # A killed worker's jobs come back this long after its last heartbeat (every third
+    # of it, workers/context.py); short, so a crash delays a broadcast by seconds.
+    lease_seconds: float = Field(default=15.0, gt=0)
     max_tries: int = Field(default=10, ge=1)
     max_queue_depth: int = Field(default=1_000_000, ge=1)  # pending deliveries before 503
     backpressure_retry_after: int = Field(default=5, ge=1)
