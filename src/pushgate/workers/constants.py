@@ -5,12 +5,26 @@ from __future__ import annotations
 import uuid
 
 # Outcomes are written in bulk: every FLUSH_EVERY results or FLUSH_INTERVAL
-# seconds after the first unwritten one, whichever comes first. Small enough
-# that a kill -9 re-sends few deliveries (only unwritten ones are re-sent),
-# large enough that the database sees a few hundred transactions a second at
-# 20,000 deliveries/s rather than one per delivery.
+# seconds after the first unwritten one, whichever comes first — or at once
+# when a job's in-flight window is full (its slots free only when its
+# outcomes are durable, workers/window.py). The database sees a few hundred
+# transactions a second at 20,000 deliveries/s rather than one per delivery.
 FLUSH_EVERY = 100
 FLUSH_INTERVAL = 0.05
+
+# The in-flight window of a delivery job (workers/window.py): devices handed
+# to the provider whose outcome is not durable yet, which is all a kill -9
+# can re-send. It starts at WINDOW_INITIAL (or where the app's last job left
+# it), never goes below WINDOW_MIN nor above the job's share of
+# worker_concurrency, and follows GAIN x rate x base hold (BBR's cwnd gain
+# of 2); the base hold is the lowest round mean of the last
+# WINDOW_BASE_SECONDS, refreshed by a quarter-size probe round every
+# WINDOW_PROBE_SECONDS.
+WINDOW_INITIAL = 64
+WINDOW_MIN = 8
+WINDOW_GAIN = 2.0
+WINDOW_BASE_SECONDS = 1.0
+WINDOW_PROBE_SECONDS = 0.5
 # A failed outcome write (database restarting) is retried after this long.
 FLUSH_RETRY_SECONDS = 0.5
 
