@@ -29,6 +29,7 @@ The steps, in the order that keeps "delivered or recorded, never lost":
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
 import random
@@ -78,6 +79,17 @@ def delivery_id(send_id: str, device_id: int) -> str:
 
 _NAMESPACE_BYTES = DELIVERY_NAMESPACE.bytes
 
+
+def collapse_id_for(send_id: str) -> str:
+    """The collapse identifier every delivery of a send carries (``Notification.dedupe_id``).
+
+    A device that gets a send twice — its request was in flight at a crash —
+    shows it once: the second replaces the first. 16 URL-safe base64
+    characters of a SHA-256 of the send id: the same on every retry and
+    re-run, within every provider's limit (WNS ``X-WNS-Tag``: 16).
+    """
+    digest = hashlib.sha256(b"pushgate-collapse:" + send_id.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:12]).decode()
 
 
 def retry_delay(tries: int, retry_after: float | None) -> float:
@@ -146,6 +158,8 @@ class DeliveryJob:
             return
         now = datetime.now(UTC)
         notification = effective_notification(info, now)
+        if notification is not None and notification.collapse_key is None and notification.dedupe_id is None:
+            notification = notification.model_copy(update={"dedupe_id": collapse_id_for(self.send_id)})
         if notification is None:
             for device in devices:
                 self._record(Outcome(device.id, DeliveryStatus.EXPIRED, REASON_EXPIRED, attempts=0))
@@ -351,4 +365,4 @@ def _token_of(device: DeviceRow) -> Any:
     return provider_spec(device.provider).client_token(device.token, device.p256dh, device.auth)
 
 
-__all__ = ["DeliveryJob", "delivery_id", "effective_notification", "retry_delay"]
+__all__ = ["DeliveryJob", "collapse_id_for", "delivery_id", "effective_notification", "retry_delay"]
