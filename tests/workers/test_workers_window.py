@@ -33,7 +33,7 @@ def test_a_window_stays_near_rate_times_latency_when_answers_are_fast() -> None:
     run_rounds(window, clock, hold=0.002, rounds=10)
     assert window.limit == 500
     # Now every device is held longer the more are in flight (a saturated process: 20,000
-    # deliveries/s at most): hold = limit / 20,000. The window shrinks to about twice the
+    # deliveries/s at most): hold = limit / 20,000. The window shrinks to about 1.5 times the
     # rate x the lowest hold seen, far below the maximum, without losing throughput.
     for _ in range(30):
         started = clock.now
@@ -63,8 +63,8 @@ def test_the_window_never_leaves_its_bounds_and_counts_what_it_holds() -> None:
     assert window.open()
     assert woken
     window.release(7, 7.0)
-    # A provider path that saturates at 100 deliveries/s with a 10 ms floor: about
-    # 2 x 100 x 0.01 = 2 would do, so the window falls to its minimum, never below.
+    # A provider path that saturates at 100 deliveries/s with a 10 ms floor: even the
+    # minimum of 4 in flight queues (40 ms), so the window stays near it, never below.
     for _ in range(40):
         started = clock.now
         count = 0
@@ -73,7 +73,7 @@ def test_the_window_never_leaves_its_bounds_and_counts_what_it_holds() -> None:
             count += 1
         clock.now += max(0.01, count / 100)
         window.release(count, count * (clock.now - started))
-    assert window.limit == 4
+    assert 4 <= window.limit <= 8
     # Fast answers whatever the window: it grows to the configured maximum, never above.
     run_rounds(window, clock, hold=0.0001, rounds=20)
     assert window.limit == 50

@@ -196,7 +196,6 @@ class DeliveryJob:
         seen = book.generation
         window = ctx.windows.open(self.app_id, self.provider, client.concurrency)
         recorder = ctx.recorder
-        window.on_full = recorder.hurry
         unwritten: deque[tuple[int, float]] = deque()  # (recorder sequence, handed over at)
         clock = time.monotonic
 

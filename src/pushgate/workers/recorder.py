@@ -14,9 +14,7 @@ outcomes are always durable.
 Write-ahead of the next devices: :meth:`OutcomeRecorder.add` returns the
 outcome's sequence number and watchers learn after each commit how far the
 written sequence got, so a job frees the window slot of a device only once
-its outcome is durable (:mod:`pushgate.workers.window`). A job whose window
-is full asks for the write at once (:meth:`OutcomeRecorder.hurry`) instead
-of waiting for ``interval``.
+its outcome is durable (:mod:`pushgate.workers.window`).
 
 One recorder per process is shared by every job: writes from concurrent
 jobs are merged into one transaction instead of queueing on the SQLite
@@ -100,11 +98,6 @@ class OutcomeRecorder:
         if batch.size >= self.flush_every:
             self._urgent.set()
         return self._added
-
-    def hurry(self) -> None:
-        """Write what is buffered without waiting for ``interval`` (a job's window is full)."""
-        if self._batch.size:
-            self._urgent.set()
 
     def watch(self, watcher: Callable[[int], None]) -> None:
         """Call ``watcher(sequence)`` after each commit: outcomes up to it are durable."""

@@ -13,8 +13,9 @@ How big: Little's law (window = rate x time a slot is held) says how many
 slots keep the provider path busy. A provider answering in 1 ms needs a
 few dozen at 20,000 deliveries/s, not ``worker_concurrency``. Like TCP BBR's
 congestion window (``cwnd = 2 x bottleneck rate x min RTT``, Cardwell et
-al., "BBR: Congestion-Based Congestion Control", ACM Queue 14(5), 2016),
-every round (one window of completions) the window becomes
+al., "BBR: Congestion-Based Congestion Control", ACM Queue 14(5), 2016;
+pushgate uses a gain of 1.5), every round (one window of completions) the
+window becomes
 ``GAIN x rate x base hold``: the base hold is the lowest round mean of the
 last ``BASE_WINDOW_SECONDS``, so self-inflicted queueing (a saturated event
 loop, a busy database) makes the window shrink instead of grow, while a
@@ -45,7 +46,7 @@ class InFlightWindow:
 
     __slots__ = (
         "_base", "_probe_at", "_probing", "_rate", "_round_count", "_round_hold", "_round_start",
-        "_wake", "clock", "held", "limit", "maximum", "minimum", "on_full",
+        "_wake", "clock", "held", "limit", "maximum", "minimum",
     )
 
     def __init__(
@@ -70,7 +71,6 @@ class InFlightWindow:
         self._probing: int | None = None  # the limit to return to after a probe round
         self._probe_at = now + WINDOW_PROBE_SECONDS
         self._wake: Callable[[], None] | None = None
-        self.on_full: Callable[[], None] | None = None  # e.g. write the buffered outcomes now
 
     def bind(self, wake: Callable[[], None]) -> None:
         """Call ``wake`` when a slot frees up (the sender sleeping on a full window)."""
@@ -78,11 +78,7 @@ class InFlightWindow:
 
     def open(self) -> bool:
         """May one more device be handed to the provider now?"""
-        if self.held < self.limit:
-            return True
-        if self.on_full is not None:
-            self.on_full()
-        return False
+        return self.held < self.limit
 
     def take(self) -> None:
         """One device handed to the provider."""
