@@ -146,11 +146,14 @@ class WindowHints:
         self.live.discard(window)
         self._last[(app_id, provider)] = window.limit
 
+    # Read by the metrics endpoint, which `pushgate worker --metrics-port` serves from a
+    # thread: copy the set first (one C-level step under the GIL) so it cannot change
+    # size during the sum.
     def in_flight(self) -> int:
-        return sum(window.held for window in self.live)
+        return sum(window.held for window in list(self.live))
 
     def limits(self) -> int:
-        return sum(window.limit for window in self.live)
+        return sum(window.limit for window in list(self.live))
 
 
 __all__ = ["InFlightWindow", "WindowHints"]
