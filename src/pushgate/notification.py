@@ -134,6 +134,14 @@ class Notification(BaseModel):
     silent: bool = Field(default=False, description="Background / content-available, no alert")
     mutable_content: bool = False
     collapse_key: str | None = None
+    # An identifier that makes a repeated delivery replace the notification already shown
+    # instead of appearing twice, without being a collapse key (FCM keeps only four collapse
+    # keys per offline device). Used when collapse_key is unset: APNs apns-collapse-id, FCM
+    # android.notification.tag and its apns-collapse-id, Web Push Topic and tag, WNS
+    # X-WNS-Tag. At most 16 URL-safe base64 characters, which fits each provider's limit
+    # (WNS X-WNS-Tag: 16, docs/protocols/wns.md §3.1; Topic: 32, RFC 8030 §5.4). The server
+    # derives one from each send; the library sends none unless the caller sets it.
+    dedupe_id: str | None = Field(default=None, min_length=2, max_length=16, pattern=r"^[A-Za-z0-9_-]+$")
 
     # Delivery
     ttl: int | None = Field(default=None, ge=0, description="Seconds the provider may store it")

@@ -103,6 +103,16 @@ def test_a_lease_blocks_others_until_it_expires(queue: SqlQueue, clock: ManualCl
     assert (info.status, info.lease_owner, info.due_at) == (JobStatus.LEASED, "second", clock() + 30)
 
 
+def test_a_claim_says_whose_expired_lease_it_took_over(queue: SqlQueue, clock: ManualClock) -> None:
+    queue.enqueue([Job("x", "q", {}), Job("y", "q", {})])
+    [first] = queue.claim(["q"], limit=1, lease_seconds=15, worker="dead")
+    assert first.reclaimed_from is None  # a fresh claim takes over nobody's lease
+    clock.advance(15)
+    by_id = {job.id: job for job in queue.claim(["q"], limit=2, lease_seconds=15, worker="alive")}
+    assert (by_id[first.id].reclaimed_from, by_id[first.id].attempt) == ("dead", 2)
+    assert by_id["y" if first.id == "x" else "x"].reclaimed_from is None
+
+
 def test_extend_is_a_heartbeat_for_the_holder(queue: SqlQueue, clock: ManualClock) -> None:
     queue.enqueue([Job("x", "q", {}), Job("y", "q", {})])
     claim_ids(queue, "q", worker="w1")

@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pushgate.errors import PermanentError
 from pushgate.notification import Notification
-from pushgate.providers._batch import Batch
+from pushgate.providers._batch import Batch, Gate
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
 logger = logging.getLogger("pushgate.providers")
@@ -207,6 +207,7 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         messages: Iterable[Message[TokenT]],
         *,
         on_result: Callable[[TokenResult], None] | None = None,
+        gate: Gate | None = None,
     ) -> BatchResult:
         """Send messages that may each carry another notification and id.
 
@@ -215,6 +216,8 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         the others. ``on_result`` is called with each final outcome as soon
         as it is known (the server records outcomes while a batch is still
         running, so a crash re-sends only what was really in flight).
+        ``gate`` may hold messages back beyond ``concurrency`` (the server's
+        in-flight window, :mod:`pushgate.workers.window`).
         """
         cache: dict[int, PreparedT | PermanentError] = {}
         failed: dict[int, TokenResult] = {}
@@ -243,7 +246,7 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
                 else:
                     yield prepared, message.token, message.id
 
-        return await self._run(jobs(), failed, on_result)
+        return await self._run(jobs(), failed, on_result, gate)
 
     # -- the engine -----------------------------------------------------------------
 
@@ -256,8 +259,9 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         source: Iterable[tuple[PreparedT | None, TokenT, str | None]],
         failed: dict[int, TokenResult] | None = None,
         on_result: Callable[[TokenResult], None] | None = None,
+        gate: Gate | None = None,
     ) -> BatchResult:
-        return await Batch(self, source, failed, on_result).run()
+        return await Batch(self, source, failed, on_result, gate).run()
 
 
 def _set_result(future: asyncio.Future[TokenResult], outcome: TokenResult) -> None:

@@ -13,7 +13,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
@@ -24,6 +24,18 @@ logger = logging.getLogger("pushgate.providers")
 
 TokenT = TypeVar("TokenT")
 PreparedT = TypeVar("PreparedT")
+
+
+class Gate(Protocol):
+    """Holds messages back beyond the provider's ``concurrency`` (the server's in-flight
+    window, which counts a message until its outcome is stored, not just answered)."""
+
+    def open(self) -> bool:
+        """May one more message start now?"""
+
+    def bind(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` once :meth:`open` may have become true."""
+
 
 @dataclass(slots=True)
 class _Job(Generic[TokenT, PreparedT]):
@@ -44,7 +56,7 @@ class Batch(Generic[TokenT, PreparedT]):
     """
 
     __slots__ = (
-        "debug", "exhausted", "failed", "inflight", "loop", "on_result", "pending", "provider",
+        "debug", "exhausted", "failed", "gate", "inflight", "loop", "on_result", "pending", "provider",
         "ready", "results", "sleeping", "time", "wakeup",
     )
 
@@ -54,8 +66,12 @@ class Batch(Generic[TokenT, PreparedT]):
         source: Iterable[tuple[PreparedT | None, TokenT, str | None]],
         failed: dict[int, TokenResult] | None,
         on_result: Callable[[TokenResult], None] | None,
+        gate: Gate | None = None,
     ) -> None:
         self.provider = provider
+        self.gate = gate
+        if gate is not None:
+            gate.bind(self._wake)
         self.loop = asyncio.get_running_loop()
         self.time = self.loop.time
         self.debug = logger.isEnabledFor(logging.DEBUG)  # once per batch, not per request
@@ -82,7 +98,8 @@ class Batch(Generic[TokenT, PreparedT]):
         """Start jobs until ``concurrency`` are in flight or none is ready."""
         provider = self.provider
         start = provider.start
-        while self.inflight < provider.concurrency:
+        gate = self.gate
+        while self.inflight < provider.concurrency and (gate is None or gate.open()):
             job = self._take()
             if job is None:
                 return

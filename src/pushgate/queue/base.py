@@ -19,7 +19,7 @@ Semantics (the contract every implementation keeps):
 - **Claim with a lease.** ``claim`` hands out jobs whose run-at has come
   and that nobody holds — or whose holder's lease expired (a worker killed
   with ``kill -9`` never completes; its jobs come back when the lease runs
-  out). Each claim counts an attempt.
+  out; the claim names the previous holder). Each claim counts an attempt.
 - **Ack**: ``complete`` marks a claimed job done.
 - **max_tries and dead letters.** A job whose attempts are used up goes to
   status ``failed`` (the dead letters) with the last reason, on ``retry``
@@ -93,6 +93,9 @@ class ClaimedJob:
     attempt: int  # 1 on the first claim
     lease_until: float
     worker: str
+    # The previous holder when this claim took over a lease that expired (a worker that
+    # died or stalled); None for a job nobody held. Workers log it.
+    reclaimed_from: str | None = None
 
     @property
     def last_try(self) -> bool:

@@ -115,19 +115,23 @@ class SqlQueue(Queue):
                 .values(status=JobStatus.FAILED.value, last_error=LEASE_EXPIRED_ON_LAST_TRY,
                         lease_owner=None, updated_at=now)
             )
-            due = self._locking(
+            due = connection.execute(self._locking(
                 connection,
-                select(_j.id)
+                select(_j.id, _j.status, _j.lease_owner)
                 .where(
                     text(_ACTIVE), _j.queue.in_(queues), _j.due_at <= now,
                     or_(_j.status == JobStatus.QUEUED.value, _j.attempts < _j.max_tries),
                 )
                 .order_by(_j.due_at)
                 .limit(limit),
-            )
+            )).all()
+            if not due:
+                return []
+            # Rows still leased here are expired leases being taken over: remember whose.
+            reclaimed = {r.id: r.lease_owner for r in due if r.status == JobStatus.LEASED.value}
             claimed = connection.execute(
                 update(jobs_table)
-                .where(_j.id.in_(due))
+                .where(_j.id.in_([r.id for r in due]))
                 .values(status=JobStatus.LEASED.value, due_at=until, attempts=_j.attempts + 1,
                         lease_owner=worker, updated_at=now)
                 .returning(_j.id, _j.queue, _j.payload, _j.run_at, _j.max_tries, _j.size, _j.attempts)
@@ -135,7 +139,7 @@ class SqlQueue(Queue):
         jobs = [
             ClaimedJob(id=r.id, queue=r.queue, payload=r.payload, run_at=float(r.run_at),
                        max_tries=r.max_tries, size=r.size, attempt=r.attempts, lease_until=until,
-                       worker=worker)
+                       worker=worker, reclaimed_from=reclaimed.get(r.id))
             for r in claimed
         ]
         jobs.sort(key=lambda job: job.run_at)

@@ -68,6 +68,17 @@ class Metrics:
             "pushgate_paused_app_providers", "App/provider pairs paused for credential errors",
             registry=self.registry,
         )
+        # What a kill -9 could make devices receive twice: handed to a provider, outcome not
+        # yet durable (workers/window.py); and the sum of the running jobs' windows.
+        self.deliveries_in_flight = Gauge(
+            "pushgate_deliveries_in_flight",
+            "Deliveries handed to a provider whose outcome is not stored yet",
+            registry=self.registry,
+        )
+        self.delivery_window = Gauge(
+            "pushgate_delivery_window", "Sum of the running delivery jobs' in-flight windows",
+            registry=self.registry,
+        )
 
     def watch_queue(self, depth: Callable[[], dict[str, int]]) -> None:
         """Expose ``depth()`` (pending work per queue) as a gauge read at scrape time.

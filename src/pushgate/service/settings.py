@@ -74,7 +74,9 @@ class Settings(BaseModel):
     # Devices per delivery job. Each job pays a claim, a load, a wait for its outcomes
     # to be written and a completion: 1,000 devices share them (500: ~10% fewer deliveries/s).
     chunk_size: int = Field(default=1000, ge=1)  # planner.fanout.DEFAULT_CHUNK_SIZE
-    lease_seconds: float = Field(default=60.0, gt=0)
+    # A killed worker's jobs come back this long after its last heartbeat (every third
+    # of it, workers/context.py); short, so a crash delays a broadcast by seconds.
+    lease_seconds: float = Field(default=15.0, gt=0)
     max_tries: int = Field(default=10, ge=1)
     # The longest a delivery waits for its next try, whatever Retry-After a provider
     # answers (an FCM 429 with Retry-After: 999999 would park it for 11.6 days).

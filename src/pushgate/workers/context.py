@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pushgate.queue import ClaimedJob, Queue
 from pushgate.registry import Database
@@ -24,6 +24,7 @@ from pushgate.service.settings import Settings
 from pushgate.workers.clients import ClientCache
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder
+from pushgate.workers.window import WindowHints
 
 logger = logging.getLogger("pushgate.workers")
 
@@ -39,6 +40,7 @@ class WorkerContext:
     pauses: PauseBook
     notify: Callable[[], None]  # wake this process's idle worker loops (new due jobs)
     worker: str  # lease owner name of this process
+    windows: WindowHints = field(default_factory=WindowHints)  # the jobs' in-flight windows
 
     def observer(self, provider: str) -> OutcomeMetrics:
         return OutcomeMetrics(self.metrics, provider)

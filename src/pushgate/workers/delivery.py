@@ -10,7 +10,10 @@ The steps, in the order that keeps "delivered or recorded, never lost":
 3. Each device gets a :class:`Message` whose id is derived from the send and
    the device, so a retry — or a re-run after ``kill -9`` — carries the same
    APNs ``apns-id``. The app's long-lived client sends them; each outcome is
-   handed to the shared :class:`OutcomeRecorder` the moment it is known.
+   handed to the shared :class:`OutcomeRecorder` the moment it is known. A
+   device holds a slot of the job's in-flight window until its outcome is
+   durable (:mod:`pushgate.workers.window`), so a kill re-sends only what the
+   window held.
 4. Final outcomes (sent, dead, failed, expired) are recorded; dead tokens
    deactivate their device unless it re-registered after the provider's
    timestamp. Temporary failures become one new job for those devices, due
@@ -28,10 +31,12 @@ The steps, in the order that keeps "delivered or recorded, never lost":
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -75,6 +80,18 @@ def delivery_id(send_id: str, device_id: int) -> str:
 
 
 _NAMESPACE_BYTES = DELIVERY_NAMESPACE.bytes
+
+
+def collapse_id_for(send_id: str) -> str:
+    """The collapse identifier every delivery of a send carries (``Notification.dedupe_id``).
+
+    A device that gets a send twice — its request was in flight at a crash —
+    shows it once: the second replaces the first. 16 URL-safe base64
+    characters of a SHA-256 of the send id: the same on every retry and
+    re-run, within every provider's limit (WNS ``X-WNS-Tag``: 16).
+    """
+    digest = hashlib.sha256(b"pushgate-collapse:" + send_id.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:12]).decode()
 
 
 def retry_delay(tries: int, retry_after: float | None) -> float:
@@ -143,6 +160,8 @@ class DeliveryJob:
             return
         now = datetime.now(UTC)
         notification = effective_notification(info, now)
+        if notification is not None and notification.collapse_key is None and notification.dedupe_id is None:
+            notification = notification.model_copy(update={"dedupe_id": collapse_id_for(self.send_id)})
         if notification is None:
             for device in devices:
                 self._record(Outcome(device.id, DeliveryStatus.EXPIRED, REASON_EXPIRED, attempts=0))
@@ -177,6 +196,17 @@ class DeliveryJob:
         observed = ctx.observer(self.provider)
         book = ctx.pauses
         seen = book.generation
+        window = ctx.windows.open(self.app_id, self.provider, client.concurrency)
+        recorder = ctx.recorder
+        unwritten: deque[tuple[int, float]] = deque()  # (recorder sequence, handed over at)
+        clock = time.monotonic
+
+        def written(upto: int) -> None:  # the recorder committed outcomes up to ``upto``
+            count, hold, now = 0, 0.0, clock()
+            while unwritten and unwritten[0][0] <= upto:
+                hold += now - unwritten.popleft()[1]
+                count += 1
+            window.release(count, hold)
 
         def messages() -> Iterator[Message[Any]]:
             nonlocal seen
@@ -189,6 +219,7 @@ class DeliveryJob:
                         return  # another job found them bad
                 token = _token_of(device)
                 by_token.setdefault(client.token_key(token), []).append(device.id)
+                window.take()
                 yield Message(token, notification, delivery_id(self.send_id, device.id))
 
         def on_result(result: TokenResult) -> None:
@@ -198,10 +229,13 @@ class DeliveryJob:
                 return
             device_id = ids.pop()
             observed.add(result)
+            latency = result.latency or 0.0
             if result.status is Status.RETRY and self.tries < max_tries:
                 tally.retry[device_id] = result
+                window.release(1, latency)  # not accepted, nothing to record: free the slot
                 return
             if result.status is Status.FAILED and result.cause is Cause.CONFIG:
+                window.release(1, latency)
                 if tally.config_error is None:
                     tally.config_error = result.reason or result.detail or "credentials rejected"
                     ctx.pauses.note(ProviderPause(  # provisional: stop this process's other jobs now
@@ -216,12 +250,17 @@ class DeliveryJob:
                 dead = DeadToken(device_id, result.reason or "Unregistered", result.timestamp)
             outcome = Outcome.from_result(device_id, result, give_up=True)
             tally.settled.add(device_id)
-            ctx.recorder.add(self.send_id, self.provider, _with_attempts(outcome, self.tries), dead)
+            seq = recorder.add(self.send_id, self.provider, _with_attempts(outcome, self.tries), dead)
+            unwritten.append((seq, clock() - latency))
 
+        recorder.watch(written)
         try:
             async with ctx.heartbeat(self.job):
-                await client.send_messages(messages(), on_result=on_result)
+                await client.send_messages(messages(), on_result=on_result, gate=window)
+                await recorder.flush()
         finally:
+            recorder.unwatch(written)
+            ctx.windows.close(self.app_id, self.provider, window)
             observed.commit()
         return tally
 
@@ -337,4 +376,4 @@ def _token_of(device: DeviceRow) -> Any:
     return provider_spec(device.provider).client_token(device.token, device.p256dh, device.auth)
 
 
-__all__ = ["DeliveryJob", "delivery_id", "effective_notification", "retry_delay"]
+__all__ = ["DeliveryJob", "collapse_id_for", "delivery_id", "effective_notification", "retry_delay"]

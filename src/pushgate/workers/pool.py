@@ -7,10 +7,11 @@ interrupted or whose fan-out job ran out of tries (idempotent), then claim.
 Housekeeping then counts auth token refreshes and purges finished jobs.
 
 Sizing: each loop runs up to ``max_jobs`` jobs at once, and each job sends
-with ``worker_concurrency / max_jobs`` requests in flight, so one loop never
-has more than ``worker_concurrency`` requests outstanding — the bound on what
-a ``kill -9`` can make a device receive twice, together with the outcomes
-not yet written.
+with at most ``worker_concurrency / max_jobs`` devices in its in-flight
+window (:mod:`pushgate.workers.window`): handed to the provider and not yet
+durably recorded. The window adapts to rate x latency, usually far below
+that maximum, and what the windows hold is all a ``kill -9`` can make a
+device receive twice (``pushgate_deliveries_in_flight`` shows it).
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ class WorkerPool:
         self.workers = [
             Worker(self.ctx, max_jobs=self.max_jobs, name=f"worker-{n}") for n in range(self.count)
         ]
+        metrics.deliveries_in_flight.set_function(self.ctx.windows.in_flight)
+        metrics.delivery_window.set_function(self.ctx.windows.limits)
         self._housekeeping: asyncio.Task[None] | None = None
         self._refresh_counts: dict[int, int] = {}
         self._resume_pending = False
@@ -109,7 +112,7 @@ class WorkerPool:
         for worker in self.workers:
             worker.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="pushgate-housekeeping")
-        logger.info("%d sender workers (%s), %d jobs each, %d requests in flight per job",
+        logger.info("%d sender workers (%s), %d jobs each, at most %d requests in flight per job",
                     self.count, ctx.worker, self.max_jobs, ctx.clients.concurrency)
 
     async def stop(self) -> None:

@@ -11,6 +11,11 @@ counters and the dead-token deactivations; a job waits for
 :meth:`OutcomeRecorder.flush` before it completes, so a completed job's
 outcomes are always durable.
 
+Write-ahead of the next devices: :meth:`OutcomeRecorder.add` returns the
+outcome's sequence number and watchers learn after each commit how far the
+written sequence got, so a job frees the window slot of a device only once
+its outcome is durable (:mod:`pushgate.workers.window`).
+
 One recorder per process is shared by every job: writes from concurrent
 jobs are merged into one transaction instead of queueing on the SQLite
 write lock one by one.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pushgate.registry import Database, DeadToken, Outcome, deactivate_devices, record_outcomes
@@ -69,14 +75,18 @@ class OutcomeRecorder:
         self._urgent = asyncio.Event()  # write now: batch full, or a job waits in flush()
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
+        self._watchers: set[Callable[[int], None]] = set()
         self.written = 0  # outcomes written so far (observability, tests)
 
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="pushgate-outcome-recorder")
 
-    def add(self, send_id: str, provider: str, outcome: Outcome, dead: DeadToken | None = None) -> None:
-        """Buffer one final outcome (and the dead token it reports); never blocks."""
+    def add(self, send_id: str, provider: str, outcome: Outcome, dead: DeadToken | None = None) -> int:
+        """Buffer one final outcome (and the dead token it reports); never blocks.
+
+        Returns its sequence number: it is durable once a watcher sees that far.
+        """
         batch = self._batch
         batch.outcomes.setdefault((send_id, provider), []).append(outcome)
         if dead is not None:
@@ -87,6 +97,14 @@ class OutcomeRecorder:
         self._items.set()
         if batch.size >= self.flush_every:
             self._urgent.set()
+        return self._added
+
+    def watch(self, watcher: Callable[[int], None]) -> None:
+        """Call ``watcher(sequence)`` after each commit: outcomes up to it are durable."""
+        self._watchers.add(watcher)
+
+    def unwatch(self, watcher: Callable[[int], None]) -> None:
+        self._watchers.discard(watcher)
 
     async def flush(self) -> None:
         """Return once every outcome added before the call is written."""
@@ -137,6 +155,11 @@ class OutcomeRecorder:
             async with self._progress:
                 self._written = batch.upto
                 self._progress.notify_all()
+            for watcher in list(self._watchers):
+                try:
+                    watcher(batch.upto)
+                except Exception as exc:  # a job's bookkeeping must not stop the writes
+                    log_failure(logger, "an outcome watcher failed", exc)
 
 
 def _write(db: Database, batch: _Batch) -> None:

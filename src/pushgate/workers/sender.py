@@ -169,6 +169,10 @@ class Worker:
                 continue
             idle = IDLE_MIN
             for job in jobs:
+                if job.reclaimed_from is not None:
+                    # Its holder died or stalled: what it had in flight is sent again.
+                    logger.warning("job %s: lease of %s expired; reclaimed (attempt %d of %d)",
+                                   job.id, job.reclaimed_from, job.attempt, job.max_tries)
                 task = asyncio.create_task(self._run(job), name=f"job {job.id}")
                 self._running.add(task)
                 task.add_done_callback(self._job_done)

@@ -264,6 +264,8 @@ def build_payload(
             headers["apns-expiration"] = str(max(expires, 0))
     if notification.collapse_key is not None:
         headers["apns-collapse-id"] = notification.collapse_key
+    elif notification.dedupe_id is not None:  # docs/protocols/apns.md §3.1: replaces on the device
+        headers["apns-collapse-id"] = notification.dedupe_id
     for name, value in header_override.items():
         headers[name] = str(value)
     push_type = headers["apns-push-type"]

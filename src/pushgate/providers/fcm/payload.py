@@ -158,7 +158,11 @@ def _android(n: Notification, ttl: int | None) -> dict[str, Any]:
     for key, value in (
         ("icon", n.icon),
         ("sound", _sound_name(n.sound) if n.sound is not None else None),
-        ("tag", n.collapse_key),
+        # android.notification.tag replaces a shown notification with the same tag
+        # (docs/protocols/fcm.md §4); a dedupe id goes here, never into collapse_key: FCM keeps
+        # at most four collapse keys per device (firebase.google.com/docs/cloud-messaging/
+        # customize-messages/collapsible-message-types), so one per send would drop sends.
+        ("tag", n.collapse_key if n.collapse_key is not None else n.dedupe_id),
         ("click_action", n.url),
         ("title_loc_key", n.title_loc_key),
         ("title_loc_args", n.title_loc_args),
@@ -225,6 +229,8 @@ def _apns(n: Notification, body: str | None, ttl: int | None, now: datetime) -> 
                 "longer than the 64 bytes APNs allows for apns-collapse-id", field="collapse_key"
             )
         headers["apns-collapse-id"] = n.collapse_key
+    elif n.dedupe_id is not None:
+        headers["apns-collapse-id"] = n.dedupe_id
     apns: dict[str, Any] = {"headers": headers}
     if aps:
         apns["payload"] = {"aps": aps}

@@ -109,7 +109,7 @@ def build_json(notification: Notification, body: str | None = None) -> dict[str,
         ("image", n.image),
         ("app_badge", n.badge),
         ("url", n.url),
-        ("tag", n.collapse_key),
+        ("tag", n.collapse_key if n.collapse_key is not None else n.dedupe_id),
     ):
         if value is not None:
             payload[key] = value
@@ -194,6 +194,8 @@ def build_payload(
             )
     elif notification.collapse_key:
         topic = web_topic(notification.collapse_key)
+    elif notification.dedupe_id:  # already of the alphabet and length RFC 8030 §5.4 allows
+        topic = web_topic(notification.dedupe_id)
 
     def encode(body: str | None) -> bytes:
         payload = build_json(notification, body)

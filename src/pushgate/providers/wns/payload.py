@@ -362,8 +362,9 @@ def _headers(
     ttl = n.ttl_seconds(now)
     if ttl is not None:
         put("X-WNS-TTL", str(ttl))
-    if n.collapse_key and wns_type in (WNSType.TOAST, WNSType.TILE):
-        put("X-WNS-Tag", short_label(n.collapse_key))
+    collapse = n.collapse_key or n.dedupe_id
+    if collapse and wns_type in (WNSType.TOAST, WNSType.TILE):
+        put("X-WNS-Tag", short_label(collapse))
     if n.thread_id and wns_type is WNSType.TOAST:
         put("X-WNS-Group", short_label(n.thread_id))
     if request_for_status:
