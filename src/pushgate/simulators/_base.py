@@ -8,6 +8,7 @@ operations as methods.
 
 Common control routes (each simulator adds its own, e.g. token states):
 
+- ``GET /__control/``                  → ``{"routes": [{"method", "path", "description"}]}``
 - ``GET /__control/health``            → ``{"name": ..., "url": ...}``
 - ``GET /__control/accepted``          → ``{"accepted": [...]}``
 - ``DELETE /__control/accepted``       → clears it
@@ -139,15 +140,21 @@ class Simulator(ABC):
         self.requests = 0
         self._faults: deque[Fault] = deque()
         self._server: SimServer | None = None
-        self._control: dict[tuple[str, str], ControlHandler] = {
-            ("GET", "health"): lambda _: {"name": self.name, "url": self.url},
-            ("GET", "accepted"): lambda _: {"accepted": self.accepted},
-            ("DELETE", "accepted"): lambda _: self.accepted.clear(),
-            ("POST", "faults"): lambda body: self.queue_fault(Fault.from_json(body)),
-            ("DELETE", "faults"): lambda _: self._faults.clear(),
-            ("POST", "latency"): lambda body: self.set_latency(float(body["seconds"])),
-            ("POST", "reset"): lambda _: self.reset(),
-        }
+        self._control: dict[tuple[str, str], ControlHandler] = {}
+        self._descriptions: dict[tuple[str, str], str] = {}
+        for method, name, handler, description in (
+            ("GET", "", lambda _: {"routes": self.control_index()}, "this list of control routes"),
+            ("GET", "health", lambda _: {"name": self.name, "url": self.url}, "the simulator's name and URL"),
+            ("GET", "accepted", lambda _: {"accepted": self.accepted}, "every accepted delivery"),
+            ("DELETE", "accepted", lambda _: self.accepted.clear(), "forget the accepted deliveries"),
+            ("POST", "faults", lambda body: self.queue_fault(Fault.from_json(body)),
+             "queue a forced answer (status, body, headers or goaway/drop/reset) for the next requests"),
+            ("DELETE", "faults", lambda _: self._faults.clear(), "clear the queued faults"),
+            ("POST", "latency", lambda body: self.set_latency(float(body["seconds"])),
+             "delay every provider request by {seconds}"),
+            ("POST", "reset", lambda _: self.reset(), "clear faults, latency and accepted deliveries"),
+        ):
+            self.add_control(method, name, handler, description)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -208,8 +215,22 @@ class Simulator(ABC):
         self.latency = 0.0
         self.accepted.clear()
 
-    def add_control(self, method: str, name: str, handler: ControlHandler) -> None:
+    def add_control(self, method: str, name: str, handler: ControlHandler, description: str) -> None:
+        """Serve ``handler`` at ``METHOD /__control/<name>``; ``description`` (one line)
+        is what ``GET /__control/`` says about it, so a curl user can find every route."""
         self._control[(method, name)] = handler
+        self._descriptions[(method, name)] = description
+
+    def control_routes(self) -> list[tuple[str, str]]:
+        """Every control route as (method, name under ``/__control/``)."""
+        return list(self._control)
+
+    def control_index(self) -> list[dict[str, str]]:
+        index = []
+        for method, name in sorted(self._control, key=lambda route: (route[1], route[0])):
+            description = self._descriptions[(method, name)]
+            index.append({"method": method, "path": CONTROL_PREFIX + name, "description": description})
+        return index
 
     # -- request path -----------------------------------------------------------------
 

@@ -104,25 +104,31 @@ class FCMSimulator(Simulator):
         self.create_project(demo.project_id)
         self._demo_email = demo.client_email
         self._demo_project = demo.project_id
-        for method, name, handler in (
-            ("POST", "projects", lambda b: self.create_service_account(b["project_id"])),
-            ("POST", "service_accounts", self._control_service_account),
-            ("GET", "demo_credentials", lambda _: self.demo_credentials()),
+        for method, name, handler, description in (
+            ("POST", "projects", lambda b: self.create_service_account(b["project_id"]),
+             "a new service-account JSON for a project"),
+            ("POST", "service_accounts", self._control_service_account, "register or create an account"),
+            ("GET", "demo_credentials", lambda _: self.demo_credentials(), "the demo project and account"),
             ("POST", "tokens", lambda b: {"token": self.register_token(
                 b.get("token"), project_id=b.get("project_id", DEMO_PROJECT),
-                platform=b.get("platform", "android"), state=b.get("state", "active"))}),
+                platform=b.get("platform", "android"), state=b.get("state", "active"))},
+             "issue a device token (or register the given one)"),
             ("GET", "tokens", lambda _: {"tokens": {t: {"project_id": d.project_id, "platform": d.platform,
-                                                        "state": d.state} for t, d in self.devices.items()}}),
-            ("POST", "token_state", lambda b: self.set_token_state(b["token"], b["state"])),
-            ("POST", "quotas", lambda b: self.set_quotas(**b)),
+                                                        "state": d.state} for t, d in self.devices.items()}},
+             "the known device tokens and their states"),
+            ("POST", "token_state", lambda b: self.set_token_state(b["token"], b["state"]),
+             "set a token's state: active, unregistered, invalid, apns_*"),
+            ("POST", "quotas", lambda b: self.set_quotas(**b), "project and device quotas (429 beyond)"),
             ("POST", "revoke_access_tokens", lambda b: {"revoked": self.revoke_access_tokens(
-                b.get("project_id"))}),
+                b.get("project_id"))}, "invalidate issued access tokens (sends get 401)"),
             ("POST", "apns_credential", lambda b: self.set_apns_credential(
-                b.get("project_id", DEMO_PROJECT), bool(b["valid"]))),
+                b.get("project_id", DEMO_PROJECT), bool(b["valid"])),
+             "break or fix the project's APNs credential"),
             ("POST", "errors", lambda b: self.inject_error(
-                int(b["status"]), count=int(b.get("count", 1)), retry_after=b.get("retry_after"))),
+                int(b["status"]), count=int(b.get("count", 1)), retry_after=b.get("retry_after")),
+             "the next sends answer a Google-shaped error"),
         ):
-            self.add_control(method, name, handler)
+            self.add_control(method, name, handler, description)
 
     # -- knobs ----------------------------------------------------------------------
 

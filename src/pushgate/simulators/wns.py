@@ -118,24 +118,30 @@ class WNSSimulator(Simulator):
         self._service_limits: dict[str | None, checks.RateLimit] = {}
         self._channel_limits: dict[str | None, checks.RateLimit] = {}
         self.demo_app = self.register_app(client_id, client_secret)
-        for method, name, handler in (
+        for method, name, handler, description in (
             ("POST", "apps", lambda b: asdict(self.register_app(
                 b.get("client_id"), b.get("client_secret"), tenant_id=b.get("tenant_id"),
-                app_sdk=b.get("app_sdk")))),
-            ("GET", "apps", lambda _: {"apps": [asdict(a) for a in self.apps.values()]}),
+                app_sdk=b.get("app_sdk"))), "register an app (classic or Entra ID)"),
+            ("GET", "apps", lambda _: {"apps": [asdict(a) for a in self.apps.values()]}, "the apps"),
             ("POST", "channels", lambda b: self._channel_json(self.create_channel(
-                b.get("id"), client_id=b.get("client_id"), state=b.get("state", "active")))),
-            ("GET", "channels", lambda _: {"channels": [self._channel_json(c) for c in self.channels]}),
-            ("POST", "channels/state", lambda b: self.set_channel_state(b["channel"], b["state"])),
+                b.get("id"), client_id=b.get("client_id"), state=b.get("state", "active"))),
+             "issue a channel (bound to an app if client_id is given)"),
+            ("GET", "channels", lambda _: {"channels": [self._channel_json(c) for c in self.channels]},
+             "the known channels"),
+            ("POST", "channels/state", lambda b: self.set_channel_state(b["channel"], b["state"]),
+             "set a channel's state: active, offline, expired, unknown"),
             ("POST", "rate_limit", lambda b: self.set_rate_limit(
-                b.get("limit"), float(b.get("window", 60.0)), client_id=b.get("client_id"))),
+                b.get("limit"), float(b.get("window", 60.0)), client_id=b.get("client_id")),
+             "per cloud service limit (406 beyond)"),
             ("POST", "channel_rate_limit", lambda b: self.set_channel_rate_limit(
-                b.get("limit"), float(b.get("window", 60.0)), channel=b.get("channel"))),
-            ("POST", "mode", lambda b: self.set_mode(strict=b.get("strict"), app_sdk=b.get("app_sdk"))),
-            ("POST", "tokens/revoke", lambda _: self.revoke_tokens()),
-            ("GET", "credentials", lambda _: self.demo_credentials()),
+                b.get("limit"), float(b.get("window", 60.0)), channel=b.get("channel")),
+             "per channel limit (channelthrottled beyond)"),
+            ("POST", "mode", lambda b: self.set_mode(strict=b.get("strict"), app_sdk=b.get("app_sdk")),
+             "strict channel checks, App SDK mode"),
+            ("POST", "tokens/revoke", lambda _: self.revoke_tokens(), "invalidate access tokens (401)"),
+            ("GET", "credentials", lambda _: self.demo_credentials(), "the demo app's credentials and URLs"),
         ):
-            self.add_control(method, name, handler)
+            self.add_control(method, name, handler, description)
 
     # -- knobs (Python API; each also a control route) ----------------------------------
 
