@@ -62,7 +62,15 @@ async def start_simulators(
     return running
 
 
+DEMO_DEVICES = 3  # tokens each simulator issues up front, so a first script has someone to send to
+
+
 def describe(running: dict[str, Simulator], ca_path: Path | None) -> dict[str, Any]:
+    """URLs, demo credentials and a few device tokens each simulator issued.
+
+    The tokens are issued the way a device gets them (the simulator knows
+    them), because the simulators refuse tokens they never issued.
+    """
     info: dict[str, Any] = {"ca_file": str(ca_path) if ca_path else None, "simulators": {}}
     for name, simulator in running.items():
         demo = getattr(simulator, "demo_credentials", None)
@@ -70,6 +78,7 @@ def describe(running: dict[str, Simulator], ca_path: Path | None) -> dict[str, A
             "url": simulator.url,
             "control": simulator.url + "/__control/",
             "credentials": demo() if callable(demo) else {},
+            "devices": [simulator.issue_token() for _ in range(DEMO_DEVICES)],
         }
     return info
 

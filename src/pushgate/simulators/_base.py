@@ -271,5 +271,10 @@ class Simulator(ABC):
         return SimResponse.json(200, result if result is not None else {"ok": True})
 
     @abstractmethod
+    def issue_token(self) -> Any:
+        """A new device token, issued as the real service issues one (so it is known):
+        an APNs or FCM token, a Web Push subscription's JSON, a WNS channel URI."""
+
+    @abstractmethod
     async def handle(self, request: SimRequest) -> SimAction:
         """Answer one provider request as the real service would."""

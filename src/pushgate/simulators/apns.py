@@ -316,6 +316,9 @@ class APNsSimulator(Simulator):
 
     # -- the push path --------------------------------------------------------------
 
+    def issue_token(self) -> str:
+        return self.add_token()
+
     async def handle(self, request: SimRequest) -> SimAction:
         conn = request.connection
         if conn.http_version != "2":

@@ -255,6 +255,9 @@ class FCMSimulator(Simulator):
 
     # -- the service ------------------------------------------------------------------
 
+    def issue_token(self) -> str:
+        return self.register_token()
+
     async def handle(self, request: SimRequest) -> SimAction:
         path = request.path.split("?", 1)[0]
         if path == "/token":

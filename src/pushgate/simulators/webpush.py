@@ -238,6 +238,9 @@ class WebPushSimulator(Simulator):
 
     # -- the push service -----------------------------------------------------------
 
+    def issue_token(self) -> dict[str, Any]:
+        return self.subscribe()
+
     async def handle(self, request: SimRequest) -> SimAction:
         path = request.path.split("?", 1)[0]
         parts = path.strip("/").split("/")

@@ -245,6 +245,9 @@ class WNSSimulator(Simulator):
 
     # -- request handling -----------------------------------------------------------------
 
+    def issue_token(self) -> str:
+        return self.create_channel()
+
     async def handle(self, request: SimRequest) -> SimAction:
         path, _, query = request.path.partition("?")
         if path == "/accesstoken.srf":

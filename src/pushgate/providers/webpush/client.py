@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -90,6 +91,13 @@ class _Origin:
         return self.auth_block
 
 
+def _netloc(base_url: str) -> str:
+    netloc = urlsplit(base_url).netloc
+    if not netloc:
+        raise ValueError(f"base_url {base_url!r} is not a URL such as https://push.example.net")
+    return netloc
+
+
 class WebPush(Provider[WebPushToken, PreparedWebPush]):
     """Send to browser push subscriptions (Chrome/FCM, Firefox, Safari, Edge).
 
@@ -102,6 +110,9 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
     :param allowed_hosts: push services endpoints may point at: ``host``
         (port 443), ``host:port`` or ``*.suffix``. ``None``: the browsers'
         services (:data:`DEFAULT_ALLOWED_HOSTS`).
+    :param base_url: a push service of your own, a proxy or a simulator:
+        its host and port are allowed as well. Endpoints come from the
+        subscriptions, so this names a service rather than replacing one.
     :param ssl_context: TLS context for HTTP/2 (offer ALPN ``h2`` and
         ``http/1.1`` so an HTTP/1.1-only service can say so); also used by
         the HTTP/1.1 fallback, which sets its ALPN to ``http/1.1``. Prefer
@@ -122,6 +133,7 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         vapid_private_key: VapidKey | str | bytes | Path,
         vapid_subject: str,
         allowed_hosts: Iterable[str] | None = None,
+        base_url: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ca_file: str | Path | None = None,
         max_connections_per_origin: int = 1,
@@ -132,7 +144,10 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
     ) -> None:
         super().__init__(**kwargs)
         self.vapid = Vapid(vapid_private_key, vapid_subject, clock=clock)
-        self.allowed = AllowList(DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else allowed_hosts)
+        hosts = list(DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else allowed_hosts)
+        if base_url is not None:
+            hosts.append(_netloc(base_url))
+        self.allowed = AllowList(hosts)
         self.clock = clock
         self.request_timeout = request_timeout
         self.max_connections_per_origin = max_connections_per_origin

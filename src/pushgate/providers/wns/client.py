@@ -104,6 +104,10 @@ class WNS(Provider[str, WNSPrepared]):
     :param client_secret: its secret (never logged or shown).
     :param tenant_id: selects the Windows App SDK (Entra ID) token flow.
     :param token_url: the token endpoint, for a simulator or proxy.
+    :param base_url: WNS served elsewhere (a simulator, a proxy): its host is
+        allowed for channel URIs, and the access token comes from it
+        (``/accesstoken.srf``, or ``/{tenant}/oauth2/v2.0/token`` with
+        ``tenant_id``) unless ``token_url`` is given.
     :param allowed_hosts: channel URI hosts that may be called: ``"host"``
         (port 443), ``"host:port"`` or ``"*.suffix"``.
     :param ssl_context: the client TLS context (ALPN http/1.1); else one
@@ -124,6 +128,7 @@ class WNS(Provider[str, WNSPrepared]):
         tenant_id: str | None = None,
         token_url: str | None = None,
         allowed_hosts: Iterable[str] | None = None,
+        base_url: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ca_file: str | Path | None = None,
         max_connections: int = 100,
@@ -134,6 +139,14 @@ class WNS(Provider[str, WNSPrepared]):
     ) -> None:
         super().__init__(**options)
         hosts = DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else tuple(allowed_hosts)
+        if base_url is not None:
+            base = base_url.rstrip("/")
+            netloc = urlsplit(base).netloc
+            if not netloc:
+                raise ValueError(f"base_url {base_url!r} is not a URL such as https://wns.example.net")
+            hosts = (*hosts, netloc)
+            if token_url is None:
+                token_url = f"{base}/{{tenant}}/oauth2/v2.0/token" if tenant_id else f"{base}/accesstoken.srf"
         self._rules = tuple(_HostRule.parse(entry) for entry in hosts)
         self.request_for_status = request_for_status
         self._clock = clock
