@@ -130,8 +130,19 @@ class Simulator(ABC):
         ca: LocalCA | None = None,
         tls: bool = True,
         max_concurrent_streams: int = 1000,
+        accept_any_token: bool = False,
     ) -> None:
+        """
+        :param accept_any_token: treat any well-formed device token as an
+            active device. Off by default: like the real services, a simulator
+            refuses tokens it never issued (through its control API or its
+            device / browser side) nor had registered, so a test cannot pass
+            by sending to made-up tokens. Benchmarks turn it on for volume
+            without set-up. Web Push cannot: an endpoint it never made has no
+            keys to decrypt with, so it always answers 404.
+        """
         self.clock = clock
+        self.accept_any_token = accept_any_token
         self.ca = ca if ca is not None or not tls else LocalCA.create()
         self.tls = tls
         self.max_concurrent_streams = max_concurrent_streams
@@ -153,6 +164,8 @@ class Simulator(ABC):
             ("POST", "latency", lambda body: self.set_latency(float(body["seconds"])),
              "delay every provider request by {seconds}"),
             ("POST", "reset", lambda _: self.reset(), "clear faults, latency and accepted deliveries"),
+            ("POST", "accept_any_token", lambda body: self.set_accept_any_token(bool(body["accept"])),
+             "{accept: true}: any well-formed token is a device; false: only issued ones"),
         ):
             self.add_control(method, name, handler, description)
 
@@ -206,6 +219,9 @@ class Simulator(ABC):
 
     def queue_fault(self, fault: Fault) -> None:
         self._faults.append(fault)
+
+    def set_accept_any_token(self, accept: bool) -> None:
+        self.accept_any_token = accept
 
     def set_latency(self, seconds: float) -> None:
         self.latency = seconds

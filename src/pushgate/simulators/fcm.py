@@ -13,9 +13,10 @@ with ``requests``, over HTTP/1.1):
   their shutdown (§2.7), so a regression to them fails loudly.
 
 With no arguments it creates a project ``demo-project`` with a generated
-service account and accepts any well-formed token, so it works at once as a
-demo and a benchmark sink; ``strict_tokens=True`` accepts only registered
-tokens. Every knob is a method and a control route under ``/__control/``.
+service account. Like FCM, it answers 400 INVALID_ARGUMENT to tokens it
+never issued (:meth:`FCMSimulator.register_token`, ``POST tokens``);
+``accept_any_token=True`` makes any well-formed token an active device (a
+benchmark sink). Every knob is a method and a control route under ``/__control/``.
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ DEMO_PROJECT = "demo-project"
 class FCMSimulator(Simulator):
     """FCM HTTP v1 and Google's token endpoint, with control knobs.
 
-    :param strict_tokens: only registered device tokens are valid; others
-        answer 400 "not a valid FCM registration token".
+    :param accept_any_token: any well-formed token is an active Android
+        device. By default only tokens issued or registered here are; others
+        answer 400 INVALID_ARGUMENT "not a valid FCM registration token", as
+        FCM answers tokens it never issued.
     :param size_limit: bytes for a message (§2.4: 4096).
     :param topic_size_limit: bytes for a topic or condition message (2048).
     :param max_accepted: how many accepted messages :attr:`accepted` keeps
@@ -76,7 +79,7 @@ class FCMSimulator(Simulator):
         ca: LocalCA | None = None,
         tls: bool = True,
         max_concurrent_streams: int = 1000,
-        strict_tokens: bool = False,
+        accept_any_token: bool = False,
         size_limit: int = MESSAGE_SIZE_LIMIT,
         topic_size_limit: int = TOPIC_MESSAGE_SIZE_LIMIT,
         project_per_minute: int = 600_000,
@@ -86,8 +89,8 @@ class FCMSimulator(Simulator):
         max_accepted: int | None = 100_000,
         service_account: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(clock=clock, ca=ca, tls=tls, max_concurrent_streams=max_concurrent_streams)
-        self.strict_tokens = strict_tokens
+        super().__init__(clock=clock, ca=ca, tls=tls, max_concurrent_streams=max_concurrent_streams,
+                         accept_any_token=accept_any_token)
         self.size_limit = size_limit
         self.topic_size_limit = topic_size_limit
         self.project_per_minute = project_per_minute
@@ -314,7 +317,7 @@ class FCMSimulator(Simulator):
         if not topical:
             token = parsed.value
             device = self.devices.get(token)
-            if device is None and (self.strict_tokens or not WELL_FORMED_TOKEN.fullmatch(token)):
+            if device is None and not (self.accept_any_token and WELL_FORMED_TOKEN.fullmatch(token)):
                 return token_error(TokenState.INVALID) or SimResponse(500)
             if device is not None:
                 if device.project_id != project.project_id:
