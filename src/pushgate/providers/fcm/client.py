@@ -30,6 +30,7 @@ from urllib.parse import quote, urlsplit
 from pushgate.errors import ConfigurationError, InvalidNotification, PushgateError, TransportError
 from pushgate.notification import Notification
 from pushgate.providers._base import Provider
+from pushgate.providers._tls import certificate_outcome
 from pushgate.providers.fcm.auth import ServiceAccount, ServiceAccountAuth
 from pushgate.providers.fcm.outcomes import classify
 from pushgate.providers.fcm.payload import (
@@ -206,8 +207,9 @@ class FCM(Provider[str, FCMPrepared]):
         try:
             access = await self.auth.token()
         except TransportError as exc:
-            return TokenResult(token, Status.RETRY, reason="TokenEndpointUnavailable",
-                               cause=Cause.TRANSPORT, detail=str(exc))
+            return certificate_outcome(token, exc) or TokenResult(
+                token, Status.RETRY, reason="TokenEndpointUnavailable", cause=Cause.TRANSPORT,
+                detail=str(exc))
         except ConfigurationError as exc:
             return TokenResult(token, Status.FAILED, reason=type(exc).__name__,
                                cause=Cause.CONFIG, detail=str(exc))
@@ -290,7 +292,11 @@ class FCM(Provider[str, FCMPrepared]):
 
 
 def _failure(token: str, exc: BaseException) -> TokenResult:
-    """A request that got no HTTP answer: transport failures are retried."""
+    """A request that got no HTTP answer: transport failures are retried (but an
+    untrusted certificate is configuration)."""
+    untrusted = certificate_outcome(token, exc)
+    if untrusted is not None:
+        return untrusted
     if isinstance(exc, TransportError):
         return TokenResult(token, Status.RETRY, reason=type(exc).__name__, cause=Cause.TRANSPORT,
                            detail=str(exc) or None, retry_after=exc.retry_after)

@@ -38,6 +38,7 @@ from pushgate.crypto.vapid import VapidKey
 from pushgate.errors import InvalidToken, TransportError
 from pushgate.notification import Notification
 from pushgate.providers._base import Provider
+from pushgate.providers._tls import certificate_outcome
 from pushgate.providers.webpush.auth import Vapid
 from pushgate.providers.webpush.outcomes import DETAIL_LIMIT, classify
 from pushgate.providers.webpush.payload import WebPushMessage, build_payload
@@ -318,7 +319,8 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
             task.add_done_callback(partial(_task_done, done, tag, sub.endpoint))
         else:
             assert error is not None
-            done(tag, self._transport_failure(sub.endpoint, type(error).__name__, str(error)))
+            done(tag, certificate_outcome(sub.endpoint, error)
+                 or self._transport_failure(sub.endpoint, type(error).__name__, str(error)))
 
     async def _send_async(
         self, origin: _Origin, sub: Subscription, prepared: PreparedWebPush, body: bytes
@@ -340,7 +342,8 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
                 origin.audience + sub.path, content=body, headers=headers
             )
         except httpx.HTTPError as exc:
-            return self._transport_failure(sub.endpoint, type(exc).__name__, str(exc))
+            return certificate_outcome(sub.endpoint, exc) or self._transport_failure(
+                sub.endpoint, type(exc).__name__, str(exc))
         return classify(sub.endpoint, response.status_code, response.headers.get, response.content,
                         audience=origin.audience, clock=self.clock)
 

@@ -38,6 +38,7 @@ import httpx
 from pushgate.errors import AuthenticationError, ConfigurationError, RetryableError, TransportError
 from pushgate.notification import Notification
 from pushgate.providers._base import Provider
+from pushgate.providers._tls import certificate_outcome
 from pushgate.providers.wns.auth import WNSAuth
 from pushgate.providers.wns.lanes import Lanes
 from pushgate.providers.wns.outcomes import classify
@@ -233,6 +234,9 @@ class WNS(Provider[str, WNSPrepared]):
             return TokenResult(channel, Status.FAILED, reason="AuthenticationError",
                                cause=Cause.CONFIG, detail=str(exc))
         except RetryableError as exc:
+            untrusted = certificate_outcome(channel, exc)
+            if untrusted is not None:
+                return untrusted
             cause = Cause.TRANSPORT if isinstance(exc, TransportError) else Cause.PROVIDER
             return TokenResult(channel, Status.RETRY, reason=type(exc).__name__, cause=cause,
                                retry_after=exc.retry_after, detail=str(exc))
@@ -244,8 +248,9 @@ class WNS(Provider[str, WNSPrepared]):
                 headers=[*payload.headers, ("authorization", f"Bearer {access}")],
             )
         except httpx.HTTPError as exc:
-            return TokenResult(channel, Status.RETRY, reason=type(exc).__name__, cause=Cause.TRANSPORT,
-                               detail=str(exc) or type(exc).__name__)
+            return certificate_outcome(channel, exc) or TokenResult(
+                channel, Status.RETRY, reason=type(exc).__name__, cause=Cause.TRANSPORT,
+                detail=str(exc) or type(exc).__name__)
         except httpx.InvalidURL as exc:
             return TokenResult(channel, Status.FAILED, reason="InvalidURL", cause=Cause.REQUEST,
                                detail=str(exc))
