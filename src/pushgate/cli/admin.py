@@ -47,12 +47,19 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 def _database(settings: Settings) -> Database:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from pushgate.cli.schema import require_schema
     from pushgate.service.components import open_database
 
     try:
-        return open_database(settings)
+        db = open_database(settings)
     except (SQLAlchemyError, ConfigurationError) as exc:
         raise _fail(f"cannot open the database: {type(exc).__name__}: {exc}") from None
+    try:
+        require_schema(db)
+    except typer.Exit:
+        db.dispose()
+        raise
+    return db
 
 
 def _app(db: Database, reference: str) -> App:
