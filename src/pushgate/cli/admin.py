@@ -129,25 +129,40 @@ def list_apps(config: ConfigOption = None) -> None:
     Console().print(table)
 
 
-@app_commands.command("credentials")
+def _fields_help() -> str:
+    # From the provider table, so the help cannot drift from what is checked.
+    from pushgate.server.credentials import OVERRIDE_FIELDS, credential_fields
+
+    lines = [f"{name}: {', '.join(credential_fields(name))}" for name in ("apns", "fcm", "webpush", "wns")]
+    return "\n\n".join([*lines, f"any provider: {', '.join(OVERRIDE_FIELDS)}"])
+
+
+@app_commands.command("credentials", help=f"""Store an app's credentials for one provider.
+
+They are checked first, and printed redacted.
+
+Give the fields as a JSON file (--file; for FCM, Google's service-account
+key file as it is), a key file by path (--key-file: an APNs .p8 key or
+certificate PEM, a Web Push VAPID key, an FCM service-account file) and
+single fields (--set name=value). Fields each provider takes:
+
+{_fields_help()}
+""")
 def credentials(
     app: Annotated[str, typer.Argument(help="The app's id or name")],
     provider: Annotated[str, typer.Argument(help="apns, fcm, webpush or wns")],
-    file: Annotated[Path, typer.Option("--file", "-f", help="JSON file with the credentials", exists=True,
-                                       dir_okay=False, readable=True)],
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="JSON file with the credentials",
+                                              exists=True, dir_okay=False, readable=True)] = None,
+    key_file: Annotated[Path | None, typer.Option(help="A key or certificate file, by path", exists=True,
+                                                  dir_okay=False, readable=True)] = None,
+    fields: Annotated[list[str] | None, typer.Option("--set", help="name=value (repeatable)")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Store an app's credentials for one provider (checked first; printed redacted)."""
     from pushgate.registry import CredentialCipher, ProviderName, ValidationError, set_credentials
     from pushgate.registry.validation import validate_choice
     from pushgate.server.credentials import check_credentials
 
-    try:
-        values = json.loads(file.read_text())
-    except ValueError as exc:
-        raise _fail(f"{file} is not JSON: {exc}") from None
-    if not isinstance(values, dict):
-        raise _fail(f"{file} must hold a JSON object")
+    values = _credential_values(provider, file, key_file, fields or [])
     settings = load_settings(config)
     cipher = CredentialCipher.from_settings(settings)
     with _database(settings) as db:
@@ -162,6 +177,48 @@ def credentials(
             raise _fail(f"{exc.field.removeprefix('config.')}: {exc.message}") from None
     typer.echo(f"Stored {kind.value} credentials for app {target.id} ({target.name}):")
     typer.echo(json.dumps(shown, indent=2))
+
+
+def _credential_values(provider: str, file: Path | None, key_file: Path | None,
+                       fields: list[str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    if file is not None:
+        try:
+            loaded = json.loads(file.read_text())
+        except ValueError as exc:
+            raise _fail(f"{file} is not JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise _fail(f"{file} must hold a JSON object")
+        values.update(loaded)
+    if key_file is not None:
+        values.update(_key_file_fields(provider, key_file))
+    for item in fields:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise _fail(f"--set takes name=value, not {item!r}")
+        values[name] = value
+    if not values:
+        raise _fail("give the credentials: --file, --key-file or --set name=value")
+    return values
+
+
+def _key_file_fields(provider: str, path: Path) -> dict[str, object]:
+    """The field a key file fills, by provider (and, for APNs, by what the PEM holds)."""
+    text = path.read_text()
+    if provider == "fcm":
+        try:
+            account = json.loads(text)
+        except ValueError as exc:
+            raise _fail(f"{path} is not a service-account JSON file: {exc}") from None
+        return {"service_account": account}
+    if provider == "webpush":
+        return {"vapid_private_key": text}
+    if provider == "apns":
+        if "CERTIFICATE-----" in text:
+            # a certificate export often carries its private key in the same PEM
+            return {"certificate": text, **({"certificate_key": text} if "PRIVATE KEY-----" in text else {})}
+        return {"key": text}
+    raise _fail(f"{provider} takes no key file; use --set or --file")
 
 
 @app_commands.command("reencrypt")
