@@ -108,9 +108,9 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
     :param vapid_private_key: PEM, a PEM path, the raw private key as
         base64url, a :class:`VapidKey`, or a cryptography EC key.
     :param vapid_subject: ``mailto:`` or ``https:`` contact (RFC 8292 §2.1).
-    :param allowed_hosts: push services endpoints may point at: ``host``
-        (port 443), ``host:port`` or ``*.suffix``. ``None``: the browsers'
-        services (:data:`DEFAULT_ALLOWED_HOSTS`).
+    :param allowed_hosts: more push services endpoints may point at, beside
+        the browsers' own (:data:`DEFAULT_ALLOWED_HOSTS`): ``host`` (port
+        443), ``host:port`` or ``*.suffix``.
     :param base_url: a push service of your own, a proxy or a simulator:
         its host and port are allowed as well. Endpoints come from the
         subscriptions, so this names a service rather than replacing one.
@@ -145,7 +145,9 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
     ) -> None:
         super().__init__(**kwargs)
         self.vapid = Vapid(vapid_private_key, vapid_subject, clock=clock)
-        hosts = list(DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else allowed_hosts)
+        # Added to the browsers' services: a subscription from Chrome must still
+        # work when a private push service is allowed too.
+        hosts = [*DEFAULT_ALLOWED_HOSTS, *(allowed_hosts or ())]
         if base_url is not None:
             hosts.append(_netloc(base_url))
         self.allowed = AllowList(hosts)

@@ -109,8 +109,9 @@ class WNS(Provider[str, WNSPrepared]):
         allowed for channel URIs, and the access token comes from it
         (``/accesstoken.srf``, or ``/{tenant}/oauth2/v2.0/token`` with
         ``tenant_id``) unless ``token_url`` is given.
-    :param allowed_hosts: channel URI hosts that may be called: ``"host"``
-        (port 443), ``"host:port"`` or ``"*.suffix"``.
+    :param allowed_hosts: more channel URI hosts that may be called, beside
+        Microsoft's (``*.notify.windows.com``): ``"host"`` (port 443),
+        ``"host:port"`` or ``"*.suffix"``.
     :param ssl_context: the client TLS context (ALPN http/1.1); else one
         trusting ``ca_file`` or the system store.
     :param max_connections: HTTP/1.1 connections kept (capped at concurrency).
@@ -139,7 +140,8 @@ class WNS(Provider[str, WNSPrepared]):
         **options: Unpack[ProviderOptions],
     ) -> None:
         super().__init__(**options)
-        hosts = DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else tuple(allowed_hosts)
+        # Added to Microsoft's hosts, not replacing them (as for Web Push).
+        hosts = (*DEFAULT_ALLOWED_HOSTS, *(allowed_hosts or ()))
         if base_url is not None:
             base = base_url.rstrip("/")
             netloc = urlsplit(base).netloc
