@@ -75,6 +75,9 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from pushgate.service import log_redaction
+
+    log_redaction.install()  # request URLs carry device tokens (WNS channels, Web Push endpoints)
 
 
 class _Shutdown:
