@@ -273,7 +273,7 @@ class FCM(Provider[str, FCMPrepared]):
         The topic-message size limit applies. The result's ``token`` is the topic name.
         """
         name = normalize_topic(topic)
-        prepared = self._prepare(notification, "topic", self.topic_size_limit)
+        prepared = self._prepare(self.with_defaults(notification), "topic", self.topic_size_limit)
         return (await self._run(iter([(prepared, name, None)]))).results[0]
 
     async def send_to_condition(self, notification: Notification, condition: str) -> TokenResult:

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from pushgate.errors import AuthenticationError, ConfigurationError, RetryableError, TransportError
-from pushgate.notification import Notification
+from pushgate.notification import Notification, Priority
 from pushgate.providers._base import Provider
 from pushgate.providers._tls import certificate_outcome
 from pushgate.providers.wns.auth import WNSAuth
@@ -62,6 +62,8 @@ class ProviderOptions(TypedDict, total=False):
     retry_backoff: float
     max_retry_delay: float
     max_payload_size: int | None
+    default_ttl: int | None
+    default_priority: Priority | None
 
 
 @dataclass(slots=True)
