@@ -1,4 +1,4 @@
-"""Admin commands: ``migrate``, ``app create|list|credentials|reencrypt``, ``send``, ``devices import``.
+"""Admin commands: ``migrate``, ``app create|list|credentials|reencrypt``, ``devices import``.
 
 They work on the database directly (no server needs to run), with the
 same settings as ``pushgate serve`` (``--config FILE`` / ``PUSHGATE_*``)
@@ -16,14 +16,13 @@ prints it again; credentials are echoed redacted, and stored encrypted when
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pushgate.cli.server_cmds import ConfigOption, load_settings
-from pushgate.errors import ConfigurationError, PushgateError
+from pushgate.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from pushgate.registry import App, Database
@@ -36,7 +35,6 @@ app_commands = typer.Typer(
     help="Create and list apps, store their provider credentials.", no_args_is_help=True
 )
 device_commands = typer.Typer(help="Bulk device operations.", no_args_is_help=True)
-FINISHED = ("done", "cancelled")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -250,83 +248,6 @@ def reencrypt(config: ConfigOption = None) -> None:
     typer.echo(f"{changed} of {total} credentials re-encrypted with the current key")
 
 
-def send(
-    app: AppOption,
-    title: Annotated[str | None, typer.Option(help="Notification title")] = None,
-    body: Annotated[str | None, typer.Option(help="Notification text")] = None,
-    data: Annotated[str | None, typer.Option(help="Custom data, a JSON object")] = None,
-    token: Annotated[
-        list[str] | None, typer.Option("--token", "-t", help="A device token (repeatable)")
-    ] = None,
-    user: Annotated[list[str] | None, typer.Option("--user", "-u", help="A user id (repeatable)")] = None,
-    all_devices: Annotated[bool, typer.Option("--all", help="Every active device of the app")] = False,
-    provider: Annotated[list[str] | None, typer.Option("--provider", "-p", help="Only this provider")] = None,
-    idempotency_key: Annotated[str | None, typer.Option(help="Send at most once per key")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Follow the send until it is done")] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most")] = 300.0,
-    config: ConfigOption = None,
-) -> None:
-    """Send a notification to tokens, users or everyone, as POST /v1/sends does."""
-    from pushgate.errors import Backpressure
-    from pushgate.notification import Notification
-    from pushgate.registry import IdempotencyConflict, ValidationError
-    from pushgate.service.components import open_queue
-    from pushgate.service.submit import submit_send
-
-    audiences = [name for name, given in (("tokens", token), ("users", user), ("all", all_devices)) if given]
-    if len(audiences) != 1:
-        raise _fail("give exactly one of --token, --user or --all", 2)
-    target: dict[str, Any] = {"tokens": token} if token else {"users": user} if user else {"all": True}
-    if provider:
-        target["providers"] = provider
-    try:
-        notification = Notification(title=title, body=body, data=json.loads(data) if data else None)
-    except ValueError as exc:
-        raise _fail(f"invalid notification: {exc}", 2) from None
-    settings = load_settings(config)
-    with _database(settings) as db:
-        target_app = _app(db, app)
-        try:
-            submission = submit_send(db, open_queue(settings, db), settings, target_app.id, notification,
-                                     target, idempotency_key=idempotency_key)
-        except ValidationError as exc:
-            raise _fail(f"{exc.field}: {exc.message}") from None
-        except Backpressure as exc:
-            raise _fail(f"{exc}", 3) from None
-        except (IdempotencyConflict, PushgateError) as exc:
-            raise _fail(str(exc)) from None
-        answer = submission.response
-        replayed = " (already sent with this idempotency key)" if submission.replayed else ""
-        typer.echo(f"send {answer['id']}: {answer['targeted']} devices targeted{replayed}")
-        if wait:
-            _follow(db, answer["id"], timeout)
-
-
-def _follow(db: Database, send_id: str, timeout: float) -> None:
-    """Poll the send's counters until it finishes, then print them."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from pushgate.registry import get_send_status
-
-    deadline = time.monotonic() + timeout
-    console = Console()
-    with console.status("waiting for deliveries (sender workers must be running: `pushgate serve`)"):
-        while True:
-            with db.session(write=False) as session:
-                view = get_send_status(session, send_id)
-            assert view is not None
-            if view.status in FINISHED or time.monotonic() >= deadline:
-                break
-            time.sleep(0.5)
-    counters = ("targeted", "sent", "failed", "dead", "expired", "pending")
-    table = Table("status", *counters, title=f"send {send_id}")
-    table.add_row(view.status, *(str(getattr(view, name)) for name in counters))
-    console.print(table)
-    if view.status not in FINISHED:
-        raise _fail(f"not finished after {timeout:g} s", 4)
-
-
 @device_commands.command("import")
 def import_devices(
     file: Annotated[Path, typer.Argument(help="CSV, JSON lines, or a JSON array of devices", exists=True,
@@ -383,6 +304,8 @@ def import_devices(
 def register(app: typer.Typer) -> None:
     """Add the admin commands to the ``pushgate`` application."""
     app.command("migrate")(migrate)
+    from pushgate.cli.send_cmd import send
+
     app.command("send")(send)
     app.add_typer(app_commands, name="app")
     app.add_typer(device_commands, name="devices")
