@@ -307,6 +307,8 @@ def register(app: typer.Typer) -> None:
     from pushgate.cli.send_cmd import send
 
     app.command("send")(send)
+    import pushgate.cli.app_admin  # noqa: F401  (adds delete, keys and credentials-* to `app`)
+
     app.add_typer(app_commands, name="app")
     app.add_typer(device_commands, name="devices")
 
