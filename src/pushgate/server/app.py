@@ -28,7 +28,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from pushgate.queue import Queue
 from pushgate.registry import CredentialCipher, Database
-from pushgate.server import errors
+from pushgate.server import docs, errors
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
 from pushgate.server.routes import ROUTERS
 from pushgate.service.components import Services, open_queue, schema_head, validation_policy
@@ -75,7 +75,9 @@ def create_app(
             if owns_database:
                 db.dispose()
 
-    app = FastAPI(title="pushgate", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="pushgate", version=__version__, description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # /docs is served offline by server.docs
+    docs.install(app, "pushgate")
     app.state.services = services
     errors.install(app)
     for router in ROUTERS:
