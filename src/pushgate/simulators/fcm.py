@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pushgate.simulators._base import ControlError, Fault, Simulator
+from pushgate.simulators._fcm_iid import IID_PATH, handle_iid
 from pushgate.simulators._fcm_oauth import GOOGLE_TOKEN_URI, OAuthEndpoint
 from pushgate.simulators._fcm_state import (
     INVALID_TOKEN_MESSAGE,
@@ -98,6 +99,8 @@ class FCMSimulator(Simulator):
         self.oauth = OAuthEndpoint(clock, token_lifetime)
         self.projects: dict[str, Project] = {}
         self.devices: dict[str, Device] = {}
+        self.topics: dict[str, set[str]] = {}  # Instance ID subscriptions (_fcm_iid.py)
+        self.iid_batches = 0
         self.device_quota = DeviceQuota(device_per_minute, device_per_hour)
         self.delivered = 0
         if service_account is not None:
@@ -267,6 +270,10 @@ class FCMSimulator(Simulator):
             host = request.header("host")
             audiences = {self.token_uri, GOOGLE_TOKEN_URI, *([f"https://{host}/token"] if host else [])}
             return self.oauth.handle_token(request.method, request.body, audiences)
+        iid = IID_PATH.fullmatch(path)
+        if iid is not None and request.method == "POST":
+            return handle_iid(self, iid.group(1), request.header("authorization"),
+                              request.header("access_token_auth"), request.body)
         match = SEND_PATH.fullmatch(path)
         if match is None or request.method != "POST":
             # Includes the legacy /fcm/send and /batch APIs, shut down in 2024 (§2.7).
@@ -355,6 +362,14 @@ class FCMSimulator(Simulator):
         self.accepted.append(entry)
         if self.max_accepted is not None and len(self.accepted) > 2 * self.max_accepted:
             del self.accepted[: len(self.accepted) - self.max_accepted]
+
+    def knows_token(self, token: str) -> bool:
+        """Issued or registered here (or any well-formed token with accept_any_token)."""
+        return token in self.devices or bool(self.accept_any_token and WELL_FORMED_TOKEN.fullmatch(token))
+
+    def topic_members(self, topic: str) -> set[str]:
+        """Tokens subscribed to ``topic`` through the Instance ID API."""
+        return set(self.topics.get(topic.removeprefix("/topics/"), ()))
 
     def messages_for(self, target: str) -> list[dict[str, Any]]:
         """Accepted messages to one token, topic or condition."""
