@@ -25,6 +25,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -65,8 +66,8 @@ def install_tools(log: Path | None = None, budget: float = 900.0) -> bool:
     except subprocess.TimeoutExpired:
         return False
     finally:
-        if log:
-            out.close()  # type: ignore[union-attr]
+        if not isinstance(out, int):  # DEVNULL is an int, not a file
+            out.close()
     return bool(nginx.nginx_binary() and h2load.h2load_binary())
 
 
@@ -117,11 +118,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.report_only:
-        rows, meta = read_results(args.out / "latest.json")
-        print_table(rows, meta)
-        _, md_path = write_results(rows, meta, args.out)
+        stored, stored_meta = read_results(args.out / "latest.json")
+        print_table(stored, stored_meta)
+        _, md_path = write_results(stored, stored_meta, args.out)
         if args.readme:
-            update_readme(ROOT / "README.md", markdown(rows, meta, profiles=False), meta)
+            update_readme(ROOT / "README.md", markdown(stored, stored_meta, profiles=False), stored_meta)
             print("README.md bench block updated")
         return 0
     wanted = {1, 3, 5, 6} if args.quick else {1, 2, 3, 4, 5, 6}
@@ -161,12 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         postgres_url=None if args.postgres_url == "none" or args.quick else args.postgres_url,
         profile=args.profile, log=lambda line: print(line, flush=True),
     )
-    meta = {"date": now_iso(), "machine": machine(), "load_before": load_average(), "n": n,
-            "source": source,
-            "command": "python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-            "sinks": "", "failures": []}
+    failures: list[str] = []
+    meta: dict[str, Any] = {
+        "date": now_iso(), "machine": machine(), "load_before": load_average(), "n": n, "source": source,
+        "command": "python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "sinks": "", "failures": failures,
+    }
     rows: list[Row] = []
-    failures: list[str] = meta["failures"]  # type: ignore[assignment]
     started = time.perf_counter()
 
     def attempt(label: str, step: object) -> None:

@@ -46,7 +46,7 @@ def thread_sender(config: dict[str, Any], vapid: Vapid) -> Callable[[list[dict[s
         try:
             response = webpush(sub, DATA, vapid_private_key=vapid, vapid_claims={"sub": SUBJECT}, ttl=60,
                                requests_session=session)
-            return str(response.status_code)  # type: ignore[union-attr]
+            return str(response.status_code)
         except WebPushException as exc:
             return f"error {exc}"[:60]
 
@@ -76,7 +76,7 @@ async def async_timed(config: dict[str, Any], vapid: Vapid, subs: list[dict[str,
                         response = await webpush_async(sub, DATA, vapid_private_key=vapid,
                                                        vapid_claims={"sub": SUBJECT}, ttl=60,
                                                        aiohttp_session=session)
-                        status = str(response.status)  # type: ignore[union-attr]
+                        status = str(response.status)
                     except WebPushException as exc:
                         status = f"error {exc}"[:60]
                     outcomes[status] = outcomes.get(status, 0) + 1

@@ -37,8 +37,8 @@ def ensure_venv(name: str, requirements: list[str], *, log: Path | None = None) 
         pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
         subprocess.run([*pip, *requirements], check=True, stdout=out, stderr=out)
     finally:
-        if log:
-            out.close()  # type: ignore[union-attr]
+        if not isinstance(out, int):  # DEVNULL is an int, not a file
+            out.close()
     marker.write_text(wanted)
     return python
 

@@ -159,16 +159,17 @@ def apns_rows(opts: Options, sinks: Sinks, scenarios: set[int]) -> list[Row]:
                      lambda: _apns_peer(opts, sinks, sinks.apns, min(opts.n, opts.peer_n)))
         rows.append(_apns_row("1", "APNs sends/s, 1 process, distinct tokens", mine, ceiling, peer,
                               target=True))
-    if 2 in scenarios and sinks.apns410:
+    dead_sink = sinks.apns410  # bound here: the peer's lambda below needs it narrowed to str
+    if 2 in scenarios and dead_sink:
         opts.log("[2] APNs, 50% 410 Unregistered")
-        urls = [f"{sinks.apns410}/3/device/{'0b' * 32}", f"{sinks.apns410}/3/device/{'fb' * 32}"]
+        urls = [f"{dead_sink}/3/device/{'0b' * 32}", f"{dead_sink}/3/device/{'fb' * 32}"]
         ceiling = _apns_ceiling(opts, urls)
         grid = [(opts.best_apns["connections"], opts.best_apns["concurrency"])]
-        mine = _pushgate_apns(opts, sinks, sinks.apns410, grid, True, None)
+        mine = _pushgate_apns(opts, sinks, dead_sink, grid, True, None)
         # aioapns never acknowledges received DATA, so its connection window fills after ~1,300
         # error bodies and it stalls until its 10 s idle timer reconnects: keep its run short.
         peer = _peer(opts, "aioapns (2)",
-                     lambda: _apns_peer(opts, sinks, sinks.apns410, min(opts.n, opts.peer_n, 5000)))
+                     lambda: _apns_peer(opts, sinks, dead_sink, min(opts.n, opts.peer_n, 5000)))
         row = _apns_row("2", "APNs sends/s, 50% 410 (dead-token path)", mine, ceiling, peer, target=False)
         if peer:
             row.notes.append("aioapns stalls on error bodies (it never sends WINDOW_UPDATE; its 10 s idle "

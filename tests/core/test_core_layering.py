@@ -78,7 +78,7 @@ def _is_module(name: str) -> bool:
 
 
 def _edges() -> list[tuple[str, str]]:
-    edges = []
+    edges: list[tuple[str, str]] = []
     for path in sorted(PACKAGE.rglob("*.py")):
         module = _module_name(path)
         edges.extend((module, imported) for imported in _imports(path, module)

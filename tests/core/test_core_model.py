@@ -20,7 +20,7 @@ def test_loc_args_need_their_key() -> None:
 
 def test_unknown_fields_are_rejected() -> None:
     with pytest.raises(ValidationError, match="titel"):
-        Notification(titel="typo")  # type: ignore[call-arg]
+        Notification(titel="typo")  # type: ignore[call-arg]  # the typo is the test
 
 
 def test_expiration_wins_over_ttl_and_naive_is_utc() -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import Gateway, GatewayFor, ServerProcess, StartServer, StartSimulators, server_env
 
 from pushgate.registry import Database
 from pushgate.simulators._base import Simulator
 from pushgate.simulators.registry import SIMULATORS, simulator_class
 from pushgate.simulators.tls import LocalCA
+from tests.e2e.e2e_helpers import Gateway, GatewayFor, ServerProcess, StartServer, StartSimulators, server_env
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

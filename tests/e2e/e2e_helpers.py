@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
@@ -73,15 +73,36 @@ def server_env(
     if "wns" in sims:
         env["PUSHGATE_PROVIDERS__WNS__CA_FILE"] = ca
         env["PUSHGATE_PROVIDERS__WNS__ALLOWED_HOSTS"] = json.dumps([host_of(sims["wns"].url)])
-        env["PUSHGATE_PROVIDERS__WNS__TOKEN_URL"] = sims["wns"].demo_credentials()["token_url"]
+        env["PUSHGATE_PROVIDERS__WNS__TOKEN_URL"] = demo_credentials(sims["wns"])["token_url"]
     return env
+
+
+S = TypeVar("S", bound=Simulator)
+
+
+def sim_of(sims: Mapping[str, Simulator], name: str, kind: type[S]) -> S:
+    """The simulator started for ``name``, as its own class (for its control methods)."""
+    sim = sims[name]
+    assert isinstance(sim, kind), sim
+    return sim
+
+
+@runtime_checkable
+class _WithDemo(Protocol):
+    def demo_credentials(self) -> dict[str, Any]: ...
+
+
+def demo_credentials(sim: Simulator) -> dict[str, Any]:
+    """What a client needs to reach ``sim`` (every provider's simulator has demo credentials)."""
+    assert isinstance(sim, _WithDemo), sim
+    return sim.demo_credentials()
 
 
 def credentials_for(sims: Mapping[str, Simulator]) -> dict[str, dict[str, Any]]:
     """App credentials each simulator accepts (its demo credentials)."""
     out: dict[str, dict[str, Any]] = {}
     for name, sim in sims.items():
-        demo: dict[str, Any] = sim.demo_credentials()  # type: ignore[attr-defined]
+        demo = demo_credentials(sim)
         if name == "apns":
             out[name] = {k: demo[k] for k in ("key", "key_id", "team_id", "topic", "environment")}
         elif name == "fcm":
@@ -239,8 +260,10 @@ class Gateway:
 
     async def wait_done(self, auth: dict[str, str], send_id: str, within: float = 120.0) -> dict[str, Any]:
         """Poll the send's status until it is done (bounded)."""
-        return await wait_for(lambda: self.status(auth, send_id), lambda s: s["status"] == "done", within,
-                              f"send {send_id} did not finish")
+        done: dict[str, Any] = await wait_for(lambda: self.status(auth, send_id),
+                                              lambda s: s["status"] == "done", within,
+                                              f"send {send_id} did not finish")
+        return done
 
 
 async def wait_for(

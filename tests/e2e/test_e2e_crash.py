@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, wait_for
 
 from pushgate.registry import Database
 from pushgate.workers.constants import FLUSH_EVERY
+from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, wait_for
 
 DEVICES = 10_000
 CONCURRENCY = 100

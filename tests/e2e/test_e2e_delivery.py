@@ -14,10 +14,13 @@ import secrets
 from typing import Any
 
 import pytest
-from e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for
 
 from pushgate.simulators._base import Simulator
+from pushgate.simulators.fcm import FCMSimulator
+from pushgate.simulators.webpush import WebPushSimulator
+from pushgate.simulators.wns import WNSSimulator
 from pushgate.workers.delivery import delivery_id
+from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, sim_of
 
 PER_PROVIDER = 4
 
@@ -25,13 +28,15 @@ PER_PROVIDER = 4
 def device_specs(sims: dict[str, Simulator], count: int) -> list[dict[str, Any]]:
     """What an app registers for ``count`` simulated devices per provider."""
     specs: list[dict[str, Any]] = []
+    fcm, webpush = sim_of(sims, "fcm", FCMSimulator), sim_of(sims, "webpush", WebPushSimulator)
+    wns = sim_of(sims, "wns", WNSSimulator)
     for n in range(count):
         specs.append({"provider": "apns", "token": secrets.token_hex(32), "platform": "ios", "user": f"u{n}"})
-        specs.append({"provider": "fcm", "token": sims["fcm"].register_token(),  # type: ignore[attr-defined]
+        specs.append({"provider": "fcm", "token": fcm.register_token(),
                       "platform": "android", "user": f"u{n}"})
-        specs.append({"provider": "webpush", "subscription": sims["webpush"].subscribe(),  # type: ignore[attr-defined]
+        specs.append({"provider": "webpush", "subscription": webpush.subscribe(),
                       "platform": "web"})
-        specs.append({"provider": "wns", "token": sims["wns"].channel_uri(f"channel-{n}"),  # type: ignore[attr-defined]
+        specs.append({"provider": "wns", "token": wns.channel_uri(f"channel-{n}"),
                       "platform": "windows"})
     return specs
 

@@ -8,7 +8,7 @@ import re
 import signal
 from pathlib import Path
 
-from e2e_helpers import pushgate_command
+from tests.e2e.e2e_helpers import pushgate_command
 
 
 def _env(tmp: Path) -> dict[str, str]:

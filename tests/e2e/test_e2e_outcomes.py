@@ -18,12 +18,14 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, wait_for
 
 from pushgate.registry import Database
 from pushgate.simulators._server import SimAction, SimRequest
 from pushgate.simulators.apns import APNsSimulator
+from pushgate.simulators.fcm import FCMSimulator
+from pushgate.simulators.webpush import WebPushSimulator
 from pushgate.workers.delivery import delivery_id
+from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, sim_of, wait_for
 
 
 async def test_dead_tokens_deactivate_devices_unless_re_registered_after_the_timestamp(
@@ -35,9 +37,12 @@ async def test_dead_tokens_deactivate_devices_unless_re_registered_after_the_tim
     app_id, auth = await api.create_app()
     for provider, config in credentials_for(sims).items():
         await api.put_credentials(app_id, provider, config)
+    apns_sim = sim_of(sims, "apns", APNsSimulator)
+    fcm_sim = sim_of(sims, "fcm", FCMSimulator)
+    webpush_sim = sim_of(sims, "webpush", WebPushSimulator)
     gone, back, alive = (secrets.token_hex(32) for _ in range(3))
-    fcm_gone = sims["fcm"].register_token()  # type: ignore[attr-defined]
-    subscription = sims["webpush"].subscribe()  # type: ignore[attr-defined]
+    fcm_gone = fcm_sim.register_token()
+    subscription = webpush_sim.subscribe()
     devices = {
         "gone": await api.register(auth, {"provider": "apns", "token": gone}),
         "back": await api.register(auth, {"provider": "apns", "token": back}),
@@ -48,11 +53,11 @@ async def test_dead_tokens_deactivate_devices_unless_re_registered_after_the_tim
     # "gone" stopped being valid after it registered; "back" stopped being
     # valid a minute before the app registered it again.
     now_ms = int(time.time() * 1000)
-    sims["apns"].set_token_state(gone, "unregistered", now_ms + 60_000)  # type: ignore[attr-defined]
-    sims["apns"].set_token_state(back, "unregistered", now_ms - 60_000)  # type: ignore[attr-defined]
+    apns_sim.set_token_state(gone, "unregistered", now_ms + 60_000)
+    apns_sim.set_token_state(back, "unregistered", now_ms - 60_000)
     devices["back"] = await api.register(auth, {"provider": "apns", "token": back})  # re-registration
-    sims["fcm"].set_token_state(fcm_gone, "unregistered")  # type: ignore[attr-defined]
-    sims["webpush"].unsubscribe(subscription["endpoint"])  # type: ignore[attr-defined]
+    fcm_sim.set_token_state(fcm_gone, "unregistered")
+    webpush_sim.unsubscribe(subscription["endpoint"])
 
     first = await api.send(auth, {"title": "One"}, {"all": True})
     status = await api.wait_done(auth, first["id"])
@@ -163,14 +168,14 @@ async def test_retry_after_from_the_provider_defers_the_retry(
     database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
 ) -> None:
     sims = await start_simulators(("fcm",))
-    fcm = sims["fcm"]
+    fcm = sim_of(sims, "fcm", FCMSimulator)
     server = await start_server(database_url, sims)
     api = gateway_for(server)
     app_id, auth = await api.create_app()
     await api.put_credentials(app_id, "fcm", credentials_for(sims)["fcm"])
-    token = fcm.register_token()  # type: ignore[attr-defined]
+    token = fcm.register_token()
     await api.register(auth, {"provider": "fcm", "token": token})
-    fcm.inject_error(503, retry_after=3)  # type: ignore[attr-defined]
+    fcm.inject_error(503, retry_after=3)
 
     send = await api.send(auth, {"title": "Later"}, {"all": True})
     status = await api.wait_done(auth, send["id"], within=60)

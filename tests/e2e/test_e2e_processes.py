@@ -16,9 +16,9 @@ from collections import Counter
 
 import httpx
 import sqlalchemy as sa
-from e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, wait_for
 
 from pushgate.registry import Database
+from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, wait_for
 
 DEVICES = 2_000
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pushgate import FCM, WNS, APNs, Cause, Notification, Status, WebPush
 from pushgate.errors import ConfigurationError
+from pushgate.providers import Provider
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.simulators.fcm import FCMSimulator
 from pushgate.simulators.tls import LocalCA
@@ -49,7 +51,7 @@ async def test_an_untrusted_certificate_is_configuration_not_retry(local_ca: Loc
             WebPushSimulator(ca=local_ca) as web_sim, WNSSimulator(ca=local_ca) as wns_sim:
         apns_demo, web_demo, wns_demo = (
             apns_sim.demo_credentials(), web_sim.demo_credentials(), wns_sim.demo_credentials())
-        clients_and_tokens = [
+        clients_and_tokens: list[tuple[Provider[Any, Any], Any]] = [
             (APNs(key=apns_demo["key"], key_id=apns_demo["key_id"], team_id=apns_demo["team_id"],
                   topic=apns_demo["topic"], base_url=apns_sim.url, max_retries=2), apns_sim.issue_token()),
             (FCM(fcm_sim.demo_credentials()["service_account"], base_url=fcm_sim.url, max_retries=2),

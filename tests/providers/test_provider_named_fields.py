@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pushgate import FCM, APNs, Notification
+from pushgate.notification import Priority
 from pushgate.providers.apns.payload import build_payload as apns_payload
 from pushgate.providers.fcm.payload import build_message
 from pushgate.simulators.apns import APNsSimulator
@@ -38,9 +39,9 @@ async def test_client_wide_default_expiry_and_priority(local_ca: LocalCA, tmp_pa
         token = sim.issue_token()
         async with APNs(key=demo["key"], key_id=demo["key_id"], team_id=demo["team_id"], topic=demo["topic"],
                         base_url=sim.url, ca_file=ca_file, default_ttl=THIRTY_DAYS,
-                        default_priority="normal") as apns:
+                        default_priority=Priority.NORMAL) as apns:
             await apns.send(Notification(title="defaults"), [token])
-            await apns.send(Notification(title="own", ttl=60, priority="high"), [token])
+            await apns.send(Notification(title="own", ttl=60, priority=Priority.HIGH), [token])
         first, second = (entry["headers"] for entry in sim.accepted)
     sent_at = datetime.now(UTC).timestamp()
     assert abs(int(first["apns-expiration"]) - (sent_at + THIRTY_DAYS)) < 120

@@ -30,6 +30,7 @@ ROLES = {
     "payload": ("build_payload",),
     "outcomes": ("classify",),
     "credentials": ("FIELDS", "REQUIRED", "check_stored", "validate"),
+    "tokens": ("check_token",),
     "spec": ("SPEC", "build_client", "check_payload"),
 }
 SECRETS = {

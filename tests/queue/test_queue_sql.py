@@ -157,8 +157,12 @@ def test_fail_and_complete(queue: SqlQueue) -> None:
     assert queue.fail("f", "again") is False
     assert queue.complete(["c", "d", "f", "nope"]) == 2
     assert queue.complete([]) == 0
-    assert queue.get("f").status is JobStatus.FAILED  # type: ignore[union-attr]
-    assert queue.get("c").status is JobStatus.DONE  # type: ignore[union-attr]
+    got = queue.get("f")
+    assert got is not None
+    assert got.status is JobStatus.FAILED
+    got = queue.get("c")
+    assert got is not None
+    assert got.status is JobStatus.DONE
 
 
 def test_depth_counts_pending_work_items(queue: SqlQueue, clock: ManualClock) -> None:

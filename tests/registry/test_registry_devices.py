@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -46,7 +47,7 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-def subscription(endpoint: str = MOZILLA) -> dict[str, object]:
+def subscription(endpoint: str = MOZILLA) -> dict[str, Any]:
     point = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
         Encoding.X962, PublicFormat.UncompressedPoint
     )
@@ -116,10 +117,14 @@ def test_dead_token_rule_respects_reregistration_after_the_provider_timestamp(
     with database.session() as session:
         # The provider says the token died before the app registered it again: keep it.
         assert deactivate_dead(session, app_id, "apns", apns(3), T0 - timedelta(seconds=1)) is False
-        assert get_device(session, app_id, device.id).active is True  # type: ignore[union-attr]
+        got = get_device(session, app_id, device.id)
+        assert got is not None
+        assert got.active is True
         # Died after the last registration: deactivate.
         assert deactivate_dead(session, app_id, "apns", apns(3).upper(), T0 + timedelta(seconds=1)) is True
-        assert get_device(session, app_id, device.id).active is False  # type: ignore[union-attr]
+        got = get_device(session, app_id, device.id)
+        assert got is not None
+        assert got.active is False
         assert deactivate_dead(session, app_id, "apns", apns(3), None) is False  # already inactive
         assert deactivate_dead(session, app_id, "apns", apns(99), None) is False  # unknown token
 
@@ -183,14 +188,27 @@ def test_webpush_subscriptions(database: Database, app_id: int) -> None:
     with database.session() as session:
         device = register_device(session, app_id, DeviceSpec.from_subscription(sub, platform="web"))
         assert device.token == sub["endpoint"]
-        assert device.p256dh == sub["keys"]["p256dh"]  # type: ignore[index]
+        assert device.p256dh == sub["keys"]["p256dh"]
         fresh_keys = subscription()["keys"]
         again = register_device(session, app_id, DeviceSpec.from_subscription({**sub, "keys": fresh_keys}))
         assert again.id == device.id
-        assert again.auth == fresh_keys["auth"]  # type: ignore[index]
+        assert again.auth == fresh_keys["auth"]
         with pytest.raises(ValidationError) as exc:
             register_device(session, app_id, DeviceSpec.from_subscription(subscription("https://evil.test/x")))
         assert exc.value.field == "endpoint"
+        with pytest.raises(ValidationError) as exc:
+            DeviceSpec.from_subscription(sub, "fcm")  # a subscription is a Web Push device
+        assert exc.value.field == "provider"
+        assert DeviceSpec.from_subscription(sub, "webpush").provider == "webpush"
+
+
+def test_a_token_is_found_in_any_spelling_its_provider_normalizes(database: Database, app_id: int) -> None:
+    with database.session() as session:
+        device = register_device(session, app_id, DeviceSpec("apns", apns(5)))
+        found = [find_device(session, app_id, apns(5).upper(), provider) for provider in (None, "apns")]
+        assert [d.id if d else None for d in found] == [device.id, device.id]
+        assert find_device(session, app_id, apns(5).upper(), "fcm") is None
+        assert find_device(session, app_id, apns(5), "gcm") is None  # an unknown provider has no devices
 
 
 def test_registration_errors_name_the_field(database: Database, app_id: int) -> None:
@@ -227,12 +245,12 @@ def test_list_with_filters_and_cursor_pagination(database: Database, app_id: int
             ))
         deactivate_dead(session, app_id, "fcm", fcm(4), None)
 
-    def collect(**filters: object) -> list[int]:
+    def collect(**filters: Any) -> list[int]:
         ids: list[int] = []
         cursor = None
         with database.session(write=False) as session:
             while True:
-                page = list_devices(session, app_id, cursor=cursor, limit=4, **filters)  # type: ignore[arg-type]
+                page = list_devices(session, app_id, cursor=cursor, limit=4, **filters)
                 assert len(page.items) <= 4
                 ids.extend(d.id for d in page.items)
                 if page.next_cursor is None:

@@ -45,10 +45,10 @@ def test_database_errors_are_logged_and_stored_by_type_only(
         wrapped = exc
     logger = logging.getLogger("pushgate.test")
     with caplog.at_level(logging.WARNING, logger="pushgate.test"):
-        for exc in (error, wrapped):
-            assert carries_sql_parameters(exc)
-            assert SECRET not in safe_reason(exc)
-            log_failure(logger, "storing failed", exc, level=logging.WARNING)
+        for failure in (error, wrapped):
+            assert carries_sql_parameters(failure)
+            assert SECRET not in safe_reason(failure)
+            log_failure(logger, "storing failed", failure, level=logging.WARNING)
     assert safe_reason(wrapped) == "RuntimeError <- " + safe_reason(error)
     assert safe_reason(error).startswith("IntegrityError <- ")
     assert SECRET not in caplog.text

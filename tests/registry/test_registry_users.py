@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pushgate.registry import (
@@ -50,19 +52,22 @@ def test_user_ids_are_per_app(database: Database, app_id: int) -> None:
         mine = upsert_user(session, app_id, "alice", locale="en")
         theirs = upsert_user(session, other.id, "alice", locale="de")
         assert mine.id != theirs.id
-        assert get_user(session, app_id, "alice").locale == "en"  # type: ignore[union-attr]
+        got = get_user(session, app_id, "alice")
+        assert got is not None
+        assert got.locale == "en"
 
 
 def test_user_validation(database: Database, app_id: int) -> None:
     with database.session() as session:
-        for kwargs, field in [
+        cases: list[tuple[dict[str, Any], str]] = [
             ({"locale": "nope nope"}, "locale"),
             ({"timezone": "Nowhere/Land"}, "timezone"),
             ({"tags": ["ok", ""]}, "tags"),
             ({"add_tags": ["x" * 101]}, "add_tags"),
-        ]:
+        ]
+        for kwargs, field in cases:
             with pytest.raises(ValidationError) as exc:
-                upsert_user(session, app_id, "alice", **kwargs)  # type: ignore[arg-type]
+                upsert_user(session, app_id, "alice", **kwargs)
             assert exc.value.field == field
         with pytest.raises(ValidationError) as exc:
             upsert_user(session, app_id, "x" * 256)
@@ -76,11 +81,13 @@ def test_opt_out_and_in(database: Database, app_id: int) -> None:
         user = opt_out(session, app_id, "alice", "promotions")  # idempotent
         user = opt_out(session, app_id, "alice")
         assert user.optouts == ["*", "promotions"]
-        user = opt_in(session, app_id, "alice", "*")  # type: ignore[assignment]
-        assert user.optouts == ["promotions"]
+        back = opt_in(session, app_id, "alice", "*")
+        assert back is not None
+        assert back.optouts == ["promotions"]
         opt_out(session, app_id, "alice", "news")
-        user = opt_in(session, app_id, "alice")  # type: ignore[assignment]
-        assert user.optouts == []
+        back = opt_in(session, app_id, "alice")
+        assert back is not None
+        assert back.optouts == []
         assert opt_in(session, app_id, "nobody") is None
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -30,9 +32,9 @@ def p256dh_point() -> bytes:
     return key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
 
 
-def field_of(call: object, *args: object, **kwargs: object) -> str:
+def field_of(call: Callable[..., object], *args: Any, **kwargs: Any) -> str:
     with pytest.raises(ValidationError) as exc:
-        call(*args, **kwargs)  # type: ignore[operator]
+        call(*args, **kwargs)
     assert exc.value.field in str(exc.value)
     return exc.value.field
 

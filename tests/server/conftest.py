@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import ADMIN_TOKEN, Api, Secrets, Tenant, make_secrets
 
 from pushgate.queue import SqlQueue
 from pushgate.registry import Database
 from pushgate.server import create_app
 from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
+from tests.server.api_helpers import ADMIN_TOKEN, Api, Secrets, Tenant, make_secrets
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
-from api_helpers import ADMIN, Api, Secrets, Tenant
 
 from pushgate.registry import CredentialCipher, get_credentials, list_api_keys
 from pushgate.registry.credential_cipher import SEALED_PREFIX
 from pushgate.registry.pauses import pause_provider
+from tests.server.api_helpers import ADMIN, Api, Secrets, Tenant
 
 
 def assert_no_secret(answer: httpx.Response, secrets: Secrets) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_helpers import ADMIN, Api, Tenant, apns_token
+from tests.server.api_helpers import ADMIN, Api, Tenant, apns_token
 
 HELLO = {"notification": {"title": "Hello"}, "target": {"all": True}}
 
@@ -42,7 +42,7 @@ async def test_apps_are_isolated_from_each_other(api: Api) -> None:
         return (await api.client.request(method, url, headers=tenant.headers, **kwargs)).status_code
 
     device_url, send_url = f"/v1/devices/{device['id']}", f"/v1/sends/{accepted['id']}"
-    forbidden = [
+    forbidden: list[tuple[str, str, dict[str, Any]]] = [
         ("GET", device_url, {}), ("PATCH", device_url, {"json": {"tags": ["x"]}}),
         ("DELETE", device_url, {}), ("GET", f"{device_url}/deliveries", {}),
         ("GET", send_url, {}), ("GET", f"{send_url}/deliveries", {}), ("POST", f"{send_url}/cancel", {}),

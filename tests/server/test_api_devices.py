@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from api_helpers import Api, Tenant, apns_token, fcm_token, subscription
-
 from pushgate.registry import DeliveryStatus, Outcome, create_send, record_outcomes
+from tests.server.api_helpers import Api, Tenant, apns_token, fcm_token, subscription
 
 
 async def test_register_new_then_update_in_place(api: Api, shop: Tenant) -> None:
@@ -49,6 +48,7 @@ async def test_registration_errors_name_the_field(api: Api, shop: Tenant) -> Non
          "body.subscription.endpoint"),
         ({"subscription": {**subscription(), "keys": {"p256dh": "AAAA", "auth": "AAAA"}}},
          "body.subscription.keys.p256dh"),
+        ({"provider": "apns", "subscription": subscription()}, "body.provider"),
     ]
     for body, field in cases:
         answer = await api.client.post("/v1/devices", json=body, headers=shop.headers)
@@ -80,7 +80,7 @@ async def test_list_filters_and_cursor_pagination(api: Api, shop: Tenant) -> Non
     assert pages == 3
     assert len(seen) == len(set(seen)) == 10
 
-    async def count(**params: object) -> int:
+    async def count(**params: str | bool) -> int:
         answer = await api.client.get("/v1/devices", params=params, headers=shop.headers)
         assert answer.status_code == 200, answer.text
         return len(answer.json()["items"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from api_helpers import Api
+from tests.server.api_helpers import Api
 
 
 async def test_docs_page_and_its_assets_are_served_locally(api: Api) -> None:

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from api_helpers import ADMIN, Api, Secrets, Tenant
+
+from tests.server.api_helpers import ADMIN, Api, Secrets, Tenant
 
 
 async def test_every_field_problem_is_listed(api: Api, shop: Tenant) -> None:

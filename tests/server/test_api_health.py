@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from api_helpers import ADMIN_TOKEN, Api, Tenant, apns_token
+from pydantic import SecretStr
 
 from pushgate.queue import SqlQueue
 from pushgate.registry import Database
@@ -18,10 +18,12 @@ from pushgate.results import Status, TokenResult
 from pushgate.server import create_app
 from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
+from tests.server.api_helpers import ADMIN_TOKEN, Api, Tenant, apns_token
 
 
 def client_for(db: Database, metrics: Metrics | None = None) -> httpx.AsyncClient:
-    app = create_app(Settings(admin_token=ADMIN_TOKEN), database=db, queue=SqlQueue(db), metrics=metrics)
+    settings = Settings(admin_token=SecretStr(ADMIN_TOKEN))
+    app = create_app(settings, database=db, queue=SqlQueue(db), metrics=metrics)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pushgate.test")
 
 

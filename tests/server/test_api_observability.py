@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api_helpers import Api
+from tests.server.api_helpers import Api
 
 
 async def test_queue_depth_has_samples_while_the_queue_is_empty(api: Api) -> None:

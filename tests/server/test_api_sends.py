@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from api_helpers import Api, Secrets, Tenant, apns_token, fcm_token
 from sqlalchemy import func, select
 
 from pushgate.planner import FANOUT_QUEUE
@@ -13,6 +12,7 @@ from pushgate.queue import Job, JobStatus
 from pushgate.queue.tables import JobRow
 from pushgate.registry import DeliveryStatus, Outcome, create_send, record_outcomes
 from pushgate.registry.models import Send
+from tests.server.api_helpers import Api, Secrets, Tenant, apns_token, fcm_token
 
 HELLO = {"title": "Hello", "body": "World"}
 
@@ -185,7 +185,7 @@ async def test_send_validation_names_the_field(api: Api, shop: Tenant) -> None:
 async def test_status_deliveries_and_cancel(api: Api, shop: Tenant) -> None:
     devices = [await api.device(shop, provider="apns", token=apns_token(i)) for i in range(3)]
     webpush_endpoint = "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABlongsecretpart1234567890"
-    from api_helpers import subscription
+    from tests.server.api_helpers import subscription
 
     web = await api.device(shop, subscription=subscription(webpush_endpoint))
     accepted = await send(api, shop, {"all": True})

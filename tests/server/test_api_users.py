@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api_helpers import Api, Tenant, apns_token, fcm_token
+from tests.server.api_helpers import Api, Tenant, apns_token, fcm_token
 
 
 async def test_upsert_user(api: Api, shop: Tenant) -> None:

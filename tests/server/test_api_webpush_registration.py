@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_helpers import Api, Tenant, subscription
+
+from tests.server.api_helpers import Api, Tenant, subscription
 
 
 def _bare(sub: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -71,5 +72,7 @@ def test_the_answer_serialises_like_the_api_schema() -> None:
     from pushgate.server.schemas import SendAccepted
 
     when = datetime(2030, 1, 2, 3, 4, 5, 600, tzinfo=UTC)
-    fields = {"id": "s1", "status": "queued", "targeted": None, "send_at": when, "created_at": when}
+    fields: dict[str, Any] = {
+        "id": "s1", "status": "queued", "targeted": None, "send_at": when, "created_at": when,
+    }
     assert Accepted(**fields).to_json() == SendAccepted(**fields).model_dump(mode="json")

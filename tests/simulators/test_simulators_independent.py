@@ -16,6 +16,7 @@ from __future__ import annotations
 import pkgutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pushgate.simulators
@@ -103,9 +104,9 @@ def test_fcm_condition_grammar_agrees() -> None:
         ), condition
 
 
-def _outcome(parse: object, condition: str) -> object:
+def _outcome(parse: Callable[[str], object], condition: str) -> object:
     try:
-        return parse(condition)  # type: ignore[operator]
+        return parse(condition)
     except ValueError:
         return ValueError
 

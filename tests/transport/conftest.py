@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from raw_h2 import RawH2Client
 
 from pushgate.simulators.tls import LocalCA
+from tests.transport.raw_h2 import RawH2Client
+from tests.transport.raw_server import Serve
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +29,11 @@ async def raw_clients() -> AsyncIterator[list[RawH2Client]]:
     yield clients
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Serve]:
+    """Raw-frame servers (raw_server.py) and pools pointed at them."""
+    harness = Serve()
+    yield harness
+    await harness.close()

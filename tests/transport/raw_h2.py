@@ -13,6 +13,7 @@ import contextlib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import h2.config
 import h2.connection
@@ -118,7 +119,7 @@ class RawH2Client:
 
     def _on_event(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.ResponseReceived):
-            self.streams[event.stream_id].headers = list(event.headers)
+            self.streams[event.stream_id].headers = cast(list[tuple[str, str]], list(event.headers))
         elif isinstance(event, h2.events.DataReceived):
             self.streams[event.stream_id].body += event.data
             self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id)

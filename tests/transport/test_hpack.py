@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import hpack
 import pytest
 from hpack.table import HeaderTable
@@ -37,7 +39,8 @@ def test_header_blocks_concatenate_and_decode_statelessly() -> None:
     expected = [(":method", "POST"), (":scheme", "https"), (":path", "/a"),
                 ("apns-topic", "com.x"), ("authorization", "bearer t")]
     for _ in range(2):  # the same block decodes identically every time: no table state
-        assert [tuple(h) for h in decoder.decode(combined)] == expected
+        decoded: list[tuple[object, ...]] = [tuple(h) for h in decoder.decode(combined)]
+        assert decoded == expected
     assert len(decoder.header_table.dynamic_entries) == 0
 
 
@@ -114,7 +117,7 @@ def test_response_decoder_splits_status_and_caches_static_blocks() -> None:
     decoder = ResponseHeaderDecoder()
     assert decoder.decode(b"\x88") == (200, [])
     first = decoder.decode(b"\x88")
-    first[1].append(("mutated", "x"))
+    first[1].append(cast(Any, ("mutated", "x")))
     assert decoder.decode(b"\x88") == (200, [])  # the cache hands out copies
     block = hpack.Encoder().encode([(":status", "410"), ("apns-id", "abc")], huffman=False)
     assert decoder.decode(block) == (410, [("apns-id", b"abc", False)])
@@ -252,11 +255,11 @@ def _encode(ops: list[tuple[object, ...]], model: HeaderTable) -> bytes:
         elif kind == "inc":
             _, name, value, huffman = op
             out += b"\x40" + _string(name, bool(huffman)) + _string(value, bool(huffman))  # type: ignore[arg-type]
-            model.add(name, value)
+            model.add(cast(bytes, name), cast(bytes, value))
         elif kind == "inc-static-name":
             _, index, value, huffman = op
             out += _int(int(index), 6, 0x40) + _string(value, bool(huffman))  # type: ignore[call-overload, arg-type]
-            model.add(HeaderTable.STATIC_TABLE[int(index) - 1][0], value)  # type: ignore[call-overload]
+            model.add(HeaderTable.STATIC_TABLE[int(index) - 1][0], cast(bytes, value))  # type: ignore[call-overload]
         elif kind == "plain":
             _, name, value, huffman = op
             out += b"\x00" + _string(name, bool(huffman)) + _string(value, bool(huffman))  # type: ignore[arg-type]
@@ -292,4 +295,5 @@ def test_replayed_prefixes_match_hpack(
         got = [(n, huffman_decode(v) if coded else v) for n, v, coded in fields]
         assert got == [(n.decode(), v) for n, v in expected if not n.startswith(b":")]
         if status_raw:
-            assert status == (int(status_raw[-1]) if status_raw[-1].isdigit() else -1)  # the last wins
+            last = status_raw[-1]  # the last wins; RFC 9113 §8.3.2: three digits or malformed (-1)
+            assert status == (int(last) if len(last) == 3 and last.isdigit() else -1)

@@ -15,10 +15,10 @@ import h2.config
 import h2.connection
 import h2.events
 import pytest
-from raw_h2 import GUARD
 
 from pushgate.transport import ConnectionLost, H2Pool, HeaderBlock
 from pushgate.transport import frames as f
+from tests.transport.raw_h2 import GUARD
 
 
 class PingServer(asyncio.Protocol):

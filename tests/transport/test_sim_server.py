@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
-from raw_h2 import RawH2Client
 
 from pushgate.simulators._server import (
     DropConnection,
@@ -21,6 +20,7 @@ from pushgate.simulators._server import (
     SimServer,
 )
 from pushgate.simulators.tls import LocalCA
+from tests.transport.raw_h2 import RawH2Client
 
 
 async def echo(request: SimRequest) -> SimAction:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from worker_helpers import StartAPNs
 
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.simulators.tls import LocalCA
+from tests.workers.worker_helpers import StartAPNs
 
 
 @pytest.fixture

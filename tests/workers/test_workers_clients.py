@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from worker_helpers import apns_credentials, make_app, settings_for
 
 from pushgate.errors import ConfigurationError
 from pushgate.notification import Notification
@@ -28,6 +27,7 @@ from pushgate.workers.clients import (
     auth_refreshes,
     build_client,
 )
+from tests.workers.worker_helpers import apns_credentials, make_app, settings_for
 
 
 async def test_one_client_per_app_and_provider_reused_and_rebuilt_on_new_credentials(
@@ -79,12 +79,12 @@ async def test_missing_and_unusable_credentials_are_told_apart(
 
 
 async def test_every_provider_client_builds_from_stored_credentials_and_settings(local_ca: LocalCA) -> None:
-    sims = [APNsSimulator(ca=local_ca), FCMSimulator(ca=local_ca), WebPushSimulator(ca=local_ca),
-            WNSSimulator(ca=local_ca)]
+    apns, fcm, webpush, wns = (APNsSimulator(ca=local_ca), FCMSimulator(ca=local_ca),
+                               WebPushSimulator(ca=local_ca), WNSSimulator(ca=local_ca))
+    sims = (apns, fcm, webpush, wns)
     for sim in sims:
         await sim.start()
     try:
-        apns, fcm, webpush, wns = sims
         wns_demo = wns.demo_credentials()
         settings = Settings.model_validate({"providers": {
             "apns": {"base_url": apns.url},

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from worker_helpers import (
+
+from pushgate.queue import JobStatus, SqlQueue
+from pushgate.registry import Database, SendStatusView, cancel_send, delete_credentials
+from pushgate.registry.models import utcnow
+from pushgate.simulators.apns import APNsSimulator
+from pushgate.workers.constants import DELIVERY_NAMESPACE
+from pushgate.workers.delivery import delivery_id
+from tests.workers.worker_helpers import (
     eventually,
     make_app,
     running_pool,
@@ -17,13 +24,6 @@ from worker_helpers import (
     start_send,
     status,
 )
-
-from pushgate.queue import JobStatus, SqlQueue
-from pushgate.registry import Database, cancel_send, delete_credentials
-from pushgate.registry.models import utcnow
-from pushgate.simulators.apns import APNsSimulator
-from pushgate.workers.constants import DELIVERY_NAMESPACE
-from pushgate.workers.delivery import delivery_id
 
 
 def test_delivery_ids_are_uuid5_of_send_and_device() -> None:
@@ -42,7 +42,12 @@ async def test_a_notification_past_its_expiry_is_recorded_expired_without_a_requ
     past = start_send(database, queue, app_id, {"title": "old", "expiration": ten_minutes_ago.isoformat()})
     async with running_pool(settings_for(database, apns, ca_file), database):
         for send_id in (stale_ttl, past):
-            view = await eventually(lambda s=send_id: (v := status(database, s)).status == "done" and v)
+
+            def done(send_id: str = send_id) -> SendStatusView | None:
+                view = status(database, send_id)
+                return view if view.status == "done" else None
+
+            view = await eventually(done)
             assert (view.expired, view.sent) == (3, 0)
     assert apns.requests == 0
 

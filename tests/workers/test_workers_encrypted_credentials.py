@@ -7,15 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from worker_helpers import (
-    apns_credentials,
-    eventually,
-    make_app,
-    running_pool,
-    settings_for,
-    start_send,
-    status,
-)
+from pydantic import SecretStr
 
 from pushgate.queue import SqlQueue
 from pushgate.registry import (
@@ -29,6 +21,15 @@ from pushgate.registry import (
 from pushgate.registry.pauses import app_pauses
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.clients import ClientBuildError, ClientCache
+from tests.workers.worker_helpers import (
+    apns_credentials,
+    eventually,
+    make_app,
+    running_pool,
+    settings_for,
+    start_send,
+    status,
+)
 
 KEY = "worker-test-secret-key-" + "w" * 20
 OTHER_KEY = "another-deployments-key-" + "z" * 20
@@ -117,6 +118,6 @@ def test_serving_without_a_secret_key_warns_once(caplog: pytest.LogCaptureFixtur
 
     caplog.set_level(logging.WARNING)
     warn_if_credentials_unencrypted(Settings())
-    warn_if_credentials_unencrypted(Settings(secret_key=KEY))  # type: ignore[arg-type]
+    warn_if_credentials_unencrypted(Settings(secret_key=SecretStr(KEY)))
     [record] = caplog.records
     assert "stored unencrypted" in record.getMessage()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker_helpers import eventually, make_app, running_pool, settings_for, start_send, status
-
 from pushgate.queue import Job, JobStatus, SqlQueue
 from pushgate.registry import Database
 from pushgate.service.metrics import Metrics
@@ -14,6 +12,7 @@ from pushgate.simulators._base import ManualClock
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.constants import KEEP_DONE_SECONDS
 from pushgate.workers.pool import WorkerPool
+from tests.workers.worker_helpers import eventually, make_app, running_pool, settings_for, start_send, status
 
 T0 = 1_900_000_000.0
 
@@ -33,7 +32,8 @@ async def test_finished_jobs_are_purged_after_the_retention(database: Database) 
     assert await pool.purge_finished(T0 + KEEP_DONE_SECONDS) == 0  # nothing is older than that yet
     assert await pool.purge_finished(T0 + KEEP_DONE_SECONDS + 1) == 1
     assert queue.get("old") is None
-    assert [queue.get(n).status for n in ("recent", "dead", "open")] == [  # type: ignore[union-attr]
+    kept = [queue.get(n) for n in ("recent", "dead", "open")]
+    assert [job.status if job else None for job in kept] == [
         JobStatus.DONE, JobStatus.FAILED, JobStatus.LEASED,
     ]
     assert queue.enqueue([Job("recent", "q", {})]) == 0  # still known: a late duplicate is ignored

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from worker_helpers import eventually, make_app, running_pool, settings_for, status
-
 from pushgate.planner import FANOUT_QUEUE, deliver_queue, fan_out
 from pushgate.queue import Job, SqlQueue
 from pushgate.registry import Database, create_send
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.sender import ALL_QUEUES, claim_by_tier, claim_tiers
+from tests.workers.worker_helpers import eventually, make_app, running_pool, settings_for, status
 
 T0 = 1_800_000_000.0
 

@@ -6,7 +6,6 @@ import time
 from datetime import datetime
 
 import pytest
-from worker_helpers import make_app
 
 from pushgate.planner import deliver_queue
 from pushgate.queue import Job, JobStatus, SqlQueue
@@ -23,6 +22,7 @@ from pushgate.registry.pauses import (
 )
 from pushgate.workers import pausebook
 from pushgate.workers.pausebook import PauseBook, wake_deferred
+from tests.workers.worker_helpers import make_app
 
 CREDS = {"client_id": "ms-app://s-1-15-2-x", "client_secret": "s3cret"}
 

@@ -20,8 +20,10 @@ from pushgate.providers._credentials import check_overrides
 from pushgate.providers._spec import (
     CredentialError,
     CredentialField,
+    DeviceToken,
     Endpoint,
     ProviderSpec,
+    TokenError,
     UnknownProvider,
 )
 
@@ -48,15 +50,30 @@ def provider_spec(name: str) -> ProviderSpec:
     return spec
 
 
+def subscription_spec() -> ProviderSpec:
+    """The spec of the provider whose devices register as a browser ``PushSubscription``.
+
+    :raises LookupError: no provider takes subscriptions.
+    """
+    for name in PROVIDER_NAMES:
+        spec = provider_spec(name)
+        if spec.parse_subscription is not None:
+            return spec
+    raise LookupError("no provider takes browser subscriptions")
+
+
 __all__ = [
     "PROVIDER_NAMES",
     "CredentialError",
     "CredentialField",
+    "DeviceToken",
     "Endpoint",
     "Message",
     "Provider",
     "ProviderSpec",
+    "TokenError",
     "UnknownProvider",
     "check_overrides",
     "provider_spec",
+    "subscription_spec",
 ]

@@ -5,7 +5,7 @@ look its spec up (:func:`pushgate.providers.provider_spec`) and ask it —
 which credential fields it takes, whether stored credentials have the right
 shape, whether they really work (keys parse), how to build a client from
 them, whether a notification fits its payload limit, which hosts it may
-call by default.
+call by default, what a device token of it looks like.
 
 Specs are light to import: the client stack (HTTP/2, cryptography, JWT) is
 imported only by the functions that need it, because an idle server looks
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pushgate.errors import ConfigurationError
+from pushgate.errors import ConfigurationError, InvalidToken
 from pushgate.notification import Notification
 
 if TYPE_CHECKING:
@@ -29,8 +29,10 @@ __all__ = [
     "ClientFactory",
     "CredentialError",
     "CredentialField",
+    "DeviceToken",
     "Endpoint",
     "ProviderSpec",
+    "TokenError",
     "UnknownProvider",
     "require_fields",
 ]
@@ -47,6 +49,30 @@ class CredentialError(ConfigurationError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+class TokenError(InvalidToken):
+    """A device token (or subscription) a provider refuses; ``field`` names the part.
+
+    Parts: ``token``, and for a browser subscription ``endpoint``, ``p256dh``,
+    ``auth``, ``keys`` or ``subscription``. Like :class:`CredentialError`, the
+    registry turns it into its own validation error.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceToken:
+    """Where a device is reached: its token (Web Push: the endpoint; WNS: the
+    channel URI) and, for a browser subscription, its ``p256dh`` and ``auth`` keys."""
+
+    token: str
+    p256dh: str | None = None
+    auth: str | None = None
 
 
 class UnknownProvider(ConfigurationError):
@@ -91,6 +117,10 @@ def _token_as_stored(token: str, p256dh: str | None, auth: str | None) -> str:
     return token
 
 
+def _spelled_as_given(token: str) -> str:
+    return token
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
     """Everything pushgate needs to know about one provider, outside its client.
@@ -110,8 +140,19 @@ class ProviderSpec:
       (Web Push and WNS take endpoints from devices); None: a fixed service.
     - ``client_token(token, p256dh, auth)``: a stored device's token as the
       client takes it.
+    - ``check_token(device, allowed_hosts)``: a device token as registered →
+      the :class:`DeviceToken` to store, normalized (an APNs token in lower
+      case, Web Push keys as unpadded base64url), so one device registered
+      in two spellings is one row. ``allowed_hosts`` is the allow-list an
+      endpoint must be on (``default_hosts`` unless the server names its
+      own); providers with fixed services ignore it. Raises :class:`TokenError`.
+    - ``normalize_token(token)``: the spelling ``check_token`` stores, without
+      validating: a lookup by token finds the device however it is written.
+    - ``parse_subscription(subscription)``: for a provider whose devices are
+      browser subscriptions, ``PushSubscription.toJSON()`` (dict or JSON
+      text) → an unvalidated :class:`DeviceToken`; None for the others.
 
-    Both checks raise :class:`CredentialError`.
+    Both credential checks raise :class:`CredentialError`.
     """
 
     name: str
@@ -121,8 +162,11 @@ class ProviderSpec:
     validate: Callable[[dict[str, Any]], dict[str, Any]]
     build_client: ClientFactory
     check_payload: Callable[[Notification, Mapping[str, Any], datetime | None], None]
+    check_token: Callable[[DeviceToken, tuple[str, ...]], DeviceToken]
     default_hosts: tuple[str, ...] | None = None
     client_token: Callable[[str, str | None, str | None], Any] = _token_as_stored
+    normalize_token: Callable[[str], str] = _spelled_as_given
+    parse_subscription: Callable[[Mapping[str, Any] | str], DeviceToken] | None = None
 
     @property
     def secret_fields(self) -> frozenset[str]:

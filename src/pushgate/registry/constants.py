@@ -6,12 +6,16 @@ choices, made here so the API, the workers and the tests agree on them.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 
 
 class ProviderName(StrEnum):
-    """The delivery services a device can be registered with."""
+    """The delivery services a device can be registered with.
+
+    The names of the provider table (``pushgate.providers.PROVIDER_NAMES``;
+    a test keeps the two equal): an enum, so the API's schema lists them.
+    Nothing switches on a member: behaviour comes from ``provider_spec``.
+    """
 
     APNS = "apns"
     FCM = "fcm"
@@ -72,32 +76,9 @@ API_KEY_PREFIX_LENGTH = 8
 API_KEY_SECRET_BYTES = 32
 API_KEY_PREFIX_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"  # no l/1/0 confusion
 
-# Apple: "don't hard-code the length of device tokens" (today 32 bytes = 64 hex).
-APNS_TOKEN_MIN_HEX = 32
-APNS_TOKEN_MAX_HEX = 200
-# FCM registration tokens are ~150-250 characters of base64url plus ':'; stay generous.
-FCM_TOKEN_MIN_LENGTH = 20
-FCM_TOKEN_MAX_LENGTH = 4096
-FCM_TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-:.]+$")
-# RFC 8291 §3: p256dh is an uncompressed P-256 point (65 bytes), auth 16 bytes.
-WEBPUSH_P256DH_BYTES = 65
-WEBPUSH_AUTH_BYTES = 16
-MAX_URL_LENGTH = 2048
-
-# Push services browsers use (PROTOCOLS.md §3.7). Entries: "host" (port 443),
-# "host:port", or "*.suffix" (any subdomain, port 443). SSRF protection: a
-# subscription whose endpoint is elsewhere is refused at registration.
-WEBPUSH_DEFAULT_HOSTS: tuple[str, ...] = (
-    "fcm.googleapis.com",
-    "android.googleapis.com",
-    "updates.push.services.mozilla.com",
-    "*.push.services.mozilla.com",
-    "web.push.apple.com",
-    "*.push.apple.com",
-    "*.notify.windows.com",
-)
-# WNS channel URIs (PROTOCOLS.md §4): https://<region>.notify.windows.com/?token=...
-WNS_DEFAULT_HOSTS: tuple[str, ...] = ("*.notify.windows.com",)
+# What a device token of each provider looks like (lengths, alphabets, the
+# push-service hosts an endpoint may name) is the provider's own rule:
+# pushgate.providers.<name>.tokens, behind ProviderSpec.check_token.
 
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 100

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import case, delete, exists, select, true, update
 from sqlalchemy.orm import Session
 
+from pushgate.providers import PROVIDER_NAMES, provider_spec, subscription_spec
 from pushgate.registry._errors import ValidationError
 from pushgate.registry._paging import Page, check_limit, decode_cursor, make_page
 from pushgate.registry.apps import require_app
@@ -81,10 +82,18 @@ class DeviceSpec:
     tags: Sequence[str] | None = None  # replaces the device's tags when given
 
     @classmethod
-    def from_subscription(cls, subscription: Mapping[str, Any] | str, **other: Any) -> DeviceSpec:
-        """A Web Push device from ``PushSubscription.toJSON()`` (dict or JSON text)."""
+    def from_subscription(
+        cls, subscription: Mapping[str, Any] | str, provider: str | None = None, **other: Any
+    ) -> DeviceSpec:
+        """A Web Push device from ``PushSubscription.toJSON()`` (dict or JSON text).
+
+        ``provider``, when given, must be the one whose devices are subscriptions.
+        """
+        kind = subscription_spec().name
+        if provider is not None and provider != kind:
+            raise ValidationError("provider", f"a subscription is a {kind} device")
         endpoint, p256dh, auth = parse_subscription(subscription)
-        return cls(provider=ProviderName.WEBPUSH, token=endpoint, p256dh=p256dh, auth=auth, **other)
+        return cls(provider=kind, token=endpoint, p256dh=p256dh, auth=auth, **other)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> DeviceSpec:
@@ -93,7 +102,7 @@ class DeviceSpec:
         values = dict(data)
         if "subscription" in values:
             endpoint, p256dh, auth = parse_subscription(values.pop("subscription"))
-            values.setdefault("provider", ProviderName.WEBPUSH)
+            values.setdefault("provider", subscription_spec().name)
             values.update(token=endpoint, p256dh=p256dh, auth=auth)
         for key, value in values.items():
             if key not in names:
@@ -325,10 +334,11 @@ def device_tokens(session: Session, device_ids: Iterable[int]) -> dict[int, str]
 
 
 def find_device(session: Session, app_id: int, token: str, provider: str | None = None) -> Device | None:
-    """A device by token (an APNs token in any letter case)."""
-    candidates = [token, token.strip().lower()] if provider in (None, ProviderName.APNS) else [token]
+    """A device by token, in any spelling its provider normalizes (an APNs token in any letter case)."""
+    names = PROVIDER_NAMES if provider is None else (provider,) if provider in PROVIDER_NAMES else ()
+    candidates = {token, *(provider_spec(name).normalize_token(token) for name in names)}
     query = select(Device).where(
-        Device.app_id == app_id, Device.token_hash.in_([token_hash(t) for t in candidates])
+        Device.app_id == app_id, Device.token_hash.in_([token_hash(t) for t in sorted(candidates)])
     )
     if provider is not None:
         query = query.where(Device.provider == provider)

@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from pushgate.notification import Notification
+from pushgate.providers import PROVIDER_NAMES
 from pushgate.registry import Delivery, Device, DeviceSpec, DeviceView, User, ValidationError
 from pushgate.registry.constants import MAX_TAG_LENGTH, Platform, ProviderName
 
@@ -93,11 +94,10 @@ class DeviceIn(_In):
         if self.subscription is not None:
             if self.token is not None or self.p256dh is not None or self.auth is not None:
                 raise ValidationError("subscription", "give either subscription or token/p256dh/auth")
-            if self.provider not in (None, ProviderName.WEBPUSH):
-                raise ValidationError("provider", "a subscription is a Web Push device")
-            return DeviceSpec.from_subscription(self.subscription.model_dump(), **others)
+            provider = self.provider.value if self.provider else None
+            return DeviceSpec.from_subscription(self.subscription.model_dump(), provider, **others)
         if self.provider is None:
-            raise ValidationError("provider", "required (apns, fcm, webpush or wns)")
+            raise ValidationError("provider", f"required ({', '.join(PROVIDER_NAMES)})")
         if not self.token:
             raise ValidationError("token", "required")
         return DeviceSpec(self.provider.value, self.token, p256dh=self.p256dh, auth=self.auth, **others)

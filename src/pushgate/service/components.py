@@ -38,16 +38,13 @@ def open_queue(settings: Settings, db: Database) -> Queue:
 
 
 def validation_policy(settings: Settings) -> ValidationPolicy:
-    """Which Web Push / WNS endpoint hosts registrations may use (the SSRF guard).
+    """Which endpoint hosts device registrations may name, per provider (the SSRF guard).
 
     ``providers.<name>.allowed_hosts`` replaces the built-in list of public
     push services (point it at a simulator's ``host:port`` in tests and demos).
     """
-    webpush = settings.providers.get("webpush")
-    wns = settings.providers.get("wns")
     return ValidationPolicy.with_hosts(
-        webpush=webpush.allowed_hosts if webpush is not None else None,
-        wns=wns.allowed_hosts if wns is not None else None,
+        **{name: endpoint.allowed_hosts for name, endpoint in settings.providers.items()}
     )
 
 

@@ -35,17 +35,29 @@ Contract (for ``send``, read "the callback gets" for "the future fails with"):
   the next request opens a new connection. A connection that receives
   nothing for ``ping_interval`` seconds is sent a PING (RFC 9113 §6.7); no
   answer within ``ping_timeout`` counts as such a drop.
-- The future fails with :class:`RequestTimeout` after ``request_timeout``.
+- The future fails with :class:`RequestTimeout` after ``request_timeout``;
+  after ``retire_after_timeouts`` timeouts in a row with no answer between,
+  a connection takes no new requests and closes once its streams end.
 - Another RST_STREAM code fails the future with :class:`StreamReset`.
+- A response body past ``max_response_body`` (64 KiB) resets its stream and
+  fails with :class:`ResponseTooLarge`; a malformed response (RFC 9113
+  §8.1.1) fails with :class:`ProtocolViolation`, its connection unharmed.
+- A server that answers in HTTP/1.x, or picks another protocol in ALPN,
+  fails every request with :class:`HTTP2NotNegotiated`, which is also a
+  :class:`pushgate.errors.ConfigurationError`: retrying will not help.
+- After a connection that answered nothing, the next one waits, with
+  exponential backoff and jitter (``backoff.py``).
 - All failures are subclasses of :class:`pushgate.errors.TransportError`.
 
 Modules: ``hpack_block`` (stateless request header blocks), ``hpack_decode``
-and ``huffman`` (response header decoding), ``frames`` (RFC 9113 constants and
-frame builders), ``connection`` (the frame layer, and why it is
-hand-written), ``flow`` (our sending side of flow control), ``stream`` (one
-request's state), ``pool`` (queueing, resends, connection choice),
-``deadlines`` (the timeout sweep), ``keepalive`` (PING health checks),
-``errors``, ``tls`` (client contexts).
+and ``huffman`` (response header decoding), ``hpack_tables`` (RFC 7541's
+static table and Huffman code), ``frames`` (RFC 9113 constants and frame
+builders), ``connection`` (the frame layer, and why it is hand-written; its
+layers ``core``, ``responses`` and ``control``), ``flow`` (our sending side
+of flow control), ``stream`` (one request's state), ``pool`` (queueing,
+resends, connection choice), ``backoff`` (reconnect delays), ``deadlines``
+(the timeout sweep), ``keepalive`` (PING health checks), ``errors``,
+``tls`` (client contexts).
 """
 
 from __future__ import annotations
@@ -57,6 +69,7 @@ from pushgate.transport.errors import (
     HTTP2NotNegotiated,
     ProtocolViolation,
     RequestTimeout,
+    ResponseTooLarge,
     StreamNotProcessed,
     StreamReset,
 )
@@ -75,6 +88,7 @@ __all__ = [
     "ProtocolViolation",
     "RequestTimeout",
     "Response",
+    "ResponseTooLarge",
     "StreamNotProcessed",
     "StreamReset",
 ]

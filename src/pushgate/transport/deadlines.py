@@ -16,20 +16,31 @@ late, behind a busy loop turn, may expire that much early).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from pushgate.transport.stream import Request
+
+
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """What the sweep needs of time: an event loop has it; tests pass a manual clock."""
+
+    def time(self) -> float: ...
+    def call_at(self, when: float, callback: Callable[..., object], *args: Any) -> Timer: ...
 
 
 class DeadlineSweep:
     def __init__(
         self,
-        loop: asyncio.AbstractEventLoop,
+        clock: Clock,
         timeout: float,
         on_expire: Callable[[Request], None],
     ) -> None:
-        self._loop = loop
+        self._loop = clock
         self._timeout = timeout
         self._interval = min(max(timeout / 16, 0.005), 1.0)
         self._per_second = 1.0 / self._interval
@@ -37,7 +48,7 @@ class DeadlineSweep:
         self._buckets: dict[int, set[Request]] = {}  # keys ascend: insertion order is time order
         self._last_key = -1
         self._last_bucket: set[Request] = set()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Timer | None = None
 
     def add(self, request: Request) -> None:
         bucket = self._last_bucket

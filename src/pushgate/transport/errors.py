@@ -2,12 +2,13 @@
 
 They are sorted by what the caller may assume about the request: *not
 processed* (safe to resend anywhere), *maybe processed* (the connection died
-mid-flight), or *never sent* (connect/TLS/ALPN failures).
+mid-flight), or *never sent* (connect/TLS/ALPN failures). One is also a
+:class:`pushgate.errors.ConfigurationError`: :class:`HTTP2NotNegotiated`.
 """
 
 from __future__ import annotations
 
-from pushgate.errors import TransportError
+from pushgate.errors import ConfigurationError, TransportError
 
 
 class ConnectionLost(TransportError):
@@ -34,8 +35,15 @@ class ConnectFailed(TransportError):
     """TCP or TLS connection could not be made."""
 
 
-class HTTP2NotNegotiated(TransportError):
-    """The server did not agree to HTTP/2 (ALPN chose something else)."""
+class HTTP2NotNegotiated(ConnectFailed, ConfigurationError):
+    """The server does not speak HTTP/2: ALPN chose something else, or it answered
+    in HTTP/1.x. A configuration error (a wrong URL or proxy), not a passing
+    fault: retrying the same server will not help. Nothing was processed."""
+
+
+class ResponseTooLarge(TransportError):
+    """The response body went past the pool's ``max_response_body``; the stream
+    was reset (RFC 9113 §10.5: a client bounds what it buffers)."""
 
 
 class ProtocolViolation(ConnectionLost):

@@ -77,10 +77,18 @@ class SendFlow:
         if self.window > f.MAX_WINDOW:
             raise FlowControlError("connection window above 2^31-1")
 
-    def stream_credit(self, sid: int, increment: int) -> None:
+    def stream_credit(self, sid: int, increment: int) -> bool:
+        """Credit a stream whose body waits; False if it has none waiting."""
         entry = self.blocked.get(sid)
-        if entry is not None:
-            entry.window += increment
+        if entry is None:
+            return False
+        entry.window += increment
+        return True
+
+    def stream_window(self, sid: int) -> int | None:
+        """The send window of a stream whose body waits, None for any other."""
+        entry = self.blocked.get(sid)
+        return None if entry is None else entry.window
 
     def set_initial_window(self, value: int) -> None:
         """§6.9.2: a new initial window shifts every open stream's window by the difference."""

@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from hpack.table import HeaderTable
+from pushgate.transport.hpack_tables import STATIC_TABLE
 
-# RFC 7541 Appendix A, 1-based indices (hpack ships the table).
-_STATIC: tuple[tuple[bytes, bytes], ...] = HeaderTable.STATIC_TABLE
+# RFC 7541 Appendix A, 1-based indices.
+_STATIC: tuple[tuple[bytes, bytes], ...] = STATIC_TABLE
 _NAME_INDEX: dict[bytes, int] = {}
 _PAIR_INDEX: dict[tuple[bytes, bytes], int] = {}
 for _index, (_name, _value) in enumerate(_STATIC, start=1):

@@ -41,11 +41,10 @@ from __future__ import annotations
 
 from collections import deque
 
-from hpack.table import HeaderTable
-
+from pushgate.transport.hpack_tables import STATIC_TABLE
 from pushgate.transport.huffman import huffman_decode
 
-STATIC: tuple[tuple[bytes, bytes], ...] = HeaderTable.STATIC_TABLE  # RFC 7541 Appendix A
+STATIC: tuple[tuple[bytes, bytes], ...] = STATIC_TABLE  # RFC 7541 Appendix A
 _STATIC_COUNT = len(STATIC)
 _STATIC_INDEXED = bytes(range(0x81, 0x81 + _STATIC_COUNT))
 DEFAULT_TABLE_SIZE = 4096  # SETTINGS_HEADER_TABLE_SIZE we allow (RFC 9113 §6.5.2 default)
@@ -382,7 +381,10 @@ class ResponseHeaderDecoder:
                         if coded:
                             value = huffman_decode(value)
                         found = _STATUS.get(value)
-                        status = found if found is not None else int(value) if value.isdigit() else -1
+                        if found is not None:
+                            status = found
+                        else:  # RFC 9113 §8.3.2: exactly three digits, else malformed (-1)
+                            status = int(value) if len(value) == 3 and value.isdigit() else -1
                     continue
                 text = name.decode("ascii", "replace")
                 if len(names) >= STRING_CACHE_SIZE:

@@ -19,9 +19,9 @@ in ``_accepting``.
 
 from __future__ import annotations
 
-from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
+from pushgate.transport.hpack_tables import EOS as _EOS
+from pushgate.transport.hpack_tables import HUFFMAN_CODE_LENGTHS, huffman_codes
 
-_EOS = 256
 _table: list[tuple[int, bytes]] = []
 _accepting: list[bool] = []
 
@@ -38,7 +38,7 @@ def _build() -> None:
     ones = [True]  # the path from the root is all 1 bits
     missing = -(1 << 20)
     children[0] = [missing, missing]
-    for symbol, (code, length) in enumerate(zip(REQUEST_CODES, REQUEST_CODES_LENGTH, strict=True)):
+    for symbol, (code, length) in enumerate(zip(huffman_codes(), HUFFMAN_CODE_LENGTHS, strict=True)):
         node = 0
         for shift in range(length - 1, -1, -1):
             bit = (code >> shift) & 1

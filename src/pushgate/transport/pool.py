@@ -19,12 +19,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random as _random
 import ssl
 from collections import deque
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from pushgate.errors import TransportError
+from pushgate.transport.backoff import ReconnectBackoff
 from pushgate.transport.connection import ClientConnection
+from pushgate.transport.core import DEFAULT_MAX_RESPONSE_BODY, DEFAULT_RETIRE_AFTER_TIMEOUTS, ConnectionCore
 from pushgate.transport.deadlines import DeadlineSweep
 from pushgate.transport.errors import (
     ConnectFailed,
@@ -35,6 +39,7 @@ from pushgate.transport.errors import (
 )
 from pushgate.transport.hpack_block import HeaderBlock
 from pushgate.transport.response import Response
+from pushgate.transport.responses import STREAM_WINDOW
 from pushgate.transport.stream import Callback, Request
 from pushgate.transport.tls import client_context
 
@@ -58,10 +63,24 @@ class H2Pool:
         max_resends: int = 3,
         ping_interval: float | None = 60.0,
         ping_timeout: float = 10.0,
+        max_response_body: int = DEFAULT_MAX_RESPONSE_BODY,
+        retire_after_timeouts: int = DEFAULT_RETIRE_AFTER_TIMEOUTS,
+        reconnect_backoff: float = 0.1,
+        max_reconnect_delay: float = 10.0,
+        random: Callable[[], float] = _random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         """``ping_interval``: seconds a connection may receive nothing before an
         HTTP/2 PING checks it; no ACK within ``ping_timeout`` drops it as lost
-        (``keepalive.py``). None: no PINGs."""
+        (``keepalive.py``). None: no PINGs.
+
+        ``max_response_body``: octets of a response body past which its stream
+        is reset and the request fails with :class:`ResponseTooLarge` (at most
+        16 MiB, the stream window granted). ``retire_after_timeouts``: request
+        timeouts in a row, with no answer between, after which a connection
+        takes no new requests. ``reconnect_backoff`` / ``max_reconnect_delay``:
+        after a connection that answered nothing, the next one waits
+        (``backoff.py``); ``random`` and ``sleep`` are injectable for tests."""
         parts = urlsplit(base_url)
         if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
             raise ValueError(f"H2Pool needs an http:// or https:// URL with a host, not {base_url!r}")
@@ -69,6 +88,10 @@ class H2Pool:
             raise ValueError("max_connections must be at least 1")
         if (ping_interval is not None and ping_interval <= 0) or ping_timeout <= 0:
             raise ValueError("ping_interval and ping_timeout must be positive")
+        if not 0 < max_response_body <= STREAM_WINDOW:
+            raise ValueError(f"max_response_body must be between 1 and {STREAM_WINDOW}")
+        if retire_after_timeouts < 1:
+            raise ValueError("retire_after_timeouts must be at least 1")
         self._scheme = parts.scheme
         self._host = parts.hostname
         self._port = parts.port or _DEFAULT_PORTS[parts.scheme]
@@ -84,6 +107,10 @@ class H2Pool:
         self._request_timeout = request_timeout
         self._max_resends = max_resends
         self._ping = None if ping_interval is None else (ping_interval, ping_timeout)
+        self._max_response_body = max_response_body
+        self._retire_after_timeouts = retire_after_timeouts
+        self._backoff = ReconnectBackoff(reconnect_backoff, max_reconnect_delay, random)
+        self._sleep = sleep
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: DeadlineSweep | None = None
         self._queue: deque[Request] = deque()
@@ -235,7 +262,13 @@ class H2Pool:
 
     async def _connect(self) -> None:
         assert self._loop is not None
-        conn = ClientConnection(self, self._loop, self._ping)
+        delay = self._backoff.delay()
+        if delay > 0:
+            await self._sleep(delay)
+        conn = ClientConnection(
+            self, self._loop, self._ping,
+            max_response_body=self._max_response_body, retire_after_timeouts=self._retire_after_timeouts,
+        )
         try:
             async with asyncio.timeout(self._connect_timeout):
                 await self._loop.create_connection(
@@ -250,10 +283,12 @@ class H2Pool:
             what = "timed out" if isinstance(exc, TimeoutError) else str(exc) or type(exc).__name__
             error = ConnectFailed(f"cannot connect to {self._scheme}://{self._authority}: {what}")
             error.__cause__ = exc
+            self._backoff.failed()
             self._connect_failed(error)
             return
         self._connecting = None
         if conn.closed:
+            self._backoff.failed()
             if conn.alpn_refused is None:
                 self._connect_failed(ConnectFailed(f"{self._authority} closed the connection at once"))
                 return
@@ -281,7 +316,7 @@ class H2Pool:
             return
         conn = request.conn
         if conn is not None:
-            conn.cancel(request)
+            conn.timed_out(request)
         self._fail(request, RequestTimeout(f"no answer within {self._request_timeout} s"))
 
     # -- ConnectionOwner ------------------------------------------------------------
@@ -325,22 +360,25 @@ class H2Pool:
                 self._queue.appendleft(request)
         self._pump()
 
-    def _slot_freed(self, conn: ClientConnection) -> None:
+    def _slot_freed(self, conn: ConnectionCore) -> None:
         if self._queue:
             self._pump()
 
-    def _goaway(self, conn: ClientConnection, unprocessed: list[Request]) -> None:
+    def _goaway(self, conn: ConnectionCore, unprocessed: list[Request]) -> None:
+        self._backoff.ended(conn)
         self._resend(unprocessed)
         if self._queue:
             self._pump()
 
-    def _connection_lost(self, conn: ClientConnection) -> None:
+    def _connection_lost(self, conn: ConnectionCore) -> None:
         if conn not in self._conns:
             return  # lost before it joined the pool: _connect reports it
         self._conns.remove(conn)
+        self._backoff.ended(conn)
         if not conn.settings_received and not self._closed and self._queue:
-            # The server hung up before speaking HTTP/2 at all: do not loop reconnecting.
-            self._connect_failed(ConnectFailed(f"{self._authority} closed the connection before SETTINGS"))
+            # The server hung up before speaking HTTP/2 at all: do not loop
+            # reconnecting; the queued requests learn why (HTTP/1.x, bad SETTINGS...).
+            self._connect_failed(conn.setup_failure(self._authority))
             return
         if self._queue:
             self._pump()

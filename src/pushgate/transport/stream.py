@@ -12,7 +12,7 @@ from pushgate.transport.hpack_decode import Field
 from pushgate.transport.response import Response
 
 if TYPE_CHECKING:
-    from pushgate.transport.connection import ClientConnection
+    from pushgate.transport.core import ConnectionCore
 
 
 # Called exactly once per request: (tag, response, None) or (tag, None, error).
@@ -37,7 +37,7 @@ class Request:
     stream_id: int
     status: int  # 0 until the final response HEADERS
     chunks: list[bytes] | None  # response DATA
-    received: int  # DATA octets not yet handed back with WINDOW_UPDATE
+    received: int  # response DATA octets so far, padding included (capped, see responses.py)
     headers: list[Field]  # set with the final response HEADERS
 
     def __init__(
@@ -56,7 +56,7 @@ class Request:
         self.finished = False  # the callback ran (or the future was cancelled, see abandoned)
         self.resends = 0
         self.bucket: set[Request] | None = None  # deadline bucket, see deadlines.py
-        self.conn: ClientConnection | None = None  # while on a stream
+        self.conn: ConnectionCore | None = None  # while on a stream
 
     def abandoned(self) -> bool:
         """Answered, failed or timed out already, or its future was cancelled."""
@@ -69,6 +69,6 @@ class ConnectionOwner(Protocol):
     def _complete(self, request: Request, response: Response) -> None: ...
     def _fail(self, request: Request, error: TransportError) -> None: ...
     def _resend(self, requests: list[Request]) -> None: ...
-    def _slot_freed(self, conn: ClientConnection) -> None: ...
-    def _goaway(self, conn: ClientConnection, unprocessed: list[Request]) -> None: ...
-    def _connection_lost(self, conn: ClientConnection) -> None: ...
+    def _slot_freed(self, conn: ConnectionCore) -> None: ...
+    def _goaway(self, conn: ConnectionCore, unprocessed: list[Request]) -> None: ...
+    def _connection_lost(self, conn: ConnectionCore) -> None: ...

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from hpack import Decoder
 
 from pushgate.errors import ConfigurationError
@@ -23,8 +23,8 @@ from pushgate.simulators._base import ManualClock
 from pushgate.simulators.tls import LocalCA
 
 
-def pem(key: Any) -> str:
-    return key.private_bytes(  # type: ignore[no-any-return]
+def pem(key: PrivateKeyTypes) -> str:
+    return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
 

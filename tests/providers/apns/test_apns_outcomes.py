@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pushgate.providers.apns.client import new_apns_id, new_apns_ids
+from pushgate.providers.apns.client import new_apns_ids
 from pushgate.providers.apns.outcomes import classify, classify_exception, parse_error_body
 from pushgate.results import Cause, Status
 from pushgate.transport import (
@@ -93,4 +93,3 @@ def test_apns_ids_made_in_batches_are_canonical_version_4_uuids() -> None:
         parsed = uuid.UUID(value)
         assert str(parsed) == value  # canonical, lowercase
         assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
-    assert uuid.UUID(new_apns_id()).version == 4

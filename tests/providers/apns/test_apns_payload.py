@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -11,12 +12,12 @@ from hypothesis import strategies as st
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
 from pushgate.notification import CriticalSound, InterruptionLevel, Notification, Priority
+from pushgate.providers._payload_json import deep_merge
 from pushgate.providers.apns.payload import (
     PAYLOAD_LIMIT,
     TOPIC_SUFFIXES,
     VOIP_PAYLOAD_LIMIT,
     build_payload,
-    deep_merge,
     topic_for,
 )
 
@@ -24,8 +25,8 @@ BUNDLE = "com.example.app"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def body_of(notification: Notification, **kw: object) -> dict[str, object]:
-    parts = build_payload(notification, bundle_id=BUNDLE, now=NOW, **kw)  # type: ignore[arg-type]
+def body_of(notification: Notification, **kw: Any) -> dict[str, object]:
+    parts = build_payload(notification, bundle_id=BUNDLE, now=NOW, **kw)
     loaded: dict[str, object] = json.loads(parts.body)
     return loaded
 
@@ -109,7 +110,7 @@ def test_background_is_always_priority_5() -> None:
 
 @pytest.mark.parametrize("push_type", sorted(TOPIC_SUFFIXES))
 def test_push_type_topic_suffixes(push_type: str) -> None:
-    n = Notification(body="x", push_type=push_type)  # type: ignore[arg-type]
+    n = Notification.model_validate({"body": "x", "push_type": push_type})
     parts = build_payload(n, bundle_id=BUNDLE)
     assert parts.push_type == push_type
     assert parts.topic == BUNDLE + TOPIC_SUFFIXES[push_type]

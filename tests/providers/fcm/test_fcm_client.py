@@ -12,10 +12,11 @@ import pytest
 from pushgate.errors import ConfigurationError, InvalidNotification, PayloadTooLarge
 from pushgate.notification import Notification
 from pushgate.providers import Message
-from pushgate.providers.fcm.client import FCM
+from pushgate.providers.fcm.client import FCM, _failure
 from pushgate.results import Cause, Status
 from pushgate.simulators._base import Fault, ManualClock
 from pushgate.simulators.fcm import FCMSimulator
+from pushgate.transport import ConnectionLost, HTTP2NotNegotiated
 
 MakeClient = Callable[..., Awaitable[FCM]]
 NOTE = Notification(title="Hello", body="World", data={"n": 1})
@@ -237,6 +238,12 @@ async def test_transport_failures_are_retry(make_client: MakeClient, sim: FCMSim
         result = await fcm.send_one(NOTE, "a")
         assert (result.status, result.cause) == (Status.RETRY, Cause.TRANSPORT), action
     assert (await fcm.send_one(NOTE, "a")).ok  # a new connection
+
+
+def test_a_server_without_http2_is_configuration_not_retried() -> None:
+    result = _failure("t", HTTP2NotNegotiated("the server answered in HTTP/1.x"))
+    assert (result.status, result.cause, result.reason) == (Status.FAILED, Cause.CONFIG, "HTTP2NotNegotiated")
+    assert _failure("t", ConnectionLost("dropped")).status is Status.RETRY
 
 
 async def test_goaway_is_resent_transparently(make_client: MakeClient, sim: FCMSimulator) -> None:

@@ -225,7 +225,8 @@ async def test_google_auth_library_gets_a_token(
     # requests lets these variables win over Session.verify.
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    credentials = google_service_account.Credentials.from_service_account_info(
+    # google-auth declares no types for this constructor.
+    credentials = google_service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
         service_account, scopes=[FCM_SCOPE]
     )
     session = requests.Session()

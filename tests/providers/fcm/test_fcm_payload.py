@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
-from pushgate.notification import Action, CriticalSound, Notification
+from pushgate.notification import Action, CriticalSound, InterruptionLevel, Notification, Priority
 from pushgate.providers.fcm.payload import (
     MAX_TTL,
     MESSAGE_LIMIT,
@@ -49,7 +49,7 @@ def test_android_block() -> None:
     note = Notification(
         title="t", body="b", icon="ic", sound="ding", collapse_key="score", url="app://open",
         title_loc_key="T", title_loc_args=["1"], body_loc_key="B", body_loc_args=["2"], badge=4,
-        ttl=90, priority="high",
+        ttl=90, priority=Priority.HIGH,
     )
     android = body_of(note)["message"]["android"]
     assert android["priority"] == "HIGH"
@@ -60,7 +60,8 @@ def test_android_block() -> None:
         "title_loc_key": "T", "title_loc_args": ["1"], "body_loc_key": "B", "body_loc_args": ["2"],
         "notification_count": 4,
     }
-    assert body_of(Notification(title="t", priority="low"))["message"]["android"]["priority"] == "NORMAL"
+    low = Notification(title="t", priority=Priority.LOW)
+    assert body_of(low)["message"]["android"]["priority"] == "NORMAL"
 
 
 def test_ttl_is_clamped_to_four_weeks_and_zero_means_now() -> None:
@@ -74,8 +75,9 @@ def test_ttl_is_clamped_to_four_weeks_and_zero_means_now() -> None:
 def test_apns_block() -> None:
     note = Notification(
         title="t", subtitle="s", body="b", badge=2, sound=CriticalSound(name="a.caf", volume=0.5),
-        category="C", thread_id="th", mutable_content=True, collapse_key="k", ttl=60, priority="normal",
-        interruption_level="time-sensitive", relevance_score=0.5,
+        category="C", thread_id="th", mutable_content=True, collapse_key="k", ttl=60,
+        priority=Priority.NORMAL,
+        interruption_level=InterruptionLevel.TIME_SENSITIVE, relevance_score=0.5,
     )
     apns = body_of(note)["message"]["apns"]
     assert apns["headers"] == {
@@ -97,7 +99,7 @@ def test_apns_collapse_id_over_64_bytes_is_refused() -> None:
 
 def test_webpush_block() -> None:
     note = Notification(
-        title="t", icon="https://x/i.png", url="https://example.com/a", ttl=30, priority="high",
+        title="t", icon="https://x/i.png", url="https://example.com/a", ttl=30, priority=Priority.HIGH,
         collapse_key="news-1", actions=[Action(id="yes", title="Yes", icon="https://x/y.png")],
     )
     webpush = body_of(note)["message"]["webpush"]
@@ -113,7 +115,7 @@ def test_webpush_block() -> None:
 
 def test_silent_is_data_only() -> None:
     note = Notification(
-        silent=True, title="ignored", body="ignored", data={"k": "v"}, priority="high", badge=3
+        silent=True, title="ignored", body="ignored", data={"k": "v"}, priority=Priority.HIGH, badge=3
     )
     message = body_of(note)["message"]
     assert "notification" not in message
@@ -260,15 +262,15 @@ notifications = st.builds(
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(note=notifications, target=st.sampled_from(["token", "topic"]))
-def test_payloads_are_valid_and_fit(note: Notification, target: str) -> None:
+def test_payloads_are_valid_and_fit(note: Notification, target: Literal["token", "topic"]) -> None:
     limit = MESSAGE_LIMIT if target == "token" else TOPIC_LIMIT
     try:
-        payload = build_payload(note, target=target, limit=limit, max_size=limit, now=NOW)  # type: ignore[arg-type]
+        payload = build_payload(note, target=target, limit=limit, max_size=limit, now=NOW)
     except PayloadTooLarge:
         # Only the untrimmable part (data, titles) can make it too large.
         empty = note.model_copy(update={"body": None})
         with pytest.raises(PayloadTooLarge):
-            build_payload(empty, target=target, limit=limit, now=NOW)  # type: ignore[arg-type]
+            build_payload(empty, target=target, limit=limit, now=NOW)
         return
     assert payload.size <= limit
     raw = payload.body_for("tok_1:A-b" if target == "token" else "news")

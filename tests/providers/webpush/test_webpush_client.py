@@ -13,7 +13,7 @@ import pytest
 
 from pushgate.crypto.vapid import VapidKey, b64url_decode
 from pushgate.errors import ConfigurationError, InvalidToken, PayloadTooLarge
-from pushgate.notification import Notification
+from pushgate.notification import Notification, Priority
 from pushgate.providers.webpush.client import DEFAULT_ALLOWED_HOSTS, Subscription, WebPush
 from pushgate.results import Cause, Status
 from pushgate.simulators._base import Fault, ManualClock
@@ -54,7 +54,7 @@ async def test_token_forms(sim: WebPushSimulator, client: WebPush) -> None:
 
 async def test_headers_from_the_notification(sim: WebPushSimulator, client: WebPush) -> None:
     subscription = sim.subscribe()
-    n = Notification(title="x", ttl=600, priority="high", collapse_key="frenz-ai-done")
+    n = Notification(title="x", ttl=600, priority=Priority.HIGH, collapse_key="frenz-ai-done")
     assert (await client.send_one(n, subscription)).ok
     record = sim.accepted[0]
     assert (record["ttl"], record["urgency"]) == (600, "high")
@@ -231,7 +231,7 @@ def test_allow_list_rules() -> None:
 
 
 def test_subscription_validation() -> None:
-    good = {"endpoint": "https://fcm.googleapis.com/wp/abc", "expirationTime": None,
+    good: dict[str, Any] = {"endpoint": "https://fcm.googleapis.com/wp/abc", "expirationTime": None,
             "keys": {"p256dh": VapidKey.generate().application_server_key, "auth": "BTBZMqHH6r4Tts7J_aSIgg"}}
     sub = Subscription.from_json(good)
     assert (sub.origin, sub.path, sub.port) == ("https://fcm.googleapis.com", "/wp/abc", 443)

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import ssl
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -26,12 +27,12 @@ async def http(client_context: ssl.SSLContext) -> AsyncIterator[httpx.AsyncClien
 
 def classic(sim: WNSSimulator, http: httpx.AsyncClient, clock: ManualClock, **kw: object) -> WNSAuth:
     creds = sim.demo_credentials()
-    options: dict[str, object] = {
+    options: dict[str, Any] = {
         "client_id": creds["client_id"], "client_secret": creds["client_secret"],
         "token_url": creds["token_url"], "http": http, "clock": clock,
     }
     options.update(kw)
-    return WNSAuth(**options)  # type: ignore[arg-type]
+    return WNSAuth(**options)
 
 
 def entra(

@@ -1,4 +1,4 @@
-"""The APNs :class:`ProviderSpec`: credentials, client from stored credentials, payload check."""
+"""The APNs :class:`ProviderSpec`: credentials, client from stored credentials, payload and token checks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pushgate.errors import ConfigurationError
 from pushgate.notification import Notification
 from pushgate.providers._base import Provider
 from pushgate.providers._spec import Endpoint, ProviderSpec
-from pushgate.providers.apns import credentials
+from pushgate.providers.apns import credentials, tokens
 
 # APNs needs a topic to build headers; certificate-only credentials may rely on
 # the certificate's UID. Any placeholder works for measuring the body.
@@ -89,4 +89,6 @@ SPEC = ProviderSpec(
     validate=credentials.validate,
     build_client=build_client,
     check_payload=check_payload,
+    check_token=tokens.check_token,
+    normalize_token=tokens.normalize_token,
 )

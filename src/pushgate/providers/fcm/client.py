@@ -325,12 +325,13 @@ class FCM(Provider[str, FCMPrepared]):
 
 
 def _failure(token: str, exc: BaseException) -> TokenResult:
-    """A request that got no HTTP answer: transport failures are retried (but an
-    untrusted certificate is configuration)."""
+    """A request that got no HTTP answer: transport failures are retried, except
+    those that are configuration too (a server without HTTP/2: HTTP2NotNegotiated;
+    an untrusted certificate)."""
     untrusted = certificate_outcome(token, exc)
     if untrusted is not None:
         return untrusted
-    if isinstance(exc, TransportError):
+    if isinstance(exc, TransportError) and not isinstance(exc, ConfigurationError):
         return TokenResult(token, Status.RETRY, reason=type(exc).__name__, cause=Cause.TRANSPORT,
                            detail=str(exc) or None, retry_after=exc.retry_after)
     if isinstance(exc, PushgateError):

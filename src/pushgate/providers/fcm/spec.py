@@ -1,4 +1,4 @@
-"""The FCM :class:`ProviderSpec`: credentials, client from stored credentials, payload check."""
+"""The FCM :class:`ProviderSpec`: credentials, client from stored credentials, payload and token checks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pushgate.errors import ConfigurationError
 from pushgate.notification import Notification
 from pushgate.providers._base import Provider
 from pushgate.providers._spec import Endpoint, ProviderSpec
-from pushgate.providers.fcm import credentials
+from pushgate.providers.fcm import credentials, tokens
 
 
 def build_client(
@@ -45,4 +45,5 @@ SPEC = ProviderSpec(
     validate=credentials.validate,
     build_client=build_client,
     check_payload=check_payload,
+    check_token=tokens.check_token,
 )

@@ -1,4 +1,4 @@
-"""The Web Push :class:`ProviderSpec`: credentials, client from stored credentials, payload check."""
+"""The Web Push :class:`ProviderSpec`: credentials, client from stored credentials, payload, tokens."""
 
 from __future__ import annotations
 
@@ -8,15 +8,24 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pushgate.notification import Notification
 from pushgate.providers._spec import Endpoint, ProviderSpec
-from pushgate.providers.webpush import credentials
+from pushgate.providers.webpush import credentials, tokens
 
 if TYPE_CHECKING:
     from pushgate.providers._base import Provider
 
-# The browsers' push services (PROTOCOLS.md §3.7). An entry without a port
-# allows port 443 only; "*.suffix" allows any subdomain (not the suffix itself).
+# The browsers' push services (docs/protocols/webpush.md §1.3): the one list
+# both the client (before sending) and the registry (at registration) use,
+# so a subscription the registry accepts is one the client will call. An
+# entry without a port allows port 443 only; "*.suffix" allows any subdomain
+# (not the suffix itself).
 DEFAULT_HOSTS: Final[tuple[str, ...]] = (
     "fcm.googleapis.com",  # Chrome and Chromium browsers (Opera, Samsung Internet, Brave, …)
+    # The legacy GCM endpoint (/gcm/send/…) of subscriptions Chrome made before
+    # VAPID. The registry has always accepted it, so such devices may be stored;
+    # listed so they are sent to and the push service's answer (404/410: dead)
+    # retires them. A client refusal would be a config failure, which pauses
+    # the app's whole Web Push lane.
+    "android.googleapis.com",
     "updates.push.services.mozilla.com",  # Firefox (autopush)
     "*.push.services.mozilla.com",
     "web.push.apple.com",  # Safari 16+, iOS/iPadOS 16.4+ home-screen apps
@@ -56,6 +65,8 @@ SPEC = ProviderSpec(
     validate=credentials.validate,
     build_client=build_client,
     check_payload=check_payload,
+    check_token=tokens.check_token,
+    parse_subscription=tokens.parse_subscription,
     default_hosts=DEFAULT_HOSTS,
     client_token=client_token,
 )

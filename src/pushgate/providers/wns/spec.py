@@ -1,4 +1,4 @@
-"""The WNS :class:`ProviderSpec`: credentials, client from stored credentials, payload check."""
+"""The WNS :class:`ProviderSpec`: credentials, client from stored credentials, payload and token checks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pushgate.notification import Notification
 from pushgate.providers._spec import Endpoint, ProviderSpec
-from pushgate.providers.wns import credentials
+from pushgate.providers.wns import credentials, tokens
 
 if TYPE_CHECKING:
     from pushgate.providers._base import Provider
@@ -44,5 +44,6 @@ SPEC = ProviderSpec(
     validate=credentials.validate,
     build_client=build_client,
     check_payload=check_payload,
+    check_token=tokens.check_token,
     default_hosts=DEFAULT_HOSTS,
 )

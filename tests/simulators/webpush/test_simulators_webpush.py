@@ -253,7 +253,7 @@ async def test_vapid_claims(
         return f"vapid t={vapid_key.sign_jwt(claims)}, k={k}"
 
     now = int(clock())
-    cases = {
+    cases: dict[str, dict[str, object]] = {
         "wrong aud": {"aud": "https://push.example.net", "exp": now + 60, "sub": SUBJECT},
         "expired": {"aud": sim.origin, "exp": now - 1, "sub": SUBJECT},
         "too far": {"aud": sim.origin, "exp": now + 25 * 3600, "sub": SUBJECT},

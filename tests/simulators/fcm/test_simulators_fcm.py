@@ -240,7 +240,7 @@ async def test_size_limits(api: Api, sim: FCMSimulator) -> None:
 
 async def test_token_states(api: Api, sim: FCMSimulator) -> None:
     other = await api.control("POST", "tokens", {"project_id": "elsewhere"})
-    cases = {
+    cases: dict[str, tuple[int, str, tuple[int, str] | None]] = {
         "bad token!": (400, "INVALID_ARGUMENT", None),
         other["token"]: (403, "SENDER_ID_MISMATCH", None),
     }
@@ -259,7 +259,11 @@ async def test_token_states(api: Api, sim: FCMSimulator) -> None:
         assert response.status_code == status, (token, response.text)
         assert error_code(response) == code
         found = detail(response, APNS_ERROR)
-        assert (found["statusCode"], found["reason"]) == apns if apns else found is None
+        if apns:
+            assert found is not None
+            assert (found["statusCode"], found["reason"]) == apns
+        else:
+            assert found is None
     invalid = await api.message({"token": "bad token!"})
     assert error_of(invalid)["message"] == INVALID_TOKEN_MESSAGE
     listed = await api.control("GET", "tokens")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -23,8 +25,8 @@ class ScriptedProvider(Provider[str, Notification]):
 
     name = "scripted"
 
-    def __init__(self, script: dict[str, list[Status]] | None = None, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, script: dict[str, list[Status]] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.script = script or {}
         self.calls: list[tuple[str, str | None, int | None]] = []
         self.inflight = 0
@@ -181,7 +183,10 @@ class DirectProvider(ScriptedProvider):
     """A provider that overrides ``start`` (as APNs and Web Push do): outcomes go
     to the engine's callback, some at once (decided locally), some later."""
 
-    def start(self, prepared, token, message_id, done, tag):  # type: ignore[no-untyped-def]
+    def start(
+        self, prepared: Notification, token: str, message_id: str | None,
+        done: Callable[[Any, TokenResult], None], tag: object,
+    ) -> None:
         self.calls.append((token, message_id, prepared.badge))
         if token.startswith("raise"):
             raise RuntimeError("a bug")

@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import jwt as pyjwt
 import pytest
-from apns_helpers import RawClient, make_jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.simulators.tls import LocalCA
+from tests.providers.apns.apns_helpers import RawClient, make_jwt
 
 Headers = Callable[..., dict[str, str]]
 

@@ -46,12 +46,12 @@ def test_key_forms_load_to_the_same_key(tmp_path: Path) -> None:
         serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     )
-    forms: list[object] = [
+    forms: list[VapidKey | ec.EllipticCurvePrivateKey | str | bytes | Path] = [
         pem, pem.decode(), path, key.private_raw(), b64url_decode(key.private_raw()),
         b64url_encode(der), key.private_key, key,
     ]
     for form in forms:
-        assert VapidKey.load(form).public_bytes == key.public_bytes  # type: ignore[arg-type]
+        assert VapidKey.load(form).public_bytes == key.public_bytes
     sec1 = key.private_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),

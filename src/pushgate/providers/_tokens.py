@@ -1,0 +1,81 @@
+"""Checks the providers' device-token validators share: endpoint URLs, base64url.
+
+Endpoints (Web Push subscriptions, WNS channel URIs) are URLs a worker will
+POST to; accepting any URL would let whoever registers a device make the
+server request internal addresses (SSRF). They must be ``https`` on a host
+of an allow-list: entries are "host" (port 443), "host:port" (e.g. a local
+simulator) or "*.suffix" (any subdomain, port 443).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from pushgate.providers._spec import TokenError
+
+__all__ = ["MAX_URL_LENGTH", "b64url", "b64url_decode", "check_endpoint", "host_allowed"]
+
+# A choice, not a provider limit: real endpoints are a few hundred characters.
+MAX_URL_LENGTH = 2048
+
+_B64URL_RE = re.compile(r"[A-Za-z0-9_\-]+={0,2}")
+
+
+def host_allowed(host: str, port: int, allowed: Iterable[str]) -> bool:
+    """Whether ``host:port`` matches an allow-list entry."""
+    host = host.lower().rstrip(".")
+    for entry in allowed:
+        name, _, port_text = entry.lower().partition(":")
+        try:
+            entry_port = int(port_text) if port_text else 443
+        except ValueError:
+            continue
+        if entry_port != port:
+            continue
+        if name.startswith("*."):
+            if host.endswith(name[1:]) and len(host) > len(name) - 1:
+                return True
+        elif host == name:
+            return True
+    return False
+
+
+def check_endpoint(url: str, allowed_hosts: Iterable[str], field: str) -> str:
+    """An https URL without credentials whose host:port is on the allow-list.
+
+    :raises TokenError: naming ``field``.
+    """
+    if len(url) > MAX_URL_LENGTH:
+        raise TokenError(field, f"longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port or 443
+    except ValueError:
+        raise TokenError(field, "not a valid URL") from None
+    if parts.scheme != "https" or not parts.hostname:
+        raise TokenError(field, "must be an https:// URL")
+    if parts.username is not None or parts.password is not None:
+        raise TokenError(field, "must not carry credentials")
+    if not host_allowed(parts.hostname, port, allowed_hosts):
+        raise TokenError(field, f"host {parts.netloc!r} is not an allowed push service")
+    return url
+
+
+def b64url_decode(value: str, field: str) -> bytes:
+    """base64url, padded or not (browsers omit padding; some libraries add it)."""
+    text = value.strip()
+    if not _B64URL_RE.fullmatch(text):
+        raise TokenError(field, "not base64url")
+    bare = text.rstrip("=")
+    try:
+        return base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
+    except (binascii.Error, ValueError):
+        raise TokenError(field, "not base64url") from None
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
