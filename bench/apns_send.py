@@ -42,7 +42,7 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
     from pushgate.simulators.apns import APNsSimulator
 
     async def main() -> None:
-        sim = APNsSimulator(record=False)
+        sim = APNsSimulator(record=False, accept_any_token=True)  # a sink: any token is a device
         await sim.start()
         conn.send(sim.demo_credentials())
         loop = asyncio.get_running_loop()

@@ -27,7 +27,7 @@ from pushgate.simulators.webpush import WebPushSimulator
 
 async def serve(config: dict[str, Any]) -> None:
     ca = LocalCA.create()
-    apns = APNsSimulator(ca=ca, record=False)
+    apns = APNsSimulator(ca=ca, record=False, accept_any_token=True)  # a sink: any token is a device
     webpush = WebPushSimulator(ca=ca)
     await apns.start()
     await webpush.start()

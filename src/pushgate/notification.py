@@ -152,6 +152,12 @@ class Notification(BaseModel):
     push_type: APNsPushType | None = None
     interruption_level: InterruptionLevel | None = None
     relevance_score: float | None = Field(default=None, ge=0.0, le=1.0)
+    action_loc_key: str | None = Field(default=None, description="APNs alert action-loc-key")
+    launch_image: str | None = Field(default=None, description="APNs alert launch-image")
+
+    # FCM specifics the model names
+    restricted_package_name: str | None = Field(
+        default=None, description="FCM android.restricted_package_name: only this app receives it")
 
     # Raw per-provider blocks, deep-merged last into the built payload.
     apns: dict[str, Any] | None = None

@@ -146,7 +146,7 @@ async def test_retried_apns_pushes_keep_their_apns_id(
         api = gateway_for(server)
         app_id, auth = await api.create_app()
         await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
-        tokens = [secrets.token_hex(32) for _ in range(3)]
+        tokens = [apns.issue_token() for _ in range(3)]
         devices = [await api.register(auth, {"provider": "apns", "token": t}) for t in tokens]
         apns.queue_error(503, "ServiceUnavailable", count=2)
 

@@ -8,6 +8,8 @@ so when it is missing.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from pushgate.cli.admin import register as register_admin_commands
@@ -27,8 +29,21 @@ register_server_commands(app)
 register_admin_commands(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from pushgate import __version__
+
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit"),
+    ] = False,
+) -> None:
     """pushgate: send, serve and simulate push notifications."""
 
 

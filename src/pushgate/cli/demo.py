@@ -4,20 +4,26 @@ It starts the four provider simulators, a server with its workers pointed
 at them (SQLite in a temporary directory unless ``--database-url``), and
 then does what an app developer would, over the server's HTTP API on a
 real socket: create an app, store the simulators' demo credentials,
-register simulated devices on every provider (a few of them already dead,
-set through the simulators' control API), send one notification to all,
-and show how it went — the send's counters and what each simulator
-accepted. Then it keeps serving, printing the URL, the app's API key and
-curl examples, until Ctrl-C (or exits at once with ``--exit``).
+register devices whose tokens the simulators issued, uninstall a few of
+them at their provider (through the simulators' control API, after they
+registered, so the dead-token rule applies to them), send one notification
+to all, and show how it went — the send's counters, the devices the
+registry deactivated, and what each simulator accepted. Then it keeps
+serving, printing the URL, the app's API key and curl examples, until
+Ctrl-C (or exits at once with ``--exit``). Its temporary folder is removed
+either way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
+import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
@@ -41,12 +47,23 @@ WAIT_SECONDS = 120.0
 
 async def run_demo(database_url: str | None, devices: int, port: int, exit_after: bool) -> int:
     """Run the demo; returns the process exit code."""
-    from pushgate.cli.simulate import start_simulators
-    from pushgate.server import create_app
-    from pushgate.service.runtime import configure_logging, serve
+    from pushgate.service.runtime import configure_logging
 
     configure_logging("warning")
     workdir = Path(tempfile.mkdtemp(prefix="pushgate-demo-"))
+    try:
+        return await _run(workdir, database_url, devices, port, exit_after)
+    finally:
+        # Everything in it (the SQLite file, the CA) belongs to this run; on
+        # Ctrl-C too, which cancels _run and lands here.
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _run(workdir: Path, database_url: str | None, devices: int, port: int, exit_after: bool) -> int:
+    from pushgate.cli.simulate import start_simulators
+    from pushgate.server import create_app
+    from pushgate.service.runtime import serve
+
     with console.status("starting the APNs, FCM, Web Push and WNS simulators…"):
         sims = await start_simulators(["apns", "fcm", "webpush", "wns"], "127.0.0.1", 0)
     ca_file = workdir / "simulators-ca.pem"
@@ -62,10 +79,12 @@ async def run_demo(database_url: str | None, devices: int, port: int, exit_after
     try:
         url = await _started(server, listening)
         key = await _walkthrough(url, admin_token, sims, devices)
-        _instructions(url, key, admin_token, workdir)
         if exit_after:
+            # The server stops now: its URL and curl examples would only mislead.
+            console.print(f"demo app API key: [bold]{key}[/bold]", soft_wrap=True)
             stop.set()
         else:
+            _instructions(url, key, admin_token, workdir)
             console.print("[dim]Serving until Ctrl-C.[/dim]")
         await server
         return 0
@@ -139,26 +158,31 @@ def _credentials(sims: _Sims) -> dict[str, dict[str, Any]]:
     }
 
 
-def _devices(sims: _Sims, count: int) -> list[dict[str, Any]]:
-    """``count`` devices per provider; the first few of each are dead at their provider."""
+def _devices(sims: _Sims, count: int) -> tuple[list[dict[str, Any]], list[Callable[[], None]]]:
+    """``count`` devices per provider, with tokens the simulators issued (as a
+    phone or browser gets them), and for the first few of each provider what
+    uninstalls the app there. Those run after the devices registered: a token
+    that died before its device (re-)registered stays active, by design."""
     rows: list[dict[str, Any]] = []
+    uninstall: list[Callable[[], None]] = []
     for n in range(count):
         dead = n < DEAD_PER_PROVIDER
-        token = secrets.token_hex(32)
-        if dead:
-            sims.apns.set_token_state(token, "unregistered")
+        token = sims.apns.add_token()
         rows.append({"provider": "apns", "token": token, "platform": "ios", "user": f"user-{n}"})
-        fcm_token = sims.fcm.register_token(state="unregistered" if dead else "active")
+        fcm_token = sims.fcm.register_token()
         rows.append({"provider": "fcm", "token": fcm_token, "platform": "android", "user": f"user-{n}"})
         subscription = sims.webpush.subscribe()
-        if dead:
-            sims.webpush.unsubscribe(subscription["endpoint"])
         rows.append({"provider": "webpush", "subscription": subscription, "platform": "web"})
-        channel = f"demo-{n}"
+        channel = sims.wns.create_channel()
+        rows.append({"provider": "wns", "token": channel, "platform": "windows"})
         if dead:
-            sims.wns.create_channel(channel, state="expired")
-        rows.append({"provider": "wns", "token": sims.wns.channel_uri(channel), "platform": "windows"})
-    return rows
+            uninstall += [
+                partial(sims.apns.set_token_state, token, "unregistered"),
+                partial(sims.fcm.set_token_state, fcm_token, "unregistered"),
+                partial(sims.webpush.unsubscribe, subscription["endpoint"]),
+                partial(sims.wns.set_channel_state, channel, "expired"),
+            ]
+    return rows, uninstall
 
 
 async def _walkthrough(url: str, admin_token: str, sims: dict[str, Simulator], count: int) -> str:
@@ -173,10 +197,12 @@ async def _walkthrough(url: str, admin_token: str, sims: dict[str, Simulator], c
         for provider, config in _credentials(typed).items():
             _ok(await http.put(f"/v1/apps/{app_id}/credentials/{provider}", json=config, headers=admin))
         auth = {"Authorization": f"Bearer {key}"}
-        rows = _devices(typed, count)
+        rows, uninstall = _devices(typed, count)
         imported = _ok(await http.post("/v1/devices/import", json=rows, headers=auth))
+        for step in uninstall:
+            step()
         console.print(f"registered [bold]{imported['created']}[/bold] simulated devices "
-                      f"({count} per provider, {DEAD_PER_PROVIDER} of each already uninstalled)")
+                      f"({count} per provider); then {DEAD_PER_PROVIDER} of each uninstalled the app")
         notification = {"title": "Hello from pushgate", "body": "Your first notification"}
         body = {"notification": notification, "target": {"all": True}}
         send = _ok(await http.post("/v1/sends", json=body, headers=auth))
@@ -187,7 +213,23 @@ async def _walkthrough(url: str, admin_token: str, sims: dict[str, Simulator], c
                 await asyncio.sleep(0.2)
                 status = _ok(await http.get(f"/v1/sends/{send['id']}", headers=auth))
         _report(status, time.monotonic() - started, sims)
+        deactivated = await _count_inactive(http, auth)
+        console.print(f"devices deactivated (GET /v1/devices?active=false): [bold]{deactivated}[/bold]")
     return str(key)
+
+
+async def _count_inactive(http: Any, auth: dict[str, str]) -> int:
+    """Inactive devices as the API reports them, page by page."""
+    total, cursor = 0, None
+    while True:
+        params: dict[str, Any] = {"active": "false", "limit": 100}
+        if cursor:
+            params["cursor"] = cursor
+        page = _ok(await http.get("/v1/devices", params=params, headers=auth))
+        total += len(page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return total
 
 
 def _ok(response: Any) -> Any:

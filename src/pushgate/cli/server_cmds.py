@@ -37,6 +37,15 @@ def load_settings(config: Path | None, **overrides: object) -> Settings:
     return settings
 
 
+def _check_schema(settings: Settings) -> None:
+    """PostgreSQL not migrated to this version: say so and exit, rather than serve errors."""
+    from pushgate.cli.schema import require_schema
+    from pushgate.registry import Database
+
+    with Database(settings.database_url) as db:
+        require_schema(db)
+
+
 def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
@@ -52,6 +61,7 @@ def serve(
     from pushgate.service.runtime import serve as run
 
     settings = load_settings(config, host=host, port=port, workers=workers)
+    _check_schema(settings)
     configure_logging(settings.log_level)
     asyncio.run(run(settings, create_app, drain=drain))
 
@@ -68,6 +78,7 @@ def worker(
     from pushgate.service.runtime import configure_logging, run_workers
 
     settings = load_settings(config)
+    _check_schema(settings)
     configure_logging(settings.log_level)
     asyncio.run(run_workers(settings, count=count, drain=drain, metrics_port=metrics_port))
 

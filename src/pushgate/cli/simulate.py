@@ -31,6 +31,10 @@ def simulate(
     credentials_file: Annotated[
         Path | None, typer.Option(help="Write the URLs and demo credentials as JSON here")
     ] = None,
+    accept_any_token: Annotated[
+        bool,
+        typer.Option(help="Any well-formed token is a device (default: only tokens a simulator issued)"),
+    ] = False,
 ) -> None:
     """Run protocol-faithful APNs, FCM, Web Push and WNS simulators.
 
@@ -43,11 +47,17 @@ def simulate(
     for name in names:
         if name not in SIMULATORS:
             raise typer.BadParameter(f"unknown provider {name!r}; choose from {', '.join(SIMULATORS)}")
-    asyncio.run(_run(names, host, port, plaintext, ca_file, credentials_file))
+    asyncio.run(_run(names, host, port, plaintext, ca_file, credentials_file, accept_any_token))
 
 
 async def start_simulators(
-    names: list[str], host: str, port: int, *, tls: bool = True, ca: LocalCA | None = None
+    names: list[str],
+    host: str,
+    port: int,
+    *,
+    tls: bool = True,
+    ca: LocalCA | None = None,
+    accept_any_token: bool = False,
 ) -> dict[str, Simulator]:
     """Start the named simulators sharing one CA; ports from ``port`` upwards (0: any)."""
     from pushgate.simulators.registry import simulator_class
@@ -56,13 +66,21 @@ async def start_simulators(
     ca = ca or (LocalCA.create() if tls else None)
     running: dict[str, Simulator] = {}
     for offset, name in enumerate(names):
-        simulator = simulator_class(name)(ca=ca, tls=tls)
+        simulator = simulator_class(name)(ca=ca, tls=tls, accept_any_token=accept_any_token)
         await simulator.start(host, port + offset if port else 0)
         running[name] = simulator
     return running
 
 
+DEMO_DEVICES = 3  # tokens each simulator issues up front, so a first script has someone to send to
+
+
 def describe(running: dict[str, Simulator], ca_path: Path | None) -> dict[str, Any]:
+    """URLs, demo credentials and a few device tokens each simulator issued.
+
+    The tokens are issued the way a device gets them (the simulator knows
+    them), because the simulators refuse tokens they never issued.
+    """
     info: dict[str, Any] = {"ca_file": str(ca_path) if ca_path else None, "simulators": {}}
     for name, simulator in running.items():
         demo = getattr(simulator, "demo_credentials", None)
@@ -70,6 +88,7 @@ def describe(running: dict[str, Simulator], ca_path: Path | None) -> dict[str, A
             "url": simulator.url,
             "control": simulator.url + "/__control/",
             "credentials": demo() if callable(demo) else {},
+            "devices": [simulator.issue_token() for _ in range(DEMO_DEVICES)],
         }
     return info
 
@@ -81,12 +100,13 @@ async def _run(
     plaintext: bool,
     ca_file: Path | None,
     credentials_file: Path | None,
+    accept_any_token: bool,
 ) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
-    running = await start_simulators(names, host, port, tls=not plaintext)
+    running = await start_simulators(names, host, port, tls=not plaintext, accept_any_token=accept_any_token)
     ca_path: Path | None = None
     first = next(iter(running.values()))
     if first.ca is not None:

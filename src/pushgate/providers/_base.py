@@ -35,7 +35,7 @@ from functools import partial
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pushgate.errors import PermanentError
-from pushgate.notification import Notification
+from pushgate.notification import Notification, Priority
 from pushgate.providers._batch import Batch, Gate
 from pushgate.results import BatchResult, Cause, Status, TokenResult
 
@@ -67,6 +67,8 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         retry_backoff: float = 0.5,
         max_retry_delay: float = 60.0,
         max_payload_size: int | None = None,
+        default_ttl: int | None = None,
+        default_priority: Priority | None = None,
     ) -> None:
         """
         :param concurrency: requests in flight at once for one send call.
@@ -79,6 +81,10 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
             (UTF-8 safe) so the payload fits this many bytes (at most the
             provider's limit). Without it an oversized payload raises
             :class:`PayloadTooLarge`.
+        :param default_ttl: seconds a notification without ``ttl`` or
+            ``expiration`` may be stored by the provider (pushjack used 30
+            days); ``None`` leaves it to the provider.
+        :param default_priority: the priority of a notification without one.
         """
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -87,6 +93,19 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         self.retry_backoff = retry_backoff
         self.max_retry_delay = max_retry_delay
         self.max_payload_size = max_payload_size
+        if default_ttl is not None and default_ttl < 0:
+            raise ValueError("default_ttl must be 0 or more seconds")
+        self.default_ttl = default_ttl
+        self.default_priority = default_priority
+
+    def with_defaults(self, notification: Notification) -> Notification:
+        """``notification`` with the client-wide expiry and priority where it names none."""
+        changes: dict[str, Any] = {}
+        if self.default_ttl is not None and notification.ttl is None and notification.expiration is None:
+            changes["ttl"] = self.default_ttl
+        if self.default_priority is not None and notification.priority is None:
+            changes["priority"] = self.default_priority
+        return notification.model_copy(update=changes) if changes else notification
 
     # -- what a provider implements -------------------------------------------------
 
@@ -178,6 +197,7 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         :raises PermanentError: the notification cannot be sent to anyone
             (for example its payload is too large); nothing was sent.
         """
+        notification = self.with_defaults(notification)
         prepared = self.prepare(notification)
         by_badge: dict[int | None, PreparedT] = {}
 
@@ -229,7 +249,7 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
                 if key not in cache:
                     keep.append(message.notification)
                     try:
-                        cache[key] = self.prepare(message.notification)
+                        cache[key] = self.prepare(self.with_defaults(message.notification))
                     except PermanentError as exc:
                         cache[key] = exc
                 prepared = cache[key]

@@ -28,7 +28,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from pushgate.queue import Queue
 from pushgate.registry import CredentialCipher, Database
-from pushgate.server import errors
+from pushgate.server import docs, errors
 from pushgate.server.content_type import JsonBodyMiddleware
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
 from pushgate.server.routes import ROUTERS
@@ -78,7 +78,9 @@ def create_app(
                 db.dispose()
 
     app = FastAPI(title="pushgate", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-                  dependencies=[Depends(reject_control_characters)])
+                  dependencies=[Depends(reject_control_characters)],
+                  docs_url=None, redoc_url=None)  # /docs is served offline by server.docs
+    docs.install(app, "pushgate")
     app.state.services = services
     errors.install(app)
     for router, answers in ROUTERS:

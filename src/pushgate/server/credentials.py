@@ -20,11 +20,31 @@ from typing import Any
 from pushgate.providers import CredentialError, check_overrides, provider_spec
 from pushgate.registry import ValidationError
 
+# The endpoint overrides every provider's credentials may carry (check_overrides).
+OVERRIDE_FIELDS = ("base_url", "token_url", "ca_file", "allowed_hosts")
+
+
+def credential_fields(provider: str) -> tuple[str, ...]:
+    """The top-level fields a provider's credentials take (overrides not included)."""
+    return tuple(dict.fromkeys(f.name.split(".", 1)[0] for f in provider_spec(provider).fields))
+
 
 def check_credentials(provider: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The config to store; raises ValidationError naming the field (relative to the body)."""
+    """The config to store; raises ValidationError naming the field (relative to the body).
+
+    Google's service-account key file is taken as it is for FCM (it becomes
+    ``service_account``). A field the provider does not take is refused
+    rather than stored: a misspelt field would otherwise be kept silently
+    while the one meant stays missing.
+    """
     spec = provider_spec(provider)
     clean = dict(config)
+    if provider == "fcm" and "service_account" not in clean and clean.get("type") == "service_account":
+        clean = {"service_account": clean}
+    known = (*credential_fields(provider), *OVERRIDE_FIELDS)
+    for name in clean:
+        if name not in known:
+            raise ValidationError(name, f"unknown field; {provider} takes {', '.join(known)}")
     try:
         check_overrides(clean, spec.text_fields)
         return spec.validate(clean)

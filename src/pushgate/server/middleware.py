@@ -28,6 +28,19 @@ from pushgate.service.metrics import Metrics
 UNMATCHED_ROUTE = "<unmatched>"
 
 
+def _plain_route(scope: Scope) -> str | None:
+    """The path of a matched Starlette route that is not an API route (/docs,
+    /openapi.json): those set only ``endpoint``, not ``route``, in the scope."""
+    endpoint = scope.get("endpoint")
+    app = scope.get("app")
+    if endpoint is None or app is None:
+        return None
+    for candidate in getattr(app, "routes", ()):
+        if getattr(candidate, "endpoint", None) is endpoint:
+            return getattr(candidate, "path", None)
+    return None
+
+
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -49,7 +62,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_watch)
         finally:
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+            route = getattr(scope.get("route"), "path", None) or _plain_route(scope) or UNMATCHED_ROUTE
             self.metrics.http_requests.labels(scope["method"], route, str(status)).inc()
             self.metrics.http_latency.labels(route).observe(time.perf_counter() - started)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from pushgate.notification import Notification
 from pushgate.providers import PROVIDER_NAMES
@@ -68,6 +68,22 @@ class DeviceIn(_In):
     name: str | None = Field(None, max_length=200)
     device_id: str | None = Field(None, max_length=200, description="The app's installation id")
     tags: list[str] | None = Field(None, description="Replaces the device's tags when given")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _push_subscription_as_it_is(cls, data: Any) -> Any:
+        """The browser's ``PushSubscription.toJSON()`` may be posted as it is (bare,
+        with ``user`` and the other fields beside it) or as a Web Push ``token``."""
+        if not isinstance(data, dict):
+            return data
+        if "endpoint" in data and "keys" in data and "subscription" not in data and "token" not in data:
+            data = dict(data)
+            sub = {k: data.pop(k) for k in ("endpoint", "keys", "expirationTime") if k in data}
+            return {**data, "subscription": sub}
+        token = data.get("token")
+        if isinstance(token, dict) and data.get("provider") in (None, "webpush"):
+            return {**{k: v for k, v in data.items() if k != "token"}, "subscription": token}
+        return data
 
     def to_spec(self) -> DeviceSpec:
         others: dict[str, Any] = {

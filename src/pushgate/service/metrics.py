@@ -25,14 +25,28 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 class _QueueDepth(Collector):
     """Reads queue depth at scrape time (cheap COUNT on the queue)."""
 
-    def __init__(self, depth: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, depth: Callable[[], dict[str, int] | None]) -> None:
         self._depth = depth
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily("pushgate_queue_depth", "Jobs waiting, by queue", labels=["queue"])
-        for queue, depth in sorted(self._depth().items()):
-            family.add_metric([queue], depth)
+        depths = self._depth()
+        if depths is not None:
+            # Every queue a worker claims from, 0 when empty: a gauge with no
+            # samples reads as "unknown" to Prometheus while /ready says 0.
+            for queue in _known_queues():
+                depths.setdefault(queue, 0)
+            for queue, depth in sorted(depths.items()):
+                family.add_metric([queue], depth)
         yield family
+
+
+def _known_queues() -> tuple[str, ...]:
+    from pushgate.planner.jobs import FANOUT_QUEUE, deliver_queue
+    from pushgate.registry.constants import PROVIDERS
+
+    lanes = (deliver_queue(p.value, direct=direct) for p in PROVIDERS for direct in (True, False))
+    return (FANOUT_QUEUE, *lanes)
 
 
 class Metrics:
@@ -88,12 +102,12 @@ class Metrics:
         workers sharing one Metrics) keeps the first watcher.
         """
 
-        def safe_depth() -> dict[str, int]:
+        def safe_depth() -> dict[str, int] | None:
             try:
-                return depth()
+                return dict(depth())
             except Exception:
                 logger.warning("queue depth unavailable for /metrics", exc_info=True)
-                return {}
+                return None  # no samples: unknown, not zero
 
         if not self._watching_queue:
             self._watching_queue = True

@@ -87,6 +87,9 @@ def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
+    from pushgate.service import log_redaction
+
+    log_redaction.install()  # request URLs carry device tokens (WNS channels, Web Push endpoints)
 
 
 class _Shutdown:

@@ -149,18 +149,23 @@ def add_apns_routes(sim: APNsSimulator) -> None:
             last_stream_id=int(last) if last is not None else None,
         )
 
-    sim.add_control("POST", "keys", keys)
-    sim.add_control("DELETE", "keys", lambda body: sim.revoke_key(_need(body, "key_id")))
-    sim.add_control("POST", "topics", topics)
-    sim.add_control("POST", "tokens", add_tokens)
-    sim.add_control("GET", "tokens", list_tokens)
-    sim.add_control("POST", "token_state", token_state)
-    sim.add_control("POST", "burst_limit", burst)
+    sim.add_control("POST", "keys", keys, "register a signing key (generated when no public_key is given)")
+    sim.add_control("DELETE", "keys", lambda body: sim.revoke_key(_need(body, "key_id")),
+                    "revoke a key: its JWTs become InvalidProviderToken")
+    sim.add_control("POST", "topics", topics, "let a team push to these bundle ids")
+    sim.add_control("POST", "tokens", add_tokens, "issue device tokens (count random ones, or the given one)")
+    sim.add_control("GET", "tokens", list_tokens, "the known device tokens and their states")
+    sim.add_control("POST", "token_state", token_state,
+                    "set a token's state: active, unregistered, bad, wrong_topic, wrong_env, expired")
+    sim.add_control("POST", "burst_limit", burst, "per-device push limit, beyond it 429 TooManyRequests")
     sim.add_control(
-        "POST", "max_concurrent_streams", lambda body: sim.set_max_concurrent_streams(int(body["value"]))
+        "POST", "max_concurrent_streams", lambda body: sim.set_max_concurrent_streams(int(body["value"])),
+        "the raised SETTINGS_MAX_CONCURRENT_STREAMS",
     )
-    sim.add_control("POST", "certificates", certificates)
-    sim.add_control("POST", "errors", errors)
-    sim.add_control("POST", "goaway", goaway)
-    sim.add_control("GET", "connections", lambda _: {"connections": sim.connection_stats()})
-    sim.add_control("GET", "demo_credentials", lambda _: sim.demo_credentials())
+    sim.add_control("POST", "certificates", certificates, "issue a client certificate for certificate auth")
+    sim.add_control("POST", "errors", errors, "the next pushes answer this status and reason")
+    sim.add_control("POST", "goaway", goaway, "the next push's connection gets GOAWAY with this reason")
+    sim.add_control("GET", "connections", lambda _: {"connections": sim.connection_stats()},
+                    "per-connection statistics")
+    sim.add_control("GET", "demo_credentials", lambda _: sim.demo_credentials(),
+                    "a team, key, topic and environment this simulator accepts")

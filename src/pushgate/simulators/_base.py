@@ -8,6 +8,7 @@ operations as methods.
 
 Common control routes (each simulator adds its own, e.g. token states):
 
+- ``GET /__control/``                  → ``{"routes": [{"method", "path", "description"}]}``
 - ``GET /__control/health``            → ``{"name": ..., "url": ...}``
 - ``GET /__control/accepted``          → ``{"accepted": [...]}``
 - ``DELETE /__control/accepted``       → clears it
@@ -28,7 +29,7 @@ from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pushgate.simulators._server import (
     DropConnection,
@@ -129,8 +130,19 @@ class Simulator(ABC):
         ca: LocalCA | None = None,
         tls: bool = True,
         max_concurrent_streams: int = 1000,
+        accept_any_token: bool = False,
     ) -> None:
+        """
+        :param accept_any_token: treat any well-formed device token as an
+            active device. Off by default: like the real services, a simulator
+            refuses tokens it never issued (through its control API or its
+            device / browser side) nor had registered, so a test cannot pass
+            by sending to made-up tokens. Benchmarks turn it on for volume
+            without set-up. Web Push cannot: an endpoint it never made has no
+            keys to decrypt with, so it always answers 404.
+        """
         self.clock = clock
+        self.accept_any_token = accept_any_token
         self.ca = ca if ca is not None or not tls else LocalCA.create()
         self.tls = tls
         self.max_concurrent_streams = max_concurrent_streams
@@ -139,15 +151,23 @@ class Simulator(ABC):
         self.requests = 0
         self._faults: deque[Fault] = deque()
         self._server: SimServer | None = None
-        self._control: dict[tuple[str, str], ControlHandler] = {
-            ("GET", "health"): lambda _: {"name": self.name, "url": self.url},
-            ("GET", "accepted"): lambda _: {"accepted": self.accepted},
-            ("DELETE", "accepted"): lambda _: self.accepted.clear(),
-            ("POST", "faults"): lambda body: self.queue_fault(Fault.from_json(body)),
-            ("DELETE", "faults"): lambda _: self._faults.clear(),
-            ("POST", "latency"): lambda body: self.set_latency(float(body["seconds"])),
-            ("POST", "reset"): lambda _: self.reset(),
-        }
+        self._control: dict[tuple[str, str], ControlHandler] = {}
+        self._descriptions: dict[tuple[str, str], str] = {}
+        for method, name, handler, description in (
+            ("GET", "", lambda _: {"routes": self.control_index()}, "this list of control routes"),
+            ("GET", "health", lambda _: {"name": self.name, "url": self.url}, "the simulator's name and URL"),
+            ("GET", "accepted", lambda _: {"accepted": self.accepted}, "every accepted delivery"),
+            ("DELETE", "accepted", lambda _: self.accepted.clear(), "forget the accepted deliveries"),
+            ("POST", "faults", lambda body: self.queue_fault(Fault.from_json(body)),
+             "queue a forced answer (status, body, headers or goaway/drop/reset) for the next requests"),
+            ("DELETE", "faults", lambda _: self._faults.clear(), "clear the queued faults"),
+            ("POST", "latency", lambda body: self.set_latency(float(body["seconds"])),
+             "delay every provider request by {seconds}"),
+            ("POST", "reset", lambda _: self.reset(), "clear faults, latency and accepted deliveries"),
+            ("POST", "accept_any_token", lambda body: self.set_accept_any_token(bool(body["accept"])),
+             "{accept: true}: any well-formed token is a device; false: only issued ones"),
+        ):
+            self.add_control(method, name, handler, description)
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -176,7 +196,7 @@ class Simulator(ABC):
             await self._server.stop()
             self._server = None
 
-    async def __aenter__(self) -> Simulator:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -200,6 +220,9 @@ class Simulator(ABC):
     def queue_fault(self, fault: Fault) -> None:
         self._faults.append(fault)
 
+    def set_accept_any_token(self, accept: bool) -> None:
+        self.accept_any_token = accept
+
     def set_latency(self, seconds: float) -> None:
         self.latency = seconds
 
@@ -208,8 +231,22 @@ class Simulator(ABC):
         self.latency = 0.0
         self.accepted.clear()
 
-    def add_control(self, method: str, name: str, handler: ControlHandler) -> None:
+    def add_control(self, method: str, name: str, handler: ControlHandler, description: str) -> None:
+        """Serve ``handler`` at ``METHOD /__control/<name>``; ``description`` (one line)
+        is what ``GET /__control/`` says about it, so a curl user can find every route."""
         self._control[(method, name)] = handler
+        self._descriptions[(method, name)] = description
+
+    def control_routes(self) -> list[tuple[str, str]]:
+        """Every control route as (method, name under ``/__control/``)."""
+        return list(self._control)
+
+    def control_index(self) -> list[dict[str, str]]:
+        index = []
+        for method, name in sorted(self._control, key=lambda route: (route[1], route[0])):
+            description = self._descriptions[(method, name)]
+            index.append({"method": method, "path": CONTROL_PREFIX + name, "description": description})
+        return index
 
     # -- request path -----------------------------------------------------------------
 
@@ -248,6 +285,11 @@ class Simulator(ABC):
         except (ControlError, KeyError, ValueError, TypeError) as exc:
             return SimResponse.json(400, {"error": str(exc)})
         return SimResponse.json(200, result if result is not None else {"ok": True})
+
+    @abstractmethod
+    def issue_token(self) -> Any:
+        """A new device token, issued as the real service issues one (so it is known):
+        an APNs or FCM token, a Web Push subscription's JSON, a WNS channel URI."""
 
     @abstractmethod
     async def handle(self, request: SimRequest) -> SimAction:

@@ -70,14 +70,17 @@ def add_webpush_routes(sim: WebPushSimulator) -> None:
             ]
         }
 
-    sim.add_control("POST", "subscribe", subscribe)
-    sim.add_control("POST", "unsubscribe", lambda body: sim.unsubscribe(str(body["subscription"])))
-    sim.add_control("POST", "expire", lambda body: sim.expire(str(body["subscription"])))
-    sim.add_control("POST", "state", state)
-    sim.add_control("POST", "online", online)
-    sim.add_control("POST", "rate_limit", rate_limit)
-    sim.add_control("POST", "mode", lambda body: sim.set_mode(str(body["mode"])))
-    sim.add_control("POST", "options", options)
-    sim.add_control("GET", "subscriptions", subscriptions)
-    sim.add_control("GET", "pending", lambda _: {"pending": sim.pending()})
-    sim.add_control("GET", "demo", lambda _: sim.demo_credentials())
+    sim.add_control("POST", "subscribe", subscribe, "create a subscription as the browser does (toJSON form)")
+    sim.add_control("POST", "unsubscribe", lambda body: sim.unsubscribe(str(body["subscription"])),
+                    "unsubscribe: later pushes get 410")
+    sim.add_control("POST", "expire", lambda body: sim.expire(str(body["subscription"])),
+                    "expire a subscription: later pushes get 410")
+    sim.add_control("POST", "state", state, "set a subscription's state: active, unsubscribed, expired")
+    sim.add_control("POST", "online", online, "the browser's connectivity (offline messages wait)")
+    sim.add_control("POST", "rate_limit", rate_limit, "messages per window, beyond it 429 with Retry-After")
+    sim.add_control("POST", "mode", lambda body: sim.set_mode(str(body["mode"])),
+                    "which service's rules: autopush, apple or fcm")
+    sim.add_control("POST", "options", options, "max_body, max_ttl, allow_aesgcm")
+    sim.add_control("GET", "subscriptions", subscriptions, "every subscription (no private keys)")
+    sim.add_control("GET", "pending", lambda _: {"pending": sim.pending()}, "messages not yet delivered")
+    sim.add_control("GET", "demo", lambda _: sim.demo_credentials(), "VAPID keys, origin and allowed hosts")

@@ -12,8 +12,9 @@ first accepted push (§1.9). Every answer, errors and injected faults
 included, carries ``apns-id``.
 
 Constructed with no arguments it is ready to use: one team, one ``.p8`` key
-and the topic ``com.example.app``, and any well-formed hex token counts as
-an active device (``strict_tokens=True`` accepts only registered tokens).
+and the topic ``com.example.app``. Like Apple, it answers 400 BadDeviceToken
+to tokens it never issued (:meth:`APNsSimulator.add_token`, ``POST tokens``);
+``accept_any_token=True`` makes any well-formed hex token an active device.
 :meth:`APNsSimulator.demo_credentials` returns what a client needs.
 """
 
@@ -78,7 +79,7 @@ class APNsSimulator(Simulator):
         ca: LocalCA | None = None,
         tls: bool = True,
         max_concurrent_streams: int = 1000,
-        strict_tokens: bool = False,
+        accept_any_token: bool = False,
         store_latest_only: bool = False,
         record: bool = True,
         drop_streams_after_reject: bool = False,
@@ -94,7 +95,9 @@ class APNsSimulator(Simulator):
             of the other environment are rejected as Apple does.
         :param max_concurrent_streams: the stream limit once a token-auth
             connection has had a push accepted (and from the start with certificates).
-        :param strict_tokens: only registered tokens are valid devices.
+        :param accept_any_token: any well-formed token is an active device
+            (default: only tokens issued or registered here; others get
+            400 BadDeviceToken as Apple answers tokens it never issued).
         :param store_latest_only: keep only the newest accepted push per device
             and collapse id, as APNs stores one undelivered notification (§1.4).
         :param record: keep accepted pushes at all (off for benchmark sinks;
@@ -109,9 +112,9 @@ class APNsSimulator(Simulator):
         :param idle_timeout: a connection unused this long (by the simulator's
             clock) is closed with GOAWAY ``IdleTimeout`` when next used.
         """
-        super().__init__(clock=clock, ca=ca, tls=tls, max_concurrent_streams=max_concurrent_streams)
+        super().__init__(clock=clock, ca=ca, tls=tls, max_concurrent_streams=max_concurrent_streams,
+                         accept_any_token=accept_any_token)
         self.environment: Environment = environment
-        self.strict_tokens = strict_tokens
         self.store_latest_only = store_latest_only
         self.record = record
         self.drop_streams_after_reject = drop_streams_after_reject
@@ -316,6 +319,9 @@ class APNsSimulator(Simulator):
 
     # -- the push path --------------------------------------------------------------
 
+    def issue_token(self) -> str:
+        return self.add_token()
+
     async def handle(self, request: SimRequest) -> SimAction:
         conn = request.connection
         if conn.http_version != "2":
@@ -347,7 +353,8 @@ class APNsSimulator(Simulator):
         checks.check_topic(cred, bundle, self.teams)
         checks.check_message_headers(headers, push_type, self.reject_background_priority_10)
         payload = checks.check_body(request.body, push_type, self.not_json_reason)
-        checks.check_device(self.tokens.get(token), token, bundle, self.environment, self.strict_tokens)
+        strict = not self.accept_any_token
+        checks.check_device(self.tokens.get(token), token, bundle, self.environment, strict)
         self._bursts.check(token, now)
         return self._deliver(request, headers, token, topic, push_type, payload, now)
 

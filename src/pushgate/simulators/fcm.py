@@ -13,9 +13,10 @@ with ``requests``, over HTTP/1.1):
   their shutdown (§2.7), so a regression to them fails loudly.
 
 With no arguments it creates a project ``demo-project`` with a generated
-service account and accepts any well-formed token, so it works at once as a
-demo and a benchmark sink; ``strict_tokens=True`` accepts only registered
-tokens. Every knob is a method and a control route under ``/__control/``.
+service account. Like FCM, it answers 400 INVALID_ARGUMENT to tokens it
+never issued (:meth:`FCMSimulator.register_token`, ``POST tokens``);
+``accept_any_token=True`` makes any well-formed token an active device (a
+benchmark sink). Every knob is a method and a control route under ``/__control/``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pushgate.simulators._base import ControlError, Fault, Simulator
+from pushgate.simulators._fcm_iid import IID_PATH, handle_iid
 from pushgate.simulators._fcm_oauth import GOOGLE_TOKEN_URI, OAuthEndpoint
 from pushgate.simulators._fcm_state import (
     INVALID_TOKEN_MESSAGE,
@@ -54,8 +56,10 @@ DEMO_PROJECT = "demo-project"
 class FCMSimulator(Simulator):
     """FCM HTTP v1 and Google's token endpoint, with control knobs.
 
-    :param strict_tokens: only registered device tokens are valid; others
-        answer 400 "not a valid FCM registration token".
+    :param accept_any_token: any well-formed token is an active Android
+        device. By default only tokens issued or registered here are; others
+        answer 400 INVALID_ARGUMENT "not a valid FCM registration token", as
+        FCM answers tokens it never issued.
     :param size_limit: bytes for a message (§2.4: 4096).
     :param topic_size_limit: bytes for a topic or condition message (2048).
     :param max_accepted: how many accepted messages :attr:`accepted` keeps
@@ -76,7 +80,7 @@ class FCMSimulator(Simulator):
         ca: LocalCA | None = None,
         tls: bool = True,
         max_concurrent_streams: int = 1000,
-        strict_tokens: bool = False,
+        accept_any_token: bool = False,
         size_limit: int = MESSAGE_SIZE_LIMIT,
         topic_size_limit: int = TOPIC_MESSAGE_SIZE_LIMIT,
         project_per_minute: int = 600_000,
@@ -86,8 +90,8 @@ class FCMSimulator(Simulator):
         max_accepted: int | None = 100_000,
         service_account: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(clock=clock, ca=ca, tls=tls, max_concurrent_streams=max_concurrent_streams)
-        self.strict_tokens = strict_tokens
+        super().__init__(clock=clock, ca=ca, tls=tls, max_concurrent_streams=max_concurrent_streams,
+                         accept_any_token=accept_any_token)
         self.size_limit = size_limit
         self.topic_size_limit = topic_size_limit
         self.project_per_minute = project_per_minute
@@ -95,6 +99,8 @@ class FCMSimulator(Simulator):
         self.oauth = OAuthEndpoint(clock, token_lifetime)
         self.projects: dict[str, Project] = {}
         self.devices: dict[str, Device] = {}
+        self.topics: dict[str, set[str]] = {}  # Instance ID subscriptions (_fcm_iid.py)
+        self.iid_batches = 0
         self.device_quota = DeviceQuota(device_per_minute, device_per_hour)
         self.delivered = 0
         if service_account is not None:
@@ -104,25 +110,31 @@ class FCMSimulator(Simulator):
         self.create_project(demo.project_id)
         self._demo_email = demo.client_email
         self._demo_project = demo.project_id
-        for method, name, handler in (
-            ("POST", "projects", lambda b: self.create_service_account(b["project_id"])),
-            ("POST", "service_accounts", self._control_service_account),
-            ("GET", "demo_credentials", lambda _: self.demo_credentials()),
+        for method, name, handler, description in (
+            ("POST", "projects", lambda b: self.create_service_account(b["project_id"]),
+             "a new service-account JSON for a project"),
+            ("POST", "service_accounts", self._control_service_account, "register or create an account"),
+            ("GET", "demo_credentials", lambda _: self.demo_credentials(), "the demo project and account"),
             ("POST", "tokens", lambda b: {"token": self.register_token(
                 b.get("token"), project_id=b.get("project_id", DEMO_PROJECT),
-                platform=b.get("platform", "android"), state=b.get("state", "active"))}),
+                platform=b.get("platform", "android"), state=b.get("state", "active"))},
+             "issue a device token (or register the given one)"),
             ("GET", "tokens", lambda _: {"tokens": {t: {"project_id": d.project_id, "platform": d.platform,
-                                                        "state": d.state} for t, d in self.devices.items()}}),
-            ("POST", "token_state", lambda b: self.set_token_state(b["token"], b["state"])),
-            ("POST", "quotas", lambda b: self.set_quotas(**b)),
+                                                        "state": d.state} for t, d in self.devices.items()}},
+             "the known device tokens and their states"),
+            ("POST", "token_state", lambda b: self.set_token_state(b["token"], b["state"]),
+             "set a token's state: active, unregistered, invalid, apns_*"),
+            ("POST", "quotas", lambda b: self.set_quotas(**b), "project and device quotas (429 beyond)"),
             ("POST", "revoke_access_tokens", lambda b: {"revoked": self.revoke_access_tokens(
-                b.get("project_id"))}),
+                b.get("project_id"))}, "invalidate issued access tokens (sends get 401)"),
             ("POST", "apns_credential", lambda b: self.set_apns_credential(
-                b.get("project_id", DEMO_PROJECT), bool(b["valid"]))),
+                b.get("project_id", DEMO_PROJECT), bool(b["valid"])),
+             "break or fix the project's APNs credential"),
             ("POST", "errors", lambda b: self.inject_error(
-                int(b["status"]), count=int(b.get("count", 1)), retry_after=b.get("retry_after"))),
+                int(b["status"]), count=int(b.get("count", 1)), retry_after=b.get("retry_after")),
+             "the next sends answer a Google-shaped error"),
         ):
-            self.add_control(method, name, handler)
+            self.add_control(method, name, handler, description)
 
     # -- knobs ----------------------------------------------------------------------
 
@@ -249,12 +261,19 @@ class FCMSimulator(Simulator):
 
     # -- the service ------------------------------------------------------------------
 
+    def issue_token(self) -> str:
+        return self.register_token()
+
     async def handle(self, request: SimRequest) -> SimAction:
         path = request.path.split("?", 1)[0]
         if path == "/token":
             host = request.header("host")
             audiences = {self.token_uri, GOOGLE_TOKEN_URI, *([f"https://{host}/token"] if host else [])}
             return self.oauth.handle_token(request.method, request.body, audiences)
+        iid = IID_PATH.fullmatch(path)
+        if iid is not None and request.method == "POST":
+            return handle_iid(self, iid.group(1), request.header("authorization"),
+                              request.header("access_token_auth"), request.body)
         match = SEND_PATH.fullmatch(path)
         if match is None or request.method != "POST":
             # Includes the legacy /fcm/send and /batch APIs, shut down in 2024 (§2.7).
@@ -305,7 +324,7 @@ class FCMSimulator(Simulator):
         if not topical:
             token = parsed.value
             device = self.devices.get(token)
-            if device is None and (self.strict_tokens or not WELL_FORMED_TOKEN.fullmatch(token)):
+            if device is None and not (self.accept_any_token and WELL_FORMED_TOKEN.fullmatch(token)):
                 return token_error(TokenState.INVALID) or SimResponse(500)
             if device is not None:
                 if device.project_id != project.project_id:
@@ -343,6 +362,14 @@ class FCMSimulator(Simulator):
         self.accepted.append(entry)
         if self.max_accepted is not None and len(self.accepted) > 2 * self.max_accepted:
             del self.accepted[: len(self.accepted) - self.max_accepted]
+
+    def knows_token(self, token: str) -> bool:
+        """Issued or registered here (or any well-formed token with accept_any_token)."""
+        return token in self.devices or bool(self.accept_any_token and WELL_FORMED_TOKEN.fullmatch(token))
+
+    def topic_members(self, topic: str) -> set[str]:
+        """Tokens subscribed to ``topic`` through the Instance ID API."""
+        return set(self.topics.get(topic.removeprefix("/topics/"), ()))
 
     def messages_for(self, target: str) -> list[dict[str, Any]]:
         """Accepted messages to one token, topic or condition."""

@@ -132,7 +132,7 @@ class LocalCA:
         return target
 
     def _tempfile(self, data: bytes, suffix: str) -> str:
-        # ssl wants files; they live as long as this CA object.
+        # ssl.load_cert_chain wants files; they live until it has read them.
         handle = tempfile.NamedTemporaryFile(suffix=suffix, delete=False)  # noqa: SIM115
         with handle:
             handle.write(data)
@@ -144,10 +144,14 @@ class LocalCA:
     ) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(
-            self._tempfile(self.server_cert_pem + self.ca_pem, ".pem"),
-            self._tempfile(self.server_key_pem, ".key"),
-        )
+        cert = self._tempfile(self.server_cert_pem + self.ca_pem, ".pem")
+        key = self._tempfile(self.server_key_pem, ".key")
+        try:
+            ctx.load_cert_chain(cert, key)
+        finally:
+            # ssl reads them here and never again: a process killed later
+            # (Ctrl-C on `pushgate simulate`) leaves no key in the temp folder.
+            self.cleanup()
         if alpn:
             ctx.set_alpn_protocols(list(alpn))
         if require_client_cert:

@@ -99,8 +99,12 @@ class WebPushSimulator(Simulator):
         ca: LocalCA | None = None,
         tls: bool = True,
         max_concurrent_streams: int = 1000,
+        accept_any_token: bool = False,
     ) -> None:
-        super().__init__(clock=clock, ca=ca, tls=tls, max_concurrent_streams=max_concurrent_streams)
+        # accept_any_token is taken for a uniform constructor and has no effect:
+        # an endpoint this simulator never made has no keys to decrypt with.
+        super().__init__(clock=clock, ca=ca, tls=tls, max_concurrent_streams=max_concurrent_streams,
+                         accept_any_token=accept_any_token)
         self.mode = self._check_mode(mode)
         self.max_body = max_body
         self.max_ttl = max_ttl
@@ -237,6 +241,9 @@ class WebPushSimulator(Simulator):
             sub.recent.clear()
 
     # -- the push service -----------------------------------------------------------
+
+    def issue_token(self) -> dict[str, Any]:
+        return self.subscribe()
 
     async def handle(self, request: SimRequest) -> SimAction:
         path = request.path.split("?", 1)[0]

@@ -18,9 +18,9 @@ Served over HTTP/1.1 only, like WNS (§4.3):
   ``X-WNS-DeviceConnectionStatus`` only when ``X-WNS-RequestForStatus: true``.
 
 Out of the box one classic app exists (client id ``ms-app://s-1-15-2-demo``,
-generated secret) and, not being strict, any channel id under the simulator
-is accepted, so the demo and the benchmark need no set-up. ``strict=True``
-accepts only channels created with :meth:`WNSSimulator.create_channel`.
+generated secret). Only channels it issued (:meth:`WNSSimulator.create_channel`,
+``POST channels``) exist; others get 404, as WNS answers channel URIs it never
+issued. ``accept_any_token=True`` makes any channel id exist (benchmarks).
 
 Control routes (besides the common ones, all JSON under ``/__control/``):
 
@@ -29,7 +29,7 @@ Control routes (besides the common ones, all JSON under ``/__control/``):
 - ``POST channels/state`` ``{"channel": id-or-uri, "state": "active|offline|expired|unknown"}``
 - ``POST rate_limit`` ``{"limit": n|null, "window": s, "client_id": ...}`` (406)
 - ``POST channel_rate_limit`` ``{"limit": n|null, "window": s, "channel": ...}`` (channelthrottled)
-- ``POST mode`` ``{"strict": bool, "app_sdk": bool}``
+- ``POST mode`` ``{"accept_any_token": bool, "app_sdk": bool}``
 - ``POST tokens/revoke`` (every issued access token becomes invalid: 401)
 - ``GET credentials`` → :meth:`WNSSimulator.demo_credentials`
 """
@@ -53,6 +53,7 @@ from pushgate.simulators._server import SimAction, SimRequest, SimResponse
 from pushgate.simulators.tls import LocalCA
 
 DEMO_CLIENT_ID = "ms-app://s-1-15-2-demo"
+DEMO_CHANNEL = "demo-channel"
 TOKEN_LIFETIME = 86400  # seconds, §4.2
 CHANNEL_STATES = frozenset({"active", "offline", "expired", "unknown"})
 _ENTRA_PATH = re.compile(r"/([^/]+)/oauth2/v2\.0/token")
@@ -94,21 +95,22 @@ class WNSSimulator(Simulator):
         clock: Callable[[], float] = time.time,
         ca: LocalCA | None = None,
         tls: bool = True,
-        strict: bool = False,
+        accept_any_token: bool = False,
         app_sdk: bool = False,
         token_lifetime: int = TOKEN_LIFETIME,
         client_id: str = DEMO_CLIENT_ID,
         client_secret: str | None = None,
     ) -> None:
         """
-        :param strict: only channels created through the control API exist.
+        :param accept_any_token: any channel id under this simulator exists
+            (default: only channels it issued or had registered; others get
+            404 as WNS answers channel URIs it never issued).
         :param app_sdk: treat every app as a Windows App SDK app (no tile/badge).
         :param token_lifetime: ``expires_in`` of issued access tokens, seconds.
         :param client_id: the demo app's Package SID.
         :param client_secret: its secret (generated when omitted).
         """
-        super().__init__(clock=clock, ca=ca, tls=tls)
-        self.strict = strict
+        super().__init__(clock=clock, ca=ca, tls=tls, accept_any_token=accept_any_token)
         self.app_sdk = app_sdk
         self.token_lifetime = token_lifetime
         self.apps: dict[str, WNSApp] = {}
@@ -118,24 +120,33 @@ class WNSSimulator(Simulator):
         self._service_limits: dict[str | None, checks.RateLimit] = {}
         self._channel_limits: dict[str | None, checks.RateLimit] = {}
         self.demo_app = self.register_app(client_id, client_secret)
-        for method, name, handler in (
+        # the channel demo_credentials shows, issued so the example works as printed
+        self.channels[DEMO_CHANNEL] = Channel(DEMO_CHANNEL)
+        for method, name, handler, description in (
             ("POST", "apps", lambda b: asdict(self.register_app(
                 b.get("client_id"), b.get("client_secret"), tenant_id=b.get("tenant_id"),
-                app_sdk=b.get("app_sdk")))),
-            ("GET", "apps", lambda _: {"apps": [asdict(a) for a in self.apps.values()]}),
+                app_sdk=b.get("app_sdk"))), "register an app (classic or Entra ID)"),
+            ("GET", "apps", lambda _: {"apps": [asdict(a) for a in self.apps.values()]}, "the apps"),
             ("POST", "channels", lambda b: self._channel_json(self.create_channel(
-                b.get("id"), client_id=b.get("client_id"), state=b.get("state", "active")))),
-            ("GET", "channels", lambda _: {"channels": [self._channel_json(c) for c in self.channels]}),
-            ("POST", "channels/state", lambda b: self.set_channel_state(b["channel"], b["state"])),
+                b.get("id"), client_id=b.get("client_id"), state=b.get("state", "active"))),
+             "issue a channel (bound to an app if client_id is given)"),
+            ("GET", "channels", lambda _: {"channels": [self._channel_json(c) for c in self.channels]},
+             "the known channels"),
+            ("POST", "channels/state", lambda b: self.set_channel_state(b["channel"], b["state"]),
+             "set a channel's state: active, offline, expired, unknown"),
             ("POST", "rate_limit", lambda b: self.set_rate_limit(
-                b.get("limit"), float(b.get("window", 60.0)), client_id=b.get("client_id"))),
+                b.get("limit"), float(b.get("window", 60.0)), client_id=b.get("client_id")),
+             "per cloud service limit (406 beyond)"),
             ("POST", "channel_rate_limit", lambda b: self.set_channel_rate_limit(
-                b.get("limit"), float(b.get("window", 60.0)), channel=b.get("channel"))),
-            ("POST", "mode", lambda b: self.set_mode(strict=b.get("strict"), app_sdk=b.get("app_sdk"))),
-            ("POST", "tokens/revoke", lambda _: self.revoke_tokens()),
-            ("GET", "credentials", lambda _: self.demo_credentials()),
+                b.get("limit"), float(b.get("window", 60.0)), channel=b.get("channel")),
+             "per channel limit (channelthrottled beyond)"),
+            ("POST", "mode", lambda b: self.set_mode(
+                accept_any_token=b.get("accept_any_token"), app_sdk=b.get("app_sdk")),
+             "accept any channel id, App SDK mode"),
+            ("POST", "tokens/revoke", lambda _: self.revoke_tokens(), "invalidate access tokens (401)"),
+            ("GET", "credentials", lambda _: self.demo_credentials(), "the demo app's credentials and URLs"),
         ):
-            self.add_control(method, name, handler)
+            self.add_control(method, name, handler, description)
 
     # -- knobs (Python API; each also a control route) ----------------------------------
 
@@ -201,9 +212,9 @@ class WNSSimulator(Simulator):
         key = self.channel_id(channel) if channel is not None else None
         self._set_limit(self._channel_limits, key, limit, window)
 
-    def set_mode(self, *, strict: bool | None = None, app_sdk: bool | None = None) -> None:
-        if strict is not None:
-            self.strict = bool(strict)
+    def set_mode(self, *, accept_any_token: bool | None = None, app_sdk: bool | None = None) -> None:
+        if accept_any_token is not None:
+            self.accept_any_token = bool(accept_any_token)
         if app_sdk is not None:
             self.app_sdk = bool(app_sdk)
 
@@ -225,8 +236,8 @@ class WNSSimulator(Simulator):
             "token_url": f"{self.url}/accesstoken.srf",
             "entra_token_url": f"{self.url}/{{tenant}}/oauth2/v2.0/token",
             "allowed_hosts": [parts.netloc],
-            "channel_uri_example": self.channel_uri("demo-channel"),
-            "strict": self.strict,
+            "channel_uri_example": self.channel_uri(DEMO_CHANNEL),
+            "accept_any_token": self.accept_any_token,
         }
 
     def channel_id(self, channel: str) -> str:
@@ -238,6 +249,9 @@ class WNSSimulator(Simulator):
         return channel
 
     # -- request handling -----------------------------------------------------------------
+
+    def issue_token(self) -> str:
+        return self.create_channel()
 
     async def handle(self, request: SimRequest) -> SimAction:
         path, _, query = request.path.partition("?")
@@ -302,8 +316,8 @@ class WNSSimulator(Simulator):
             challenge = [("www-authenticate", checks.EXPIRED_CHALLENGE)]
             return checks.reply(request, 401, "Token has expired", challenge)
         channel = self.channels.get(channel_id)
-        if channel is None and not self.strict and channel_id:
-            channel = Channel(channel_id)  # non-strict: any channel id exists
+        if channel is None and self.accept_any_token and channel_id:
+            channel = Channel(channel_id)  # any channel id exists, for benchmarks
         if channel is None or channel.state == "unknown":
             return checks.reply(request, 404, "The channel URI is not valid or not recognized")
         if channel.state == "expired":

@@ -370,7 +370,7 @@ async def test_per_token_badge(sim: APNsSimulator, make_client: ClientFactory) -
 async def test_mass_bad_device_token_warns(
     sim: APNsSimulator, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sim.strict_tokens = True
+    sim.accept_any_token = False
     with caplog.at_level(logging.WARNING, logger="pushgate.apns"):
         result = await make_client().send(ALERT, tokens(60))
     assert len(result.dead_tokens) == 60

@@ -312,6 +312,8 @@ async def test_plaintext_simulator_over_h2c(demo_account: dict[str, Any], clock:
     fcm = FCM(sim.demo_credentials()["service_account"], base_url=url, clock=clock, max_retries=0)
     try:
         assert url.startswith("http://")
+        sim.register_token("a")
+        sim.register_token("b")
         assert (await fcm.send(NOTE, ["a", "b"])).ok
         assert {entry["http_version"] for entry in sim.accepted} == {"2"}
     finally:

@@ -181,7 +181,7 @@ async def test_entra_app_sends_toast_but_not_tile(sim: WNSSimulator, make_wns: M
 
 
 async def test_unknown_and_expired_channels_are_dead(sim: WNSSimulator, make_wns: MakeWNS) -> None:
-    sim.set_mode(strict=True)
+    sim.set_mode(accept_any_token=False)
     live, expired = sim.create_channel(), sim.create_channel(state="expired")
     unknown = sim.channel_uri("never-created")
     result = await make_wns().send(Notification(title="t"), [live, unknown, expired])

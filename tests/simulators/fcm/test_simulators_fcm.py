@@ -279,7 +279,7 @@ async def test_broken_apns_credential_affects_ios_tokens(api: Api) -> None:
 
 
 async def test_strict_tokens(api: Api, sim: FCMSimulator) -> None:
-    sim.strict_tokens = True
+    sim.accept_any_token = False
     unknown = await api.message({"token": "never-registered"})
     assert unknown.status_code == 400
     assert error_of(unknown)["message"] == INVALID_TOKEN_MESSAGE

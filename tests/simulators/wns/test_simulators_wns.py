@@ -269,7 +269,7 @@ async def test_channel_states(control: httpx.AsyncClient, sim: WNSSimulator, tok
     assert (await post(control, "anything", token)).status_code == 404
     sim.set_channel_state(sim.channel_uri("anything"), "expired")
     assert (await post(control, "anything", token)).status_code == 410
-    sim.set_mode(strict=True)
+    sim.set_mode(accept_any_token=False)
     assert (await post(control, "never-made", token)).status_code == 404
     made = sim.channel_id(sim.create_channel())
     assert (await post(control, made, token)).status_code == 200
@@ -367,13 +367,13 @@ async def test_control_routes(control: httpx.AsyncClient, sim: WNSSimulator) -> 
     await control.post("/__control/channels/state", json={"channel": made["uri"], "state": "offline"})
     assert sim.channels["ch1"].state == "offline"
     listed = (await control.get("/__control/channels")).json()["channels"]
-    assert [c["id"] for c in listed] == ["ch1"]
+    assert [c["id"] for c in listed] == ["demo-channel", "ch1"]  # the demo channel exists from the start
     bad = await control.post("/__control/channels/state", json={"channel": "ch1", "state": "asleep"})
     assert bad.status_code == 400
     await control.post("/__control/rate_limit", json={"limit": 5, "window": 1})
     await control.post("/__control/channel_rate_limit", json={"limit": 1, "channel": "ch1"})
-    await control.post("/__control/mode", json={"strict": True, "app_sdk": True})
-    assert (sim.strict, sim.app_sdk) == (True, True)
+    await control.post("/__control/mode", json={"accept_any_token": False, "app_sdk": True})
+    assert (sim.accept_any_token, sim.app_sdk) == (False, True)
     creds = (await control.get("/__control/credentials")).json()
     assert creds == sim.demo_credentials()
     assert (await control.post("/__control/tokens/revoke")).status_code == 200

@@ -57,7 +57,13 @@ def load_signing_key(key: str | bytes | Path) -> ec.EllipticCurvePrivateKey:
         try:
             data = Path(key).read_bytes()
         except OSError as exc:
-            raise ConfigurationError(f"APNs key file {str(key)!r} cannot be read: {exc.strerror}") from exc
+            # a path is shown; anything longer may be key material, so only its size is
+            text = str(key)
+            shown = repr(text) if len(text) <= 100 and "\n" not in text else f"({len(text)} characters)"
+            raise ConfigurationError(
+                f"APNs key {shown} is neither a PEM key (-----BEGIN PRIVATE KEY-----) nor a readable "
+                f"file: as a path it cannot be read ({exc.strerror}); pass the .p8 file's content "
+                "or its path") from exc
     else:
         data = key.encode("utf-8") if isinstance(key, str) else key
     try:

@@ -20,6 +20,7 @@ import json
 from datetime import UTC, datetime
 from typing import Final
 
+from pushgate.providers._tls import certificate_outcome
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport import HTTP2NotNegotiated, Response
 
@@ -101,6 +102,9 @@ def classify(token: str, message_id: str | None, response: Response) -> TokenRes
 
 def classify_exception(token: str, message_id: str | None, exc: BaseException) -> TokenResult:
     """A transport failure → its outcome; nothing from below leaks as an exception."""
+    untrusted = certificate_outcome(token, exc, message_id)
+    if untrusted is not None:
+        return untrusted
     if isinstance(exc, HTTP2NotNegotiated):
         # The server does not speak HTTP/2: a wrong URL, not a passing fault.
         cause, status = Cause.CONFIG, Status.FAILED

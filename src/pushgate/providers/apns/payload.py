@@ -162,6 +162,10 @@ def _alert(notification: Notification) -> dict[str, Any]:
         alert["loc-key"] = notification.body_loc_key
     if notification.body_loc_args:
         alert["loc-args"] = list(notification.body_loc_args)
+    if notification.action_loc_key is not None:
+        alert["action-loc-key"] = notification.action_loc_key
+    if notification.launch_image is not None:
+        alert["launch-image"] = notification.launch_image
     return alert
 
 

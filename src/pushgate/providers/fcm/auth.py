@@ -38,6 +38,23 @@ ASSERTION_LIFETIME = 3600  # §2.2: exp is at most iat + 3600
 REFRESH_MARGIN = 300.0  # refresh five minutes before expiry
 
 
+def _read_account_file(path: Path) -> Any:
+    """The parsed file; errors name the path and the cause (never the content: it is a key)."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read the service-account file {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"the service-account file {str(path)!r} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"the service-account file {str(path)!r} is not JSON (line {getattr(exc, 'lineno', '?')}, "
+            f"column {getattr(exc, 'colno', '?')}); download it again from the Firebase console") from None
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceAccount:
     """The fields of a service-account JSON key that the grant needs."""
@@ -60,10 +77,14 @@ class ServiceAccount:
             info = source
         else:
             text = str(source)
-            try:
-                info = json.loads(text if text.lstrip().startswith("{") else Path(text).read_text("utf-8"))
-            except (OSError, ValueError) as exc:
-                raise ConfigurationError("cannot read the service-account JSON") from exc
+            if text.lstrip().startswith("{"):
+                try:
+                    info = json.loads(text)
+                except ValueError as exc:
+                    # JSON text holds the private key: its position, never its content
+                    raise ConfigurationError(f"the service-account JSON text is not JSON: {exc}") from None
+            else:
+                info = _read_account_file(Path(text))
         if not isinstance(info, Mapping):
             raise ConfigurationError("the service-account JSON is not an object")
         for key in ("client_email", "private_key"):

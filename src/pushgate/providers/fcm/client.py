@@ -19,7 +19,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -27,9 +27,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
+import httpx
+
 from pushgate.errors import ConfigurationError, InvalidNotification, PushgateError, TransportError
 from pushgate.notification import Notification
 from pushgate.providers._base import Provider
+from pushgate.providers._tls import certificate_outcome
+from pushgate.providers.fcm import topics
 from pushgate.providers.fcm.auth import ServiceAccount, ServiceAccountAuth
 from pushgate.providers.fcm.outcomes import classify
 from pushgate.providers.fcm.payload import (
@@ -109,6 +113,8 @@ class FCM(Provider[str, FCMPrepared]):
         ping_interval: float | None = 60.0,
         validate_only: bool = False,
         topic_size_limit: int = TOPIC_LIMIT,
+        iid_url: str | None = None,
+        topic_batch_size: int = topics.MAX_BATCH,
         clock: Callable[[], float] = time.time,
         auth: ServiceAccountAuth | None = None,
         **provider_options: Any,
@@ -140,6 +146,14 @@ class FCM(Provider[str, FCMPrepared]):
         self._path = f"{prefix}/v1/projects/{quote(project, safe='')}/messages:send"
         self._constant: HeaderBlock | None = None
         self._bearer: tuple[str, HeaderBlock] | None = None
+        # Instance ID (topic subscriptions) is Google's other host; a simulator or proxy
+        # given as base_url serves both unless iid_url says otherwise.
+        default_base = self.base_url == DEFAULT_BASE_URL.rstrip("/")
+        self.iid_url = (iid_url or (topics.IID_URL if default_base else self.base_url)).rstrip("/")
+        self.topic_batch_size = topic_batch_size
+        self._iid_trust = _token_endpoint_trust(ssl_context, ca_file)
+        self._iid_timeout = request_timeout
+        self._iid_http: httpx.AsyncClient | None = None
 
     def __repr__(self) -> str:
         return f"FCM(project_id={self.project_id!r}, base_url={self.base_url!r})"
@@ -206,8 +220,9 @@ class FCM(Provider[str, FCMPrepared]):
         try:
             access = await self.auth.token()
         except TransportError as exc:
-            return TokenResult(token, Status.RETRY, reason="TokenEndpointUnavailable",
-                               cause=Cause.TRANSPORT, detail=str(exc))
+            return certificate_outcome(token, exc) or TokenResult(
+                token, Status.RETRY, reason="TokenEndpointUnavailable", cause=Cause.TRANSPORT,
+                detail=str(exc))
         except ConfigurationError as exc:
             return TokenResult(token, Status.FAILED, reason=type(exc).__name__,
                                cause=Cause.CONFIG, detail=str(exc))
@@ -271,7 +286,7 @@ class FCM(Provider[str, FCMPrepared]):
         The topic-message size limit applies. The result's ``token`` is the topic name.
         """
         name = normalize_topic(topic)
-        prepared = self._prepare(notification, "topic", self.topic_size_limit)
+        prepared = self._prepare(self.with_defaults(notification), "topic", self.topic_size_limit)
         return (await self._run(iter([(prepared, name, None)]))).results[0]
 
     async def send_to_condition(self, notification: Notification, condition: str) -> TokenResult:
@@ -284,14 +299,38 @@ class FCM(Provider[str, FCMPrepared]):
         prepared = self._prepare(notification, "condition", self.topic_size_limit)
         return (await self._run(iter([(prepared, condition, None)]))).results[0]
 
+    async def subscribe_to_topic(self, tokens: Sequence[str], topic: str) -> topics.TopicManagementResult:
+        """Subscribe device tokens to ``topic`` (``/topics/`` prefix optional), in batches of
+        ``topic_batch_size`` (at most 1000) through the Instance ID API, as firebase-admin does."""
+        return await self._manage_topic("batchAdd", tokens, topic)
+
+    async def unsubscribe_from_topic(self, tokens: Sequence[str], topic: str) -> topics.TopicManagementResult:
+        """Unsubscribe device tokens from ``topic``, in batches (see :meth:`subscribe_to_topic`)."""
+        return await self._manage_topic("batchRemove", tokens, topic)
+
+    async def _manage_topic(
+        self, operation: str, tokens: Sequence[str], topic: str
+    ) -> topics.TopicManagementResult:
+        name = normalize_topic(topic)  # raises InvalidNotification before any request
+        if self._iid_http is None:
+            self._iid_http = httpx.AsyncClient(verify=self._iid_trust, timeout=self._iid_timeout)
+        return await topics.manage(self._iid_http, self.iid_url, self.auth.token, operation, list(tokens),
+                                   name, self.topic_batch_size)
+
     async def aclose(self) -> None:
         await self._pool.aclose()
         await self.auth.aclose()
+        if self._iid_http is not None:
+            await self._iid_http.aclose()
 
 
 def _failure(token: str, exc: BaseException) -> TokenResult:
     """A request that got no HTTP answer: transport failures are retried, except
-    those that are configuration too (a server without HTTP/2: HTTP2NotNegotiated)."""
+    those that are configuration too (a server without HTTP/2: HTTP2NotNegotiated;
+    an untrusted certificate)."""
+    untrusted = certificate_outcome(token, exc)
+    if untrusted is not None:
+        return untrusted
     if isinstance(exc, TransportError) and not isinstance(exc, ConfigurationError):
         return TokenResult(token, Status.RETRY, reason=type(exc).__name__, cause=Cause.TRANSPORT,
                            detail=str(exc) or None, retry_after=exc.retry_after)

@@ -152,6 +152,8 @@ def _android(n: Notification, ttl: int | None) -> dict[str, Any]:
         android["ttl"] = f"{min(ttl, MAX_TTL)}s"
     if n.collapse_key is not None:
         android["collapse_key"] = n.collapse_key
+    if n.restricted_package_name is not None:
+        android["restricted_package_name"] = n.restricted_package_name
     if n.silent:
         return android
     note: dict[str, Any] = {}

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,6 +38,7 @@ from pushgate.crypto.vapid import VapidKey
 from pushgate.errors import InvalidToken, TransportError
 from pushgate.notification import Notification
 from pushgate.providers._base import Provider
+from pushgate.providers._tls import certificate_outcome
 from pushgate.providers.webpush.auth import Vapid
 from pushgate.providers.webpush.outcomes import DETAIL_LIMIT, classify
 from pushgate.providers.webpush.payload import WebPushMessage, build_payload
@@ -90,6 +92,13 @@ class _Origin:
         return self.auth_block
 
 
+def _netloc(base_url: str) -> str:
+    netloc = urlsplit(base_url).netloc
+    if not netloc:
+        raise ValueError(f"base_url {base_url!r} is not a URL such as https://push.example.net")
+    return netloc
+
+
 class WebPush(Provider[WebPushToken, PreparedWebPush]):
     """Send to browser push subscriptions (Chrome/FCM, Firefox, Safari, Edge).
 
@@ -99,9 +108,12 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
     :param vapid_private_key: PEM, a PEM path, the raw private key as
         base64url, a :class:`VapidKey`, or a cryptography EC key.
     :param vapid_subject: ``mailto:`` or ``https:`` contact (RFC 8292 §2.1).
-    :param allowed_hosts: push services endpoints may point at: ``host``
-        (port 443), ``host:port`` or ``*.suffix``. ``None``: the browsers'
-        services (:data:`DEFAULT_ALLOWED_HOSTS`).
+    :param allowed_hosts: more push services endpoints may point at, beside
+        the browsers' own (:data:`DEFAULT_ALLOWED_HOSTS`): ``host`` (port
+        443), ``host:port`` or ``*.suffix``.
+    :param base_url: a push service of your own, a proxy or a simulator:
+        its host and port are allowed as well. Endpoints come from the
+        subscriptions, so this names a service rather than replacing one.
     :param ssl_context: TLS context for HTTP/2 (offer ALPN ``h2`` and
         ``http/1.1`` so an HTTP/1.1-only service can say so); also used by
         the HTTP/1.1 fallback, which sets its ALPN to ``http/1.1``. Prefer
@@ -122,6 +134,7 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         vapid_private_key: VapidKey | str | bytes | Path,
         vapid_subject: str,
         allowed_hosts: Iterable[str] | None = None,
+        base_url: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ca_file: str | Path | None = None,
         max_connections_per_origin: int = 1,
@@ -132,7 +145,12 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
     ) -> None:
         super().__init__(**kwargs)
         self.vapid = Vapid(vapid_private_key, vapid_subject, clock=clock)
-        self.allowed = AllowList(DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else allowed_hosts)
+        # Added to the browsers' services: a subscription from Chrome must still
+        # work when a private push service is allowed too.
+        hosts = [*DEFAULT_ALLOWED_HOSTS, *(allowed_hosts or ())]
+        if base_url is not None:
+            hosts.append(_netloc(base_url))
+        self.allowed = AllowList(hosts)
         self.clock = clock
         self.request_timeout = request_timeout
         self.max_connections_per_origin = max_connections_per_origin
@@ -303,7 +321,8 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
             task.add_done_callback(partial(_task_done, done, tag, sub.endpoint))
         else:
             assert error is not None
-            done(tag, self._transport_failure(sub.endpoint, type(error).__name__, str(error)))
+            done(tag, certificate_outcome(sub.endpoint, error)
+                 or self._transport_failure(sub.endpoint, type(error).__name__, str(error)))
 
     async def _send_async(
         self, origin: _Origin, sub: Subscription, prepared: PreparedWebPush, body: bytes
@@ -325,7 +344,8 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
                 origin.audience + sub.path, content=body, headers=headers
             )
         except httpx.HTTPError as exc:
-            return self._transport_failure(sub.endpoint, type(exc).__name__, str(exc))
+            return certificate_outcome(sub.endpoint, exc) or self._transport_failure(
+                sub.endpoint, type(exc).__name__, str(exc))
         return classify(sub.endpoint, response.status_code, response.headers.get, response.content,
                         audience=origin.audience, clock=self.clock)
 

@@ -36,8 +36,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from pushgate.errors import AuthenticationError, ConfigurationError, RetryableError, TransportError
-from pushgate.notification import Notification
+from pushgate.notification import Notification, Priority
 from pushgate.providers._base import Provider
+from pushgate.providers._tls import certificate_outcome
 from pushgate.providers.wns.auth import WNSAuth
 from pushgate.providers.wns.lanes import Lanes
 from pushgate.providers.wns.outcomes import classify
@@ -61,6 +62,8 @@ class ProviderOptions(TypedDict, total=False):
     retry_backoff: float
     max_retry_delay: float
     max_payload_size: int | None
+    default_ttl: int | None
+    default_priority: Priority | None
 
 
 @dataclass(slots=True)
@@ -104,8 +107,13 @@ class WNS(Provider[str, WNSPrepared]):
     :param client_secret: its secret (never logged or shown).
     :param tenant_id: selects the Windows App SDK (Entra ID) token flow.
     :param token_url: the token endpoint, for a simulator or proxy.
-    :param allowed_hosts: channel URI hosts that may be called: ``"host"``
-        (port 443), ``"host:port"`` or ``"*.suffix"``.
+    :param base_url: WNS served elsewhere (a simulator, a proxy): its host is
+        allowed for channel URIs, and the access token comes from it
+        (``/accesstoken.srf``, or ``/{tenant}/oauth2/v2.0/token`` with
+        ``tenant_id``) unless ``token_url`` is given.
+    :param allowed_hosts: more channel URI hosts that may be called, beside
+        Microsoft's (``*.notify.windows.com``): ``"host"`` (port 443),
+        ``"host:port"`` or ``"*.suffix"``.
     :param ssl_context: the client TLS context (ALPN http/1.1); else one
         trusting ``ca_file`` or the system store.
     :param max_connections: HTTP/1.1 connections kept (capped at concurrency).
@@ -124,6 +132,7 @@ class WNS(Provider[str, WNSPrepared]):
         tenant_id: str | None = None,
         token_url: str | None = None,
         allowed_hosts: Iterable[str] | None = None,
+        base_url: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ca_file: str | Path | None = None,
         max_connections: int = 100,
@@ -133,7 +142,16 @@ class WNS(Provider[str, WNSPrepared]):
         **options: Unpack[ProviderOptions],
     ) -> None:
         super().__init__(**options)
-        hosts = DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else tuple(allowed_hosts)
+        # Added to Microsoft's hosts, not replacing them (as for Web Push).
+        hosts = (*DEFAULT_ALLOWED_HOSTS, *(allowed_hosts or ()))
+        if base_url is not None:
+            base = base_url.rstrip("/")
+            netloc = urlsplit(base).netloc
+            if not netloc:
+                raise ValueError(f"base_url {base_url!r} is not a URL such as https://wns.example.net")
+            hosts = (*hosts, netloc)
+            if token_url is None:
+                token_url = f"{base}/{{tenant}}/oauth2/v2.0/token" if tenant_id else f"{base}/accesstoken.srf"
         self._rules = tuple(_HostRule.parse(entry) for entry in hosts)
         self.request_for_status = request_for_status
         self._clock = clock
@@ -220,6 +238,9 @@ class WNS(Provider[str, WNSPrepared]):
             return TokenResult(channel, Status.FAILED, reason="AuthenticationError",
                                cause=Cause.CONFIG, detail=str(exc))
         except RetryableError as exc:
+            untrusted = certificate_outcome(channel, exc)
+            if untrusted is not None:
+                return untrusted
             cause = Cause.TRANSPORT if isinstance(exc, TransportError) else Cause.PROVIDER
             return TokenResult(channel, Status.RETRY, reason=type(exc).__name__, cause=cause,
                                retry_after=exc.retry_after, detail=str(exc))
@@ -231,8 +252,9 @@ class WNS(Provider[str, WNSPrepared]):
                 headers=[*payload.headers, ("authorization", f"Bearer {access}")],
             )
         except httpx.HTTPError as exc:
-            return TokenResult(channel, Status.RETRY, reason=type(exc).__name__, cause=Cause.TRANSPORT,
-                               detail=str(exc) or type(exc).__name__)
+            return certificate_outcome(channel, exc) or TokenResult(
+                channel, Status.RETRY, reason=type(exc).__name__, cause=Cause.TRANSPORT,
+                detail=str(exc) or type(exc).__name__)
         except httpx.InvalidURL as exc:
             return TokenResult(channel, Status.FAILED, reason="InvalidURL", cause=Cause.REQUEST,
                                detail=str(exc))

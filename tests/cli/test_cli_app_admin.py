@@ -1,0 +1,76 @@
+"""`pushgate app delete`, API keys (list, create to rotate, revoke) and credentials (list, delete)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from pushgate.cli import app as cli
+from pushgate.registry import authenticate
+from pushgate.registry.db import Database
+
+
+def run(url: str, *args: str) -> Result:
+    env = {"PUSHGATE_DATABASE_URL": url, "PUSHGATE_CONFIG": None, "PUSHGATE_SECRET_KEY": None,
+           "COLUMNS": "200"}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> tuple[str, str]:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    created = run(url, "app", "create", "shop")
+    assert created.exit_code == 0
+    return url, created.output.strip().splitlines()[-1]
+
+
+def _valid(url: str, key: str) -> bool:
+    with Database(url) as db, db.session() as session:
+        return authenticate(session, key) is not None
+
+
+def test_rotate_then_revoke_the_old_key(shop: tuple[str, str]) -> None:
+    url, old = shop
+    rotated = run(url, "app", "key-create", "shop", "--name", "2027")
+    assert rotated.exit_code == 0, rotated.output
+    new = rotated.output.strip().splitlines()[-1]
+    assert new.startswith("pg_")
+    assert new != old
+    listed = run(url, "app", "keys", "shop")
+    assert listed.exit_code == 0, listed.output
+    assert old.split("_")[1] in listed.output
+    assert new.split("_")[1] in listed.output
+    assert "2027" in listed.output
+    revoked = run(url, "app", "key-revoke", "shop", old.split("_")[1])
+    assert revoked.exit_code == 0, revoked.output
+    assert not _valid(url, old)
+    assert _valid(url, new)
+    assert run(url, "app", "key-revoke", "shop", old.split("_")[1]).exit_code == 1  # already revoked
+
+
+def test_credentials_list_and_delete(shop: tuple[str, str], tmp_path: Path) -> None:
+    url, _ = shop
+    path = tmp_path / "wns.json"
+    path.write_text(json.dumps({"client_id": "ms-app://s-1-15-2-1", "client_secret": "secret"}))
+    assert run(url, "app", "credentials", "shop", "wns", "--file", str(path)).exit_code == 0
+    listed = run(url, "app", "credentials-list", "shop")
+    assert listed.exit_code == 0, listed.output
+    assert "wns" in listed.output
+    assert "secret" not in listed.output.replace("client_secret", "")  # redacted
+    assert run(url, "app", "credentials-delete", "shop", "wns").exit_code == 0
+    assert "wns" not in run(url, "app", "credentials-list", "shop").output
+    assert run(url, "app", "credentials-delete", "shop", "wns").exit_code == 1
+
+
+def test_app_delete_needs_yes(shop: tuple[str, str]) -> None:
+    url, key = shop
+    refused = run(url, "app", "delete", "shop")
+    assert refused.exit_code != 0
+    assert _valid(url, key)
+    deleted = run(url, "app", "delete", "shop", "--yes")
+    assert deleted.exit_code == 0, deleted.output
+    assert "shop" not in run(url, "app", "list").output
+    assert not _valid(url, key)

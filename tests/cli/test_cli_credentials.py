@@ -1,0 +1,82 @@
+"""`pushgate app credentials`: the files providers hand out, as they are."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from typer.testing import CliRunner, Result
+
+from pushgate.cli import app as cli
+from pushgate.registry import get_app_by_name, get_credentials
+from pushgate.registry.db import Database
+from pushgate.server.credentials import OVERRIDE_FIELDS, credential_fields
+from pushgate.simulators.fcm import FCMSimulator
+
+
+def run(url: str, *args: str) -> Result:
+    env = {"PUSHGATE_DATABASE_URL": url, "PUSHGATE_CONFIG": None, "PUSHGATE_SECRET_KEY": None,
+           "COLUMNS": "200"}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    assert run(url, "app", "create", "shop").exit_code == 0
+    return url
+
+
+def stored(url: str, provider: str) -> dict[str, object]:
+    with Database(url) as db, db.session(write=False) as session:
+        app = get_app_by_name(session, "shop")
+        assert app is not None
+        row = get_credentials(session, app.id, provider)
+        assert row is not None
+        return dict(row.config)
+
+
+def test_fcm_takes_googles_service_account_file_as_it_is(shop: str, tmp_path: Path) -> None:
+    account = FCMSimulator(ca=None, tls=False).create_service_account("shop-project")
+    path = tmp_path / "service-account.json"
+    path.write_text(json.dumps(account))
+    result = run(shop, "app", "credentials", "shop", "fcm", "--file", str(path))
+    assert result.exit_code == 0, result.output
+    config = stored(shop, "fcm")
+    assert isinstance(config["service_account"], dict)
+    assert config["service_account"]["client_email"] == account["client_email"]
+
+
+def test_apns_takes_the_p8_by_path(shop: str, tmp_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    p8 = tmp_path / "AuthKey_ABC123DEFG.p8"
+    p8.write_bytes(key)
+    result = run(shop, "app", "credentials", "shop", "apns", "--key-file", str(p8),
+                 "--set", "key_id=ABC123DEFG", "--set", "team_id=TEAM123456",
+                 "--set", "topic=com.example.shop")
+    assert result.exit_code == 0, result.output
+    assert stored(shop, "apns")["key"] == key.decode()
+    assert "BEGIN PRIVATE KEY" not in result.output  # printed redacted
+
+
+def test_unknown_fields_are_refused_not_stored(shop: str, tmp_path: Path) -> None:
+    path = tmp_path / "wns.json"
+    path.write_text(json.dumps({"client_id": "ms-app://s-1", "client_secret": "s", "clientsecret": "typo"}))
+    result = run(shop, "app", "credentials", "shop", "wns", "--file", str(path))
+    assert result.exit_code == 1, result.output
+    assert "clientsecret" in result.output
+    assert "unknown field" in result.output
+
+
+def test_help_lists_each_providers_fields() -> None:
+    result = run("sqlite://", "app", "credentials", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for provider in ("apns", "fcm", "webpush", "wns"):
+        listed = f"{provider}: {', '.join(credential_fields(provider))}"
+        assert listed in text, listed  # exactly the provider table's fields
+    assert f"any provider: {', '.join(OVERRIDE_FIELDS)}" in text

@@ -1,0 +1,70 @@
+"""`pushgate send`: every target filter and notification field the API takes, and --wait's counters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from pushgate.cli import app as cli
+from pushgate.registry import get_send_status
+from pushgate.registry.db import Database
+
+
+def run(url: str, *args: str) -> Result:
+    env = {"PUSHGATE_DATABASE_URL": url, "PUSHGATE_CONFIG": None, "PUSHGATE_SECRET_KEY": None,
+           "COLUMNS": "200"}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+APNS_VIP = "ab" * 32
+APNS_OTHER = "cd" * 32
+FCM_VIP = "fcm-vip-token-0123456789:APA91bExample"
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    assert run(url, "app", "create", "shop").exit_code == 0
+    devices = tmp_path / "devices.json"
+    devices.write_text(json.dumps([
+        {"provider": "apns", "token": APNS_VIP, "platform": "ios", "user": "alice", "tags": ["vip"]},
+        {"provider": "apns", "token": APNS_OTHER, "platform": "ios", "user": "bob"},
+        {"provider": "fcm", "token": FCM_VIP, "platform": "android", "user": "carol", "tags": ["vip"]},
+    ]))
+    imported = run(url, "devices", "import", "--app", "shop", str(devices))
+    assert imported.exit_code == 0, imported.output
+    return url
+
+
+def _send_id(result: Result) -> str:
+    return result.output.split("send ", 1)[1].split(":", 1)[0]
+
+
+def test_tags_platforms_providers_and_fields(shop: str) -> None:
+    result = run(shop, "send", "--app", "shop", "--all", "--tag", "vip", "--platform", "ios",
+                 "--provider", "apns", "--title", "Hi", "--badge", "3", "--url", "https://shop.example/o/42",
+                 "--data", '{"order": 42}')
+    assert result.exit_code == 0, result.output
+    assert "1 devices targeted" in result.output
+
+
+def test_send_at_schedules(shop: str) -> None:
+    result = run(shop, "send", "--app", "shop", "--all", "--title", "Later",
+                 "--send-at", "2099-01-01T09:00:00Z")
+    assert result.exit_code == 0, result.output
+    with Database(shop) as db, db.session(write=False) as session:
+        view = get_send_status(session, _send_id(result))
+    assert view is not None
+    assert view.send_at is not None
+    assert view.send_at.year == 2099
+
+
+def test_wait_shows_sent_failed_dead_and_total(shop: str) -> None:
+    result = run(shop, "send", "--app", "shop", "--user", "alice", "--title", "Hi",
+                 "--wait", "--timeout", "1")
+    assert result.exit_code == 4, result.output  # no workers here: not finished in time
+    for word in ("sent", "failed", "dead", "total"):
+        assert word in result.output, result.output
