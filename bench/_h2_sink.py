@@ -1,6 +1,6 @@
 """A minimal HTTP/2 answering sink for measuring the client, not the server.
 
-PROTOCOLS.md §7 measured client stacks against an nginx HTTP/2 sink (about
+docs/architecture.md §7 measured client stacks against an nginx HTTP/2 sink (about
 100,000 requests/s from h2load) so the server was never the limit. No nginx
 here, and the ``h2``-based SimServer tops out well below the client, so this
 sink does the least an HTTP/2 server can: it reads frames (RFC 9113 §4.1),
@@ -9,7 +9,7 @@ answers every request that ends its stream with one HEADERS frame
 ACKs SETTINGS and PINGs, and hands back flow-control credit for the DATA it
 reads. It validates nothing; it is a benchmark instrument only.
 
-With ``apns_ids`` it answers like APNs instead (PROTOCOLS.md §1.5): ``:status
+With ``apns_ids`` it answers like APNs instead (docs/protocols/apns.md §5): ``:status
 200`` plus a fresh ``apns-id`` UUID, HPACK-encoded the way a typical server
 encoder does it (``hpack.Encoder``: indexed, Huffman-coded), so the client
 pays the realistic decoding cost. Those blocks are encoded ahead, in order,

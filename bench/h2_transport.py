@@ -4,14 +4,14 @@
     python bench/h2_transport.py --server sink        # raw answering sink: the client's own ceiling
     python bench/h2_transport.py --url https://host:port --ca ca.pem
 
-The requests have the APNs shape (PROTOCOLS.md §1.1-1.2): POST
+The requests have the APNs shape (docs/protocols/apns.md §1 and §3): POST
 /3/device/<64 hex>, apns-topic, apns-push-type, a bearer token and a small
 JSON body; the per-request ``:path`` block is encoded inside the measured
 loop, as a provider would. The server runs in a separate process so client
 and server do not share a core (this machine has two). ``--server sim`` is
 the ``h2``-based SimServer, so the figure is usually bounded by the server;
 ``--server sink`` answers from a minimal frame loop (``_h2_sink.py``), as
-the nginx sink of PROTOCOLS.md §7 did. H2Pool is driven through ``send`` with
+the nginx sink of docs/architecture.md §7 did. H2Pool is driven through ``send`` with
 a callback (no future per request), as the providers drive it.
 """
 

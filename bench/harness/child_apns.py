@@ -2,7 +2,7 @@
 
 Reads its JSON config on stdin, prints one JSON result line. Tokens are
 made and every connection is warmed up first (past APNs' one-stream start,
-PROTOCOLS.md §1.9); the figures cover the one ``send`` call: wall time, CPU
+docs/protocols/apns.md §7); the figures cover the one ``send`` call: wall time, CPU
 seconds of this process and its peak RSS. The outcome counts are checked by
 the harness (every token SENT, or exactly the tokens the 410 sink kills DEAD).
 """

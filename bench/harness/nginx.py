@@ -6,10 +6,10 @@ serves three loopback ports, each a TLS listener speaking HTTP/2 and
 HTTP/1.1 (chosen by ALPN):
 
 - ``apns``: ``POST /3/device/<token>`` → 200, empty body, the request's
-  ``apns-id`` echoed (PROTOCOLS.md §1.5);
+  ``apns-id`` echoed (docs/protocols/apns.md §5);
 - ``apns410``: the same, except tokens whose first hex digit is 0-7 (half
   of random tokens) → 410 ``{"reason":"Unregistered","timestamp":…}``
-  (§1.6, the dead-token path);
+  (docs/protocols/apns.md §5.2 and §6, the dead-token path);
 - ``webpush``: ``POST /wpush/<id>`` → 201 with ``Location`` and ``TTL``
   (RFC 8030 §5).
 

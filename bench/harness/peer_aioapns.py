@@ -1,6 +1,6 @@
 """Peer run: aioapns 4.0 against the benchmark's APNs sink (runs in the peer's own venv).
 
-aioapns hard-codes Apple's hosts (PROTOCOLS.md §1.9). The least invasive
+aioapns hard-codes Apple's hosts (docs/protocols/apns.md §7). The least invasive
 way to point it at the sink is to set two class attributes of its protocol
 class, nothing else: ``APNsProductionClientProtocol.APNS_SERVER`` (the host
 it connects to and sends as ``host``) and ``APNS_PORT``. Its request code,

@@ -12,7 +12,7 @@ django-push-notifications and PyAPNs crowd) wrap it::
 The provider keeps long-lived HTTP/2 connections, which belong to one event
 loop; so the facade owns a private loop on a daemon thread and submits every
 call to it, instead of calling ``asyncio.run`` per send (which would reconnect
-each time, something APNs treats as abuse: PROTOCOLS.md §1.9).
+each time, something APNs treats as abuse: docs/protocols/apns.md §7).
 """
 
 from __future__ import annotations

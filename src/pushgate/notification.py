@@ -52,7 +52,7 @@ class Priority(StrEnum):
 
 
 class InterruptionLevel(StrEnum):
-    """APNs ``aps.interruption-level`` (PROTOCOLS.md §1.4)."""
+    """APNs ``aps.interruption-level`` (docs/protocols/apns.md §4)."""
 
     PASSIVE = "passive"
     ACTIVE = "active"

@@ -1,6 +1,6 @@
 """Legacy ``aesgcm`` Web Push encryption (draft-ietf-webpush-encryption-04).
 
-PROTOCOLS.md §3.4: the salt and the sender's key travel in the
+docs/protocols/webpush.md §4.3: the salt and the sender's key travel in the
 ``Encryption: salt=`` and ``Crypto-Key: dh=`` headers, not in the body; the
 key derivation mixes in a ``P-256`` context; each record starts with a
 2-byte padding length. Only old subscriptions need it, and only the

@@ -1,10 +1,10 @@
 """Encrypted content encoding for Web Push: RFC 8188 ``aes128gcm`` keyed by RFC 8291.
 
 The application server encrypts every push message for one user agent
-(PROTOCOLS.md §3.2): a fresh ephemeral P-256 key pair and salt per message,
+(docs/protocols/webpush.md §4): a fresh ephemeral P-256 key pair and salt per message,
 ECDH with the subscription's ``p256dh`` key, HKDF-SHA-256 mixing in the
 16-byte ``auth`` secret, AES-128-GCM over ``plaintext || 0x02 || padding``,
-and an RFC 8188 header ``salt | rs | idlen=65 | keyid=as_public`` (§3.3).
+and an RFC 8188 header ``salt | rs | idlen=65 | keyid=as_public`` (docs/protocols/webpush.md §4.2).
 
 Speed: encryption runs once per message and subscription, so the hot path is
 kept to the unavoidable work: one key generation, one ECDH, five HMAC-SHA-256
@@ -23,7 +23,7 @@ what is left for Python is the KDF and a few concatenations. The ephemeral key i
 message; reusing one would be faster and is done by some services, but it
 links messages and weakens the scheme).
 
-The legacy ``aesgcm`` coding (draft-ietf-webpush-encryption-04, §3.4) is in
+The legacy ``aesgcm`` coding (draft-ietf-webpush-encryption-04, docs/protocols/webpush.md §4.3) is in
 :mod:`pushgate.crypto.aesgcm`, for the simulator, which accepts it behind a
 flag; the client sends ``aes128gcm`` only.
 """
@@ -63,7 +63,7 @@ POINT_SIZE = 65  # uncompressed P-256 point
 DEFAULT_RECORD_SIZE = 4096
 MIN_RECORD_SIZE = 18  # RFC 8188 §2.1: rs below 18 is invalid
 HEADER_SIZE = SALT_SIZE + 4 + 1 + POINT_SIZE  # 86 bytes for Web Push (RFC 8291 §4)
-# 4096 the service must accept - 86 header - 16 tag - 1 delimiter (PROTOCOLS.md §3.2).
+# 4096 the service must accept - 86 header - 16 tag - 1 delimiter (docs/protocols/webpush.md §4).
 MAX_PLAINTEXT = 4096 - HEADER_SIZE - TAG_SIZE - 1
 
 # HKDF-Expand for a single output block is HMAC(PRK, info || 0x01) (RFC 5869 §2.3).
@@ -323,7 +323,7 @@ def decrypt(
     auth_secret: bytes | None = None,
 ) -> bytes:
     """Decrypt a Web Push ``aes128gcm`` body as the user agent, checking every
-    rule of RFC 8291 §4 (PROTOCOLS.md §6.3): idlen 65, a keyid that is a P-256
+    rule of RFC 8291 §4 (docs/protocols/webpush.md §8): idlen 65, a keyid that is a P-256
     point, one record, ``rs`` of at least 18 and above the record length, and
     a final 0x02 delimiter followed only by zeros.
 

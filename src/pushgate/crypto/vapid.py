@@ -1,7 +1,7 @@
 """VAPID (RFC 8292): the application server's identity on Web Push requests.
 
 Every push request carries ``Authorization: vapid t=<JWT>, k=<public key>``
-(PROTOCOLS.md §3.5). The JWT is ES256 with claims ``aud`` (the push
+(docs/protocols/webpush.md §2). The JWT is ES256 with claims ``aud`` (the push
 service's origin), ``exp`` (at most 24 h ahead; pywebpush and we default to
 12 h) and ``sub`` (a ``mailto:`` or ``https:`` contact). A JWT is reusable
 for its audience until it expires, so the Web Push client's signer
@@ -176,7 +176,7 @@ def validate_subject(subject: str) -> str:
     """Check ``sub`` the way the strictest service (Apple) does.
 
     A ``mailto:`` or ``https:`` URI, no spaces or angle brackets, and not an
-    ``https://localhost`` address (PROTOCOLS.md §3.5).
+    ``https://localhost`` address (docs/protocols/webpush.md §2).
     """
     if not subject.startswith(("mailto:", "https:")):
         raise ConfigurationError("the VAPID subject must be a mailto: or https: URI")

@@ -1,7 +1,7 @@
 """Size limits and UTF-8-safe trimming, shared by every payload builder.
 
-Providers count the encoded body in bytes (PROTOCOLS.md §1.4, §2.4, §3.2,
-§4.5). A builder either raises :class:`PayloadTooLarge` before anything is
+Providers count the encoded body in bytes (docs/protocols/apns.md §4, fcm.md §4.2, webpush.md §4 and
+wns.md §5). A builder either raises :class:`PayloadTooLarge` before anything is
 sent, or, when the caller opted in with a maximum size, shortens the body
 text until the payload fits (what pushjack and Sygnal do).
 """

@@ -1,6 +1,6 @@
 """What the APNs simulator checks, and the state it checks against.
 
-The rules are PROTOCOLS.md §1.2 to §1.8 as summarised in §6.1; each failure is
+The rules are docs/protocols/apns.md §2 to §6 as summarised in docs/protocols/apns.md §8; each failure is
 a :class:`Reject` carrying the status and ``reason`` APNs would answer with.
 Kept apart from the simulator class so the rules read as a list and can be
 tested without sockets.
@@ -31,7 +31,7 @@ TOKEN_STATES: Final = frozenset({"active", "unregistered", "bad", "wrong_topic",
 PATH_PREFIX: Final = "/3/device/"
 _PATH: Final = re.compile(r"/3/device/([0-9a-fA-F]+)")
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-# PROTOCOLS.md §1.7: token age and churn rules.
+# docs/protocols/apns.md §2.1: token age and churn rules.
 JWT_MAX_AGE: Final = 3600.0
 JWT_MIN_INTERVAL: Final = 1200.0
 JWT_FUTURE_SKEW: Final = 300.0
@@ -58,7 +58,7 @@ TOPIC_SUFFIXES: Final[dict[str, str]] = {
 }
 PUSH_TYPES: Final = frozenset(TOPIC_SUFFIXES)
 _SUFFIXES: Final = sorted({s for s in TOPIC_SUFFIXES.values() if s}, key=len, reverse=True)
-# Certificate common names Apple issues, and the environments they serve (§1.8).
+# Certificate common names Apple issues, and the environments they serve (docs/protocols/apns.md §2.2).
 CERT_ENVIRONMENTS: Final[dict[str, KeyEnvironment]] = {
     "Apple Development IOS Push Services": "sandbox",
     "Apple Production IOS Push Services": "production",
@@ -90,7 +90,8 @@ class SigningKey:
     team_id: str
     public_key: ec.EllipticCurvePublicKey
     environment: KeyEnvironment = "both"
-    topics: frozenset[str] | None = None  # None: a team-scoped key; else topic-scoped (§1.7)
+    # None: a team-scoped key; else topic-scoped (docs/protocols/apns.md §2.1)
+    topics: frozenset[str] | None = None
 
 
 @dataclass(slots=True)
@@ -199,7 +200,8 @@ def check_jwt_time(iat: int, now: float) -> None:
 
 
 def check_connection_token(state: dict[str, Any], jwt: str, key: SigningKey, now: float) -> None:
-    """One team and one key scope per connection; a new JWT at most every 20 minutes (§1.7)."""
+    """One team and one key scope per connection; a new JWT at most every 20 minutes
+    (docs/protocols/apns.md §2.1)."""
     first: SigningKey | None = state.get("key")
     if first is not None and (first.team_id != key.team_id or (first.topics is None) != (key.topics is None)):
         raise Reject(403, "UnrelatedKeyIdInToken")
@@ -237,7 +239,8 @@ def cert_identity(peer_cert: dict[str, Any]) -> tuple[str | None, KeyEnvironment
 def authenticate(
     conn: SimConnection, headers: dict[str, str], now: float, verifier: JWTVerifier, environment: str
 ) -> Credential:
-    """Who is pushing: the client certificate, else the provider token (§1.7, §1.8)."""
+    """Who is pushing: the client certificate, else the provider token
+    (docs/protocols/apns.md §2.1 and §2.2)."""
     if conn.peer_cert:
         uid, env = cert_identity(conn.peer_cert)
         if uid is None:
@@ -275,14 +278,14 @@ def check_topic(cred: Credential, bundle: str, teams: dict[str, Team]) -> None:
 
 def check_push_type(value: str | None) -> str:
     if value is None:
-        return "alert"  # optional except on watchOS (§1.2)
+        return "alert"  # optional except on watchOS (docs/protocols/apns.md §3.1)
     if value not in PUSH_TYPES:
         raise Reject(400, "InvalidPushType")
     return value
 
 
 def bundle_of(topic: str, push_type: str) -> str:
-    """The bundle id behind ``topic``; its suffix must be the push type's (§1.3)."""
+    """The bundle id behind ``topic``; its suffix must be the push type's (docs/protocols/apns.md §3.3)."""
     suffix = TOPIC_SUFFIXES[push_type]
     if suffix:
         if not topic.endswith(suffix) or len(topic) == len(suffix):
@@ -305,14 +308,15 @@ def check_message_headers(headers: dict[str, str], push_type: str, reject_backgr
     if priority is not None and priority not in ("1", "5", "10"):
         raise Reject(400, "BadPriority")
     if reject_background_10 and push_type == "background" and priority in (None, "10"):
-        raise Reject(400, "BadPriority")  # Apple: background pushes must use 5 (§1.3)
+        raise Reject(400, "BadPriority")  # Apple: background pushes must use 5 (docs/protocols/apns.md §3.3)
     collapse = headers.get("apns-collapse-id")
     if collapse is not None and len(collapse.encode("utf-8")) > COLLAPSE_ID_LIMIT:
         raise Reject(400, "BadCollapseId")
 
 
 def check_body(body: bytes, push_type: str, not_json_reason: str) -> dict[str, Any]:
-    """The parsed payload: 400 PayloadEmpty, 413 PayloadTooLarge, 400 for non-objects (§1.4)."""
+    """The parsed payload: 400 PayloadEmpty, 413 PayloadTooLarge, 400 for non-objects
+    (docs/protocols/apns.md §4)."""
     if not body:
         raise Reject(400, "PayloadEmpty")
     limit = VOIP_PAYLOAD_LIMIT if push_type == "voip" else PAYLOAD_LIMIT
@@ -330,7 +334,7 @@ def check_body(body: bytes, push_type: str, not_json_reason: str) -> dict[str, A
 def check_device(
     record: DeviceToken | None, token: str, bundle: str, environment: Environment, strict: bool
 ) -> None:
-    """The token's state for this app and environment (§6.1 token state)."""
+    """The token's state for this app and environment (docs/protocols/apns.md §8 token state)."""
     if len(token) % 2:
         raise Reject(400, "BadDeviceToken")
     if record is None:
@@ -350,7 +354,8 @@ def check_device(
 
 
 class BurstLimiter:
-    """Per-device pushes in a sliding window: 429 TooManyRequests beyond ``limit`` (§1.6)."""
+    """Per-device pushes in a sliding window: 429 TooManyRequests beyond ``limit``
+    (docs/protocols/apns.md §5.2 and §6)."""
 
     def __init__(self, limit: int | None, window: float) -> None:
         self.limit = limit

@@ -1,4 +1,4 @@
-"""The FCM simulator's OAuth 2.0 token endpoint (PROTOCOLS.md §2.2, §6.2).
+"""The FCM simulator's OAuth 2.0 token endpoint (docs/protocols/fcm.md §2 and §8).
 
 It plays ``https://oauth2.googleapis.com/token`` for service accounts it
 knows: it verifies the RS256 JWT-bearer assertion (RFC 7523) against the
@@ -24,7 +24,7 @@ from pushgate.simulators._server import SimResponse
 
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-# Scopes that allow sending (§2.2): firebase-admin asks for cloud-platform too.
+# Scopes that allow sending (docs/protocols/fcm.md §2): firebase-admin asks for cloud-platform too.
 SEND_SCOPES = frozenset({
     "https://www.googleapis.com/auth/firebase.messaging",
     "https://www.googleapis.com/auth/cloud-platform",

@@ -1,6 +1,6 @@
 """The FCM simulator's state: projects, device tokens, quotas, and Google-shaped errors.
 
-PROTOCOLS.md §2.4 to §2.6 and §6.2: errors are a ``google.rpc.Status`` under
+docs/protocols/fcm.md §4 to §6 and §8: errors are a ``google.rpc.Status`` under
 ``error`` with an ``FcmError`` (and, for APNs relays, an ``ApnsError``)
 detail; quotas are per project per rolling minute and per device per
 minute and hour.
@@ -19,7 +19,7 @@ FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 APNS_ERROR = "type.googleapis.com/google.firebase.fcm.v1.ApnsError"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
 
-# PROTOCOLS.md §2.4 / §2.6 defaults.
+# docs/protocols/fcm.md §4.2 and §6 defaults.
 PROJECT_PER_MINUTE = 600_000
 DEVICE_PER_MINUTE = 240
 DEVICE_PER_HOUR = 5_000
@@ -28,7 +28,7 @@ INVALID_TOKEN_MESSAGE = "The registration token is not a valid FCM registration 
 
 
 class TokenState(StrEnum):
-    """What a registered device token answers (PROTOCOLS.md §6.2, token state)."""
+    """What a registered device token answers (docs/protocols/fcm.md §8, token state)."""
 
     ACTIVE = "active"
     UNREGISTERED = "unregistered"  # 404 UNREGISTERED
@@ -53,7 +53,7 @@ class Device:
 
 class RollingCount:
     """Events in the last ``window`` seconds, in one-second buckets (minutes
-    are not aligned to the wall clock, §2.6)."""
+    are not aligned to the wall clock, docs/protocols/fcm.md §4.2 and §6)."""
 
     __slots__ = ("buckets", "total", "window")
 
@@ -93,7 +93,7 @@ class Project:
 
 
 class DeviceQuota:
-    """240 a minute and 5,000 an hour per device (§2.4), in fixed windows that
+    """240 a minute and 5,000 an hour per device (docs/protocols/fcm.md §4.2), in fixed windows that
     start with a device's first message, four numbers per device."""
 
     def __init__(self, per_minute: int = DEVICE_PER_MINUTE, per_hour: int = DEVICE_PER_HOUR) -> None:
@@ -146,7 +146,7 @@ def google_error(
     violations: list[tuple[str, str]] | None = None,
     headers: list[tuple[str, str]] | None = None,
 ) -> SimResponse:
-    """A ``google.rpc.Status`` error response (PROTOCOLS.md §2.5)."""
+    """A ``google.rpc.Status`` error response (docs/protocols/fcm.md §5)."""
     details: list[dict[str, Any]] = []
     if error_code is not None:
         details.append({"@type": FCM_ERROR, "errorCode": error_code})
@@ -164,7 +164,7 @@ def google_error(
 
 
 def unauthenticated(missing: bool) -> SimResponse:
-    """401 for a missing, unknown or expired OAuth token: no FcmError (§2.2)."""
+    """401 for a missing, unknown or expired OAuth token: no FcmError (docs/protocols/fcm.md §2)."""
     text = (
         "Request is missing required authentication credential. Expected OAuth 2 access token, "
         "login cookie or other valid authentication credential."

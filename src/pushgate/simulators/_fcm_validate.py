@@ -1,4 +1,4 @@
-"""The FCM simulator's request validator (PROTOCOLS.md §2.3, §2.4, §6.2).
+"""The FCM simulator's request validator (docs/protocols/fcm.md §4.1, §4.2 and §8).
 
 FCM parses the body as the ``SendMessageRequest`` proto in its JSON mapping,
 so it rejects unknown fields and values of the wrong type before it looks at
@@ -277,7 +277,7 @@ def _seconds(duration: str) -> float:
 
 
 def _semantic(message: dict[str, Any]) -> list[tuple[str, str]]:
-    """FCM's own rules, checked once the proto parsed (PROTOCOLS.md §6.2)."""
+    """FCM's own rules, checked once the proto parsed (docs/protocols/fcm.md §8)."""
     problems: list[tuple[str, str]] = []
     android = message.get("android") or {}
     for where, data in (("message.data", message.get("data")), ("message.android.data", android.get("data"))):
@@ -370,6 +370,7 @@ def parse_send_request(data: bytes) -> SendRequest:
 
 
 def message_size(message: dict[str, Any]) -> int:
-    """What the size limit counts: the compact message as sent, without its target (§2.4)."""
+    """What the size limit counts: the compact message as sent, without its target
+    (docs/protocols/fcm.md §4.2)."""
     rest = {k: v for k, v in message.items() if k not in TARGET_FIELDS}  # one-word names: no camelCase
     return len(json.dumps(rest, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))

@@ -4,7 +4,7 @@ One listener serves both protocols, the way the real services' front ends
 do. With TLS the ALPN result decides (RFC 7301): ``h2`` is HTTP/2,
 ``http/1.1`` is HTTP/1.1. A client that offers no ALPN at all is sniffed:
 Apple accepts such a client speaking HTTP/2 straight away and aioapns relies
-on it (PROTOCOLS.md §6.1), so bytes starting with the HTTP/2 connection
+on it (docs/protocols/apns.md §8), so bytes starting with the HTTP/2 connection
 preface (RFC 9113 §3.4) select HTTP/2, anything else HTTP/1.1. Plaintext
 connections are sniffed the same way (h2c with prior knowledge, RFC 9113
 §3.3).
@@ -13,7 +13,7 @@ The handler gets each complete request in its own task and returns a
 :data:`SimAction`; answers may complete out of order. ``on_connect`` runs
 before the server's first SETTINGS frame, so a simulator can choose the
 initial stream limit per connection (APNs token mode starts at 1,
-PROTOCOLS.md §1.9).
+docs/protocols/apns.md §7).
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ Web Push services and WNS are reached over HTTP/1.1 by many real senders
 (pywebpush uses ``requests``), so the simulators must speak it faithfully:
 keep-alive with several requests per connection, and the request headers
 exactly as sent (``transfer-encoding``, ``content-length``, repeats), since
-the checks of PROTOCOLS.md §6 look at them.
+the checks of docs/simulators.md look at them.
 
-A server that refuses HTTP/1.1 (APNs, PROTOCOLS.md §6.1) answers
+A server that refuses HTTP/1.1 (APNs, docs/protocols/apns.md §8) answers
 ``505 HTTP Version Not Supported`` and closes.
 """
 

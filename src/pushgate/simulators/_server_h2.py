@@ -2,7 +2,7 @@
 
 Why ``h2`` here and a hand-written frame layer in the client: the server
 must be *faithful* (h2 validates what clients send, the way a real provider
-front end would), while the client's job is speed (PROTOCOLS.md §7).
+front end would), while the client's job is speed (docs/architecture.md §7).
 
 Efficiency still matters, because this server is the sink for the
 Python-vs-Python benchmarks: output is coalesced into one ``transport.write``

@@ -1,8 +1,8 @@
-"""What a Web Push service checks on ``POST <endpoint>`` (PROTOCOLS.md §3, §6.3).
+"""What a Web Push service checks on ``POST <endpoint>`` (docs/protocols/webpush.md, §8).
 
 Pure functions over header values and bodies; each failure raises a
 :class:`Rejection` carrying the HTTP status, Apple's ``reason`` string and
-autopush's ``errno`` (§3.7, §3.8), and the simulator renders it in the
+autopush's ``errno`` (docs/protocols/webpush.md §1.3 and §5), and the simulator renders it in the
 mode's body format. VAPID failures raise :class:`VapidRejection`, whose
 status depends on the mode (autopush answers 401 for all of them, Apple 403,
 RFC 8292 §4.2 401 for a missing and 403 for an invalid one).
@@ -20,13 +20,13 @@ from pushgate.crypto import ece
 from pushgate.crypto.aesgcm import decrypt_aesgcm
 from pushgate.crypto.vapid import JWTError, b64url_decode, verify_jwt
 
-MAX_TTL = 30 * 24 * 3600  # autopush clamps TTL to 30 days (§3.8)
+MAX_TTL = 30 * 24 * 3600  # autopush clamps TTL to 30 days (docs/protocols/webpush.md §5)
 MAX_VAPID_AHEAD = 24 * 3600  # RFC 8292 §2: exp at most 24 h ahead
 URGENCIES = frozenset({"very-low", "low", "normal", "high"})  # RFC 8030 §5.3
 _TOPIC = re.compile(r"^[0-9A-Za-z\-_]+=*$")  # autopush's Topic pattern
 _INT = re.compile(r"^[+-]?\d+$")
 
-# autopush errno values (autoendpoint; PROTOCOLS.md §3.8)
+# autopush errno values (autoendpoint; docs/protocols/webpush.md §5)
 ERRNO_INVALID_TOKEN = 102
 ERRNO_EXPIRED = 103
 ERRNO_TOO_LARGE = 104
@@ -81,7 +81,7 @@ def check_urgency(value: str | None) -> str:
 
 def check_topic(value: str | None, *, apple: bool) -> str | None:
     """RFC 8030 §5.4: at most 32 base64url characters. Apple base64-decodes
-    the Topic, so a length of 1 mod 4 is also refused there (§3.7)."""
+    the Topic, so a length of 1 mod 4 is also refused there (docs/protocols/webpush.md §1.3)."""
     if value is None:
         return None
     if len(value) > 32 or not _TOPIC.match(value):
@@ -114,7 +114,7 @@ class Encoding:
 def check_encoding(
     content_encoding: str | None, encryption: str | None, crypto_key: str | None, *, allow_aesgcm: bool
 ) -> Encoding:
-    """RFC 8291 §4 / autopush (§3.8): ``aes128gcm`` without ``salt``/``dh``;
+    """RFC 8291 §4 / autopush (docs/protocols/webpush.md §5): ``aes128gcm`` without ``salt``/``dh``;
     ``aesgcm`` (behind a flag) with ``Encryption: salt=`` and ``Crypto-Key: dh=``."""
     name = (content_encoding or "").strip().lower()
     enc = header_params(encryption)
@@ -139,7 +139,7 @@ def check_encoding(
 
 
 def decrypt_body(body: bytes, encoding: Encoding, keys: ece.UserAgentKeys) -> bytes:
-    """Decrypt as the browser would; any failure is a 400 (§6.3)."""
+    """Decrypt as the browser would; any failure is a 400 (docs/protocols/webpush.md §8)."""
     try:
         if encoding.name == "aes128gcm":
             return ece.decrypt(body, keys)
@@ -190,7 +190,7 @@ def parse_authorization(
 
 
 def subject_problem(sub: object) -> str | None:
-    """Why ``sub`` would fail Apple's check (§3.5), or ``None``."""
+    """Why ``sub`` would fail Apple's check (docs/protocols/webpush.md §2), or ``None``."""
     if not isinstance(sub, str) or not sub.startswith(("mailto:", "https:")):
         return "sub must be a mailto: or https: URI"
     if re.search(r"[\s<>]", sub):
@@ -234,5 +234,5 @@ class VapidVerifier:
         if problem is not None:
             if strict_sub:
                 raise VapidRejection("invalid", "BadJwtToken", problem)
-            auth.warnings.append(problem)  # autopush only logs it (§3.8)
+            auth.warnings.append(problem)  # autopush only logs it (docs/protocols/webpush.md §5)
         return auth

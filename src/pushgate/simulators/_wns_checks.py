@@ -1,4 +1,4 @@
-"""What the WNS simulator checks in a request, and how it answers (PROTOCOLS.md §6.4).
+"""What the WNS simulator checks in a request, and how it answers (docs/protocols/wns.md §8).
 
 Kept apart from the server so every rule can be read (and tested) on its
 own. Each check returns a :class:`Problem` (the status and the
@@ -18,11 +18,11 @@ from xml.parsers import expat
 from pushgate.simulators._server import SimRequest, SimResponse
 
 # The simulator's own copy of the wire limits (not the client's: a test compares the two).
-MAX_BODY = 5000  # bytes, §4.5 (413)
-LABEL_MAX = 16  # X-WNS-Tag / X-WNS-Group, §4.3
+MAX_BODY = 5000  # bytes, docs/protocols/wns.md §5 (413)
+LABEL_MAX = 16  # X-WNS-Tag / X-WNS-Group, docs/protocols/wns.md §1 and §3.1
 XML_TYPES = {"wns/toast": "toast", "wns/tile": "tile", "wns/badge": "badge"}
 TYPES = frozenset({*XML_TYPES, "wns/raw"})
-APP_SDK_TYPES = frozenset({"wns/toast", "wns/raw"})  # §4.1: no tile or badge
+APP_SDK_TYPES = frozenset({"wns/toast", "wns/raw"})  # docs/protocols/wns.md §1: no tile or badge
 CACHE_POLICIES = frozenset({"cache", "no-cache"})
 BOOLEANS = frozenset({"true", "false"})
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -93,7 +93,7 @@ def _single(request: SimRequest, name: str) -> str | Problem | None:
 
 
 def check_framing(request: SimRequest) -> Problem | None:
-    """§4.3: Content-Length is required, chunked bodies are not supported."""
+    """docs/protocols/wns.md §1 and §3.1: Content-Length is required, chunked bodies are not supported."""
     encoding = request.header("transfer-encoding")
     if encoding is not None and "chunked" in encoding.lower():
         return Problem(400, "Chunked transfer encoding is not supported")
@@ -116,7 +116,8 @@ def bearer_token(request: SimRequest) -> str | None:
 
 
 def check_notify(request: SimRequest, *, app_sdk: bool) -> Notify | Problem:
-    """Headers (§4.3), size (413) and XML root (§4.6) of a notification request."""
+    """Headers (docs/protocols/wns.md §1 and §3.1), size (413) and XML root (docs/protocols/wns.md §4) of a
+    notification request."""
     values: dict[str, str | None] = {}
     for name in ("x-wns-type", "content-type", "x-wns-cache-policy", "x-wns-requestforstatus",
                  "x-wns-ttl", "x-wns-tag", "x-wns-group"):
@@ -170,7 +171,7 @@ def check_notify(request: SimRequest, *, app_sdk: bool) -> Notify | Problem:
 
 
 def check_xml(body: bytes, root: str) -> Problem | None:
-    """Well-formed XML whose root element names the type (§6.4)."""
+    """Well-formed XML whose root element names the type (docs/protocols/wns.md §8)."""
     try:
         element = parse_xml(body)
     except ValueError:

@@ -1,6 +1,6 @@
 """A local APNs: the HTTP/2 provider API, checked the way Apple checks it.
 
-Everything in PROTOCOLS.md §6.1: HTTP/2 only for pushes (HTTP/1.1 gets 505;
+Everything in docs/protocols/apns.md §8: HTTP/2 only for pushes (HTTP/1.1 gets 505;
 the ``/__control/`` API still works over HTTP/1.1 for curl), token auth with
 real ES256 verification, the hour and 20-minute JWT rules on the injected
 clock, one team per connection, certificate auth (a LocalCA client
@@ -8,7 +8,7 @@ certificate whose subject UID is the bundle id and whose common name says
 the environment, as Apple's do), every header rule in APNs order, the
 payload limits, per-token states, a per-device burst limit, and
 SETTINGS_MAX_CONCURRENT_STREAMS = 1 on a token-auth connection until its
-first accepted push (§1.9). Every answer, errors and injected faults
+first accepted push (docs/protocols/apns.md §7). Every answer, errors and injected faults
 included, carries ``apns-id``.
 
 Constructed with no arguments it is ready to use: one team, one ``.p8`` key
@@ -99,11 +99,11 @@ class APNsSimulator(Simulator):
             (default: only tokens issued or registered here; others get
             400 BadDeviceToken as Apple answers tokens it never issued).
         :param store_latest_only: keep only the newest accepted push per device
-            and collapse id, as APNs stores one undelivered notification (§1.4).
+            and collapse id, as APNs stores one undelivered notification (docs/protocols/apns.md §4).
         :param record: keep accepted pushes at all (off for benchmark sinks;
             ``accepted_count`` still counts).
         :param drop_streams_after_reject: lower the stream limit to 1 after a
-            rejected push and restore it after the next success (seen live, §1.9).
+            rejected push and restore it after the next success (seen live, docs/protocols/apns.md §7).
         :param reject_background_priority_10: answer BadPriority to
             ``background`` pushes at priority 10, which Apple documents as an error.
         :param not_json_reason: the (undocumented) reason for a body that is not a JSON object.
@@ -294,7 +294,8 @@ class APNsSimulator(Simulator):
             # Certificate connections start at the full limit.
             connection.state["raised"] = connection.state["opened_up"] = True
         else:
-            connection.update_settings(max_concurrent_streams=1)  # §1.9: 1 until a push is accepted
+            # docs/protocols/apns.md §7: 1 until a push is accepted
+            connection.update_settings(max_concurrent_streams=1)
 
     async def _dispatch(self, request: SimRequest) -> SimAction:
         """Count concurrent pushes per connection and put ``apns-id`` on every answer."""
@@ -348,7 +349,8 @@ class APNsSimulator(Simulator):
         if topic is None:
             if cred.cert_topic is None:
                 raise Reject(400, "MissingTopic")
-            topic = cred.cert_topic + TOPIC_SUFFIXES[push_type]  # §1.8: the certificate's UID
+            # docs/protocols/apns.md §2.2: the certificate's UID
+            topic = cred.cert_topic + TOPIC_SUFFIXES[push_type]
         bundle = checks.bundle_of(topic, push_type)
         checks.check_topic(cred, bundle, self.teams)
         checks.check_message_headers(headers, push_type, self.reject_background_priority_10)

@@ -1,4 +1,4 @@
-"""A local FCM HTTP v1 service and its OAuth token endpoint (PROTOCOLS.md §2, §6.2).
+"""A local FCM HTTP v1 service and its OAuth token endpoint (docs/protocols/fcm.md, §8).
 
 It serves HTTP/2 and HTTP/1.1 on one TLS port (google-auth fetches tokens
 with ``requests``, over HTTP/1.1):
@@ -10,7 +10,7 @@ with ``requests``, over HTTP/1.1):
   limit, the device token's state and the quotas, in that order, and answers
   with FCM's status codes and ``google.rpc.Status`` errors;
 - the legacy ``/fcm/send`` and ``/batch`` APIs answer 404, as they do since
-  their shutdown (§2.7), so a regression to them fails loudly.
+  their shutdown (docs/protocols/fcm.md §1.1), so a regression to them fails loudly.
 
 With no arguments it creates a project ``demo-project`` with a generated
 service account. Like FCM, it answers 400 INVALID_ARGUMENT to tokens it
@@ -60,7 +60,7 @@ class FCMSimulator(Simulator):
         device. By default only tokens issued or registered here are; others
         answer 400 INVALID_ARGUMENT "not a valid FCM registration token", as
         FCM answers tokens it never issued.
-    :param size_limit: bytes for a message (§2.4: 4096).
+    :param size_limit: bytes for a message (docs/protocols/fcm.md §4.2: 4096).
     :param topic_size_limit: bytes for a topic or condition message (2048).
     :param max_accepted: how many accepted messages :attr:`accepted` keeps
         (the oldest are dropped), so a long-running sink does not grow forever.
@@ -276,7 +276,7 @@ class FCMSimulator(Simulator):
                               request.header("access_token_auth"), request.body)
         match = SEND_PATH.fullmatch(path)
         if match is None or request.method != "POST":
-            # Includes the legacy /fcm/send and /batch APIs, shut down in 2024 (§2.7).
+            # Includes the legacy /fcm/send and /batch APIs, shut down in 2024 (docs/protocols/fcm.md §1.1).
             return google_error(404, "NOT_FOUND", f"The requested URL {path} was not found on this server.")
         return self._send(match.group(1), request)
 
@@ -299,7 +299,8 @@ class FCMSimulator(Simulator):
         if project.usage.count(now) >= project.per_minute:
             return quota_exceeded(project.usage.free_in(now))
         response = self._check(project, request, now)
-        if response.status != 429:  # client errors count against the quota (§2.6)
+        # client errors count against the quota (docs/protocols/fcm.md §4.2 and §6)
+        if response.status != 429:
             project.usage.add(now)
         return response
 

@@ -3,7 +3,7 @@
 Real providers are reached over TLS, so the simulators are too: this makes a
 CA, a server certificate for the loopback names, and (for APNs certificate
 auth) client certificates whose subject UID is the app's bundle id, the way
-Apple issues them (PROTOCOLS.md §1.8).
+Apple issues them (docs/protocols/apns.md §2.2).
 """
 
 from __future__ import annotations

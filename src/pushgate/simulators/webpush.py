@@ -1,4 +1,4 @@
-"""A local Web Push service that is also the browser (PROTOCOLS.md §3, §6.3).
+"""A local Web Push service that is also the browser (docs/protocols/webpush.md, §8).
 
 As the push service it checks ``POST <endpoint>`` the way autopush (the
 default mode), Apple (``mode="apple"``) or FCM (``mode="fcm"``) do: TTL,

@@ -1,13 +1,13 @@
-"""A protocol-faithful local WNS, with its two OAuth token endpoints (PROTOCOLS.md §4, §6.4).
+"""A protocol-faithful local WNS, with its two OAuth token endpoints (docs/protocols/wns.md, §8).
 
-Served over HTTP/1.1 only, like WNS (§4.3):
+Served over HTTP/1.1 only, like WNS (docs/protocols/wns.md §1 and §3.1):
 
 - ``POST /accesstoken.srf``: the classic (login.live.com) client-credentials
   grant, ``scope=notify.windows.com``, ``expires_in`` an integer;
 - ``POST /{tenant}/oauth2/v2.0/token``: the Entra ID grant,
   ``scope=https://wns.windows.com/.default``, ``expires_in`` a string. Tokens
   from it belong to Windows App SDK apps, which cannot receive tile or badge
-  pushes (§4.1);
+  pushes (docs/protocols/wns.md §1);
 - ``POST /?token=<channel>`` (and ``/w/?token=``): a notification, checked
   in the order method (405), framing (400), bearer token (401, with
   ``WWW-Authenticate`` when expired), channel (404 unknown, 410 expired), app
@@ -54,7 +54,7 @@ from pushgate.simulators.tls import LocalCA
 
 DEMO_CLIENT_ID = "ms-app://s-1-15-2-demo"
 DEMO_CHANNEL = "demo-channel"
-TOKEN_LIFETIME = 86400  # seconds, §4.2
+TOKEN_LIFETIME = 86400  # seconds, docs/protocols/wns.md §2
 CHANNEL_STATES = frozenset({"active", "offline", "expired", "unknown"})
 _ENTRA_PATH = re.compile(r"/([^/]+)/oauth2/v2\.0/token")
 

@@ -1,7 +1,7 @@
 """One client HTTP/2 connection: a hand-written frame layer on ``asyncio.Protocol``.
 
 Why hand-written: on this 2-core machine the generic stacks top out far
-below what a push gateway needs (PROTOCOLS.md §7: httpx with HTTP/2 about
+below what a push gateway needs (docs/architecture.md §7: httpx with HTTP/2 about
 800 requests/s, aioapns about 3,000/s, the ``h2`` state machine 5,000-9,000/s),
 while a purpose-built frame writer reached about 60,000/s against nginx. The
 difference is per-request Python work, so this module does as little as
@@ -25,7 +25,7 @@ Protocol duties kept (RFC 9113): the preface and SETTINGS (§3.4, §6.5),
 SETTINGS ACK, PING ACK and our own PINGs on a silent connection (§6.7,
 ``keepalive.py``), SETTINGS_MAX_CONCURRENT_STREAMS at all times
 (§5.1.2; one stream until the server's first SETTINGS, since APNs token auth
-allows one stream until a request is accepted, PROTOCOLS.md §1.9), the
+allows one stream until a request is accepted, docs/protocols/apns.md §7), the
 peer's MAX_FRAME_SIZE (§4.2, CONTINUATION for big header blocks, §6.10),
 both flow-control windows in both directions (§5.2, §6.9; sending side in
 ``flow.py``), GOAWAY (§6.8) and RST_STREAM (§6.4).

@@ -12,7 +12,7 @@ Because no representation touches the dynamic table, a block means the same
 on every connection at any time, so it can be encoded once (the constant
 APNs headers of a topic) and joined with per-request blocks by ``+``.
 Literal-without-indexing for ``:path`` and ``authorization`` is also what
-Apple advises (PROTOCOLS.md §1.1).
+Apple advises (docs/protocols/apns.md §1).
 """
 
 from __future__ import annotations

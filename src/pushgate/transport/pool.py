@@ -1,7 +1,7 @@
 """HTTP/2 connections to one origin, and the queue in front of them.
 
 The pool follows the server's SETTINGS_MAX_CONCURRENT_STREAMS instead of
-guessing or polling (STYLE.md; aioapns got this wrong): a request that finds
+guessing or polling (aioapns busy-waits for a free stream in ``acquire()``): a request that finds
 no free stream waits in one FIFO queue and starts the moment a stream closes
 or a SETTINGS frame raises the limit. Connections are opened lazily, one at a
 time, up to ``max_connections``, and only when every open one is at its
@@ -11,7 +11,7 @@ What the server did not process is resent transparently (RFC 9113 §6.8
 GOAWAY above ``last_stream_id``, §8.7 REFUSED_STREAM), up to ``max_resends``
 times. What may have been processed (a connection lost mid-flight) is
 reported as :class:`ConnectionLost`, because only the caller knows whether
-a duplicate is acceptable (APNs deduplicates by ``apns-id``, PROTOCOLS.md §1).
+a duplicate is acceptable (APNs deduplicates by ``apns-id``, docs/protocols/apns.md).
 """
 
 from __future__ import annotations

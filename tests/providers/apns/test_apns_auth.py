@@ -1,4 +1,4 @@
-"""The APNs provider-token signer and credential loading (PROTOCOLS.md §1.7, §1.8)."""
+"""The APNs provider-token signer and credential loading (docs/protocols/apns.md §2.1 and §2.2)."""
 
 from __future__ import annotations
 

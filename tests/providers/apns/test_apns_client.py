@@ -1,4 +1,4 @@
-"""The APNs client against the APNs simulator over real TLS + HTTP/2 (PROTOCOLS.md §1, §6.6)."""
+"""The APNs client against the APNs simulator over real TLS + HTTP/2 (docs/protocols/apns.md, §6)."""
 
 from __future__ import annotations
 
@@ -390,7 +390,7 @@ async def test_bulk_send_10000(sim: APNsSimulator, make_client: ClientFactory) -
 
 async def test_no_alpn_client_is_served(sim: APNsSimulator, make_client: ClientFactory,
                                         local_ca: LocalCA) -> None:
-    # aioapns-style: no ALPN offered, HTTP/2 spoken straight away (§6.1).
+    # aioapns-style: no ALPN offered, HTTP/2 spoken straight away (docs/protocols/apns.md §8).
     context = local_ca.client_context(alpn=())
     outcome = await make_client(ssl_context=context, ca_file=None).send_one(ALERT, secrets.token_hex(32))
     assert outcome.ok

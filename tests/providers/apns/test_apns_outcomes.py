@@ -1,4 +1,5 @@
-"""The APNs reason table (PROTOCOLS.md §1.6, §6.6) on answers the simulator never gives, and apns-ids."""
+"""The APNs reason table (docs/protocols/apns.md §5.2 and §6) on answers the simulator never gives, and
+apns-ids."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The APNs payload builder: Notification → body and apns-* headers (PROTOCOLS.md §1.2 to 1.4)."""
+"""The APNs payload builder: Notification → body and apns-* headers (docs/protocols/apns.md §3 and §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The FCM client against the simulator: real TLS, HTTP/2, real OAuth (PROTOCOLS.md §6.6)."""
+"""The FCM client against the simulator: real TLS, HTTP/2, real OAuth (docs/protocols/fcm.md §6)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The WebPush client against the simulator over TLS and HTTP/2 (HTTP/1.1 for
-the fallback): outcomes per PROTOCOLS.md §6.6, VAPID renewal on a manual
+the fallback): outcomes per docs/protocols/webpush.md §6, VAPID renewal on a manual
 clock, the endpoint allow-list, and a bulk send decrypted message by message."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The APNs simulator, driven by an independent client (httpx over HTTP/2 + pyjwt).
 
-Every check of PROTOCOLS.md §6.1 that an independent client can observe.
+Every check of docs/protocols/apns.md §8 that an independent client can observe.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The FCM simulator on its own, driven with httpx over TLS (HTTP/2 and HTTP/1.1).
 
-Each test maps to an item of PROTOCOLS.md §6.2.
+Each test maps to an item of docs/protocols/fcm.md §8.
 """
 
 from __future__ import annotations

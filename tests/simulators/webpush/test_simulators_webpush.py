@@ -126,7 +126,7 @@ async def test_legacy_webpush_authorization_scheme(sim: WebPushSimulator, ca_fil
     assert refused.json() == {"reason": "BadJwtToken"}
 
 
-# -- request checks (PROTOCOLS.md §6.3) -------------------------------------------------
+# -- request checks (docs/protocols/webpush.md §8) -------------------------------------------------
 
 
 async def test_success_answer_over_http2(sim: WebPushSimulator, raw_push: Raw) -> None:

@@ -1,4 +1,4 @@
-"""The WNS simulator against PROTOCOLS.md §6.4, driven with plain httpx and raw sockets."""
+"""The WNS simulator against docs/protocols/wns.md §8, driven with plain httpx and raw sockets."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """APNs credentials: the provider-token (JWT) signer and certificate loading.
 
-Token auth (PROTOCOLS.md §1.7): an ES256 JWT with header
+Token auth (docs/protocols/apns.md §2.1): an ES256 JWT with header
 ``{"alg":"ES256","kid":<key id>}`` and claims ``{"iss":<team id>,"iat":<now>}``,
 signed with the team's ``.p8`` (PKCS#8 EC P-256) key. APNs answers 403
 ``ExpiredProviderToken`` once ``iat`` is an hour old and 429
@@ -10,7 +10,7 @@ every request on every connection, and rebuilt after ``refresh_interval``
 seconds (clamped to [1200, 3300]: never faster than the 20-minute rule,
 always well before the hour).
 
-Certificate auth (§1.8): the TLS client certificate is the credential; its
+Certificate auth (docs/protocols/apns.md §2.2): the TLS client certificate is the credential; its
 subject UID is the app's bundle id, which becomes the default topic.
 
 Secrets never appear in messages or reprs: a key that cannot be loaded is
@@ -36,7 +36,7 @@ from cryptography.x509.oid import NameOID
 from pushgate.errors import ConfigurationError
 from pushgate.transport import HeaderBlock
 
-# PROTOCOLS.md §1.7: refresh no more often than every 20 minutes, no less than
+# docs/protocols/apns.md §2.1: refresh no more often than every 20 minutes, no less than
 # every 60; stay clear of the hour by a margin.
 MIN_REFRESH: Final = 1200.0
 MAX_REFRESH: Final = 3300.0

@@ -1,6 +1,6 @@
 """The APNs client: HTTP/2 provider API with token (JWT) or certificate auth.
 
-Wire facts: PROTOCOLS.md §1; result handling: §1.6 and §6.6.
+Wire facts: docs/protocols/apns.md; result handling: docs/protocols/apns.md §5.2 and §6.
 
 This is the product's fastest path, so the per-request work is kept to a
 few byte concatenations. :meth:`APNs.prepare` runs once per notification:
@@ -15,7 +15,7 @@ Huffman-coded UUID) is never decoded on the success path.
 
 Malformed tokens (empty, odd length, not hex) are answered locally as DEAD
 ``BadDeviceToken`` without a request: that is what APNs would say, and a
-connection that sends many such requests can be dropped by Apple (§1.9).
+connection that sends many such requests can be dropped by Apple (docs/protocols/apns.md §7).
 """
 
 from __future__ import annotations
@@ -94,12 +94,12 @@ def new_apns_ids() -> list[str]:
 class APNs(Provider[str, PreparedAPNs]):
     """Send through Apple's HTTP/2 provider API.
 
-    Token auth (preferred, §1.7)::
+    Token auth (preferred, docs/protocols/apns.md §2.1)::
 
         APNs(key="AuthKey_ABC123DEFG.p8", key_id="ABC123DEFG", team_id="DEF123GHIJ",
              topic="com.example.app", environment="sandbox")
 
-    Certificate auth (§1.8)::
+    Certificate auth (docs/protocols/apns.md §2.2)::
 
         APNs(cert_file="push.pem", environment="production")  # topic from the cert's UID
 
@@ -113,7 +113,7 @@ class APNs(Provider[str, PreparedAPNs]):
     PORT: ClassVar[int] = 443
     ALTERNATIVE_PORT: ClassVar[int] = 2197
     # Consecutive BadDeviceToken answers (no success between) that suggest
-    # the environment is wrong rather than the tokens (§1.6).
+    # the environment is wrong rather than the tokens (docs/protocols/apns.md §5.2 and §6).
     BAD_TOKEN_WARNING: ClassVar[int] = 50
 
     def __init__(
@@ -271,7 +271,7 @@ class APNs(Provider[str, PreparedAPNs]):
             )))
             return
         if not _UUID.fullmatch(message_id):
-            # APNs would answer 400 BadMessageId (§1.2); say so without the round trip.
+            # APNs would answer 400 BadMessageId (docs/protocols/apns.md §3.1); say so without the round trip.
             done(tag, TokenResult(token, Status.FAILED, message_id=message_id, reason="BadMessageId",
                                   cause=Cause.REQUEST, detail="apns-id must be a canonical UUID"))
             return

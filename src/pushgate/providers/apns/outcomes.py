@@ -1,4 +1,4 @@
-"""APNs answer → :class:`TokenResult`: the reason table of PROTOCOLS.md §1.6 and §6.6.
+"""APNs answer → :class:`TokenResult`: the reason table of docs/protocols/apns.md §5.2 and §6.
 
 Sorted by what the caller does next:
 
@@ -37,7 +37,8 @@ CONFIG_REASONS: Final = frozenset(
         "Forbidden",
         "InvalidProviderToken",
         "UnrelatedKeyIdInToken",
-        # Real answers spell it "...KeyIn..."; some lists "...KeyIdIn..." (§1.6, §8).
+        # Real answers spell it "...KeyIn..."; some lists "...KeyIdIn..."
+        # (docs/protocols/apns.md §5.2 and §6).
         "BadEnvironmentKeyInToken",
         "BadEnvironmentKeyIdInToken",
     }

@@ -1,6 +1,6 @@
 """Notification → APNs request parts: the JSON body and the ``apns-*`` headers.
 
-The wire facts are in PROTOCOLS.md §1.2 to §1.4. The body is a JSON object
+The wire facts are in docs/protocols/apns.md §3 and §4. The body is a JSON object
 whose Apple-defined keys live in ``aps``; the app's own keys (``data``, the
 deep link ``url``, the ``image`` URL) sit beside ``aps``, never inside it.
 
@@ -29,13 +29,13 @@ Header rules
 - ``apns-push-type``: ``push_type``, else ``background`` when ``silent``,
   else ``alert``.
 - ``apns-priority``: ``background`` is always 5 (Apple documents 10 as an
-  error, §1.3). Otherwise HIGH → 10, NORMAL → 5, LOW → 1, and unset → 10
+  error, docs/protocols/apns.md §3.3). Otherwise HIGH → 10, NORMAL → 5, LOW → 1, and unset → 10
   when the notification shows something (alert, sound or badge) and 5 when
-  it does not (priority 10 must produce a visible effect, §1.2).
+  it does not (priority 10 must produce a visible effect, docs/protocols/apns.md §3.1).
 - ``apns-expiration``: ``expires_at()`` in epoch seconds; a ``ttl`` of 0
   becomes ``0`` ("try once, do not store").
 - ``apns-collapse-id``: ``collapse_key``, at most 64 UTF-8 bytes.
-- ``apns-topic``: the bundle id plus the suffix of §1.3 for the push type.
+- ``apns-topic``: the bundle id plus the suffix of docs/protocols/apns.md §3.3 for the push type.
 """
 
 from __future__ import annotations
@@ -50,13 +50,13 @@ from pushgate.notification import CriticalSound, Notification, Priority
 from pushgate.providers._payload_fit import fit
 from pushgate.providers._payload_json import deep_merge, dumps
 
-# PROTOCOLS.md §1.4: body limits in bytes.
+# docs/protocols/apns.md §4: body limits in bytes.
 PAYLOAD_LIMIT: Final = 4096
 VOIP_PAYLOAD_LIMIT: Final = 5120
-# PROTOCOLS.md §1.2: apns-collapse-id limit in bytes.
+# docs/protocols/apns.md §3.1: apns-collapse-id limit in bytes.
 COLLAPSE_ID_LIMIT: Final = 64
 
-# PROTOCOLS.md §1.3: the apns-topic suffix each push type needs.
+# docs/protocols/apns.md §3.3: the apns-topic suffix each push type needs.
 TOPIC_SUFFIXES: Final[Mapping[str, str]] = {
     "alert": "",
     "background": "",
@@ -109,7 +109,7 @@ class APNsRequestParts:
 
 
 def topic_for(bundle_id: str, push_type: str) -> str:
-    """``apns-topic`` for a push type: the bundle id plus its §1.3 suffix.
+    """``apns-topic`` for a push type: the bundle id plus its docs/protocols/apns.md §3.3 suffix.
 
     A bundle id that already ends in the suffix is kept as it is, so callers
     may configure either the bare bundle id or the full topic.
@@ -121,7 +121,7 @@ def topic_for(bundle_id: str, push_type: str) -> str:
 
 
 def payload_limit(push_type: str) -> int:
-    """The body limit for a push type (§1.4)."""
+    """The body limit for a push type (docs/protocols/apns.md §4)."""
     return VOIP_PAYLOAD_LIMIT if push_type == "voip" else PAYLOAD_LIMIT
 
 

@@ -1,6 +1,6 @@
 """Google service-account OAuth 2.0 for FCM (RFC 7523 JWT bearer grant).
 
-PROTOCOLS.md §2.2: the sender signs an RS256 assertion with the service
+docs/protocols/fcm.md §2: the sender signs an RS256 assertion with the service
 account's private key, POSTs it to the account's ``token_uri`` and gets an
 access token that lasts about an hour. The token is cached and refreshed
 five minutes before it expires, under an :class:`asyncio.Lock` so that a
@@ -34,7 +34,7 @@ logger = logging.getLogger("pushgate.fcm")
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 FCM_SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-ASSERTION_LIFETIME = 3600  # §2.2: exp is at most iat + 3600
+ASSERTION_LIFETIME = 3600  # docs/protocols/fcm.md §2: exp is at most iat + 3600
 REFRESH_MARGIN = 300.0  # refresh five minutes before expiry
 
 
@@ -99,7 +99,7 @@ class ServiceAccount:
         )
 
     def assertion(self, now: float, scopes: Sequence[str] = (FCM_SCOPE,)) -> str:
-        """The signed RS256 grant assertion (PROTOCOLS.md §2.2)."""
+        """The signed RS256 grant assertion (docs/protocols/fcm.md §2)."""
         iat = int(now)
         claims = {
             "iss": self.client_email,

@@ -1,8 +1,8 @@
-"""The FCM HTTP v1 client (PROTOCOLS.md §2, §6.6).
+"""The FCM HTTP v1 client (docs/protocols/fcm.md, §6).
 
 One request per message, ``POST /v1/projects/{project}/messages:send``,
 multiplexed over long-lived HTTP/2 connections (FCM has no batch endpoint
-any more, §2.7). Everything but the target is constant across the requests
+any more, docs/protocols/fcm.md §1.1). Everything but the target is constant across the requests
 of a send, so :meth:`FCM.prepare` serialises the body once with a hole for
 the token, and the HPACK block of the constant headers is encoded once per
 client; per request only the token is spliced in and the (hourly) bearer
@@ -58,7 +58,7 @@ DEFAULT_BASE_URL = "https://fcm.googleapis.com"
 @dataclass(slots=True)
 class FCMPrepared:
     """A notification ready to send: the body with a hole for its target, and
-    the targets whose request got one 401 with this message (§2.5: refresh
+    the targets whose request got one 401 with this message (docs/protocols/fcm.md §5: refresh
     the OAuth token and retry once)."""
 
     payload: FCMPayload
@@ -90,7 +90,7 @@ class FCM(Provider[str, FCMPrepared]):
         before a PING checks it is still alive (None: never).
     :param validate_only: FCM's dry run: validated, never delivered.
     :param topic_size_limit: the limit for topic and condition messages
-        (§2.4 says 2048 bytes; 4096 applies to token messages).
+        (docs/protocols/fcm.md §4.2 says 2048 bytes; 4096 applies to token messages).
     :param clock: seconds since the epoch, for TTLs, Retry-After dates and
         token expiry.
     :param auth: an access-token source to share between clients.
@@ -291,7 +291,7 @@ class FCM(Provider[str, FCMPrepared]):
 
     async def send_to_condition(self, notification: Notification, condition: str) -> TokenResult:
         """Send to a topic condition such as ``"'a' in topics && !('b' in topics)"``
-        (at most five topics, PROTOCOLS.md §2.4)."""
+        (at most five topics, docs/protocols/fcm.md §4.2)."""
         try:
             condition_topics(condition)
         except ValueError as exc:

@@ -1,4 +1,4 @@
-"""FCM answers → :class:`TokenResult` (PROTOCOLS.md §2.5, §2.6, §6.6).
+"""FCM answers → :class:`TokenResult` (docs/protocols/fcm.md §4.2, §5 and §6).
 
 The error body is a ``google.rpc.Status`` whose ``details`` may hold an
 ``FcmError`` (``errorCode``), an ``ApnsError`` (APNs' status and reason,
@@ -8,7 +8,7 @@ defensively: proxies and load balancers answer with HTML or nothing.
 | answer | outcome |
 |---|---|
 | 200 | SENT, ``message_id`` = the message ``name`` |
-| any ApnsError ``Unregistered`` | DEAD, whatever the errorCode (§2.5 nuances) |
+| any ApnsError ``Unregistered`` | DEAD, whatever the errorCode (docs/protocols/fcm.md §5 nuances) |
 | 404 UNREGISTERED, 403 SENDER_ID_MISMATCH | DEAD |
 | 400 "not a valid FCM registration token" | DEAD |
 | 401 THIRD_PARTY_AUTH_ERROR | FAILED, CONFIG |
@@ -31,8 +31,9 @@ from pushgate.results import Cause, Status, TokenResult
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
 APNS_ERROR = "type.googleapis.com/google.firebase.fcm.v1.ApnsError"
 BAD_REQUEST = "type.googleapis.com/google.rpc.BadRequest"
-QUOTA_MIN_DELAY = 60.0  # §2.5: QUOTA_EXCEEDED retries wait at least a minute
-THIRD_PARTY_AUTH = frozenset({"THIRD_PARTY_AUTH_ERROR", "APNS_AUTH_ERROR"})  # the old alias (§2.5)
+QUOTA_MIN_DELAY = 60.0  # docs/protocols/fcm.md §5: QUOTA_EXCEEDED retries wait at least a minute
+# the old alias (docs/protocols/fcm.md §5)
+THIRD_PARTY_AUTH = frozenset({"THIRD_PARTY_AUTH_ERROR", "APNS_AUTH_ERROR"})
 _INVALID_TOKEN_TEXT = "not a valid fcm registration token"
 
 

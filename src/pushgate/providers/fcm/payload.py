@@ -1,4 +1,4 @@
-"""Notification → FCM HTTP v1 ``message`` (PROTOCOLS.md §2.3, §2.4).
+"""Notification → FCM HTTP v1 ``message`` (docs/protocols/fcm.md §4.1 and §4.2).
 
 The common ``notification`` block (title, body, image) applies to every
 platform; the ``android``, ``apns`` and ``webpush`` blocks carry only what is
@@ -29,15 +29,15 @@ from pushgate.notification import CriticalSound, Notification, Priority
 from pushgate.providers._payload_fit import fit
 from pushgate.providers._payload_json import deep_merge, dumps
 
-# PROTOCOLS.md §2.4: 4096 bytes for a message, 2048 for topic messages.
+# docs/protocols/fcm.md §4.2: 4096 bytes for a message, 2048 for topic messages.
 MESSAGE_LIMIT = 4096
 TOPIC_LIMIT = 2048
-# §2.3: android.ttl is at most (and by default) four weeks.
+# docs/protocols/fcm.md §4.1: android.ttl is at most (and by default) four weeks.
 MAX_TTL = 2_419_200
-# §2.3: data keys FCM reserves for itself.
+# docs/protocols/fcm.md §4.1: data keys FCM reserves for itself.
 RESERVED_DATA_KEYS = frozenset({"from", "message_type"})
 RESERVED_DATA_PREFIXES = ("google", "gcm")
-# §2.4: a condition names at most five topics.
+# docs/protocols/fcm.md §4.2: a condition names at most five topics.
 MAX_CONDITION_TOPICS = 5
 TARGET_FIELDS = ("token", "topic", "condition", "fid")
 
@@ -45,7 +45,7 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9_:\-]+")
 TOPIC_RE = re.compile(r"[a-zA-Z0-9\-_.~%]+")
 # RFC 8030 §5.4: a Web Push Topic is at most 32 base64url characters.
 _WEBPUSH_TOPIC_RE = re.compile(r"[A-Za-z0-9_\-]{1,32}")
-_APNS_COLLAPSE_ID_LIMIT = 64  # PROTOCOLS.md §1.2
+_APNS_COLLAPSE_ID_LIMIT = 64  # docs/protocols/apns.md §3.1
 
 Target = Literal["token", "topic", "condition"]
 
@@ -54,13 +54,13 @@ _APNS_PRIORITY = {Priority.HIGH: "10", Priority.NORMAL: "5", Priority.LOW: "1"}
 
 
 def check_data_key(key: str, *, field: str = "data") -> None:
-    """Reject keys FCM reserves (PROTOCOLS.md §2.3)."""
+    """Reject keys FCM reserves (docs/protocols/fcm.md §4.1)."""
     if key in RESERVED_DATA_KEYS or key.lower().startswith(RESERVED_DATA_PREFIXES):
         raise InvalidNotification(f"data key {key!r} is reserved by FCM", field=f"{field}.{key}")
 
 
 def data_to_strings(data: Mapping[str, Any], *, field: str = "data") -> dict[str, str]:
-    """FCM data is a map of strings (§2.3): non-strings are sent as their JSON text."""
+    """FCM data is a map of strings (docs/protocols/fcm.md §4.1): non-strings are sent as their JSON text."""
     out: dict[str, str] = {}
     for key, value in data.items():
         if not isinstance(key, str):
@@ -84,7 +84,7 @@ _CONDITION_TOKEN = re.compile(
 
 
 def condition_topics(condition: str) -> list[str]:
-    """The topics of a condition after checking its syntax (PROTOCOLS.md §2.4).
+    """The topics of a condition after checking its syntax (docs/protocols/fcm.md §4.2).
 
     Grammar: ``expr := term (('&&' | '||') term)*``, ``term := '!' term |
     '(' expr ')' | "'" topic "' in topics"``; a topic may be in double quotes too.
@@ -183,7 +183,7 @@ def _apns(n: Notification, body: str | None, ttl: int | None, now: datetime) -> 
     headers: dict[str, str] = {}
     aps: dict[str, Any] = {}
     if n.silent:
-        headers["apns-priority"] = "5"  # §1.3: background pushes must use 5
+        headers["apns-priority"] = "5"  # docs/protocols/apns.md §3.3: background pushes must use 5
         headers["apns-push-type"] = "background"
         aps["content-available"] = 1
     else:
@@ -223,7 +223,7 @@ def _apns(n: Notification, body: str | None, ttl: int | None, now: datetime) -> 
         if n.mutable_content:
             aps["mutable-content"] = 1
     if ttl is not None:
-        # §1.2: 0 means "try once, don't store"; otherwise an absolute epoch time.
+        # docs/protocols/apns.md §3.1: 0 means "try once, don't store"; otherwise an absolute epoch time.
         headers["apns-expiration"] = "0" if ttl == 0 else str(int(now.timestamp()) + ttl)
     if n.collapse_key is not None:
         if len(n.collapse_key.encode("utf-8")) > _APNS_COLLAPSE_ID_LIMIT:
@@ -262,7 +262,7 @@ def _webpush(n: Notification, ttl: int | None) -> dict[str, Any]:
     if note:
         webpush["notification"] = note
     if n.url is not None and n.url.startswith("https://"):
-        webpush["fcm_options"] = {"link": n.url}  # §2.3: the link must be HTTPS
+        webpush["fcm_options"] = {"link": n.url}  # docs/protocols/fcm.md §4.1: the link must be HTTPS
     return webpush
 
 

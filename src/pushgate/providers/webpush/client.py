@@ -1,6 +1,6 @@
 """The Web Push client: RFC 8030 delivery, RFC 8291 encryption, RFC 8292 VAPID.
 
-One request per subscription (PROTOCOLS.md §3.1): ``POST <endpoint>`` with
+One request per subscription (docs/protocols/webpush.md §1.1, §3 and §5): ``POST <endpoint>`` with
 ``TTL``, ``Content-Encoding: aes128gcm``, the body encrypted for that
 subscription's keys (a fresh ephemeral key and salt per message, RFC 8291
 §3), ``Authorization: vapid t=…, k=…`` (one JWT per push-service origin,
@@ -11,7 +11,7 @@ Transport: one lean HTTP/2 pool per push-service origin, created on first
 use, with pre-encoded stateless header blocks. A service that refuses
 HTTP/2 in ALPN gets an HTTP/1.1 client (httpx) instead, remembered for that
 origin. Endpoints are checked against an allow-list of the browsers' push
-services before anything is sent (SSRF protection, §3.6).
+services before anything is sent (SSRF protection, docs/protocols/webpush.md §1.2).
 
 Answers are classified in :mod:`pushgate.providers.webpush.outcomes`;
 transport failures are RETRY.

@@ -1,4 +1,4 @@
-"""Web Push answer → :class:`TokenResult` (PROTOCOLS.md §3.1, §6.6).
+"""Web Push answer → :class:`TokenResult` (docs/protocols/webpush.md §1.1, §3, §5 and §6).
 
 200/201/202 SENT (the ``Location`` is the message id); 404 and 410 DEAD;
 429 RETRY after ``Retry-After``; 5xx RETRY; 401/403 FAILED with cause

@@ -1,5 +1,5 @@
 """Notification → the Web Push message: the JSON the service worker receives,
-and the RFC 8030 request headers (PROTOCOLS.md §3.1, §3.2).
+and the RFC 8030 request headers (docs/protocols/webpush.md §1.1 and §3 to §5).
 
 The plaintext is a JSON object shaped for ``registration.showNotification``
 (its keys are the Notification API options, so a service worker can pass it
@@ -27,7 +27,7 @@ Headers: ``TTL`` is required by RFC 8030 §5.2 and defaults to four weeks;
 ``Urgency`` comes from the priority (§5.3); ``Topic`` (§5.4) from the
 collapse key, which Web Push restricts to 32 base64url characters: a key that
 does not fit, or whose length is 1 mod 4 (Apple base64-decodes Topic and
-answers ``BadWebPushTopic``, §3.7), is replaced by a 32-hex-digit hash.
+answers ``BadWebPushTopic``, docs/protocols/webpush.md §1.3), is replaced by a 32-hex-digit hash.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ __all__ = [
     "web_topic",
 ]
 
-MAX_PLAINTEXT = 3993  # 4096 - 86 header - 16 tag - 1 delimiter (RFC 8291 §4, PROTOCOLS.md §3.2)
+MAX_PLAINTEXT = 3993  # 4096 - 86 header - 16 tag - 1 delimiter (RFC 8291 §4, docs/protocols/webpush.md §4)
 DEFAULT_TTL = 2419200  # four weeks, the longest FCM keeps a message; autopush clamps at 30 days
 URGENCIES = ("very-low", "low", "normal", "high")  # RFC 8030 §5.3
 _TOPIC = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # RFC 8030 §5.4: base64url alphabet, 32 at most

@@ -1,7 +1,7 @@
 """Web Push subscriptions and the push-service allow-list.
 
 A subscription is what the browser's ``PushSubscription.toJSON()`` returns
-(PROTOCOLS.md §3.6): the endpoint URL plus the user agent's ``p256dh``
+(docs/protocols/webpush.md §1.2): the endpoint URL plus the user agent's ``p256dh``
 public key and ``auth`` secret. Its keys are validated and parsed once here,
 so every later encryption reuses the parsed point.
 

@@ -1,4 +1,4 @@
-"""WNS OAuth access tokens: client-credentials grant (PROTOCOLS.md §4.2).
+"""WNS OAuth access tokens: client-credentials grant (docs/protocols/wns.md §2).
 
 Two flows, same grant (RFC 6749 §4.4):
 
@@ -15,7 +15,7 @@ concurrent sends start one token request. Whoever waited on the lock while
 another fetched takes that fetch's outcome, success or failure, instead of
 asking again. A 401 from WNS calls :meth:`WNSAuth.invalidate` with the token
 that was refused, so only the first of many concurrent 401s forces a new
-fetch (§4.2: "fetch a new token and retry once").
+fetch (docs/protocols/wns.md §2: "fetch a new token and retry once").
 
 The client secret is never logged, put in an exception message or a repr.
 """

@@ -1,7 +1,7 @@
-"""The WNS client: Windows Push Notification Services (PROTOCOLS.md §4).
+"""The WNS client: Windows Push Notification Services (docs/protocols/wns.md).
 
 WNS speaks HTTP/1.1 only, with no chunking or pipelining and no
-``Expect: 100-continue`` (§4.3), so requests go over up to
+``Expect: 100-continue`` (docs/protocols/wns.md §1 and §3.1), so requests go over up to
 ``max_connections`` keep-alive connections, one request at a time each
 (:mod:`pushgate.providers.wns.lanes` says why each connection is its own
 ``httpx.AsyncClient``); httpx sends a ``Content-Length`` for every body and

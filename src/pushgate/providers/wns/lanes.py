@@ -1,7 +1,7 @@
 """HTTP/1.1 connections for WNS, handed out one request at a time, first come first served.
 
 WNS allows one request at a time per connection (HTTP/1.1, no pipelining,
-PROTOCOLS.md §4.3), so sending fast means many keep-alive connections. A
+docs/protocols/wns.md §1 and §3.1), so sending fast means many keep-alive connections. A
 single ``httpx.AsyncClient`` with a large pool is not fair under that load
 (httpcore 1.0.9): a queued request and a newly arriving one can both be
 assigned the same idle connection, the newcomer takes it without

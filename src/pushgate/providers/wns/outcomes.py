@@ -1,6 +1,6 @@
 """WNS answer → :class:`TokenResult`.
 
-Outcomes (§4.5, §6.6):
+Outcomes (docs/protocols/wns.md §5 and §6):
 
 ========================  ===================================================
 200 ``received``          SENT, ``message_id`` = ``X-WNS-Msg-ID``
@@ -36,7 +36,7 @@ from pushgate.results import Cause, Status, TokenResult
 
 logger = logging.getLogger("pushgate.wns")
 
-# X-WNS-Status values (§4.4); older docs name the header X-WNS-NotificationStatus.
+# X-WNS-Status values (docs/protocols/wns.md §3.2); older docs name the header X-WNS-NotificationStatus.
 RECEIVED, DROPPED, CHANNEL_THROTTLED = "received", "dropped", "channelthrottled"
 DEAD_STATUSES = frozenset({404, 410})
 RETRY_STATUSES = frozenset({500, 503})
@@ -45,7 +45,7 @@ REASONS = {404: "ChannelNotFound", 406: "ThrottleLimitExceeded", 410: "ChannelEx
 
 
 def classify(channel: str, response: httpx.Response, now: float) -> TokenResult:
-    """The outcome of one WNS response (PROTOCOLS.md §4.4, §4.5, §6.6)."""
+    """The outcome of one WNS response (docs/protocols/wns.md §3.2, §5 and §6)."""
     status = response.status_code
     headers = response.headers
     msg_id = headers.get("x-wns-msg-id")

@@ -1,4 +1,4 @@
-"""Notification → WNS request body and headers (PROTOCOLS.md §4.3, §4.6).
+"""Notification → WNS request body and headers (docs/protocols/wns.md §1, §3.1 and §4).
 
 Which WNS type is sent:
 
@@ -54,7 +54,7 @@ The ``wns`` override (every key optional; unknown keys are an error)::
      "duration": "short" | "long",
      "raw": "text"}             # raw body, sent as UTF-8 instead of the data JSON
 
-The body is at most 5000 bytes (§4.5, 413); :func:`build_payload` raises
+The body is at most 5000 bytes (docs/protocols/wns.md §5, 413); :func:`build_payload` raises
 :class:`PayloadTooLarge` before sending, or trims the body text when the
 caller opted in with ``max_size`` (:func:`pushgate.providers._payload_fit.fit`).
 """
@@ -78,8 +78,8 @@ from pushgate.errors import InvalidNotification
 from pushgate.notification import CriticalSound, Notification
 from pushgate.providers._payload_fit import fit
 
-WNS_MAX_PAYLOAD = 5000  # bytes, PROTOCOLS.md §4.5 (413)
-LABEL_MAX = 16  # X-WNS-Tag / X-WNS-Group characters, §4.3
+WNS_MAX_PAYLOAD = 5000  # bytes, docs/protocols/wns.md §5 (413)
+LABEL_MAX = 16  # X-WNS-Tag / X-WNS-Group characters, docs/protocols/wns.md §1 and §3.1
 MAX_ACTIONS = 5  # toast buttons Windows shows
 DEFAULT_TILE_TEMPLATES = ("TileMedium", "TileWide", "TileLarge")
 DEFAULT_SOUND = "ms-winsoundevent:Notification.Default"
@@ -395,7 +395,7 @@ def build_payload(
 
     :param max_size: opt-in trimming of the body text to fit this many bytes
         (at most 5000); without it an oversized body raises PayloadTooLarge.
-    :param request_for_status: add ``X-WNS-RequestForStatus: true`` (§4.3).
+    :param request_for_status: add ``X-WNS-RequestForStatus: true`` (docs/protocols/wns.md §1 and §3.1).
     :raises InvalidNotification: the override or content cannot be sent.
     :raises PayloadTooLarge: the body exceeds the limit and cannot be trimmed.
     """
