@@ -158,3 +158,30 @@ def test_endpoint_overrides_and_text_fields_are_checked_for_every_provider(
         check_overrides(config, provider_spec("apns").text_fields)
     assert info.value.field == field
     check_overrides({"base_url": "https://127.0.0.1:9", "allowed_hosts": ["127.0.0.1:9"], "ca_file": None})
+
+
+def test_vendor_documents_become_credential_fields() -> None:
+    google_key_file = {"type": "service_account", "project_id": "p", "client_email": "e", "private_key": "k"}
+    assert provider_spec("fcm").from_vendor_document(dict(google_key_file)) == {
+        "service_account": google_key_file,
+    }
+    given = {"service_account": google_key_file, "project_id": "p"}
+    assert provider_spec("fcm").from_vendor_document(dict(given)) == given
+    assert provider_spec("apns").from_vendor_document({"key": "k"}) == {"key": "k"}
+
+
+def test_key_files_fill_the_fields_their_provider_reads() -> None:
+    apns = provider_spec("apns").key_file_fields
+    assert apns is not None
+    assert apns("-----BEGIN PRIVATE KEY-----\n…") == {"key": "-----BEGIN PRIVATE KEY-----\n…"}
+    certificate = "-----BEGIN CERTIFICATE-----\n…\n-----BEGIN PRIVATE KEY-----\n…"
+    assert apns(certificate) == {"certificate": certificate, "certificate_key": certificate}
+    fcm = provider_spec("fcm").key_file_fields
+    assert fcm is not None
+    assert fcm('{"type": "service_account"}') == {"service_account": {"type": "service_account"}}
+    with pytest.raises(CredentialError, match="service-account JSON"):
+        fcm("not json")
+    webpush = provider_spec("webpush").key_file_fields
+    assert webpush is not None
+    assert webpush("PEM") == {"vapid_private_key": "PEM"}
+    assert provider_spec("wns").key_file_fields is None

@@ -207,22 +207,16 @@ def _credential_values(provider: str, file: Path | None, key_file: Path | None,
 
 
 def _key_file_fields(provider: str, path: Path) -> dict[str, object]:
-    """The field a key file fills, by provider (and, for APNs, by what the PEM holds)."""
-    text = path.read_text()
-    if provider == "fcm":
-        try:
-            account = json.loads(text)
-        except ValueError as exc:
-            raise _fail(f"{path} is not a service-account JSON file: {exc}") from None
-        return {"service_account": account}
-    if provider == "webpush":
-        return {"vapid_private_key": text}
-    if provider == "apns":
-        if "CERTIFICATE-----" in text:
-            # a certificate export often carries its private key in the same PEM
-            return {"certificate": text, **({"certificate_key": text} if "PRIVATE KEY-----" in text else {})}
-        return {"key": text}
-    raise _fail(f"{provider} takes no key file; use --set or --file")
+    """The fields a key file fills, as the provider reads it (for APNs: by what the PEM holds)."""
+    from pushgate.providers import CredentialError, provider_spec
+
+    read = provider_spec(provider).key_file_fields
+    if read is None:
+        raise _fail(f"{provider} takes no key file; use --set or --file")
+    try:
+        return read(path.read_text())
+    except CredentialError as exc:
+        raise _fail(f"{path}: {exc.message}") from None
 
 
 @app_commands.command("reencrypt")

@@ -121,6 +121,10 @@ def _spelled_as_given(token: str) -> str:
     return token
 
 
+def _document_as_given(document: dict[str, Any]) -> dict[str, Any]:
+    return document
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderSpec:
     """Everything pushgate needs to know about one provider, outside its client.
@@ -151,8 +155,14 @@ class ProviderSpec:
     - ``parse_subscription(subscription)``: for a provider whose devices are
       browser subscriptions, ``PushSubscription.toJSON()`` (dict or JSON
       text) → an unvalidated :class:`DeviceToken`; None for the others.
+    - ``from_vendor_document(document)``: credentials as the vendor hands
+      them out (Google's service-account key file) → the credential fields;
+      anything else is returned as given.
+    - ``key_file_fields(text)``: the fields a key file fills (a ``.p8`` key
+      or a certificate for APNs, the service-account file for FCM, the VAPID
+      PEM for Web Push); None for a provider that takes no key file.
 
-    Both credential checks raise :class:`CredentialError`.
+    The credential checks and ``key_file_fields`` raise :class:`CredentialError`.
     """
 
     name: str
@@ -167,6 +177,8 @@ class ProviderSpec:
     client_token: Callable[[str, str | None, str | None], Any] = _token_as_stored
     normalize_token: Callable[[str], str] = _spelled_as_given
     parse_subscription: Callable[[Mapping[str, Any] | str], DeviceToken] | None = None
+    from_vendor_document: Callable[[dict[str, Any]], dict[str, Any]] = _document_as_given
+    key_file_fields: Callable[[str], dict[str, Any]] | None = None
 
     @property
     def secret_fields(self) -> frozenset[str]:

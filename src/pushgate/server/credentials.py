@@ -38,9 +38,7 @@ def check_credentials(provider: str, config: Mapping[str, Any]) -> dict[str, Any
     while the one meant stays missing.
     """
     spec = provider_spec(provider)
-    clean = dict(config)
-    if provider == "fcm" and "service_account" not in clean and clean.get("type") == "service_account":
-        clean = {"service_account": clean}
+    clean = spec.from_vendor_document(dict(config))
     known = (*credential_fields(provider), *OVERRIDE_FIELDS)
     for name in clean:
         if name not in known:

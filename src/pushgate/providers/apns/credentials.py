@@ -27,7 +27,14 @@ FIELDS: Final = (
 )
 REQUIRED: Final = (("topic",), ("environment",), ("key", "certificate"))
 
-__all__ = ["ENVIRONMENTS", "FIELDS", "REQUIRED", "check_stored", "validate"]
+__all__ = ["ENVIRONMENTS", "FIELDS", "REQUIRED", "check_stored", "key_file_fields", "validate"]
+
+
+def key_file_fields(text: str) -> dict[str, Any]:
+    """A ``.p8`` token key, or a certificate (whose export often carries its private key too)."""
+    if "CERTIFICATE-----" in text:
+        return {"certificate": text, **({"certificate_key": text} if "PRIVATE KEY-----" in text else {})}
+    return {"key": text}
 
 
 def check_stored(config: dict[str, Any]) -> dict[str, Any]:

@@ -90,5 +90,6 @@ SPEC = ProviderSpec(
     build_client=build_client,
     check_payload=check_payload,
     check_token=tokens.check_token,
+    key_file_fields=credentials.key_file_fields,
     normalize_token=tokens.normalize_token,
 )

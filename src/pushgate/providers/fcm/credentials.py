@@ -23,7 +23,26 @@ FIELDS: Final = (
 )
 REQUIRED: Final = (("service_account",),)
 
-__all__ = ["ACCOUNT_FIELDS", "FIELDS", "REQUIRED", "check_stored", "validate"]
+__all__ = [
+    "ACCOUNT_FIELDS", "FIELDS", "REQUIRED", "check_stored", "from_vendor_document", "key_file_fields",
+    "validate",
+]
+
+
+def from_vendor_document(document: dict[str, Any]) -> dict[str, Any]:
+    """Google's service-account key file as it is becomes the ``service_account`` field."""
+    if "service_account" not in document and document.get("type") == "service_account":
+        return {"service_account": document}
+    return document
+
+
+def key_file_fields(text: str) -> dict[str, Any]:
+    """The service-account key file, by path."""
+    try:
+        account = json.loads(text)
+    except ValueError as exc:
+        raise CredentialError("service_account", f"not a service-account JSON file: {exc}") from None
+    return {"service_account": account}
 
 
 def check_stored(config: dict[str, Any]) -> dict[str, Any]:

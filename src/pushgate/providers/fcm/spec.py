@@ -46,4 +46,6 @@ SPEC = ProviderSpec(
     build_client=build_client,
     check_payload=check_payload,
     check_token=tokens.check_token,
+    from_vendor_document=credentials.from_vendor_document,
+    key_file_fields=credentials.key_file_fields,
 )

@@ -16,7 +16,12 @@ FIELDS: Final = (
 )
 REQUIRED: Final = (("vapid_private_key",), ("vapid_subject",))
 
-__all__ = ["FIELDS", "REQUIRED", "check_stored", "validate"]
+__all__ = ["FIELDS", "REQUIRED", "check_stored", "key_file_fields", "validate"]
+
+
+def key_file_fields(text: str) -> dict[str, Any]:
+    """The VAPID private key's PEM file."""
+    return {"vapid_private_key": text}
 
 
 def check_stored(config: dict[str, Any]) -> dict[str, Any]:

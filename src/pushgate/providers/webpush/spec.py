@@ -66,6 +66,7 @@ SPEC = ProviderSpec(
     build_client=build_client,
     check_payload=check_payload,
     check_token=tokens.check_token,
+    key_file_fields=credentials.key_file_fields,
     parse_subscription=tokens.parse_subscription,
     default_hosts=DEFAULT_HOSTS,
     client_token=client_token,
