@@ -10,10 +10,10 @@ simulators (which share this package) never loads the client side.
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata as _metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from pushgate._lazy import lazy_getattr
 from pushgate.errors import (
     AuthenticationError,
     Backpressure,
@@ -49,13 +49,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pushgate' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 try:
     # The version lives in pyproject.toml only; the installed metadata carries it.

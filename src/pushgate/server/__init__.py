@@ -8,7 +8,9 @@ FastAPI (the admin commands check credentials with
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pushgate._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from pushgate.server.app import create_app
@@ -16,9 +18,4 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "create_app":
-        from pushgate.server.app import create_app
-
-        return create_app
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, {"create_app": "pushgate.server.app"})

@@ -7,8 +7,9 @@ and ``spec`` (its entry in the provider table).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pushgate._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from pushgate.providers.webpush.client import Subscription, WebPush
@@ -16,10 +17,7 @@ if TYPE_CHECKING:
 
 # The client is imported on first use: looking up the spec imports this
 # package, and that must not load the send stack (HTTP/2, JWT, ECE).
-def __getattr__(attr: str) -> Any:
-    if attr in __all__:
-        return getattr(importlib.import_module("pushgate.providers.webpush.client"), attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
-
+_CLIENT = "pushgate.providers.webpush.client"
+__getattr__ = lazy_getattr(__name__, {"Subscription": _CLIENT, "WebPush": _CLIENT})
 
 __all__ = ["Subscription", "WebPush"]
