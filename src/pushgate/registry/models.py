@@ -306,6 +306,7 @@ users_table = _table(User)
 user_tags_table = _table(UserTag)
 user_optouts_table = _table(UserOptOut)
 sends_table = _table(Send)
+deliveries_table = _table(Delivery)
 
 __all__ = [
     "ApiKey",
