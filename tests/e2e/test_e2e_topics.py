@@ -74,3 +74,43 @@ async def test_a_topic_send_is_retried_after_429_and_paused_by_rejected_credenti
     status = await api.wait_done(auth, paused["id"], within=60)
     assert status["sent"] == 1
     assert len(fcm.messages_for("news")) == 1
+
+
+async def test_topic_subscriptions_are_durable_jobs_done_through_the_instance_id_api(
+    database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
+) -> None:
+    sims = await start_simulators(("fcm",))
+    fcm = sim_of(sims, "fcm", FCMSimulator)
+    server = await start_server(database_url, sims)
+    api = gateway_for(server)
+    app_id, auth = await api.create_app()
+    await api.put_credentials(app_id, "fcm", credentials_for(sims)["fcm"])
+    alice = [fcm.register_token() for _ in range(2)]
+    for token in alice:
+        await api.register(auth, {"provider": "fcm", "token": token, "user": "alice"})
+    loose = fcm.register_token()
+
+    async def operate(action: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = await api.http.post(f"/v1/topics/deals/{action}", json=body, headers=auth)
+        assert answer.status_code == 202, answer.text
+        accepted: dict[str, Any] = answer.json()
+        assert answer.headers["location"] == f"/v1/topics/operations/{accepted['id']}"
+
+        async def read() -> dict[str, Any]:
+            got = await api.http.get(f"/v1/topics/operations/{accepted['id']}", headers=auth)
+            assert got.status_code == 200, got.text
+            result: dict[str, Any] = got.json()
+            return result
+
+        finished: dict[str, Any] = await wait_for(read, lambda o: o["status"] != "queued", 30,
+                                                  "the operation did not finish")
+        return finished
+
+    done = await operate("subscribe", {"tokens": [*alice, loose, "not a token"]})
+    assert (done["status"], done["requested"], done["succeeded"], done["failed"]) == ("done", 4, 3, 1)
+    assert [e["token"] for e in done["errors"]] == ["not a token"]
+    assert fcm.topic_members("deals") == {*alice, loose}
+
+    done = await operate("unsubscribe", {"users": ["alice"]})  # alice's active FCM devices
+    assert (done["status"], done["requested"], done["succeeded"], done["failed"]) == ("done", 2, 2, 0)
+    assert fcm.topic_members("deals") == {loose}

@@ -98,3 +98,32 @@ async def test_a_condition_send_is_accepted_and_counted_once(
     assert accepted["targeted"] == 1
     fan_out(api.db, api.queue, accepted["id"])
     assert load_topic_target(api.db, accepted["id"]) == ("condition", CONDITION)
+
+
+async def test_topic_operations_are_validated_and_stored_with_their_job(
+    api: Api, shop: Tenant, provider_secrets: Secrets
+) -> None:
+    no_fcm = await api.client.post("/v1/topics/deals/subscribe", json={"tokens": ["t"]}, headers=shop.headers)
+    assert (no_fcm.status_code, no_fcm.json()["error"]["field"]) == (422, "path.topic")
+    await api.credentials(shop, "fcm", provider_secrets.fcm)
+    for path, body, field in (
+        ("/v1/topics/has%20space/subscribe", {"tokens": ["t"]}, "path.topic"),
+        ("/v1/topics/deals/subscribe", {"tokens": ["t"], "users": ["u"]}, "body.tokens"),
+        ("/v1/topics/deals/unsubscribe", {"users": []}, "body.users"),
+    ):
+        answer = await api.client.post(path, json=body, headers=shop.headers)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["field"] == field, answer.json()
+    answer = await api.client.post("/v1/topics/deals/subscribe", json={"tokens": ["a", "b", "a"]},
+                                   headers=shop.headers)
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+    assert (accepted["requested"], accepted["status"]) == (2, "queued")
+    job = api.queue.get(f"topic:{accepted['id']}")
+    assert job is not None
+    assert job.queue == "topics"
+    shown = (await api.client.get(f"/v1/topics/operations/{accepted['id']}", headers=shop.headers)).json()
+    assert (shown["topic"], shown["action"], shown["status"]) == ("deals", "subscribe", "queued")
+    other = await api.tenant("other")
+    hidden = await api.client.get(f"/v1/topics/operations/{accepted['id']}", headers=other.headers)
+    assert hidden.status_code == 404

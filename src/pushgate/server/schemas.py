@@ -283,6 +283,28 @@ class SendDeliveryOut(BaseModel):
     updated_at: datetime
 
 
+class TopicOperationIn(_In):
+    """Exactly one of tokens (FCM registration tokens) or users (their active FCM devices)."""
+
+    tokens: list[str] | None = None
+    users: list[str] | None = None
+
+
+class TopicOperationOut(BaseModel):
+    id: str
+    topic: str
+    action: str
+    status: str = Field(description="queued, done or failed (see error)")
+    requested: int = Field(description="Tokens the operation acts on")
+    succeeded: int
+    failed: int
+    errors: list[dict[str, Any]] | None = Field(
+        description="Per-token errors (at most 100), tokens shortened")
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
 # --- apps (admin) -----------------------------------------------------------------------
 
 
