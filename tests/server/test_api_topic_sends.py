@@ -127,3 +127,19 @@ async def test_topic_operations_are_validated_and_stored_with_their_job(
     other = await api.tenant("other")
     hidden = await api.client.get(f"/v1/topics/operations/{accepted['id']}", headers=other.headers)
     assert hidden.status_code == 404
+
+
+async def test_a_cancelled_topic_send_records_its_one_delivery_cancelled(
+    api: Api, shop: Tenant, provider_secrets: Secrets
+) -> None:
+    await api.credentials(shop, "fcm", provider_secrets.fcm)
+    accepted = await send(api, shop, {"topic": "deals"})
+    fan_out(api.db, api.queue, accepted["id"])
+    answer = await api.client.post(f"/v1/sends/{accepted['id']}/cancel", headers=shop.headers)
+    assert answer.status_code == 200, answer.text
+    assert load_topic_target(api.db, accepted["id"]) is None  # what the delivery job loads: nothing to send
+    status = (await api.client.get(f"/v1/sends/{accepted['id']}", headers=shop.headers)).json()
+    assert (status["status"], status["cancelled"], status["pending"]) == ("cancelled", 1, 0)
+    page = await api.client.get(f"/v1/sends/{accepted['id']}/deliveries", headers=shop.headers)
+    [delivery] = page.json()["items"]
+    assert (delivery["topic"], delivery["status"]) == ("deals", "cancelled")
