@@ -143,3 +143,14 @@ async def test_a_cancelled_topic_send_records_its_one_delivery_cancelled(
     page = await api.client.get(f"/v1/sends/{accepted['id']}/deliveries", headers=shop.headers)
     [delivery] = page.json()["items"]
     assert (delivery["topic"], delivery["status"]) == ("deals", "cancelled")
+
+
+async def test_a_topic_message_is_held_to_fcms_topic_size_limit(
+    api: Api, shop: Tenant, provider_secrets: Secrets
+) -> None:
+    await api.credentials(shop, "fcm", provider_secrets.fcm)
+    three_kb = {"title": "Sale", "body": "x" * 3000}  # fits a message to a token (4096), not a topic (2048)
+    await send(api, shop, {"all": True}, notification=three_kb)
+    refused = await send(api, shop, {"topic": "deals"}, notification=three_kb, status=413)
+    assert (refused["error"]["provider"], refused["error"]["limit"]) == ("fcm", 2048)
+    await send(api, shop, {"condition": CONDITION}, notification=three_kb, status=413)

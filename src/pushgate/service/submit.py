@@ -136,6 +136,12 @@ def submit_send(
         raise ValidationError(f"target.{parsed.audience}", "the app has no FCM credentials")
     check_payloads(notification, credentials, providers=(ProviderName.FCM.value,) if parsed.fcm
                    else parsed.providers, now=now)
+    if parsed.fcm:
+        # FCM allows topic and condition messages 2048 bytes, not 4096 (docs/protocols/fcm.md §4.2).
+        from pushgate.providers.fcm.payload import TOPIC_LIMIT, build_payload
+
+        build_payload(notification, target="topic" if parsed.audience == "topic" else "condition",
+                      limit=TOPIC_LIMIT, now=now)
     admit(db, queue, settings, direct=parsed.audience != "all", adding=targeted)
 
     with db.session() as session:
