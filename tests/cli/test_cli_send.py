@@ -11,6 +11,7 @@ from typer.testing import CliRunner, Result
 from pushgate.cli import app as cli
 from pushgate.registry import get_send_status
 from pushgate.registry.db import Database
+from tests.server.api_helpers import make_secrets
 
 
 def run(url: str, *args: str) -> Result:
@@ -68,3 +69,27 @@ def test_wait_shows_sent_failed_dead_and_total(shop: str) -> None:
     assert result.exit_code == 4, result.output  # no workers here: not finished in time
     for word in ("sent", "failed", "dead", "total"):
         assert word in result.output, result.output
+
+
+def test_topic_and_condition_send_one_fcm_message(shop: str, tmp_path: Path) -> None:
+    no_fcm = run(shop, "send", "--app", "shop", "--topic", "deals", "--title", "Sale")
+    assert no_fcm.exit_code != 0
+    assert "FCM credentials" in no_fcm.output
+    account = tmp_path / "service-account.json"
+    account.write_text(make_secrets().fcm["service_account"])
+    assert run(shop, "app", "credentials", "shop", "fcm", "--file", str(account)).exit_code == 0
+    result = run(shop, "send", "--app", "shop", "--topic", "deals", "--title", "Sale")
+    assert result.exit_code == 0, result.output
+    assert "1 devices targeted" in result.output
+    condition = run(shop, "send", "--app", "shop", "--condition", "'a' in topics || 'b' in topics",
+                    "--title", "Sale")
+    assert condition.exit_code == 0, condition.output
+    with Database(shop) as db, db.session(write=False) as session:
+        view = get_send_status(session, _send_id(result))
+    assert view is not None
+    assert view.targeted == 0  # counted by fan-out, which a worker runs
+    both = run(shop, "send", "--app", "shop", "--topic", "deals", "--all", "--title", "Sale")
+    assert both.exit_code == 2
+    bad = run(shop, "send", "--app", "shop", "--topic", "no spaces", "--title", "Sale")
+    assert bad.exit_code != 0
+    assert "target.topic" in bad.output

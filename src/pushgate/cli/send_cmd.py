@@ -36,6 +36,10 @@ def send(
     ] = None,
     user: Annotated[list[str] | None, typer.Option("--user", "-u", help="A user id (repeatable)")] = None,
     all_devices: Annotated[bool, typer.Option("--all", help="Every active device of the app")] = False,
+    topic: Annotated[str | None, typer.Option(help="An FCM topic: one request, FCM fans it out")] = None,
+    condition: Annotated[
+        str | None, typer.Option(help="An FCM topic condition, e.g. \"'a' in topics && 'b' in topics\"")
+    ] = None,
     provider: Annotated[list[str] | None, typer.Option("--provider", "-p", help="Only this provider")] = None,
     platform: Annotated[list[str] | None, typer.Option("--platform", help="Only this platform")] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Only devices with this tag")] = None,
@@ -49,7 +53,7 @@ def send(
     timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most")] = 300.0,
     config: ConfigOption = None,
 ) -> None:
-    """Send a notification to tokens, users or everyone, as POST /v1/sends does."""
+    """Send a notification to tokens, users, everyone or an FCM topic, as POST /v1/sends does."""
     from datetime import UTC
 
     from pushgate.cli.admin import _app, _database, _fail
@@ -59,10 +63,14 @@ def send(
     from pushgate.service.components import open_queue
     from pushgate.service.submit import submit_send
 
-    audiences = [name for name, given in (("tokens", token), ("users", user), ("all", all_devices)) if given]
+    audiences = [name for name, given in (("tokens", token), ("users", user), ("all", all_devices),
+                                          ("topic", topic), ("condition", condition)) if given]
     if len(audiences) != 1:
-        raise _fail("give exactly one of --token, --user or --all", 2)
-    target: dict[str, Any] = {"tokens": token} if token else {"users": user} if user else {"all": True}
+        raise _fail("give exactly one of --token, --user, --all, --topic or --condition", 2)
+    target: dict[str, Any] = (
+        {"tokens": token} if token else {"users": user} if user else {"topic": topic} if topic
+        else {"condition": condition} if condition else {"all": True}
+    )
     for key, values in (("providers", provider), ("platforms", platform), ("tags", tag)):
         if values:
             target[key] = values

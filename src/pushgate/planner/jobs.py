@@ -37,6 +37,7 @@ FANOUT_QUEUE = "fanout"
 DELIVER_QUEUE_PREFIX = "deliver:"
 DIRECT_LANE = ":direct"  # suffix of the lanes of sends to named devices or users
 FANOUT_ID_PREFIX = "fanout:"
+TOPICS_QUEUE = "topics"  # FCM topic subscription operations, one job each (id ``topic:<operation id>``)
 FollowUpMark = Literal["R", "P"]
 RETRY_MARK: Final = "R"  # a follow-up retrying temporary failures
 DEFERRED_MARK: Final = "P"  # a follow-up deferred by a credentials pause (the pause book wakes these)
@@ -55,7 +56,7 @@ def deliver_queue(provider: str, *, direct: bool = False) -> str:
 
 def is_direct(queue: str) -> bool:
     """Whether ``queue`` is claimed first: fan-out (cheap, makes work) and the direct lanes."""
-    return queue == FANOUT_QUEUE or queue.endswith(DIRECT_LANE)
+    return queue in (FANOUT_QUEUE, TOPICS_QUEUE) or queue.endswith(DIRECT_LANE)
 
 
 def is_delivery_queue(queue: str) -> bool:
@@ -206,6 +207,12 @@ def follow_up_job(
     )
 
 
+def topic_operation_job(operation_id: str, *, max_tries: int = DEFAULT_MAX_TRIES) -> Job:
+    """The job that runs a stored topic subscription operation (payload: its id only)."""
+    return Job(id=f"topic:{operation_id}", queue=TOPICS_QUEUE, payload={"operation_id": operation_id},
+               max_tries=max_tries)
+
+
 def job_to_json(job: Job) -> dict[str, Any]:
     """A job not yet enqueued, as fan-out stores it in the send's state (run-at: now)."""
     return {"id": job.id, "queue": job.queue, "payload": job.payload, "max_tries": job.max_tries,
@@ -224,6 +231,7 @@ __all__ = [
     "FANOUT_ID_PREFIX",
     "FANOUT_QUEUE",
     "RETRY_MARK",
+    "TOPICS_QUEUE",
     "DeliveryPayload",
     "FanoutPayload",
     "FollowUpMark",
@@ -239,4 +247,5 @@ __all__ = [
     "is_direct",
     "job_from_json",
     "job_to_json",
+    "topic_operation_job",
 ]

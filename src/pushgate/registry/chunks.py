@@ -21,11 +21,13 @@ from pushgate.registry.constants import (
     REASON_CANCELLED,
     REASON_DEVICE_DELETED,
     REASON_DEVICE_INACTIVE,
+    TOPIC_DEVICE_ID,
     DeliveryStatus,
+    ProviderName,
     SendStatus,
 )
 from pushgate.registry.db import Database
-from pushgate.registry.models import sends_table
+from pushgate.registry.models import deliveries_table, sends_table
 from pushgate.registry.outcomes import Outcome, record_outcomes_on
 
 _s = sends_table.c
@@ -146,4 +148,27 @@ _CHUNK_SQLITE = (f"SELECT json_group_array(json_array({_CHUNK_COLUMNS}))"
 _CHUNK_POSTGRESQL = (f"SELECT {_CHUNK_COLUMNS}"
                      + _CHUNK_FROM.format(send="%s", ids="SELECT unnest(%s::bigint[])") + " ORDER BY d.id")
 
-__all__ = ["DeviceRow", "SendContent", "load_chunk", "load_send_content"]
+def load_topic_target(db: Database, send_id: str, *, now: datetime | None = None) -> tuple[str, str] | None:
+    """The FCM ``("topic" | "condition", value)`` a topic delivery job sends to, if still unsent.
+
+    None when its outcome is recorded (a re-run after a crash), the send is
+    gone, or it was cancelled (then recorded as cancelled, as :func:`load_chunk` does).
+    """
+    with db.connect(write=False) as connection:
+        send = connection.execute(select(_s.status, _s.target).where(_s.id == send_id)).one_or_none()
+        recorded = connection.execute(
+            select(deliveries_table.c.status)
+            .where(deliveries_table.c.send_id == send_id, deliveries_table.c.device_id == TOPIC_DEVICE_ID)
+        ).first()
+    if send is None or recorded is not None:
+        return None
+    if send.status == SendStatus.CANCELLED:
+        cancelled = [Outcome(TOPIC_DEVICE_ID, DeliveryStatus.CANCELLED, REASON_CANCELLED, attempts=0)]
+        with db.connect() as connection:
+            record_outcomes_on(connection, send_id, ProviderName.FCM.value, cancelled, now=now)
+        return None
+    kind = "condition" if "condition" in send.target else "topic"
+    return kind, str(send.target[kind])
+
+
+__all__ = ["DeviceRow", "SendContent", "load_chunk", "load_send_content", "load_topic_target"]

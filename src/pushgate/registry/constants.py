@@ -84,6 +84,10 @@ API_KEY_PREFIX_ALPHABET = "abcdefghijkmnopqrstuvwxyz23456789"  # no l/1/0 confus
 
 # Row ids are 64-bit signed integers on both databases: a larger one names no row.
 MAX_ID = 2**63 - 1
+# The delivery row of a send to an FCM topic or condition: one request, one outcome, and no
+# device behind it. Device ids start at 1, so 0 never names a device; the row keeps the
+# (send_id, device_id) key that makes recording idempotent (docs/architecture.md §5).
+TOPIC_DEVICE_ID = 0
 
 MAX_TAGS = 100
 MAX_TAG_LENGTH = 100

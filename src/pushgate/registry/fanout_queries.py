@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from pushgate.registry.constants import OPT_OUT_ALL, PROVIDERS, SendStatus
+from pushgate.registry.constants import OPT_OUT_ALL, PROVIDERS, TOPIC_DEVICE_ID, ProviderName, SendStatus
 from pushgate.registry.db import Database
 from pushgate.registry.devices import token_hash
 from pushgate.registry.models import (
@@ -128,6 +128,8 @@ def count_audience(connection_or_session: Connection | Session, app_id: int, tar
         connection_or_session.connection() if isinstance(connection_or_session, Session)
         else connection_or_session
     )
+    if target.fcm:
+        return 1  # one request: FCM fans it out to the topic's subscribers
     conditions = _audience_filters(app_id, target)
     base = select(func.count()).select_from(devices_table)
     if target.audience == "all":
@@ -170,6 +172,8 @@ def _next_batch(
     [provider index, last id]; lists: the devices of the next ``chunk_size``
     values, cursor = [list offset, 0] (a slice is one IN list: kept short).
     """
+    if target.fcm:  # one delivery, on the placeholder device id, then done
+        return ([(TOPIC_DEVICE_ID, ProviderName.FCM.value)], [1, 0]) if cursor[0] == 0 else ([], cursor)
     conditions = _audience_filters(app_id, target)
     if target.audience == "all":
         providers = [p.value for p in PROVIDERS if not target.providers or p.value in target.providers]

@@ -293,6 +293,26 @@ class Delivery(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class TopicOperation(Base):
+    """A request to subscribe device tokens to an FCM topic, or unsubscribe them, and its result."""
+
+    __tablename__ = "topic_operations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[str] = mapped_column(String(900))
+    action: Mapped[str] = mapped_column(String(16))  # subscribe | unsubscribe
+    status: Mapped[str] = mapped_column(String(16))  # queued | done | failed
+    tokens: Mapped[list[str]] = mapped_column(JSON)  # resolved when accepted; cleared when done
+    requested: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # capped; tokens shortened
+    error: Mapped[str | None] = mapped_column(String(200))  # why the whole operation failed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 def _table(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
@@ -306,6 +326,7 @@ users_table = _table(User)
 user_tags_table = _table(UserTag)
 user_optouts_table = _table(UserOptOut)
 sends_table = _table(Send)
+deliveries_table = _table(Delivery)
 
 __all__ = [
     "ApiKey",
@@ -316,6 +337,7 @@ __all__ = [
     "Device",
     "DeviceTag",
     "Send",
+    "TopicOperation",
     "UTCDateTime",
     "User",
     "UserOptOut",

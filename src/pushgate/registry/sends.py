@@ -41,6 +41,7 @@ from pushgate.registry.apps import require_app
 from pushgate.registry.constants import (
     ACTIVE_SEND_STATUSES,
     DEFAULT_PAGE_LIMIT,
+    TOPIC_DEVICE_ID,
     SendStatus,
 )
 from pushgate.registry.models import Delivery, Send, sends_table, utcnow
@@ -265,9 +266,9 @@ def list_deliveries(
 ) -> Page[Delivery]:
     """One page of a send's deliveries in device id order."""
     limit = check_limit(limit)
-    query = select(Delivery).where(
-        Delivery.send_id == send_id, Delivery.device_id > decode_cursor(cursor)
-    )
+    # The first page starts below 0: a topic send's one row is on TOPIC_DEVICE_ID (0).
+    after = decode_cursor(cursor) if cursor else TOPIC_DEVICE_ID - 1
+    query = select(Delivery).where(Delivery.send_id == send_id, Delivery.device_id > after)
     if status is not None:
         query = query.where(Delivery.status == status)
     rows = list(session.scalars(query.order_by(Delivery.device_id).limit(limit + 1)))

@@ -12,6 +12,15 @@ tags, on the device or its user), and a ``topic``: users who opted out of
 that topic, or of everything ("*"), are skipped. Lists are de-duplicated
 (order kept) so the planner can page through them without seeing a device
 twice.
+
+Or an FCM audience that FCM itself resolves, sent as one request (nothing
+else may be given with it):
+
+- ``{"topic": "deals"}`` alone: everyone subscribed to the FCM topic (with a
+  device audience, ``topic`` stays the opt-out filter above);
+- ``{"condition": "'a' in topics && !('b' in topics)"}``: an FCM topic
+  condition (docs/protocols/fcm.md §4.2: at most five topics, ``in topics``,
+  ``&&``, ``||``, ``!``, parentheses).
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ from pushgate.registry.validation import validate_choice, validate_tags
 
 AUDIENCES = ("tokens", "device_ids", "users", "all")
 FILTERS = ("platforms", "providers", "tags", "topic")
+FCM_AUDIENCES = ("topic", "condition")  # resolved by FCM: one request, one delivery row
+MAX_FCM_TOPIC_LENGTH = 900  # firebase.google.com/docs/cloud-messaging/send-message#send-messages-to-topics
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +49,23 @@ class Target:
     tags: tuple[str, ...] | None = None
     topic: str | None = None
 
+    @property
+    def fcm(self) -> bool:
+        """An FCM topic or condition: one request, which FCM fans out itself."""
+        return self.audience in FCM_AUDIENCES
+
     @classmethod
     def parse(cls, target: Mapping[str, Any]) -> Target:
         """Validate a target object; errors name the field (``target.users``)."""
         if not isinstance(target, Mapping):
             raise ValidationError("target", "must be an object")
         for key in target:
-            if key not in AUDIENCES and key not in FILTERS:
+            if key not in AUDIENCES and key not in FILTERS and key != "condition":
                 raise ValidationError(f"target.{key}", "unknown field")
+        if "condition" in target or (
+            "topic" in target and not any(target.get(key) not in (None, False) for key in AUDIENCES)
+        ):
+            return cls._fcm(target)
         given = [key for key in AUDIENCES if target.get(key) not in (None, False)]
         if len(given) != 1:
             raise ValidationError("target", "give exactly one of tokens, device_ids, users or all")
@@ -65,7 +85,33 @@ class Target:
             topic=_topic(target.get("topic")),
         )
 
+    @classmethod
+    def _fcm(cls, target: Mapping[str, Any]) -> Target:
+        # Imported here: an idle server loads no provider's send stack (tests/cli/test_cli_serve_imports.py).
+        from pushgate.providers.fcm.payload import TOPIC_RE, condition_topics
+
+        audience = "condition" if "condition" in target else "topic"
+        for key in target:
+            if key != audience:
+                raise ValidationError(f"target.{key}", f"cannot be combined with an FCM {audience}")
+        value = target[audience]
+        field = f"target.{audience}"
+        if not isinstance(value, str) or not value:
+            raise ValidationError(field, "must be a non-empty string")
+        if audience == "topic":
+            name = value.removeprefix("/topics/")  # the prefix the SDKs accept and drop
+            if not TOPIC_RE.fullmatch(name) or len(name) > MAX_FCM_TOPIC_LENGTH:
+                raise ValidationError(field, f"must match [a-zA-Z0-9-_.~%]{{1,{MAX_FCM_TOPIC_LENGTH}}}")
+            return cls(audience=audience, values=(name,))
+        try:
+            condition_topics(value)
+        except ValueError as exc:
+            raise ValidationError(field, str(exc)) from None
+        return cls(audience=audience, values=(value,))
+
     def to_json(self) -> dict[str, Any]:
+        if self.fcm:
+            return {self.audience: self.values[0]}
         out: dict[str, Any] = {self.audience: True if self.audience == "all" else list(self.values)}
         for name in FILTERS:
             value = getattr(self, name)

@@ -210,7 +210,11 @@ class UserOut(BaseModel):
 
 
 class TargetIn(_In):
-    """Exactly one of tokens, device_ids, users or all; optionally narrowed by the filters."""
+    """Exactly one of tokens, device_ids, users or all; optionally narrowed by the filters.
+
+    Or, alone, an FCM ``topic`` or ``condition``: one FCM request, which FCM fans
+    out to the topic's subscribers (the app needs FCM credentials).
+    """
 
     tokens: list[str] | None = None
     device_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = None
@@ -219,7 +223,11 @@ class TargetIn(_In):
     platforms: list[Platform] | None = None
     providers: list[ProviderName] | None = None
     tags: list[str] | None = Field(None, description="Devices (or their users) with any of these tags")
-    topic: str | None = Field(None, description="Skip users who opted out of this topic")
+    topic: str | None = Field(None, description=(
+        "Alone: the FCM topic to send to ([a-zA-Z0-9-_.~%]{1,900}). "
+        "With tokens, device_ids, users or all: skip users who opted out of this topic"))
+    condition: str | None = Field(None, description=(
+        "Alone: an FCM topic condition, e.g. \"'a' in topics && !('b' in topics)\" (at most 5 topics)"))
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -263,7 +271,9 @@ class SendStatusOut(BaseModel):
 
 
 class SendDeliveryOut(BaseModel):
-    device_id: int
+    device_id: int | None = Field(description="Null for a send to an FCM topic or condition")
+    topic: str | None = Field(None, description="The FCM topic of a topic send (its one delivery)")
+    condition: str | None = Field(None, description="The FCM condition of a condition send")
     token: str | None = Field(description="Shortened; null when the device was deleted")
     provider: str
     status: str
@@ -271,6 +281,28 @@ class SendDeliveryOut(BaseModel):
     message_id: str | None
     attempts: int
     updated_at: datetime
+
+
+class TopicOperationIn(_In):
+    """Exactly one of tokens (FCM registration tokens) or users (their active FCM devices)."""
+
+    tokens: list[str] | None = None
+    users: list[str] | None = None
+
+
+class TopicOperationOut(BaseModel):
+    id: str
+    topic: str
+    action: str
+    status: str = Field(description="queued, done or failed (see error)")
+    requested: int = Field(description="Tokens the operation acts on")
+    succeeded: int
+    failed: int
+    errors: list[dict[str, Any]] | None = Field(
+        description="Per-token errors (at most 100), tokens shortened")
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
 
 
 # --- apps (admin) -----------------------------------------------------------------------

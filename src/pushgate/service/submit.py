@@ -28,7 +28,8 @@ or end with a recorded reason, even across ``kill -9``. So, in order:
 
 The number of targeted devices is :func:`pushgate.planner.count_audience`,
 a ``COUNT`` over the same conditions the fan-out walks; it is null for a
-scheduled send, whose audience is decided when it runs.
+scheduled send, whose audience is decided when it runs. An FCM topic or
+condition target counts 1: one request, which FCM fans out itself.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from pushgate.providers.payload_limits import check_payloads
 from pushgate.queue import Queue
 from pushgate.registry import (
     Database,
+    ProviderName,
     SendStatus,
     Target,
     ValidationError,
@@ -130,7 +132,16 @@ def submit_send(
         targeted = None if scheduled else count_audience(session, app_id, parsed)
         if parsed.audience == "users":
             unknown = unknown_users(session, app_id, parsed.values)
-    check_payloads(notification, credentials, providers=parsed.providers, now=now)
+    if parsed.fcm and ProviderName.FCM.value not in credentials:
+        raise ValidationError(f"target.{parsed.audience}", "the app has no FCM credentials")
+    check_payloads(notification, credentials, providers=(ProviderName.FCM.value,) if parsed.fcm
+                   else parsed.providers, now=now)
+    if parsed.fcm:
+        # FCM allows topic and condition messages 2048 bytes, not 4096 (docs/protocols/fcm.md §4.2).
+        from pushgate.providers.fcm.payload import TOPIC_LIMIT, build_payload
+
+        build_payload(notification, target="topic" if parsed.audience == "topic" else "condition",
+                      limit=TOPIC_LIMIT, now=now)
     admit(db, queue, settings, direct=parsed.audience != "all", adding=targeted)
 
     with db.session() as session:

@@ -58,6 +58,7 @@ from pushgate.workers.constants import (
     RETRY_BASE_SECONDS,
     RETRY_MAX_SECONDS,
 )
+from pushgate.workers.topic import is_topic_job, load_topic_device, send_to_target
 
 if TYPE_CHECKING:
     from pushgate.registry import Database
@@ -104,7 +105,8 @@ def retry_delay(tries: int, retry_after: float | None) -> float:
 def _load(db: Database, payload: DeliveryPayload) -> tuple[SendContent | None, list[DeviceRow]]:
     info = load_send_content(db, payload.send_id)
     # Loaded even for a cancelled send (info None): load_chunk records its devices as cancelled.
-    devices = load_chunk(db, payload.send_id, payload.provider, payload.device_ids)
+    devices = (load_topic_device(db, payload.send_id) if is_topic_job(payload.device_ids)
+               else load_chunk(db, payload.send_id, payload.provider, payload.device_ids))
     return (info, devices) if info is not None else (None, [])
 
 
@@ -256,7 +258,12 @@ class DeliveryJob:
         recorder.watch(written)
         try:
             async with ctx.heartbeat(self.job):
-                await client.send_messages(messages(), on_result=on_result, gate=window)
+                if is_topic_job(self.payload.device_ids):  # one FCM topic/condition request
+                    by_token[devices[0].token] = [devices[0].id]
+                    window.take()
+                    on_result(await send_to_target(client, devices[0].token, notification))
+                else:
+                    await client.send_messages(messages(), on_result=on_result, gate=window)
                 await recorder.flush()
         finally:
             recorder.unwatch(written)

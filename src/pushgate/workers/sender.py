@@ -7,9 +7,10 @@ by :meth:`Worker.wake` (the API's enqueue in ``pushgate serve``, a fan-out
 or retry in this process), otherwise after a backoff growing from 10 ms to
 0.5 s — instead of polling in a tight loop.
 
-Jobs are of two kinds: ``fanout`` (a send turned into delivery jobs, run in
-a thread by :func:`~pushgate.planner.fanout.fan_out`) and
-``deliver:<provider>`` (:class:`~pushgate.workers.delivery.DeliveryJob`).
+Jobs are of three kinds: ``fanout`` (a send turned into delivery jobs, run in
+a thread by :func:`~pushgate.planner.fanout.fan_out`),
+``deliver:<provider>`` (:class:`~pushgate.workers.delivery.DeliveryJob`) and
+``topics`` (FCM topic subscriptions, :mod:`pushgate.workers.topic_ops`).
 
 Claims come in two tiers: first the fan-out queue and the direct lanes
 (``deliver:<provider>:direct``, sends to named tokens, devices or users),
@@ -35,6 +36,7 @@ import time
 from pushgate.planner.fanout import fan_out
 from pushgate.planner.jobs import (
     FANOUT_QUEUE,
+    TOPICS_QUEUE,
     DeliveryPayload,
     FanoutPayload,
     deliver_queue,
@@ -56,11 +58,13 @@ from pushgate.workers.constants import (
 )
 from pushgate.workers.context import WorkerContext
 from pushgate.workers.delivery import DeliveryJob
+from pushgate.workers.topic_ops import run_topic_operation
 
 logger = logging.getLogger("pushgate.workers")
 
 ALL_QUEUES = (
     FANOUT_QUEUE,
+    TOPICS_QUEUE,
     *(deliver_queue(p.value, direct=True) for p in PROVIDERS),
     *(deliver_queue(p.value) for p in PROVIDERS),
 )
@@ -191,6 +195,8 @@ class Worker:
                 await self._fan_out(job)
             elif is_delivery_queue(job.queue):
                 await DeliveryJob(self.ctx, job).run()
+            elif job.queue == TOPICS_QUEUE:
+                await run_topic_operation(self.ctx, job)
             else:
                 await asyncio.to_thread(self.ctx.queue.fail, job.id, f"no handler for queue {job.queue}")
             self.jobs_done += 1

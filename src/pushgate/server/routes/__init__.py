@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from pushgate.server.answers import ADMIN_ROUTES, APP_ROUTES, ID_ROUTES
-from pushgate.server.routes import apps, devices, health, sends, users
+from pushgate.server.routes import apps, devices, health, sends, topics, users
 
 # (router, the error answers documented on each of its routes in OpenAPI)
 ROUTERS: tuple[tuple[APIRouter, dict[int | str, dict[str, Any]]], ...] = (
@@ -15,6 +15,7 @@ ROUTERS: tuple[tuple[APIRouter, dict[int | str, dict[str, Any]]], ...] = (
     (devices.router, ID_ROUTES),
     (users.router, ID_ROUTES),
     (sends.router, ID_ROUTES),
+    (topics.router, ID_ROUTES),
 )
 
 __all__ = ["ROUTERS"]

@@ -21,12 +21,14 @@ from pushgate.errors import Backpressure
 from pushgate.registry import (
     SendStatus,
     SendStatusView,
+    Target,
     device_tokens,
+    get_send,
     get_send_status,
     list_deliveries,
     list_sends,
 )
-from pushgate.registry.constants import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, DeliveryStatus
+from pushgate.registry.constants import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, TOPIC_DEVICE_ID, DeliveryStatus
 from pushgate.server.deps import AppId, ServicesDep, owned
 from pushgate.server.errors import ApiError
 from pushgate.server.schemas import Page, SendAccepted, SendDeliveryOut, SendIn, SendStatusOut
@@ -130,9 +132,15 @@ def deliveries(
         page = list_deliveries(session, send_id, status=status.value if status else None, cursor=cursor,
                                limit=limit)
         tokens = device_tokens(session, [row.device_id for row in page.items])
+        send = get_send(session, send_id) if page.items and page.items[0].device_id == TOPIC_DEVICE_ID \
+            else None
+    # A send to an FCM topic or condition has one row and no device (registry TOPIC_DEVICE_ID).
+    target = None if send is None else Target.parse(send.target)
     items = [
         SendDeliveryOut(
-            device_id=row.device_id,
+            device_id=None if target is not None else row.device_id,
+            topic=target.values[0] if target is not None and target.audience == "topic" else None,
+            condition=target.values[0] if target is not None and target.audience == "condition" else None,
             token=shorten_token(tokens[row.device_id]) if row.device_id in tokens else None,
             provider=row.provider, status=row.status, reason=row.reason, message_id=row.message_id,
             attempts=row.attempts, updated_at=row.updated_at,
