@@ -27,6 +27,7 @@ import httpx
 
 from pushgate.service.runtime import LISTENING_PREFIX, METRICS_PREFIX
 from pushgate.simulators._base import Simulator
+from pushgate.simulators.fcm import FCMSimulator
 
 StartSimulators = Callable[..., Awaitable[dict[str, Simulator]]]
 StartServer = Callable[..., Awaitable["ServerProcess"]]
@@ -279,3 +280,26 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message}: last seen {value!r}")
         await asyncio.sleep(interval)
+
+
+@dataclass
+class FcmGateway:
+    """A server in front of the FCM simulator, with one app holding its credentials."""
+
+    fcm: FCMSimulator
+    api: Gateway
+    app_id: int
+    auth: dict[str, str]
+
+
+async def fcm_gateway(
+    database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
+    **settings: Any,
+) -> FcmGateway:
+    """Start the FCM simulator and a server (``settings`` go to it), create an app, store its credentials."""
+    sims = await start_simulators(("fcm",))
+    fcm = sim_of(sims, "fcm", FCMSimulator)
+    api = gateway_for(await start_server(database_url, sims, **settings))
+    app_id, auth = await api.create_app()
+    await api.put_credentials(app_id, "fcm", credentials_for(sims)["fcm"])
+    return FcmGateway(fcm, api, app_id, auth)

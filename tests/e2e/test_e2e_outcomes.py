@@ -26,7 +26,15 @@ from pushgate.simulators.apns import APNsSimulator
 from pushgate.simulators.fcm import FCMSimulator
 from pushgate.simulators.webpush import WebPushSimulator
 from pushgate.workers.delivery import delivery_id
-from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, sim_of, wait_for
+from tests.e2e.e2e_helpers import (
+    GatewayFor,
+    StartServer,
+    StartSimulators,
+    credentials_for,
+    fcm_gateway,
+    sim_of,
+    wait_for,
+)
 
 
 async def test_dead_tokens_deactivate_devices_unless_re_registered_after_the_timestamp(
@@ -168,12 +176,8 @@ async def test_retried_apns_pushes_keep_their_apns_id(
 async def test_retry_after_from_the_provider_defers_the_retry(
     database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
 ) -> None:
-    sims = await start_simulators(("fcm",))
-    fcm = sim_of(sims, "fcm", FCMSimulator)
-    server = await start_server(database_url, sims)
-    api = gateway_for(server)
-    app_id, auth = await api.create_app()
-    await api.put_credentials(app_id, "fcm", credentials_for(sims)["fcm"])
+    gate = await fcm_gateway(database_url, start_simulators, start_server, gateway_for)
+    fcm, api, auth = gate.fcm, gate.api, gate.auth
     token = fcm.register_token()
     await api.register(auth, {"provider": "fcm", "token": token})
     fcm.inject_error(503, retry_after=3)

@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from pushgate.simulators.fcm import FCMSimulator
-from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, sim_of, wait_for
+from tests.e2e.e2e_helpers import (
+    GatewayFor,
+    StartServer,
+    StartSimulators,
+    credentials_for,
+    fcm_gateway,
+    sim_of,
+    wait_for,
+)
 
 CONDITION = "'deals' in topics && !('muted' in topics)"
 
@@ -14,12 +22,8 @@ CONDITION = "'deals' in topics && !('muted' in topics)"
 async def test_topic_and_condition_sends_are_one_fcm_message_each_with_their_outcome_recorded(
     database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
 ) -> None:
-    sims = await start_simulators(("fcm",))
-    fcm = sim_of(sims, "fcm", FCMSimulator)
-    server = await start_server(database_url, sims)
-    api = gateway_for(server)
-    app_id, auth = await api.create_app()
-    await api.put_credentials(app_id, "fcm", credentials_for(sims)["fcm"])
+    gate = await fcm_gateway(database_url, start_simulators, start_server, gateway_for)
+    fcm, api, auth = gate.fcm, gate.api, gate.auth
     for _ in range(3):  # registered devices are not a topic's audience: nobody of them gets a copy
         await api.register(auth, {"provider": "fcm", "token": fcm.register_token()})
 
@@ -79,12 +83,8 @@ async def test_a_topic_send_is_retried_after_429_and_paused_by_rejected_credenti
 async def test_topic_subscriptions_are_durable_jobs_done_through_the_instance_id_api(
     database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
 ) -> None:
-    sims = await start_simulators(("fcm",))
-    fcm = sim_of(sims, "fcm", FCMSimulator)
-    server = await start_server(database_url, sims)
-    api = gateway_for(server)
-    app_id, auth = await api.create_app()
-    await api.put_credentials(app_id, "fcm", credentials_for(sims)["fcm"])
+    gate = await fcm_gateway(database_url, start_simulators, start_server, gateway_for)
+    fcm, api, auth = gate.fcm, gate.api, gate.auth
     alice = [fcm.register_token() for _ in range(2)]
     for token in alice:
         await api.register(auth, {"provider": "fcm", "token": token, "user": "alice"})
