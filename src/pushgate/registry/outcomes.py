@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Update, and_, bindparam, case, update
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from pushgate.registry._types import UTCDateTime, sqlite_timestamp
+from pushgate.registry._types import sqlite_timestamp
 from pushgate.registry.constants import DeliveryStatus, SendStatus
-from pushgate.registry.models import sends_table, utcnow
+from pushgate.registry.models import utcnow
 from pushgate.results import Cause, Status, TokenResult
 
 
@@ -92,6 +92,18 @@ def record_outcomes_on(
     actually inserted (the statement's row count) are what the counters add.
     """
     now = now or utcnow()
+    counts: Counter[str] = Counter()
+    for status, group in group_by_status(outcomes).items():
+        inserted = _insert_deliveries(connection, send_id, provider, status, group, now)
+        if inserted > 0:
+            counts[status] = inserted
+    if counts:
+        _add_to_counters(connection, send_id, counts, now)
+    return dict(counts)
+
+
+def group_by_status(outcomes: Iterable[Outcome]) -> dict[str, list[Outcome]]:
+    """The outcomes by the plain status string, each device once (its first outcome)."""
     by_status: dict[str, list[Outcome]] = {}
     seen: set[int] = set()
     for o in outcomes:
@@ -102,32 +114,37 @@ def record_outcomes_on(
         if status is None:
             raise ValueError(f"not a delivery status: {o.status!r}")
         by_status.setdefault(status, []).append(o)
-    counts: Counter[str] = Counter()
-    for status, group in by_status.items():
-        inserted = _insert_deliveries(connection, send_id, provider, status, group, now)
-        if inserted > 0:
-            counts[status] = inserted
-    if counts:
-        _add_to_counters(connection, send_id, counts, now)
-    return dict(counts)
+    return by_status
+
+
+def postgres_columns(group: Sequence[Outcome]) -> tuple[list[Any], ...]:
+    """The four arrays that :data:`INSERT_DELIVERIES_UNNEST` unnests."""
+    return (
+        [o.device_id for o in group],
+        [o.reason[:200] if o.reason else None for o in group],
+        [o.message_id[:200] if o.message_id else None for o in group],
+        [o.attempts for o in group],
+    )
+
+
+def sqlite_rows(group: Sequence[Outcome]) -> str:
+    """The JSON array that :data:`INSERT_DELIVERIES_JSON` inserts from."""
+    return json.dumps([
+        (o.device_id, o.reason[:200] if o.reason else None,
+         o.message_id[:200] if o.message_id else None, o.attempts)
+        for o in group
+    ])
 
 
 def _insert_deliveries(
     connection: Connection, send_id: str, provider: str, status: str, group: list[Outcome], now: datetime
 ) -> int:
-    reasons = [o.reason[:200] if o.reason else None for o in group]
-    message_ids = [o.message_id[:200] if o.message_id else None for o in group]
     if connection.dialect.name == "postgresql":
-        ids = [o.device_id for o in group]
-        attempts = [o.attempts for o in group]
-        params = (send_id, status, provider, now, ids, reasons, message_ids, attempts)
-        return connection.exec_driver_sql(_INSERT_DELIVERIES_UNNEST, params).rowcount
-    rows = json.dumps([
-        (o.device_id, reason, message_id, o.attempts)
-        for o, reason, message_id in zip(group, reasons, message_ids, strict=True)
-    ])
+        return connection.exec_driver_sql(
+            INSERT_DELIVERIES_UNNEST, (send_id, status, provider, now, *postgres_columns(group))
+        ).rowcount
     return connection.exec_driver_sql(
-        _INSERT_DELIVERIES_JSON, (send_id, status, provider, sqlite_timestamp(now), rows)
+        INSERT_DELIVERIES_JSON, (send_id, status, provider, sqlite_timestamp(now), sqlite_rows(group))
     ).rowcount
 
 
@@ -136,13 +153,13 @@ def _insert_deliveries(
 # re-takes the GIL around every step; while the event loop holds the GIL, each
 # re-take waits, so a 500-row executemany took tens of milliseconds in the server.
 # ("WHERE true": SQLite's parser needs it between a SELECT and ON CONFLICT.)
-_INSERT_DELIVERIES_JSON = (
+INSERT_DELIVERIES_JSON = (
     "INSERT INTO deliveries (send_id, status, provider, updated_at, device_id, reason, message_id, attempts) "
     "SELECT ?, ?, ?, ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
     " json_extract(value, '$[2]'), json_extract(value, '$[3]') FROM json_each(?) WHERE true"
     " ON CONFLICT (send_id, device_id) DO NOTHING"
 )
-_INSERT_DELIVERIES_UNNEST = (
+INSERT_DELIVERIES_UNNEST = (
     "INSERT INTO deliveries (send_id, status, provider, updated_at, device_id, reason, message_id, attempts) "
     "SELECT %s, %s, %s, %s, d, r, m, a FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[])"
     " AS t(d, r, m, a) ON CONFLICT (send_id, device_id) DO NOTHING"
@@ -151,41 +168,52 @@ _INSERT_DELIVERIES_UNNEST = (
 _STATUS_TEXT: dict[str, str] = {status: status.value for status in DeliveryStatus}
 
 
-def _counters_statement() -> Update:
-    """Built once: the counters move by the rows inserted, and the send is done when
-    nothing is pending after fan-out finished (status ``sending``)."""
-    c = sends_table.c
-    now = bindparam("b_now", type_=UTCDateTime())
-    finishing = and_(
-        c.status == SendStatus.SENDING.value,
-        c.targeted <= c.sent + c.failed + c.dead + c.expired + c.cancelled + bindparam("b_total"),
-    )
-    return (
-        update(sends_table)
-        .where(c.id == bindparam("b_send"))
-        .values(
-            sent=c.sent + bindparam("b_sent"),
-            failed=c.failed + bindparam("b_failed"),
-            dead=c.dead + bindparam("b_dead"),
-            expired=c.expired + bindparam("b_expired"),
-            cancelled=c.cancelled + bindparam("b_cancelled"),
-            updated_at=now,
-            status=case((finishing, SendStatus.DONE.value), else_=c.status),
-            finished_at=case((finishing, now), else_=c.finished_at),
-        )
-    )
+# The counters move by the rows inserted, and the send is done when nothing is
+# pending after fan-out finished (status "sending"). In an UPDATE, every
+# right-hand side reads the row as it was, on both databases.
+_FINISHING = (
+    f"status = '{SendStatus.SENDING.value}'"
+    " AND targeted <= sent + failed + dead + expired + cancelled + {p}"
+)
+_COUNTERS = (
+    "UPDATE sends SET sent = sent + {p}, failed = failed + {p}, dead = dead + {p},"
+    " expired = expired + {p}, cancelled = cancelled + {p}, updated_at = {p},"
+    f" status = CASE WHEN {_FINISHING} THEN '{SendStatus.DONE.value}' ELSE status END,"
+    f" finished_at = CASE WHEN {_FINISHING} THEN {{p}} ELSE finished_at END"
+    " WHERE id = {p}"
+)
+ADD_TO_COUNTERS_SQLITE = _COUNTERS.format(p="?")
+ADD_TO_COUNTERS_POSTGRES = _COUNTERS.format(p="%s")
+_COUNTED = tuple(status.value for status in (
+    DeliveryStatus.SENT, DeliveryStatus.FAILED, DeliveryStatus.DEAD, DeliveryStatus.EXPIRED,
+    DeliveryStatus.CANCELLED,
+))
 
 
-_ADD_TO_COUNTERS = _counters_statement()
+def counter_parameters(send_id: str, counts: Mapping[str, int], stamp: Any) -> tuple[Any, ...]:
+    """The parameters of ``ADD_TO_COUNTERS_*`` (``stamp``: ``now`` as the driver binds it)."""
+    total = sum(counts.values())
+    return (*(counts.get(status, 0) for status in _COUNTED), stamp, total, total, stamp, send_id)
 
 
 def _add_to_counters(connection: Connection, send_id: str, counts: Counter[str], now: datetime) -> None:
-    connection.execute(_ADD_TO_COUNTERS, {
-        "b_send": send_id, "b_now": now, "b_total": sum(counts.values()),
-        "b_sent": counts[DeliveryStatus.SENT], "b_failed": counts[DeliveryStatus.FAILED],
-        "b_dead": counts[DeliveryStatus.DEAD], "b_expired": counts[DeliveryStatus.EXPIRED],
-        "b_cancelled": counts[DeliveryStatus.CANCELLED],
-    })
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(ADD_TO_COUNTERS_POSTGRES, counter_parameters(send_id, counts, now))
+    else:
+        stamp = sqlite_timestamp(now)
+        connection.exec_driver_sql(ADD_TO_COUNTERS_SQLITE, counter_parameters(send_id, counts, stamp))
 
 
-__all__ = ["Outcome", "record_outcomes", "record_outcomes_on"]
+__all__ = [
+    "ADD_TO_COUNTERS_POSTGRES",
+    "ADD_TO_COUNTERS_SQLITE",
+    "INSERT_DELIVERIES_JSON",
+    "INSERT_DELIVERIES_UNNEST",
+    "Outcome",
+    "counter_parameters",
+    "group_by_status",
+    "postgres_columns",
+    "record_outcomes",
+    "record_outcomes_on",
+    "sqlite_rows",
+]

@@ -29,7 +29,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pushgate.registry import Database, DeadToken, Outcome, deactivate_devices, record_outcomes
+from pushgate.registry import Database, DeadToken, Outcome
+from pushgate.registry.outcome_writer import OutcomeWriter
 from pushgate.registry.safe_errors import log_failure
 from pushgate.workers.constants import FLUSH_EVERY, FLUSH_INTERVAL, FLUSH_RETRY_SECONDS
 
@@ -65,6 +66,7 @@ class OutcomeRecorder:
         retry: float = FLUSH_RETRY_SECONDS,
     ) -> None:
         self.db = db
+        self._writer = OutcomeWriter(db)
         self.flush_every = flush_every
         self.interval = interval
         self.retry = retry
@@ -127,6 +129,7 @@ class OutcomeRecorder:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        self._writer.close()
 
     async def _run(self) -> None:
         pending: _Batch | None = None  # a batch whose write failed, written again first
@@ -144,7 +147,7 @@ class OutcomeRecorder:
             if batch.size == 0:
                 continue
             try:
-                await asyncio.to_thread(_write, self.db, batch)
+                await asyncio.to_thread(self._writer.write, batch.outcomes, batch.dead)
             except Exception as exc:
                 log_failure(logger, f"writing {batch.size} delivery outcomes failed; retrying", exc)
                 pending = batch
@@ -160,14 +163,6 @@ class OutcomeRecorder:
                     watcher(batch.upto)
                 except Exception as exc:  # a job's bookkeeping must not stop the writes
                     log_failure(logger, "an outcome watcher failed", exc)
-
-
-def _write(db: Database, batch: _Batch) -> None:
-    with db.session() as session:
-        for (send_id, provider), outcomes in batch.outcomes.items():
-            record_outcomes(session, send_id, provider, outcomes)
-        if batch.dead:
-            deactivate_devices(session, batch.dead)
 
 
 __all__ = ["OutcomeRecorder"]
