@@ -27,9 +27,10 @@ class PermanentError(PushgateError):
 class InvalidNotification(PermanentError):
     """The notification cannot be expressed for this provider."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, provider: str | None = None) -> None:
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+        self.provider = provider  # set when checked for one provider among several
 
 
 class InvalidToken(PermanentError):

@@ -53,7 +53,10 @@ def host_of(url: str) -> str:
 def server_env(
     database_url: str, sims: Mapping[str, Simulator], ca_file: Path, **settings: Any
 ) -> dict[str, str]:
-    """Environment for a server whose providers are the simulators (nothing else inherited)."""
+    """Environment for a server whose providers are the simulators (nothing else inherited).
+
+    An allow-list given in ``settings`` (``providers__webpush__allowed_hosts``) replaces the
+    simulator's host rather than being replaced by it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHGATE_")}
     values: dict[str, Any] = {
         "database_url": database_url, "admin_token": ADMIN_TOKEN, "host": "127.0.0.1", "port": 0,
@@ -70,10 +73,11 @@ def server_env(
         env["PUSHGATE_PROVIDERS__FCM__CA_FILE"] = ca
     if "webpush" in sims:
         env["PUSHGATE_PROVIDERS__WEBPUSH__CA_FILE"] = ca
-        env["PUSHGATE_PROVIDERS__WEBPUSH__ALLOWED_HOSTS"] = json.dumps([host_of(sims["webpush"].url)])
+        allowed = json.dumps([host_of(sims["webpush"].url)])
+        env.setdefault("PUSHGATE_PROVIDERS__WEBPUSH__ALLOWED_HOSTS", allowed)
     if "wns" in sims:
         env["PUSHGATE_PROVIDERS__WNS__CA_FILE"] = ca
-        env["PUSHGATE_PROVIDERS__WNS__ALLOWED_HOSTS"] = json.dumps([host_of(sims["wns"].url)])
+        env.setdefault("PUSHGATE_PROVIDERS__WNS__ALLOWED_HOSTS", json.dumps([host_of(sims["wns"].url)]))
         env["PUSHGATE_PROVIDERS__WNS__TOKEN_URL"] = demo_credentials(sims["wns"])["token_url"]
     return env
 

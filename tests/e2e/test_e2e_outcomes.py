@@ -32,6 +32,7 @@ from tests.e2e.e2e_helpers import (
     StartSimulators,
     credentials_for,
     fcm_gateway,
+    host_of,
     sim_of,
     wait_for,
 )
@@ -128,6 +129,41 @@ async def test_rejected_credentials_pause_the_app_and_fixed_ones_resume_it(
     assert status["sent"] == 200
     assert len({r["token"] for r in apns.accepted}) == 200
     assert not (await apns_state())["paused"]
+
+
+async def test_an_endpoint_off_the_allow_list_fails_that_device_and_pauses_nothing(
+    database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
+) -> None:
+    """A push service host taken off the allow-list after devices registered on it: those
+    devices fail with DisallowedEndpoint, and the app's other subscriptions still get theirs
+    (it is one subscription's endpoint, not the app's credentials)."""
+    sims = await start_simulators(("webpush",))
+    webpush = sim_of(sims, "webpush", WebPushSimulator)
+    former = "push.example.test"
+    server = await start_server(
+        database_url, sims, providers__webpush__allowed_hosts=[host_of(webpush.url), former]
+    )
+    api = gateway_for(server)
+    app_id, auth = await api.create_app()
+    await api.put_credentials(app_id, "webpush", credentials_for(sims)["webpush"])
+    reachable = webpush.subscribe()
+    elsewhere = {**webpush.subscribe(), "endpoint": f"https://{former}/wpush/v2/abc"}
+    kept = await api.register(auth, {"provider": "webpush", "subscription": reachable})
+    refused = await api.register(auth, {"provider": "webpush", "subscription": elsewhere})
+    await server.terminate()
+
+    server = await start_server(database_url, sims)  # the allow-list without the former host
+    api = gateway_for(server)
+    for title in ("One", "Two"):
+        send = await api.send(auth, {"title": title}, {"all": True})
+        status = await api.wait_done(auth, send["id"], within=60)
+        assert (status["sent"], status["failed"], status["pending"]) == (1, 1, 0)
+        deliveries = await api.deliveries(auth, send["id"])
+        outcomes = {d["device_id"]: (d["status"], d["reason"]) for d in deliveries}
+        assert outcomes == {kept["id"]: ("sent", None), refused["id"]: ("failed", "DisallowedEndpoint")}
+    answer = await api.http.get("/v1/app", headers=auth)
+    assert not any(state["paused"] for state in answer.json()["provider_states"])
+    assert [r["payload"]["title"] for r in webpush.inbox(reachable["endpoint"])] == ["One", "Two"]
 
 
 class RecordingAPNs(APNsSimulator):

@@ -138,15 +138,17 @@ async def test_backpressure_refuses_before_storing(make_api: Any) -> None:
                                   headers={**shop.headers, "Idempotency-Key": "k"})).status_code == 202
 
 
-async def test_payload_size_is_checked_for_each_provider_the_app_uses(
+async def test_payload_size_is_checked_for_each_provider_the_send_reaches(
     api: Api, shop: Tenant, provider_secrets: Secrets
 ) -> None:
     # An APNs-only block of 4.1 KB: over APNs' 4096 bytes, invisible to FCM.
     big = {"title": "Sale", "apns": {"payload": {"catalog": "x" * 4100}}}
     await api.credentials(shop, "fcm", provider_secrets.fcm)
-    await send(api, shop, {"all": True}, notification=big)  # FCM alone: fits
-
     await api.credentials(shop, "apns", provider_secrets.apns)
+    await api.device(shop, provider="fcm", token=fcm_token(1))
+    await send(api, shop, {"all": True}, notification=big)  # no APNs device: nothing to refuse
+
+    await api.device(shop, provider="apns", token=apns_token(1))
     before = stored(api)
     refused = await send(api, shop, {"all": True}, notification=big, status=413)
     assert refused["error"]["code"] == "payload_too_large"
@@ -156,6 +158,9 @@ async def test_payload_size_is_checked_for_each_provider_the_app_uses(
     assert refused["error"]["field"] == "body.notification"
     assert stored(api) == before
     await send(api, shop, {"all": True, "providers": ["fcm"]}, notification=big)  # narrowed to FCM: fits
+    await send(api, shop, {"tokens": [fcm_token(1)]}, notification=big)  # an FCM device only: fits
+    scheduled = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    await send(api, shop, {"all": True}, notification=big, send_at=scheduled, status=413)
 
     body = {"title": "t", "body": "é" * 2100}  # 4.2 KB of text: too large everywhere but WNS
     refused = await send(api, shop, {"all": True}, notification=body, status=413)
@@ -164,6 +169,24 @@ async def test_payload_size_is_checked_for_each_provider_the_app_uses(
     broken = await send(api, shop, {"all": True}, notification={"title": "t", "apns": {"big": 1}}, status=422)
     assert broken["error"]["code"] == "invalid_notification"
     assert broken["error"]["field"] == "body.notification.apns"
+
+
+async def test_a_notification_windows_cannot_show_still_reaches_the_apps_other_devices(
+    api: Api, shop: Tenant, provider_secrets: Secrets
+) -> None:
+    """Six actions: a toast has at most five buttons. The app holds WNS credentials, but
+    the send reaches iOS devices only, so nothing is refused; a WNS device in the target is."""
+    six = {"title": "Pick", "actions": [{"id": f"a{i}", "title": f"A{i}"} for i in range(6)]}
+    await api.credentials(shop, "apns", provider_secrets.apns)
+    await api.credentials(shop, "wns", {"client_id": "ms-app://s-1-15-2-1", "client_secret": "s3cret"})
+    await api.device(shop, provider="apns", token=apns_token(1), user="ios-only")
+    await send(api, shop, {"all": True}, notification=six)
+    await api.device(shop, provider="wns", token="https://db5.notify.windows.com/?token=abc", user="pc")
+    await send(api, shop, {"users": ["ios-only"]}, notification=six)
+    refused = await send(api, shop, {"all": True}, notification=six, status=422)
+    assert refused["error"]["field"].startswith("body.notification")
+    assert refused["error"]["provider"] == "wns"
+    assert refused["error"]["message"] == "wns: actions: a toast has at most 5 actions"
 
 
 async def test_send_validation_names_the_field(api: Api, shop: Tenant) -> None:

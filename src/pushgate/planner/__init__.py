@@ -29,7 +29,7 @@ from pushgate.planner.jobs import (
 )
 
 # The audience count is the registry's query; the API asks the planner for it.
-from pushgate.registry.fanout_queries import count_audience
+from pushgate.registry.fanout_queries import count_audience, count_audience_by_provider
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -42,6 +42,7 @@ __all__ = [
     "FanoutResult",
     "JobId",
     "count_audience",
+    "count_audience_by_provider",
     "deliver_queue",
     "delivery_job",
     "enqueue_fanout",

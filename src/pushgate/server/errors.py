@@ -174,7 +174,10 @@ async def _payload_too_large(_request: Request, exc: Exception) -> JSONResponse:
 async def _invalid_notification(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidNotification)
     field = f"body.notification.{exc.field}" if exc.field else "body.notification"
-    return error_response(422, "invalid_notification", str(exc), field=field)
+    if exc.provider is None:
+        return error_response(422, "invalid_notification", str(exc), field=field)
+    return error_response(422, "invalid_notification", f"{exc.provider}: {exc}", field=field,
+                          provider=exc.provider)
 
 
 async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:

@@ -26,10 +26,15 @@ or end with a recorded reason, even across ``kill -9``. So, in order:
    :func:`pushgate.planner.resume_fanouts` re-runs unfinished fan-outs at
    start-up.
 
-The number of targeted devices is :func:`pushgate.planner.count_audience`,
-a ``COUNT`` over the same conditions the fan-out walks; it is null for a
+The number of targeted devices is
+:func:`pushgate.planner.count_audience_by_provider`, a ``COUNT … GROUP BY
+provider`` over the same conditions the fan-out walks; it is null for a
 scheduled send, whose audience is decided when it runs. An FCM topic or
-condition target counts 1: one request, which FCM fans out itself.
+condition target counts 1: one request, which FCM fans out itself. The
+payload is checked for the providers the target reaches now (an app with
+WNS credentials may send Windows-incompatible content to its iOS users); a
+device of another provider that joins a scheduled send's audience later
+fails alone at delivery if its provider cannot carry the notification.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from pushgate.notification import Notification
-from pushgate.planner import FANOUT_QUEUE, count_audience, fanout_job
+from pushgate.planner import FANOUT_QUEUE, count_audience_by_provider, fanout_job
 from pushgate.providers.payload_limits import check_payloads
 from pushgate.queue import Queue
 from pushgate.registry import (
@@ -129,13 +134,13 @@ def submit_send(
     unknown: list[str] | None = None
     with db.session(write=False) as session:
         credentials = {row.provider: row.config for row in list_credentials(session, app_id)}
-        targeted = None if scheduled else count_audience(session, app_id, parsed)
+        reached = count_audience_by_provider(session, app_id, parsed)
+        targeted = None if scheduled else sum(reached.values())
         if parsed.audience == "users":
             unknown = unknown_users(session, app_id, parsed.values)
     if parsed.fcm and ProviderName.FCM.value not in credentials:
         raise ValidationError(f"target.{parsed.audience}", "the app has no FCM credentials")
-    check_payloads(notification, credentials, providers=(ProviderName.FCM.value,) if parsed.fcm
-                   else parsed.providers, now=now)
+    check_payloads(notification, credentials, providers=reached, now=now)
     if parsed.fcm:
         # FCM allows topic and condition messages 2048 bytes, not 4096 (docs/protocols/fcm.md §4.2).
         from pushgate.providers.fcm.payload import TOPIC_LIMIT, build_payload

@@ -198,7 +198,7 @@ async def test_disallowed_endpoint_makes_no_request(
                        ca_file=ca_file, clock=clock) as client:  # default allow-list: browsers only
         before = sim.requests
         result = await client.send_one(HELLO, subscription)
-        assert (result.status, result.cause) == (Status.FAILED, Cause.CONFIG)
+        assert (result.status, result.cause) == (Status.FAILED, Cause.REQUEST)
         assert result.reason == "DisallowedEndpoint"
         assert result.attempts == 1
         assert sim.requests == before

@@ -242,7 +242,7 @@ async def test_disallowed_channels_fail_without_a_request(sim: WNSSimulator, mak
     ]
     result = await make_wns().send(Notification(title="t"), channels)
     assert {(r.status, r.cause, r.reason) for r in result} == {
-        (Status.FAILED, Cause.CONFIG, "DisallowedEndpoint")
+        (Status.FAILED, Cause.REQUEST, "DisallowedEndpoint")
     }
     assert sim.requests == 0
     assert sim.tokens_issued == 0

@@ -371,8 +371,11 @@ def test_trimmed_payload_always_fits(title: str, body: str, max_size: int, kind:
     parse_xml(payload.body)
 
 
-def test_a_badge_number_beyond_what_windows_shows_is_refused_naming_the_badge() -> None:
+def test_a_badge_number_beyond_99_is_sent_as_given_and_windows_shows_99_plus() -> None:
+    # learn.microsoft.com/uwp/schemas/tiles/badgeschema/element-badge: "Numerically, this value
+    # can accept any valid integer ... any value greater than 99 displays as 99+."
     assert b'value="99"' in build_payload(Notification(badge=99)).body
+    assert b'value="1234"' in build_payload(Notification(badge=1234)).body
     with pytest.raises(InvalidNotification) as refused:
-        build_payload(Notification(badge=100))
-    assert refused.value.field == "badge"
+        build_payload(Notification(wns={"type": "badge", "value": -1}))
+    assert refused.value.field == "wns.value"

@@ -213,7 +213,9 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         if origin is None and (origin := self._origin(sub)) is None:
             logger.warning("refusing endpoint on %s:%s (not an allowed push service)", sub.host, sub.port)
             done(tag, TokenResult(
-                sub.endpoint, Status.FAILED, reason="DisallowedEndpoint", cause=Cause.CONFIG,
+                # One subscription's push service, not the app's configuration: fail that
+                # device only (a CONFIG cause would pause every Web Push send of the app).
+                sub.endpoint, Status.FAILED, reason="DisallowedEndpoint", cause=Cause.REQUEST,
                 detail=f"{sub.host}:{sub.port} is not on the allow-list",
             ))
             return

@@ -10,8 +10,9 @@ URL the notification is POSTed to.
 
 A channel URI is an address supplied by a device, so it is only used if it is
 ``https`` and its host is on the allow-list (default ``*.notify.windows.com``,
-port 443); anything else gives a FAILED result (cause CONFIG, reason
-``DisallowedEndpoint``) without a request.
+port 443); anything else gives a FAILED result (cause REQUEST, reason
+``DisallowedEndpoint``) without a request: it is that device's address that
+is refused, so only that device fails.
 
 Outcomes are classified in :mod:`pushgate.providers.wns.outcomes`.
 
@@ -199,7 +200,9 @@ class WNS(Provider[str, WNSPrepared]):
         if not self.is_allowed(token):
             future: asyncio.Future[TokenResult] = asyncio.get_running_loop().create_future()
             future.set_result(TokenResult(
-                token, Status.FAILED, reason="DisallowedEndpoint", cause=Cause.CONFIG,
+                # One device's address, not the app's configuration: fail that device only
+                # (a CONFIG cause would pause every WNS send of the app).
+                token, Status.FAILED, reason="DisallowedEndpoint", cause=Cause.REQUEST,
                 detail="channel URI is not https on an allowed WNS host",
             ))
             return future

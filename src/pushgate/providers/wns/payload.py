@@ -83,7 +83,6 @@ LABEL_MAX = 16  # X-WNS-Tag / X-WNS-Group characters, docs/protocols/wns.md §1 
 MAX_ACTIONS = 5  # toast buttons Windows shows
 DEFAULT_TILE_TEMPLATES = ("TileMedium", "TileWide", "TileLarge")
 DEFAULT_SOUND = "ms-winsoundevent:Notification.Default"
-WNS_MAX_BADGE = 99  # badge numbers Windows shows (docs/protocols/wns.md, badge)
 BADGE_GLYPHS = frozenset(
     {"none", "activity", "alarm", "alert", "attention", "available", "away", "busy",
      "error", "newMessage", "paused", "playing", "unavailable"}
@@ -262,8 +261,10 @@ def _badge(n: Notification, ov: Mapping[str, Any]) -> bytes:
     if isinstance(value, bool) or value is None:
         raise InvalidNotification("a badge needs notification.badge or wns.value", field="wns.value")
     if isinstance(value, int):
-        if not 0 <= value <= WNS_MAX_BADGE:
-            raise InvalidNotification(f"a WNS badge number is 0 to {WNS_MAX_BADGE}", field=field)
+        # Any integer is valid; Windows shows 1-99 as given and more as "99+", 0 clears it
+        # (learn.microsoft.com/uwp/schemas/tiles/badgeschema/element-badge).
+        if value < 0:
+            raise InvalidNotification("a WNS badge number is 0 or more", field=field)
         value = str(value)
     if not isinstance(value, str) or not (value.isdecimal() or value in BADGE_GLYPHS):
         raise InvalidNotification(f"not a badge number or glyph: {value!r}", field="wns.value")
