@@ -91,3 +91,14 @@ def test_the_credentials_key_must_be_long_and_is_never_shown() -> None:
     shown = str(settings.redacted()) + repr(settings)
     assert current not in shown
     assert old not in shown
+
+
+def test_retention_defaults_and_off_from_the_environment() -> None:
+    defaults = Settings.load(environ={})
+    assert (defaults.deliveries_retention_days, defaults.inactive_devices_retention_days,
+            defaults.failed_jobs_retention_days) == (30.0, 90.0, 14.0)
+    off = Settings.load(environ={"PUSHGATE_DELIVERIES_RETENTION_DAYS": "off",
+                                 "PUSHGATE_INACTIVE_DEVICES_RETENTION_DAYS": "7"})
+    assert (off.deliveries_retention_days, off.inactive_devices_retention_days) == (None, 7.0)
+    with pytest.raises(ConfigurationError, match="deliveries_retention_days"):
+        Settings.load(environ={"PUSHGATE_DELIVERIES_RETENTION_DAYS": "-1"})

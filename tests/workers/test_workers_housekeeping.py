@@ -1,11 +1,15 @@
-"""The worker pool's housekeeping: auth token refreshes counted, finished jobs purged."""
+"""The worker pool's housekeeping: auth token refreshes counted, finished jobs purged, retention."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from pushgate.queue import Job, JobStatus, SqlQueue
-from pushgate.registry import Database
+from pushgate.registry import Database, DeliveryStatus, Outcome, create_app, create_send, record_outcomes
+from pushgate.registry.models import sends_table
 from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
 from pushgate.simulators._base import ManualClock
@@ -37,6 +41,31 @@ async def test_finished_jobs_are_purged_after_the_retention(database: Database) 
         JobStatus.DONE, JobStatus.FAILED, JobStatus.LEASED,
     ]
     assert queue.enqueue([Job("recent", "q", {})]) == 0  # still known: a late duplicate is ignored
+
+
+async def test_housekeeping_applies_the_retention_settings_and_none_keeps_everything(
+    database: Database,
+) -> None:
+    now = datetime.fromtimestamp(T0, UTC)
+    with database.session() as session:
+        app_id = create_app(session, "shop")[0].id
+        send = create_send(session, app_id, {"title": "t"}, {"all": True})
+        record_outcomes(session, send.id, "apns", [Outcome(i, DeliveryStatus.SENT) for i in range(1, 8)])
+    with database.connect() as connection:
+        connection.execute(sa.update(sends_table).where(sends_table.c.id == send.id).values(
+            status="done", targeted=7, finished_at=now - timedelta(days=31)))
+    url = database.url.render_as_string(hide_password=False)
+    keep_all = Settings.model_validate({
+        "database_url": url, "deliveries_retention_days": None, "inactive_devices_retention_days": None,
+        "failed_jobs_retention_days": None,
+    })
+    queue = SqlQueue(database)
+    assert await WorkerPool(keep_all, database, queue, Metrics(), count=1).apply_retention(T0) == 0
+    defaults = Settings.model_validate({"database_url": url})  # 30 days of deliveries
+    assert await WorkerPool(defaults, database, queue, Metrics(), count=1).apply_retention(T0) == 7
+    with database.connect(write=False) as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM deliveries")).scalar_one() == 0
+        assert connection.execute(sa.text("SELECT sent FROM sends")).scalar_one() == 7
 
 
 async def test_apns_tokens_are_counted_as_auth_refreshes(

@@ -90,6 +90,14 @@ class Settings(BaseModel):
     max_devices_per_user: int | None = Field(default=None, ge=1)
     providers: dict[ProviderName, ProviderEndpoint] = Field(default_factory=dict)
 
+    # Retention (registry/retention.py), run by the workers' housekeeping in small batches.
+    # None: keep forever. A finished send keeps its counters; its delivery rows go.
+    deliveries_retention_days: float | None = Field(default=30.0, gt=0)
+    # Devices inactive (dead token, or deactivated) this long are deleted (a "prune").
+    inactive_devices_retention_days: float | None = Field(default=90.0, gt=0)
+    # Dead-lettered jobs are kept for inspection (`pushgate jobs failed`) this long.
+    failed_jobs_retention_days: float | None = Field(default=14.0, gt=0)
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @field_validator("previous_secret_keys", mode="before")
@@ -97,6 +105,15 @@ class Settings(BaseModel):
     def _one_previous_key(cls, value: Any) -> Any:
         # PUSHGATE_PREVIOUS_SECRET_KEYS=<key> (not a JSON list) is the one previous key.
         return [value] if isinstance(value, str) else value
+
+    @field_validator(
+        "deliveries_retention_days", "inactive_devices_retention_days", "failed_jobs_retention_days",
+        mode="before",
+    )
+    @classmethod
+    def _off_keeps_forever(cls, value: Any) -> Any:
+        # PUSHGATE_DELIVERIES_RETENTION_DAYS=off: the environment has no null.
+        return None if isinstance(value, str) and value.strip().lower() in _OFF else value
 
     @field_validator("secret_key", "previous_secret_keys")
     @classmethod
@@ -147,6 +164,9 @@ class Settings(BaseModel):
         shown["previous_secret_keys"] = ["***" for _ in self.previous_secret_keys]
         shown["database_url"] = _mask_password(shown["database_url"])
         return shown
+
+
+_OFF = frozenset({"off", "never", "none", "null"})
 
 
 def _env_value(raw: str) -> Any:

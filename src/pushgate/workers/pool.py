@@ -4,7 +4,10 @@
 next to the HTTP API in one event loop; ``pushgate worker`` runs one alone.
 Both start the same way: re-enqueue the fan-out of any send a crash
 interrupted or whose fan-out job ran out of tries (idempotent), then claim.
-Housekeeping then counts auth token refreshes and purges finished jobs.
+Housekeeping then counts auth token refreshes, purges finished jobs and
+applies retention (:mod:`pushgate.registry.retention`): old deliveries of
+finished sends, long-inactive devices and old dead letters, in batches
+between which sending goes on.
 
 Sizing: each loop runs up to ``max_jobs`` jobs at once, and each job sends
 with at most ``worker_concurrency / max_jobs`` devices in its in-flight
@@ -24,11 +27,15 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from pushgate.planner.fanout import resume_fanouts
 from pushgate.queue import Queue
 from pushgate.registry import Database
+from pushgate.registry.retention import DEFAULT_BATCH, prune_inactive_devices, purge_deliveries
 from pushgate.registry.safe_errors import log_failure
 from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
@@ -47,6 +54,8 @@ from pushgate.workers.sender import Worker
 
 logger = logging.getLogger("pushgate.workers")
 HOUSEKEEPING_SECONDS = 5.0
+RETENTION_BUDGET_SECONDS = 2.0  # per housekeeping round; the rest waits for the next one
+DAY = 86400.0
 
 
 def jobs_per_worker(settings: Settings) -> int:
@@ -156,6 +165,42 @@ class WorkerPool:
             if now - last_purge >= PURGE_EVERY_SECONDS:
                 last_purge = now
                 await self.purge_finished(now)
+                await self.apply_retention(now)
+
+    async def apply_retention(self, now: float, *, budget: float = RETENTION_BUDGET_SECONDS) -> int:
+        """Delete what the retention settings say is old; returns the rows deleted.
+
+        Batches of ``DEFAULT_BATCH`` rows, each its own short transaction in a
+        thread, until nothing is left or ``budget`` seconds are spent (the
+        rest waits for the next round), so a backlog after an upgrade never
+        holds the database for long.
+        """
+        settings, db = self.settings, self.ctx.db
+        passes: list[Callable[[], int]] = []
+        if settings.deliveries_retention_days is not None:
+            cutoff = datetime.fromtimestamp(now - settings.deliveries_retention_days * DAY, UTC)
+            passes.append(partial(purge_deliveries, db, finished_before=cutoff))
+        if settings.inactive_devices_retention_days is not None:
+            cutoff = datetime.fromtimestamp(now - settings.inactive_devices_retention_days * DAY, UTC)
+            passes.append(partial(prune_inactive_devices, db, inactive_before=cutoff))
+        if settings.failed_jobs_retention_days is not None:
+            older_than = now - settings.failed_jobs_retention_days * DAY
+            passes.append(partial(self.ctx.queue.purge, older_than=older_than, include_failed=True))
+        deleted = 0
+        deadline = time.monotonic() + budget
+        for step in passes:
+            while time.monotonic() < deadline:
+                try:
+                    count = await asyncio.to_thread(step)
+                except Exception as exc:
+                    log_failure(logger, "applying retention failed", exc, level=logging.WARNING)
+                    return deleted
+                deleted += count
+                if count < DEFAULT_BATCH:
+                    break
+        if deleted:
+            logger.info("retention: deleted %d old rows", deleted)
+        return deleted
 
     async def purge_finished(self, now: float) -> int:
         """Delete the jobs that finished more than ``KEEP_DONE_SECONDS`` before ``now``.
