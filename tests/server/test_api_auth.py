@@ -100,3 +100,30 @@ async def test_own_app_view(api: Api, shop: Tenant) -> None:
         "apns": False, "fcm": False, "webpush": False, "wns": False,
     }
     assert (await api.client.get("/v1/app")).status_code == 401
+
+
+async def test_an_apps_rate_limit_answers_429_with_retry_after_per_api_key(api: Api, shop: Tenant) -> None:
+    answer = await api.client.get("/v1/app", headers=shop.headers)
+    assert "RateLimit-Limit" not in answer.headers  # no limit configured: no headers
+    changed = await api.client.patch(f"/v1/apps/{shop.id}", json={"rate_limit_per_minute": 3},
+                                     headers=ADMIN)
+    assert changed.status_code == 200, changed.text
+    answers = [await api.client.get("/v1/app", headers=shop.headers) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert answers[0].headers["RateLimit-Limit"] == "3"
+    refused = answers[-1]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert "3 requests this minute" in refused.json()["error"]["message"]
+    key = await api.client.post(f"/v1/apps/{shop.id}/keys", json={"name": "second"}, headers=ADMIN)
+    assert key.status_code == 201, key.text
+    other = {"Authorization": f"Bearer {key.json()['key']}"}
+    assert (await api.client.get("/v1/app", headers=other)).status_code == 200  # its own count
+
+
+async def test_the_server_wide_rate_limit_applies_to_every_key(make_api: Any) -> None:
+    api = await make_api(rate_limit_per_minute=1)
+    shop = await api.tenant("limited")
+    assert (await api.client.get("/v1/app", headers=shop.headers)).status_code == 200
+    assert (await api.client.get("/v1/app", headers=shop.headers)).status_code == 429

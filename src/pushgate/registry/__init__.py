@@ -20,8 +20,10 @@ commit per chunk.
 from pushgate.registry._errors import IdempotencyConflict, NotFound, ValidationError
 from pushgate.registry._paging import Page
 from pushgate.registry.apps import (
+    AuthenticatedKey,
     PlainCredentials,
     authenticate,
+    authenticate_key,
     create_api_key,
     create_app,
     delete_app,
@@ -99,6 +101,7 @@ __all__ = [
     "DEFAULT_URL",
     "ApiKey",
     "App",
+    "AuthenticatedKey",
     "CredentialCipher",
     "Credentials",
     "CredentialsUnreadable",
@@ -126,6 +129,7 @@ __all__ = [
     "ValidationError",
     "ValidationPolicy",
     "authenticate",
+    "authenticate_key",
     "cancel_send",
     "create_api_key",
     "create_app",

@@ -159,22 +159,38 @@ def revoke_api_key(session: Session, app_id: int, key_id: int, *, now: datetime 
     return True
 
 
+@dataclass(frozen=True, slots=True)
+class AuthenticatedKey:
+    """Who an API key is: its app, its public prefix, and the app's own rate limit (None: default)."""
+
+    app_id: int
+    prefix: str
+    rate_limit_per_minute: int | None
+
+
 def authenticate(session: Session, api_key: str) -> int | None:
     """The app id ``api_key`` belongs to, or None (unknown, malformed or revoked)."""
+    key = authenticate_key(session, api_key)
+    return key.app_id if key is not None else None
+
+
+def authenticate_key(session: Session, api_key: str) -> AuthenticatedKey | None:
+    """:func:`authenticate`, with what the API's rate limit needs (one query either way)."""
     scheme, _, rest = api_key.partition("_")
     prefix, _, secret = rest.partition("_")
     if scheme != API_KEY_SCHEME or len(prefix) != API_KEY_PREFIX_LENGTH or not secret:
         return None
     presented = _hash_key(api_key)
     rows = session.execute(
-        select(ApiKey.app_id, ApiKey.key_hash).where(
-            ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)
-        )
+        select(ApiKey.app_id, ApiKey.key_hash, App.settings)
+        .join(App, App.id == ApiKey.app_id)
+        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
     ).all()
-    found: int | None = None
-    for app_id, key_hash in rows:
+    found: AuthenticatedKey | None = None
+    for app_id, key_hash, settings in rows:
         if hmac.compare_digest(presented, key_hash):
-            found = app_id
+            limit = (settings or {}).get("rate_limit_per_minute")
+            found = AuthenticatedKey(app_id, prefix, limit if isinstance(limit, int) else None)
     return found
 
 

@@ -106,4 +106,7 @@ PUBLIC_KEY_NAMES = frozenset({"key_id", "private_key_id", "vapid_public_key", "p
 REDACTED = "***"
 
 # App settings: name → default. Unknown names are refused.
-APP_SETTINGS_DEFAULTS: dict[str, int | None] = {"max_devices_per_user": None}
+APP_SETTINGS_DEFAULTS: dict[str, int | None] = {
+    "max_devices_per_user": None,
+    "rate_limit_per_minute": None,  # requests per API key per minute; None: the server's setting
+}

@@ -345,3 +345,6 @@ __all__ = [
     "redact_config",
     "utcnow",
 ]
+
+# Tables declared beside the code that owns them, on this metadata (one set of migrations).
+from pushgate.registry import rate_limits as _rate_limits  # noqa: E402, F401

@@ -21,9 +21,9 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
 
-from pushgate.registry import authenticate
+from pushgate.registry import authenticate_key
 from pushgate.registry.constants import API_KEY_SCHEME, MAX_ID
 from pushgate.server.errors import ApiError
 from pushgate.service.components import Services
@@ -76,8 +76,9 @@ def presented_key(request: Request) -> str | None:
     return key or None
 
 
-def current_app_id(request: Request, svc: ServicesDep) -> int:
-    """The id of the app whose API key made the request (401 otherwise)."""
+def current_app_id(request: Request, response: Response, svc: ServicesDep) -> int:
+    """The id of the app whose API key made the request (401 otherwise), within its rate limit
+    (429 beyond it; ``RateLimit-*`` headers on every answer to a limited key)."""
     key = presented_key(request)
     if key is None:
         raise ApiError(
@@ -85,11 +86,19 @@ def current_app_id(request: Request, svc: ServicesDep) -> int:
             field="header.authorization", headers=_CHALLENGE,
         )
     with svc.db.session(write=False) as session:
-        app_id = authenticate(session, key)
-    if app_id is None:
+        found = authenticate_key(session, key)
+    if found is None:
         raise ApiError(401, "unauthorized", "the API key is unknown or revoked",
                        field="header.authorization", headers=_CHALLENGE)
-    return app_id
+    limit = found.rate_limit_per_minute or svc.settings.rate_limit_per_minute
+    if limit is not None:
+        decision = svc.rate_limiter.hit(f"key:{found.prefix}", limit)
+        if not decision.allowed:
+            raise ApiError(429, "rate_limited",
+                           f"this API key made {limit} requests this minute; retry after {decision.reset} s",
+                           headers=decision.headers())
+        response.headers.update(decision.headers())
+    return found.app_id
 
 
 AppId = Annotated[int, Depends(current_app_id)]

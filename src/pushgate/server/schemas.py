@@ -310,6 +310,9 @@ class TopicOperationOut(BaseModel):
 
 class AppSettingsIn(_In):
     max_devices_per_user: int | None = Field(None, ge=1, description="Oldest devices beyond it are retired")
+    rate_limit_per_minute: int | None = Field(
+        None, ge=1, description="Requests per API key per minute (null: the server's rate_limit_per_minute)"
+    )
 
 
 class AppCreate(_In):

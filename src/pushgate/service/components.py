@@ -10,11 +10,12 @@ code rolls out), and until then ``/ready`` answers 503 naming the problem.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pushgate.registry import CredentialCipher, Database, ValidationPolicy
 from pushgate.registry.migrations import HEAD_REVISION
+from pushgate.service.rate_limits import RateLimiter
 from pushgate.service.settings import Settings
 
 if TYPE_CHECKING:
@@ -66,3 +67,7 @@ class Services:
     # Called on the event loop after a request committed new jobs (queue name as
     # argument): in-process workers wake up instead of waiting for their next poll.
     on_enqueue: Callable[[str], None] | None = None
+    rate_limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rate_limiter", RateLimiter(self.db))  # frozen: set once, here

@@ -88,6 +88,9 @@ class Settings(BaseModel):
     max_direct_queue_depth: int = Field(default=100_000, ge=1)
     backpressure_retry_after: int = Field(default=5, ge=1)
     max_devices_per_user: int | None = Field(default=None, ge=1)
+    # Requests per API key per minute (service/rate_limits.py), shared by the API processes
+    # of one database; an app's own `rate_limit_per_minute` setting wins. None: no limit.
+    rate_limit_per_minute: int | None = Field(default=None, ge=1)
     providers: dict[ProviderName, ProviderEndpoint] = Field(default_factory=dict)
 
     # Retention (registry/retention.py), run by the workers' housekeeping in small batches.

@@ -1,0 +1,42 @@
+"""The API rate limiter: per-minute windows shared through the database by several processes."""
+
+from __future__ import annotations
+
+from pushgate.registry import Database
+from pushgate.registry.rate_limits import window_count
+from pushgate.service.rate_limits import RateLimiter
+from pushgate.simulators._base import ManualClock
+
+T0 = 1_900_000_040.0  # 20 s into a minute (1,900,000,020 is one's start)
+
+
+def test_two_processes_share_one_limit_and_a_new_minute_starts_afresh(database: Database) -> None:
+    clock = ManualClock(T0)
+    first, second = RateLimiter(database, clock=clock), RateLimiter(database, clock=clock)
+    allowed = 0
+    for n in range(200):
+        decision = (first if n % 2 else second).hit("key:abc", 40)
+        allowed += decision.allowed
+        clock.advance(0.01)
+    # Each process may admit what it counted since its last sync beyond the shared sum:
+    # at most limit / 20 (2 here) each.
+    assert 40 <= allowed <= 44
+    refused = first.hit("key:abc", 40)
+    assert not refused.allowed
+    assert refused.headers() == {  # 38 s and a hair left in the minute, rounded up
+        "RateLimit-Limit": "40", "RateLimit-Remaining": "0", "RateLimit-Reset": "39", "Retry-After": "39",
+    }
+    assert window_count(database, "key:abc", 1_900_000_020) <= allowed
+
+    clock.advance(60)  # the next minute
+    fresh = second.hit("key:abc", 40)
+    assert fresh.allowed
+    assert fresh.remaining == 39
+    assert "Retry-After" not in fresh.headers()
+    assert first.hit("key:other", 40).remaining == 39  # every key counts on its own
+
+
+def test_remaining_counts_down_within_one_process(database: Database) -> None:
+    limiter = RateLimiter(database, clock=ManualClock(T0))
+    assert [limiter.hit("key:k", 3).remaining for _ in range(3)] == [2, 1, 0]
+    assert not limiter.hit("key:k", 3).allowed
