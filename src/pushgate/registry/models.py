@@ -345,3 +345,4 @@ __all__ = [
     "redact_config",
     "utcnow",
 ]
+from pushgate.registry import admin_tables as _admin_tables  # noqa: E402, F401  (admin UI tables)
