@@ -38,9 +38,15 @@ class Browser:
     async def login(self, username: str, password: str = PASSWORD) -> httpx.Response:
         form = await self.client.get("/admin/login")
         assert form.status_code == 200, form.text
-        answer = await self.client.post("/admin/login", data={
-            "username": username, "password": password, "csrf_token": csrf_of(form.text), "next": "/admin/",
-        })
+        answer = await self.client.post(
+            "/admin/login",
+            data={
+                "username": username,
+                "password": password,
+                "csrf_token": csrf_of(form.text),
+                "next": "/admin/",
+            },
+        )
         if answer.status_code == 303:
             page = await self.client.get("/admin/")
             self.csrf = csrf_of(page.text)
@@ -49,7 +55,13 @@ class Browser:
     async def get(self, path: str, **params: Any) -> httpx.Response:
         return await self.client.get(path, params=params or None)
 
-    async def post(self, path: str, data: dict[str, Any] | None = None, *, csrf: str | None = None,
-                   files: dict[str, Any] | None = None) -> httpx.Response:
+    async def post(
+        self,
+        path: str,
+        data: dict[str, Any] | None = None,
+        *,
+        csrf: str | None = None,
+        files: dict[str, Any] | None = None,
+    ) -> httpx.Response:
         body = {"csrf_token": self.csrf if csrf is None else csrf, **(data or {})}
         return await self.client.post(path, data=body, files=files)

@@ -39,7 +39,9 @@ class AdminUi:
             app, key = create_app(session, name)
             return app.id, key
 
-    async def signed_in(self, username: str, *, superuser: bool = False, apps: tuple[int, ...] = ()) -> Browser:
+    async def signed_in(
+        self, username: str, *, superuser: bool = False, apps: tuple[int, ...] = ()
+    ) -> Browser:
         make_admin(self.db, username, superuser=superuser, apps=apps)
         browser = await self.open_browser()
         answer = await browser.login(username)
@@ -52,12 +54,15 @@ async def ui(database: Database) -> AsyncIterator[AdminUi]:
     settings = Settings.model_validate({"secret_key": SECRET_KEY})
     queue = SqlQueue(database)
     enqueued: list[str] = []
-    app = create_server(settings, database=database, queue=queue, metrics=Metrics(), on_enqueue=enqueued.append)
+    app = create_server(
+        settings, database=database, queue=queue, metrics=Metrics(), on_enqueue=enqueued.append
+    )
     async with AsyncExitStack() as stack:
 
         async def open_browser() -> Browser:
-            client = await stack.enter_async_context(httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://pushgate.test"))
+            client = await stack.enter_async_context(
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pushgate.test")
+            )
             return Browser(client)
 
         yield AdminUi(app, database, queue, settings, enqueued, open_browser)

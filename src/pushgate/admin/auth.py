@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
 
 from pushgate.admin.web import PREFIX, Admin, AdminPageError, LoginRequired, redirect, render
 from pushgate.registry.admin_users import (
@@ -59,8 +61,11 @@ def _find(services: Services, token: str) -> ActiveSession | None:
         return find_admin_session(session, token)
 
 
-async def signed_in(request: Request) -> Admin:
-    """The request's admin; unauthenticated GETs go to the login page, POSTs need the CSRF token."""
+async def signed_in(request: Request) -> AsyncIterator[Admin]:
+    """The request's admin; unauthenticated GETs go to the login page, POSTs need the CSRF token.
+
+    A posted form is closed after the page is answered (uploads are spooled to temporary files).
+    """
     services = _services(request)
     token = request.cookies.get(SESSION_COOKIE)
     found = await run_in_threadpool(_find, services, token) if token else None
@@ -73,8 +78,13 @@ async def signed_in(request: Request) -> Admin:
         admin.form = await request.form()
         given = request.headers.get(CSRF_HEADER) or admin.text(CSRF_FIELD)
         if not given or not hmac.compare_digest(given.encode(), found.csrf_token.encode()):
+            await admin.form.close()
             raise AdminPageError(403, "the form's CSRF token is missing or wrong: reload the page and retry")
-    return admin
+    try:
+        yield admin
+    finally:
+        if admin.form is not None:
+            await admin.form.close()
 
 
 SignedIn = Annotated[Admin, Depends(signed_in)]
@@ -100,8 +110,11 @@ def login_form(request: Request, next: str | None = None) -> Response:
 async def login(request: Request) -> Response:
     # The form is read here rather than declared with Form(): the server's control-character
     # guard reads the body first, and a declared form would be parsed before it.
-    form = await request.form()
+    async with request.form() as form:
+        return await _login(request, form)
 
+
+async def _login(request: Request, form: FormData) -> Response:
     def field(name: str, limit: int) -> str:
         value = form.get(name)
         return value[:limit] if isinstance(value, str) else ""
