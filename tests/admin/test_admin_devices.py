@@ -163,3 +163,19 @@ async def test_prune_deletes_only_devices_dead_long_enough(ui: AdminUi, shop: tu
     bad = await browser.post(f"/admin/apps/{app_id}/devices/prune", {"days": "-1"})
     assert bad.status_code == 422
     assert "days:" in bad.text
+
+
+async def test_a_device_file_is_imported_with_row_errors(ui: AdminUi, shop: tuple[int, str]) -> None:
+    app_id = shop[0]
+    browser = await ui.signed_in("root", superuser=True)
+    csv_text = f"provider,token,user,tags\napns,{apns_token(5)},dora,beta;vip\nfcm,,erin,\n"
+    answer = await browser.post(
+        f"/admin/apps/{app_id}/devices/import",
+        files={"devices_file": ("devices.csv", csv_text.encode(), "text/csv")},
+    )
+    assert answer.status_code == 200
+    assert "1 created, 0 updated, 1 refused." in answer.text
+    page = await browser.get(f"/admin/apps/{app_id}/devices", tag="vip")
+    assert apns_token(5)[:24] in page.text
+    missing = await browser.post(f"/admin/apps/{app_id}/devices/import")
+    assert missing.status_code == 422

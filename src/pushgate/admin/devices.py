@@ -180,4 +180,39 @@ def prune(app_id: int, admin: SignedIn) -> Response:
     return redirect(f"{PREFIX}/apps/{app_id}/devices?pruned={pruned}")
 
 
+@router.post("/apps/{app_id}/devices/import")
+async def import_file(app_id: int, admin: SignedIn) -> Response:
+    """Register the devices of an uploaded file: what ``pushgate devices import`` reads (JSON array,
+    JSON lines or CSV), stored by the same registry function as ``POST /v1/devices/import``."""
+    import tempfile
+    from pathlib import Path
+
+    admin.require_app(app_id)
+    upload = admin.upload("devices_file")
+    if upload is None:
+        raise AdminPageError(422, "devices_file: choose a file")
+    suffix = Path(upload.filename or "").suffix.lower()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"devices{suffix if suffix in ('.csv', '.json', '.jsonl', '.ndjson') else ''}"
+        with path.open("wb") as handle:
+            while chunk := await upload.read(1 << 20):
+                handle.write(chunk)
+        result = await run_in_threadpool(_import, admin, app_id, path)
+    with admin.services.db.session(write=False) as session:
+        app = require_app(session, app_id)
+    return render(admin, "imported.html", app=app, result=result)
+
+
+def _import(admin: Admin, app_id: int, path: Any) -> Any:
+    from pushgate.cli.device_files import DeviceFileError, detect_format, read_rows
+    from pushgate.registry import import_devices
+
+    try:
+        rows = read_rows(path, detect_format(path), lambda _n: None)
+        return import_devices(admin.services.db, app_id, rows, policy=admin.services.policy,
+                              default_max_devices=admin.services.settings.max_devices_per_user)
+    except (DeviceFileError, UnicodeDecodeError, ValueError) as exc:
+        raise AdminPageError(422, f"devices_file: {exc}") from None
+
+
 __all__ = ["router"]

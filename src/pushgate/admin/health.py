@@ -47,6 +47,17 @@ class ProviderHealth:
         return self.certificate_expires is not None and self.certificate_expires <= utcnow()
 
 
+def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested objects (an FCM service account) as dotted names, one line each."""
+    out: dict[str, Any] = {}
+    for name, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{name}."))
+        else:
+            out[f"{prefix}{name}"] = value
+    return out
+
+
 def fingerprint(value: Any) -> str:
     text = value if isinstance(value, str) else repr(value)
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -80,7 +91,7 @@ def provider_health(session: Session, app_id: int, cipher: CredentialCipher) -> 
             try:
                 plain = get_credentials(session, app_id, name, cipher=cipher)
                 config = {k: v for k, v in (plain.config if plain else {}).items() if k != PAUSE_KEY}
-                shown = map_secrets(config, lambda _path, value: fingerprint(value))
+                shown = _flat(map_secrets(config, lambda _path, value: fingerprint(value)))
                 certificate = config.get("certificate")
                 if isinstance(certificate, str):
                     expires = certificate_expiry(certificate)
