@@ -112,3 +112,14 @@ async def test_a_superuser_sees_every_app(ui: AdminUi) -> None:
     assert f'href="/admin/apps/{a}"' in listing.text
     assert f'href="/admin/apps/{b}"' in listing.text
     assert (await browser.get(f"/admin/apps/{b}/devices")).status_code == 200
+
+
+async def test_ids_beyond_any_row_are_not_found(ui: AdminUi, shop: tuple[int, str]) -> None:
+    browser = await ui.signed_in("root", superuser=True)
+    huge = 2**70
+    for path in (f"/admin/apps/{huge}", f"/admin/apps/{shop[0]}/devices/{huge}", "/admin/apps/0/sends"):
+        answer = await browser.get(path)
+        assert answer.status_code == 404, path
+    bad_cursor = await browser.get(f"/admin/apps/{shop[0]}/sends", cursor="not-a-cursor")
+    assert bad_cursor.status_code == 422
+    assert "cursor" in bad_cursor.text

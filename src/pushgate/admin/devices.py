@@ -20,7 +20,7 @@ from pushgate.admin.sending import TEST_NOTIFICATION, submit
 from pushgate.admin.web import PREFIX, Admin, AdminPageError, redirect, render
 from pushgate.registry import ValidationError, delete_device, device_deliveries, get_device, require_app
 from pushgate.registry.admin_queries import DeviceQuery, prune_devices, search_devices
-from pushgate.registry.constants import MAX_TARGET_LIST, Platform, ProviderName
+from pushgate.registry.constants import MAX_ID, MAX_TARGET_LIST, Platform, ProviderName
 from pushgate.registry.models import utcnow
 from pushgate.server.device_patch import patch_device
 from pushgate.server.schemas import DevicePatch
@@ -73,7 +73,7 @@ def devices_page(
 
 
 def _device(admin: Admin, session: Any, app_id: int, device_id: int) -> Any:
-    device = get_device(session, app_id, device_id)
+    device = get_device(session, app_id, device_id) if 0 < device_id <= MAX_ID else None
     if device is None:  # missing, or another app's: the same answer
         raise AdminPageError(404, "no such device")
     return device

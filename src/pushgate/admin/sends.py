@@ -21,6 +21,7 @@ from pushgate.admin.web import PREFIX, Admin, AdminPageError, redirect, render
 from pushgate.registry import (
     SendStatus,
     SendStatusView,
+    ValidationError,
     device_tokens,
     get_send,
     get_send_status,
@@ -44,7 +45,10 @@ def sends_page(app_id: int, admin: SignedIn, status: Text = None, cursor: Text =
     chosen = status if status in {s.value for s in SendStatus} else None
     with admin.services.db.session(write=False) as session:
         app = require_app(session, app_id)
-        page = list_sends(session, app_id, status=chosen, cursor=cursor, limit=PAGE_SIZE)
+        try:
+            page = list_sends(session, app_id, status=chosen, cursor=cursor, limit=PAGE_SIZE)
+        except ValidationError as exc:
+            raise AdminPageError(422, f"{exc.field}: {exc.message}") from None
     return render(admin, "sends.html", app=app, sends=page.items, next_cursor=page.next_cursor,
                   status=chosen or "", statuses=[s.value for s in SendStatus])
 
@@ -68,7 +72,10 @@ def send_page(
         send = get_send(session, send_id)
         reasons = outcomes_by_reason(session, send_id)
         timeline = delivery_timeline(session, send_id)
-        page = list_deliveries(session, send_id, status=chosen, cursor=cursor, limit=PAGE_SIZE)
+        try:
+            page = list_deliveries(session, send_id, status=chosen, cursor=cursor, limit=PAGE_SIZE)
+        except ValidationError as exc:
+            raise AdminPageError(422, f"{exc.field}: {exc.message}") from None
         tokens = device_tokens(session, [row.device_id for row in page.items])
     shown_tokens = {device_id: shorten_token(token) for device_id, token in tokens.items()}
     return render(admin, "send.html", app=app, send=view, notification=send.notification if send else {},

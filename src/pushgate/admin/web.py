@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.datastructures import FormData, UploadFile
 
 from pushgate.registry.admin_users import ActiveSession
+from pushgate.registry.constants import MAX_ID
 from pushgate.service.components import Services
 
 PREFIX = "/admin"
@@ -67,7 +68,7 @@ class Admin:
 
     def require_app(self, app_id: int) -> int:
         """``app_id`` when this admin may see it; 404 otherwise (the same as a missing app)."""
-        if not self.session.may_see(app_id):
+        if not 0 < app_id <= MAX_ID or not self.session.may_see(app_id):
             raise AdminPageError(404, "no such app")
         return app_id
 
