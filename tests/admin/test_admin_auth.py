@@ -43,6 +43,8 @@ async def test_the_right_password_signs_in_and_the_wrong_one_does_not(ui: AdminU
     assert "path=/admin" in cookie
     overview = await browser.get("/admin/")
     assert overview.status_code == 200
+    assert "frame-ancestors 'none'" in overview.headers["content-security-policy"]
+    assert overview.headers["cache-control"] == "no-store"
     assert "alice" in overview.text
     assert "(superuser)" in overview.text
 
