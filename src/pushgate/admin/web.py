@@ -7,19 +7,22 @@ by the server itself, so the UI works offline and needs no build step.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.datastructures import FormData, UploadFile
 
 from pushgate.registry.admin_users import ActiveSession
 from pushgate.registry.constants import MAX_ID
 from pushgate.service.components import Services
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 PREFIX = "/admin"
 # Every page: scripts and styles from the server only, never framed (clickjacking), not cached
@@ -32,8 +35,6 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-_ENV = Environment(loader=PackageLoader("pushgate.admin", "templates"),
-                   autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True)
 
 
 def _when(value: datetime | None) -> str:
@@ -46,9 +47,17 @@ def _number(value: int | float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
 
 
-_ENV.filters["when"] = _when
-_ENV.filters["number"] = _number
-_ENV.filters["percent"] = lambda value: f"{100 * value:.1f}%"
+@functools.cache
+def _environment() -> Environment:
+    """The templates, loaded on the first page: an idle server that nobody signs in to pays nothing."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    environment = Environment(loader=PackageLoader("pushgate.admin", "templates"), trim_blocks=True,
+                              autoescape=select_autoescape(default=True), lstrip_blocks=True)
+    environment.filters["when"] = _when
+    environment.filters["number"] = _number
+    environment.filters["percent"] = lambda value: f"{100 * value:.1f}%"
+    return environment
 
 
 class AdminPageError(Exception):
@@ -110,7 +119,8 @@ def render(admin: Admin | None, template: str, code: int = 200, **context: Any) 
         "query": admin.request.query_params if admin is not None else {},
         **context,
     }
-    return HTMLResponse(_ENV.get_template(template).render(values), status_code=code, headers=PAGE_HEADERS)
+    page = _environment().get_template(template).render(values)
+    return HTMLResponse(page, status_code=code, headers=PAGE_HEADERS)
 
 
 def redirect(path: str) -> RedirectResponse:
