@@ -56,6 +56,8 @@ async def test_another_apps_pages_are_not_found(ui: AdminUi, two_apps: tuple[int
         f"/admin/apps/{a}/devices/{device_b}",
         f"/admin/apps/{a}/sends/{send_b}",
         f"/admin/apps/{a}/sends/{send_b}/status.json",
+        f"/admin/apps/{a}/sends/{send_b}/deliveries/{device_b}",
+        f"/admin/apps/{b}/sends/{send_b}/deliveries/{device_b}",
         "/admin/apps/999999",
     ):
         answer = await browser.get(path)

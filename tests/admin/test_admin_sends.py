@@ -80,6 +80,12 @@ async def test_a_sends_page_breaks_outcomes_down(ui: AdminUi, shop: tuple[int, s
     dead = await browser.get(f"/admin/apps/{app_id}/sends/{send_id}", delivery_status="dead")
     shown = set(re.findall(r'/devices/(\d+)">', dead.text))
     assert shown == {str(ids[2]), str(ids[3])}
+    detail = await browser.get(f"/admin/apps/{app_id}/sends/{send_id}/deliveries/{ids[4]}")
+    assert detail.status_code == 200
+    assert "BadDeviceToken" in detail.text
+    assert f'/devices/{ids[4]}">{ids[4]}</a>' in detail.text
+    none = await browser.get(f"/admin/apps/{app_id}/sends/{send_id}/deliveries/{ids[5]}")
+    assert none.status_code == 404  # no outcome recorded for it yet
     status = await browser.get(f"/admin/apps/{app_id}/sends/{send_id}/status.json")
     assert status.json()["dead"] == 2
     assert status.json()["running"] is True

@@ -23,14 +23,15 @@ from pushgate.registry import (
     SendStatusView,
     ValidationError,
     device_tokens,
+    get_device,
     get_send,
     get_send_status,
     list_deliveries,
     list_sends,
     require_app,
 )
-from pushgate.registry.admin_queries import delivery_timeline, outcomes_by_reason
-from pushgate.registry.constants import ACTIVE_SEND_STATUSES, DeliveryStatus
+from pushgate.registry.admin_queries import delivery_timeline, get_delivery, outcomes_by_reason
+from pushgate.registry.constants import ACTIVE_SEND_STATUSES, MAX_ID, DeliveryStatus
 from pushgate.server.routes.sends import shorten_token
 from pushgate.service.cancel import cancel_and_settle
 
@@ -95,6 +96,22 @@ def send_status(app_id: int, send_id: str, admin: SignedIn) -> Response:
         shown[name] = shown[name].isoformat() if shown[name] is not None else None
     shown["running"] = view.status in ACTIVE_SEND_STATUSES
     return JSONResponse(shown, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/apps/{app_id}/sends/{send_id}/deliveries/{device_id}")
+def delivery_page(app_id: int, send_id: str, device_id: int, admin: SignedIn) -> Response:
+    """One delivery: its outcome, the provider's reason and message id, its device, what was sent."""
+    admin.require_app(app_id)
+    with admin.services.db.session(write=False) as session:
+        app = require_app(session, app_id)
+        view = _owned(admin, session, app_id, send_id)
+        delivery = get_delivery(session, send_id, device_id) if 0 <= device_id <= MAX_ID else None
+        if delivery is None:
+            raise AdminPageError(404, "no such delivery")
+        device = get_device(session, app_id, device_id)
+        send = get_send(session, send_id)
+        return render(admin, "delivery.html", app=app, send=view, delivery=delivery, device=device,
+                      notification=send.notification if send else {})
 
 
 @router.post("/apps/{app_id}/sends/{send_id}/cancel")

@@ -89,6 +89,11 @@ def prune_devices(session: Session, app_id: int, *, dead_days: int, now: datetim
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def get_delivery(session: Session, send_id: str, device_id: int) -> Delivery | None:
+    """One device's outcome in a send (the caller checks the send is the admin's app's)."""
+    return session.get(Delivery, (send_id, device_id))
+
+
 @dataclass(frozen=True, slots=True)
 class ReasonCount:
     status: str
@@ -192,6 +197,7 @@ __all__ = [
     "TimeBucket",
     "delivery_timeline",
     "device_counts",
+    "get_delivery",
     "outcomes_by_reason",
     "prune_devices",
     "recent_activity",
