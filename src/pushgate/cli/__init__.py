@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from pushgate.cli.admin import register as register_admin_commands
+from pushgate.cli.admin_users import admin_user_commands
 from pushgate.cli.library_demo import library_demo
 from pushgate.cli.server_cmds import register as register_server_commands
 from pushgate.cli.simulate import simulate
@@ -27,6 +28,7 @@ app.command("simulate")(simulate)
 app.command("library-demo")(library_demo)
 register_server_commands(app)
 register_admin_commands(app)
+app.add_typer(admin_user_commands, name="admin")
 
 
 def _print_version(value: bool) -> None:

@@ -85,6 +85,10 @@ def create_app(
     errors.install(app)
     for router, answers in ROUTERS:
         app.include_router(router, responses=answers)
+    if settings.admin_ui:
+        from pushgate.admin import install as install_admin_ui
+
+        install_admin_ui(app)  # the web UI at /admin (docs/admin.md)
     app.add_middleware(InternalErrorMiddleware)  # innermost: sees the route's exceptions first
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)

@@ -3,7 +3,8 @@
 ``curl -d '{...}'`` sends ``Content-Type: application/x-www-form-urlencoded``
 unless told otherwise, and FastAPI then hands the route the raw bytes
 ("Input should be a valid dictionary…"), which says nothing about the
-real problem. The API has no form routes, so a body sent as a form or as
+real problem. The API has no form routes (the admin UI under ``/admin``
+posts real forms and is left alone), so a body sent as a form or as
 plain text, or without a type, is read as JSON (and answered 422 naming
 ``body`` if it is not JSON); any other non-JSON type is 415 naming the
 ``Content-Type`` header.
@@ -26,7 +27,7 @@ class JsonBodyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS or _admin_ui(scope):
             await self.app(scope, receive, send)
             return
         headers = list(scope.get("headers", ()))
@@ -51,6 +52,12 @@ class JsonBodyMiddleware:
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _admin_ui(scope: Scope) -> bool:
+    """The admin UI's pages post HTML forms (pushgate.admin), not JSON."""
+    path: str = scope.get("path", "")
+    return path == "/admin" or path.startswith("/admin/")
 
 
 def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:

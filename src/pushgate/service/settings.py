@@ -103,6 +103,13 @@ class Settings(BaseModel):
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    # Admin web UI at /admin (docs/admin.md): session lifetime, and the lock-out after
+    # repeated wrong passwords (that many in a row lock the account for admin_lockout_minutes).
+    admin_ui: bool = True
+    admin_session_hours: float = Field(default=12.0, gt=0)
+    admin_max_failed_logins: int = Field(default=5, ge=1)
+    admin_lockout_minutes: float = Field(default=15.0, gt=0)
+
     @field_validator("previous_secret_keys", mode="before")
     @classmethod
     def _one_previous_key(cls, value: Any) -> Any:

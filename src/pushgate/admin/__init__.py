@@ -1,0 +1,37 @@
+"""The admin web UI at ``/admin``, served by ``pushgate serve`` in the same process.
+
+Server-rendered pages (Jinja2) with a little plain script, assets shipped
+in the package: no build step, works offline. Pages read and write through
+the registry and service functions the HTTP API uses — submitting a send,
+cancelling it, storing credentials, issuing keys, changing devices — so
+there is one copy of each rule. Sign-in, sessions, CSRF, lock-out and
+per-app scoping are in :mod:`pushgate.admin.auth`; docs/admin.md has the
+operator's guide.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from pushgate.admin import apps, auth, compose, devices, overview, sends
+from pushgate.admin.web import PREFIX, AdminPageError, LoginRequired, login_required, page_error
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    """Add the admin pages, their assets and their error pages to the API's application."""
+    for module in (auth, overview, apps, devices, compose, sends):
+        app.include_router(module.router)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="admin-static")
+    app.add_api_route(PREFIX, lambda: RedirectResponse(PREFIX + "/", status_code=307),
+                      include_in_schema=False)
+    app.add_exception_handler(AdminPageError, page_error)
+    app.add_exception_handler(LoginRequired, login_required)
+
+
+__all__ = ["install"]
