@@ -2,7 +2,7 @@
 
 Random expressions over a small tag alphabet, random devices (tags of their
 own, and some with a user who has tags): the devices the database selects
-are exactly those whose device tags ∪ user tags satisfy ``evaluate``. The
+are exactly those whose device tags and user tags together satisfy ``evaluate``. The
 same expression through a send's target (``count_audience``) counts the
 same devices.
 """
@@ -56,8 +56,8 @@ def store(database: Database, app_id: int, specs: list[DeviceSpec]) -> list[int]
                     connection.execute(sa.insert(user_tags_table).values(user_id=user_id, tag=tag))
             token = f"token-{next(_tokens)}"
             device_id = connection.execute(sa.insert(devices_table).values(
-                app_id=app_id, provider="fcm", token=token, token_hash=hashlib.sha256(token.encode()).digest(),
-                user_id=user_id, active=True,
+                app_id=app_id, provider="fcm", token=token, user_id=user_id, active=True,
+                token_hash=hashlib.sha256(token.encode()).digest(),
             ).returning(devices_table.c.id)).scalar_one()
             for tag in device_tags:
                 connection.execute(sa.insert(device_tags_table).values(device_id=device_id, tag=tag))
@@ -119,7 +119,9 @@ def test_opted_out_users_are_not_reached(database: Database, app_id: int) -> Non
     ("a &&", "target.tags", 4),
     (["ok", "(b"], "target.tags[1]", 2),
 ])
-def test_a_bad_expression_is_refused_naming_field_and_position(tags: object, field: str, position: int) -> None:
+def test_a_bad_expression_is_refused_naming_field_and_position(
+    tags: object, field: str, position: int
+) -> None:
     with pytest.raises(ValidationError) as caught:
         Target.parse({"all": True, "tags": tags})
     assert caught.value.field == field

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pushgate.targeting import And, Not, Or, ParseError, Tag, evaluate, parse_expression, parse_expressions, to_text
+from pushgate.targeting import (
+    And,
+    Not,
+    Or,
+    ParseError,
+    Tag,
+    evaluate,
+    parse_expression,
+    parse_expressions,
+    to_text,
+)
 from pushgate.targeting.tag_expr import MAX_DEPTH, Expr
 
 PUSHPAD_EXAMPLE = "zip_code:28865 && !optout:local_events || friend_of:Organizer123"
@@ -64,23 +76,31 @@ def test_a_list_error_names_the_element() -> None:
     assert (caught.value.index, caught.value.position) == (1, 4)
 
 
+def _attempt(parse: Callable[[], Expr]) -> Expr | ParseError:
+    """The tree, or the ParseError; any other exception propagates and fails the test."""
+    try:
+        return parse()
+    except ParseError as exc:
+        return exc
+
+
 @given(st.text(max_size=60) | st.text(alphabet="ab &|!() \t", max_size=60))
 def test_any_string_parses_or_fails_with_a_position(text: str) -> None:
-    try:
-        expr = parse_expression(text)
-    except ParseError as exc:
-        assert 0 <= exc.position <= len(text)
+    outcome = _attempt(lambda: parse_expression(text))
+    if isinstance(outcome, ParseError):
+        assert 0 <= outcome.position <= len(text)
     else:
-        assert isinstance(expr, Tag | Not | And | Or)
-        assert parse_expression(to_text(expr)) == expr  # what to_text writes parses back the same
+        assert isinstance(outcome, Tag | Not | And | Or)
+        assert parse_expression(to_text(outcome)) == outcome  # what to_text writes parses back the same
 
 
 @given(st.lists(st.text(max_size=20), max_size=5))
 def test_any_list_parses_or_fails_with_an_index(texts: list[str]) -> None:
-    try:
-        parse_expressions(texts)
-    except ParseError as exc:
-        assert exc.index is None or 0 <= exc.index < len(texts)
+    outcome = _attempt(lambda: parse_expressions(texts))
+    if isinstance(outcome, ParseError):
+        assert outcome.index is None or 0 <= outcome.index < len(texts)
+    else:
+        assert isinstance(outcome, Tag | Not | And | Or)
 
 
 TAG_NAMES = ["a", "b", "c", "zip:1", "opt-out_x"]

@@ -148,6 +148,10 @@ def to_text(expr: Expr) -> str:
     return " || ".join(f"({to_text(o)})" if isinstance(o, Or) else to_text(o) for o in expr.operands)
 
 
+def _in_tag(char: str) -> bool:
+    return not char.isspace() and char not in OPERATOR_CHARACTERS
+
+
 def _literal(text: str) -> Tag:
     name = text.strip()
     if len(name) > MAX_TAG_LENGTH:
@@ -217,7 +221,7 @@ class _Parser:
         if char in OPERATOR_CHARACTERS:
             raise ParseError(f"unexpected {self._what()}; expected a tag, ! or (", start)
         end = start
-        while end < len(self.text) and not self.text[end].isspace() and self.text[end] not in OPERATOR_CHARACTERS:
+        while end < len(self.text) and _in_tag(self.text[end]):
             end += 1
         name = self.text[start:end]
         if any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
