@@ -57,6 +57,7 @@ from pushgate.registry import (
     send_id_for_key,
     unknown_users,
 )
+from pushgate.registry.app_defaults import apply_defaults, notification_defaults
 from pushgate.registry.audience import reached_users
 from pushgate.registry.models import utcnow
 from pushgate.service.admission import admit
@@ -126,6 +127,8 @@ def submit_send(
     """
     now = now or utcnow()
     parsed = Target.parse(target)
+    with db.session(write=False) as session:  # the app's defaults fill what the send leaves out
+        notification = apply_defaults(notification, notification_defaults(session, app_id))
     if notification.expiration is not None and notification.expiration <= now:
         raise ValidationError("notification.expiration", "is already in the past")
     if idempotency_key is not None:
