@@ -345,3 +345,4 @@ __all__ = [
     "redact_config",
     "utcnow",
 ]
+from pushgate.registry import pushpad_tables as _pushpad_tables  # noqa: E402, F401  (registers its tables)
