@@ -31,6 +31,7 @@ from pushgate.registry import CredentialCipher, Database
 from pushgate.server import docs, errors
 from pushgate.server.content_type import JsonBodyMiddleware
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
+from pushgate.server.pushpad import pushpad_router
 from pushgate.server.routes import ROUTERS
 from pushgate.server.text_guard import reject_control_characters
 from pushgate.service.components import Services, open_queue, schema_head, validation_policy
@@ -85,6 +86,8 @@ def create_app(
     errors.install(app)
     for router, answers in ROUTERS:
         app.include_router(router, responses=answers)
+    if settings.pushpad_api_prefix:
+        app.include_router(pushpad_router(settings.pushpad_api_prefix))
     app.add_middleware(InternalErrorMiddleware)  # innermost: sees the route's exceptions first
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)

@@ -92,6 +92,9 @@ class Settings(BaseModel):
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    # The Pushpad-compatible REST API (docs/pushpad.md) is served under this path; None: off.
+    pushpad_api_prefix: str | None = Field(default="/pushpad/api/v1", pattern=r"^/[A-Za-z0-9/_.-]*$")
+
     @field_validator("previous_secret_keys", mode="before")
     @classmethod
     def _one_previous_key(cls, value: Any) -> Any:
