@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from pushgate.planner.fanout import fan_out
 from tests.server.api_helpers import Api, Tenant, fcm_token
 
 HELLO = {"title": "Hello", "body": "World"}
@@ -70,3 +72,42 @@ async def test_audience_counts_without_sending(api: Api, shop: Tenant) -> None:
     assert (refused.status_code, refused.json()["error"]["field"]) == (422, "body.tags")
     sends = await api.client.get("/v1/sends", headers=shop.headers)
     assert sends.json()["items"] == []
+
+
+async def test_a_local_time_send_is_one_scheduled_send_per_zone_group(api: Api, shop: Tenant) -> None:
+    await api.client.put("/v1/app/defaults", headers=shop.headers, json={"timezone": "Europe/Berlin"})
+    zones = (("paris", "Europe/Paris"), ("rome", "Europe/Rome"), ("tokyo", "Asia/Tokyo"))
+    for number, (user, zone) in enumerate(zones):
+        answer = await api.client.put(f"/v1/users/{user}", headers=shop.headers, json={"timezone": zone})
+        assert answer.status_code in (200, 201), answer.text
+        await api.device(shop, provider="fcm", token=fcm_token(number), user=user, tags=["news"])
+    await api.device(shop, provider="fcm", token=fcm_token(10), tags=["news"])  # no zone: Berlin's
+    await api.device(shop, provider="fcm", token=fcm_token(11), timezone="Asia/Tokyo")  # not tagged
+    answer = await api.client.post("/v1/sends", headers=shop.headers, json={
+        "notification": HELLO, "target": {"all": True, "tags": "news"}, "local_time": "09:00"})
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+    assert (accepted["local_time"], accepted["targeted"]) == ("09:00", 4)
+    groups = {tuple(send["timezones"]): send for send in accepted["sends"]}
+    assert set(groups) == {("Europe/Berlin", "Europe/Paris", "Europe/Rome"), ("Asia/Tokyo",)}
+    assert groups[("Asia/Tokyo",)]["devices"] == 1
+    for send in accepted["sends"]:
+        local = datetime.fromisoformat(send["send_at"].replace("Z", "+00:00"))
+        zone = ZoneInfo(send["timezones"][0])
+        assert (local.astimezone(zone).hour, local.astimezone(zone).minute) == (9, 0)
+        assert local > datetime.now(UTC)
+        status = await api.client.get(f"/v1/sends/{send['id']}", headers=shop.headers)
+        assert status.json()["status"] == "queued"
+    # Fan-out at the group's time reaches exactly that group's devices.
+    european = groups[("Europe/Berlin", "Europe/Paris", "Europe/Rome")]
+    assert fan_out(api.db, api.queue, european["id"]).targeted == 3
+
+
+async def test_local_time_and_send_at_are_exclusive(api: Api, shop: Tenant) -> None:
+    later = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    answer = await api.client.post("/v1/sends", headers=shop.headers, json={
+        "notification": HELLO, "target": {"all": True}, "local_time": "09:00", "send_at": later})
+    assert (answer.status_code, answer.json()["error"]["field"]) == (422, "body.local_time")
+    answer = await api.client.post("/v1/sends", headers=shop.headers, json={
+        "notification": HELLO, "target": {"all": True}, "local_time": "9am"})
+    assert answer.status_code == 422

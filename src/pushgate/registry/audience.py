@@ -13,11 +13,18 @@ reached by the notification").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from pushgate.registry.fanout_queries import COUNT_SLICE, audience_filters, count_audience, list_condition
+from pushgate.registry.fanout_queries import (
+    COUNT_SLICE,
+    audience_filters,
+    count_audience,
+    list_condition,
+    zone_of_device,
+)
 from pushgate.registry.models import devices_table, users_table
 from pushgate.registry.targets import Target
 
@@ -55,6 +62,22 @@ def measure_audience(session: Session, app_id: int, target: Target) -> AudienceC
     return AudienceCount(devices, len(owners))
 
 
+def audience_zones(session: Session, app_id: int, target: Target) -> dict[str, int]:
+    """Devices the target reaches now, counted by time zone (``zone_of_device``; "": none set)."""
+    conditions = audience_filters(app_id, target)
+    zone = zone_of_device()
+    slices: list[list[Any]] = [[]] if target.audience == "all" else [
+        list(target.values[start:start + COUNT_SLICE]) for start in range(0, len(target.values), COUNT_SLICE)]
+    counts: dict[str, int] = {}
+    for piece in slices:
+        extra = [list_condition(app_id, target.audience, piece)] if piece else []
+        for name, devices in session.execute(
+            select(zone, func.count()).where(*conditions, *extra).group_by(zone)
+        ):
+            counts[str(name)] = counts.get(str(name), 0) + int(devices)
+    return counts
+
+
 def reached_users(session: Session, app_id: int, target: Target) -> list[str]:
     """Of a ``users`` target's ids, those with a device the send reaches, in the request's order."""
     if target.audience != "users":
@@ -70,4 +93,4 @@ def reached_users(session: Session, app_id: int, target: Target) -> list[str]:
     return [uid for uid in target.values if uid in reached]
 
 
-__all__ = ["AudienceCount", "measure_audience", "reached_users"]
+__all__ = ["AudienceCount", "audience_zones", "measure_audience", "reached_users"]

@@ -151,6 +151,8 @@ def audience_filters(app_id: int, target: Target) -> list[ColumnElement[bool]]:
     expression = target.tag_expression
     if expression is not None:
         conditions.append(tag_condition(expression))
+    if target.timezones is not None:
+        conditions.append(zone_of_device().in_(target.timezones))
     topics = [OPT_OUT_ALL] + ([target.topic] if target.topic else [])
     conditions.append(or_(
         _d.user_id.is_(None),
@@ -158,6 +160,12 @@ def audience_filters(app_id: int, target: Target) -> list[ColumnElement[bool]]:
                             user_optouts_table.c.topic.in_(topics))),
     ))
     return conditions
+
+
+def zone_of_device() -> ColumnElement[str]:
+    """A device's time zone for local-time sends: its user's, else its own, else "" (the app's)."""
+    users_zone = select(users_table.c.timezone).where(users_table.c.id == _d.user_id).scalar_subquery()
+    return func.coalesce(users_zone, _d.timezone, "")
 
 
 def _next_batch(
@@ -229,5 +237,5 @@ def list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnElemen
 
 __all__ = [
     "COUNT_SLICE", "FANNING", "Batch", "FanoutStep", "PlanBatch", "advance_fanout", "audience_filters",
-    "count_audience", "list_condition",
+    "count_audience", "list_condition", "zone_of_device",
 ]

@@ -35,11 +35,11 @@ from pushgate.registry._errors import ValidationError
 from pushgate.registry.constants import MAX_ID, MAX_TARGET_LIST, Platform, ProviderName
 from pushgate.registry.tag_expressions import parse_tags_field
 from pushgate.registry.text import check_name
-from pushgate.registry.validation import validate_choice
+from pushgate.registry.validation import validate_choice, validate_timezone
 from pushgate.targeting.tag_expr import Expr, parse_expressions
 
 AUDIENCES = ("tokens", "device_ids", "users", "all")
-FILTERS = ("platforms", "providers", "tags", "topic")
+FILTERS = ("platforms", "providers", "tags", "topic", "timezones")
 FCM_AUDIENCES = ("topic", "condition")  # resolved by FCM: one request, one delivery row
 MAX_FCM_TOPIC_LENGTH = 900  # firebase.google.com/docs/cloud-messaging/send-message#send-messages-to-topics
 
@@ -52,6 +52,9 @@ class Target:
     providers: tuple[str, ...] | None = None
     tags: tuple[str, ...] | None = None  # tag expressions, OR-ed
     topic: str | None = None
+    # Local-time sends (docs/targeting.md §5): only devices whose zone — the user's, else the
+    # device's — is one of these; "" stands for devices with neither (the app's zone).
+    timezones: tuple[str, ...] | None = None
 
     @property
     def tag_expression(self) -> Expr | None:
@@ -92,6 +95,7 @@ class Target:
             providers=_choices(target.get("providers"), ProviderName, "target.providers"),
             tags=_tags(target.get("tags")),
             topic=_topic(target.get("topic")),
+            timezones=_timezones(target.get("timezones")),
         )
 
     @classmethod
@@ -171,6 +175,14 @@ def _tags(value: Any) -> tuple[str, ...] | None:
         raise ValidationError("target.tags", "a tag expression or a list of them")
     parse_tags_field(list(value), "target.tags")
     return tuple(dict.fromkeys(item.strip() for item in value))
+
+
+def _timezones(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not value or not all(isinstance(v, str) for v in value):
+        raise ValidationError("target.timezones", "a non-empty list of IANA zone names")
+    return tuple(dict.fromkeys(validate_timezone(v, "target.timezones") if v else v for v in value))
 
 
 def _topic(value: Any) -> str | None:

@@ -239,6 +239,9 @@ class SendIn(_In):
     notification: Notification
     target: TargetIn
     send_at: AwareDatetime | None = Field(None, description="Deliver later (with a time zone)")
+    local_time: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description=(
+        "Deliver at the next HH:MM in each user's own time zone (the app's for users without one); "
+        "answered with one scheduled send per group of zones (docs/targeting.md)"))
 
 
 class SendAccepted(BaseModel):
