@@ -111,3 +111,14 @@ async def test_local_time_and_send_at_are_exclusive(api: Api, shop: Tenant) -> N
     answer = await api.client.post("/v1/sends", headers=shop.headers, json={
         "notification": HELLO, "target": {"all": True}, "local_time": "9am"})
     assert answer.status_code == 422
+
+
+async def test_device_listing_filters_by_the_same_expression(api: Api, shop: Tenant) -> None:
+    await population(api, shop)
+    listed = await api.client.get("/v1/devices", headers=shop.headers, params={"tags": "events && !vip"})
+    assert [device["token"] for device in listed.json()["items"]] == [fcm_token(1)]
+    either = {"tags": "vip || zip_code:28865"}
+    listed = await api.client.get("/v1/devices", headers=shop.headers, params=either)
+    assert [device["token"] for device in listed.json()["items"]] == [fcm_token(3), fcm_token(4)]
+    refused = await api.client.get("/v1/devices", headers=shop.headers, params={"tags": "a ||"})
+    assert (refused.status_code, refused.json()["error"]["field"]) == (422, "query.tags")

@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from pushgate.errors import Backpressure
-from pushgate.registry import SendStatus
+from pushgate.registry import SendStatus, ValidationError
 from pushgate.registry.apps import require_app
 from pushgate.registry.pushpad_store import (
     list_notifications,
@@ -45,8 +45,12 @@ async def create(
         app_id = caller.project(svc, project_id)
         with svc.db.session(write=False) as session:
             silent = bool(project_attributes(require_app(session, app_id)).get("notifications_silent"))
-        submission = submit_send(svc.db, svc.queue, svc.settings, app_id, body.notification(silent),
-                                 body.target(), send_at=body.due())
+        try:
+            submission = submit_send(svc.db, svc.queue, svc.settings, app_id, body.notification(silent),
+                                     body.target(), send_at=body.due())
+        except ValidationError as exc:  # the target's fields, as Pushpad's body names them
+            field = exc.field.removeprefix("target.").replace("users", "uids", 1)
+            raise ValidationError(field, exc.message) from None
         with svc.db.session() as session:
             number = record_notification(session, app_id, submission.response["id"])
         for queue in submission.queues:
