@@ -29,6 +29,7 @@ from fastapi.concurrency import run_in_threadpool
 from pushgate.queue import Queue
 from pushgate.registry import CredentialCipher, Database
 from pushgate.server import docs, errors
+from pushgate.server.answers import ADMIN_ROUTES
 from pushgate.server.content_type import JsonBodyMiddleware
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
 from pushgate.server.pushpad import pushpad_router
@@ -87,7 +88,7 @@ def create_app(
     for router, answers in ROUTERS:
         app.include_router(router, responses=answers)
     if settings.pushpad_api_prefix:
-        app.include_router(pushpad_router(settings.pushpad_api_prefix))
+        app.include_router(pushpad_router(settings.pushpad_api_prefix), responses=ADMIN_ROUTES)
     app.add_middleware(InternalErrorMiddleware)  # innermost: sees the route's exceptions first
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
