@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import serialization
 from sqlalchemy import delete, func, select, true
 from sqlalchemy.orm import Session
 
-from pushgate.crypto.vapid import VapidKey
 from pushgate.errors import ConfigurationError
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.apps import require_app
@@ -29,6 +27,9 @@ from pushgate.registry.models import App, Device, Send, User
 from pushgate.registry.pushpad_tables import PushpadNotification, PushpadSender
 from pushgate.registry.tag_expressions import tag_condition
 from pushgate.targeting.tag_expr import Expr
+
+if TYPE_CHECKING:  # the crypto stack is imported when a sender is made: an idle server loads none
+    from pushgate.crypto.vapid import VapidKey
 
 PROJECT_KEY = "pushpad"  # the app setting holding the project's own attributes
 SENDER_CIPHER_NAME = "pushpad-sender"  # sealed values are bound to (sender id, this name)
@@ -89,12 +90,16 @@ def delete_sender(session: Session, sender: PushpadSender) -> None:
 
 
 def public_pem(key: VapidKey) -> str:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
 
 
 def _vapid_key(private_key: str | None, public_key: str | None) -> VapidKey:
+    from pushgate.crypto.vapid import VapidKey
+
     if private_key is None:
         if public_key is not None:
             raise ValidationError("vapid_private_key", "required with vapid_public_key")

@@ -20,9 +20,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pushgate.notification import Action, Notification, Priority
-from pushgate.providers.webpush.payload import DEFAULT_TTL
 from pushgate.registry import Device, ValidationError
 from pushgate.registry.models import App, Send
+
+
+def web_push_ttl() -> int:
+    """The TTL a Web Push message gets when none is set (imported here: an idle server loads no
+    send stack)."""
+    from pushgate.providers.webpush.payload import DEFAULT_TTL
+
+    return DEFAULT_TTL
 
 
 def timestamp(value: datetime | None) -> str | None:
@@ -111,7 +118,7 @@ def notification_json(number: int, send: Send) -> dict[str, Any]:
         "id": number, "project_id": send.app_id,
         "title": note.get("title"), "body": note.get("body"), "target_url": note.get("url"),
         "icon_url": note.get("icon"), "badge_url": note.get("badge_image"), "image_url": note.get("image"),
-        "ttl": note.get("ttl", DEFAULT_TTL),
+        "ttl": note.get("ttl", web_push_ttl()),
         "require_interaction": bool(note.get("require_interaction")),
         "silent": bool(webpush.get("silent")), "urgent": note.get("priority") == Priority.HIGH.value,
         "custom_data": note.get("custom_data"), "actions": actions,
@@ -137,7 +144,7 @@ def project_json(app: App, attributes: dict[str, Any], defaults: dict[str, Any])
     return {
         "id": app.id, "sender_id": attributes.get("sender_id"), "name": app.name,
         "website": attributes.get("website"), "icon_url": defaults.get("icon"),
-        "badge_url": defaults.get("badge_image"), "notifications_ttl": defaults.get("ttl", DEFAULT_TTL),
+        "badge_url": defaults.get("badge_image"), "notifications_ttl": defaults.get("ttl", web_push_ttl()),
         "notifications_require_interaction": bool(defaults.get("require_interaction")),
         "notifications_silent": bool(attributes.get("notifications_silent")),
         "created_at": timestamp(app.created_at),
