@@ -66,3 +66,21 @@ async def test_the_prefix_is_a_setting(make_api: MakeApi) -> None:
     off = await make_api(pushpad_api_prefix=None)
     other = await off.tenant("other")
     assert (await off.client.get(f"{BASE}/projects", headers=other.headers)).status_code == 404
+
+
+async def test_a_senders_private_key_is_sealed_at_rest(make_api: MakeApi) -> None:
+    from sqlalchemy import select
+
+    from pushgate.registry.pushpad_tables import PushpadSender
+
+    api = await make_api(secret_key="a-secret-key-of-at-least-32-characters!")
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    made = await api.client.post(f"{BASE}/senders", headers=admin, json={"name": "Main"})
+    assert made.status_code == 201, made.text
+    private = made.json()["vapid_private_key"]
+    body = private.strip().splitlines()[1]
+    with api.db.session(write=False) as session:
+        stored = session.scalars(select(PushpadSender)).one().config
+    assert body not in str(stored)
+    shown = await api.client.get(f"{BASE}/senders/{made.json()['id']}", headers=admin)
+    assert shown.json()["vapid_private_key"] == private
