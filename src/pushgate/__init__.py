@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from pushgate.providers.fcm import FCM
     from pushgate.providers.webpush import Subscription, WebPush
     from pushgate.providers.wns import WNS
+    from pushgate.uid_signature import signature_for
 
 _LAZY = {
     "Blocking": "pushgate.blocking",
@@ -46,6 +47,7 @@ _LAZY = {
     "Subscription": "pushgate.providers.webpush",
     "WebPush": "pushgate.providers.webpush",
     "WNS": "pushgate.providers.wns",
+    "signature_for": "pushgate.uid_signature",
 }
 
 
@@ -85,4 +87,5 @@ __all__ = [
     "TokenResult",
     "TransportError",
     "WebPush",
+    "signature_for",
 ]

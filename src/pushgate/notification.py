@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -129,6 +129,22 @@ class Notification(BaseModel):
     category: str | None = None
     thread_id: str | None = None
 
+    # Web notification options Pushpad users expect (https://pushpad.xyz/docs/rest_api,
+    # notification fields). Web Push only: the service worker reads them from the JSON
+    # (providers/webpush/payload.py); the other providers have no such option. None: not
+    # given, so an app's notification defaults may fill it (docs/pushpad.md).
+    badge_image: str | None = Field(default=None, description=(
+        "Web: the small monochrome image in the status bar (Notification.badge); not the APNs badge count"))
+    require_interaction: bool | None = Field(default=None, description=(
+        "Web: keep the notification on screen until the user acts (Notification.requireInteraction)"))
+    renotify: bool | None = Field(default=None, description=(
+        "Web: alert again when it replaces a notification with the same tag (Notification.renotify)"))
+    starred: bool | None = Field(default=None, description="Bookmark the notification (Pushpad's starred)")
+    custom_data: str | None = Field(default=None, description=(
+        "Web: a string handed to the action handlers in the service worker (Pushpad's custom_data)"))
+    custom_metrics: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=3, description="Up to 3 labels to aggregate statistics by")
+
     # Data and behaviour
     data: dict[str, Any] | None = None
     silent: bool = Field(default=False, description="Background / content-available, no alert")
@@ -191,7 +207,7 @@ class Notification(BaseModel):
         """
         return not (
             self.has_alert or self.silent or self.data or self.badge is not None or self.sound is not None
-            or self.image or self.icon or self.url or self.actions
+            or self.image or self.icon or self.url or self.actions or self.custom_data
             or self.apns or self.fcm or self.webpush or self.wns
         )
 

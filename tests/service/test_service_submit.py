@@ -61,7 +61,7 @@ def test_the_answer_is_the_documented_send_accepted_shape(database: Database) ->
                            {"all": True}, idempotency_key="k", now=now)
     answer = accepted.response
     assert answer == {"id": answer["id"], "status": "queued", "targeted": 0, "send_at": None,
-                      "created_at": "2030-01-02T03:04:05Z"}
+                      "created_at": "2030-01-02T03:04:05Z", "scheduled": 0}
     replay = submit_send(database, queue, settings, app_id, Notification(title="Hi"),
                          {"all": True}, idempotency_key="k", now=now)
     assert (replay.replayed, replay.response) == (True, answer)
@@ -77,4 +77,8 @@ def test_the_answer_serialises_like_the_api_schema() -> None:
     # The unknown users are only part of the answer to a send to users.
     assert Accepted(**fields).to_json() == SendAccepted(**fields).model_dump(mode="json", exclude_unset=True)
     fields.update(unknown_users=["bob"], unknown_user_count=1)
-    assert Accepted(**fields).to_json() == SendAccepted(**fields).model_dump(mode="json")
+    assert Accepted(**fields).to_json() == SendAccepted(**fields).model_dump(mode="json", exclude_unset=True)
+    # Pushpad's fields: the devices (scheduled) and the named users reached (uids).
+    fields.update(targeted=2, scheduled=2, uids=["ann"])
+    assert Accepted(**{k: v for k, v in fields.items() if k != "scheduled"}).to_json() == SendAccepted(
+        **fields).model_dump(mode="json", exclude_unset=True)

@@ -44,6 +44,7 @@ from pushgate.registry.constants import (
 )
 from pushgate.registry.db import insert_ignoring
 from pushgate.registry.models import Device, DeviceTag, User, devices_table, utcnow
+from pushgate.registry.tag_expressions import tag_condition
 from pushgate.registry.text import check_name, check_text
 from pushgate.registry.users import ensure_users, validate_external_id
 from pushgate.registry.validation import (
@@ -56,6 +57,7 @@ from pushgate.registry.validation import (
     validate_timezone,
     validate_token,
 )
+from pushgate.targeting.tag_expr import Expr
 
 _TEXT_LIMITS = {"app_version": 50, "name": 200, "device_id": 200}
 
@@ -357,6 +359,7 @@ def list_devices(
     provider: str | None = None,
     tag: str | None = None,
     active: bool | None = None,
+    expression: Expr | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_PAGE_LIMIT,
 ) -> Page[Device]:
@@ -375,6 +378,8 @@ def list_devices(
         )
     if active is not None:
         query = query.where(Device.active == active)
+    if expression is not None:  # the same SQL a send's fan-out runs
+        query = query.where(tag_condition(expression))
     rows = list(session.scalars(query.order_by(Device.id).limit(limit + 1)))
     return make_page(rows, limit, lambda device: device.id)
 

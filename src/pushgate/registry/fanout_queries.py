@@ -39,14 +39,13 @@ from pushgate.registry.db import Database
 from pushgate.registry.devices import token_hash
 from pushgate.registry.models import (
     UTCDateTime,
-    device_tags_table,
     devices_table,
     sends_table,
     user_optouts_table,
-    user_tags_table,
     users_table,
     utcnow,
 )
+from pushgate.registry.tag_expressions import tag_condition
 from pushgate.registry.targets import Target
 
 COUNT_SLICE = 1000  # list targets are counted in slices of this many values, as fan-out walks them
@@ -139,7 +138,7 @@ def count_audience_by_provider(
     )
     if target.fcm:
         return {ProviderName.FCM.value: 1}  # one request: FCM fans it out to the topic's subscribers
-    conditions = _audience_filters(app_id, target)
+    conditions = audience_filters(app_id, target)
     base = select(_d.provider, func.count()).select_from(devices_table).group_by(_d.provider)
     pieces: list[list[Any] | None] = [None] if target.audience == "all" else [
         list(target.values[start:start + COUNT_SLICE]) for start in range(0, len(target.values), COUNT_SLICE)
@@ -148,24 +147,24 @@ def count_audience_by_provider(
     for piece in pieces:
         where = list(conditions)
         if piece is not None:
-            where.append(_list_condition(app_id, target.audience, piece))
+            where.append(list_condition(app_id, target.audience, piece))
         for provider, count in connection.execute(base.where(*where)):
             counts[provider] = counts.get(provider, 0) + int(count)
     return counts
 
 
-def _audience_filters(app_id: int, target: Target) -> list[ColumnElement[bool]]:
+def audience_filters(app_id: int, target: Target) -> list[ColumnElement[bool]]:
     """Active devices of the app, narrowed by the target's filters, minus opted-out users."""
     conditions: list[ColumnElement[bool]] = [_d.app_id == app_id, _d.active == true()]
     if target.platforms:
         conditions.append(_d.platform.in_(target.platforms))
     if target.providers:
         conditions.append(_d.provider.in_(target.providers))
-    if target.tags:
-        conditions.append(or_(
-            exists().where(device_tags_table.c.device_id == _d.id, device_tags_table.c.tag.in_(target.tags)),
-            exists().where(user_tags_table.c.user_id == _d.user_id, user_tags_table.c.tag.in_(target.tags)),
-        ))
+    expression = target.tag_expression
+    if expression is not None:
+        conditions.append(tag_condition(expression))
+    if target.timezones is not None:
+        conditions.append(zone_of_device().in_(target.timezones))
     topics = [OPT_OUT_ALL] + ([target.topic] if target.topic else [])
     conditions.append(or_(
         _d.user_id.is_(None),
@@ -173,6 +172,12 @@ def _audience_filters(app_id: int, target: Target) -> list[ColumnElement[bool]]:
                             user_optouts_table.c.topic.in_(topics))),
     ))
     return conditions
+
+
+def zone_of_device() -> ColumnElement[str]:
+    """A device's time zone for local-time sends: its user's, else its own, else "" (the app's)."""
+    users_zone = select(users_table.c.timezone).where(users_table.c.id == _d.user_id).scalar_subquery()
+    return func.coalesce(users_zone, _d.timezone, "")
 
 
 def _next_batch(
@@ -186,7 +191,7 @@ def _next_batch(
     """
     if target.fcm:  # one delivery, on the placeholder device id, then done
         return ([(TOPIC_DEVICE_ID, ProviderName.FCM.value)], [1, 0]) if cursor[0] == 0 else ([], cursor)
-    conditions = _audience_filters(app_id, target)
+    conditions = audience_filters(app_id, target)
     if target.audience == "all":
         providers = [p.value for p in PROVIDERS if not target.providers or p.value in target.providers]
         index, after = cursor
@@ -208,7 +213,7 @@ def _next_batch(
         offset += len(piece)
         rows = sorted((provider, device_id) for device_id, provider in _rows(connection, (
             select(_d.id, _d.provider)
-            .where(*conditions, _list_condition(app_id, target.audience, piece))
+            .where(*conditions, list_condition(app_id, target.audience, piece))
             .order_by(_d.provider, _d.id)
         )))
         if rows:
@@ -232,7 +237,7 @@ def _rows(connection: Connection, query: Select[Any]) -> list[Sequence[Any]]:
     return rows
 
 
-def _list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnElement[bool]:
+def list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnElement[bool]:
     if audience == "device_ids":
         return _d.id.in_(piece)
     if audience == "users":
@@ -242,4 +247,7 @@ def _list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnEleme
     return _d.token_hash.in_(hashes)
 
 
-__all__ = ["COUNT_SLICE", "FANNING", "Batch", "FanoutStep", "PlanBatch", "advance_fanout", "count_audience"]
+__all__ = [
+    "COUNT_SLICE", "FANNING", "Batch", "FanoutStep", "PlanBatch", "advance_fanout", "audience_filters",
+    "count_audience", "list_condition", "zone_of_device",
+]

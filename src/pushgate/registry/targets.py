@@ -7,8 +7,10 @@ A target names exactly one audience —
 - ``{"users": [...]}``: every active device of these users (the app's ids),
 - ``{"all": true}``: every active device of the app —
 
-optionally narrowed by ``platforms``, ``providers`` and ``tags`` (any of the
-tags, on the device or its user), and a ``topic``: users who opted out of
+optionally narrowed by ``platforms``, ``providers`` and ``tags`` — a tag
+expression as Pushpad's (``"a && !b || c"``), or a list of them OR-ed (a list
+of plain tags: any of them), matched against the tags of the device and of
+its user (docs/targeting.md) — and a ``topic``: users who opted out of
 that topic, or of everything ("*"), are skipped. Lists are de-duplicated
 (order kept) so the planner can page through them without seeing a device
 twice.
@@ -31,11 +33,13 @@ from typing import Any
 
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.constants import MAX_ID, MAX_TARGET_LIST, Platform, ProviderName
+from pushgate.registry.tag_expressions import parse_tags_field
 from pushgate.registry.text import check_name
-from pushgate.registry.validation import validate_choice, validate_tags
+from pushgate.registry.validation import validate_choice, validate_timezone
+from pushgate.targeting.tag_expr import Expr, parse_expressions
 
 AUDIENCES = ("tokens", "device_ids", "users", "all")
-FILTERS = ("platforms", "providers", "tags", "topic")
+FILTERS = ("platforms", "providers", "tags", "topic", "timezones")
 FCM_AUDIENCES = ("topic", "condition")  # resolved by FCM: one request, one delivery row
 MAX_FCM_TOPIC_LENGTH = 900  # firebase.google.com/docs/cloud-messaging/send-message#send-messages-to-topics
 
@@ -46,8 +50,16 @@ class Target:
     values: tuple[Any, ...] = ()  # the tokens, device ids or user ids ("all": empty)
     platforms: tuple[str, ...] | None = None
     providers: tuple[str, ...] | None = None
-    tags: tuple[str, ...] | None = None
+    tags: tuple[str, ...] | None = None  # tag expressions, OR-ed
     topic: str | None = None
+    # Local-time sends (docs/targeting.md §5): only devices whose zone — the user's, else the
+    # device's — is one of these; "" stands for devices with neither (the app's zone).
+    timezones: tuple[str, ...] | None = None
+
+    @property
+    def tag_expression(self) -> Expr | None:
+        """``tags`` as one tree (None: no tag condition)."""
+        return parse_expressions(list(self.tags)) if self.tags else None
 
     @property
     def fcm(self) -> bool:
@@ -81,8 +93,9 @@ class Target:
             values=values,
             platforms=_choices(target.get("platforms"), Platform, "target.platforms"),
             providers=_choices(target.get("providers"), ProviderName, "target.providers"),
-            tags=tuple(validate_tags(target["tags"], "target.tags")) if target.get("tags") else None,
+            tags=_tags(target.get("tags")),
             topic=_topic(target.get("topic")),
+            timezones=_timezones(target.get("timezones")),
         )
 
     @classmethod
@@ -149,6 +162,27 @@ def _choices(
     if not isinstance(value, list | tuple) or not value:
         raise ValidationError(field, "must be a non-empty list")
     return tuple(dict.fromkeys(validate_choice(item, choices, field).value for item in value))
+
+
+def _tags(value: Any) -> tuple[str, ...] | None:
+    """A tag expression or a list of them, checked (422 naming the position), stored as a list."""
+    if value is None or value == []:
+        return None
+    if isinstance(value, str):
+        parse_tags_field(value, "target.tags")
+        return (value.strip(),)
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise ValidationError("target.tags", "a tag expression or a list of them")
+    parse_tags_field(list(value), "target.tags")
+    return tuple(dict.fromkeys(item.strip() for item in value))
+
+
+def _timezones(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not value or not all(isinstance(v, str) for v in value):
+        raise ValidationError("target.timezones", "a non-empty list of IANA zone names")
+    return tuple(dict.fromkeys(validate_timezone(v, "target.timezones") if v else v for v in value))
 
 
 def _topic(value: Any) -> str | None:

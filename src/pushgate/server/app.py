@@ -29,8 +29,10 @@ from fastapi.concurrency import run_in_threadpool
 from pushgate.queue import Queue
 from pushgate.registry import CredentialCipher, Database
 from pushgate.server import docs, errors
+from pushgate.server.answers import ADMIN_ROUTES
 from pushgate.server.content_type import JsonBodyMiddleware
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
+from pushgate.server.pushpad import pushpad_router
 from pushgate.server.routes import ROUTERS
 from pushgate.server.text_guard import reject_control_characters
 from pushgate.service.components import Services, open_queue, schema_head, validation_policy
@@ -89,6 +91,8 @@ def create_app(
         from pushgate.admin import install as install_admin_ui
 
         install_admin_ui(app)  # the web UI at /admin (docs/admin.md)
+    if settings.pushpad_api_prefix:
+        app.include_router(pushpad_router(settings.pushpad_api_prefix), responses=ADMIN_ROUTES)
     app.add_middleware(InternalErrorMiddleware)  # innermost: sees the route's exceptions first
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)

@@ -222,7 +222,9 @@ class TargetIn(_In):
     all: bool | None = Field(None, description="true: every active device of the app")
     platforms: list[Platform] | None = None
     providers: list[ProviderName] | None = None
-    tags: list[str] | None = Field(None, description="Devices (or their users) with any of these tags")
+    tags: list[str] | str | None = Field(None, description=(
+        "A tag expression as Pushpad's (\"a && !b || c\"; parentheses allowed), or a list of them "
+        "OR-ed; matched against the tags of the device and of its user (docs/targeting.md)"))
     topic: str | None = Field(None, description=(
         "Alone: the FCM topic to send to ([a-zA-Z0-9-_.~%]{1,900}). "
         "With tokens, device_ids, users or all: skip users who opted out of this topic"))
@@ -237,6 +239,9 @@ class SendIn(_In):
     notification: Notification
     target: TargetIn
     send_at: AwareDatetime | None = Field(None, description="Deliver later (with a time zone)")
+    local_time: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description=(
+        "Deliver at the next HH:MM in each user's own time zone (the app's for users without one); "
+        "answered with one scheduled send per group of zones (docs/targeting.md)"))
 
 
 class SendAccepted(BaseModel):
@@ -251,6 +256,10 @@ class SendAccepted(BaseModel):
         None, description="A send to users: the first 100 of those the app never registered (else absent)",
     )
     unknown_user_count: int | None = Field(None, description="A send to users: how many are unknown")
+    scheduled: int | None = Field(None, description=(
+        "Pushpad's name for targeted: the devices the send will reach (absent for a scheduled send)"))
+    uids: list[str] | None = Field(None, description=(
+        "A send to users, not scheduled: those of them it reaches (Pushpad's deliver_to answer)"))
 
 
 class SendStatusOut(BaseModel):

@@ -109,6 +109,8 @@ class Settings(BaseModel):
     admin_session_hours: float = Field(default=12.0, gt=0)
     admin_max_failed_logins: int = Field(default=5, ge=1)
     admin_lockout_minutes: float = Field(default=15.0, gt=0)
+    # The Pushpad-compatible REST API (docs/pushpad.md) is served under this path; None: off.
+    pushpad_api_prefix: str | None = Field(default="/pushpad/api/v1", pattern=r"^/[A-Za-z0-9/_.-]*$")
 
     @field_validator("previous_secret_keys", mode="before")
     @classmethod

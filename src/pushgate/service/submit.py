@@ -62,6 +62,8 @@ from pushgate.registry import (
     send_id_for_key,
     unknown_users,
 )
+from pushgate.registry.app_defaults import apply_defaults, notification_defaults
+from pushgate.registry.audience import reached_users
 from pushgate.registry.models import utcnow
 from pushgate.service.admission import admit
 from pushgate.service.settings import Settings
@@ -85,12 +87,19 @@ class Accepted:
     # A send to users: those the app never registered (at most SHOWN_UNKNOWN_USERS) and how many.
     unknown_users: list[str] | None = None
     unknown_user_count: int | None = None
+    # Pushpad's answer (https://pushpad.xyz/docs/rest_api): ``uids`` are the named users the
+    # send reaches; neither it nor ``scheduled`` is given for a scheduled send.
+    uids: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         # pydantic's serializer, so datetimes are written exactly as the API's response models write them.
         shown: dict[str, Any] = _ACCEPTED.dump_python(self, mode="json")
         if self.unknown_users is None:  # only sends to users say which are unknown
             del shown["unknown_users"], shown["unknown_user_count"]
+        if self.uids is None:
+            del shown["uids"]
+        if self.targeted is not None:
+            shown["scheduled"] = self.targeted
         return shown
 
 
@@ -123,6 +132,8 @@ def submit_send(
     """
     now = now or utcnow()
     parsed = Target.parse(target)
+    with db.session(write=False) as session:  # the app's defaults fill what the send leaves out
+        notification = apply_defaults(notification, notification_defaults(session, app_id))
     if notification.expiration is not None and notification.expiration <= now:
         raise ValidationError("notification.expiration", "is already in the past")
     if idempotency_key is not None:
@@ -132,15 +143,17 @@ def submit_send(
     scheduled = send_at is not None and send_at > now
     notification.require_content()
     unknown: list[str] | None = None
+    reached: list[str] | None = None
     with db.session(write=False) as session:
         credentials = {row.provider: row.config for row in list_credentials(session, app_id)}
-        reached = count_audience_by_provider(session, app_id, parsed)
-        targeted = None if scheduled else sum(reached.values())
+        by_provider = count_audience_by_provider(session, app_id, parsed)
+        targeted = None if scheduled else sum(by_provider.values())
         if parsed.audience == "users":
             unknown = unknown_users(session, app_id, parsed.values)
+            reached = None if scheduled else reached_users(session, app_id, parsed)
     if parsed.fcm and ProviderName.FCM.value not in credentials:
         raise ValidationError(f"target.{parsed.audience}", "the app has no FCM credentials")
-    check_payloads(notification, credentials, providers=reached, now=now)
+    check_payloads(notification, credentials, providers=by_provider, now=now)
     if parsed.fcm:
         # FCM allows topic and condition messages 2048 bytes, not 4096 (docs/protocols/fcm.md §4.2).
         from pushgate.providers.fcm.payload import TOPIC_LIMIT, build_payload
@@ -157,7 +170,7 @@ def submit_send(
         response = Accepted(
             id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
             unknown_users=None if unknown is None else unknown[:SHOWN_UNKNOWN_USERS],
-            unknown_user_count=None if unknown is None else len(unknown),
+            unknown_user_count=None if unknown is None else len(unknown), uids=reached,
         ).to_json()
         save_response(session, send.id, response)
         queue.enqueue_with(session, [fanout_job(send.id, send_at, max_tries=settings.max_tries)])

@@ -9,14 +9,23 @@ straight through)::
       "title": "…",                   # showNotification's first argument
       "body": "…", "subtitle": "…",
       "icon": url, "image": url,
+      "badge": url,                   # Notification.badge: the small status-bar image
       "app_badge": 3,                 # for navigator.setAppBadge() (Declarative Web Push's name)
       "url": url,                     # open on click (notificationclick)
       "tag": "…",                     # from collapse_key: replaces a shown notification
       "actions": [{"action": id, "title": "…", "icon": url, "url": url}],
       "title_loc_key": …, "title_loc_args": [...], "body_loc_key": …, "body_loc_args": [...],
       "silent": true,                 # a background/data message
+      "require_interaction": true,    # Notification.requireInteraction
+      "renotify": true,               # Notification.renotify
+      "starred": true,                # Pushpad's bookmark flag
+      "custom_data": "…",             # a string for the action handlers (Pushpad's custom_data)
+      "custom_metrics": ["…"],        # up to 3 statistics labels
       "data": {...}                   # the notification's custom data
     }
+
+The keys from ``badge`` to ``custom_metrics`` are the names the browser SDK's
+service worker reads: keep them (docs/pushpad.md).
 
 Absent values are omitted. The ``webpush`` override dict is deep-merged last
 (a ``None`` value deletes a key); its ``headers`` (``TTL``, ``Urgency``,
@@ -107,6 +116,7 @@ def build_json(notification: Notification, body: str | None = None) -> dict[str,
         ("body_loc_args", n.body_loc_args),
         ("icon", n.icon),
         ("image", n.image),
+        ("badge", n.badge_image),
         ("app_badge", n.badge),
         ("url", n.url),
         ("tag", n.collapse_key if n.collapse_key is not None else n.dedupe_id),
@@ -124,6 +134,14 @@ def build_json(notification: Notification, body: str | None = None) -> dict[str,
         ]
     if n.silent:
         payload["silent"] = True
+    for key, flag in (("require_interaction", n.require_interaction), ("renotify", n.renotify),
+                      ("starred", n.starred)):
+        if flag:
+            payload[key] = True
+    if n.custom_data is not None:
+        payload["custom_data"] = n.custom_data
+    if n.custom_metrics:
+        payload["custom_metrics"] = list(n.custom_metrics)
     if n.data:
         payload["data"] = copy.deepcopy(n.data)
     if n.webpush:

@@ -31,6 +31,7 @@ from pushgate.registry import (
 )
 from pushgate.registry.constants import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Platform, ProviderName
 from pushgate.registry.models import utcnow
+from pushgate.registry.tag_expressions import parse_tags_field
 from pushgate.server.deps import AppId, DeviceIdPath, ServicesDep, owned
 from pushgate.server.device_patch import patch_device
 from pushgate.server.errors import ApiError
@@ -81,6 +82,9 @@ def list_(
     platform: Platform | None = None,
     provider: ProviderName | None = None,
     tag: str | None = None,
+    tags: Annotated[str | None, Query(description=(
+        "A tag expression (\"a && !b || c\") over the device's and its user's tags "
+        "(docs/targeting.md)"))] = None,
     active: bool | None = None,
     token: Annotated[str | None, Query(description="Find the device with this token")] = None,
     cursor: str | None = None,
@@ -93,6 +97,7 @@ def list_(
         page = list_devices(
             session, app_id, user=user, platform=platform.value if platform else None,
             provider=provider.value if provider else None, tag=tag, active=active,
+            expression=parse_tags_field(tags, "tags") if tags is not None else None,
             cursor=cursor, limit=limit,
         )
         return Page(items=[DeviceOut.from_device(d) for d in page.items], next_cursor=page.next_cursor)

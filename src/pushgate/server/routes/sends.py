@@ -31,6 +31,7 @@ from pushgate.registry import (
 from pushgate.registry.constants import DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, TOPIC_DEVICE_ID, DeliveryStatus
 from pushgate.server.deps import AppId, ServicesDep, owned
 from pushgate.server.errors import ApiError
+from pushgate.server.local_time_send import local_time_send
 from pushgate.server.schemas import Page, SendAccepted, SendDeliveryOut, SendIn, SendStatusOut
 from pushgate.service.cancel import cancel_and_settle
 from pushgate.service.submit import submit_send
@@ -62,6 +63,8 @@ async def _send(
     idempotency_key: Annotated[str | None, Header(min_length=1, max_length=255)] = None,
 ) -> JSONResponse:
     try:
+        if body.local_time is not None:
+            return await local_time_send(body, app_id, svc, idempotency_key)
         submission = await run_in_threadpool(
             submit_send, svc.db, svc.queue, svc.settings, app_id, body.notification, body.target.to_json(),
             send_at=body.send_at, idempotency_key=idempotency_key,

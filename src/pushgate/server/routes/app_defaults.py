@@ -1,0 +1,82 @@
+"""``/v1/app/defaults`` and ``/v1/app/uid-secret``: what an app sets for its own sends.
+
+- notification defaults (Pushpad's project-level defaults: title, icon,
+  target URL, TTL, …) applied to a send that leaves those fields out;
+- the time zone of users who have none (``local_time`` sends);
+- the key its backend signs user ids with (:mod:`pushgate.uid_signature`),
+  write-only.
+
+See :mod:`pushgate.registry.app_defaults`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from pushgate.registry.app_defaults import (
+    app_timezone,
+    notification_defaults,
+    set_app_defaults,
+    set_uid_secret,
+    uid_secret,
+)
+from pushgate.server.deps import AppId, ServicesDep
+
+router = APIRouter(prefix="/v1/app", tags=["app"])
+
+
+class DefaultsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notification: dict[str, Any] | None = Field(None, description=(
+        "Replaces the notification defaults: title, subtitle, icon, image, badge_image, url, ttl, "
+        "priority, sound, require_interaction, renotify, silent, category"))
+    timezone: str | None = Field(None, description="IANA zone of users without one (local_time sends)")
+
+
+class DefaultsOut(BaseModel):
+    notification: dict[str, Any]
+    timezone: str
+    uid_secret_set: bool = Field(description="Whether signed uids can be checked (the secret is never shown)")
+
+
+class UidSecretIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret: str = Field(min_length=16, max_length=500)
+
+
+def _out(session: Any, app_id: int) -> DefaultsOut:
+    return DefaultsOut(notification=notification_defaults(session, app_id),
+                       timezone=app_timezone(session, app_id),
+                       uid_secret_set=uid_secret(session, app_id) is not None)
+
+
+@router.get("/defaults", response_model=DefaultsOut, summary="The app's notification defaults and time zone")
+def get_defaults(app_id: AppId, svc: ServicesDep) -> DefaultsOut:
+    with svc.db.session(write=False) as session:
+        return _out(session, app_id)
+
+
+@router.put("/defaults", response_model=DefaultsOut, summary="Set notification defaults and/or the time zone")
+def put_defaults(body: DefaultsIn, app_id: AppId, svc: ServicesDep) -> DefaultsOut:
+    with svc.db.session() as session:
+        set_app_defaults(session, app_id, notification=body.notification, timezone=body.timezone)
+        return _out(session, app_id)
+
+
+@router.put("/uid-secret", status_code=204, summary="Set the key user ids are signed with")
+def put_uid_secret(body: UidSecretIn, app_id: AppId, svc: ServicesDep) -> Response:
+    with svc.db.session() as session:
+        set_uid_secret(session, app_id, body.secret)
+    return Response(status_code=204)
+
+
+@router.delete("/uid-secret", status_code=204, summary="Stop checking signed user ids")
+def delete_uid_secret(app_id: AppId, svc: ServicesDep) -> Response:
+    with svc.db.session() as session:
+        set_uid_secret(session, app_id, None)
+    return Response(status_code=204)
