@@ -345,3 +345,6 @@ __all__ = [
     "redact_config",
     "utcnow",
 ]
+
+# Tables of the Web SDK (its settings, the events browsers report): imported so the metadata has them.
+from pushgate.registry import websdk_tables as _websdk_tables  # noqa: E402, F401
