@@ -19,7 +19,7 @@ send's counters, displayed and clicked from the events.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -81,14 +81,15 @@ class ReportedEvent:
 
 
 def record_events(
-    session: Session, events: Sequence[ReportedEvent], *, app_ids: Iterable[int] | None = None,
+    session: Session, events: Sequence[ReportedEvent], *, app_allowed: Callable[[int], bool],
     now: datetime | None = None,
 ) -> tuple[int, list[int]]:
     """Store the events that name a known send and one of its app's devices.
 
-    ``app_ids`` limits them to these apps (the apps whose allowed origins
-    include the reporting page's). Returns (events newly counted, the apps
-    they belong to); unknown sends and endpoints are dropped silently
+    ``app_allowed(app_id)`` decides whether a send's app takes reports from
+    this caller (the route checks the page's origin against the app's allowed
+    origins). Returns (events newly counted, the apps they belong to);
+    unknown sends and endpoints are dropped silently
     (a report is best effort, and its answer must not tell a stranger which
     sends exist).
     """
@@ -100,15 +101,19 @@ def record_events(
     send_apps = dict(session.execute(
         select(Send.id, Send.app_id).where(Send.id.in_({e.send_id for e in events}))
     ).tuples().all())
-    allowed = set(app_ids) if app_ids is not None else None
+    allowed: dict[int, bool] = {}
     hashes = {e.endpoint: token_hash(e.endpoint) for e in events}
     known = set(session.execute(
         select(Device.app_id, Device.token_hash).where(Device.token_hash.in_(set(hashes.values())))
     ).tuples().all())
-    rows = []
+    rows: list[dict[str, Any]] = []
     for event in events:
         app_id = send_apps.get(event.send_id)
-        if app_id is None or (allowed is not None and app_id not in allowed):
+        if app_id is None:
+            continue
+        if app_id not in allowed:
+            allowed[app_id] = app_allowed(app_id)
+        if not allowed[app_id]:
             continue
         if (app_id, hashes[event.endpoint]) not in known:
             continue

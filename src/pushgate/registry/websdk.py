@@ -45,6 +45,7 @@ __all__ = [
     "normalize_origin",
     "origin_allowed",
     "sdk_secret",
+    "vapid_public_key",
 ]
 
 MAX_ORIGINS = 50
@@ -149,3 +150,15 @@ def _new_secret() -> str:
 
 def _seal(cipher: CredentialCipher, app_id: int, secret: str) -> str:
     return str(cipher.seal(app_id, _CIPHER_NAME, {_SECRET_FIELD: secret})[_SECRET_FIELD])
+
+
+def vapid_public_key(session: Session, app_id: int, cipher: CredentialCipher) -> str | None:
+    """The app's VAPID public key (base64url, the ``applicationServerKey`` browsers take), or
+    None when the app has no Web Push credentials."""
+    from pushgate.crypto.vapid import VapidKey
+    from pushgate.registry.apps import get_credentials
+
+    credentials = get_credentials(session, app_id, "webpush", cipher=cipher)
+    if credentials is None:
+        return None
+    return VapidKey.load(str(credentials.config["vapid_private_key"]).strip()).application_server_key

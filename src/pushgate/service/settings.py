@@ -92,6 +92,10 @@ class Settings(BaseModel):
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    # Web SDK: the URL browsers reach this server at (behind a proxy, https://push.example.com);
+    # the SDK and the service worker it serves call it. Unset: the URL of each request.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+
     @field_validator("previous_secret_keys", mode="before")
     @classmethod
     def _one_previous_key(cls, value: Any) -> Any:

@@ -5,7 +5,20 @@ from typing import Any
 from fastapi import APIRouter
 
 from pushgate.server.answers import ADMIN_ROUTES, APP_ROUTES, ID_ROUTES
-from pushgate.server.routes import apps, devices, health, sends, topics, users
+from pushgate.server.routes import (
+    apps,
+    devices,
+    health,
+    public_devices,
+    public_events,
+    public_registration,
+    sdk,
+    sends,
+    stats,
+    topics,
+    users,
+    websdk_app,
+)
 
 # (router, the error answers documented on each of its routes in OpenAPI)
 ROUTERS: tuple[tuple[APIRouter, dict[int | str, dict[str, Any]]], ...] = (
@@ -16,6 +29,12 @@ ROUTERS: tuple[tuple[APIRouter, dict[int | str, dict[str, Any]]], ...] = (
     (users.router, ID_ROUTES),
     (sends.router, ID_ROUTES),
     (topics.router, ID_ROUTES),
+    (websdk_app.router, APP_ROUTES),
+    (stats.router, ID_ROUTES),
+    (public_registration.router, {}),
+    (public_devices.router, ID_ROUTES),
+    (public_events.router, {}),
+    (sdk.router, {}),
 )
 
 __all__ = ["ROUTERS"]
