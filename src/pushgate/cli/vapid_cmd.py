@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -58,7 +59,7 @@ def generate(
         typer.echo(f"{name}: {value}")
 
 
-def _store(reference: str, private_key: str, subject: str, config: str | None) -> None:
+def _store(reference: str, private_key: str, subject: str, config: Path | None) -> None:
     from pushgate.registry import CredentialCipher, set_credentials
 
     settings = load_settings(config)
