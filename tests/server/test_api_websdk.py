@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pushgate.crypto.vapid import VapidKey
 from pushgate.registry import find_device
-from pushgate.uid_signature import signature_for
 from pushgate.registry.websdk import get_web_sdk
+from pushgate.uid_signature import signature_for
 from tests.server.api_helpers import Api, Tenant, make_secrets
 from tests.server.conftest import MakeApi
 from tests.server.websdk_helpers import SITE, page_post, setup_sdk, subscription
@@ -17,13 +17,15 @@ from tests.server.websdk_helpers import SITE, page_post, setup_sdk, subscription
 
 async def test_settings_show_the_secret_once_and_rotate_it(api: Api, shop: Tenant) -> None:
     first = await setup_sdk(api, shop, origins=("https://Shop.Example.com:443/",))
-    assert first.public_id.startswith("pk_") and first.secret.startswith("sk_")
+    assert first.public_id.startswith("pk_")
+    assert first.secret.startswith("sk_")
     shown = await api.client.get("/v1/app/websdk", headers=shop.headers)
     assert shown.json() == {"public_id": first.public_id, "allowed_origins": [SITE],
                             "require_uid_signature": False, "secret": None}
     rotated = await api.client.put("/v1/app/websdk", headers=shop.headers, json={"rotate_secret": True})
     assert rotated.json()["secret"] not in (None, first.secret)
-    assert rotated.json()["public_id"] == first.public_id and rotated.json()["allowed_origins"] == [SITE]
+    assert rotated.json()["public_id"] == first.public_id
+    assert rotated.json()["allowed_origins"] == [SITE]
 
 
 async def test_an_origin_with_a_path_is_refused_naming_the_field(api: Api, shop: Tenant) -> None:
@@ -55,7 +57,8 @@ async def test_only_allowed_origins_may_register(api: Api, shop: Tenant) -> None
         answer = await page_post(api, sdk, "/subscriptions", body, origin=origin)
         assert answer.status_code == 403, origin
         assert answer.json()["error"]["field"] == "header.origin"
-    unknown = await api.client.post("/v1/public/apps/pk_nope/subscriptions", json=body, headers={"Origin": SITE})
+    unknown = await api.client.post("/v1/public/apps/pk_nope/subscriptions", json=body,
+                                    headers={"Origin": SITE})
     assert unknown.status_code == 404
 
 
@@ -67,13 +70,15 @@ async def test_a_page_subscribes_reads_retags_and_unsubscribes(api: Api, shop: T
     assert created.headers["access-control-allow-origin"] == SITE
     assert created.json() == {"subscribed": True, "id": created.json()["id"], "uid": None, "tags": ["news"]}
     again = await page_post(api, sdk, "/subscriptions", {"subscription": sub})
-    assert again.status_code == 200 and again.json()["tags"] == ["news"]
+    assert again.status_code == 200
+    assert again.json()["tags"] == ["news"]
 
     endpoint = {"endpoint": sub["endpoint"]}
     retagged = await page_post(api, sdk, "/subscriptions/tags", {**endpoint, "tags": ["news", "sports"]})
     assert retagged.json()["tags"] == ["news", "sports"]
     bad_tags = await page_post(api, sdk, "/subscriptions/tags", {**endpoint, "tags": [" "]})
-    assert bad_tags.status_code == 422 and bad_tags.json()["error"]["field"] == "body.tags"
+    assert bad_tags.status_code == 422
+    assert bad_tags.json()["error"]["field"] == "body.tags"
     assert bad_tags.headers["access-control-allow-origin"] == SITE  # the page can read why
 
     assert (await page_post(api, sdk, "/subscriptions/status", endpoint)).json()["subscribed"] is True
@@ -93,13 +98,15 @@ async def test_a_uid_needs_its_signature_when_the_app_requires_it(api: Api, shop
         "code": "uid_signature_required", "message": "", "field": "body.uid_signature"}
     forged = await page_post(api, sdk, "/subscriptions", {
         "subscription": sub, "uid": "alice", "uid_signature": signature_for(sdk.secret, "mallory")})
-    assert forged.status_code == 403 and forged.json()["error"]["code"] == "uid_signature_invalid"
+    assert forged.status_code == 403
+    assert forged.json()["error"]["code"] == "uid_signature_invalid"
     with api.db.session(write=False) as session:
         assert find_device(session, shop.id, sub["endpoint"], "webpush") is None  # nothing stored
 
     signed = await page_post(api, sdk, "/subscriptions", {
         "subscription": sub, "uid": "alice", "uid_signature": signature_for(sdk.secret, "alice").upper()})
-    assert signed.status_code == 201 and signed.json()["uid"] == "alice"
+    assert signed.status_code == 201
+    assert signed.json()["uid"] == "alice"
     anonymous = await page_post(api, sdk, "/subscriptions", {"subscription": subscription()})
     assert anonymous.status_code == 201  # no uid: nothing to sign
 
@@ -136,7 +143,8 @@ async def test_the_secret_is_stored_sealed_with_a_secret_key(make_api: MakeApi) 
     sdk = await setup_sdk(api, tenant, require_uid_signature=True)
     with api.db.session(write=False) as session:
         row = get_web_sdk(session, tenant.id)
-        assert row is not None and sdk.secret not in row.secret
+        assert row is not None
+        assert sdk.secret not in row.secret
     signed = await page_post(api, sdk, "/subscriptions", {
         "subscription": subscription(), "uid": "bob", "uid_signature": signature_for(sdk.secret, "bob")})
     assert signed.status_code == 201

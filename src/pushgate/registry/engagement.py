@@ -98,14 +98,14 @@ def record_events(
     if not events:
         return 0, []
     now = now or utcnow()
-    send_apps = dict(session.execute(
+    send_apps: dict[str, int] = {row[0]: row[1] for row in session.execute(
         select(Send.id, Send.app_id).where(Send.id.in_({e.send_id for e in events}))
-    ).tuples().all())
+    )}
     allowed: dict[int, bool] = {}
     hashes = {e.endpoint: token_hash(e.endpoint) for e in events}
-    known = set(session.execute(
+    known = {(row[0], row[1]) for row in session.execute(
         select(Device.app_id, Device.token_hash).where(Device.token_hash.in_(set(hashes.values())))
-    ).tuples().all())
+    )}
     rows: list[dict[str, Any]] = []
     for event in events:
         app_id = send_apps.get(event.send_id)
@@ -161,7 +161,7 @@ def _event_counts(session: Session, send_ids: Sequence[str]) -> dict[str, dict[s
         chunk = send_ids[start:start + 500]
         query = (select(PushEvent.send_id, PushEvent.kind, func.count())
                  .where(PushEvent.send_id.in_(chunk)).group_by(PushEvent.send_id, PushEvent.kind))
-        for send_id, kind, count in session.execute(query).tuples():
+        for send_id, kind, count in session.execute(query):
             found[send_id][kind] = int(count)
     return found
 
