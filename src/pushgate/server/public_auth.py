@@ -7,7 +7,8 @@ No API key travels there (it would be in every visitor's browser). Instead
 - a **browser** request carries ``Origin`` (browsers set it on every
   cross-origin request and on same-origin POSTs, RFC 6454 §7 and the Fetch
   standard), which must be one of the app's allowed origins (403 naming
-  ``header.origin``). Answers to an allowed origin carry
+  ``header.origin``); the one read-only route (the VAPID public key) also
+  answers a same-origin GET, which carries none. Answers to an allowed origin carry
   ``Access-Control-Allow-Origin`` so the page can read them; the SDK sends
   its JSON as ``text/plain``, a CORS "simple request" that needs no
   preflight (the API reads such bodies as JSON, see
@@ -80,6 +81,20 @@ def browser_app(
 
 
 BrowserApp = Annotated[PublicApp, Depends(browser_app)]
+
+
+def reader_app(
+    request: Request, response: Response, svc: ServicesDep,
+    public_id: Annotated[str, Path(description="The app's public id (pk_…)", max_length=40)],
+) -> PublicApp:
+    """A request for public facts (the VAPID public key): a same-origin GET carries no
+    ``Origin`` (Fetch standard), so only an Origin that is present must be allowed."""
+    if request.headers.get("origin") is None:
+        return _public_app(_load(svc, public_id), svc, {})
+    return browser_app(request, response, svc, public_id)
+
+
+ReaderApp = Annotated[PublicApp, Depends(reader_app)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from pushgate.registry.validation import validate_tags
 from pushgate.registry.websdk import vapid_public_key
 from pushgate.server.deps import ServicesDep
 from pushgate.server.errors import ApiError
-from pushgate.server.public_auth import BrowserApp, PublicApp
+from pushgate.server.public_auth import BrowserApp, PublicApp, ReaderApp
 from pushgate.uid_signature import verify
 
 router = APIRouter(prefix="/v1/public/apps/{public_id}", tags=["public: browsers"])
@@ -89,7 +89,7 @@ def _out(device: Device | None) -> WebSubscriptionOut:
 
 
 @router.get("/vapid", response_model=VapidOut, summary="The app's VAPID public key (public)")
-def vapid(app: BrowserApp, svc: ServicesDep) -> VapidOut:
+def vapid(app: ReaderApp, svc: ServicesDep) -> VapidOut:
     with svc.db.session(write=False) as session:
         key = vapid_public_key(session, app.app_id, svc.cipher)
     if key is None:
