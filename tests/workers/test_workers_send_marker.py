@@ -14,5 +14,6 @@ def test_the_marker_joins_the_callers_own_webpush_keys() -> None:
     marked = with_send_marker(note, "send-1")
     assert note.webpush == {"custom_data": "42", "ttl": 60}  # the original is untouched
     message = build_payload(marked)
-    assert json.loads(message.plaintext) == {"title": "Hi", "custom_data": "42", "pushgate": {"send": "send-1"}}
+    assert json.loads(message.plaintext) == {"title": "Hi", "custom_data": "42",
+                                             "pushgate": {"send": "send-1"}}
     assert message.ttl == 60
