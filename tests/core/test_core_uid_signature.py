@@ -44,7 +44,7 @@ def test_a_token_from_any_jwt_library_works_and_its_limits_hold() -> None:
     foreign = jwt.encode({"sub": "bob", "aud": "pushgate:pk_app", "iat": now, "exp": now + 60}, SECRET,
                          algorithm="HS256")
     assert verify_user_token(foreign, SECRET, "pk_app") == "bob"
-    unsigned = jwt.encode({"sub": "bob", "aud": "pushgate:pk_app", "exp": now + 60}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": "bob", "aud": "pushgate:pk_app", "exp": now + 60}, "", algorithm="none")
     with pytest.raises(UserTokenError):
         verify_user_token(unsigned, SECRET, "pk_app")
     forever = jwt.encode({"sub": "bob", "aud": "pushgate:pk_app", "iat": now, "exp": now + MAX_TTL + 60},

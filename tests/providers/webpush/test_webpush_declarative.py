@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pushgate.errors import InvalidNotification
-from pushgate.notification import Notification
+from pushgate.notification import Action, Notification
 from pushgate.providers.webpush.payload import build_payload
 
 
@@ -20,8 +20,7 @@ def test_the_declarative_form_carries_title_navigate_and_the_rest() -> None:
     note = Notification(
         title="Sale", body="50% off", url="https://shop.example/sale", icon="https://shop.example/i.png",
         image="https://shop.example/big.png", badge=3, collapse_key="sale",
-        actions=[{"id": "buy", "title": "Buy", "url": "https://shop.example/buy"},
-                 {"id": "no", "title": "No"}],
+        actions=[Action(id="buy", title="Buy", url="https://shop.example/buy"), Action(id="no", title="No")],
         webpush={"declarative": True, "require_interaction": True, "pushgate": {"send": "s1"},
                  "custom_data": "42", "mutable": True},
     )
