@@ -28,6 +28,7 @@ from typing import Any
 
 from playwright.async_api import Browser, CDPSession, Page
 
+from pushgate.crypto.vapid import VapidKey
 from pushgate.simulators.webpush import WebPushSimulator
 from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, sim_of, wait_for
 
@@ -36,20 +37,24 @@ WITHIN = 60.0
 
 # A push manager standing in for the browser's (see the module docstring): what subscribe() was
 # given is kept for the test to check.
-STAND_IN = """(subscriptionJson) => {
-  window.standIn = {subscribeCalls: []};
+STAND_IN = """([subscriptionJson, stale]) => {
+  window.standIn = {subscribeCalls: [], unsubscribed: []};
   const toB64 = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)))
     .replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
-  let current = null;
+  const fromB64 = (text) => Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")),
+                                            (c) => c.charCodeAt(0)).buffer;
+  const made = (json, key) => ({
+    endpoint: json.endpoint, options: {applicationServerKey: key}, toJSON: () => json,
+    unsubscribe: () => { window.standIn.unsubscribed.push(json.endpoint); current = null;
+                         return Promise.resolve(true); }});
+  // A subscription left from an older VAPID key, when the test gives one.
+  let current = stale ? made(stale.subscription, fromB64(stale.key)) : null;
   pushgate.init({pushManager: {
     getSubscription: () => Promise.resolve(current),
     subscribe: (options) => {
       window.standIn.subscribeCalls.push({userVisibleOnly: options.userVisibleOnly,
                                           key: toB64(options.applicationServerKey)});
-      current = {endpoint: subscriptionJson.endpoint,
-                 options: {applicationServerKey: options.applicationServerKey},
-                 toJSON: () => subscriptionJson,
-                 unsubscribe: () => { current = null; return Promise.resolve(true); }};
+      current = made(subscriptionJson, options.applicationServerKey);
       return Promise.resolve(current);
     }}});
 }"""
@@ -115,7 +120,7 @@ async def test_a_page_subscribes_and_its_service_worker_shows_a_send(
     cdp = await context.new_cdp_session(page)
     await _screenshot(page, "websdk-demo.png", tmp_path)
 
-    await page.evaluate(STAND_IN, subscription)
+    await page.evaluate(STAND_IN, [subscription, None])
     await page.click("#subscribe")
     subscribed = "document.getElementById('out').textContent.includes('\"subscribed\": true')"
     await page.wait_for_function(subscribed, timeout=WITHIN * 1000)
@@ -186,9 +191,24 @@ async def test_a_declarative_message_is_shown_by_the_service_worker_too(
     page = await context.new_page()
     await page.goto(f"{server.url}/sdk/demo?app={public_id}")
     cdp = await context.new_cdp_session(page)
-    await page.evaluate(STAND_IN, subscription)
+    # The browser still holds a subscription made for the app's previous VAPID key.
+    old_key = VapidKey.generate().application_server_key
+    stale = push_service.subscribe(old_key)
+    registered = await api.http.post(f"/v1/public/apps/{public_id}/subscriptions",
+                                     json={"subscription": stale}, headers={"Origin": server.url})
+    assert registered.status_code == 201
+    await page.evaluate(STAND_IN, [subscription, {"subscription": stale, "key": old_key}])
     answer = await page.evaluate("pushgate.subscribe({tags: ['safari']})")
     assert answer["subscribed"] is True
+    stand_in = await page.evaluate("window.standIn")
+    assert stand_in["unsubscribed"] == [stale["endpoint"]]  # replaced, not reused
+    assert stand_in["subscribeCalls"] == [{"userVisibleOnly": True, "key": vapid}]
+    devices = (await api.http.get("/v1/devices", headers=auth)).json()["items"]
+    assert [d["token"] for d in devices] == [subscription["endpoint"]]  # the stale one is gone
+    status = await page.evaluate("pushgate.status()")
+    assert (status["permission"], status["subscribed"], status["tags"]) == ("granted", True, ["safari"])
+    module = await page.evaluate("import('/sdk/pushgate.mjs').then((m) => typeof m.default.subscribe)")
+    assert module == "function"
     registration = await _registration_id(cdp, f"{server.url}/sdk/")
 
     sent = await api.send(auth, {"title": "Declared", "body": "No worker needed", "url": f"{server.url}/d",
