@@ -194,7 +194,7 @@ async def test_a_declarative_message_is_shown_by_the_service_worker_too(
     # The browser still holds a subscription made for the app's previous VAPID key.
     old_key = VapidKey.generate().application_server_key
     stale = push_service.subscribe(old_key)
-    registered = await api.http.post(f"/v1/public/apps/{public_id}/subscriptions",
+    registered = await api.http.post(f"/sdk/v1/apps/{public_id}/subscriptions",
                                      json={"subscription": stale}, headers={"Origin": server.url})
     assert registered.status_code == 201
     await page.evaluate(STAND_IN, [subscription, {"subscription": stale, "key": old_key}])

@@ -41,7 +41,7 @@ async def _send(api: Api, tenant: Tenant, device_ids: list[int], metrics: list[s
 
 
 async def _report(api: Api, events: list[dict[str, Any]], origin: str = SITE) -> Any:
-    return await api.client.post("/v1/public/events", content=json.dumps({"events": events}),
+    return await api.client.post("/sdk/v1/events", content=json.dumps({"events": events}),
                                  headers={"Content-Type": "text/plain;charset=UTF-8", "Origin": origin})
 
 
@@ -76,7 +76,7 @@ async def test_reports_count_once_per_subscription_and_for_real_endpoints(api: A
 
 
 async def test_a_report_is_refused_without_an_origin_and_checked_for_size(api: Api, shop: Tenant) -> None:
-    no_origin = await api.client.post("/v1/public/events", json={"events": [
+    no_origin = await api.client.post("/sdk/v1/events", json={"events": [
         {"send": "s", "event": "displayed", "endpoint": "https://x"}]})
     assert no_origin.status_code == 403
     assert no_origin.json()["error"]["field"] == "header.origin"

@@ -57,7 +57,7 @@ async def test_only_allowed_origins_may_register(api: Api, shop: Tenant) -> None
         answer = await page_post(api, sdk, "/subscriptions", body, origin=origin)
         assert answer.status_code == 403, origin
         assert answer.json()["error"]["field"] == "header.origin"
-    unknown = await api.client.post("/v1/public/apps/pk_nope/subscriptions", json=body,
+    unknown = await api.client.post("/sdk/v1/apps/pk_nope/subscriptions", json=body,
                                     headers={"Origin": SITE})
     assert unknown.status_code == 404
 

@@ -20,7 +20,12 @@ class Sdk:
     secret: str
 
     def path(self, tail: str) -> str:
-        return f"/v1/public/apps/{self.public_id}{tail}"
+        """A browser route of the app (the SDK's)."""
+        return f"/sdk/v1/apps/{self.public_id}{tail}"
+
+    def me(self, tail: str) -> str:
+        """A device route of the app (with a user token)."""
+        return f"/v1/public/apps/{self.public_id}/me{tail}"
 
 
 async def setup_sdk(api: Api, tenant: Tenant, *, origins: tuple[str, ...] = (SITE,),

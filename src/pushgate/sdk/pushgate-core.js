@@ -49,7 +49,7 @@ function createPushgate() {
 
   function url(path) {
     if (!config.app) throw PushgateError("not_initialized", "call pushgate.init({app: 'pk_…'}) first");
-    return config.server.replace(/\/+$/, "") + "/v1/public/apps/" + encodeURIComponent(config.app) + path;
+    return config.server.replace(/\/+$/, "") + "/sdk/v1/apps/" + encodeURIComponent(config.app) + path;
   }
 
   // JSON as text/plain: a CORS "simple request", so no preflight; pushgate reads it as JSON.

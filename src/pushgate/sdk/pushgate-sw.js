@@ -19,7 +19,7 @@
     var batch = queue.splice(0, MAX_BATCH);
     if (!batch.length) return Promise.resolve();
     // Best effort: a report that fails is dropped, never retried in a loop.
-    return fetch(SERVER + "/v1/public/events", {
+    return fetch(SERVER + "/sdk/v1/events", {
       method: "POST", mode: "cors", credentials: "omit", keepalive: true,
       headers: {"Content-Type": "text/plain;charset=UTF-8"},
       body: JSON.stringify({events: batch})

@@ -1,4 +1,7 @@
-"""Who may call the public routes (``/v1/public/…``): browsers of an app's site, and its users' devices.
+"""Who may call the routes without an API key: browsers of an app's site, and its users' devices.
+
+Browsers call ``/sdk/v1/…`` (the SDK's own API, beside its files under
+``/sdk/``); devices call ``/v1/public/apps/{public_id}/me/…`` with a user token.
 
 No API key travels there (it would be in every visitor's browser). Instead
 (docs/websdk.md §3):
@@ -20,17 +23,31 @@ No API key travels there (it would be in every visitor's browser). Instead
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
 
 from pushgate.registry.websdk import find_by_public_id, origin_allowed, sdk_secret
 from pushgate.registry.websdk_tables import WebSdkConfig
+from pushgate.server.answers import REQUEST, ErrorOut, answers
 from pushgate.server.deps import ServicesDep, presented_key
 from pushgate.server.errors import ApiError
 from pushgate.user_token import UserTokenError, verify_user_token
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pushgate-user"'}
+
+# The answers documented on the browsers' routes (OpenAPI): no 401, there is no key to present.
+BROWSER_ROUTES: dict[int | str, dict[str, Any]] = {
+    **answers(404, *REQUEST),
+    403: {"description": "The page's origin is not allowed, or a uid signature is missing or wrong",
+          "model": ErrorOut},
+}
+# ... and on the devices' routes (a user token).
+DEVICE_ROUTES: dict[int | str, dict[str, Any]] = {
+    **answers(401, 404, *REQUEST),
+    403: {"description": "A user token acts for its own user only", "model": ErrorOut},
+    409: {"description": "The device token is registered to another user", "model": ErrorOut},
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from pushgate.server.answers import ADMIN_ROUTES, APP_ROUTES, ID_ROUTES
+from pushgate.server.public_auth import BROWSER_ROUTES, DEVICE_ROUTES
 from pushgate.server.routes import (
     apps,
     devices,
@@ -31,9 +32,9 @@ ROUTERS: tuple[tuple[APIRouter, dict[int | str, dict[str, Any]]], ...] = (
     (topics.router, ID_ROUTES),
     (websdk_app.router, APP_ROUTES),
     (stats.router, ID_ROUTES),
-    (public_registration.router, {}),
-    (public_devices.router, ID_ROUTES),
-    (public_events.router, {}),
+    (public_registration.router, BROWSER_ROUTES),
+    (public_devices.router, DEVICE_ROUTES),
+    (public_events.router, BROWSER_ROUTES),
     (sdk.router, {}),
 )
 

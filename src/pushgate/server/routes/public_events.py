@@ -1,4 +1,4 @@
-"""``POST /v1/public/events``: what service workers report — notifications displayed and clicked.
+"""``POST /sdk/v1/events``: what service workers report — notifications displayed and clicked.
 
 ``pushgate-sw.js`` batches its reports (best effort: a report lost with a
 stopped worker is not retried) and sends them here, to the pushgate host
@@ -22,7 +22,7 @@ from pushgate.server.deps import ServicesDep
 from pushgate.server.errors import ApiError
 from pushgate.server.public_auth import cors_headers
 
-router = APIRouter(prefix="/v1/public", tags=["public: browsers"])
+router = APIRouter(prefix="/sdk/v1", tags=["web sdk: browsers"])
 
 
 class EventIn(BaseModel):

@@ -1,4 +1,4 @@
-"""``/v1/public/apps/{public_id}/…`` for browsers: the Web SDK's registration routes.
+"""``/sdk/v1/apps/{public_id}/…`` for browsers: the Web SDK's registration routes.
 
 What ``pushgate.js`` calls from a page of one of the app's allowed origins
 (no API key; see :mod:`pushgate.server.public_auth` and docs/websdk.md):
@@ -36,7 +36,7 @@ from pushgate.server.errors import ApiError
 from pushgate.server.public_auth import BrowserApp, PublicApp, ReaderApp
 from pushgate.uid_signature import verify
 
-router = APIRouter(prefix="/v1/public/apps/{public_id}", tags=["public: browsers"])
+router = APIRouter(prefix="/sdk/v1/apps/{public_id}", tags=["web sdk: browsers"])
 
 _WEBPUSH = "webpush"
 
