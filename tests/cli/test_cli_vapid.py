@@ -49,6 +49,9 @@ def test_generate_stores_the_pair_as_the_apps_credentials_encrypted(tmp_path: Pa
         assert VapidKey.load(stored.config["vapid_private_key"]).application_server_key == shown["public_key"]
         assert stored.config["vapid_subject"] == "https://shop.example.com/contact"
     assert run(url, "vapid", "generate", "--app", "nope").exit_code == 1
+    again = run(url, "vapid", "generate", "--app", "shop")
+    assert again.exit_code == 0
+    assert "replaces the app's VAPID key" in again.output
 
 
 def test_websdk_setup_then_a_user_token_for_it(tmp_path: Path) -> None:

@@ -60,15 +60,21 @@ def generate(
 
 
 def _store(reference: str, private_key: str, subject: str, config: Path | None) -> None:
-    from pushgate.registry import CredentialCipher, set_credentials
+    from pushgate.registry import CredentialCipher, get_stored_credentials, set_credentials
 
     settings = load_settings(config)
     with _database(settings) as db:
         target = _app(db, reference)
         with db.session() as session:
+            replaced = get_stored_credentials(session, target.id, "webpush") is not None
             set_credentials(session, target.id, "webpush",
                             {"vapid_private_key": private_key, "vapid_subject": subject},
                             cipher=CredentialCipher.from_settings(settings))
+    if replaced:
+        # Push services bind a subscription to the key it was made with (RFC 8292 §4).
+        typer.secho("warning: this replaces the app's VAPID key; subscriptions made with the old one are "
+                    "refused by push services until each browser's SDK subscribes again "
+                    "(docs/websdk.md §2)", err=True, fg=typer.colors.YELLOW)
 
 
 @websdk_commands.command("setup")
