@@ -51,13 +51,18 @@ def report(body: EventsIn, request: Request, response: Response, svc: ServicesDe
     if origin is None:
         raise ApiError(403, "origin_not_allowed", "reports come from a service worker, with an Origin header",
                        field="header.origin")
-    response.headers.update(cors_headers(origin))
     events = [ReportedEvent(e.send, e.event, e.endpoint, e.action) for e in body.events]
+    consenting: set[int] = set()
     with svc.db.session() as session:
 
         def allowed(app_id: int) -> bool:
             config = get_web_sdk(session, app_id)
-            return config is not None and origin_allowed(config, origin)
+            if config is not None and origin_allowed(config, origin):
+                consenting.add(app_id)
+                return True
+            return False
 
         recorded, _apps = record_events(session, events, app_allowed=allowed)
+    if consenting:  # the page may read the answer only when one of the apps allows its origin
+        response.headers.update(cors_headers(origin))
     return EventsOut(recorded=recorded)
