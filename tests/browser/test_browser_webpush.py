@@ -226,3 +226,27 @@ async def test_a_declarative_message_is_shown_by_the_service_worker_too(
     assert shown["data"]["url"] == f"{server.url}/d"
     assert shown["data"]["actions"] == {"open": f"{server.url}/o"}
     assert json.loads(json.dumps(shown["data"]["send"])) == sent["id"]
+
+
+async def test_without_permission_nothing_is_subscribed(
+    browser: Browser, start_simulators: StartSimulators, start_server: StartServer,
+    gateway_for: GatewayFor, tmp_path: Path,
+) -> None:
+    sims = await start_simulators(("webpush",))
+    server = await start_server(f"sqlite:///{tmp_path / 'pushgate.db'}", sims)
+    assert server.url is not None
+    api = gateway_for(server)
+    app_id, auth = await api.create_app("web")
+    await api.put_credentials(app_id, "webpush", credentials_for(sims)["webpush"])
+    public_id = (await api.http.put("/v1/app/websdk", headers=auth,
+                                    json={"allowed_origins": [server.url]})).json()["public_id"]
+    context = await browser.new_context()  # notifications never granted: the prompt is refused
+    page = await context.new_page()
+    await page.goto(f"{server.url}/sdk/demo?app={public_id}")
+    failure = await page.evaluate(
+        "pushgate.subscribe().then(() => null, (error) => ({name: error.name, code: error.code}))")
+    assert failure is not None
+    assert failure["name"] == "PushgateError"
+    assert failure["code"] in ("denied", "default")  # headless Chromium answers the prompt itself
+    assert await page.evaluate("pushgate.permission()") == failure["code"]
+    assert (await api.http.get("/v1/devices", headers=auth)).json()["items"] == []
