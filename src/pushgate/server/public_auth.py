@@ -32,7 +32,6 @@ from pushgate.registry.websdk_tables import WebSdkConfig
 from pushgate.server.answers import REQUEST, ErrorOut, answers
 from pushgate.server.deps import ServicesDep, presented_key
 from pushgate.server.errors import ApiError
-from pushgate.user_token import UserTokenError, verify_user_token
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pushgate-user"'}
 
@@ -133,6 +132,9 @@ def device_user(
         raise ApiError(401, "unauthorized", "a user token is required: Authorization: Bearer <token>",
                        field="header.authorization", headers=_CHALLENGE)
     app = _public_app(config, svc, {})
+    # Imported here: an idle server loads no JWT library (tests/cli/test_cli_serve_imports.py).
+    from pushgate.user_token import UserTokenError, verify_user_token
+
     try:
         user = verify_user_token(token, app.secret, app.public_id)
     except UserTokenError as exc:
