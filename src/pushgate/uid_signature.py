@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-__all__ = ["signature_for", "verify"]
+__all__ = ["signature_for", "verify", "verify_signature"]
 
 
 def _key(secret: str | bytes) -> bytes:
@@ -27,8 +27,11 @@ def signature_for(secret: str | bytes, uid: str) -> str:
     return hmac.new(_key(secret), uid.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def verify(secret: str | bytes, uid: str, signature: str | None) -> bool:
+def verify_signature(secret: str | bytes, uid: str, signature: str | None) -> bool:
     """Whether ``signature`` is ``signature_for(secret, uid)`` (constant-time; case-insensitive hex)."""
-    if not signature:
+    if not isinstance(signature, str) or not signature:
         return False
     return hmac.compare_digest(signature_for(secret, uid), signature.strip().lower())
+
+
+verify = verify_signature  # the shorter name

@@ -9,7 +9,7 @@ import time
 import jwt
 import pytest
 
-from pushgate.uid_signature import signature_for, verify
+from pushgate.uid_signature import signature_for, verify, verify_signature
 from pushgate.user_token import MAX_TTL, UserTokenError, mint_user_token, verify_user_token
 
 SECRET = "sk_" + "s" * 40
@@ -24,6 +24,7 @@ def test_the_signature_is_the_hex_hmac_sha256_of_the_uid() -> None:
     assert not verify("another-secret", "ålice", expected)
     assert not verify(SECRET, "ålice", None)
     assert not verify(SECRET, "ålice", "")
+    assert verify_signature(SECRET, "ålice", expected)
 
 
 def test_a_user_token_names_its_user_for_its_app_only() -> None:

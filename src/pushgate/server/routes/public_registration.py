@@ -34,7 +34,7 @@ from pushgate.registry.websdk import vapid_public_key
 from pushgate.server.deps import ServicesDep
 from pushgate.server.errors import ApiError
 from pushgate.server.public_auth import BrowserApp, PublicApp, ReaderApp
-from pushgate.uid_signature import verify
+from pushgate.uid_signature import verify_signature
 
 router = APIRouter(prefix="/sdk/v1/apps/{public_id}", tags=["web sdk: browsers"])
 
@@ -106,7 +106,7 @@ def subscribe(
         if body.uid_signature is None and app.require_uid_signature:
             raise ApiError(403, "uid_signature_required", "this app requires a uid signature to attach a uid",
                            field="body.uid_signature", headers=app.cors)
-        if body.uid_signature is not None and not verify(app.secret, body.uid, body.uid_signature):
+        if body.uid_signature is not None and not verify_signature(app.secret, body.uid, body.uid_signature):
             raise ApiError(403, "uid_signature_invalid", "the uid signature does not match the uid",
                            field="body.uid_signature", headers=app.cors)
     elif body.uid_signature is not None:
