@@ -1,18 +1,21 @@
 """Signed user ids: prove that a browser's ``uid`` was handed out by the app's own backend.
 
-A page that registers a push subscription for a user sends the user's id
-with it. Anyone can type any id into a browser console, so the app's
-backend signs the id and the page sends the signature along; the server
-accepts the id only when the signature matches. This is Pushpad's scheme
+A page that subscribes a browser for user ``uid`` cannot hold the app's
+secret, so the app's backend computes ``signature_for(secret, uid)`` when it
+renders the page and the page passes it to ``pushgate.subscribe({uid,
+uidSignature})``; pushgate recomputes it with the app's secret before it
+attaches the subscription to that user, so a visitor cannot subscribe a
+browser in someone else's name. This is Pushpad's scheme
 (https://pushpad.xyz/docs/identifying_users — the ``uidSignature`` option of
-its JavaScript SDK, and ``signature_for`` in its server libraries):
+its JavaScript SDK, ``signature_for`` in its server libraries):
 
     signature = lowercase hex of HMAC-SHA256(key=secret, message=uid), both UTF-8
 
-Pushpad's libraries key the HMAC with the account's API token; pushgate keys
-it with the app's ``uid_secret`` (docs/pushpad.md explains how a Pushpad
-client's ``signature_for`` keeps working). This module is pure library code:
-no server import, usable from any backend that only wants to sign.
+so backends in any language produce the same string
+(``hmac.new(secret, uid, sha256).hexdigest()``). The app has one secret
+(docs/websdk.md; ``PUT /v1/app/uid-secret`` sets a chosen one, which is how
+a Pushpad client's ``signature_for``, keyed with its API token, keeps
+working: docs/pushpad.md). Pure library code: no server import.
 """
 
 from __future__ import annotations
@@ -20,23 +23,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-SIGNATURE_HEX_LENGTH = 64  # SHA-256: 32 bytes, 64 hex digits
+__all__ = ["signature_for", "verify", "verify_signature"]
 
 
-def signature_for(secret: str, uid: str) -> str:
-    """The hex HMAC-SHA256 of ``uid`` keyed with ``secret`` (Pushpad's ``signature_for``)."""
-    return hmac.new(secret.encode(), uid.encode(), hashlib.sha256).hexdigest()
+def _key(secret: str | bytes) -> bytes:
+    return secret.encode("utf-8") if isinstance(secret, str) else secret
 
 
-def verify_signature(secret: str, uid: str, signature: str) -> bool:
-    """Whether ``signature`` is ``uid``'s signature under ``secret``, compared in constant time.
+def signature_for(secret: str | bytes, uid: str) -> str:
+    """The hex HMAC-SHA256 of ``uid`` (UTF-8) under ``secret`` (Pushpad's ``signature_for``)."""
+    return hmac.new(_key(secret), uid.encode("utf-8"), hashlib.sha256).hexdigest()
 
-    Upper-case hex is accepted too (some languages' hex encoders default to
-    it); anything that is not 64 hex digits is simply not a match.
-    """
-    if not isinstance(signature, str) or len(signature) != SIGNATURE_HEX_LENGTH:
+
+def verify_signature(secret: str | bytes, uid: str, signature: str | None) -> bool:
+    """Whether ``signature`` is ``signature_for(secret, uid)``: constant time, hex in either case."""
+    if not isinstance(signature, str) or not signature:
         return False
-    return hmac.compare_digest(signature_for(secret, uid), signature.lower())
+    return hmac.compare_digest(signature_for(secret, uid), signature.strip().lower())
 
 
-__all__ = ["SIGNATURE_HEX_LENGTH", "signature_for", "verify_signature"]
+verify = verify_signature  # the shorter name

@@ -12,7 +12,7 @@ The convention, by the block's info string:
 - ```` ```sh no-run ````: shown, not run — commands that install, start a
   long-running service (``serve``, ``simulate``, ``demo``), need a
   PostgreSQL server or a running API, or run this suite itself.
-- any other language (``json``, ``toml``): data, not run.
+- any other language (``json``, ``toml``, ``html``, ``js``): data, not run.
 
 A block with no info string fails the test: each block says what it is.
 """
@@ -80,7 +80,7 @@ def _complete(path: Path) -> bool:
 
 
 def test_every_block_says_what_it_is() -> None:
-    known = {"python", "sh", "sh no-run", "json", "toml"}
+    known = {"python", "sh", "sh no-run", "json", "toml", "html", "js"}
     assert blocks(), "no code blocks found"
     for info, _, line in blocks():
         assert info in known, f"README.md:{line}: info string {info!r} is not one of {sorted(known)}"

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-from pushgate.registry import Database, ValidationError
-from pushgate.registry.app_defaults import check_uid_signature
 from pushgate.registry.models import Send
-from pushgate.uid_signature import signature_for
+from pushgate.registry.websdk import get_web_sdk, sdk_secret
 from tests.server.api_helpers import Api, Tenant, fcm_token
 
 
@@ -43,24 +39,21 @@ async def test_bad_defaults_are_422_naming_the_field(api: Api, shop: Tenant) -> 
         assert (answer.status_code, answer.json()["error"]["field"]) == (422, field), answer.text
 
 
-async def test_the_uid_secret_is_write_only_and_checks_signatures(api: Api, shop: Tenant) -> None:
+async def test_the_uid_secret_is_write_only_and_is_the_web_sdks_secret(api: Api, shop: Tenant) -> None:
+    """One secret per app: the one set here is what the Web SDK's registration checks signed
+    uids with (and mints user tokens with); setting it requires signatures, deleting stops."""
     secret = "a-long-enough-uid-secret"
+    short = await api.client.put("/v1/app/uid-secret", headers=shop.headers, json={"secret": "short"})
+    assert (short.status_code, short.json()["error"]["field"]) == (422, "body.secret")
     answer = await api.client.put("/v1/app/uid-secret", headers=shop.headers, json={"secret": secret})
     assert answer.status_code == 204
-    shown = await api.client.get("/v1/app", headers=shop.headers)
-    assert secret not in shown.text
+    for shown in ("/v1/app", "/v1/app/defaults", "/v1/app/websdk"):
+        assert secret not in (await api.client.get(shown, headers=shop.headers)).text
     assert (await api.client.get("/v1/app/defaults", headers=shop.headers)).json()["uid_secret_set"] is True
-    check_signatures(api.db, shop.id, secret)
-    assert (await api.client.delete("/v1/app/uid-secret", headers=shop.headers)).status_code == 204
     with api.db.session(write=False) as session:
-        check_uid_signature(session, shop.id, "anyone", None)  # no secret: uids are not signed
-
-
-def check_signatures(db: Database, app_id: int, secret: str) -> None:
-    with db.session(write=False) as session:
-        check_uid_signature(session, app_id, "user-1", signature_for(secret, "user-1"))
-        wrong = (None, signature_for(secret, "user-2"), signature_for("another-secret-key", "user-1"))
-        for signature in wrong:
-            with pytest.raises(ValidationError) as refused:
-                check_uid_signature(session, app_id, "user-1", signature)
-            assert refused.value.field == "uid_signature"
+        config = get_web_sdk(session, shop.id)
+        assert config is not None
+        assert config.require_uid_signature
+        assert sdk_secret(config, api.app.state.services.cipher) == secret
+    assert (await api.client.delete("/v1/app/uid-secret", headers=shop.headers)).status_code == 204
+    assert (await api.client.get("/v1/app/defaults", headers=shop.headers)).json()["uid_secret_set"] is False

@@ -17,6 +17,7 @@ from pushgate.cli.admin_users import admin_user_commands
 from pushgate.cli.library_demo import library_demo
 from pushgate.cli.server_cmds import register as register_server_commands
 from pushgate.cli.simulate import simulate
+from pushgate.cli.vapid_cmd import register as register_vapid_commands
 
 app = typer.Typer(
     name="pushgate",
@@ -29,6 +30,7 @@ app.command("library-demo")(library_demo)
 register_server_commands(app)
 register_admin_commands(app)
 app.add_typer(admin_user_commands, name="admin")
+register_vapid_commands(app)
 
 
 def _print_version(value: bool) -> None:

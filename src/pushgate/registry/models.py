@@ -350,3 +350,4 @@ __all__ = [
 from pushgate.registry import admin_tables as _admin_tables  # noqa: E402, F401
 from pushgate.registry import pushpad_tables as _pushpad_tables  # noqa: E402, F401
 from pushgate.registry import rate_limits as _rate_limits  # noqa: E402, F401
+from pushgate.registry import websdk_tables as _websdk_tables  # noqa: E402, F401

@@ -111,6 +111,9 @@ class Settings(BaseModel):
     admin_lockout_minutes: float = Field(default=15.0, gt=0)
     # The Pushpad-compatible REST API (docs/pushpad.md) is served under this path; None: off.
     pushpad_api_prefix: str | None = Field(default="/pushpad/api/v1", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    # Web SDK: the URL browsers reach this server at (behind a proxy, https://push.example.com);
+    # the SDK and the service worker it serves call it. Unset: the URL of each request.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
 
     @field_validator("previous_secret_keys", mode="before")
     @classmethod

@@ -95,6 +95,17 @@ def collapse_id_for(send_id: str) -> str:
     return base64.urlsafe_b64encode(digest[:12]).decode()
 
 
+def with_send_marker(notification: Notification, send_id: str) -> Notification:
+    """The notification with ``"pushgate": {"send": <send id>}`` in its Web Push JSON.
+
+    The service worker names the send when it reports a notification displayed
+    or clicked (docs/websdk.md §4). Added once per job, so the plaintext is
+    still built once and encrypted per subscription.
+    """
+    return notification.model_copy(update={"webpush": {**(notification.webpush or {}),
+                                                       "pushgate": {"send": send_id}}})
+
+
 def retry_delay(tries: int, retry_after: float | None) -> float:
     """Backoff for the ``tries``-th retry with jitter, never sooner than Retry-After."""
     backoff = float(min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2.0 ** max(0, tries - 1)))
@@ -164,6 +175,8 @@ class DeliveryJob:
         notification = effective_notification(info, now)
         if notification is not None and notification.collapse_key is None and notification.dedupe_id is None:
             notification = notification.model_copy(update={"dedupe_id": collapse_id_for(self.send_id)})
+        if notification is not None and self.provider == "webpush":
+            notification = with_send_marker(notification, self.send_id)
         if notification is None:
             for device in devices:
                 self._record(Outcome(device.id, DeliveryStatus.EXPIRED, REASON_EXPIRED, attempts=0))
@@ -383,4 +396,5 @@ def _token_of(device: DeviceRow) -> Any:
     return provider_spec(device.provider).client_token(device.token, device.p256dh, device.auth)
 
 
-__all__ = ["DeliveryJob", "collapse_id_for", "delivery_id", "effective_notification", "retry_delay"]
+__all__ = ["DeliveryJob", "collapse_id_for", "delivery_id", "effective_notification", "retry_delay",
+           "with_send_marker"]

@@ -27,6 +27,10 @@ straight through)::
 The keys from ``badge`` to ``custom_metrics`` are the names the browser SDK's
 service worker reads: keep them (docs/pushpad.md).
 
+With ``webpush: {"declarative": true}`` the same content is sent in the
+Declarative Web Push form (``{"web_push": 8030, "notification": {...}}``,
+:mod:`pushgate.providers.webpush.declarative`) instead.
+
 Absent values are omitted. The ``webpush`` override dict is deep-merged last
 (a ``None`` value deletes a key); its ``headers`` (``TTL``, ``Urgency``,
 ``Topic``), ``topic``, ``urgency`` and ``ttl`` entries set request headers
@@ -53,6 +57,8 @@ from pushgate.errors import InvalidNotification
 from pushgate.notification import Notification, Priority
 from pushgate.providers._payload_fit import fit
 from pushgate.providers._payload_json import deep_merge
+from pushgate.providers.webpush.declarative import OPTION as DECLARATIVE
+from pushgate.providers.webpush.declarative import to_declarative
 
 __all__ = [
     "DEFAULT_TTL",
@@ -145,7 +151,10 @@ def build_json(notification: Notification, body: str | None = None) -> dict[str,
     if n.data:
         payload["data"] = copy.deepcopy(n.data)
     if n.webpush:
-        payload = deep_merge(payload, {k: v for k, v in n.webpush.items() if k not in _HEADER_KEYS})
+        payload = deep_merge(payload, {k: v for k, v in n.webpush.items()
+                                       if k not in _HEADER_KEYS and k != DECLARATIVE})
+        if n.webpush.get(DECLARATIVE):  # Safari's Declarative Web Push form, on request
+            payload = to_declarative(payload)
     return payload
 
 

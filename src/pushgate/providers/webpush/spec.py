@@ -46,10 +46,16 @@ def build_client(
     )
 
 
+# The gateway's workers add {"pushgate": {"send": <send id, 36 characters>}} to every Web Push
+# message (docs/websdk.md §4.1): the size is checked with it, so what is accepted still fits.
+SEND_MARKER_ROOM = {"pushgate": {"send": "0" * 36}}
+
+
 def check_payload(notification: Notification, config: Mapping[str, Any], now: datetime | None) -> None:
     from pushgate.providers.webpush.payload import build_payload
 
-    build_payload(notification, now=now)
+    marked = notification.model_copy(update={"webpush": {**(notification.webpush or {}), **SEND_MARKER_ROOM}})
+    build_payload(marked, now=now)
 
 
 def client_token(token: str, p256dh: str | None, auth: str | None) -> dict[str, Any]:

@@ -5,7 +5,23 @@ from typing import Any
 from fastapi import APIRouter
 
 from pushgate.server.answers import ADMIN_ROUTES, APP_ROUTES, ID_ROUTES
-from pushgate.server.routes import app_defaults, apps, audience, devices, health, sends, topics, users
+from pushgate.server.public_auth import BROWSER_ROUTES, DEVICE_ROUTES
+from pushgate.server.routes import (
+    app_defaults,
+    apps,
+    audience,
+    devices,
+    health,
+    public_devices,
+    public_events,
+    public_registration,
+    sdk,
+    sends,
+    stats,
+    topics,
+    users,
+    websdk_app,
+)
 
 # (router, the error answers documented on each of its routes in OpenAPI)
 ROUTERS: tuple[tuple[APIRouter, dict[int | str, dict[str, Any]]], ...] = (
@@ -18,6 +34,12 @@ ROUTERS: tuple[tuple[APIRouter, dict[int | str, dict[str, Any]]], ...] = (
     (topics.router, ID_ROUTES),
     (audience.router, ID_ROUTES),
     (app_defaults.router, APP_ROUTES),
+    (websdk_app.router, APP_ROUTES),
+    (stats.router, ID_ROUTES),
+    (public_registration.router, BROWSER_ROUTES),
+    (public_devices.router, DEVICE_ROUTES),
+    (public_events.router, BROWSER_ROUTES),
+    (sdk.router, {}),
 )
 
 __all__ = ["ROUTERS"]

@@ -3,8 +3,10 @@
 - notification defaults (Pushpad's project-level defaults: title, icon,
   target URL, TTL, …) applied to a send that leaves those fields out;
 - the time zone of users who have none (``local_time`` sends);
-- the key its backend signs user ids with (:mod:`pushgate.uid_signature`),
-  write-only.
+- the secret its backend signs user ids with (:mod:`pushgate.uid_signature`),
+  write-only: the app's one secret, which the Web SDK's registration routes
+  check signed uids with (:mod:`pushgate.registry.websdk`); setting it also
+  makes signatures required, deleting it stops requiring them.
 
 See :mod:`pushgate.registry.app_defaults`.
 """
@@ -20,9 +22,8 @@ from pushgate.registry.app_defaults import (
     app_timezone,
     notification_defaults,
     set_app_defaults,
-    set_uid_secret,
-    uid_secret,
 )
+from pushgate.registry.websdk import MIN_SECRET_LENGTH, configure_web_sdk, get_web_sdk
 from pushgate.server.deps import AppId, ServicesDep
 
 router = APIRouter(prefix="/v1/app", tags=["app"])
@@ -40,19 +41,24 @@ class DefaultsIn(BaseModel):
 class DefaultsOut(BaseModel):
     notification: dict[str, Any]
     timezone: str
-    uid_secret_set: bool = Field(description="Whether signed uids can be checked (the secret is never shown)")
+    uid_secret_set: bool = Field(description="Whether signed uids are required (the secret is never shown)")
 
 
 class UidSecretIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    secret: str = Field(min_length=16, max_length=500)
+    secret: str = Field(min_length=MIN_SECRET_LENGTH, max_length=500)
 
 
 def _out(session: Any, app_id: int) -> DefaultsOut:
     return DefaultsOut(notification=notification_defaults(session, app_id),
                        timezone=app_timezone(session, app_id),
-                       uid_secret_set=uid_secret(session, app_id) is not None)
+                       uid_secret_set=_signatures_required(session, app_id))
+
+
+def _signatures_required(session: Any, app_id: int) -> bool:
+    config = get_web_sdk(session, app_id)
+    return config is not None and config.require_uid_signature
 
 
 @router.get("/defaults", response_model=DefaultsOut, summary="The app's notification defaults and time zone")
@@ -71,12 +77,13 @@ def put_defaults(body: DefaultsIn, app_id: AppId, svc: ServicesDep) -> DefaultsO
 @router.put("/uid-secret", status_code=204, summary="Set the key user ids are signed with")
 def put_uid_secret(body: UidSecretIn, app_id: AppId, svc: ServicesDep) -> Response:
     with svc.db.session() as session:
-        set_uid_secret(session, app_id, body.secret)
+        configure_web_sdk(session, app_id, svc.cipher, secret=body.secret, require_uid_signature=True)
     return Response(status_code=204)
 
 
 @router.delete("/uid-secret", status_code=204, summary="Stop checking signed user ids")
 def delete_uid_secret(app_id: AppId, svc: ServicesDep) -> Response:
     with svc.db.session() as session:
-        set_uid_secret(session, app_id, None)
+        if get_web_sdk(session, app_id) is not None:
+            configure_web_sdk(session, app_id, svc.cipher, require_uid_signature=False)
     return Response(status_code=204)

@@ -39,7 +39,6 @@ from pushgate.registry import (
     set_credentials,
     update_app_settings,
 )
-from pushgate.registry.app_defaults import UID_SECRET_KEY
 from pushgate.registry.constants import ProviderName
 from pushgate.registry.pauses import PAUSE_KEY, app_pauses
 from pushgate.server.credentials import check_credentials
@@ -64,9 +63,8 @@ own = APIRouter(prefix="/v1/app", tags=["app"])
 
 def app_out(session: Session, app: App) -> AppOut:
     providers = [row.provider for row in list_credentials(session, app.id)]
-    # The uid secret is write-only (registry.app_defaults).
-    shown = {name: value for name, value in (app.settings or {}).items() if name != UID_SECRET_KEY}
-    return AppOut(id=app.id, name=app.name, settings=shown, created_at=app.created_at, providers=providers)
+    return AppOut(id=app.id, name=app.name, settings=dict(app.settings or {}), created_at=app.created_at,
+                  providers=providers)
 
 
 def key_out(row: ApiKey) -> ApiKeyOut:
