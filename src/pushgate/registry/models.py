@@ -345,3 +345,4 @@ __all__ = [
     "redact_config",
     "utcnow",
 ]
+from pushgate.registry import pushkin_tables as _pushkin_tables  # noqa: E402, F401  (its table on Base)
