@@ -1,4 +1,4 @@
-"""The ``pushkin_apps`` table (migration 0005_pushkin); its functions are in :mod:`pushgate.registry.pushkin_apps`.
+"""The ``pushkin_apps`` table (migration 0005_pushkin); functions in :mod:`pushgate.registry.pushkin_apps`.
 
 A module of its own, imported at the end of :mod:`pushgate.registry.models`
 so the metadata (and the migration test) sees the table without importing
