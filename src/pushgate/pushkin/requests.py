@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar
 from google.protobuf.message import DecodeError
 
 from pushgate.pushkin import proto
+from pushgate.registry.text import has_control_characters
 
 INT64 = (-(2**63), 2**63 - 1)
 INT32 = (-(2**31), 2**31 - 1)
@@ -117,9 +118,13 @@ def notifications_from_proto(body: bytes) -> Parsed[PushkinNotification]:
         if missing:
             out.errors.append(ItemError(index, f"notifications[{index}].{missing[0]}", "is required"))
             continue
-        out.items.append((index, PushkinNotification(
-            item.login_id, item.title, item.content, item.screen if item.HasField("screen") else None,
-        )))
+        try:
+            out.items.append((index, PushkinNotification(
+                item.login_id, _clean(item.title, "title"), _clean(item.content, "content"),
+                _clean(item.screen, "screen") if item.HasField("screen") else None,
+            )))
+        except _Bad as bad:
+            out.errors.append(_item_error("notifications", index, bad))
     return out
 
 
@@ -155,7 +160,7 @@ def events_from_proto(body: bytes) -> Parsed[PushkinEvent]:
                 # Pair.key and Pair.value are `required`; the runtime parses a pair without them.
                 if not (pair.HasField("key") and pair.HasField("value")):
                     raise _Bad(f"pairs[{number}]", "a pair needs both key and value")
-                pairs[pair.key] = pair.value
+                pairs[_clean(pair.key, f"pairs[{number}].key")] = _clean(pair.value, f"pairs[{number}].value")
             out.items.append((index, PushkinEvent(
                 item.user_id, item.event_id, _timestamp(item.timestamp, "timestamp"), pairs,
             )))
@@ -220,6 +225,14 @@ def _text(obj: Mapping[str, Any], name: str) -> str:
     value = obj[name]
     if not isinstance(value, str):
         raise _Bad(name, "must be a string")
+    return _clean(value, name)
+
+
+def _clean(value: str, name: str) -> str:
+    # A NUL cannot be stored by PostgreSQL; no text field takes control characters
+    # other than tab and line breaks (pushgate.server.text_guard checks JSON bodies the same way).
+    if has_control_characters(value, in_text=True):
+        raise _Bad(name, "must not contain control characters")
     return value
 
 
@@ -237,7 +250,7 @@ def _pairs(value: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, item in value.items():
         if isinstance(item, str):
-            out[key] = item
+            out[_clean(key, f"pairs.{key}")] = _clean(item, f"pairs.{key}")
         elif isinstance(item, int) and not isinstance(item, bool):
             out[key] = str(item)
         else:

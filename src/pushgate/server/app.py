@@ -31,7 +31,8 @@ from pushgate.registry import CredentialCipher, Database
 from pushgate.server import docs, errors
 from pushgate.server.content_type import JsonBodyMiddleware
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
-from pushgate.server.routes import ROUTERS
+from pushgate.server.answers import APP_ROUTES
+from pushgate.server.routes import ROUTERS, pushkin
 from pushgate.server.text_guard import reject_control_characters
 from pushgate.service.components import Services, open_queue, schema_head, validation_policy
 from pushgate.service.metrics import Metrics
@@ -85,6 +86,8 @@ def create_app(
     errors.install(app)
     for router, answers in ROUTERS:
         app.include_router(router, responses=answers)
+    app.include_router(pushkin.settings_router, responses=APP_ROUTES)  # docs/pushkin.md
+    app.include_router(pushkin.pushkin_router(settings.pushkin_prefix), responses=APP_ROUTES)
     app.add_middleware(InternalErrorMiddleware)  # innermost: sees the route's exceptions first
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
