@@ -95,7 +95,8 @@ async def start_live(database: Database, local_ca: LocalCA, tmp_path: Path) -> A
         listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(serve(settings, create_app, handle_signals=False, stop=stop,
                                          on_listening=listening.set_result))
-        done, _ = await asyncio.wait({task, listening}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {task, listening}
+        done, _ = await asyncio.wait(waiting, timeout=60, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()  # raises what stopped it
         assert listening in done, "the server did not start listening"

@@ -16,7 +16,8 @@ from google.protobuf import descriptor_pb2
 from pushgate.pushkin import proto
 from pushgate.pushkin.proto import ProtoSyntaxError, parse_proto
 
-# BatchNotificationRequest{notifications: [PushNotification{login_id 1337, title "Hi", content "Yo", screen "s"}]}
+# BatchNotificationRequest{notifications: [PushNotification{
+#     login_id 1337, title "Hi", content "Yo", screen "s"}]}
 NOTIFICATION = b"\x08\xb9\x0a" + b"\x12\x02Hi" + b"\x1a\x02Yo" + b"\x22\x01s"
 BATCH_NOTIFICATION = b"\x0a" + bytes([len(NOTIFICATION)]) + NOTIFICATION
 # Event{user_id 7, event_id 4001, event_type 1, timestamp 1458823448000, pairs [{"a": "b"}]}

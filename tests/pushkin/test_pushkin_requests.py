@@ -1,4 +1,4 @@
-"""Reading Pushkin request bodies: good items kept with their index, bad ones named, unreadable bodies refused."""
+"""Reading Pushkin request bodies: good items kept with their index, bad ones named, bad bodies refused."""
 
 from __future__ import annotations
 
@@ -77,8 +77,12 @@ def test_proto_notifications_need_login_id_title_and_content() -> None:
     zero = batch.notifications.add()  # 0 and "" are values when set: Pushkin checks presence only
     zero.login_id, zero.title, zero.content = 0, "", ""
     parsed = notifications_from_proto(batch.SerializeToString())
-    assert parsed.items == [(0, PushkinNotification(5, "t", "c", "shop")), (2, PushkinNotification(0, "", "", None))]
-    assert [(e.index, e.field, e.reason) for e in parsed.errors] == [(1, "notifications[1].title", "is required")]
+    assert parsed.items == [
+        (0, PushkinNotification(5, "t", "c", "shop")), (2, PushkinNotification(0, "", "", None)),
+    ]
+    assert [(e.index, e.field, e.reason) for e in parsed.errors] == [
+        (1, "notifications[1].title", "is required"),
+    ]
 
 
 @pytest.mark.parametrize("body", [b"", b"\xff\xff\xff\xff", b"\x0a\x05\x08"])
@@ -93,7 +97,8 @@ def test_json_events_with_pairs_and_millisecond_timestamps() -> None:
     body = _json({"events": [
         {"user_id": 1337, "event_id": 1, "timestamp": 1458823445000},
         {"user_id": 1338, "event_id": 4001, "timestamp": 1458823448000,
-         "pairs": {"languageId": "1", "platformId": "1", "deviceToken": "VD3#fd4", "applicationVersion": "1"}},
+         "pairs": {"languageId": "1", "platformId": "1", "deviceToken": "VD3#fd4",
+                   "applicationVersion": "1"}},
         {"user_id": 1338, "event_id": 4006, "timestamp": 1458823448000, "pairs": {"blacklist1": 1}},
         {"user_id": 1, "event_id": 2**31, "timestamp": 0},
         {"user_id": 1, "event_id": 1, "timestamp": -1},
@@ -107,7 +112,8 @@ def test_json_events_with_pairs_and_millisecond_timestamps() -> None:
     assert login.pairs["deviceToken"] == "VD3#fd4"
     assert blacklist.pairs == {"blacklist1": "1"}
     assert [(e.index, e.field) for e in parsed.errors] == [
-        (3, "events[3].event_id"), (4, "events[4].timestamp"), (5, "events[5].pairs.a"), (6, "events[6].pairs"),
+        (3, "events[3].event_id"), (4, "events[4].timestamp"), (5, "events[5].pairs.a"),
+        (6, "events[6].pairs"),
     ]
 
 
@@ -126,7 +132,9 @@ def test_proto_events_and_their_required_pair_fields() -> None:
     parsed = events_from_proto(batch.SerializePartialToString())
     ((index, event),) = parsed.items
     assert (index, event.user_id, event.event_id, event.pairs) == (0, 9, 1001, {"param": "value"})
-    assert [(e.index, e.field) for e in parsed.errors] == [(1, "events[1].timestamp"), (2, "events[2].pairs[0]")]
+    assert [(e.index, e.field) for e in parsed.errors] == [
+        (1, "events[1].timestamp"), (2, "events[2].pairs[0]"),
+    ]
 
 
 def test_pushkin_platforms_map_to_providers_and_platforms() -> None:

@@ -129,11 +129,11 @@ def _descriptor(message: _Message, scope: list[str], top: set[str]) -> descripto
     for label, kind, name, number in message.fields:
         item = out.field.add(name=name, number=number, label=LABELS[label], json_name=_json_name(name))
         if kind in SCALAR_TYPES:
-            item.type = SCALAR_TYPES[kind]  # type: ignore[assignment]
+            item.type = SCALAR_TYPES[kind]
         elif kind in nested:
-            item.type, item.type_name = _FDP.TYPE_MESSAGE, "." + ".".join([*path, kind])  # type: ignore[assignment]
+            item.type, item.type_name = _FDP.TYPE_MESSAGE, "." + ".".join([*path, kind])
         elif kind in top:
-            item.type, item.type_name = _FDP.TYPE_MESSAGE, f".{kind}"  # type: ignore[assignment]
+            item.type, item.type_name = _FDP.TYPE_MESSAGE, f".{kind}"
         else:
             raise ProtoSyntaxError(f"{'.'.join(path)}.{name}: unknown type {kind!r}")
     for child in message.nested:

@@ -29,9 +29,9 @@ from fastapi.concurrency import run_in_threadpool
 from pushgate.queue import Queue
 from pushgate.registry import CredentialCipher, Database
 from pushgate.server import docs, errors
+from pushgate.server.answers import APP_ROUTES
 from pushgate.server.content_type import JsonBodyMiddleware
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
-from pushgate.server.answers import APP_ROUTES
 from pushgate.server.routes import ROUTERS, pushkin
 from pushgate.server.text_guard import reject_control_characters
 from pushgate.service.components import Services, open_queue, schema_head, validation_policy

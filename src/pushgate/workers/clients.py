@@ -176,7 +176,8 @@ class ClientCache:
             raise ClientBuildError(str(exc), stored.version) from None
         if self.settings.dry_run:  # everything but the provider call (workers/dry_run.py)
             client = DryRunProvider(client)
-        logger.info("built %s client for app %s%s", key[1], key[0], " (dry run)" if self.settings.dry_run else "")
+        logger.info("built %s client for app %s%s", key[1], key[0],
+                    " (dry run)" if self.settings.dry_run else "")
         entry = CachedClient(client, stored.version, self.clock(), pause=stored.pause)
         self._clients[key] = entry
         return entry

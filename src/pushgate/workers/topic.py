@@ -40,7 +40,6 @@ async def send_to_target(client: object, target: str, notification: Notification
     # Imported here, as the provider table does: an idle server loads no send stack.
     from pushgate.providers.fcm import FCM
     from pushgate.providers.fcm.payload import TOPIC_RE
-
     from pushgate.workers.dry_run import DryRunProvider, dry_run_result
 
     if isinstance(client, DryRunProvider) and isinstance(client.inner, FCM):

@@ -71,7 +71,8 @@ def _overloaded(exc: Backpressure) -> ApiError:
 
 
 def _bad_body(exc: BadBody) -> ApiError:
-    return ApiError(400, "bad_request", exc.message, field=f"body.{exc.field}" if exc.field != "body" else "body")
+    field = "body" if exc.field == "body" else f"body.{exc.field}"
+    return ApiError(400, "bad_request", exc.message, field=field)
 
 
 def _answer(svc: Services, answer: BatchAnswer) -> JSONResponse:
@@ -91,7 +92,9 @@ async def _notifications(
     except BadBody as exc:
         raise _bad_body(exc) from None
     try:
-        answer = await run_in_threadpool(submit_notifications, svc.db, svc.queue, svc.settings, app_id, parsed)
+        answer = await run_in_threadpool(
+            submit_notifications, svc.db, svc.queue, svc.settings, app_id, parsed
+        )
     except Backpressure as exc:
         raise _overloaded(exc) from None
     return _answer(svc, answer)
