@@ -1,5 +1,5 @@
-"""Fixtures of the Pushkin and registry-API tests: live servers on SQLite and PostgreSQL."""
+"""Fixtures of the Pushkin tests: live servers on SQLite and PostgreSQL."""
 
-from tests.pushkin.live import fcm_sim, start_live
+from tests.live_server import fcm_sim, start_live
 
 __all__ = ["fcm_sim", "start_live"]

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pushgate.pushkin import proto
 from pushgate.registry.models import sends_table
 from pushgate.simulators.fcm import FCMSimulator
-from tests.pushkin.live import Live, StartLive
+from tests.live_server import Live, StartLive
 
 DOCS_EXAMPLE = {"notifications": [
     {"login_id": 1337, "title": "Hi User1", "content": "Sent from Pushkin", "screen": "welcome_screen"},
