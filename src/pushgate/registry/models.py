@@ -345,3 +345,4 @@ __all__ = [
     "redact_config",
     "utcnow",
 ]
+from pushgate.registry.catalog import tables as _catalog_tables  # noqa: E402,F401  (event mode)
