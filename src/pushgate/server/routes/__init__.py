@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from pushgate.server.answers import ADMIN_ROUTES, APP_ROUTES, ID_ROUTES
-from pushgate.server.routes import apps, devices, health, sends, topics, users
+from pushgate.server.routes import apps, devices, events, health, messages, sends, topics, users
 
 # (router, the error answers documented on each of its routes in OpenAPI)
 ROUTERS: tuple[tuple[APIRouter, dict[int | str, dict[str, Any]]], ...] = (
@@ -16,6 +16,8 @@ ROUTERS: tuple[tuple[APIRouter, dict[int | str, dict[str, Any]]], ...] = (
     (users.router, ID_ROUTES),
     (sends.router, ID_ROUTES),
     (topics.router, ID_ROUTES),
+    (events.router, ID_ROUTES),
+    (messages.router, ID_ROUTES),
 )
 
 __all__ = ["ROUTERS"]

@@ -1,7 +1,7 @@
 """Pushkin compatibility: per-app languageId → locale table and the hashed route secret.
 
 Revision ID: 0005_pushkin
-Revises: 0004
+Revises: 0005_events
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_pushkin"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005_events"  # chained after the events branch's 0005
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
