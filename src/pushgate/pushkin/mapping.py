@@ -29,6 +29,8 @@ from pushgate.pushkin.requests import PushkinNotification
 LOGIN_EVENT_ID = 4001  # Pushkin's prebuilt login event (config.ini login_event_id)
 TURN_OFF_NOTIFICATION_EVENT_ID = 4006  # Pushkin's blacklist event
 RESERVED_EVENT_IDS = range(4000, 5000)  # Pushkin reserves these for prebuilt events
+# The pairs of Pushkin's login event that login_params translates (the rest pass through as they are).
+PUSHKIN_LOGIN_KEYS = frozenset({"languageId", "platformId", "deviceToken", "applicationVersion"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,8 @@ def login_params(pairs: Mapping[str, str], languages: Mapping[str, str]) -> dict
 
 
 __all__ = [
-    "LOGIN_EVENT_ID", "PLATFORMS", "RESERVED_EVENT_IDS", "TURN_OFF_NOTIFICATION_EVENT_ID", "PushkinPlatform",
-    "UnknownPlatform", "language_for", "login_params", "notification_for", "platform_for",
+    "LOGIN_EVENT_ID", "PLATFORMS", "PUSHKIN_LOGIN_KEYS", "RESERVED_EVENT_IDS",
+    "TURN_OFF_NOTIFICATION_EVENT_ID",
+    "PushkinPlatform", "UnknownPlatform", "language_for", "login_params", "notification_for", "platform_for",
     "user_external_id",
 ]

@@ -345,5 +345,5 @@ __all__ = [
     "redact_config",
     "utcnow",
 ]
-from pushgate.registry.catalog import tables as _catalog_tables  # noqa: E402,F401  (event mode)
 from pushgate.registry import pushkin_tables as _pushkin_tables  # noqa: E402, F401  (its table on Base)
+from pushgate.registry.catalog import tables as _catalog_tables  # noqa: E402,F401  (event mode)

@@ -15,6 +15,20 @@ is reported with its index; the rest are sent. If the queue fills while a
 batch is being stored (other requests raced it), the notifications not yet
 stored are reported as ``overloaded``; a batch with none stored is a 503.
 
+**Events.** Each Pushkin event becomes an :class:`~pushgate.service.events.EventIn`
+(user id as decimal text, Pushkin's millisecond timestamp as an aware UTC
+time, pairs as parameters) for the event service
+(:func:`pushgate.service.events.accept_events`, which stores the accepted
+ones with their job). The app's login event (4001 unless its event settings
+say otherwise) has its Pushkin pairs translated first
+(:func:`pushgate.pushkin.mapping.login_params`): ``platformId`` to a
+provider and platform (an unknown one rejects the event), ``languageId``
+through the app's language table. A ``languageId`` the table does not have
+is kept as given when it is itself a language tag (``"en"``); otherwise
+the login still registers the device, the language is left out, and the
+answer carries a warning naming the event — Pushkin stored any integer, but
+a pushgate user's language is a tag that templates fall back on.
+
 **Queue depths** for Pushkin's monitoring routes come from the durable
 queue: the request queue is the fan-out queue (sends not yet turned into
 deliveries), the APN and GCM sender queues are the deliveries waiting in
@@ -23,6 +37,7 @@ the APNs and FCM lanes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,12 +46,22 @@ import pydantic
 
 from pushgate.errors import Backpressure, PermanentError
 from pushgate.planner.jobs import FANOUT_QUEUE
-from pushgate.pushkin.mapping import notification_for, user_external_id
-from pushgate.pushkin.requests import ItemError, Parsed, PushkinNotification
+from pushgate.pushkin.mapping import (
+    PUSHKIN_LOGIN_KEYS,
+    UnknownPlatform,
+    login_params,
+    notification_for,
+    user_external_id,
+)
+from pushgate.pushkin.requests import ItemError, Parsed, PushkinEvent, PushkinNotification
 from pushgate.queue import Queue
-from pushgate.registry import Database
+from pushgate.registry import Database, ValidationError
+from pushgate.registry.catalog.messages import get_event_settings
 from pushgate.registry.pushkin_apps import get_pushkin_settings
+from pushgate.registry.validation import validate_locale
 from pushgate.service.admission import admit
+from pushgate.service.components import Services
+from pushgate.service.events import EventIn, accept_events
 from pushgate.service.provider_limits import provider_depths
 from pushgate.service.settings import Settings
 from pushgate.service.submit import submit_send
@@ -90,17 +115,87 @@ def submit_notifications(
     return answer
 
 
+@dataclass(slots=True)
+class EventsAnswer:
+    accepted: int = 0
+    batch_id: str | None = None
+    rejected: list[ItemError] = field(default_factory=list)
+    warnings: list[ItemError] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "accepted": self.accepted, "id": self.batch_id,
+            "rejected": [error.to_json() for error in sorted(self.rejected, key=lambda e: e.index)],
+            "warnings": [warning.to_json() for warning in self.warnings],
+        }
+
+
+def to_events(
+    parsed: Parsed[PushkinEvent], languages: Mapping[str, str], login_event_id: int,
+) -> tuple[list[EventIn], list[int], EventsAnswer]:
+    """Pushkin events → the event service's, their batch indexes, and what was refused or changed."""
+    answer = EventsAnswer(rejected=list(parsed.errors))
+    events: list[EventIn] = []
+    positions: list[int] = []
+    for index, item in parsed.items:
+        params = dict(item.pairs)
+        if item.event_id == login_event_id:
+            try:
+                login = login_params(item.pairs, languages)
+            except UnknownPlatform as exc:
+                answer.rejected.append(ItemError(index, f"events[{index}].pairs.platformId", str(exc)))
+                continue
+            language = login.get("language")
+            if language is not None and not _is_language_tag(language):
+                del login["language"]
+                answer.warnings.append(ItemError(
+                    index, f"events[{index}].pairs.languageId",
+                    f"languageId {language!r} is not in the app's language table (PUT /v1/pushkin/languages):"
+                    " the device was registered, the user's language left unchanged",
+                ))
+            params = {k: v for k, v in item.pairs.items() if k not in PUSHKIN_LOGIN_KEYS} | login
+        events.append(EventIn(user_external_id(item.user_id), item.event_id, item.timestamp, params))
+        positions.append(index)
+    return events, positions, answer
+
+
+def _is_language_tag(value: str) -> bool:
+    try:
+        validate_locale(value)
+    except ValidationError:
+        return False
+    return True
+
+
+async def submit_events(components: Services, app_id: int, parsed: Parsed[PushkinEvent]) -> EventsAnswer:
+    """Translate and hand the events to the event service (see the module docstring).
+
+    :raises Backpressure: the queue is full; nothing was stored.
+    :raises ValidationError: the batch is larger than the event service takes.
+    """
+
+    def read() -> tuple[Mapping[str, str], int]:
+        with components.db.session(write=False) as session:
+            return (get_pushkin_settings(session, app_id).languages,
+                    int(get_event_settings(session, app_id)["login_event_id"]))
+
+    languages, login_event_id = await asyncio.to_thread(read)
+    events, positions, answer = to_events(parsed, languages, login_event_id)
+    if not events:
+        return answer
+    stored = await accept_events(components, app_id, events)
+    answer.accepted, answer.batch_id = stored.result.accepted, stored.batch_id
+    for rejection in stored.result.rejected:
+        index = positions[rejection.index]
+        answer.rejected.append(ItemError(index, f"events[{index}]", rejection.reason))
+    return answer
+
+
 def _reason(exc: Exception) -> str:
     if isinstance(exc, pydantic.ValidationError):
         first = exc.errors()[0]
         return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
     return str(exc)
-
-
-def app_languages(db: Database, app_id: int) -> Mapping[str, str]:
-    """The app's languageId → locale table (empty: ids are kept as given)."""
-    with db.session(write=False) as session:
-        return get_pushkin_settings(session, app_id).languages
 
 
 def queue_depths(queue: Queue) -> dict[str, int]:
@@ -113,4 +208,7 @@ def queue_depths(queue: Queue) -> dict[str, int]:
     }
 
 
-__all__ = ["OVERLOADED", "BatchAnswer", "app_languages", "queue_depths", "submit_notifications"]
+__all__ = [
+    "OVERLOADED", "BatchAnswer", "EventsAnswer", "queue_depths", "submit_events",
+    "submit_notifications", "to_events",
+]

@@ -39,7 +39,8 @@ from pydantic import BaseModel, Field
 
 from pushgate.errors import Backpressure
 from pushgate.pushkin import requests as pushkin_requests
-from pushgate.pushkin.requests import BadBody, Parsed, PushkinNotification
+from pushgate.pushkin.requests import BadBody, Parsed, PushkinEvent, PushkinNotification
+from pushgate.registry import ValidationError
 from pushgate.registry.pushkin_apps import (
     app_for_route_secret,
     create_route_secret,
@@ -50,7 +51,7 @@ from pushgate.registry.pushkin_apps import (
 from pushgate.server.deps import AppId, ServicesDep, current_app_id
 from pushgate.server.errors import ApiError
 from pushgate.service.components import Services
-from pushgate.service.pushkin import BatchAnswer, queue_depths, submit_notifications
+from pushgate.service.pushkin import BatchAnswer, queue_depths, submit_events, submit_notifications
 
 SECRET_SEGMENT = "app"  # <prefix>/app/<route secret>/post_notification_json
 RouteSecret = Annotated[str, Path(min_length=1, max_length=100, description="The app's Pushkin route secret")]
@@ -111,6 +112,27 @@ def _notification_route(
     return post_notifications
 
 
+def _event_route(
+    auth: Callable[..., int], reader: Callable[[bytes], Parsed[PushkinEvent]],
+) -> Callable[..., Awaitable[JSONResponse]]:
+    App = Annotated[int, Depends(auth)]
+
+    async def post_events(request: Request, svc: ServicesDep, app_id: App) -> JSONResponse:
+        try:
+            parsed = reader(await request.body())
+        except BadBody as exc:
+            raise _bad_body(exc) from None
+        try:
+            answer = await submit_events(svc, app_id, parsed)
+        except Backpressure as exc:
+            raise _overloaded(exc) from None
+        except ValidationError as exc:  # more events than one batch takes
+            raise ApiError(400, "bad_request", exc.message, field="body.events") from None
+        return JSONResponse(answer.to_json(), status_code=200)
+
+    return post_events
+
+
 def _depth_route(auth: Callable[..., int], name: str) -> Callable[..., PlainTextResponse]:
     App = Annotated[int, Depends(auth)]
 
@@ -136,6 +158,16 @@ def _add_routes(router: APIRouter, base: str, auth: Callable[..., int]) -> None:
             f"{base}/post_notification_{kind}", _notification_route(auth, reader), methods=["POST"],
             summary=f"Pushkin: send notifications ({kind})",
             description="Each notification is a send to the devices of the user whose id is its login_id.",
+            responses={400: {"description": "Empty or unreadable body"},
+                       503: {"description": "Overloaded: nothing stored; retry after Retry-After"}},
+        )
+    events = {"json": pushkin_requests.events_from_json, "proto": pushkin_requests.events_from_proto}
+    for kind, event_reader in events.items():
+        router.add_api_route(
+            f"{base}/post_events_{kind}", _event_route(auth, event_reader), methods=["POST"],
+            summary=f"Pushkin: submit events ({kind})",
+            description="The events go to the event service (/v1/events); the login event registers "
+                        "the user's device with Pushkin's platform and language ids translated.",
             responses={400: {"description": "Empty or unreadable body"},
                        503: {"description": "Overloaded: nothing stored; retry after Retry-After"}},
         )
