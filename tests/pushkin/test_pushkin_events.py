@@ -32,7 +32,8 @@ def _login_proto(user_id: int, pairs: dict[str, str]) -> bytes:
     for key, value in pairs.items():
         pair = event.pairs.add()
         pair.key, pair.value = key, value
-    return batch.SerializeToString()
+    body: bytes = batch.SerializeToString()
+    return body
 
 
 async def test_a_login_then_an_event_notify_in_the_users_language(
@@ -71,7 +72,8 @@ async def test_bad_events_are_named_and_unknown_languages_warned(start_live: Sta
     live = await start_live()
     events = {"events": [
         {"user_id": 1, "event_id": 4001, "timestamp": 1458823448000,
-         "pairs": {"languageId": "9", "platformId": "2", "deviceToken": "ab" * 32, "applicationVersion": "1"}},
+         "pairs": {"languageId": "9", "platformId": "2", "deviceToken": "ab" * 32,
+                   "applicationVersion": "1"}},
         {"user_id": 2, "event_id": 4001, "timestamp": 1458823448000,
          "pairs": {"languageId": "1", "platformId": "3", "deviceToken": "ab" * 32}},
         {"user_id": 3, "event_id": 4500, "timestamp": 1458823448000},  # reserved by Pushkin and pushgate
@@ -88,7 +90,7 @@ async def test_bad_events_are_named_and_unknown_languages_warned(start_live: Sta
         (1, "events[1].pairs.platformId"), (2, "events[2]"), (3, "events[3].user_id"),
     ]
     assert "reserved" in body["rejected"][1]["reason"]
-    ((warning),) = body["warnings"]
+    (warning,) = body["warnings"]
     assert (warning["index"], warning["field"]) == (0, "events[0].pairs.languageId")
 
     for content in (b"", b"{", b'{"notifications": []}'):
