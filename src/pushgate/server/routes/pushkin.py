@@ -30,7 +30,7 @@ silently).
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -151,6 +151,13 @@ def pushkin_router(prefix: str) -> APIRouter:
 
 
 def _add_routes(router: APIRouter, base: str, auth: Callable[..., int]) -> None:
+    unknown: dict[int | str, dict[str, Any]] = (
+        {404: {"description": "No app has this route secret"}} if base else {}
+    )
+    posted: dict[int | str, dict[str, Any]] = {
+        400: {"description": "Empty or unreadable body"},
+        503: {"description": "Overloaded: nothing stored; retry after Retry-After"}, **unknown,
+    }
     readers = {"json": pushkin_requests.notifications_from_json,
                "proto": pushkin_requests.notifications_from_proto}
     for kind, reader in readers.items():
@@ -158,8 +165,7 @@ def _add_routes(router: APIRouter, base: str, auth: Callable[..., int]) -> None:
             f"{base}/post_notification_{kind}", _notification_route(auth, reader), methods=["POST"],
             summary=f"Pushkin: send notifications ({kind})",
             description="Each notification is a send to the devices of the user whose id is its login_id.",
-            responses={400: {"description": "Empty or unreadable body"},
-                       503: {"description": "Overloaded: nothing stored; retry after Retry-After"}},
+            responses=posted,
         )
     events = {"json": pushkin_requests.events_from_json, "proto": pushkin_requests.events_from_proto}
     for kind, event_reader in events.items():
@@ -168,13 +174,12 @@ def _add_routes(router: APIRouter, base: str, auth: Callable[..., int]) -> None:
             summary=f"Pushkin: submit events ({kind})",
             description="The events go to the event service (/v1/events); the login event registers "
                         "the user's device with Pushkin's platform and language ids translated.",
-            responses={400: {"description": "Empty or unreadable body"},
-                       503: {"description": "Overloaded: nothing stored; retry after Retry-After"}},
+            responses=posted,
         )
     for name in ("request", "apn_sender", "gcm_sender"):
         router.add_api_route(
             f"{base}/get_{name}_queue", _depth_route(auth, name), methods=["GET"],
-            response_class=PlainTextResponse,
+            response_class=PlainTextResponse, responses=unknown,
             summary=f"Pushkin monitoring: the {name.replace('_', ' ')} queue's depth (a plain integer)",
         )
 
