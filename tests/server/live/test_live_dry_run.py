@@ -25,6 +25,14 @@ async def test_a_dry_run_records_every_delivery_and_contacts_no_provider(
     assert fcm_sim.requests == 0
     assert fcm_sim.oauth.issued == 0
 
+    # An FCM topic send (one request to FCM in a real run) is recorded the same way.
+    topic = await live.http.post("/v1/sends", headers=live.auth,
+                                 json={"notification": {"title": "Deals"}, "target": {"topic": "deals"}})
+    assert topic.status_code == 202, topic.text
+    assert (await live.wait_done(topic.json()["id"]))["sent"] == 1
+    listed = await live.http.get(f"/v1/sends/{topic.json()['id']}/deliveries", headers=live.auth)
+    assert [(r["topic"], r["reason"]) for r in listed.json()["items"]] == [("deals", "DryRun")]
+
     # The payload is still built by the real provider: one FCM refuses fails as it would.
     huge = await live.http.post("/v1/sends", headers=live.auth,
                                 json={"notification": {"title": "x", "data": {"blob": "y" * 5000}},
