@@ -8,6 +8,8 @@ numbers and types (docs/pushkin.md §2): tag = field number << 3 | wire type
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -103,3 +105,13 @@ def test_the_loader_resolves_nested_and_top_level_message_types() -> None:
     outer, other = file.message_type
     assert [(f.name, f.type_name) for f in outer.field] == [("inner", ".Outer.Inner"), ("o", ".Other")]
     assert other.field[0].json_name == "flagValue"
+
+
+def test_an_idle_server_does_not_load_protobuf() -> None:
+    # Its classes are built on the first protobuf request (pushgate.pushkin.requests): idle RSS stays lower.
+    probe = (
+        "import sys; from pushgate.server import create_app; from pushgate.service.settings import Settings;"
+        "create_app(Settings()); print('google.protobuf' in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "False"

@@ -25,9 +25,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from google.protobuf.message import DecodeError
-
-from pushgate.pushkin import proto
 from pushgate.registry.text import has_control_characters
 
 INT64 = (-(2**63), 2**63 - 1)
@@ -111,6 +108,8 @@ def notifications_from_json(body: bytes) -> Parsed[PushkinNotification]:
 
 
 def notifications_from_proto(body: bytes) -> Parsed[PushkinNotification]:
+    from pushgate.pushkin import proto  # on first use: an idle server does not load protobuf (~2 MB)
+
     request = _parse_proto(proto.BatchNotificationRequest(), body)
     out: Parsed[PushkinNotification] = Parsed()
     for index, item in enumerate(request.notifications):
@@ -148,6 +147,8 @@ def events_from_json(body: bytes) -> Parsed[PushkinEvent]:
 
 
 def events_from_proto(body: bytes) -> Parsed[PushkinEvent]:
+    from pushgate.pushkin import proto
+
     request = _parse_proto(proto.BatchEventRequest(), body)
     out: Parsed[PushkinEvent] = Parsed()
     for index, item in enumerate(request.events):
@@ -173,6 +174,8 @@ def events_from_proto(body: bytes) -> Parsed[PushkinEvent]:
 
 
 def _parse_proto(message: Any, body: bytes) -> Any:
+    from google.protobuf.message import DecodeError
+
     if not body:
         raise BadBody("body", "the body is empty")
     try:
