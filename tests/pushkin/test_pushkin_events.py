@@ -77,7 +77,7 @@ async def test_bad_events_are_named_and_unknown_languages_warned(start_live: Sta
         {"user_id": 2, "event_id": 4001, "timestamp": 1458823448000,
          "pairs": {"languageId": "1", "platformId": "3", "deviceToken": "ab" * 32}},
         {"user_id": 3, "event_id": 4500, "timestamp": 1458823448000},  # reserved by Pushkin and pushgate
-        {"user_id": "4", "event_id": 1001, "timestamp": 1458823448000},
+        {"user_id": "four", "event_id": 1001, "timestamp": 1458823448000},
         {"user_id": 5, "event_id": 4001, "timestamp": 1458823448000,
          "pairs": {"languageId": "fr", "platformId": "1", "deviceToken": f"t:APA91b{'f' * 120}"}},
         {"user_id": 6, "event_id": 4006, "timestamp": 1458823448000, "pairs": {"blacklist1": 1}},

@@ -23,6 +23,12 @@ def _json(document: Any) -> bytes:
     return json.dumps(document).encode()
 
 
+def test_a_quoted_decimal_id_is_the_number() -> None:
+    item = {"login_id": "1337", "title": "t", "content": "c"}
+    parsed = notifications_from_json(_json({"notifications": [item]}))
+    assert parsed.items == [(0, PushkinNotification(1337, "t", "c", None))]
+
+
 def test_json_notifications_as_pushkins_docs_show_them() -> None:
     body = _json({"notifications": [
         {"login_id": 1337, "title": "Hi User1", "content": "Sent from Pushkin", "screen": "welcome_screen"},
@@ -38,8 +44,9 @@ def test_json_notifications_as_pushkins_docs_show_them() -> None:
 
 @pytest.mark.parametrize(("item", "field", "reason"), [
     ({"title": "t", "content": "c"}, "login_id", "is required"),
-    ({"login_id": "1337", "title": "t", "content": "c"}, "login_id", "must be an integer (unquoted)"),
-    ({"login_id": True, "title": "t", "content": "c"}, "login_id", "must be an integer (unquoted)"),
+    ({"login_id": "13x", "title": "t", "content": "c"}, "login_id", "must be an integer"),
+    ({"login_id": 1.5, "title": "t", "content": "c"}, "login_id", "must be an integer"),
+    ({"login_id": True, "title": "t", "content": "c"}, "login_id", "must be an integer"),
     ({"login_id": 2**63, "title": "t", "content": "c"}, "login_id", "must be between"),
     ({"login_id": 1, "content": "c"}, "title", "is required"),
     ({"login_id": 1, "title": 5, "content": "c"}, "title", "must be a string"),

@@ -73,7 +73,7 @@ async def test_bad_items_are_reported_and_unreadable_bodies_refused(start_live: 
     live = await start_live()
     body = {"notifications": [
         {"login_id": 1, "title": "ok", "content": "ok"},
-        {"login_id": "1", "title": "quoted id", "content": "x"},
+        {"login_id": "one", "title": "not a number", "content": "x"},
         {"login_id": 2, "content": "no title"},
         {"login_id": 3, "title": "", "content": ""},  # present, as Pushkin checks, but nothing to show
     ]}

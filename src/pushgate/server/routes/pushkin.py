@@ -89,7 +89,7 @@ async def _notifications(
     request: Request, svc: Services, app_id: int, reader: Callable[[bytes], Parsed[PushkinNotification]],
 ) -> JSONResponse:
     try:
-        parsed = reader(await request.body())
+        parsed = await run_in_threadpool(reader, await request.body())
     except BadBody as exc:
         raise _bad_body(exc) from None
     try:
@@ -119,7 +119,7 @@ def _event_route(
 
     async def post_events(request: Request, svc: ServicesDep, app_id: App) -> JSONResponse:
         try:
-            parsed = reader(await request.body())
+            parsed = await run_in_threadpool(reader, await request.body())
         except BadBody as exc:
             raise _bad_body(exc) from None
         try:
