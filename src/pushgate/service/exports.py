@@ -30,12 +30,14 @@ COLUMNS = ("device_id", "token", "target", "provider", "status", "reason", "mess
            "updated_at")
 
 
-def delivery_rows(db: Database, send_id: str, shorten: Callable[[str], str]) -> Iterator[dict[str, Any]]:
-    """Every delivery row of ``send_id`` in device id order, one page per transaction."""
+def delivery_rows(
+    db: Database, send_id: str, shorten: Callable[[str], str], *, status: str | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every delivery row of ``send_id`` (of one ``status``) in device id order, one page per transaction."""
     cursor: str | None = None
     while True:
         with db.session(write=False) as session:
-            page = list_deliveries(session, send_id, cursor=cursor, limit=EXPORT_PAGE)
+            page = list_deliveries(session, send_id, status=status, cursor=cursor, limit=EXPORT_PAGE)
             tokens = device_tokens(session, [row.device_id for row in page.items])
             target = None
             if page.items and page.items[0].device_id == TOPIC_DEVICE_ID:

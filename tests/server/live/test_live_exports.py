@@ -44,6 +44,14 @@ async def test_the_log_is_exported_as_csv_and_json_lines(
     assert [p["device_id"] for p in parsed] == sorted(ids)
     assert all(p["provider"] == "fcm" and p["attempts"] == 1 and p["target"] is None for p in parsed)
 
+    only = await live.http.get(f"/v1/sends/{send_id}/deliveries.jsonl", params={"status": "dead"},
+                               headers=live.auth)
+    assert only.status_code == 200
+    assert only.text == ""
+    bad = await live.http.get(f"/v1/sends/{send_id}/deliveries.csv", params={"status": "gone"},
+                              headers=live.auth)
+    assert (bad.status_code, bad.json()["error"]["field"]) == (422, "query.status")
+
     other = await start_live()
     foreign = await other.http.get(f"/v1/sends/{send_id}/deliveries.csv", headers=other.auth)
     assert foreign.status_code == 404

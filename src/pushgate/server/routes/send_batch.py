@@ -21,7 +21,7 @@ import pydantic
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pushgate.errors import Backpressure, InvalidNotification, PayloadTooLarge
 from pushgate.planner.jobs import FANOUT_QUEUE
@@ -43,6 +43,8 @@ class BatchSendItem(SendIn):
 
 
 class BatchSendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     sends: list[dict[str, Any]] = Field(
         min_length=1, max_length=MAX_BATCH_SENDS,
         description="Each a POST /v1/sends body (SendIn), plus an optional idempotency_key (1 to 255 "
