@@ -107,7 +107,8 @@ async def test_bad_items_are_reported_and_unreadable_bodies_refused(start_live: 
 async def test_a_full_queue_answers_503_with_retry_after_and_stores_nothing(start_live: StartLive) -> None:
     # No workers: nothing drains.
     live = await start_live(max_direct_queue_depth=1, backpressure_retry_after=7)
-    await _register(live, "1", 1)
+    for n, user in enumerate(("1", "1337", "1338")):
+        await _register(live, user, n)
     first = await live.http.post("/post_notification_json", headers=live.auth,
                                  json={"notifications": [{"login_id": 1, "title": "a", "content": "b"}]})
     assert first.status_code == 200, first.text

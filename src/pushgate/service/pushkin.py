@@ -1,19 +1,16 @@
 """Pushkin requests through pushgate's own paths: notifications become sends, events go to the event service.
 
 **Notifications.** Each Pushkin notification is one send to the devices of
-one user (external id = the decimal ``login_id``), submitted by
-:func:`pushgate.service.submit.submit_send` like ``POST /v1/sends``: stored
-with its fan-out job in one transaction before the answer. Before the first
-one, the batch is admitted as a whole (``max_direct_queue_depth``, counting
-every notification as one delivery), so an overloaded server answers 503
-with ``Retry-After`` with nothing stored — a client that retries the batch
-sends nothing twice. Pushkin answered 503 too when its request queue was
-full, but dropped notifications silently once its sender queues were.
-
-A notification the send path refuses (an empty one, a payload too large)
-is reported with its index; the rest are sent. If the queue fills while a
-batch is being stored (other requests raced it), the notifications not yet
-stored are reported as ``overloaded``; a batch with none stored is a 503.
+one user (external id = the decimal ``login_id``), checked like
+``POST /v1/sends`` and stored with its fan-out job before the answer —
+the whole batch in one transaction
+(:func:`pushgate.service.submit_many.submit_many`). The batch is admitted
+as a whole, so an overloaded server answers 503 with ``Retry-After`` with
+nothing stored, and a client that retries the batch sends nothing twice.
+Pushkin answered 503 too when its request queue was full, but dropped
+notifications silently once its sender queues were. A notification the
+send path refuses (an empty one, a payload too large) is reported with its
+index; the rest are sent.
 
 **Events.** Each Pushkin event becomes an :class:`~pushgate.service.events.EventIn`
 (user id as decimal text, Pushkin's millisecond timestamp as an aware UTC
@@ -44,7 +41,7 @@ from typing import Any
 
 import pydantic
 
-from pushgate.errors import Backpressure, PermanentError
+from pushgate.notification import Notification
 from pushgate.planner.jobs import FANOUT_QUEUE
 from pushgate.pushkin.mapping import (
     PUSHKIN_LOGIN_KEYS,
@@ -59,14 +56,11 @@ from pushgate.registry import Database, ValidationError
 from pushgate.registry.catalog.messages import get_event_settings
 from pushgate.registry.pushkin_apps import get_pushkin_settings
 from pushgate.registry.validation import validate_locale
-from pushgate.service.admission import admit
 from pushgate.service.components import Services
 from pushgate.service.events import EventIn, accept_events
 from pushgate.service.provider_limits import provider_depths
 from pushgate.service.settings import Settings
-from pushgate.service.submit import submit_send
-
-OVERLOADED = "overloaded: the queue filled while the batch was stored; retry this item"
+from pushgate.service.submit_many import submit_many
 
 
 @dataclass(slots=True)
@@ -93,25 +87,25 @@ def submit_notifications(
     :raises Backpressure: the queue is full; nothing was stored.
     """
     answer = BatchAnswer(rejected=list(parsed.errors))
-    if not parsed.items:
-        return answer
-    admit(db, queue, settings, direct=True, adding=len(parsed.items))
-    for position, (index, item) in enumerate(parsed.items):
+    sends: list[tuple[Notification, dict[str, Any]]] = []
+    indexes: list[int] = []
+    for index, item in parsed.items:
         try:
-            submission = submit_send(db, queue, settings, app_id, notification_for(item),
-                                     {"users": [user_external_id(item.login_id)]})
-        except Backpressure:
-            if not answer.accepted:
-                raise
-            answer.rejected.extend(ItemError(i, f"notifications[{i}]", OVERLOADED)
-                                   for i, _ in parsed.items[position:])
-            break
-        except (PermanentError, pydantic.ValidationError) as exc:
+            notification = notification_for(item)
+        except pydantic.ValidationError as exc:  # e.g. a title longer than a notification takes
             answer.rejected.append(ItemError(index, f"notifications[{index}]", _reason(exc)))
             continue
-        answer.queues.update(submission.queues)
-        answer.accepted.append({"index": index, "id": submission.response["id"],
-                                "targeted": submission.response.get("targeted")})
+        sends.append((notification, {"users": [user_external_id(item.login_id)]}))
+        indexes.append(index)
+    if not sends:
+        return answer
+    for index, result in zip(indexes, submit_many(db, queue, settings, app_id, sends), strict=True):
+        if isinstance(result, Exception):
+            answer.rejected.append(ItemError(index, f"notifications[{index}]", _reason(result)))
+        else:
+            answer.accepted.append({"index": index, "id": result["id"], "targeted": result.get("targeted")})
+    if answer.accepted:
+        answer.queues.add(FANOUT_QUEUE)
     return answer
 
 
@@ -209,6 +203,6 @@ def queue_depths(queue: Queue) -> dict[str, int]:
 
 
 __all__ = [
-    "OVERLOADED", "BatchAnswer", "EventsAnswer", "queue_depths", "submit_events",
+    "BatchAnswer", "EventsAnswer", "queue_depths", "submit_events",
     "submit_notifications", "to_events",
 ]
