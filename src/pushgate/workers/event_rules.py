@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,11 +49,17 @@ class CompiledMessage:
     quiet_hours: str
     templates: dict[str, tuple[Template, Template]]
     notification: dict[str, Any]  # the send's notification: what every device shares
+    # (locale, default language) → the language picked; a batch asks for few distinct ones
+    languages: dict[tuple[str | None, str | None], str | None] = field(default_factory=dict, compare=False)
 
     def render(self, locale: str | None, default_language: str | None,
                params: Mapping[str, str]) -> tuple[str, str] | str:
         """(title, body) in the best language, or the failure reason of the delivery."""
-        language = pick_language(self.templates, locale, default_language)
+        key = (locale, default_language)
+        if key in self.languages:
+            language = self.languages[key]
+        else:
+            language = self.languages[key] = pick_language(self.templates, locale, default_language)
         if language is None:
             return REASON_NO_LOCALIZATION
         title, body = self.templates[language]

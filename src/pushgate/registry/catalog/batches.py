@@ -58,7 +58,8 @@ def store_batch(connection: Connection, app_id: int, events: Sequence[Sequence[A
     """Insert a batch (the caller's transaction also enqueues its job); returns its id."""
     batch_id = str(uuid.uuid4())
     connection.execute(event_batches_table.insert().values(
-        id=batch_id, app_id=app_id, events=[list(e) for e in events], status=BATCH_QUEUED, outcome=None,
+        id=batch_id, app_id=app_id, events=[list(e) for e in events], size=len(events), status=BATCH_QUEUED,
+        outcome=None,
         created_at=now or utcnow(), finished_at=None,
     ))
     return batch_id
@@ -75,12 +76,11 @@ def get_batch(db: Database, app_id: int, batch_id: str) -> BatchView | None:
     """A batch of the app (None when missing or another app's)."""
     with db.connect(write=False) as connection:
         row = connection.execute(select(
-            _b.id, _b.app_id, _b.status, _b.events, _b.outcome, _b.created_at, _b.finished_at,
+            _b.id, _b.app_id, _b.status, _b.size, _b.outcome, _b.created_at, _b.finished_at,
         ).where(_b.id == batch_id, _b.app_id == app_id)).first()
     if row is None:
         return None
-    return BatchView(row.id, row.app_id, row.status, len(row.events), row.outcome, row.created_at,
-                     row.finished_at)
+    return BatchView(row.id, row.app_id, row.status, row.size, row.outcome, row.created_at, row.finished_at)
 
 
 def claim_batch(connection: Connection, batch_id: str) -> bool:
