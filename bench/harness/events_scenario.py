@@ -74,8 +74,15 @@ def events_end_to_end(srv: server.Server, users: int, credentials: dict[str, str
         posted_at = time.time()
         t0 = time.perf_counter()
         batches = []
+        waited = 0.0
         for payload in requests:
-            answer = http.post("/v1/events", json=payload, headers=auth)
+            while True:
+                answer = http.post("/v1/events", json=payload, headers=auth)
+                if answer.status_code != 503:
+                    break
+                pause = float(answer.headers.get("Retry-After", "1"))  # backpressure: as a client would
+                waited += pause
+                time.sleep(pause)
             if answer.status_code != 202 or answer.json()["rejected"]:
                 raise RuntimeError(f"events refused: {answer.status_code} {answer.text[:300]}")
             batches.append(answer.json()["id"])
@@ -113,7 +120,8 @@ def events_end_to_end(srv: server.Server, users: int, credentials: dict[str, str
     seconds = min(seen, last_finish - posted_at) if last_finish else seen
     return {
         "users": users, "seconds": seconds, "seconds_polled": seen, "rate": totals["sent"] / seconds,
-        "posted_seconds": posted, "decided_seconds": decided, "cpu_seconds": cpu,
+        "posted_seconds": posted, "backpressure_seconds": waited, "decided_seconds": decided,
+        "cpu_seconds": cpu,
         "peak_rss_mb": server.proc_memory_mb(srv.pid, "VmHWM"), "import_seconds": import_seconds,
         "status": totals, "counts": counts, "sends": len(sends), "events_per_request": EVENTS_PER_REQUEST,
     }
