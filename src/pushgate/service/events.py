@@ -153,11 +153,11 @@ def _check_login(params: Mapping[str, str], policy: ValidationPolicy) -> None:
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise ValidationError(field, message) from None
-    validate_token(str(fields["provider"]), str(fields["token"]), policy=policy)
-    if fields["locale"]:
-        validate_locale(fields["locale"], "params.language")
-    if fields["timezone"]:
-        validate_timezone(fields["timezone"], "params.timezone")
+    validate_token(fields.provider, fields.token, policy=policy)
+    if fields.locale:
+        validate_locale(fields.locale, "params.language")
+    if fields.timezone:
+        validate_timezone(fields.timezone, "params.timezone")
 
 
 __all__ = [

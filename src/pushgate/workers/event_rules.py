@@ -125,7 +125,20 @@ def window_start(now: float, window: int) -> int:
     return int(now // window) * window
 
 
-def login_fields(params: Mapping[str, str]) -> dict[str, str | None]:
+@dataclass(frozen=True, slots=True)
+class LoginFields:
+    """What a login event registers: the device and the user's language and time zone."""
+
+    provider: str
+    token: str
+    platform: str | None
+    locale: str | None
+    app_version: str | None
+    device_id: str | None
+    timezone: str | None
+
+
+def login_fields(params: Mapping[str, str]) -> LoginFields:
     """A login event's parameters as a device registration: provider, platform, token, …
 
     Accepted spellings: ``language``, ``platform``, ``token`` (or
@@ -146,11 +159,11 @@ def login_fields(params: Mapping[str, str]) -> dict[str, str | None]:
         if platform not in PLATFORM_PROVIDERS:
             raise ValueError(f"params.platform: {platform!r} is not a provider or platform name")
         provider = PLATFORM_PROVIDERS[platform]
-    return {
-        "provider": str(provider), "token": token, "platform": platform,
-        "locale": params.get("language") or None, "app_version": params.get("application_version") or None,
-        "device_id": params.get("device_id") or None, "timezone": params.get("timezone") or None,
-    }
+    return LoginFields(
+        provider=str(provider), token=token, platform=platform, locale=params.get("language") or None,
+        app_version=params.get("application_version") or None, device_id=params.get("device_id") or None,
+        timezone=params.get("timezone") or None,
+    )
 
 
 __all__ = [
@@ -164,6 +177,7 @@ __all__ = [
     "REASON_NO_LOCALIZATION",
     "UNKNOWN_USER",
     "CompiledMessage",
+    "LoginFields",
     "compile_message",
     "login_fields",
     "quiet_until",
