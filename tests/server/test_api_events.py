@@ -8,6 +8,7 @@ from pushgate.planner.jobs import EVENTS_QUEUE
 from pushgate.queue import JobStatus
 from pushgate.workers.events import decide_batch
 from tests.server.api_helpers import Api, Tenant, apns_token
+from tests.server.conftest import MakeApi
 
 MESSAGE = {"events": [1001], "localizations": {"en": {"title": "Hi {name}", "body": "welcome"}}}
 NOW_MS = 1_900_000_000_000
@@ -90,3 +91,15 @@ async def test_a_batch_is_refused_whole_only_when_empty_or_not_a_list(api: Api, 
     assert none_ok.json() == {"id": None, "accepted": 0, "rejected": [
         {"index": 0, "reason": "event_id: an integer"}]}
     assert (await api.client.post("/v1/events", json={"events": [1]})).status_code == 401
+
+
+async def test_undecided_events_count_against_the_direct_queue_bound(make_api: MakeApi) -> None:
+    api = await make_api(max_direct_queue_depth=5)
+    shop = await api.tenant("shop")
+    three = {"events": [{"user_id": f"u{n}", "event_id": 1001, "timestamp": NOW_MS} for n in range(3)]}
+    first = await api.client.post("/v1/events", json=three, headers=shop.headers)
+    assert first.status_code == 202
+    refused = await api.client.post("/v1/events", json=three, headers=shop.headers)
+    assert refused.status_code == 503
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert api.queue.depth(EVENTS_QUEUE) == 3  # the refused batch stored nothing

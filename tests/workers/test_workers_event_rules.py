@@ -16,8 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from pushgate.queue import SqlQueue
-from pushgate.registry import Database, DeviceSpec, opt_out, register_device, upsert_user
-from pushgate.registry.catalog.batches import BatchView
+from pushgate.registry import Database, DeviceSpec, cancel_send, opt_out, register_device, upsert_user
+from pushgate.registry.catalog.batches import BatchView, purge_texts
 from pushgate.registry.catalog.tables import event_texts_table
 from pushgate.registry.models import deliveries_table
 from pushgate.service.events import EventIn, store_events
@@ -203,3 +203,20 @@ def test_a_login_in_the_batch_registers_before_the_batchs_other_events(database:
     assert counts(view) == {"logins": 1, "notified": 1}
     assert view.outcome is not None
     assert e.texts(view) == [("Bonjour N", "Vous avez 1 nouveaux articles")]
+
+
+def test_texts_of_ended_event_sends_are_purged_and_running_ones_kept(database: Database) -> None:
+    e = Events(database)
+    put_message(database, e.app_id)
+    e.user("ana")
+    e.user("bo")
+    first = e.run(event("ana", name="A", count="1"))
+    second = e.run(event("bo", name="B", count="1"))
+    assert first.outcome is not None
+    [send_id] = first.outcome["sends"]
+    with database.session() as session:
+        cancel_send(session, send_id)
+    assert purge_texts(database, older_than=datetime.now(UTC) - timedelta(hours=1)) == 0  # ended just now
+    assert purge_texts(database, older_than=datetime.now(UTC) + timedelta(seconds=1)) == 1
+    assert e.texts(first) == []
+    assert e.texts(second) == [("Hello B", "You have 1 new items")]  # still sending: kept

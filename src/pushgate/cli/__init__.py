@@ -14,6 +14,7 @@ import typer
 
 from pushgate.cli.admin import register as register_admin_commands
 from pushgate.cli.library_demo import library_demo
+from pushgate.cli.messages_cmd import messages_commands
 from pushgate.cli.server_cmds import register as register_server_commands
 from pushgate.cli.simulate import simulate
 
@@ -27,6 +28,7 @@ app.command("simulate")(simulate)
 app.command("library-demo")(library_demo)
 register_server_commands(app)
 register_admin_commands(app)
+app.add_typer(messages_commands, name="messages")
 
 
 def _print_version(value: bool) -> None:

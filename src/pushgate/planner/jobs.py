@@ -214,10 +214,14 @@ def topic_operation_job(operation_id: str, *, max_tries: int = DEFAULT_MAX_TRIES
                max_tries=max_tries)
 
 
-def event_batch_job(batch_id: str, *, max_tries: int = DEFAULT_MAX_TRIES) -> Job:
-    """The job that decides a stored event batch (payload: its id; docs/events.md §4)."""
+def event_batch_job(batch_id: str, events: int, *, max_tries: int = DEFAULT_MAX_TRIES) -> Job:
+    """The job that decides a stored batch of ``events`` (payload: its id; docs/events.md §4).
+
+    It weighs its event count: those are deliveries on their way, and the
+    queue's depth is the backpressure signal.
+    """
     return Job(id=f"events:{batch_id}", queue=EVENTS_QUEUE, payload={"batch_id": batch_id},
-               max_tries=max_tries)
+               max_tries=max_tries, size=events)
 
 
 def job_to_json(job: Job) -> dict[str, Any]:

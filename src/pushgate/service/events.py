@@ -109,10 +109,13 @@ def store_events(components: Services, app_id: int, events: Sequence[EventIn]) -
     result = EventBatchResult(len(rows), rejected)
     if not rows:
         return StoredEvents(result, None)
-    admit(db, components.queue, components.settings, direct=True, adding=len(rows))
+    # Events not yet decided are deliveries on their way too (at least one each): they count with
+    # the direct lanes against max_direct_queue_depth.
+    admit(db, components.queue, components.settings, direct=True, adding=len(rows),
+          also_waiting=components.queue.depth(EVENTS_QUEUE))
     with db.session() as session:
         batch_id = store_batch(session.connection(), app_id, rows)
-        job = event_batch_job(batch_id, max_tries=components.settings.max_tries)
+        job = event_batch_job(batch_id, len(rows), max_tries=components.settings.max_tries)
         components.queue.enqueue_with(session, [job])
     return StoredEvents(result, batch_id)
 
@@ -150,11 +153,11 @@ def _check_login(params: Mapping[str, str], policy: ValidationPolicy) -> None:
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise ValidationError(field, message) from None
-    validate_token(str(fields["provider"]), str(fields["token"]), policy=policy)
-    if fields["locale"]:
-        validate_locale(fields["locale"], "params.language")
-    if fields["timezone"]:
-        validate_timezone(fields["timezone"], "params.timezone")
+    validate_token(fields.provider, fields.token, policy=policy)
+    if fields.locale:
+        validate_locale(fields.locale, "params.language")
+    if fields.timezone:
+        validate_timezone(fields.timezone, "params.timezone")
 
 
 __all__ = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,11 +49,17 @@ class CompiledMessage:
     quiet_hours: str
     templates: dict[str, tuple[Template, Template]]
     notification: dict[str, Any]  # the send's notification: what every device shares
+    # (locale, default language) → the language picked; a batch asks for few distinct ones
+    languages: dict[tuple[str | None, str | None], str | None] = field(default_factory=dict, compare=False)
 
     def render(self, locale: str | None, default_language: str | None,
                params: Mapping[str, str]) -> tuple[str, str] | str:
         """(title, body) in the best language, or the failure reason of the delivery."""
-        language = pick_language(self.templates, locale, default_language)
+        key = (locale, default_language)
+        if key in self.languages:
+            language = self.languages[key]
+        else:
+            language = self.languages[key] = pick_language(self.templates, locale, default_language)
         if language is None:
             return REASON_NO_LOCALIZATION
         title, body = self.templates[language]
@@ -119,7 +125,20 @@ def window_start(now: float, window: int) -> int:
     return int(now // window) * window
 
 
-def login_fields(params: Mapping[str, str]) -> dict[str, str | None]:
+@dataclass(frozen=True, slots=True)
+class LoginFields:
+    """What a login event registers: the device and the user's language and time zone."""
+
+    provider: str
+    token: str
+    platform: str | None
+    locale: str | None
+    app_version: str | None
+    device_id: str | None
+    timezone: str | None
+
+
+def login_fields(params: Mapping[str, str]) -> LoginFields:
     """A login event's parameters as a device registration: provider, platform, token, …
 
     Accepted spellings: ``language``, ``platform``, ``token`` (or
@@ -140,11 +159,11 @@ def login_fields(params: Mapping[str, str]) -> dict[str, str | None]:
         if platform not in PLATFORM_PROVIDERS:
             raise ValueError(f"params.platform: {platform!r} is not a provider or platform name")
         provider = PLATFORM_PROVIDERS[platform]
-    return {
-        "provider": str(provider), "token": token, "platform": platform,
-        "locale": params.get("language") or None, "app_version": params.get("application_version") or None,
-        "device_id": params.get("device_id") or None, "timezone": params.get("timezone") or None,
-    }
+    return LoginFields(
+        provider=str(provider), token=token, platform=platform, locale=params.get("language") or None,
+        app_version=params.get("application_version") or None, device_id=params.get("device_id") or None,
+        timezone=params.get("timezone") or None,
+    )
 
 
 __all__ = [
@@ -158,6 +177,7 @@ __all__ = [
     "REASON_NO_LOCALIZATION",
     "UNKNOWN_USER",
     "CompiledMessage",
+    "LoginFields",
     "compile_message",
     "login_fields",
     "quiet_until",

@@ -41,7 +41,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from pushgate.planner.jobs import DeliveryPayload, delivery_job
-from pushgate.queue import ClaimedJob, Job
+from pushgate.queue import ClaimedJob, Job, Queue
 from pushgate.registry import (
     DeliveryStatus,
     DeviceSpec,
@@ -54,7 +54,7 @@ from pushgate.registry.catalog import batches, decide
 from pushgate.registry.catalog.messages import get_event_settings, list_messages, message_ids
 from pushgate.registry.outcomes import record_outcomes_on
 from pushgate.registry.users import ensure_users
-from pushgate.registry.validation import ValidationPolicy
+from pushgate.registry.validation import DEFAULT_POLICY, ValidationPolicy
 from pushgate.service.components import validation_policy
 from pushgate.workers import event_rules as rules
 from pushgate.workers.event_rules import CompiledMessage
@@ -111,12 +111,12 @@ async def run_event_batch(ctx: WorkerContext, job: ClaimedJob) -> None:
 
 def decide_batch(
     db: Database,
-    queue: Any,
+    queue: Queue,
     batch_id: str,
     *,
     chunk_size: int,
     max_tries: int,
-    policy: ValidationPolicy | None = None,
+    policy: ValidationPolicy = DEFAULT_POLICY,
     now: datetime | None = None,
 ) -> BatchDecision | None:
     """Decide and store a batch in one transaction; None when it was done already or is gone."""
@@ -150,17 +150,17 @@ def decide_batch(
 
 
 def _login(session: Session, app_id: int, index: int, user: str, params: Mapping[str, str],
-           decision: BatchDecision, policy: ValidationPolicy | None, now: datetime) -> None:
+           decision: BatchDecision, policy: ValidationPolicy, now: datetime) -> None:
+    """Pushkin's login event: register the device as ``POST /v1/devices`` would, keep the language."""
     try:
-        values = rules.login_fields(params)
-        spec = DeviceSpec(user=user, **values)  # type: ignore[arg-type]
+        f = rules.login_fields(params)
+        spec = DeviceSpec(provider=f.provider, token=f.token, user=user, platform=f.platform,
+                          app_version=f.app_version, locale=f.locale, timezone=f.timezone,
+                          device_id=f.device_id)
         with session.begin_nested():  # a bad login fails alone, not the batch
-            if spec.locale:
-                upsert_user(session, app_id, user, locale=spec.locale, timezone=spec.timezone)
-            if policy is None:
-                register_device(session, app_id, spec, now=now)
-            else:
-                register_device(session, app_id, spec, policy=policy, now=now)
+            if f.locale or f.timezone:
+                upsert_user(session, app_id, user, locale=f.locale, timezone=f.timezone, now=now)
+            register_device(session, app_id, spec, policy=policy, now=now)
         decision.counts["logins"] += 1
     except (ValueError, ValidationError) as exc:
         decision.counts["login_errors"] += 1

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from pushgate.registry._types import utcnow
+from pushgate.registry._types import sqlite_timestamp, utcnow
 from pushgate.registry.catalog.tables import event_batches_table
 from pushgate.registry.constants import SendStatus
 from pushgate.registry.db import Database
@@ -58,7 +58,8 @@ def store_batch(connection: Connection, app_id: int, events: Sequence[Sequence[A
     """Insert a batch (the caller's transaction also enqueues its job); returns its id."""
     batch_id = str(uuid.uuid4())
     connection.execute(event_batches_table.insert().values(
-        id=batch_id, app_id=app_id, events=[list(e) for e in events], status=BATCH_QUEUED, outcome=None,
+        id=batch_id, app_id=app_id, events=[list(e) for e in events], size=len(events), status=BATCH_QUEUED,
+        outcome=None,
         created_at=now or utcnow(), finished_at=None,
     ))
     return batch_id
@@ -75,12 +76,11 @@ def get_batch(db: Database, app_id: int, batch_id: str) -> BatchView | None:
     """A batch of the app (None when missing or another app's)."""
     with db.connect(write=False) as connection:
         row = connection.execute(select(
-            _b.id, _b.app_id, _b.status, _b.events, _b.outcome, _b.created_at, _b.finished_at,
+            _b.id, _b.app_id, _b.status, _b.size, _b.outcome, _b.created_at, _b.finished_at,
         ).where(_b.id == batch_id, _b.app_id == app_id)).first()
     if row is None:
         return None
-    return BatchView(row.id, row.app_id, row.status, len(row.events), row.outcome, row.created_at,
-                     row.finished_at)
+    return BatchView(row.id, row.app_id, row.status, row.size, row.outcome, row.created_at, row.finished_at)
 
 
 def claim_batch(connection: Connection, batch_id: str) -> bool:
@@ -151,6 +151,24 @@ def load_texts(db: Database, send_id: str, device_ids: Sequence[int]) -> dict[in
     return {device_id: (title, body) for device_id, title, body in json.loads(found)}
 
 
+def purge_texts(db: Database, *, older_than: datetime) -> int:
+    """Delete the texts of event sends that ended before ``older_than``, and of deleted sends.
+
+    A text is only needed until its device's outcome is recorded; the
+    outcome rows stay. Returns how many rows were deleted.
+    """
+    ended = (SendStatus.DONE.value, SendStatus.CANCELLED.value)
+    marker = "%s" if db.is_postgresql else "?"
+    cutoff: Any = older_than if db.is_postgresql else sqlite_timestamp(older_than)
+    with db.connect() as connection:
+        done = connection.exec_driver_sql(
+            "DELETE FROM event_texts WHERE send_id IN (SELECT DISTINCT t.send_id FROM event_texts t"
+            " LEFT JOIN sends s ON s.id = t.send_id WHERE s.id IS NULL"
+            f" OR (s.status IN ({marker}, {marker}) AND s.updated_at < {marker}))",
+            (*ended, cutoff))
+        return int(done.rowcount or 0)
+
+
 __all__ = [
     "BATCH_DONE",
     "BATCH_QUEUED",
@@ -163,5 +181,6 @@ __all__ = [
     "insert_texts",
     "load_batch",
     "load_texts",
+    "purge_texts",
     "store_batch",
 ]

@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(36), primary_key=True),
         sa.Column("app_id", BigId, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
         sa.Column("events", sa.JSON(), nullable=False),
+        sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("outcome", sa.JSON(), nullable=True),
         sa.Column("created_at", Timestamp, nullable=False),
