@@ -15,6 +15,7 @@ import typer
 from pushgate.cli.admin import register as register_admin_commands
 from pushgate.cli.library_demo import library_demo
 from pushgate.cli.messages_cmd import messages_commands
+from pushgate.cli.pushkin_cmd import pushkin_commands
 from pushgate.cli.server_cmds import register as register_server_commands
 from pushgate.cli.simulate import simulate
 
@@ -29,6 +30,7 @@ app.command("library-demo")(library_demo)
 register_server_commands(app)
 register_admin_commands(app)
 app.add_typer(messages_commands, name="messages")
+app.add_typer(pushkin_commands, name="pushkin")
 
 
 def _print_version(value: bool) -> None:
