@@ -15,6 +15,8 @@ import typer
 from pushgate.cli.admin import register as register_admin_commands
 from pushgate.cli.admin_users import admin_user_commands
 from pushgate.cli.library_demo import library_demo
+from pushgate.cli.messages_cmd import messages_commands
+from pushgate.cli.pushkin_cmd import pushkin_commands
 from pushgate.cli.server_cmds import register as register_server_commands
 from pushgate.cli.simulate import simulate
 from pushgate.cli.vapid_cmd import register as register_vapid_commands
@@ -31,6 +33,8 @@ register_server_commands(app)
 register_admin_commands(app)
 app.add_typer(admin_user_commands, name="admin")
 register_vapid_commands(app)
+app.add_typer(messages_commands, name="messages")
+app.add_typer(pushkin_commands, name="pushkin")
 
 
 def _print_version(value: bool) -> None:

@@ -38,6 +38,7 @@ DELIVER_QUEUE_PREFIX = "deliver:"
 DIRECT_LANE = ":direct"  # suffix of the lanes of sends to named devices or users
 FANOUT_ID_PREFIX = "fanout:"
 TOPICS_QUEUE = "topics"  # FCM topic subscription operations, one job each (id ``topic:<operation id>``)
+EVENTS_QUEUE = "events"  # event batches, one job each (id ``events:<batch id>``; docs/events.md)
 FollowUpMark = Literal["R", "P"]
 RETRY_MARK: Final = "R"  # a follow-up retrying temporary failures
 DEFERRED_MARK: Final = "P"  # a follow-up deferred by a credentials pause (the pause book wakes these)
@@ -56,7 +57,7 @@ def deliver_queue(provider: str, *, direct: bool = False) -> str:
 
 def is_direct(queue: str) -> bool:
     """Whether ``queue`` is claimed first: fan-out (cheap, makes work) and the direct lanes."""
-    return queue in (FANOUT_QUEUE, TOPICS_QUEUE) or queue.endswith(DIRECT_LANE)
+    return queue in (FANOUT_QUEUE, TOPICS_QUEUE, EVENTS_QUEUE) or queue.endswith(DIRECT_LANE)
 
 
 def is_delivery_queue(queue: str) -> bool:
@@ -213,6 +214,16 @@ def topic_operation_job(operation_id: str, *, max_tries: int = DEFAULT_MAX_TRIES
                max_tries=max_tries)
 
 
+def event_batch_job(batch_id: str, events: int, *, max_tries: int = DEFAULT_MAX_TRIES) -> Job:
+    """The job that decides a stored batch of ``events`` (payload: its id; docs/events.md §4).
+
+    It weighs its event count: those are deliveries on their way, and the
+    queue's depth is the backpressure signal.
+    """
+    return Job(id=f"events:{batch_id}", queue=EVENTS_QUEUE, payload={"batch_id": batch_id},
+               max_tries=max_tries, size=events)
+
+
 def job_to_json(job: Job) -> dict[str, Any]:
     """A job not yet enqueued, as fan-out stores it in the send's state (run-at: now)."""
     return {"id": job.id, "queue": job.queue, "payload": job.payload, "max_tries": job.max_tries,
@@ -228,6 +239,7 @@ __all__ = [
     "DEFERRED_MARK",
     "DELIVER_QUEUE_PREFIX",
     "DIRECT_LANE",
+    "EVENTS_QUEUE",
     "FANOUT_ID_PREFIX",
     "FANOUT_QUEUE",
     "RETRY_MARK",
@@ -239,6 +251,7 @@ __all__ = [
     "deliver_queue",
     "delivery_job",
     "delivery_job_id",
+    "event_batch_job",
     "fanout_job",
     "fanout_job_id",
     "follow_up_id",

@@ -57,17 +57,19 @@ class SendContent:
     status: str
     notification: dict[str, Any]
     start: datetime  # send_at, or when the send was created: TTLs count from here
+    per_device: bool = False  # an event send: each device's text is in event_texts (docs/events.md)
 
 
 def load_send_content(db: Database, send_id: str) -> SendContent | None:
     """The send's notification and start; None when the send is gone or cancelled."""
     with db.connect(write=False) as connection:
         row = connection.execute(
-            select(_s.status, _s.notification, _s.created_at, _s.send_at).where(_s.id == send_id)
+            select(_s.status, _s.notification, _s.created_at, _s.send_at, _s.target).where(_s.id == send_id)
         ).one_or_none()
     if row is None or row.status == SendStatus.CANCELLED:
         return None
-    return SendContent(row.status, row.notification, row.send_at or row.created_at)
+    return SendContent(row.status, row.notification, row.send_at or row.created_at,
+                       per_device="event_batch" in row.target)
 
 
 def load_chunk(

@@ -20,6 +20,8 @@ from pushgate.server.errors import error_body
 
 _READ_AS_JSON = frozenset({b"application/x-www-form-urlencoded", b"text/plain"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Pushkin's protobuf routes (server/routes/pushkin.py) take serialized protobuf under any type.
+PROTOBUF_PATHS = ("/post_notification_proto", "/post_events_proto")
 
 
 class JsonBodyMiddleware:
@@ -27,7 +29,8 @@ class JsonBodyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS or _admin_ui(scope):
+        if (scope["type"] != "http" or scope["method"] not in _BODY_METHODS or _admin_ui(scope)
+                or scope["path"].endswith(PROTOBUF_PATHS)):
             await self.app(scope, receive, send)
             return
         headers = list(scope.get("headers", ()))

@@ -25,10 +25,13 @@ from pushgate.registry import Database, unexpanded_deliveries
 from pushgate.service.settings import Settings
 
 
-def admit(db: Database, queue: Queue, settings: Settings, *, direct: bool, adding: int | None) -> None:
+def admit(
+    db: Database, queue: Queue, settings: Settings, *, direct: bool, adding: int | None, also_waiting: int = 0
+) -> None:
     """Raise :class:`Backpressure` when ``adding`` more deliveries would exceed the send's bound.
 
     ``adding``: the send's audience now (None for a scheduled send: counted when it runs).
+    ``also_waiting``: deliveries on their way that no lane counts yet (undecided events).
     """
     depths = queue.depths()
     with db.session(write=False) as session:
@@ -37,6 +40,7 @@ def admit(db: Database, queue: Queue, settings: Settings, *, direct: bool, addin
         waiting = coming_direct + sum(
             items for name, items in depths.items() if is_delivery_queue(name) and name.endswith(DIRECT_LANE)
         )
+        waiting += also_waiting
         limit = settings.max_direct_queue_depth
     else:
         waiting = coming_all + sum(depths.values())

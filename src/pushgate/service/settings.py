@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, ValidationError, field_validator
 
 from pushgate.errors import ConfigurationError
 
@@ -114,6 +114,16 @@ class Settings(BaseModel):
     # Web SDK: the URL browsers reach this server at (behind a proxy, https://push.example.com);
     # the SDK and the service worker it serves call it. Unset: the URL of each request.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#]+(/[^?#]*)?$")
+    # Pushkin-compatible routes (docs/pushkin.md) are served under this prefix; "" serves
+    # them at the root, where Pushkin's clients post (/post_notification_json ...).
+    pushkin_prefix: str = Field(default="", pattern=r"^(/[A-Za-z0-9._~-]+)*$")
+    # Dry run: everything but the provider call. Deliveries are recorded "sent" with
+    # reason "DryRun" and no provider is contacted (pushgate.workers.dry_run).
+    dry_run: bool = False
+    # Per provider, the deliveries that may wait in its lanes: while a provider has that
+    # many, a send that would reach it is refused with 503 and Retry-After
+    # (pushgate.service.provider_limits). Unset: only max_queue_depth applies.
+    max_provider_queue_depth: dict[ProviderName, PositiveInt] = Field(default_factory=dict)
 
     @field_validator("previous_secret_keys", mode="before")
     @classmethod

@@ -66,6 +66,7 @@ from pushgate.registry.app_defaults import apply_defaults, notification_defaults
 from pushgate.registry.audience import reached_users
 from pushgate.registry.models import utcnow
 from pushgate.service.admission import admit
+from pushgate.service.provider_limits import admit_providers
 from pushgate.service.settings import Settings
 
 SHOWN_UNKNOWN_USERS = 100  # unknown user ids named in the answer; the count says how many in all
@@ -161,6 +162,7 @@ def submit_send(
         build_payload(notification, target="topic" if parsed.audience == "topic" else "condition",
                       limit=TOPIC_LIMIT, now=now)
     admit(db, queue, settings, direct=parsed.audience != "all", adding=targeted)
+    admit_providers(db, queue, settings, app_id, parsed)  # max_provider_queue_depth
 
     with db.session() as session:
         send = create_send(session, app_id, notification, target, idempotency_key=idempotency_key,

@@ -44,6 +44,7 @@ from pushgate.registry import CredentialCipher, CredentialsUnreadable, Database
 from pushgate.registry.pauses import PAUSE_KEY
 from pushgate.service.settings import ProviderEndpoint, Settings
 from pushgate.workers.constants import CREDENTIALS_RECHECK_SECONDS
+from pushgate.workers.dry_run import DryRunProvider
 
 logger = logging.getLogger("pushgate.workers")
 
@@ -173,7 +174,10 @@ class ClientCache:
             client = build_client(key[1], stored.config, self.settings, concurrency=self.concurrency)
         except ConfigurationError as exc:
             raise ClientBuildError(str(exc), stored.version) from None
-        logger.info("built %s client for app %s", key[1], key[0])
+        if self.settings.dry_run:  # everything but the provider call (workers/dry_run.py)
+            client = DryRunProvider(client)
+        logger.info("built %s client for app %s%s", key[1], key[0],
+                    " (dry run)" if self.settings.dry_run else "")
         entry = CachedClient(client, stored.version, self.clock(), pause=stored.pause)
         self._clients[key] = entry
         return entry

@@ -58,6 +58,7 @@ from pushgate.workers.constants import (
     RETRY_BASE_SECONDS,
     RETRY_MAX_SECONDS,
 )
+from pushgate.workers.event_texts import REASON_NO_TEXT, personalize
 from pushgate.workers.topic import is_topic_job, load_topic_device, send_to_target
 
 if TYPE_CHECKING:
@@ -182,6 +183,15 @@ class DeliveryJob:
                 self._record(Outcome(device.id, DeliveryStatus.EXPIRED, REASON_EXPIRED, attempts=0))
             await self._follow_up(None)
             return
+        texts: dict[int, Notification] | None = None
+        if info.per_device:  # an event send: each device has its own rendered text
+            texts, devices, missing = await asyncio.to_thread(personalize, ctx.db, self.send_id, devices,
+                                                              notification)
+            for device_id in missing:
+                self._record(Outcome(device_id, DeliveryStatus.FAILED, REASON_NO_TEXT, attempts=0))
+            if not devices:
+                await self._follow_up(None)
+                return
         try:
             entry = await ctx.clients.acquire(self.app_id, self.provider)
         except NoCredentials:
@@ -194,7 +204,7 @@ class DeliveryJob:
             await self._follow_up(self._deferred([d.id for d in devices], self._pause_end(pause)))
             return
         try:
-            tally = await self._send(entry, devices, notification)
+            tally = await self._send(entry, devices, notification, texts)
         finally:
             await ctx.clients.release(entry)
         await self._settle(entry, devices, tally, notification)
@@ -202,7 +212,8 @@ class DeliveryJob:
     # -- sending ---------------------------------------------------------------------
 
     async def _send(
-        self, entry: CachedClient, devices: list[DeviceRow], notification: Notification
+        self, entry: CachedClient, devices: list[DeviceRow], notification: Notification,
+        texts: dict[int, Notification] | None = None,
     ) -> _Tally:
         ctx, tally = self.ctx, _Tally()
         client = entry.client
@@ -235,7 +246,8 @@ class DeliveryJob:
                 token = _token_of(device)
                 by_token.setdefault(client.token_key(token), []).append(device.id)
                 window.take()
-                yield Message(token, notification, delivery_id(self.send_id, device.id))
+                yield Message(token, texts[device.id] if texts is not None else notification,
+                              delivery_id(self.send_id, device.id))
 
         def on_result(result: TokenResult) -> None:
             ids = by_token.get(result.token)

@@ -35,6 +35,7 @@ from typing import Any
 from pushgate.planner.fanout import resume_fanouts
 from pushgate.queue import Queue
 from pushgate.registry import Database
+from pushgate.registry.catalog.batches import purge_texts
 from pushgate.registry.retention import DEFAULT_BATCH, prune_inactive_devices, purge_deliveries
 from pushgate.registry.safe_errors import log_failure
 from pushgate.service.metrics import Metrics
@@ -216,6 +217,11 @@ class WorkerPool:
             return 0
         if purged:
             logger.info("purged %d finished jobs", purged)
+        try:  # the per-device texts of event sends that ended (docs/events.md §4)
+            await asyncio.to_thread(purge_texts, self.ctx.db,
+                                    older_than=datetime.fromtimestamp(now - KEEP_DONE_SECONDS, UTC))
+        except Exception as exc:
+            log_failure(logger, "purging event texts failed", exc, level=logging.WARNING)
         return purged
 
     def _count_auth_refreshes(self) -> None:

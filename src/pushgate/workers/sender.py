@@ -7,10 +7,11 @@ by :meth:`Worker.wake` (the API's enqueue in ``pushgate serve``, a fan-out
 or retry in this process), otherwise after a backoff growing from 10 ms to
 0.5 s — instead of polling in a tight loop.
 
-Jobs are of three kinds: ``fanout`` (a send turned into delivery jobs, run in
+Jobs are of four kinds: ``fanout`` (a send turned into delivery jobs, run in
 a thread by :func:`~pushgate.planner.fanout.fan_out`),
-``deliver:<provider>`` (:class:`~pushgate.workers.delivery.DeliveryJob`) and
-``topics`` (FCM topic subscriptions, :mod:`pushgate.workers.topic_ops`).
+``deliver:<provider>`` (:class:`~pushgate.workers.delivery.DeliveryJob`),
+``topics`` (FCM topic subscriptions, :mod:`pushgate.workers.topic_ops`) and
+``events`` (event batches, :mod:`pushgate.workers.events`).
 
 Claims come in two tiers: first the fan-out queue and the direct lanes
 (``deliver:<provider>:direct``, sends to named tokens, devices or users),
@@ -35,6 +36,7 @@ import time
 
 from pushgate.planner.fanout import fan_out
 from pushgate.planner.jobs import (
+    EVENTS_QUEUE,
     FANOUT_QUEUE,
     TOPICS_QUEUE,
     DeliveryPayload,
@@ -58,6 +60,7 @@ from pushgate.workers.constants import (
 )
 from pushgate.workers.context import WorkerContext
 from pushgate.workers.delivery import DeliveryJob
+from pushgate.workers.events import run_event_batch
 from pushgate.workers.topic_ops import run_topic_operation
 
 logger = logging.getLogger("pushgate.workers")
@@ -65,6 +68,7 @@ logger = logging.getLogger("pushgate.workers")
 ALL_QUEUES = (
     FANOUT_QUEUE,
     TOPICS_QUEUE,
+    EVENTS_QUEUE,
     *(deliver_queue(p.value, direct=True) for p in PROVIDERS),
     *(deliver_queue(p.value) for p in PROVIDERS),
 )
@@ -197,6 +201,8 @@ class Worker:
                 await DeliveryJob(self.ctx, job).run()
             elif job.queue == TOPICS_QUEUE:
                 await run_topic_operation(self.ctx, job)
+            elif job.queue == EVENTS_QUEUE:
+                await run_event_batch(self.ctx, job)
             else:
                 await asyncio.to_thread(self.ctx.queue.fail, job.id, f"no handler for queue {job.queue}")
             self.jobs_done += 1

@@ -40,7 +40,10 @@ async def send_to_target(client: object, target: str, notification: Notification
     # Imported here, as the provider table does: an idle server loads no send stack.
     from pushgate.providers.fcm import FCM
     from pushgate.providers.fcm.payload import TOPIC_RE
+    from pushgate.workers.dry_run import DryRunProvider, dry_run_result
 
+    if isinstance(client, DryRunProvider) and isinstance(client.inner, FCM):
+        return dry_run_result(target)  # settings.dry_run: no request
     if not isinstance(client, FCM):
         return TokenResult(target, Status.FAILED, reason="NotFCM", cause=Cause.CONFIG,
                            detail="topic and condition targets are FCM's")

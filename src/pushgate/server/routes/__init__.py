@@ -11,7 +11,9 @@ from pushgate.server.routes import (
     apps,
     audience,
     devices,
+    events,
     health,
+    messages,
     public_devices,
     public_events,
     public_registration,
@@ -40,6 +42,8 @@ ROUTERS: tuple[tuple[APIRouter, dict[int | str, dict[str, Any]]], ...] = (
     (public_devices.router, DEVICE_ROUTES),
     (public_events.router, BROWSER_ROUTES),
     (sdk.router, {}),
+    (events.router, ID_ROUTES),
+    (messages.router, ID_ROUTES),
 )
 
 __all__ = ["ROUTERS"]

@@ -1,0 +1,172 @@
+"""Scenario 7: event mode end to end through ``POST /v1/events`` on a real ``pushgate serve``.
+
+Set-up (not timed): an app with APNs credentials pointing at the nginx
+sink, N devices imported for N users (one each, half of them French), and
+one catalog message with an English and a French localization whose title
+carries a per-user parameter. Timed: N events, one per user, posted in
+batches of ``EVENTS_PER_REQUEST``, each triggering that message, until the
+last event send records its last outcome. The rate is notifications
+delivered per second from the first POST to the server's own
+``finished_at`` of the last send; CPU seconds and peak RSS are the
+server's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness import server
+from harness.child_apns import throwaway_credentials
+from harness.report import Row
+from harness.sinks import Sinks
+
+EVENTS_PER_REQUEST = 2000
+EVENT_ID = 1001
+MESSAGE = {
+    "events": [EVENT_ID],
+    "localizations": {
+        "en": {"title": "Hello {name}", "body": "Your order {order} has shipped"},
+        "fr": {"title": "Bonjour {name}", "body": "Votre commande {order} est en route"},
+    },
+}
+
+
+def events_end_to_end(srv: server.Server, users: int, credentials: dict[str, str], poll: float = 0.05,
+                      timeout: float = 900.0) -> dict[str, Any]:
+    """Register ``users`` users with one APNs device each, then one event per user; wait for the outcomes."""
+    admin = {"Authorization": f"Bearer {server.ADMIN_TOKEN}"}
+    with httpx.Client(base_url=srv.url, timeout=300) as http:
+        answer = http.post("/v1/apps", json={"name": f"bench-events-{uuid.uuid4().hex[:6]}"}, headers=admin)
+        answer.raise_for_status()
+        body = answer.json()
+        app_id, auth = body["app"]["id"], {"Authorization": f"Bearer {body['api_key']['key']}"}
+        http.put(f"/v1/apps/{app_id}/credentials/apns", headers=admin,
+                 json={**credentials, "environment": "production"}).raise_for_status()
+        http.put("/v1/messages/shipped", json=MESSAGE, headers=auth).raise_for_status()
+        t_import = time.perf_counter()
+        for start in range(0, users, server.IMPORT_CHUNK):
+            rows = [{"provider": "apns", "token": secrets.token_hex(32), "platform": "ios", "user": f"u{i}",
+                     "locale": "fr-FR" if i % 2 else "en-US"}
+                    for i in range(start, min(users, start + server.IMPORT_CHUNK))]
+            answer = http.post("/v1/devices/import", json=rows, headers=auth)
+            answer.raise_for_status()
+            if answer.json()["errors"]:
+                raise RuntimeError(f"import errors: {answer.json()['errors'][:3]}")
+        import_seconds = time.perf_counter() - t_import
+        stamp = int(time.time() * 1000)
+        requests = [
+            {"events": [{"user_id": f"u{i}", "event_id": EVENT_ID, "timestamp": stamp,
+                         "params": {"name": f"Customer {i}", "order": f"A-{i:07d}"}}
+                        for i in range(start, min(users, start + EVENTS_PER_REQUEST))]}
+            for start in range(0, users, EVENTS_PER_REQUEST)
+        ]
+        cpu0 = server.proc_cpu_seconds(srv.pid)
+        posted_at = time.time()
+        t0 = time.perf_counter()
+        batches = []
+        waited = 0.0
+        for payload in requests:
+            while True:
+                answer = http.post("/v1/events", json=payload, headers=auth)
+                if answer.status_code != 503:
+                    break
+                pause = float(answer.headers.get("Retry-After", "1"))  # backpressure: as a client would
+                waited += pause
+                time.sleep(pause)
+            if answer.status_code != 202 or answer.json()["rejected"]:
+                raise RuntimeError(f"events refused: {answer.status_code} {answer.text[:300]}")
+            batches.append(answer.json()["id"])
+        posted = time.perf_counter() - t0
+        sends: list[str] = []
+        counts: dict[str, int] = {}
+        for batch_id in batches:
+            while True:
+                shown = http.get(f"/v1/events/{batch_id}", headers=auth).json()
+                if shown["status"] == "done":
+                    sends += shown["outcome"]["sends"]
+                    for key, value in shown["outcome"]["counts"].items():
+                        counts[key] = counts.get(key, 0) + value
+                    break
+                if time.perf_counter() - t0 > timeout:
+                    raise RuntimeError(f"batch not decided after {timeout} s: {shown}")
+                time.sleep(poll)
+        decided = time.perf_counter() - t0
+        totals = {"targeted": 0, "sent": 0, "failed": 0, "dead": 0, "expired": 0, "pending": 0}
+        last_finish = 0.0
+        for send_id in sends:
+            while True:
+                status = http.get(f"/v1/sends/{send_id}", headers=auth).json()
+                if status["status"] == "done" and status["pending"] == 0:
+                    break
+                if time.perf_counter() - t0 > timeout:
+                    raise RuntimeError(f"send not done after {timeout} s: {status}")
+                time.sleep(poll)
+            for key in totals:
+                totals[key] += status[key]
+            finished = datetime.fromisoformat(status["finished_at"].replace("Z", "+00:00")).timestamp()
+            last_finish = max(last_finish, finished)
+        seen = time.perf_counter() - t0
+        cpu = server.proc_cpu_seconds(srv.pid) - cpu0
+    seconds = min(seen, last_finish - posted_at) if last_finish else seen
+    return {
+        "users": users, "seconds": seconds, "seconds_polled": seen, "rate": totals["sent"] / seconds,
+        "posted_seconds": posted, "backpressure_seconds": waited, "decided_seconds": decided,
+        "cpu_seconds": cpu,
+        "peak_rss_mb": server.proc_memory_mb(srv.pid, "VmHWM"), "import_seconds": import_seconds,
+        "status": totals, "counts": counts, "sends": len(sends), "events_per_request": EVENTS_PER_REQUEST,
+    }
+
+
+def events_rows(opts: Any, sinks: Sinks) -> list[Row]:
+    """Scenario 7 on SQLite (the target) and, when a PostgreSQL URL is given, on PostgreSQL."""
+    rows = []
+    credentials = sinks.apns_credentials or throwaway_credentials()
+    databases = [("SQLite", "sqlite")] + ([("PostgreSQL", "postgres")] if opts.postgres_url else [])
+    for label, kind in databases:
+        opts.log(f"[7] event mode end to end on {label}: {opts.e2e_devices:,} events for as many users")
+        with contextlib.ExitStack() as stack:
+            if kind == "sqlite":
+                url = f"sqlite:///{opts.workdir / 'events.db'}"
+            else:
+                name = stack.enter_context(server.postgres_database(opts.postgres_url))
+                base = opts.postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+                url = f"{base}/{name}"
+                subprocess.run([*server.pushgate_command(), "migrate"], check=True, capture_output=True,
+                               env={**os.environ, "PUSHGATE_DATABASE_URL": url})
+            srv = stack.enter_context(server.Server(url, opts.workdir, apns_url=sinks.apns,
+                                                    ca_file=Path(sinks.ca_file)))
+            result = events_end_to_end(srv, opts.e2e_devices, credentials)
+        opts.log(f"    {result['rate']:,.0f} notifications/s ({result['seconds']:.1f} s; posted in "
+                 f"{result['posted_seconds']:.1f} s, decided in {result['decided_seconds']:.1f} s), "
+                 f"status {result['status']}")
+        if result["status"]["sent"] != opts.e2e_devices:
+            from harness.scenarios import WrongCount
+
+            raise WrongCount(f"event mode on {label}: {result['status']} {result['counts']}")
+        row = Row("7" if kind == "sqlite" else "7pg",
+                  f"event mode end to end, {opts.e2e_devices:,} events, {label}", rate=result["rate"],
+                  unit="notif/s", cpu_seconds=result["cpu_seconds"], operations=opts.e2e_devices,
+                  peak_rss_mb=result["peak_rss_mb"], config="pushgate serve, defaults", details=result,
+                  notes=[f"first POST /v1/events → last outcome {result['seconds']:.2f} s "
+                         f"({result['events_per_request']:,} events per request, one localized message "
+                         f"each); import {result['import_seconds']:.1f} s (not timed); CPU and RSS are "
+                         "the server's"])
+        if kind == "sqlite":
+            from harness.scenarios import _check
+
+            row.target = "≥20k notifications/s"
+            row.checks = [_check("rate", result["rate"], 20_000)]
+        else:
+            row.target = "(reported)"
+        rows.append(row)
+    return rows
