@@ -86,6 +86,7 @@ class Server:
     settings: dict[str, Any] = field(default_factory=dict)
     process: subprocess.Popen[str] | None = None
     url: str = ""
+    _reader: threading.Thread | None = None
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHGATE_")}
@@ -115,7 +116,8 @@ class Server:
                 if line.startswith(LISTENING_PREFIX) and not found:
                     found.append(line[len(LISTENING_PREFIX):].strip())
 
-        threading.Thread(target=read, daemon=True).start()
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
         while not found:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
@@ -146,6 +148,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        if self._reader is not None:  # it reads stdout to its end: then the pipe can be closed
+            self._reader.join(10)
+            self._reader = None
+            if self.process is not None and self.process.stdout is not None:
+                self.process.stdout.close()
 
     def __enter__(self) -> Server:
         return self.start()

@@ -128,3 +128,15 @@ def test_a_benchmark_child_reports_counts_and_figures(sinks: nginx.NginxSinks) -
     assert result["counts"]["sent"] == 300 - result["expected_dead"]
     assert result["rate"] > 0
     assert result["process_peak_rss_mb"] > 0
+
+
+def test_the_event_mode_scenario_delivers_every_event(sinks: nginx.NginxSinks, tmp_path: Path) -> None:
+    from harness import events_scenario, server
+    from harness.child_apns import throwaway_credentials
+
+    with server.Server(f"sqlite:///{tmp_path / 'events.db'}", tmp_path, apns_url=sinks.url("apns"),
+                       ca_file=sinks.ca_file) as running:
+        result = events_scenario.events_end_to_end(running, 300, throwaway_credentials())
+    assert result["status"]["sent"] == 300
+    assert result["counts"]["notified"] == 300
+    assert result["rate"] > 0

@@ -111,6 +111,9 @@ def test_the_optout_snapshot_replaces_the_users_refused_messages(database: Datab
     assert counts(e.run(optout, *both)) == {"optout_snapshots": 1, "opted_out": 1, "notified": 1}
     assert counts(e.run(EventIn("ana", 4006, NOW, {}), *both)) == {"optout_snapshots": 1, "notified": 2}
     with database.session() as session:
+        opt_out(session, e.app_id, "ana", "other")  # an opt-out topic named as the message
+    assert counts(e.run(*both)) == {"opted_out": 1, "notified": 1}
+    with database.session() as session:
         opt_out(session, e.app_id, "ana")  # "*": nothing at all
     assert counts(e.run(*both)) == {"opted_out": 2}
 

@@ -188,7 +188,8 @@ def _plan(connection: Connection, app_id: int, events: list[tuple[str, int, floa
         for event_id in message.events:
             by_event[event_id].append(message)
     users = decide.find_users(connection, app_id, [e[0] for e in events])
-    everything, pairs = decide.refused(connection, [u.id for u in users.values()], [m.id for m in catalog])
+    everything, pairs = decide.refused(connection, [u.id for u in users.values()],
+                                       {m.name: m.id for m in catalog})
     counts = decision.counts
     stamp_now = now.timestamp()
     start, end = settings["quiet_start"], settings["quiet_end"]

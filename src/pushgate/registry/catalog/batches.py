@@ -96,8 +96,13 @@ def claim_batch(connection: Connection, batch_id: str) -> bool:
 
 def finish_batch(connection: Connection, batch_id: str, outcome: Mapping[str, Any], *,
                  now: datetime | None = None) -> None:
+    """Mark the batch decided, with what became of it; its events are dropped (``size`` keeps the count).
+
+    They are needed only until this transaction commits: the decision, the
+    sends and their jobs commit with it.
+    """
     connection.execute(update(event_batches_table).where(_b.id == batch_id).values(
-        status=BATCH_DONE, outcome=dict(outcome), finished_at=now or utcnow()))
+        status=BATCH_DONE, outcome=dict(outcome), finished_at=now or utcnow(), events=[]))
 
 
 def create_event_send(connection: Connection, app_id: int, notification: Mapping[str, Any],

@@ -20,7 +20,7 @@ same user and message at the same moment cannot both pass
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -81,20 +81,28 @@ def find_users(connection: Connection, app_id: int, external_ids: Iterable[str])
     return {row[0]: EventUser(row[1], row[2], row[3]) for row in rows}
 
 
-def refused(connection: Connection, user_ids: Iterable[int], message_ids: Iterable[int]) -> tuple[
+def refused(connection: Connection, user_ids: Iterable[int], messages_by_name: Mapping[str, int]) -> tuple[
         set[int], set[tuple[int, int]]]:
-    """Users who opted out of everything (topic ``*``), and the (user, message) pairs opted out."""
+    """Users who opted out of everything, and the (user, message id) pairs opted out.
+
+    A user refuses everything with the opt-out topic ``*``, and a message
+    with a message opt-out (the 4006 snapshot) or an opt-out topic spelled
+    as the message's name (``/v1/users/{id}/opt-outs``).
+    """
     users = list(set(user_ids))
-    messages = list(set(message_ids))
+    messages = list(set(messages_by_name.values()))
     if not users:
         return set(), set()
-    everything = _rows(
+    topics = _rows(
         connection,
-        "SELECT json_array(user_id) AS r FROM user_optouts WHERE topic = ?"
-        " AND user_id IN (SELECT value FROM json_each(?))",
-        "SELECT user_id FROM user_optouts WHERE topic = %s AND user_id = ANY(%s::bigint[])",
-        (OPT_OUT_ALL, users), (1,),
+        "SELECT json_array(user_id, topic) AS r FROM user_optouts"
+        " WHERE user_id IN (SELECT value FROM json_each(?)) AND topic IN (SELECT value FROM json_each(?))",
+        "SELECT user_id, topic FROM user_optouts"
+        " WHERE user_id = ANY(%s::bigint[]) AND topic = ANY(%s::text[])",
+        (users, [OPT_OUT_ALL, *messages_by_name]), (0, 1),
     )
+    everything = {user for user, topic in topics if topic == OPT_OUT_ALL}
+    by_topic = {(user, messages_by_name[topic]) for user, topic in topics if topic in messages_by_name}
     pairs = _rows(
         connection,
         "SELECT json_array(user_id, message_id) AS r FROM message_optouts"
@@ -104,7 +112,7 @@ def refused(connection: Connection, user_ids: Iterable[int], message_ids: Iterab
         " AND message_id = ANY(%s::bigint[])",
         (users, messages), (0, 1),
     ) if messages else []
-    return {row[0] for row in everything}, {(row[0], row[1]) for row in pairs}
+    return everything, by_topic | {(row[0], row[1]) for row in pairs}
 
 
 def replace_optouts(connection: Connection, user_id: int, message_ids: Iterable[int]) -> None:

@@ -103,7 +103,8 @@ class EventBatch(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     app_id: Mapped[int] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
-    events: Mapped[list[Any]] = mapped_column(JSON)  # [[user, event id, epoch seconds, params], …]
+    # [[user, event id, epoch seconds, params], …] until decided; emptied then
+    events: Mapped[list[Any]] = mapped_column(JSON)
     size: Mapped[int] = mapped_column(Integer)  # len(events): shown without loading them
     status: Mapped[str] = mapped_column(String(16))  # queued | done
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # counts by decision, send ids
