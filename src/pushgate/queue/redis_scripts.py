@@ -172,6 +172,7 @@ local got = redis.call('HMGET', jkey(id), 'status', 'queue', 'attempts', 'max_tr
 if not active(got[1]) then return false end
 local q = got[2]
 if tonumber(got[3]) >= tonumber(got[4]) then
+  redis.call('HSET', jkey(id), 'due_at', due)  -- as the SQL queue records it
   finish(id, q, 'failed', reason)
   return 'failed'
 end
