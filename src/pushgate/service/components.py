@@ -9,6 +9,8 @@ code rolls out), and until then ``/ready`` answers 503 naming the problem.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -44,7 +46,9 @@ def open_queue(settings: Settings, db: Database) -> Queue:
 
         if settings.redis_url is None:
             raise ConfigurationError('queue = "redis" needs redis_url: set PUSHGATE_REDIS_URL')
-        client = connect_redis(settings.redis_url.get_secret_value())
+        # Named after the process, so CLIENT LIST shows who holds each connection.
+        name = f"pushgate:{socket.gethostname()}:{os.getpid()}"
+        client = connect_redis(settings.redis_url.get_secret_value(), client_name=name)
         queue = RedisQueue(client, db, prefix=settings.redis_key_prefix)
         queue.start_relay()
         return queue
