@@ -196,6 +196,22 @@ def test_streams_consumer_group_and_lease_index(
     assert raw.exists(f"{redis_prefix}job:x") == 0
 
 
+def test_purge_forgets_consumers_that_hold_nothing(
+    queue: RedisQueue, raw: redis.Redis, redis_prefix: str
+) -> None:
+    queue.enqueue([Job("x", "q", {}), Job("y", "q", {})])
+    [first] = queue.claim(["q"], limit=1, lease_seconds=30, worker="stopped")
+    queue.complete([first.id])
+    queue.claim(["q"], limit=1, lease_seconds=30, worker="busy")
+    stream = f"{redis_prefix}ready:q"
+    assert sorted(c["name"] for c in raw.xinfo_consumers(stream, GROUP)) == ["busy", "stopped"]
+    queue.purge(older_than=T0)  # "stopped" was not idle for an hour yet
+    assert sorted(c["name"] for c in raw.xinfo_consumers(stream, GROUP)) == ["busy", "stopped"]
+    queue.consumer_idle_ms = 0
+    queue.purge(older_than=T0)
+    assert [c["name"] for c in raw.xinfo_consumers(stream, GROUP)] == ["busy"]  # it still holds a job
+
+
 def test_direct_lanes_are_claimed_before_the_broadcast_backlog(queue: RedisQueue) -> None:
     queue.enqueue([Job(f"b{i}", deliver_queue("apns"), {}, run_at=T0 - 60 + i) for i in range(3)])
     queue.enqueue([Job("d0", deliver_queue("fcm", direct=True), {}, run_at=T0 - 1)])

@@ -58,6 +58,7 @@ DEFAULT_PREFIX = "pushgate:"
 # Due jobs one claim moves from delayed:<queue> into the stream (the rest move on the next claim).
 PROMOTE_PER_CLAIM = 1000
 PURGE_BATCH = 1000
+CONSUMER_IDLE_MS = 3_600_000  # purge forgets consumers idle this long with nothing pending
 
 
 def connect_redis(url: str, *, client_name: str = "pushgate") -> redis.Redis:
@@ -111,6 +112,7 @@ class RedisQueue(Queue):
         self.prefix = prefix
         self.clock = clock
         self.relay = OutboxRelay(database, self.enqueue, clock=clock)
+        self.consumer_idle_ms = CONSUMER_IDLE_MS
         self._scripts = {
             name: client.register_script(getattr(lua, name))
             for name in ("ENQUEUE", "CLAIM", "COMPLETE", "RETRY", "FAIL", "RESCHEDULE", "EXTEND",
@@ -209,7 +211,24 @@ class RedisQueue(Queue):
                     total += purged
                     if purged < PURGE_BATCH:
                         break
+            self._forget_idle_consumers(queue)
         return total
+
+    def _forget_idle_consumers(self, queue: str) -> None:
+        """Drop the group's consumers that hold nothing and were idle an hour (stopped workers).
+
+        Every worker process reads under a name of its own, and a consumer
+        stays in the group until deleted. One with pending entries is kept:
+        its jobs' leases name it until another claim takes them over.
+        """
+        stream = self._key("ready", queue)
+        try:
+            consumers: list[dict[str, Any]] = self.redis.xinfo_consumers(stream, lua.GROUP)
+        except redis.ResponseError:  # no stream or no group yet: nothing was ever due
+            return
+        for consumer in consumers:
+            if int(consumer["pending"]) == 0 and int(consumer["idle"]) >= self.consumer_idle_ms:
+                self.redis.xgroup_delconsumer(stream, lua.GROUP, consumer["name"])
 
     # --- reading ---
 
