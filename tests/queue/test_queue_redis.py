@@ -280,3 +280,22 @@ def test_queue_redis_needs_a_url_and_a_reachable_server(database: Database, redi
         assert opened.depth() == 0
     finally:
         opened.close()
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_the_commands_refuse_to_start_without_a_reachable_redis(database: Database, command: str) -> None:
+    from typer.testing import CliRunner
+
+    from pushgate.cli import app as cli
+
+    url = database.url.render_as_string(hide_password=False)
+    port = _unreachable_redis().get_connection_kwargs()["port"]
+    env = {"PUSHGATE_DATABASE_URL": url, "PUSHGATE_CONFIG": None, "PUSHGATE_QUEUE": "redis",
+           "PUSHGATE_REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+    refused = CliRunner().invoke(cli, [command], env=env)
+    assert refused.exit_code == 2
+    assert "Redis is not reachable" in refused.output
+    assert "PUSHGATE_REDIS_URL" in refused.output
+    missing = CliRunner().invoke(cli, [command], env={**env, "PUSHGATE_REDIS_URL": None})
+    assert missing.exit_code == 2
+    assert "needs redis_url" in missing.output
