@@ -14,10 +14,11 @@ moves committed rows into Redis and deletes them (docs/scale-out.md §3):
   Redis outage or a plain ``Connection`` transaction left behind.
 
 Moving is at least once: the rows are deleted in the same database
-transaction that selected them, after Redis stored the jobs. A crash in
-between leaves the rows, the next run enqueues them again, and the queue's
-idempotent enqueue (by job id) ignores the copies. On PostgreSQL the relays
-of several processes skip each other's rows (``FOR UPDATE SKIP LOCKED``).
+transaction that selected them (on SQLite: in a transaction of their own),
+after Redis stored the jobs. A crash in between leaves the rows, the next
+run enqueues them again, and the queue's idempotent enqueue (by job id)
+ignores the copies. On PostgreSQL the relays of several processes skip each
+other's rows (``FOR UPDATE SKIP LOCKED``).
 
 The table is declared on the registry's ``Base`` like the embedded queue's
 ``jobs`` (see :mod:`pushgate.queue.tables`): one metadata, one migration
@@ -31,7 +32,21 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Double, Integer, Select, String, Table, delete, event, insert, select
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Double,
+    Integer,
+    Select,
+    String,
+    Table,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from pushgate.queue.base import Clock, Job, system_clock
@@ -135,26 +150,26 @@ class OutboxRelay:
                 return total
 
     def _move(self, query: Select[Any]) -> int:
-        with self.db.connect() as connection:
-            if connection.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = connection.execute(query).all()
-            if not rows:
-                return 0
-            self.deliver([
-                Job(row.job_id, row.queue, row.payload,
-                    run_at=row.created_at if row.run_at is None else row.run_at,
-                    max_tries=row.max_tries, size=row.size)
-                for row in rows
-            ])
-            connection.execute(delete(outbox_table).where(_o.id.in_([row.id for row in rows])))
+        if self.db.is_sqlite:
+            # SQLite has one write lock for the whole file: read, store in Redis, and only
+            # then take the lock to delete, so a slow or absent Redis never stalls the API.
+            with self.db.connect(write=False) as connection:
+                rows = connection.execute(query).all()
+            if rows:
+                self.deliver(_jobs(rows))
+                with self.db.connect() as connection:
+                    connection.execute(delete(outbox_table).where(_o.id.in_([row.id for row in rows])))
+        else:
+            with self.db.connect() as connection:  # row locks: other relays skip these rows
+                rows = connection.execute(query.with_for_update(skip_locked=True)).all()
+                if rows:
+                    self.deliver(_jobs(rows))
+                    connection.execute(delete(outbox_table).where(_o.id.in_([row.id for row in rows])))
         self.moved += len(rows)
         return len(rows)
 
     def pending(self) -> int:
-        """Rows waiting to be moved (tests, the readiness check)."""
-        from sqlalchemy import func
-
+        """Rows waiting to be moved (tests, operators)."""
         with self.db.connect(write=False) as connection:
             return int(connection.execute(select(func.count()).select_from(outbox_table)).scalar_one())
 
@@ -194,6 +209,14 @@ class OutboxRelay:
                     logger.info("outbox relay moved %d jobs", moved)
             self._wake.wait(self.interval)
             self._wake.clear()
+
+
+def _jobs(rows: Sequence[Row[Any]]) -> list[Job]:
+    return [
+        Job(row.job_id, row.queue, row.payload, run_at=row.created_at if row.run_at is None else row.run_at,
+            max_tries=row.max_tries, size=row.size)
+        for row in rows
+    ]
 
 
 __all__ = ["RELAY_BATCH", "RELAY_INTERVAL", "OutboxRelay", "OutboxRow", "outbox_table"]
