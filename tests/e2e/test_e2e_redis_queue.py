@@ -3,6 +3,8 @@
 
 - A broadcast goes from the API's outbox through Redis to the worker and reaches every device
   of the APNs simulator exactly once.
+- A worker killed with ``kill -9`` leaves its leases in Redis; another worker takes them over
+  when they expire (naming the dead holder) and finishes the send.
 - The worker survives Redis dropping its connections mid-send (``CLIENT KILL``, what a Redis
   restart or a network cut does to a client) and finishes the send, still exactly once. The
   shared Redis server itself is never restarted: other test runs use it.
@@ -137,4 +139,34 @@ async def test_the_worker_survives_redis_dropping_its_connections(
     assert set(received) == set(tokens)
     assert set(received.values()) == {1}, "a dropped connection sends nothing twice"
     assert await worker.terminate() == 0
+    assert await server.terminate() == 0
+
+
+async def test_a_killed_workers_jobs_are_reclaimed_from_redis_by_another(
+    postgres_url: str, start_simulators: StartSimulators, start_server: StartServer,
+    gateway_for: GatewayFor, redis_url: str, redis_prefix: str,
+) -> None:
+    sims = await start_simulators(("apns",))
+    apns = sims["apns"]
+    apns.set_latency(0.05)
+    settings = {"worker_concurrency": 50, "chunk_size": 50, "lease_seconds": 3}
+    server, doomed, api, auth, tokens = await _deployment(
+        postgres_url, sims, start_server, gateway_for, redis_url, redis_prefix, **settings,
+    )
+    survivor = await start_server(postgres_url, sims, "worker", queue="redis", redis_url=redis_url,
+                                  redis_key_prefix=redis_prefix, **settings)
+    send = await api.send(auth, {"title": "One down"}, {"all": True})
+    await wait_for(lambda: api.status(auth, send["id"]), lambda s: s["sent"] >= 400, 60, "no progress")
+    assert await doomed.kill() == -9
+
+    status = await api.wait_done(auth, send["id"])
+    assert status["sent"] == DEVICES
+    reclaims = [line for line in survivor.log_tail(200_000).splitlines() if "reclaimed" in line]
+    assert any(f":{doomed.pid}:" in line for line in reclaims), "the survivor took the dead one's leases"
+    received = Counter(record["token"] for record in apns.accepted)
+    assert set(received) == set(tokens)
+    twice = sum(1 for count in received.values() if count > 1)
+    assert max(received.values()) <= 2
+    assert twice <= settings["worker_concurrency"], "only what the dead worker had in flight went twice"
+    assert await survivor.terminate() == 0
     assert await server.terminate() == 0
