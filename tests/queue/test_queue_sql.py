@@ -1,4 +1,6 @@
-"""The SQL queue on SQLite and PostgreSQL: idempotent enqueue, run-at, leases, tries, concurrency.
+"""The queue contract, on every implementation: idempotent enqueue, run-at, leases, tries,
+concurrency. The SQL queue runs on SQLite and PostgreSQL, the Redis Streams queue on a real
+Redis (its outbox on both databases); the transactional enqueue of each has tests of its own.
 
 Time is a ManualClock: leases expire because the test moves the clock.
 """
@@ -7,11 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from pushgate.queue import Job, JobStatus, SqlQueue
+from pushgate.queue import Job, JobStatus, Queue, SqlQueue
+from pushgate.queue.redis_streams import RedisQueue, connect_redis
 from pushgate.queue.sql import LEASE_EXPIRED_ON_LAST_TRY
 from pushgate.registry import Database
 from pushgate.simulators._base import ManualClock
@@ -24,18 +28,44 @@ def clock() -> ManualClock:
     return ManualClock(T0)
 
 
+MakeQueue = Callable[[Database], Queue]
+
+
+@pytest.fixture(params=["sql", "redis"])
+def make_queue(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator[MakeQueue]:
+    """Builds queues sharing one store, like the processes of one deployment."""
+    opened: list[RedisQueue] = []
+
+    def make(database: Database) -> Queue:
+        if request.param == "sql":
+            return SqlQueue(database, clock=clock)
+        url: str = request.getfixturevalue("redis_url")
+        prefix: str = request.getfixturevalue("redis_prefix")
+        opened.append(RedisQueue(connect_redis(url), database, prefix=prefix, clock=clock))
+        return opened[-1]
+
+    yield make
+    for queue in opened:
+        queue.close()
+
+
 @pytest.fixture
-def queue(database: Database, clock: ManualClock) -> SqlQueue:
+def queue(database: Database, make_queue: MakeQueue) -> Queue:
+    return make_queue(database)
+
+
+@pytest.fixture
+def sql_queue(database: Database, clock: ManualClock) -> SqlQueue:
     return SqlQueue(database, clock=clock)
 
 
 def claim_ids(
-    queue: SqlQueue, *queues: str, limit: int = 100, lease: float = 30, worker: str = "w"
+    queue: Queue, *queues: str, limit: int = 100, lease: float = 30, worker: str = "w"
 ) -> list[str]:
     return [job.id for job in queue.claim(list(queues), limit=limit, lease_seconds=lease, worker=worker)]
 
 
-def test_enqueue_is_idempotent_by_id(queue: SqlQueue) -> None:
+def test_enqueue_is_idempotent_by_id(queue: Queue) -> None:
     assert queue.enqueue([Job("a", "q", {"n": 1}), Job("b", "q", {"n": 2}), Job("a", "q", {"n": 3})]) == 2
     assert queue.enqueue([Job("a", "q", {"n": 4}), Job("c", "q", {})]) == 1
     assert queue.enqueue([]) == 0
@@ -50,8 +80,9 @@ def test_enqueue_is_idempotent_by_id(queue: SqlQueue) -> None:
 
 
 def test_enqueue_on_an_open_transaction_commits_and_rolls_back_with_it(
-    database: Database, queue: SqlQueue
+    database: Database, sql_queue: Queue
 ) -> None:
+    queue = sql_queue
     with database.connect() as connection:
         assert queue.enqueue_with(connection, [Job("kept", "q", {})]) == 1
         assert queue.enqueue_with(connection, [Job("kept", "q", {})]) == 0  # same transaction
@@ -72,7 +103,7 @@ def test_enqueue_on_an_open_transaction_commits_and_rolls_back_with_it(
     assert claim_ids(queue, "q") == ["kept"]
 
 
-def test_run_at_defers_a_job(queue: SqlQueue, clock: ManualClock) -> None:
+def test_run_at_defers_a_job(queue: Queue, clock: ManualClock) -> None:
     queue.enqueue([Job("later", "q", {}, run_at=T0 + 60), Job("now", "q", {})])
     assert claim_ids(queue, "q", lease=600) == ["now"]
     clock.advance(59.9)
@@ -82,7 +113,7 @@ def test_run_at_defers_a_job(queue: SqlQueue, clock: ManualClock) -> None:
     assert (job.id, job.run_at, job.attempt, job.lease_until) == ("later", T0 + 60, 1, T0 + 90)
 
 
-def test_claim_respects_queues_limit_and_order(queue: SqlQueue) -> None:
+def test_claim_respects_queues_limit_and_order(queue: Queue) -> None:
     queue.enqueue([Job(f"j{i}", "a" if i % 2 else "b", {}, run_at=T0 - i) for i in range(10)])
     assert claim_ids(queue, "a", limit=3) == ["j9", "j7", "j5"]  # oldest run-at first
     assert claim_ids(queue, "c") == []
@@ -90,7 +121,7 @@ def test_claim_respects_queues_limit_and_order(queue: SqlQueue) -> None:
     assert claim_ids(queue, "a", "b") == []
 
 
-def test_a_lease_blocks_others_until_it_expires(queue: SqlQueue, clock: ManualClock) -> None:
+def test_a_lease_blocks_others_until_it_expires(queue: Queue, clock: ManualClock) -> None:
     queue.enqueue([Job("x", "q", {"k": "v"})])
     assert claim_ids(queue, "q", worker="first") == ["x"]
     clock.advance(29)
@@ -103,7 +134,7 @@ def test_a_lease_blocks_others_until_it_expires(queue: SqlQueue, clock: ManualCl
     assert (info.status, info.lease_owner, info.due_at) == (JobStatus.LEASED, "second", clock() + 30)
 
 
-def test_a_claim_says_whose_expired_lease_it_took_over(queue: SqlQueue, clock: ManualClock) -> None:
+def test_a_claim_says_whose_expired_lease_it_took_over(queue: Queue, clock: ManualClock) -> None:
     queue.enqueue([Job("x", "q", {}), Job("y", "q", {})])
     [first] = queue.claim(["q"], limit=1, lease_seconds=15, worker="dead")
     assert first.reclaimed_from is None  # a fresh claim takes over nobody's lease
@@ -113,7 +144,7 @@ def test_a_claim_says_whose_expired_lease_it_took_over(queue: SqlQueue, clock: M
     assert by_id["y" if first.id == "x" else "x"].reclaimed_from is None
 
 
-def test_extend_is_a_heartbeat_for_the_holder(queue: SqlQueue, clock: ManualClock) -> None:
+def test_extend_is_a_heartbeat_for_the_holder(queue: Queue, clock: ManualClock) -> None:
     queue.enqueue([Job("x", "q", {}), Job("y", "q", {})])
     claim_ids(queue, "q", worker="w1")
     clock.advance(25)
@@ -126,7 +157,7 @@ def test_extend_is_a_heartbeat_for_the_holder(queue: SqlQueue, clock: ManualCloc
     assert queue.extend(["x"], 30, worker="w1") == []  # lost the lease to w2
 
 
-def test_retry_with_run_at_and_max_tries(queue: SqlQueue, clock: ManualClock) -> None:
+def test_retry_with_run_at_and_max_tries(queue: Queue, clock: ManualClock) -> None:
     queue.enqueue([Job("r", "q", {}, max_tries=3)])
     for attempt in (1, 2):
         [job] = queue.claim(["q"], limit=1, lease_seconds=30, worker="w")
@@ -148,7 +179,7 @@ def test_retry_with_run_at_and_max_tries(queue: SqlQueue, clock: ManualClock) ->
     assert job.attempt == 1
 
 
-def test_a_lease_expiring_on_the_last_try_dead_letters_the_job(queue: SqlQueue, clock: ManualClock) -> None:
+def test_a_lease_expiring_on_the_last_try_dead_letters_the_job(queue: Queue, clock: ManualClock) -> None:
     queue.enqueue([Job("k", "q", {}, max_tries=2)])
     claim_ids(queue, "q")
     clock.advance(30)
@@ -160,7 +191,7 @@ def test_a_lease_expiring_on_the_last_try_dead_letters_the_job(queue: SqlQueue, 
     assert (info.status, info.last_error) == (JobStatus.FAILED, LEASE_EXPIRED_ON_LAST_TRY)
 
 
-def test_fail_and_complete(queue: SqlQueue) -> None:
+def test_fail_and_complete(queue: Queue) -> None:
     queue.enqueue([Job("f", "q", {}), Job("c", "q", {}), Job("d", "q", {})])
     claim_ids(queue, "q")
     assert queue.fail("f", "400 BadTopic") is True
@@ -175,7 +206,7 @@ def test_fail_and_complete(queue: SqlQueue) -> None:
     assert got.status is JobStatus.DONE
 
 
-def test_depth_counts_pending_work_items(queue: SqlQueue, clock: ManualClock) -> None:
+def test_depth_counts_pending_work_items(queue: Queue, clock: ManualClock) -> None:
     assert queue.depth() == 0
     queue.enqueue([
         Job("d1", "deliver:apns", {}, size=500), Job("d2", "deliver:apns", {}, size=120),
@@ -194,7 +225,7 @@ def test_depth_counts_pending_work_items(queue: SqlQueue, clock: ManualClock) ->
     assert (stats["deliver:fcm"].ready, stats["deliver:fcm"].items) == (1, 500)
 
 
-def test_reschedule_brings_matching_deferred_jobs_forward(queue: SqlQueue, clock: ManualClock) -> None:
+def test_reschedule_brings_matching_deferred_jobs_forward(queue: Queue, clock: ManualClock) -> None:
     later = T0 + 3600
     queue.enqueue([
         Job("a~1.1P", "deliver:wns", {}, run_at=later),  # deferred: moves
@@ -222,7 +253,7 @@ def test_reschedule_brings_matching_deferred_jobs_forward(queue: SqlQueue, clock
     assert claim_ids(queue, "deliver:wns") == ["f~1.1P", "a~1.1P"]
 
 
-def test_purge_removes_finished_jobs(queue: SqlQueue, clock: ManualClock) -> None:
+def test_purge_removes_finished_jobs(queue: Queue, clock: ManualClock) -> None:
     queue.enqueue([Job("done", "q", {}), Job("dead", "q", {}), Job("open", "q", {})])
     claim_ids(queue, "q")
     queue.complete(["done"])
@@ -235,8 +266,8 @@ def test_purge_removes_finished_jobs(queue: SqlQueue, clock: ManualClock) -> Non
     assert queue.enqueue([Job("done", "q", {})]) == 1  # purged ids can be used again
 
 
-def test_concurrent_claimers_never_share_a_job(database: Database, clock: ManualClock) -> None:
-    SqlQueue(database, clock=clock).enqueue([Job(f"c{i}", "q", {"i": i}) for i in range(400)])
+def test_concurrent_claimers_never_share_a_job(database: Database, make_queue: MakeQueue) -> None:
+    make_queue(database).enqueue([Job(f"c{i}", "q", {"i": i}) for i in range(400)])
     # Two Database objects: two engines and pools, like two worker processes.
     databases = [database, Database(database.url)]
     got: list[str] = []
@@ -244,7 +275,7 @@ def test_concurrent_claimers_never_share_a_job(database: Database, clock: Manual
     errors: list[BaseException] = []
 
     def worker(n: int) -> None:
-        queue = SqlQueue(databases[n % 2], clock=clock)
+        queue = queues[n]
         try:
             while True:
                 jobs = queue.claim(["q"], limit=7, lease_seconds=300, worker=f"w{n}")
@@ -256,6 +287,7 @@ def test_concurrent_claimers_never_share_a_job(database: Database, clock: Manual
         except BaseException as exc:  # pragma: no cover - surfaced below
             errors.append(exc)
 
+    queues = [make_queue(databases[n % 2]) for n in range(6)]  # a client (pool) each
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
     for thread in threads:
         thread.start()
@@ -265,12 +297,13 @@ def test_concurrent_claimers_never_share_a_job(database: Database, clock: Manual
     assert errors == []
     assert len(got) == 400
     assert Counter(got).most_common(1)[0][1] == 1
-    assert SqlQueue(database, clock=clock).depth() == 0
+    assert make_queue(database).depth() == 0
 
 
 def test_enqueue_with_takes_a_session_and_only_the_queues_own_database(
-    database: Database, queue: SqlQueue, tmp_path: Path
+    database: Database, sql_queue: Queue, tmp_path: Path
 ) -> None:
+    queue = sql_queue
     with database.session() as session:
         assert queue.enqueue_with(session, [Job("in-session", "q", {})]) == 1
         assert queue.get("in-session") is None  # not before the session's commit

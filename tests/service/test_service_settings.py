@@ -51,10 +51,12 @@ def test_unknown_or_invalid_keys_are_errors_naming_the_key(environ: dict[str, st
 
 
 def test_a_queue_backend_that_does_not_exist_is_refused_naming_the_allowed_ones() -> None:
-    with pytest.raises(ConfigurationError, match=r"queue: Input should be 'sql'"):
+    with pytest.raises(ConfigurationError, match=r"queue: Input should be 'sql' or 'redis'"):
+        Settings.load(environ={"PUSHGATE_QUEUE": "kafka"})
+    with pytest.raises(ConfigurationError, match="PUSHGATE_REDIS_URL"):  # the Redis queue needs its server
         Settings.load(environ={"PUSHGATE_QUEUE": "redis"})
-    with pytest.raises(ConfigurationError, match="redis_url"):  # no setting for a backend that is not there
-        Settings.load(environ={"PUSHGATE_REDIS_URL": "redis://127.0.0.1:6379/0"})
+    chosen = Settings.load(environ={"PUSHGATE_QUEUE": "redis", "PUSHGATE_REDIS_URL": "redis://:pw@r:6379/0"})
+    assert (chosen.queue, chosen.redacted()["redis_url"]) == ("redis", "**********")
 
 
 def test_unreadable_file_is_a_configuration_error(tmp_path: Path) -> None:

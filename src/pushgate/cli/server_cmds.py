@@ -44,6 +44,18 @@ def _check_schema(settings: Settings) -> None:
 
     with Database(settings.database_url) as db:
         require_schema(db)
+    _check_queue(settings)
+
+
+def _check_queue(settings: Settings) -> None:
+    """queue = "redis" with Redis unreachable: say what to set and exit, rather than start."""
+    from pushgate.service.components import check_queue
+
+    try:
+        check_queue(settings)
+    except ConfigurationError as exc:
+        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
 
 
 def serve(

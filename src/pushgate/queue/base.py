@@ -213,6 +213,9 @@ class Queue(ABC):
     def requeue_failed(self, ids: Sequence[str], *, run_at: float | None = None) -> int:
         """Give dead letters a fresh set of tries; returns how many were requeued."""
 
+    def close(self) -> None:  # noqa: B027 - optional: most queues hold nothing to release
+        """Release what the queue holds (connections, a relay thread); the SQL queue holds nothing."""
+
     @abstractmethod
     def purge(self, *, older_than: float, include_failed: bool = False) -> int:
         """Delete finished jobs last updated before ``older_than`` (epoch seconds).

@@ -9,10 +9,13 @@ code rolls out), and until then ``/ready`` answers 503 naming the problem.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pushgate.errors import ConfigurationError
 from pushgate.registry import CredentialCipher, Database, ValidationPolicy
 from pushgate.registry.migrations import HEAD_REVISION
 from pushgate.service.rate_limits import RateLimiter
@@ -32,10 +35,40 @@ def open_database(settings: Settings, *, migrate_embedded: bool = True) -> Datab
 
 
 def open_queue(settings: Settings, db: Database) -> Queue:
-    """The durable queue chosen by ``settings.queue``: its jobs in the registry database."""
+    """The durable queue chosen by ``settings.queue``.
+
+    "sql": its jobs in the registry database. "redis": Redis Streams at
+    ``redis_url``, with the outbox relay running in this process (every
+    process that holds the queue moves committed outbox rows, docs/scale-out.md §3);
+    raises ConfigurationError when Redis cannot be reached. Close it with ``queue.close()``.
+    """
+    if settings.queue == "redis":
+        from pushgate.queue.redis_streams import RedisQueue, connect_redis
+
+        if settings.redis_url is None:
+            raise ConfigurationError('queue = "redis" needs redis_url: set PUSHGATE_REDIS_URL')
+        # Named after the process, so CLIENT LIST shows who holds each connection.
+        name = f"pushgate:{socket.gethostname()}:{os.getpid()}"
+        client = connect_redis(settings.redis_url.get_secret_value(), client_name=name)
+        queue = RedisQueue(client, db, prefix=settings.redis_key_prefix)
+        queue.start_relay()
+        return queue
     from pushgate.queue import SqlQueue
 
     return SqlQueue(db)
+
+
+def check_queue(settings: Settings) -> None:
+    """Fail fast, before anything starts: with queue = "redis", Redis must answer.
+
+    Raises ConfigurationError saying what to set; the SQL queue needs nothing.
+    """
+    if settings.queue == "redis":
+        from pushgate.queue.redis_streams import connect_redis
+
+        if settings.redis_url is None:
+            raise ConfigurationError('queue = "redis" needs redis_url: set PUSHGATE_REDIS_URL')
+        connect_redis(settings.redis_url.get_secret_value()).close()
 
 
 def validation_policy(settings: Settings) -> ValidationPolicy:

@@ -168,6 +168,7 @@ async def serve(
         finally:
             server.should_exit = True
             await asyncio.gather(pool.stop(), _finish(api))
+            await asyncio.to_thread(queue.close)
             db.dispose()
 
 
@@ -212,6 +213,7 @@ async def run_workers(
             await pool.stop()
             if stop_metrics is not None:
                 stop_metrics()
+            await asyncio.to_thread(queue.close)
             db.dispose()
 
 

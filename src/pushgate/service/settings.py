@@ -27,7 +27,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pushgate.errors import ConfigurationError
 
@@ -53,10 +62,11 @@ class ProviderEndpoint(BaseModel):
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # Storage and queue. The queue's jobs live in the same database; naming another
-    # backend is a start-up error listing the allowed values until one exists.
+    # Storage and queue. "sql": the queue's jobs live in the same database; "redis": in
+    # Redis Streams at redis_url, for API and worker processes on many machines
+    # (docs/scale-out.md).
     database_url: str = "sqlite:///pushgate.db"
-    queue: Literal["sql"] = "sql"
+    queue: Literal["sql", "redis"] = "sql"
 
     # HTTP API
     host: str = "127.0.0.1"
@@ -124,6 +134,16 @@ class Settings(BaseModel):
     # many, a send that would reach it is refused with 503 and Retry-After
     # (pushgate.service.provider_limits). Unset: only max_queue_depth applies.
     max_provider_queue_depth: dict[ProviderName, PositiveInt] = Field(default_factory=dict)
+    # The Redis Streams queue (queue = "redis"): where Redis is, e.g. redis://redis:6379/0
+    # (a secret: it may carry a password), and the prefix of every key the queue writes.
+    redis_url: SecretStr | None = None
+    redis_key_prefix: str = Field(default="pushgate:", min_length=1)
+
+    @model_validator(mode="after")
+    def _redis_needs_its_url(self) -> Settings:
+        if self.queue == "redis" and self.redis_url is None:
+            raise ValueError('queue = "redis" needs redis_url: set PUSHGATE_REDIS_URL=redis://host:6379/0')
+        return self
 
     @field_validator("previous_secret_keys", mode="before")
     @classmethod
