@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
+
+import redis
+
 from pushgate.registry import Database
 from pushgate.registry.rate_limits import window_count
-from pushgate.service.rate_limits import RateLimiter
+from pushgate.service.rate_limits import RateLimiter, redis_counter
 from pushgate.simulators._base import ManualClock
 
 T0 = 1_900_000_040.0  # 20 s into a minute (1,900,000,020 is one's start)
@@ -40,3 +44,25 @@ def test_remaining_counts_down_within_one_process(database: Database) -> None:
     limiter = RateLimiter(database, clock=ManualClock(T0))
     assert [limiter.hit("key:k", 3).remaining for _ in range(3)] == [2, 1, 0]
     assert not limiter.hit("key:k", 3).allowed
+
+
+def test_with_redis_the_processes_share_their_counts_there(database: Database) -> None:
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    prefix = f"pushgate-test-{secrets.token_hex(4)}:"
+    try:
+        counter = redis_counter(client, prefix)
+        clock = ManualClock(T0)
+        limiters = [RateLimiter(database, clock=clock, counter=counter) for _ in range(2)]
+        allowed = 0
+        for n in range(200):
+            allowed += limiters[n % 2].hit("key:abc", 40).allowed
+            clock.advance(0.01)
+        assert 40 <= allowed <= 44
+        [key] = client.keys(f"{prefix}*")
+        assert key == f"{prefix}ratelimit:key:abc:1900000020".encode()
+        assert 0 < client.ttl(key) <= 120  # gone two windows later
+        assert window_count(database, "key:abc", 1_900_000_020) == 0  # nothing in the database
+    finally:
+        for key in client.keys(f"{prefix}*"):
+            client.delete(key)
+        client.close()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from pushgate.errors import ConfigurationError
 from pushgate.registry import CredentialCipher, Database, ValidationPolicy
 from pushgate.registry.migrations import HEAD_REVISION
-from pushgate.service.rate_limits import RateLimiter
+from pushgate.service.rate_limits import RateLimiter, redis_counter
 from pushgate.service.settings import Settings
 
 if TYPE_CHECKING:
@@ -103,4 +103,7 @@ class Services:
     rate_limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rate_limiter", RateLimiter(self.db))  # frozen: set once, here
+        # With the queue on Redis, the API processes share their rate-limit counts there too.
+        client = getattr(self.queue, "redis", None)
+        counter = redis_counter(client, self.settings.redis_key_prefix) if client is not None else None
+        object.__setattr__(self, "rate_limiter", RateLimiter(self.db, counter=counter))  # frozen: set once

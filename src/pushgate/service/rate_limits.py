@@ -17,8 +17,12 @@ most clients read): ``RateLimit-Limit``, ``RateLimit-Remaining`` and
 ``RateLimit-Reset`` (seconds until the window ends) on every answer to a
 limited key; a refused request is 429 with ``Retry-After`` as well.
 
-A database error while syncing lets requests through (fails open) and is
-logged: an outage of the counter table must not take the API down.
+Where the shared counts live: the registry database (``rate_limit_windows``)
+by default, or Redis when the queue is on Redis (``INCRBY`` on one key per
+bucket and window, expiring after two windows), where every API process of
+a scaled-out deployment already connects. A counter error while syncing
+lets requests through (fails open) and is logged: an outage of the counter
+store must not take the API down.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from pushgate.queue.base import Clock, system_clock
 from pushgate.registry import Database
@@ -39,6 +46,24 @@ WINDOW_SECONDS = 60
 SYNC_SECONDS = 0.5
 SYNC_FRACTION = 20  # sync after limit / SYNC_FRACTION local requests
 MAX_BUCKETS = 10_000  # keys remembered before idle ones are dropped
+
+
+# (bucket, window start, hits to add) → the bucket's total in that window, across processes.
+Counter = Callable[[str, int, int], int]
+
+
+def redis_counter(client: Any, prefix: str, window: int = WINDOW_SECONDS) -> Counter:
+    """Shared counts in Redis: one key per bucket and window, gone two windows later."""
+
+    def add(bucket: str, start: int, hits: int) -> int:
+        key = f"{prefix}ratelimit:{bucket}:{start}"
+        pipe = client.pipeline()
+        pipe.incrby(key, hits)
+        pipe.expire(key, 2 * window)
+        total, _ = pipe.execute()
+        return int(total)
+
+    return add
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +98,16 @@ class RateLimiter:
     Thread-safe: FastAPI runs the authentication dependency in its thread pool.
     """
 
-    def __init__(self, db: Database, *, clock: Clock = system_clock, window: int = WINDOW_SECONDS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Clock = system_clock,
+        window: int = WINDOW_SECONDS,
+        counter: Counter | None = None,
+    ) -> None:
         self.db = db
+        self.counter: Counter = counter or partial(add_hits, db)
         self.clock = clock
         self.window = window
         self._buckets: dict[str, _Bucket] = {}
@@ -104,7 +137,7 @@ class RateLimiter:
 
     def _sync(self, bucket: str, state: _Bucket, window: int, flush: int, used: int) -> int:
         try:
-            total = add_hits(self.db, bucket, window, flush)
+            total = self.counter(bucket, window, flush)
         except Exception as exc:
             log_failure(logger, "counting API requests for the rate limit failed; letting them through", exc,
                         level=logging.WARNING)
@@ -121,4 +154,4 @@ class RateLimiter:
         self._buckets = {k: v for k, v in self._buckets.items() if v.window >= window}
 
 
-__all__ = ["RateDecision", "RateLimiter"]
+__all__ = ["Counter", "RateDecision", "RateLimiter", "redis_counter"]
