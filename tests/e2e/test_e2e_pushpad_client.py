@@ -194,4 +194,6 @@ def assert_payload(payload: dict[str, Any]) -> None:
         "actions": [{"action": "myActionName", "title": "My Button 1", "icon": "https://shop.example/button.png",
                      "url": "https://shop.example/button"}],
         "tag": payload["tag"],  # the send's dedupe id (docs/architecture.md §5)
+        "pushgate": {"send": payload["pushgate"]["send"]},  # named by the SW's reports (docs/websdk.md)
     }
+    assert len(payload["pushgate"]["send"]) == 36
