@@ -192,6 +192,21 @@ def log_unexpected(method: str, path: str, exc: BaseException) -> None:
     log_failure(logger, f"unhandled error on {method} {path}", exc)
 
 
+# How long a client should wait before retrying while the queue store does not answer.
+QUEUE_UNAVAILABLE_RETRY_AFTER = 5
+
+
+async def _queue_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The queue's store (Redis) did not answer before anything was stored: the outbox
+    # makes a stored send durable without it, so this only happens ahead of the write
+    # (admission reads the queue's depth). The client retries; nothing is half-done.
+    log_failure(logger, f"the job queue did not answer on {request.method} {request.url.path}", exc)
+    return error_response(
+        503, "queue_unavailable", "the job queue is not answering; nothing was stored, retry later",
+        headers={"Retry-After": str(QUEUE_UNAVAILABLE_RETRY_AFTER)},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the one shape."""
     app.add_exception_handler(ApiError, _api_error)
@@ -202,4 +217,10 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PayloadTooLarge, _payload_too_large)
     app.add_exception_handler(InvalidNotification, _invalid_notification)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
+    try:  # the Redis queue's client errors (redis is a server dependency, but stay importable)
+        from redis.exceptions import RedisError
+    except ImportError:  # pragma: no cover
+        pass
+    else:
+        app.add_exception_handler(RedisError, _queue_unavailable)
     # Anything else: InternalErrorMiddleware (a 500 of this shape, logged without secrets).
