@@ -5,8 +5,8 @@ Sign in (with the keyboard), create an app, upload its FCM service-account file,
 compose and send to a tag (the live preview, the live audience count of a tag expression and the
 broadcast confirmation included), watch the send's page reach its final counters, test-send to
 one device, write an event-mode template in English and French and preview it in fr-CA, revoke an
-API key, and check the pages fit a phone's width. Each step asserts what the page shows, and the simulator's read-back
-confirms what was delivered.
+API key, and check the pages fit a phone's width. Each step asserts what the page shows, and the
+simulator's read-back confirms what was delivered.
 
 The browser is the system's (`/usr/bin/chromium`, `.ci/run` installs it): Playwright's own
 browser download is never used. Screenshots of the main pages are written to the test's folder,
