@@ -228,7 +228,8 @@ async def test_an_operator_runs_a_send_from_the_admin_ui(
 
     # At a phone's width nothing but the tables' own scroll areas is wider than the screen.
     await page.set_viewport_size({"width": 375, "height": 800})
-    for path in ("/admin/", app_url, f"{app_url}/devices", f"{app_url}/compose", f"{app_url}/messages"):
+    for path in ("/admin/", app_url, f"{app_url}/devices", f"{app_url}/compose", f"{app_url}/messages",
+                 f"{app_url}/messages/order_shipped"):
         await page.goto(path)
         width: Any = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, (path, width)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pushgate.registry import ValidationError
+from pushgate.registry.catalog.messages import MessageView
 
 _SPLIT = re.compile(r"[\s,]+")
 MESSAGE_FIELDS = ("name", "events", "cooldown", "expiry", "screen", "priority", "quiet_hours", "extras",
@@ -55,7 +56,7 @@ def message_data(get: Callable[[str], str], *, with_localization: bool) -> dict[
     return data
 
 
-def message_values(view: Any) -> dict[str, str]:
+def message_values(view: MessageView) -> dict[str, str]:
     """A stored message as the edit form's values."""
     fields = view.fields
     return {

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
@@ -175,7 +176,7 @@ async def save_localization_(app_id: int, name: str, admin: SignedIn) -> Respons
         refused = f"{exc.field}: {exc.message}"
         return await run_in_threadpool(partial(_edit_page, admin, app_id, name, 422,
                                                localization_error=refused))
-    return redirect(f"{_base(app_id)}/{name}?localized={language}")
+    return redirect(f"{_base(app_id)}/{name}?localized={quote(language)}")
 
 
 def _unlocalize(admin: Admin, app_id: int, name: str, language: str) -> None:
@@ -191,7 +192,7 @@ def _unlocalize(admin: Admin, app_id: int, name: str, language: str) -> None:
 async def delete_localization_(app_id: int, name: str, language: str, admin: SignedIn) -> Response:
     admin.require_app(app_id)
     await run_in_threadpool(_unlocalize, admin, app_id, name, language)
-    return redirect(f"{_base(app_id)}/{name}?unlocalized={language}")
+    return redirect(f"{_base(app_id)}/{name}?unlocalized={quote(language)}")
 
 
 def _preview(admin: Admin, app_id: int, name: str) -> Preview:

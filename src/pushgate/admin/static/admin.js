@@ -47,7 +47,8 @@ function liveAudience() {
     const query = new URLSearchParams({ tags: field.value });
     for (const box of form.querySelectorAll('input[name="providers"]:checked')) query.append("providers", box.value);
     const answer = await fetch(`${field.dataset.countUrl}?${query}`, { credentials: "same-origin" });
-    if (mine !== sequence) return;
+    // A signed-out session is answered with the login page, not JSON: show nothing then.
+    if (mine !== sequence || !(answer.headers.get("content-type") || "").startsWith("application/json")) return;
     const result = await answer.json();
     if (answer.ok) {
       const devices = result.devices.toLocaleString("en");
