@@ -2,10 +2,11 @@
 serve` on a socket with the FCM simulator, the way an operator uses it.
 
 Sign in (with the keyboard), create an app, upload its FCM service-account file, import devices,
-compose and send to a tag (the live preview and the broadcast confirmation included), watch the
-send's page reach its final counters, test-send to one device, revoke an API key, and check the
-pages fit a phone's width. Each step asserts what the page shows, and the simulator's read-back
-confirms what was delivered.
+compose and send to a tag (the live preview, the live audience count of a tag expression and the
+broadcast confirmation included), watch the send's page reach its final counters, test-send to
+one device, write an event-mode template in English and French and preview it in fr-CA, revoke an
+API key, and check the pages fit a phone's width. Each step asserts what the page shows, and the
+simulator's read-back confirms what was delivered.
 
 The browser is the system's (`/usr/bin/chromium`, `.ci/run` installs it): Playwright's own
 browser download is never used. Screenshots of the main pages are written to the test's folder,
@@ -25,7 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from pushgate.simulators.fcm import FCMSimulator
 from tests.e2e.e2e_helpers import (
@@ -65,10 +66,13 @@ async def _create_admin(env: dict[str, str]) -> None:
     assert "Created admin user root" in output.decode()
 
 
-async def _shoot(page: Page, folder: Path, name: str) -> None:
+async def _shoot(page: Page, folder: Path, name: str, part: Locator | None = None) -> None:
     path = folder / f"admin-{name}.png"
-    await page.evaluate("window.scrollTo(0, 0)")
-    await page.screenshot(path=str(path))
+    if part is not None:
+        await part.screenshot(path=str(path))
+    else:
+        await page.evaluate("window.scrollTo(0, 0)")
+        await page.screenshot(path=str(path))
     assert path.stat().st_size > 1000
     if os.environ.get("PUSHGATE_UPDATE_SCREENSHOTS") == "1":
         DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
@@ -148,8 +152,14 @@ async def test_an_operator_runs_a_send_from_the_admin_ui(
     await expect(page.locator("#size-fcm")).to_contain_text("of 4,096 bytes")
     await expect(page.locator("#wire-fcm")).to_contain_text("Version 2.0 is waiting for you")
     await expect(page.locator(".lookalike.fcm .lk-title")).to_have_text("Beta build ready")
-    await page.get_by_label("Devices with any of these tags").check()
+    await page.get_by_label("Devices matching a tag expression").check()
+    # A tag expression: its audience is counted while typing, a malformed one points at the problem.
+    await page.get_by_label("Tokens, users or tags").fill("beta && !user4")
+    await expect(page.locator("#audience-count")).to_have_text("Reaches 3 devices (3 users) now.")
+    await page.get_by_label("Tokens, users or tags").fill("beta & !user4")
+    await expect(page.locator("#audience-count")).to_contain_text("target.tags: position 5: a single &")
     await page.get_by_label("Tokens, users or tags").fill("beta")
+    await expect(page.locator("#audience-count")).to_have_text("Reaches 3 devices (3 users) now.")
     await _shoot(page, tmp_path, "compose")
     await page.get_by_role("button", name="Send", exact=True).click()
     await expect(page.get_by_role("heading", name="Send to 3 devices?")).to_be_visible()
@@ -181,6 +191,28 @@ async def test_an_operator_runs_a_send_from_the_admin_ui(
     [test_message] = fcm.messages_for(tokens[4])
     assert test_message["message"]["notification"]["title"] == "Test from pushgate"
 
+    # An event-mode template in English and French, previewed for a Canadian French user.
+    await page.locator("nav").get_by_role("link", name="Templates", exact=True).click()
+    await page.locator("#m-name").fill("order_shipped")
+    await page.locator("#m-events").fill("1001")
+    await page.locator("#m-title").fill("Order {order_id} shipped")
+    await page.locator("#m-body").fill("Hi {name}, it arrives {day}.")
+    await page.get_by_role("button", name="Create message").click()
+    await expect(page.get_by_text("Saved the message.")).to_be_visible()
+    await page.get_by_label("Language tag").fill("fr")
+    await page.get_by_label("Title template").fill("Commande {order_id} expédiée")
+    await page.get_by_label("Body template").fill("Bonjour {name}, elle arrive {day}.")
+    await page.get_by_role("button", name="Add localization").click()
+    await expect(page.get_by_text("Saved the fr localization.")).to_be_visible()
+    await page.get_by_label("Locale").fill("fr-CA")
+    await page.get_by_label("Parameters").fill("order_id=A-17\nname=Zoé\nday=jeudi")
+    await page.get_by_role("button", name="Preview", exact=True).click()
+    await expect(page.locator("#preview-title")).to_have_text("Commande A-17 expédiée")
+    await expect(page.locator("#preview-body")).to_have_text("Bonjour Zoé, elle arrive jeudi.")
+    await expect(page.locator("#preview-language")).to_have_text("fr")
+    await expect(page.locator("#msize-fcm")).to_contain_text("of 4,096 bytes")
+    await _shoot(page, tmp_path, "templates", page.locator("#mpreview-h").locator(".."))
+
     # Revoke the API key: the page says so and the API refuses it from then on.
     async with httpx.AsyncClient(base_url=server.url) as api:
         assert (await api.get("/v1/app", headers={"Authorization": f"Bearer {api_key}"})).status_code == 200
@@ -196,7 +228,8 @@ async def test_an_operator_runs_a_send_from_the_admin_ui(
 
     # At a phone's width nothing but the tables' own scroll areas is wider than the screen.
     await page.set_viewport_size({"width": 375, "height": 800})
-    for path in ("/admin/", app_url, f"{app_url}/devices", f"{app_url}/compose"):
+    for path in ("/admin/", app_url, f"{app_url}/devices", f"{app_url}/compose", f"{app_url}/messages",
+                 f"{app_url}/messages/order_shipped"):
         await page.goto(path)
         width: Any = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= 375, (path, width)

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from pushgate.admin import apps, auth, compose, devices, overview, sends
+from pushgate.admin import apps, audience, auth, compose, devices, messages, overview, sends
 from pushgate.admin.web import PREFIX, AdminPageError, LoginRequired, login_required, page_error
 
 STATIC = Path(__file__).parent / "static"
@@ -25,7 +25,7 @@ STATIC = Path(__file__).parent / "static"
 
 def install(app: FastAPI) -> None:
     """Add the admin pages, their assets and their error pages to the API's application."""
-    for module in (auth, overview, apps, devices, compose, sends):
+    for module in (auth, overview, apps, devices, compose, sends, messages, audience):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="admin-static")
     app.add_api_route(PREFIX, lambda: RedirectResponse(PREFIX + "/", status_code=307),
