@@ -85,6 +85,8 @@ def create_app(
     docs.install(app, "pushgate")
     app.state.services = services
     errors.install(app)
+    if settings.queue == "redis":
+        errors.install_queue_errors(app)
     for router, answers in ROUTERS:
         app.include_router(router, responses=answers)
     if settings.admin_ui:

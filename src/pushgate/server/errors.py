@@ -187,6 +187,14 @@ async def _http_exception(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
+def install_queue_errors(app: FastAPI) -> None:
+    """With the Redis queue: its client's errors are a 503 (imported only then: the redis
+    package loads cryptography, which an idle server on the SQL queue never needs)."""
+    from redis.exceptions import RedisError
+
+    app.add_exception_handler(RedisError, _queue_unavailable)
+
+
 def log_unexpected(method: str, path: str, exc: BaseException) -> None:
     """Log an unhandled error for the operator; never with the SQL parameters it may carry."""
     log_failure(logger, f"unhandled error on {method} {path}", exc)
@@ -217,10 +225,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PayloadTooLarge, _payload_too_large)
     app.add_exception_handler(InvalidNotification, _invalid_notification)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
-    try:  # the Redis queue's client errors (redis is a server dependency, but stay importable)
-        from redis.exceptions import RedisError
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        app.add_exception_handler(RedisError, _queue_unavailable)
     # Anything else: InternalErrorMiddleware (a 500 of this shape, logged without secrets).
