@@ -280,6 +280,7 @@ async def test_two_api_processes_and_three_workers_survive_kill_9_mid_traffic(
         at_kill = ledger.pairs()
         tags = {send.id: send.tag for send in ledger.sends}
         in_flight = set(at_kill) - recorded_pairs(postgres_url, tags)
+        assert len(at_kill) < broadcast_total, "the broadcasts drained before the kill"
         await deployment.restart(0)
     await stream
 
