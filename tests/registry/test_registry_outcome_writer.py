@@ -4,6 +4,8 @@ driver connection that a failure discards."""
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -122,3 +124,57 @@ def test_a_failed_write_discards_the_connection_and_the_next_one_works(
     assert (status.sent, status.status) == (2, "done")
     if writer_db is not database:
         writer_db.dispose()
+
+
+def test_concurrent_batches_lock_their_sends_in_one_order(database: Database, app_id: int) -> None:
+    """Two writers whose batches hold the same two sends in opposite orders, as two workers'
+    batches do when several sends drain at once: both commit, neither is aborted as a deadlock."""
+    if database.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: no row locks to order")
+    with database.session() as session:
+        ids = sorted(create_send(session, app_id, NOTE, {"all": True}).id for _ in range(2))
+    for send_id in ids:
+        start_sending(database, send_id, targeted=2)
+    first, second = ids
+    holder = database.engine.connect()
+    holder.execute(sa.text("SELECT 1 FROM sends WHERE id = :id FOR UPDATE"), {"id": first})
+    errors: list[BaseException] = []
+
+    def write(order: list[str], device_id: int) -> None:
+        writer = OutcomeWriter(database)
+        try:
+            writer.write({(send_id, "apns"): [Outcome(device_id, DeliveryStatus.SENT)] for send_id in order})
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+        finally:
+            writer.close()
+
+    def waiting_on_locks(count: int) -> None:
+        deadline = time.monotonic() + 30
+        query = sa.text("SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        while True:
+            with database.connect(write=False) as connection:
+                if connection.execute(query).scalar_one() >= count:
+                    return
+            assert time.monotonic() < deadline, f"fewer than {count} writers waited on a lock"
+            time.sleep(0.01)
+
+    ahead = threading.Thread(target=write, args=([first, second], 1))
+    ahead.start()
+    waiting_on_locks(1)  # it waits for the first send's row
+    behind = threading.Thread(target=write, args=([second, first], 2))
+    behind.start()
+    # Taken in the batch's order, it would lock the second send and wait for the first; once
+    # the holder lets go, the writer ahead would wait for the second: a deadlock.
+    waiting_on_locks(2)
+    holder.rollback()
+    holder.close()
+    for thread in (ahead, behind):
+        thread.join(60)
+    assert not errors, errors
+    with database.session() as session:
+        for send_id in ids:
+            status = get_send_status(session, send_id)
+            assert status is not None
+            assert (status.sent, status.status) == (2, "done")

@@ -20,6 +20,15 @@ deactivates their devices: rare enough that its cost does not matter.
 Not thread-safe: one writer per recorder, which writes one batch at a time.
 A failed batch discards the connection; the next batch opens a new one
 (a restarted PostgreSQL, a closed SQLite file).
+
+A batch updates the counters of every send it holds outcomes for, locking
+those ``sends`` rows until it commits. Workers write concurrently, so each
+batch takes the rows in one order, by send id: two batches that locked the
+same two sends in opposite orders would deadlock, and PostgreSQL would abort
+one of them ("The best defense against deadlocks is generally to avoid them
+by being certain that all applications using a database acquire locks on
+multiple objects in a consistent order",
+https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-DEADLOCKS).
 """
 
 from __future__ import annotations
@@ -63,8 +72,8 @@ class OutcomeWriter:
         """Record ``outcomes`` (keyed by send id and provider) and their counters, durably."""
         if dead:
             with self.db.session() as session:
-                for (send_id, provider), group in outcomes.items():
-                    record_outcomes(session, send_id, provider, group)
+                for send_id, provider in sorted(outcomes):  # lock order: the module docstring
+                    record_outcomes(session, send_id, provider, outcomes[send_id, provider])
                 deactivate_devices(session, dead)
             return
         connection = self._connection or self._open()
@@ -73,8 +82,8 @@ class OutcomeWriter:
             if self._sqlite:  # the driver is in autocommit mode (registry/db.py): BEGIN is ours
                 cursor.execute("BEGIN IMMEDIATE")
             now = utcnow()
-            for (send_id, provider), group in outcomes.items():
-                self._record(cursor, send_id, provider, group, now)
+            for send_id, provider in sorted(outcomes):  # lock order: the module docstring
+                self._record(cursor, send_id, provider, outcomes[send_id, provider], now)
             connection.commit()
         except BaseException:
             self._discard()
