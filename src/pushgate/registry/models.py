@@ -313,20 +313,21 @@ class TopicOperation(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def _table(model: type[Base]) -> Table:
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table, typed as one (for the hot paths' Core statements)."""
     table = model.__table__
     assert isinstance(table, Table)
     return table
 
 
 # Core tables for the hot paths (executemany inserts, bulk claims, counters).
-devices_table = _table(Device)
-device_tags_table = _table(DeviceTag)
-users_table = _table(User)
-user_tags_table = _table(UserTag)
-user_optouts_table = _table(UserOptOut)
-sends_table = _table(Send)
-deliveries_table = _table(Delivery)
+devices_table = table_of(Device)
+device_tags_table = table_of(DeviceTag)
+users_table = table_of(User)
+user_tags_table = table_of(UserTag)
+user_optouts_table = table_of(UserOptOut)
+sends_table = table_of(Send)
+deliveries_table = table_of(Delivery)
 
 __all__ = [
     "ApiKey",
@@ -343,6 +344,7 @@ __all__ = [
     "UserOptOut",
     "UserTag",
     "redact_config",
+    "table_of",
     "utcnow",
 ]
 

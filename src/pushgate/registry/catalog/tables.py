@@ -25,11 +25,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pushgate.registry._types import BigId, UTCDateTime, utcnow
-from pushgate.registry.models import Base
+from pushgate.registry.models import Base, table_of
 
 DEFAULT_LOGIN_EVENT = 4001  # Pushkin's login event
 DEFAULT_OPTOUT_EVENT = 4006  # Pushkin's "turn off notifications" (blacklist snapshot) event
@@ -155,17 +155,11 @@ class UserCap(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)
-    return table
-
-
-event_batches_table = _table(EventBatch)
-event_texts_table = _table(EventText)
-message_optouts_table = _table(MessageOptOut)
-message_cooldowns_table = _table(MessageCooldown)
-user_caps_table = _table(UserCap)
+event_batches_table = table_of(EventBatch)
+event_texts_table = table_of(EventText)
+message_optouts_table = table_of(MessageOptOut)
+message_cooldowns_table = table_of(MessageCooldown)
+user_caps_table = table_of(UserCap)
 
 __all__ = [
     "DEFAULT_LOGIN_EVENT",
