@@ -6,24 +6,27 @@ import uuid
 
 # Outcomes are written in bulk: a write starts FLUSH_INTERVAL after the first
 # unwritten outcome, or at once when FLUSH_EVERY are waiting; what arrives while
-# it runs forms the next batch. Each device holds its job's window slot until
-# its outcome is written (workers/window.py), so the wait here is in flight at a
-# kill: 10 ms, where 50 ms let windows grow to their maximum. Writing at once
-# whenever a window is full kept even less in flight but cost about twice the
-# CPU per delivery in tiny transactions (bench scenario 4).
+# it runs forms the next batch. Each device holds its window slot until its
+# outcome is written (workers/window.py), so the wait here is in flight at a
+# kill, and Little's law makes every millisecond of it cost window: 2 ms, where
+# 10 ms needed windows half again as large for the same rate (bench scenario 4
+# at the same CPU per delivery), and 50 ms let them grow to their maximum.
+# Writing at once whenever a window is full kept even less in flight but cost
+# about twice the CPU per delivery in tiny transactions.
 FLUSH_EVERY = 100
-FLUSH_INTERVAL = 0.01
+FLUSH_INTERVAL = 0.002
 # A failed outcome write (database restarting) is retried after this long.
 FLUSH_RETRY_SECONDS = 0.5
 
-# The in-flight window of a delivery job (workers/window.py): devices handed
-# to the provider whose outcome is not durable yet, which is all a kill -9
-# can re-send. It starts at WINDOW_INITIAL (or where the app's last job left
-# it), never goes below WINDOW_MIN nor above the job's share of
-# worker_concurrency, and follows GAIN x rate x base hold (BBR uses a cwnd
-# gain of 2; 1.5 keeps less in flight and still grows while throughput does).
-# The base hold is the lowest round mean of the last WINDOW_BASE_SECONDS,
-# refreshed by a quarter-size probe round every WINDOW_PROBE_SECONDS.
+# The in-flight window of an (app, provider) in a process (workers/window.py),
+# shared by its jobs: devices handed to the provider whose outcome is not
+# durable yet, which is all a kill -9 can re-send. It starts at WINDOW_INITIAL
+# (or where the last window of that app and provider left it), never goes below
+# WINDOW_MIN nor above worker_concurrency, and follows GAIN x rate x base hold
+# (BBR uses a cwnd gain of 2; 1.5 keeps less in flight and still grows while
+# throughput does). Rate and base hold are the highest round rate and the
+# lowest round mean hold of the last WINDOW_BASE_SECONDS; a quarter-size probe
+# round every WINDOW_PROBE_SECONDS refreshes the hold.
 WINDOW_INITIAL = 16
 WINDOW_MIN = 8
 WINDOW_GAIN = 1.5

@@ -24,7 +24,7 @@ from pushgate.service.settings import Settings
 from pushgate.workers.clients import ClientCache
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder
-from pushgate.workers.window import WindowHints
+from pushgate.workers.window import WindowShares
 
 logger = logging.getLogger("pushgate.workers")
 
@@ -40,7 +40,7 @@ class WorkerContext:
     pauses: PauseBook
     notify: Callable[[], None]  # wake this process's idle worker loops (new due jobs)
     worker: str  # lease owner name of this process
-    windows: WindowHints = field(default_factory=WindowHints)  # the jobs' in-flight windows
+    windows: WindowShares = field(default_factory=WindowShares)  # in-flight windows per (app, provider)
 
     def observer(self, provider: str) -> OutcomeMetrics:
         return OutcomeMetrics(self.metrics, provider)

@@ -60,6 +60,7 @@ from pushgate.workers.constants import (
 )
 from pushgate.workers.event_texts import REASON_NO_TEXT, personalize
 from pushgate.workers.topic import is_topic_job, load_topic_device, send_to_target
+from pushgate.workers.window import JobGate
 
 if TYPE_CHECKING:
     from pushgate.registry import Database
@@ -222,7 +223,8 @@ class DeliveryJob:
         observed = ctx.observer(self.provider)
         book = ctx.pauses
         seen = book.generation
-        window = ctx.windows.open(self.app_id, self.provider, client.concurrency)
+        window = ctx.windows.open(self.app_id, self.provider, ctx.settings.worker_concurrency)
+        gate = JobGate(window)
         recorder = ctx.recorder
         unwritten: deque[tuple[int, float]] = deque()  # (recorder sequence, handed over at)
         clock = time.monotonic
@@ -288,10 +290,11 @@ class DeliveryJob:
                     window.take()
                     on_result(await send_to_target(client, devices[0].token, notification))
                 else:
-                    await client.send_messages(messages(), on_result=on_result, gate=window)
+                    await client.send_messages(messages(), on_result=on_result, gate=gate)
                 await recorder.flush()
         finally:
             recorder.unwatch(written)
+            gate.close()
             ctx.windows.close(self.app_id, self.provider, window)
             observed.commit()
         return tally

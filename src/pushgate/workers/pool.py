@@ -9,12 +9,13 @@ applies retention (:mod:`pushgate.registry.retention`): old deliveries of
 finished sends, long-inactive devices and old dead letters, in batches
 between which sending goes on.
 
-Sizing: each loop runs up to ``max_jobs`` jobs at once, and each job sends
-with at most ``worker_concurrency / max_jobs`` devices in its in-flight
-window (:mod:`pushgate.workers.window`): handed to the provider and not yet
-durably recorded. The window adapts to rate x latency, usually far below
-that maximum, and what the windows hold is all a ``kill -9`` can make a
-device receive twice (``pushgate_deliveries_in_flight`` shows it).
+Sizing: each loop runs up to ``max_jobs`` jobs at once, each with at most
+``worker_concurrency / max_jobs`` requests open; the jobs sending to one
+(app, provider) share one in-flight window (:mod:`pushgate.workers.window`)
+of devices handed to the provider and not yet durably recorded, at most
+``worker_concurrency``. The window adapts to rate x latency, usually far
+below that maximum, and what the windows hold is all a ``kill -9`` can make
+a device receive twice (``pushgate_deliveries_in_flight`` shows it).
 """
 
 from __future__ import annotations
