@@ -132,12 +132,12 @@ def test_a_noisy_path_does_not_collapse_the_window() -> None:
 
 
 def test_jobs_sending_to_one_app_and_provider_share_one_window() -> None:
-    """Two jobs of one (app, provider) draw on the same slots and are both woken when
+    """Two jobs of one app and lane draw on the same slots and are both woken when
     slots free up; a window per job made them compete (one grew, the other starved)."""
     shares = WindowShares()
-    first = shares.open(1, "apns", 100)
-    second = shares.open(1, "apns", 100)
-    other = shares.open(2, "apns", 100)
+    first = shares.open(1, "deliver:apns", 100)
+    second = shares.open(1, "deliver:apns", 100)
+    other = shares.open(2, "deliver:apns", 100)
     assert first is second
     assert first is not other
     gate_a, gate_b = JobGate(first), JobGate(second)
@@ -155,12 +155,12 @@ def test_jobs_sending_to_one_app_and_provider_share_one_window() -> None:
     first.release(1, 0.001)
     assert woken == ["a", "b", "b"]
     first.release(first.held, 0.001 * first.held)
-    shares.close(1, "apns", first)
-    assert shares.open(1, "apns", 100) is first, "still open for the second job"
-    shares.close(1, "apns", first)
-    shares.close(1, "apns", second)
+    shares.close(1, "deliver:apns", first)
+    assert shares.open(1, "deliver:apns", 100) is first, "still open for the second job"
+    shares.close(1, "deliver:apns", first)
+    shares.close(1, "deliver:apns", second)
     limit = first.limit
-    again = shares.open(1, "apns", 100)
+    again = shares.open(1, "deliver:apns", 100)
     assert again is not first
     assert again.limit == limit, "a new window starts where the last one left"
     assert shares.limits() == limit + other.limit

@@ -223,7 +223,9 @@ class DeliveryJob:
         observed = ctx.observer(self.provider)
         book = ctx.pauses
         seen = book.generation
-        window = ctx.windows.open(self.app_id, self.provider, ctx.settings.worker_concurrency)
+        # The direct lane has a window of its own: a login code never waits behind the
+        # slots of a broadcast to the same app and provider.
+        window = ctx.windows.open(self.app_id, self.job.queue, ctx.settings.worker_concurrency)
         gate = JobGate(window)
         recorder = ctx.recorder
         unwritten: deque[tuple[int, float]] = deque()  # (recorder sequence, handed over at)
@@ -295,7 +297,7 @@ class DeliveryJob:
         finally:
             recorder.unwatch(written)
             gate.close()
-            ctx.windows.close(self.app_id, self.provider, window)
+            ctx.windows.close(self.app_id, self.job.queue, window)
             observed.commit()
         return tally
 

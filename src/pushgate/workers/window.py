@@ -2,18 +2,20 @@
 
 Why: no provider offers an idempotency key, so after a ``kill -9`` a device
 whose outcome was not written is sent again. A device therefore holds a
-slot of its job's window from the moment it is handed to the provider until
+slot of its window from the moment it is handed to the provider until
 its outcome is **durable** (the recorder's transaction committed), not just
 until the answer arrives; a job takes a new device only when a slot is
 free. What a crash can re-send is then exactly what the windows held — the
 requests in flight and the answers being written — never the rest of a
 job, never outcomes written before the kill.
 
-One window per (app, provider) in a process, shared by the jobs sending
-there (:class:`WindowShares`): the provider path is one pipe whatever the
-jobs. A window per job made jobs compete: the job that got the event loop
-first measured a high rate and grew, the other measured its small share
-and shrank, and ran on at a tenth of the speed until it finished alone.
+One window per app and delivery lane (``deliver:<provider>`` and its
+``:direct`` lane, so a login code never waits behind a broadcast's slots)
+in a process, shared by the jobs sending there (:class:`WindowShares`):
+the provider path is one pipe whatever the jobs. A window per job made
+jobs compete: the job that got the event loop first measured a high rate
+and grew, the other measured its small share and shrank, and ran on at a
+tenth of the speed until it finished alone.
 
 How big: Little's law (window = rate x time a slot is held) says how many
 slots keep the provider path busy. A provider answering in 1 ms needs a
@@ -181,15 +183,15 @@ class JobGate:
 
 
 class WindowShares:
-    """The shared window of each (app, provider) in this process, while jobs use it; a
-    window opened again after its last job ended starts where that one left it."""
+    """The shared window of each (app, delivery lane) in this process, while jobs use it;
+    a window opened again after its last job ended starts where that one left it."""
 
     def __init__(self) -> None:
         self._open: dict[tuple[int, str], tuple[InFlightWindow, int]] = {}  # window, jobs using it
         self._last: dict[tuple[int, str], int] = {}
 
-    def open(self, app_id: int, provider: str, maximum: int) -> InFlightWindow:
-        key = (app_id, provider)
+    def open(self, app_id: int, lane: str, maximum: int) -> InFlightWindow:
+        key = (app_id, lane)
         entry = self._open.get(key)
         if entry is None:
             window = InFlightWindow(maximum, initial=self._last.get(key, WINDOW_INITIAL))
@@ -198,8 +200,8 @@ class WindowShares:
         self._open[key] = (window, 1 if entry is None else entry[1] + 1)
         return window
 
-    def close(self, app_id: int, provider: str, window: InFlightWindow) -> None:
-        key = (app_id, provider)
+    def close(self, app_id: int, lane: str, window: InFlightWindow) -> None:
+        key = (app_id, lane)
         entry = self._open.get(key)
         if entry is None or entry[0] is not window:
             return
