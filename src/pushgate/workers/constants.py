@@ -18,7 +18,7 @@ FLUSH_INTERVAL = 0.002
 # A failed outcome write (database restarting) is retried after this long.
 FLUSH_RETRY_SECONDS = 0.5
 
-# The in-flight window of an (app, provider) in a process (workers/window.py),
+# The in-flight window of an app's delivery lane in a process (workers/window.py),
 # shared by its jobs: devices handed to the provider whose outcome is not
 # durable yet, which is all a kill -9 can re-send. It starts at WINDOW_INITIAL
 # (or where the last window of that app and provider left it), never goes below

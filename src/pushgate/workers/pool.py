@@ -11,7 +11,7 @@ between which sending goes on.
 
 Sizing: each loop runs up to ``max_jobs`` jobs at once, each with at most
 ``worker_concurrency / max_jobs`` requests open; the jobs sending to one
-(app, provider) share one in-flight window (:mod:`pushgate.workers.window`)
+(app, delivery lane) share one in-flight window (:mod:`pushgate.workers.window`)
 of devices handed to the provider and not yet durably recorded, at most
 ``worker_concurrency``. The window adapts to rate x latency, usually far
 below that maximum, and what the windows hold is all a ``kill -9`` can make
