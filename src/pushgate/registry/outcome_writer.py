@@ -54,6 +54,7 @@ from pushgate.registry.outcomes import (
     record_outcomes,
     sqlite_rows,
 )
+from pushgate.registry.webhook_capture import capture_postgres, capture_sqlite
 
 
 class OutcomeWriter:
@@ -72,8 +73,10 @@ class OutcomeWriter:
         """Record ``outcomes`` (keyed by send id and provider) and their counters, durably."""
         if dead:
             with self.db.session() as session:
+                stamps = {d.device_id: d.provider_timestamp for d in dead if d.provider_timestamp is not None}
                 for send_id, provider in sorted(outcomes):  # lock order: the module docstring
-                    record_outcomes(session, send_id, provider, outcomes[send_id, provider])
+                    record_outcomes(session, send_id, provider, outcomes[send_id, provider],
+                                    provider_timestamps=stamps)
                 deactivate_devices(session, dead)
             return
         connection = self._connection or self._open()
@@ -106,11 +109,17 @@ class OutcomeWriter:
         stamp: Any = sqlite_timestamp(now) if self._sqlite else now
         for status, rows in group_by_status(group).items():
             if self._sqlite:
-                cursor.execute(INSERT_DELIVERIES_JSON, (send_id, status, provider, stamp, sqlite_rows(rows)))
+                data = sqlite_rows(rows)
+                cursor.execute(INSERT_DELIVERIES_JSON, (send_id, status, provider, stamp, data))
+                counts[status] = max(cursor.rowcount, 0)
+                if counts[status]:  # the webhook events of these outcomes, in this transaction
+                    capture_sqlite(cursor, send_id, provider, status, data, stamp)
             else:
                 columns = postgres_columns(rows)
                 cursor.execute(INSERT_DELIVERIES_UNNEST, (send_id, status, provider, stamp, *columns))
-            counts[status] = max(cursor.rowcount, 0)
+                counts[status] = max(cursor.rowcount, 0)
+                if counts[status]:
+                    capture_postgres(cursor, send_id, provider, status, columns[0], columns[1], stamp)
         if any(counts.values()):
             statement = ADD_TO_COUNTERS_SQLITE if self._sqlite else ADD_TO_COUNTERS_POSTGRES
             cursor.execute(statement, counter_parameters(send_id, counts, stamp))

@@ -24,6 +24,7 @@ from pushgate.service.settings import Settings
 from pushgate.workers.clients import ClientCache
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder
+from pushgate.workers.webhooks import WebhookDispatcher
 from pushgate.workers.window import WindowHints
 
 logger = logging.getLogger("pushgate.workers")
@@ -41,6 +42,7 @@ class WorkerContext:
     notify: Callable[[], None]  # wake this process's idle worker loops (new due jobs)
     worker: str  # lease owner name of this process
     windows: WindowHints = field(default_factory=WindowHints)  # the jobs' in-flight windows
+    webhooks: WebhookDispatcher | None = None  # delivery webhooks (docs/webhooks.md)
 
     def observer(self, provider: str) -> OutcomeMetrics:
         return OutcomeMetrics(self.metrics, provider)

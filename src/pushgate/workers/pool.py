@@ -52,6 +52,7 @@ from pushgate.workers.context import WorkerContext
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder
 from pushgate.workers.sender import Worker
+from pushgate.workers.webhooks import WebhookDispatcher
 
 logger = logging.getLogger("pushgate.workers")
 HOUSEKEEPING_SECONDS = 5.0
@@ -93,6 +94,7 @@ class WorkerPool:
             recorder=OutcomeRecorder(db),
             pauses=PauseBook(db, queue, metrics=metrics, on_wake=self.wake),
             notify=self.wake, worker=worker_name(),
+            webhooks=WebhookDispatcher(settings, db, queue),
         )
         self.workers = [
             Worker(self.ctx, max_jobs=self.max_jobs, name=f"worker-{n}") for n in range(self.count)
@@ -100,6 +102,7 @@ class WorkerPool:
         metrics.deliveries_in_flight.set_function(self.ctx.windows.in_flight)
         metrics.delivery_window.set_function(self.ctx.windows.limits)
         self._housekeeping: asyncio.Task[None] | None = None
+        self._webhook_polling: asyncio.Task[None] | None = None
         self._refresh_counts: dict[int, int] = {}
         self._resume_pending = False
         self.started = False
@@ -122,6 +125,7 @@ class WorkerPool:
         for worker in self.workers:
             worker.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="pushgate-housekeeping")
+        self._webhook_polling = asyncio.create_task(self._poll_webhooks(), name="pushgate-webhooks")
         logger.info("%d sender workers (%s), %d jobs each, at most %d requests in flight per job",
                     self.count, ctx.worker, self.max_jobs, ctx.clients.concurrency)
 
@@ -131,11 +135,14 @@ class WorkerPool:
             return
         self.started = False
         await asyncio.gather(*(worker.stop(self.drain) for worker in self.workers))
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
+        for task in (self._housekeeping, self._webhook_polling):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         ctx = self.ctx
+        if ctx.webhooks is not None:
+            await ctx.webhooks.aclose()
         await ctx.recorder.aclose()
         await ctx.pauses.aclose()
         self._count_auth_refreshes()
@@ -167,6 +174,19 @@ class WorkerPool:
                 last_purge = now
                 await self.purge_finished(now)
                 await self.apply_retention(now)
+
+    async def _poll_webhooks(self) -> None:
+        """Enqueue the drain jobs of webhooks with events waiting (pushgate.workers.webhooks)."""
+        dispatcher = self.ctx.webhooks
+        if dispatcher is None:
+            return
+        while True:
+            await asyncio.sleep(self.settings.webhook_poll_seconds)
+            try:
+                if await dispatcher.schedule():
+                    self.wake()
+            except Exception as exc:
+                log_failure(logger, "looking for webhook events failed", exc, level=logging.WARNING)
 
     async def apply_retention(self, now: float, *, budget: float = RETENTION_BUDGET_SECONDS) -> int:
         """Delete what the retention settings say is old; returns the rows deleted.
