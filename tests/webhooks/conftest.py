@@ -47,5 +47,6 @@ async def api_client(database: Database) -> AsyncIterator[httpx.AsyncClient]:
     """The API on the test database, with loopback allowed for webhooks (the receiver is local)."""
     settings = Settings.model_validate({"webhook_allow_hosts": ["127.0.0.0/8", "::1"]})
     app = create_app(settings, database=database, queue=SqlQueue(database), metrics=Metrics())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://pushgate.test") as c:
-        yield c
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://pushgate.test") as client:
+        yield client
