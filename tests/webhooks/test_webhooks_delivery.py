@@ -16,10 +16,24 @@ from typing import Any
 import httpx
 import pytest
 
+from pushgate.planner.jobs import WEBHOOKS_QUEUE
 from pushgate.queue import SqlQueue
-from pushgate.registry import Database, DeviceSpec, create_app, register_device, set_credentials
+from pushgate.registry import (
+    CredentialCipher,
+    Database,
+    DeliveryStatus,
+    DeviceSpec,
+    Outcome,
+    create_app,
+    create_send,
+    register_device,
+    set_credentials,
+)
+from pushgate.registry.outcome_writer import OutcomeWriter
+from pushgate.registry.webhooks import load_batch
 from pushgate.service.settings import Settings
 from pushgate.simulators.apns import APNsSimulator
+from pushgate.workers.webhooks import WebhookDispatcher
 from tests.webhooks.receiver import Received, Receiver
 from tests.workers.worker_helpers import (
     apns_credentials,
@@ -185,3 +199,39 @@ async def test_a_failure_run_disables_the_webhook_with_the_reason_shown(
         await eventually(lambda: status(database, second).status == "done", what="the second send done")
     assert (await webhook_state(api_client, headers, webhook["id"]))["pending_events"] == 1
     assert len(receiver.received) == 3
+
+
+async def test_a_batch_whose_worker_died_is_sent_again_with_the_same_ids(
+    database: Database, apns: APNsSimulator, receiver: Receiver, ca_file: Path,
+    api_client: httpx.AsyncClient,
+) -> None:
+    """A worker posts a batch and dies before recording it: its lease runs out, another worker
+    claims the same job and posts the same events again (at least once; the ids let the
+    receiver drop the copy)."""
+    app_id, headers, (device_id,) = tenant(database, apns, [f"{11:064x}"])
+    webhook = await add_webhook(api_client, headers, receiver.url())
+    chosen = settings(database, apns, ca_file)
+    queue = SqlQueue(database)
+    writer = OutcomeWriter(database)
+    with database.session() as session:
+        send = create_send(session, app_id, {"title": "Hi"}, {"all": True})
+    try:
+        writer.write({(send.id, "apns"): [Outcome(device_id, DeliveryStatus.SENT)]})
+    finally:
+        writer.close()
+    # The worker that dies: it claims the drain job, posts the batch, and is gone.
+    dying = WebhookDispatcher(chosen, database, queue)
+    assert await dying.schedule() == 1
+    (job,) = queue.claim([WEBHOOKS_QUEUE], limit=1, lease_seconds=0.5, worker="dies")
+    batch = load_batch(database, webhook["id"], CredentialCipher(None), 100)
+    assert batch is not None
+    assert await dying.deliver(batch) is None
+    await dying.aclose()
+    async with running_pool(chosen, database):
+        await eventually(lambda: len(receiver.received) >= 2, what="the batch sent again")
+        await eventually(lambda: getattr(queue.get(job.id), "status", None) == "done", what="the job done")
+    first, second = receiver.received
+    assert first.json() == second.json()
+    assert [e["id"] for e in second.json()["events"]] == [f"{send.id}:{device_id}:sent"]
+    state = await webhook_state(api_client, headers, webhook["id"])
+    assert state["pending_events"] == 0
