@@ -20,7 +20,14 @@ from pushgate.registry.dead import DeadToken
 from pushgate.registry.engagement import EventKind, ReportedEvent, record_events
 from pushgate.registry.models import Send
 from pushgate.registry.outcome_writer import OutcomeWriter
-from pushgate.registry.webhooks import create_webhook, get_webhook, load_batch, pending_events, update_webhook
+from pushgate.registry.webhooks import (
+    create_webhook,
+    get_webhook,
+    load_batch,
+    pending_events,
+    purge_webhook_events,
+    update_webhook,
+)
 
 ENDPOINT = "https://updates.push.services.mozilla.com/wpush/v2/one"
 P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
@@ -103,3 +110,14 @@ def test_the_driver_path_captures_and_a_disabled_webhook_collects_nothing(databa
     assert "provider_timestamp" not in event
     with database.session(write=False) as session:
         assert pending_events(session, [on, off]) == {on: 1}
+
+
+def test_retention_deletes_events_left_waiting(database: Database) -> None:
+    app_id, device_id = app_with_send(database)
+    hook = webhook(database, app_id)
+    with database.session() as session:
+        record_outcomes(session, "send-1", "apns", [Outcome(device_id, DeliveryStatus.SENT)],
+                        now=datetime(2026, 3, 1, tzinfo=UTC))
+    assert purge_webhook_events(database, older_than=datetime(2026, 3, 1, tzinfo=UTC)) == 0
+    assert purge_webhook_events(database, older_than=datetime(2026, 3, 2, tzinfo=UTC)) == 1
+    assert waiting(database, hook) == []

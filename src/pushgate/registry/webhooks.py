@@ -226,6 +226,21 @@ def finish_job(db: Database, webhook_id: int, job_seq: int) -> None:
                         .values(job_seq=job_seq + 1))
 
 
+def purge_webhook_events(db: Database, *, older_than: datetime, batch: int = 5000) -> int:
+    """Delete up to ``batch`` undelivered events recorded before ``older_than``.
+
+    Run with the deliveries' retention (the events describe deliveries whose
+    rows are gone by then): what a disabled webhook left waiting does not
+    stay forever.
+    """
+    with db.connect() as connection:
+        ids = list(connection.execute(select(WebhookEvent.id).where(WebhookEvent.at < older_than)
+                                      .order_by(WebhookEvent.id).limit(batch)).scalars())
+        if not ids:
+            return 0
+        return max(connection.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(ids))).rowcount, 0)
+
+
 __all__ = [
     "MAX_WEBHOOKS_PER_APP",
     "Batch",
@@ -242,6 +257,7 @@ __all__ = [
     "load_batch",
     "new_secret",
     "pending_events",
+    "purge_webhook_events",
     "record_failure",
     "rotate_secret",
     "update_webhook",

@@ -38,6 +38,7 @@ from pushgate.registry import Database
 from pushgate.registry.catalog.batches import purge_texts
 from pushgate.registry.retention import DEFAULT_BATCH, prune_inactive_devices, purge_deliveries
 from pushgate.registry.safe_errors import log_failure
+from pushgate.registry.webhooks import purge_webhook_events
 from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
 from pushgate.workers.clients import ClientCache, auth_refreshes
@@ -201,6 +202,7 @@ class WorkerPool:
         if settings.deliveries_retention_days is not None:
             cutoff = datetime.fromtimestamp(now - settings.deliveries_retention_days * DAY, UTC)
             passes.append(partial(purge_deliveries, db, finished_before=cutoff))
+            passes.append(partial(purge_webhook_events, db, older_than=cutoff))
         if settings.inactive_devices_retention_days is not None:
             cutoff = datetime.fromtimestamp(now - settings.inactive_devices_retention_days * DAY, UTC)
             passes.append(partial(prune_inactive_devices, db, inactive_before=cutoff))
