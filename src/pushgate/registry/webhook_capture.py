@@ -46,7 +46,9 @@ _WEBHOOKS_OF_SEND = (
 CAPTURE_SQLITE = (
     f"INSERT INTO webhook_events ({_COLUMNS}) SELECT w.id, ?, ?, json_extract(j.value, '$[0]'), ?,"
     " json_extract(j.value, '$[1]'), json_extract(j.value, '$[4]'), NULL, ?"
-    f" FROM webhooks w, json_each(?) j WHERE {_WEBHOOKS_OF_SEND.format(p='?')}"
+    # CROSS JOIN: SQLite keeps the webhooks as the outer loop, so a send without matching
+    # webhooks never unpacks the JSON (https://www.sqlite.org/optoverview.html#crossjoin).
+    f" FROM webhooks w CROSS JOIN json_each(?) j WHERE {_WEBHOOKS_OF_SEND.format(p='?')}"
 )
 CAPTURE_POSTGRES = (
     f"INSERT INTO webhook_events ({_COLUMNS}) SELECT w.id, %s, %s, d, %s, r, NULL::timestamptz, NULL, %s"
@@ -63,6 +65,15 @@ CAPTURE_ENGAGEMENT = (
     " NULL, NULL, :action, :at FROM webhooks w"
     " WHERE w.app_id = :app_id AND w.enabled AND w.events LIKE :pattern"
 )
+
+
+# Whether a send's app has an enabled webhook: what the outcome writer asks once per send and
+# WEBHOOK_LOOKUP_SECONDS instead of running the capture statements of every batch.
+HAS_WEBHOOKS_SQLITE = (
+    "SELECT 1 FROM webhooks w WHERE w.app_id = (SELECT app_id FROM sends WHERE id = ?) AND w.enabled LIMIT 1"
+)
+HAS_WEBHOOKS_POSTGRES = HAS_WEBHOOKS_SQLITE.replace("?", "%s")
+WEBHOOK_LOOKUP_SECONDS = 1.0
 
 
 def type_pattern(event_type: str) -> str:
@@ -133,7 +144,10 @@ __all__ = [
     "CAPTURE_ENGAGEMENT",
     "ENGAGEMENT_EVENTS",
     "EVENT_TYPES",
+    "HAS_WEBHOOKS_POSTGRES",
+    "HAS_WEBHOOKS_SQLITE",
     "STATUS_EVENTS",
+    "WEBHOOK_LOOKUP_SECONDS",
     "capture_engagement",
     "capture_on",
     "capture_postgres",
