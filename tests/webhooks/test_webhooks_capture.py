@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
+
 from pushgate.registry import (
     CredentialCipher,
     Database,
@@ -121,3 +123,26 @@ def test_retention_deletes_events_left_waiting(database: Database) -> None:
     assert purge_webhook_events(database, older_than=datetime(2026, 3, 1, tzinfo=UTC)) == 0
     assert purge_webhook_events(database, older_than=datetime(2026, 3, 2, tzinfo=UTC)) == 1
     assert waiting(database, hook) == []
+
+
+def test_the_writer_looks_up_a_sends_webhooks_once_a_second(database: Database) -> None:
+    """Outcomes written within a second of the lookup that found no webhook make no event; after
+    it, they do (docs/webhooks.md §2). The clock is the writer's own, moved by the test."""
+    app_id, device_id = app_with_send(database)
+    now = [1000.0]
+    writer = OutcomeWriter(database, clock=lambda: now[0])
+    with database.session() as session:
+        session.execute(sa.update(Send).where(Send.id == "send-1").values(targeted=3))
+        second = register_device(session, app_id, DeviceSpec("apns", "cd" * 32)).id
+        third = register_device(session, app_id, DeviceSpec("apns", "ef" * 32)).id
+    try:
+        writer.write({("send-1", "apns"): [Outcome(device_id, DeliveryStatus.SENT)]})  # no webhook yet
+        hook = webhook(database, app_id)
+        now[0] += 0.5
+        writer.write({("send-1", "apns"): [Outcome(second, DeliveryStatus.FAILED, "BadTopic")]})
+        assert waiting(database, hook) == []  # the lookup half a second ago said "none"
+        now[0] += 0.6
+        writer.write({("send-1", "apns"): [Outcome(third, DeliveryStatus.SENT)]})
+    finally:
+        writer.close()
+    assert [(e["type"], e["device_id"]) for e in waiting(database, hook)] == [("delivery.sent", third)]
