@@ -160,8 +160,13 @@ async def test_a_failed_post_is_retried_through_the_queue_with_the_same_batch(
         pool.wake()
         await eventually(lambda: len(receiver.received) >= 2, what="a retried batch")
         job = pool.ctx.queue.get(f"webhook:{webhook['id']}:0")
+        await eventually(lambda: pool.ctx.metrics.registry.get_sample_value(
+            "pushgate_webhook_events_delivered_total") == 1, what="the delivered event counted")
+        posts = {result: pool.ctx.metrics.registry.get_sample_value(
+            "pushgate_webhook_posts_total", {"result": result}) for result in ("http_error", "delivered")}
     first, second = receiver.received[:2]
     assert first.json() == second.json()  # the same batch, the same id: the receiver can deduplicate
+    assert posts == {"http_error": 1.0, "delivered": 1.0}
     assert_signed(second, webhook["secret"])
     assert job is not None
     assert job.attempts == 2

@@ -95,7 +95,7 @@ class WorkerPool:
             recorder=OutcomeRecorder(db),
             pauses=PauseBook(db, queue, metrics=metrics, on_wake=self.wake),
             notify=self.wake, worker=worker_name(),
-            webhooks=WebhookDispatcher(settings, db, queue),
+            webhooks=WebhookDispatcher(settings, db, queue, metrics=metrics),
         )
         self.workers = [
             Worker(self.ctx, max_jobs=self.max_jobs, name=f"worker-{n}") for n in range(self.count)

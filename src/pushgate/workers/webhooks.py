@@ -46,6 +46,7 @@ from pushgate.registry.webhooks import (
     load_batch,
     record_failure,
 )
+from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
 from pushgate.service.webhook_guard import AddressPolicy, Resolver, system_resolver
 from pushgate.workers.webhook_http import webhook_client
@@ -90,9 +91,10 @@ class WebhookDispatcher:
 
     def __init__(
         self, settings: Settings, db: Database, queue: Queue, *, cipher: CredentialCipher | None = None,
-        resolver: Resolver = system_resolver,
+        resolver: Resolver = system_resolver, metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.db = db
         self.queue = queue
         self.cipher = cipher if cipher is not None else CredentialCipher.from_settings(settings)
@@ -124,6 +126,8 @@ class WebhookDispatcher:
                 error = await self.deliver(batch)
                 if error is None:
                     await asyncio.to_thread(acknowledge, self.db, webhook_id, batch.event_ids)
+                    if self.metrics is not None:
+                        self.metrics.webhook_events.inc(len(batch.event_ids))
                     continue
                 if await self._failed(job, webhook_id, error):
                     return  # back in the queue, due after the backoff
@@ -153,20 +157,27 @@ class WebhookDispatcher:
             TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(batch.secret, timestamp, body),
             BATCH_HEADER: batch_id,
         }
+        result, error = await self._post(batch.url, body, headers)
+        if self.metrics is not None:
+            self.metrics.webhook_posts.labels(result).inc()
+        return error
+
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[str, str | None]:
+        """(the metric's result label, the error or None)."""
         client = self._client or self._open()
         try:
             # The answer's body is never read: a 2xx is all a receiver has to say.
-            async with client.stream("POST", batch.url, content=body, headers=headers) as response:
+            async with client.stream("POST", url, content=body, headers=headers) as response:
                 status = response.status_code
         except httpx.TimeoutException:
-            return f"timed out after {self.settings.webhook_timeout_seconds:g} s"
+            return "timeout", f"timed out after {self.settings.webhook_timeout_seconds:g} s"
         except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {exc}"[:300]
+            return "connection_error", f"{type(exc).__name__}: {exc}"[:300]
         if 200 <= status < 300:
-            return None
+            return "delivered", None
         if 300 <= status < 400:
-            return f"HTTP {status}: redirect not followed"
-        return f"HTTP {status}"
+            return "http_error", f"HTTP {status}: redirect not followed"
+        return "http_error", f"HTTP {status}"
 
     def _open(self) -> httpx.AsyncClient:
         self._client = webhook_client(self.policy, ca_file=self.settings.webhook_ca_file,
