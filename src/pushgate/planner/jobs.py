@@ -59,7 +59,7 @@ def deliver_queue(provider: str, *, direct: bool = False) -> str:
 
 def is_direct(queue: str) -> bool:
     """Whether ``queue`` is claimed first: fan-out (cheap, makes work) and the direct lanes."""
-    return queue in (FANOUT_QUEUE, TOPICS_QUEUE, EVENTS_QUEUE) or queue.endswith(DIRECT_LANE)
+    return queue in (FANOUT_QUEUE, TOPICS_QUEUE, EVENTS_QUEUE, WEBHOOKS_QUEUE) or queue.endswith(DIRECT_LANE)
 
 
 def is_delivery_queue(queue: str) -> bool:

@@ -14,7 +14,8 @@ a thread by :func:`~pushgate.planner.fanout.fan_out`),
 ``events`` (event batches, :mod:`pushgate.workers.events`) and ``webhooks``
 (delivery events to an app's endpoints, :mod:`pushgate.workers.webhooks`).
 
-Claims come in two tiers: first the fan-out queue and the direct lanes
+Claims come in two tiers: first the fan-out queue, the short queues
+(``topics``, ``events``, ``webhooks``) and the direct lanes
 (``deliver:<provider>:direct``, sends to named tokens, devices or users),
 then, with the slots left, the broadcast lanes. A send to everyone still
 uses every free slot, but a user's login code or chat message queued behind
