@@ -33,7 +33,7 @@ from pushgate.registry.outcome_writer import OutcomeWriter
 from pushgate.registry.webhooks import load_batch
 from pushgate.service.settings import Settings
 from pushgate.simulators.apns import APNsSimulator
-from pushgate.workers.webhooks import WebhookDispatcher
+from pushgate.workers.webhooks import MAX_BATCHES_PER_JOB, WebhookDispatcher
 from tests.webhooks.receiver import Received, Receiver
 from tests.workers.worker_helpers import (
     apns_credentials,
@@ -58,9 +58,11 @@ def documented_verify() -> Any:
 
 
 def settings(db: Database, apns: APNsSimulator, ca_file: Path, **overrides: Any) -> Settings:
-    return settings_for(db, apns, ca_file, webhook_allow_hosts=["127.0.0.0/8", "::1"],
-                        webhook_ca_file=str(ca_file), webhook_poll_seconds=0.05,
-                        webhook_retry_base_seconds=0.05, webhook_retry_max_seconds=0.2, **overrides)
+    chosen: dict[str, Any] = {
+        "webhook_allow_hosts": ["127.0.0.0/8", "::1"], "webhook_ca_file": str(ca_file),
+        "webhook_poll_seconds": 0.05, "webhook_retry_base_seconds": 0.05, "webhook_retry_max_seconds": 0.2,
+    }
+    return settings_for(db, apns, ca_file, **{**chosen, **overrides})
 
 
 def tenant(db: Database, apns: APNsSimulator, tokens: list[str]) -> tuple[int, dict[str, str], list[int]]:
@@ -240,3 +242,26 @@ async def test_a_batch_whose_worker_died_is_sent_again_with_the_same_ids(
     assert [e["id"] for e in second.json()["events"]] == [f"{send.id}:{device_id}:sent"]
     state = await webhook_state(api_client, headers, webhook["id"])
     assert state["pending_events"] == 0
+
+
+async def test_a_backlog_is_drained_by_consecutive_jobs_without_waiting_for_the_poll(
+    database: Database, apns: APNsSimulator, receiver: Receiver, ca_file: Path,
+    api_client: httpx.AsyncClient,
+) -> None:
+    """One event per batch and more events than a job's batches: the job that used up its
+    batches enqueues the next one itself (the poll is an hour away here)."""
+    devices = MAX_BATCHES_PER_JOB + 5
+    app_id, headers, _ = tenant(database, apns, [f"{100 + n:064x}" for n in range(devices)])
+    webhook = await add_webhook(api_client, headers, receiver.url())
+    chosen = settings(database, apns, ca_file, webhook_batch_size=1, webhook_poll_seconds=3600)
+    async with running_pool(chosen, database) as pool:
+        send_id = start_send(database, SqlQueue(database), app_id, {"title": "Hi"})
+        pool.wake()
+        await eventually(lambda: status(database, send_id).status == "done", what="the send done")
+        assert pool.ctx.webhooks is not None
+        assert await pool.ctx.webhooks.schedule() == 1  # the poll, once
+        pool.wake()
+        await eventually(lambda: len(receiver.events()) >= devices, what="every event delivered")
+        assert pool.ctx.queue.get(f"webhook:{webhook['id']}:1") is not None
+    assert len(receiver.received) == devices
+    assert len({e["id"] for e in receiver.events()}) == devices

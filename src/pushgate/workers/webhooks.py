@@ -117,11 +117,13 @@ class WebhookDispatcher:
 
     async def run(self, ctx: WorkerContext, job: ClaimedJob) -> None:
         webhook_id, job_seq = int(job.payload["webhook_id"]), int(job.payload["job_seq"])
+        more = True  # the job ends with its batches used up, and events may still wait
         async with ctx.heartbeat(job):
             for _ in range(MAX_BATCHES_PER_JOB):
                 batch = await asyncio.to_thread(load_batch, self.db, webhook_id, self.cipher,
                                                 self.settings.webhook_batch_size)
                 if batch is None:
+                    more = False
                     break
                 error = await self.deliver(batch)
                 if error is None:
@@ -131,9 +133,14 @@ class WebhookDispatcher:
                     continue
                 if await self._failed(job, webhook_id, error):
                     return  # back in the queue, due after the backoff
+                more = False  # disabled, or out of tries
                 break
         await asyncio.to_thread(finish_job, self.db, webhook_id, job_seq)
         await asyncio.to_thread(self.queue.complete, [job.id])
+        if more:  # a backlog (a broadcast's events): the next job now, not at the next poll
+            await asyncio.to_thread(self.queue.enqueue,
+                                    [webhook_job(webhook_id, job_seq + 1, max_tries=self._max_tries())])
+            ctx.notify()
 
     async def _failed(self, job: ClaimedJob, webhook_id: int, error: str) -> bool:
         """Count the failure; True when the job was put back to try again later."""
