@@ -31,8 +31,6 @@ import random
 import time
 from typing import TYPE_CHECKING
 
-import httpx
-
 from pushgate import __version__
 from pushgate.planner.jobs import webhook_job
 from pushgate.queue import ClaimedJob, Queue
@@ -49,9 +47,10 @@ from pushgate.registry.webhooks import (
 from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
 from pushgate.service.webhook_guard import AddressPolicy, Resolver, system_resolver
-from pushgate.workers.webhook_http import webhook_client
 
 if TYPE_CHECKING:
+    import httpx
+
     from pushgate.workers.context import WorkerContext
 
 logger = logging.getLogger("pushgate.workers")
@@ -171,6 +170,8 @@ class WebhookDispatcher:
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[str, str | None]:
         """(the metric's result label, the error or None)."""
+        import httpx  # loaded with the first webhook: an idle server stays small (tests/cli)
+
         client = self._client or self._open()
         try:
             # The answer's body is never read: a 2xx is all a receiver has to say.
@@ -187,6 +188,8 @@ class WebhookDispatcher:
         return "http_error", f"HTTP {status}"
 
     def _open(self) -> httpx.AsyncClient:
+        from pushgate.workers.webhook_http import webhook_client
+
         self._client = webhook_client(self.policy, ca_file=self.settings.webhook_ca_file,
                                       timeout=self.settings.webhook_timeout_seconds, resolver=self._resolve)
         return self._client
