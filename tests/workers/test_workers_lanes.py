@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pushgate.planner import FANOUT_QUEUE, deliver_queue, fan_out
-from pushgate.planner.jobs import EVENTS_QUEUE, TOPICS_QUEUE
+from pushgate.planner.jobs import EVENTS_QUEUE, TOPICS_QUEUE, WEBHOOKS_QUEUE
 from pushgate.queue import Job, SqlQueue
 from pushgate.registry import Database, create_send
 from pushgate.simulators._base import ManualClock
@@ -24,8 +24,9 @@ T0 = 1_800_000_000.0
 def test_claim_tiers_put_fan_out_and_direct_lanes_first() -> None:
     first, rest = claim_tiers(ALL_QUEUES)
     providers = ("apns", "fcm", "webpush", "wns")
-    # Topic subscription operations and event batches make or are short work: claimed with fan-out.
-    assert first == (FANOUT_QUEUE, TOPICS_QUEUE, EVENTS_QUEUE,
+    # Topic subscription operations, event batches and webhook drains (one job per webhook at a
+    # time) make or are short work: claimed with fan-out.
+    assert first == (FANOUT_QUEUE, TOPICS_QUEUE, EVENTS_QUEUE, WEBHOOKS_QUEUE,
                      *(deliver_queue(p, direct=True) for p in providers))
     assert rest == tuple(deliver_queue(p) for p in providers)
     assert claim_tiers((deliver_queue("fcm"),)) == ((deliver_queue("fcm"),),)

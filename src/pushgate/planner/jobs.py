@@ -39,6 +39,8 @@ DIRECT_LANE = ":direct"  # suffix of the lanes of sends to named devices or user
 FANOUT_ID_PREFIX = "fanout:"
 TOPICS_QUEUE = "topics"  # FCM topic subscription operations, one job each (id ``topic:<operation id>``)
 EVENTS_QUEUE = "events"  # event batches, one job each (id ``events:<batch id>``; docs/events.md)
+# Delivery webhooks' drain jobs, one at a time per webhook (id ``webhook:<id>:<n>``; docs/webhooks.md)
+WEBHOOKS_QUEUE = "webhooks"
 FollowUpMark = Literal["R", "P"]
 RETRY_MARK: Final = "R"  # a follow-up retrying temporary failures
 DEFERRED_MARK: Final = "P"  # a follow-up deferred by a credentials pause (the pause book wakes these)
@@ -57,7 +59,7 @@ def deliver_queue(provider: str, *, direct: bool = False) -> str:
 
 def is_direct(queue: str) -> bool:
     """Whether ``queue`` is claimed first: fan-out (cheap, makes work) and the direct lanes."""
-    return queue in (FANOUT_QUEUE, TOPICS_QUEUE, EVENTS_QUEUE) or queue.endswith(DIRECT_LANE)
+    return queue in (FANOUT_QUEUE, TOPICS_QUEUE, EVENTS_QUEUE, WEBHOOKS_QUEUE) or queue.endswith(DIRECT_LANE)
 
 
 def is_delivery_queue(queue: str) -> bool:
@@ -214,6 +216,16 @@ def topic_operation_job(operation_id: str, *, max_tries: int = DEFAULT_MAX_TRIES
                max_tries=max_tries)
 
 
+def webhook_job(webhook_id: int, job_seq: int, *, max_tries: int) -> Job:
+    """The job that delivers a webhook's waiting events (docs/webhooks.md §4).
+
+    ``job_seq`` numbers the webhook's drain jobs: the job moves it on when it
+    ends, so the next one has a new id while this one is kept as done.
+    """
+    return Job(id=f"webhook:{webhook_id}:{job_seq}", queue=WEBHOOKS_QUEUE,
+               payload={"webhook_id": webhook_id, "job_seq": job_seq}, max_tries=max_tries)
+
+
 def event_batch_job(batch_id: str, events: int, *, max_tries: int = DEFAULT_MAX_TRIES) -> Job:
     """The job that decides a stored batch of ``events`` (payload: its id; docs/events.md §4).
 
@@ -244,6 +256,7 @@ __all__ = [
     "FANOUT_QUEUE",
     "RETRY_MARK",
     "TOPICS_QUEUE",
+    "WEBHOOKS_QUEUE",
     "DeliveryPayload",
     "FanoutPayload",
     "FollowUpMark",
@@ -261,4 +274,5 @@ __all__ = [
     "job_from_json",
     "job_to_json",
     "topic_operation_job",
+    "webhook_job",
 ]

@@ -33,6 +33,7 @@ from pushgate.registry._types import utcnow
 from pushgate.registry.db import insert_ignoring
 from pushgate.registry.devices import token_hash
 from pushgate.registry.models import Device, Send
+from pushgate.registry.webhook_capture import capture_engagement
 from pushgate.registry.websdk_tables import PushEvent
 
 __all__ = [
@@ -103,10 +104,14 @@ def record_events(
     )}
     allowed: dict[int, bool] = {}
     hashes = {e.endpoint: token_hash(e.endpoint) for e in events}
-    known = {(row[0], row[1]) for row in session.execute(
-        select(Device.app_id, Device.token_hash).where(Device.token_hash.in_(set(hashes.values())))
-    )}
+    known: dict[tuple[int, bytes], tuple[int, str]] = {  # (app, token hash) -> (device id, provider)
+        (row[0], row[1]): (row[2], row[3]) for row in session.execute(
+            select(Device.app_id, Device.token_hash, Device.id, Device.provider)
+            .where(Device.token_hash.in_(set(hashes.values())))
+        )
+    }
     rows: list[dict[str, Any]] = []
+    devices: list[tuple[int, str]] = []
     for event in events:
         app_id = send_apps.get(event.send_id)
         if app_id is None:
@@ -119,16 +124,21 @@ def record_events(
             continue
         rows.append({"send_id": event.send_id, "kind": event.kind.value, "token_hash": hashes[event.endpoint],
                      "app_id": app_id, "action": event.action, "created_at": now})
+        devices.append(known[app_id, hashes[event.endpoint]])
     if not rows:
         return 0, []
     connection = session.connection()
     inserted = 0
-    for row in rows:  # one statement per row: RETURNING tells which were new on both databases
+    for row, (device_id, provider) in zip(rows, devices, strict=True):
+        # one statement per row: RETURNING tells which were new on both databases
         result = connection.execute(
             insert_ignoring(connection, PushEvent.__table__, ["send_id", "kind", "token_hash"])  # type: ignore[arg-type]
             .values(row).returning(PushEvent.__table__.c.send_id)
         )
-        inserted += result.first() is not None
+        if result.first() is not None:
+            inserted += 1
+            capture_engagement(connection, row["app_id"], row["send_id"], device_id, provider, row["kind"],
+                               row["action"], now)
     return inserted, sorted({row["app_id"] for row in rows})
 
 

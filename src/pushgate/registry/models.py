@@ -353,5 +353,6 @@ from pushgate.registry import admin_tables as _admin_tables  # noqa: E402, F401
 from pushgate.registry import pushkin_tables as _pushkin_tables  # noqa: E402, F401
 from pushgate.registry import pushpad_tables as _pushpad_tables  # noqa: E402, F401
 from pushgate.registry import rate_limits as _rate_limits  # noqa: E402, F401
+from pushgate.registry import webhook_tables as _webhook_tables  # noqa: E402, F401
 from pushgate.registry import websdk_tables as _websdk_tables  # noqa: E402, F401
 from pushgate.registry.catalog import tables as _catalog_tables  # noqa: E402, F401

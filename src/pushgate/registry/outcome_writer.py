@@ -34,7 +34,8 @@ https://www.postgresql.org/docs/current/explicit-locking.html#LOCKING-DEADLOCKS)
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -54,15 +55,26 @@ from pushgate.registry.outcomes import (
     record_outcomes,
     sqlite_rows,
 )
+from pushgate.registry.webhook_capture import (
+    HAS_WEBHOOKS_POSTGRES,
+    HAS_WEBHOOKS_SQLITE,
+    WEBHOOK_LOOKUP_SECONDS,
+    capture_postgres,
+    capture_sqlite,
+)
+
+_MAX_REMEMBERED = 10_000  # sends whose webhook lookup is kept; older lookups are dropped past it
 
 
 class OutcomeWriter:
     """Writes batches of final outcomes in one transaction each (see the module docstring)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.db = db
         self._sqlite = db.is_sqlite
         self._connection: Any = None  # the pool's proxy of one driver connection
+        self._clock = clock
+        self._hooked: dict[str, tuple[float, bool]] = {}  # send id -> (looked up at, app has webhooks)
 
     def write(
         self,
@@ -72,8 +84,10 @@ class OutcomeWriter:
         """Record ``outcomes`` (keyed by send id and provider) and their counters, durably."""
         if dead:
             with self.db.session() as session:
+                stamps = {d.device_id: d.provider_timestamp for d in dead if d.provider_timestamp is not None}
                 for send_id, provider in sorted(outcomes):  # lock order: the module docstring
-                    record_outcomes(session, send_id, provider, outcomes[send_id, provider])
+                    record_outcomes(session, send_id, provider, outcomes[send_id, provider],
+                                    provider_timestamps=stamps)
                 deactivate_devices(session, dead)
             return
         connection = self._connection or self._open()
@@ -104,16 +118,44 @@ class OutcomeWriter:
     ) -> None:
         counts: dict[str, int] = {}
         stamp: Any = sqlite_timestamp(now) if self._sqlite else now
+        hooked = self._has_webhooks(cursor, send_id)
         for status, rows in group_by_status(group).items():
             if self._sqlite:
-                cursor.execute(INSERT_DELIVERIES_JSON, (send_id, status, provider, stamp, sqlite_rows(rows)))
+                data = sqlite_rows(rows)
+                cursor.execute(INSERT_DELIVERIES_JSON, (send_id, status, provider, stamp, data))
+                counts[status] = max(cursor.rowcount, 0)
+                if hooked and counts[status]:  # the webhook events of these outcomes, in this transaction
+                    capture_sqlite(cursor, send_id, provider, status, data, stamp)
             else:
                 columns = postgres_columns(rows)
                 cursor.execute(INSERT_DELIVERIES_UNNEST, (send_id, status, provider, stamp, *columns))
-            counts[status] = max(cursor.rowcount, 0)
+                counts[status] = max(cursor.rowcount, 0)
+                if hooked and counts[status]:
+                    capture_postgres(cursor, send_id, provider, status, columns[0], columns[1], stamp)
         if any(counts.values()):
             statement = ADD_TO_COUNTERS_SQLITE if self._sqlite else ADD_TO_COUNTERS_POSTGRES
             cursor.execute(statement, counter_parameters(send_id, counts, stamp))
+
+    def _has_webhooks(self, cursor: Any, send_id: str) -> bool:
+        """Whether the send's app has an enabled webhook, looked up once per send and second.
+
+        Why not run the capture statement every batch: it finds nothing for
+        most sends and still costs a statement per batch (``bench/outcome_writes.py
+        --webhooks``). The price of the cache: outcomes recorded in the first
+        ``WEBHOOK_LOOKUP_SECONDS`` after an app's first webhook was created may
+        not become events (docs/webhooks.md §2). A stale "yes" costs only the
+        statement: it filters on the webhooks themselves.
+        """
+        now = self._clock()
+        known = self._hooked.get(send_id)
+        if known is not None and now - known[0] < WEBHOOK_LOOKUP_SECONDS:
+            return known[1]
+        cursor.execute(HAS_WEBHOOKS_SQLITE if self._sqlite else HAS_WEBHOOKS_POSTGRES, (send_id,))
+        hooked = cursor.fetchone() is not None
+        if len(self._hooked) >= _MAX_REMEMBERED:
+            self._hooked = {k: v for k, v in self._hooked.items() if now - v[0] < WEBHOOK_LOOKUP_SECONDS}
+        self._hooked[send_id] = (now, hooked)
+        return hooked
 
     def _open(self) -> Any:
         self._connection = self.db.engine.raw_connection()

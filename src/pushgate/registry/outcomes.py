@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from pushgate.registry._types import sqlite_timestamp
 from pushgate.registry.constants import DeliveryStatus, SendStatus
 from pushgate.registry.models import utcnow
+from pushgate.registry.webhook_capture import capture_on
 from pushgate.results import Cause, Status, TokenResult
 
 
@@ -67,13 +68,17 @@ def record_outcomes(
     outcomes: Iterable[Outcome],
     *,
     now: datetime | None = None,
+    provider_timestamps: Mapping[int, datetime] | None = None,
 ) -> dict[str, int]:
     """Record final outcomes in bulk; returns the newly recorded count per status.
 
     Idempotent: a device that already has a row for this send keeps it and is
     not counted again. The counters move by exactly the rows inserted.
+    ``provider_timestamps`` (device id → when the provider says its token died)
+    go into the webhook events of dead tokens (registry/webhook_capture.py).
     """
-    return record_outcomes_on(session.connection(), send_id, provider, outcomes, now=now)
+    return record_outcomes_on(session.connection(), send_id, provider, outcomes, now=now,
+                              provider_timestamps=provider_timestamps)
 
 
 def record_outcomes_on(
@@ -83,6 +88,7 @@ def record_outcomes_on(
     outcomes: Iterable[Outcome],
     *,
     now: datetime | None = None,
+    provider_timestamps: Mapping[int, datetime] | None = None,
 ) -> dict[str, int]:
     """:func:`record_outcomes` on a Core connection (the planner's hot path).
 
@@ -97,6 +103,9 @@ def record_outcomes_on(
         inserted = _insert_deliveries(connection, send_id, provider, status, group, now)
         if inserted > 0:
             counts[status] = inserted
+            capture_on(connection, send_id, provider, status,
+                       [(o.device_id, o.reason[:200] if o.reason else None) for o in group], now,
+                       provider_timestamps)
     if counts:
         _add_to_counters(connection, send_id, counts, now)
     return dict(counts)

@@ -93,6 +93,14 @@ class Metrics:
             "pushgate_delivery_window", "Sum of the running delivery jobs' in-flight windows",
             registry=self.registry,
         )
+        # Delivery webhooks (docs/webhooks.md): result is delivered, http_error, timeout or
+        # connection_error (refused by the SSRF rules included).
+        self.webhook_posts = Counter(
+            "pushgate_webhook_posts", "Webhook batches posted, by result", ["result"], registry=self.registry,
+        )
+        self.webhook_events = Counter(
+            "pushgate_webhook_events_delivered", "Webhook events a receiver accepted", registry=self.registry,
+        )
 
     def watch_queue(self, depth: Callable[[], dict[str, int]]) -> None:
         """Expose ``depth()`` (pending work per queue) as a gauge read at scrape time.

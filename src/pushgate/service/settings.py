@@ -138,6 +138,20 @@ class Settings(BaseModel):
     # (a secret: it may carry a password), and the prefix of every key the queue writes.
     redis_url: SecretStr | None = None
     redis_key_prefix: str = Field(default="pushgate:", min_length=1)
+    # Delivery webhooks (docs/webhooks.md). The SSRF rules refuse loopback, private, link-local
+    # and metadata addresses; these hosts ("hooks.internal") or networks ("10.0.0.0/8", "::1")
+    # are allowed anyway (tests, private deployments).
+    webhook_allow_hosts: list[str] = Field(default_factory=list)
+    webhook_ca_file: str | None = None  # trust this CA for webhook endpoints instead of the system store
+    webhook_batch_size: int = Field(default=100, ge=1, le=1000)  # events per POST
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Failed deliveries are tried again after base x 2^(n-1) seconds (half of it jitter), at most
+    # the max; after webhook_max_failures in a row (about a day with the defaults) the webhook
+    # is disabled with the reason shown on GET /v1/webhooks.
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=1800.0, gt=0)
+    webhook_max_failures: int = Field(default=50, ge=1)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)  # how often workers look for events to deliver
 
     @model_validator(mode="after")
     def _redis_needs_its_url(self) -> Settings:

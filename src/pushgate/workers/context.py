@@ -24,6 +24,7 @@ from pushgate.service.settings import Settings
 from pushgate.workers.clients import ClientCache
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder
+from pushgate.workers.webhooks import WebhookDispatcher
 from pushgate.workers.window import WindowShares
 
 logger = logging.getLogger("pushgate.workers")
@@ -40,7 +41,8 @@ class WorkerContext:
     pauses: PauseBook
     notify: Callable[[], None]  # wake this process's idle worker loops (new due jobs)
     worker: str  # lease owner name of this process
-    windows: WindowShares = field(default_factory=WindowShares)  # in-flight windows per (app, provider)
+    windows: WindowShares = field(default_factory=WindowShares)  # in-flight windows per (app, lane)
+    webhooks: WebhookDispatcher | None = None  # delivery webhooks (docs/webhooks.md)
 
     def observer(self, provider: str) -> OutcomeMetrics:
         return OutcomeMetrics(self.metrics, provider)

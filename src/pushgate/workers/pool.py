@@ -39,6 +39,7 @@ from pushgate.registry import Database
 from pushgate.registry.catalog.batches import purge_texts
 from pushgate.registry.retention import DEFAULT_BATCH, prune_inactive_devices, purge_deliveries
 from pushgate.registry.safe_errors import log_failure
+from pushgate.registry.webhooks import purge_webhook_events
 from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
 from pushgate.workers.clients import ClientCache, auth_refreshes
@@ -53,6 +54,7 @@ from pushgate.workers.context import WorkerContext
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder
 from pushgate.workers.sender import Worker
+from pushgate.workers.webhooks import WebhookDispatcher
 
 logger = logging.getLogger("pushgate.workers")
 HOUSEKEEPING_SECONDS = 5.0
@@ -94,6 +96,7 @@ class WorkerPool:
             recorder=OutcomeRecorder(db),
             pauses=PauseBook(db, queue, metrics=metrics, on_wake=self.wake),
             notify=self.wake, worker=worker_name(),
+            webhooks=WebhookDispatcher(settings, db, queue, metrics=metrics),
         )
         self.workers = [
             Worker(self.ctx, max_jobs=self.max_jobs, name=f"worker-{n}") for n in range(self.count)
@@ -101,6 +104,7 @@ class WorkerPool:
         metrics.deliveries_in_flight.set_function(self.ctx.windows.in_flight)
         metrics.delivery_window.set_function(self.ctx.windows.limits)
         self._housekeeping: asyncio.Task[None] | None = None
+        self._webhook_polling: asyncio.Task[None] | None = None
         self._refresh_counts: dict[int, int] = {}
         self._resume_pending = False
         self.started = False
@@ -123,6 +127,7 @@ class WorkerPool:
         for worker in self.workers:
             worker.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="pushgate-housekeeping")
+        self._webhook_polling = asyncio.create_task(self._poll_webhooks(), name="pushgate-webhooks")
         logger.info("%d sender workers (%s), %d jobs each, at most %d requests in flight per job",
                     self.count, ctx.worker, self.max_jobs, ctx.clients.concurrency)
 
@@ -132,11 +137,14 @@ class WorkerPool:
             return
         self.started = False
         await asyncio.gather(*(worker.stop(self.drain) for worker in self.workers))
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
+        for task in (self._housekeeping, self._webhook_polling):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         ctx = self.ctx
+        if ctx.webhooks is not None:
+            await ctx.webhooks.aclose()
         await ctx.recorder.aclose()
         await ctx.pauses.aclose()
         self._count_auth_refreshes()
@@ -169,6 +177,19 @@ class WorkerPool:
                 await self.purge_finished(now)
                 await self.apply_retention(now)
 
+    async def _poll_webhooks(self) -> None:
+        """Enqueue the drain jobs of webhooks with events waiting (pushgate.workers.webhooks)."""
+        dispatcher = self.ctx.webhooks
+        if dispatcher is None:
+            return
+        while True:
+            await asyncio.sleep(self.settings.webhook_poll_seconds)
+            try:
+                if await dispatcher.schedule():
+                    self.wake()
+            except Exception as exc:
+                log_failure(logger, "looking for webhook events failed", exc, level=logging.WARNING)
+
     async def apply_retention(self, now: float, *, budget: float = RETENTION_BUDGET_SECONDS) -> int:
         """Delete what the retention settings say is old; returns the rows deleted.
 
@@ -182,6 +203,7 @@ class WorkerPool:
         if settings.deliveries_retention_days is not None:
             cutoff = datetime.fromtimestamp(now - settings.deliveries_retention_days * DAY, UTC)
             passes.append(partial(purge_deliveries, db, finished_before=cutoff))
+            passes.append(partial(purge_webhook_events, db, older_than=cutoff))
         if settings.inactive_devices_retention_days is not None:
             cutoff = datetime.fromtimestamp(now - settings.inactive_devices_retention_days * DAY, UTC)
             passes.append(partial(prune_inactive_devices, db, inactive_before=cutoff))

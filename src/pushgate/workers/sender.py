@@ -7,13 +7,15 @@ by :meth:`Worker.wake` (the API's enqueue in ``pushgate serve``, a fan-out
 or retry in this process), otherwise after a backoff growing from 10 ms to
 0.5 s — instead of polling in a tight loop.
 
-Jobs are of four kinds: ``fanout`` (a send turned into delivery jobs, run in
+Jobs are of five kinds: ``fanout`` (a send turned into delivery jobs, run in
 a thread by :func:`~pushgate.planner.fanout.fan_out`),
 ``deliver:<provider>`` (:class:`~pushgate.workers.delivery.DeliveryJob`),
-``topics`` (FCM topic subscriptions, :mod:`pushgate.workers.topic_ops`) and
-``events`` (event batches, :mod:`pushgate.workers.events`).
+``topics`` (FCM topic subscriptions, :mod:`pushgate.workers.topic_ops`),
+``events`` (event batches, :mod:`pushgate.workers.events`) and ``webhooks``
+(delivery events to an app's endpoints, :mod:`pushgate.workers.webhooks`).
 
-Claims come in two tiers: first the fan-out queue and the direct lanes
+Claims come in two tiers: first the fan-out queue, the short queues
+(``topics``, ``events``, ``webhooks``) and the direct lanes
 (``deliver:<provider>:direct``, sends to named tokens, devices or users),
 then, with the slots left, the broadcast lanes. A send to everyone still
 uses every free slot, but a user's login code or chat message queued behind
@@ -39,6 +41,7 @@ from pushgate.planner.jobs import (
     EVENTS_QUEUE,
     FANOUT_QUEUE,
     TOPICS_QUEUE,
+    WEBHOOKS_QUEUE,
     DeliveryPayload,
     FanoutPayload,
     deliver_queue,
@@ -69,6 +72,7 @@ ALL_QUEUES = (
     FANOUT_QUEUE,
     TOPICS_QUEUE,
     EVENTS_QUEUE,
+    WEBHOOKS_QUEUE,
     *(deliver_queue(p.value, direct=True) for p in PROVIDERS),
     *(deliver_queue(p.value) for p in PROVIDERS),
 )
@@ -203,6 +207,8 @@ class Worker:
                 await run_topic_operation(self.ctx, job)
             elif job.queue == EVENTS_QUEUE:
                 await run_event_batch(self.ctx, job)
+            elif job.queue == WEBHOOKS_QUEUE and self.ctx.webhooks is not None:
+                await self.ctx.webhooks.run(self.ctx, job)
             else:
                 await asyncio.to_thread(self.ctx.queue.fail, job.id, f"no handler for queue {job.queue}")
             self.jobs_done += 1

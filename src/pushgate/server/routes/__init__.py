@@ -22,6 +22,7 @@ from pushgate.server.routes import (
     stats,
     topics,
     users,
+    webhooks,
     websdk_app,
 )
 
@@ -44,6 +45,7 @@ ROUTERS: tuple[tuple[APIRouter, dict[int | str, dict[str, Any]]], ...] = (
     (sdk.router, {}),
     (events.router, ID_ROUTES),
     (messages.router, ID_ROUTES),
+    (webhooks.router, ID_ROUTES),
 )
 
 __all__ = ["ROUTERS"]
