@@ -86,7 +86,8 @@ def same(a: PreparedAPNs | PermanentError, b: PreparedAPNs | PermanentError) -> 
 
 @pytest.mark.parametrize("name", sorted(NOTIFICATIONS))
 @pytest.mark.parametrize("text", TEXTS, ids=range(len(TEXTS)))
-def test_spliced_text_is_the_full_build(client: Callable[..., APNs], name: str, text: tuple[str, str]) -> None:
+def test_spliced_text_is_the_full_build(client: Callable[..., APNs], name: str,
+                                        text: tuple[str, str]) -> None:
     apns = client()
     notification = NOTIFICATIONS[name]
     template = TextTemplate.build(notification, bundle_id=apns.topic, now=datetime.now(UTC), max_size=None)
@@ -131,10 +132,11 @@ async def test_messages_with_texts_reach_each_device(client: Callable[..., APNs]
         ("Hello Ann", "Order 1 shipped"), ("Bonjour Zoé", "Commande 2 en route"),
         ("Hello Ann", "Order 1 shipped"), ("", "No title"),
     ]
-    result = await client().send_messages(
-        [Message(token, shared, text=(title or None, body)) for token, (title, body) in zip(tokens, texts)])
+    messages = [Message(token, shared, text=(title or None, body))
+                for token, (title, body) in zip(tokens, texts, strict=True)]
+    result = await client().send_messages(messages)
     assert result.ok
     received = {entry["token"]: entry["payload"] for entry in sim.accepted}
-    for token, (title, body) in zip(tokens, texts):
+    for token, (title, body) in zip(tokens, texts, strict=True):
         alert = {"title": title, "body": body} if title else {"body": body}
         assert received[token] == {"aps": {"alert": alert, "sound": "default"}, "url": "myapp://orders"}
