@@ -47,11 +47,18 @@ PreparedT = TypeVar("PreparedT")
 
 @dataclass(slots=True)
 class Message(Generic[TokenT]):
-    """One notification for one token; ``id`` is kept across retries."""
+    """One notification for one token; ``id`` is kept across retries.
+
+    ``text``, when given, is a (title, body) that replaces the notification's
+    own: an event send's per-device rendered text (docs/events.md §4). The
+    messages of one notification share its token-independent work
+    (:meth:`Provider.text_preparer`) instead of each being prepared anew.
+    """
 
     token: TokenT
     notification: Notification
     id: str | None = None
+    text: tuple[str | None, str | None] | None = None
 
 
 class Provider(ABC, Generic[TokenT, PreparedT]):
@@ -112,6 +119,20 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
     @abstractmethod
     def prepare(self, notification: Notification) -> PreparedT:
         """Build the token-independent part of the request (may raise PermanentError)."""
+
+    def text_preparer(self, notification: Notification) -> Callable[[str | None, str | None], PreparedT]:
+        """:meth:`prepare` of ``notification`` with another title and body on each call.
+
+        An event send gives every device its own rendered text and shares the
+        rest (docs/events.md §4). This default copies the notification per
+        text; a provider may build what the texts share once and put each
+        text in (APNs splices it into the encoded JSON body). Both must give
+        the same result, including the errors :meth:`prepare` raises.
+        """
+        def prepare_text(title: str | None, body: str | None) -> PreparedT:
+            return self.prepare(notification.model_copy(update={"title": title, "body": body}))
+
+        return prepare_text
 
     @abstractmethod
     def submit(
@@ -240,19 +261,42 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         in-flight window, :mod:`pushgate.workers.window`).
         """
         cache: dict[int, PreparedT | PermanentError] = {}
+        preparers: dict[int, Callable[[str | None, str | None], PreparedT]] = {}
+        by_text: dict[tuple[int, tuple[str | None, str | None]], PreparedT | PermanentError] = {}
         failed: dict[int, TokenResult] = {}
         keep: list[Notification] = []  # keep ids stable while cached
 
+        def with_text(
+            notification: Notification, text: tuple[str | None, str | None]
+        ) -> PreparedT | PermanentError:
+            key = id(notification)
+            try:
+                preparer = preparers.get(key)
+                if preparer is None:
+                    keep.append(notification)
+                    preparer = preparers[key] = self.text_preparer(self.with_defaults(notification))
+                return preparer(*text)
+            except PermanentError as exc:
+                return exc
+
         def jobs() -> Iterator[tuple[PreparedT | None, TokenT, str | None]]:
             for index, message in enumerate(messages):
-                key = id(message.notification)
-                if key not in cache:
-                    keep.append(message.notification)
-                    try:
-                        cache[key] = self.prepare(self.with_defaults(message.notification))
-                    except PermanentError as exc:
-                        cache[key] = exc
-                prepared = cache[key]
+                prepared: PreparedT | PermanentError
+                if message.text is not None:
+                    text_key = (id(message.notification), message.text)
+                    if text_key in by_text:
+                        prepared = by_text[text_key]
+                    else:
+                        prepared = by_text[text_key] = with_text(message.notification, message.text)
+                else:
+                    key = id(message.notification)
+                    if key not in cache:
+                        keep.append(message.notification)
+                        try:
+                            cache[key] = self.prepare(self.with_defaults(message.notification))
+                        except PermanentError as exc:
+                            cache[key] = exc
+                    prepared = cache[key]
                 if isinstance(prepared, PermanentError):
                     failed[index] = TokenResult(
                         self.token_key(message.token),

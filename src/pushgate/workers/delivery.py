@@ -58,7 +58,7 @@ from pushgate.workers.constants import (
     RETRY_BASE_SECONDS,
     RETRY_MAX_SECONDS,
 )
-from pushgate.workers.event_texts import REASON_NO_TEXT, personalize
+from pushgate.workers.event_texts import REASON_NO_TEXT, Text, personalize
 from pushgate.workers.topic import is_topic_job, load_topic_device, send_to_target
 from pushgate.workers.window import JobGate
 
@@ -184,10 +184,9 @@ class DeliveryJob:
                 self._record(Outcome(device.id, DeliveryStatus.EXPIRED, REASON_EXPIRED, attempts=0))
             await self._follow_up(None)
             return
-        texts: dict[int, Notification] | None = None
+        texts: dict[int, Text] | None = None
         if info.per_device:  # an event send: each device has its own rendered text
-            texts, devices, missing = await asyncio.to_thread(personalize, ctx.db, self.send_id, devices,
-                                                              notification)
+            texts, devices, missing = await asyncio.to_thread(personalize, ctx.db, self.send_id, devices)
             for device_id in missing:
                 self._record(Outcome(device_id, DeliveryStatus.FAILED, REASON_NO_TEXT, attempts=0))
             if not devices:
@@ -214,7 +213,7 @@ class DeliveryJob:
 
     async def _send(
         self, entry: CachedClient, devices: list[DeviceRow], notification: Notification,
-        texts: dict[int, Notification] | None = None,
+        texts: dict[int, Text] | None = None,
     ) -> _Tally:
         ctx, tally = self.ctx, _Tally()
         client = entry.client
@@ -250,8 +249,8 @@ class DeliveryJob:
                 token = _token_of(device)
                 by_token.setdefault(client.token_key(token), []).append(device.id)
                 window.take()
-                yield Message(token, texts[device.id] if texts is not None else notification,
-                              delivery_id(self.send_id, device.id))
+                yield Message(token, notification, delivery_id(self.send_id, device.id),
+                              texts[device.id] if texts is not None else None)
 
         def on_result(result: TokenResult) -> None:
             ids = by_token.get(result.token)

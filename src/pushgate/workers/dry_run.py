@@ -18,6 +18,7 @@ delivering; this one contacts nobody, for every provider.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from pushgate.notification import Notification
@@ -37,6 +38,9 @@ class DryRunProvider(Provider[Any, Any]):
 
     def prepare(self, notification: Notification) -> Any:
         return self.inner.prepare(notification)
+
+    def text_preparer(self, notification: Notification) -> Callable[[str | None, str | None], Any]:
+        return self.inner.text_preparer(notification)
 
     def with_defaults(self, notification: Notification) -> Notification:
         return self.inner.with_defaults(notification)

@@ -251,16 +251,16 @@ def _render_and_take(connection: Connection, candidates: list[_Candidate],
             continue
         rendered: list[tuple[decide.EventDevice, str, str]] = []
         failed: list[tuple[str, Outcome]] = []
-        cache: dict[str | None, tuple[str, str] | str] = {}
-        for device in owned:
-            locale = candidate.user.locale or device.locale
-            text = cache.get(locale)
-            if text is None:
-                text = cache[locale] = candidate.message.render(locale, default_language, candidate.params)
+        if len(owned) == 1:  # the common case: one device, one rendering
+            device = owned[0]
+            text = candidate.message.render(candidate.user.locale or device.locale, default_language,
+                                            candidate.params)
             if isinstance(text, str):
                 failed.append((device.provider, Outcome(device.id, DeliveryStatus.FAILED, text, attempts=0)))
             else:
                 rendered.append((device, text[0], text[1]))
+        else:
+            _render_devices(candidate, owned, default_language, rendered, failed)
         if failed:
             counts["render_failed"] += 1
             plan_for(candidate.message, 0).failed.extend(failed)
@@ -305,6 +305,23 @@ def _render_and_take(connection: Connection, candidates: list[_Candidate],
             plan.deliver.extend((device.id, device.provider, title, body, candidate.hold_until)
                                 for device, title, body in rendered)
     return list(plans.values())
+
+
+def _render_devices(
+    candidate: _Candidate, owned: list[decide.EventDevice], default_language: str | None,
+    rendered: list[tuple[decide.EventDevice, str, str]], failed: list[tuple[str, Outcome]],
+) -> None:
+    """A user's devices rendered once per locale among them (the user's own locale wins)."""
+    cache: dict[str | None, tuple[str, str] | str] = {}
+    for device in owned:
+        locale = candidate.user.locale or device.locale
+        text = cache.get(locale)
+        if text is None:
+            text = cache[locale] = candidate.message.render(locale, default_language, candidate.params)
+        if isinstance(text, str):
+            failed.append((device.provider, Outcome(device.id, DeliveryStatus.FAILED, text, attempts=0)))
+        else:
+            rendered.append((device, text[0], text[1]))
 
 
 def _store_send(connection: Connection, app_id: int, batch_id: str, plan: _SendPlan, decision: BatchDecision,

@@ -48,6 +48,7 @@ from pushgate.providers.apns.outcomes import (
     classify,
     classify_exception,
 )
+from pushgate.providers.apns.text_template import TextTemplate
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.transport import H2Pool, HeaderBlock, LiteralField, Response
 from pushgate.transport.tls import client_context
@@ -248,6 +249,31 @@ class APNs(Provider[str, PreparedAPNs]):
         )
         fields = HeaderBlock.encode([*parts.headers(), ("content-type", "application/json")])
         return PreparedAPNs(parts.body, self._pseudo, fields, parts)
+
+    def text_preparer(
+        self, notification: Notification
+    ) -> Callable[[str | None, str | None], PreparedAPNs]:
+        """Per-device texts spliced into one encoded body, with one header block for all of them
+        (:mod:`pushgate.providers.apns.text_template`); the full way where the splice cannot."""
+        full_way = super().text_preparer(notification)
+        template = TextTemplate.build(notification, bundle_id=self.topic,
+                                      now=datetime.fromtimestamp(self._clock(), UTC),
+                                      max_size=self.max_payload_size)
+        if template is None:
+            return full_way
+        parts = template.parts
+        pseudo = self._pseudo
+        fields = HeaderBlock.encode([*parts.headers(), ("content-type", "application/json")])
+        make_body = template.body
+        shared = (parts.push_type, parts.topic, parts.priority, parts.expiration, parts.collapse_id)
+
+        def prepare_text(title: str | None, body: str | None) -> PreparedAPNs:
+            encoded = make_body(title, body)
+            if encoded is None:
+                return full_way(title, body)
+            return PreparedAPNs(encoded, pseudo, fields, payload.APNsRequestParts(encoded, *shared))
+
+        return prepare_text
 
     def submit(
         self, prepared: PreparedAPNs, token: str, message_id: str | None
