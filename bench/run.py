@@ -112,6 +112,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="scenario 9: milliseconds between two direct sends")
     parser.add_argument("--latency-window", type=float, default=120.0,
                         help="scenario 9: seconds during which direct sends are posted (at most)")
+    parser.add_argument("--latency-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="scenario 9: a setting for its pushgate serve, e.g. chunk_size=250 "
+                             "(PUSHGATE_CHUNK_SIZE); repeatable")
     parser.add_argument("--webpush-devices", type=int, default=50_000, help="subscriptions in scenario 10")
     parser.add_argument("--no-peers", action="store_true", help="skip aioapns and pywebpush")
     parser.add_argument("--no-ceiling", action="store_true", help="skip h2load")
@@ -179,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         redis_url=None if args.redis_url == "none" else args.redis_url,
         scale_devices=args.scale_devices, latency_devices=args.latency_devices,
         latency_interval=args.latency_interval_ms / 1000, latency_window=args.latency_window,
+        latency_settings=dict(item.split("=", 1) for item in args.latency_setting),
         webpush_devices=args.webpush_devices,
         profile=args.profile, log=lambda line: print(line, flush=True),
     )
