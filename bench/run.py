@@ -8,7 +8,10 @@
 Scenarios: 1 APNs sends/s; 2 the same with 50% 410; 3 Web Push with RFC
 8291 encryption; 4 end to end through ``pushgate serve`` (SQLite and
 PostgreSQL); 5 fan-out to 1M devices; 6 idle RSS of ``pushgate serve``;
-7 event mode end to end through ``POST /v1/events`` (SQLite and PostgreSQL).
+7 event mode end to end through ``POST /v1/events`` (SQLite and PostgreSQL);
+8 scale-out: APNs deliveries/s with 1-3 ``pushgate worker`` processes (PostgreSQL + Redis,
+SQLite); 9 direct-send latency during a 1M-device broadcast; 10 Web Push with 1 and 2
+worker processes. 8-10 run only when asked: ``--scenarios 8,9,10``.
 Results: ``bench/results/latest.json`` and ``latest.md``. Targets are
 reported, not asserted; the exit code is non-zero only when a scenario
 crashed or delivered a wrong count. Method: bench/README.md.
@@ -30,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import events_scenario, h2load, nginx, scenarios
+from harness import events_scenario, h2load, latency_scenario, nginx, scale_scenarios, scenarios
 from harness.report import (
     Row,
     load_average,
@@ -91,14 +94,28 @@ def source_state(tree: Path = ROOT) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke: small, scenarios 1,3,5,6, no peers")
-    parser.add_argument("--scenarios", help="comma-separated subset of 1-7")
+    parser.add_argument("--scenarios", help="comma-separated subset of 1-10 (default 1-7)")
     parser.add_argument("--n", type=int, help="notifications per library run (default 100000; quick 3000)")
     parser.add_argument("--peer-n", type=int, default=10_000, help="notifications per peer run")
     parser.add_argument("--e2e-devices", type=int, help="devices in scenario 4, users and events in 7 "
                                                          "(default: --n)")
     parser.add_argument("--fanout-devices", type=int, help="devices in scenario 5 (default 1000000)")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                        help="admin URL for scenario 4 on PostgreSQL ('none' to skip)")
+                        help="admin URL for scenarios 4, 7-10 on PostgreSQL ('none' to skip)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0",
+                        help="Redis for scenarios 8 and 10 (keys under a prefix of the run's own, deleted "
+                             "afterwards; nothing is flushed); 'none' to skip the Redis runs")
+    parser.add_argument("--scale-devices", type=int, default=200_000, help="devices in scenario 8")
+    parser.add_argument("--latency-devices", type=int, default=1_000_000,
+                        help="devices in scenario 9's broadcast")
+    parser.add_argument("--latency-interval-ms", type=float, default=30.0,
+                        help="scenario 9: milliseconds between two direct sends")
+    parser.add_argument("--latency-window", type=float, default=120.0,
+                        help="scenario 9: seconds during which direct sends are posted (at most)")
+    parser.add_argument("--latency-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="scenario 9: a setting for its pushgate serve, e.g. chunk_size=250 "
+                             "(PUSHGATE_CHUNK_SIZE); repeatable")
+    parser.add_argument("--webpush-devices", type=int, default=50_000, help="subscriptions in scenario 10")
     parser.add_argument("--no-peers", action="store_true", help="skip aioapns and pywebpush")
     parser.add_argument("--no-ceiling", action="store_true", help="skip h2load")
     parser.add_argument("--profile", action="store_true", help="py-spy the best runs of scenarios 1 and 3")
@@ -162,6 +179,11 @@ def main(argv: list[str] | None = None) -> int:
         fanout_devices=args.fanout_devices or (QUICK_FANOUT if args.quick else 1_000_000),
         e2e_devices=args.e2e_devices or n,
         postgres_url=None if args.postgres_url == "none" or args.quick else args.postgres_url,
+        redis_url=None if args.redis_url == "none" else args.redis_url,
+        scale_devices=args.scale_devices, latency_devices=args.latency_devices,
+        latency_interval=args.latency_interval_ms / 1000, latency_window=args.latency_window,
+        latency_settings=dict(item.split("=", 1) for item in args.latency_setting),
+        webpush_devices=args.webpush_devices,
         profile=args.profile, log=lambda line: print(line, flush=True),
     )
     failures: list[str] = []
@@ -182,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED {label}: {exc}", file=sys.stderr, flush=True)
             traceback.print_exc()
 
-    needs_sinks = bool(wanted & {1, 2, 3, 4, 7})
+    needs_sinks = bool(wanted & {1, 2, 3, 4, 7, 8, 9, 10})
     with (open_sinks(have_nginx, log_dir, n if 3 in wanted else 0) if needs_sinks
           else _nothing()) as sinks:
         if sinks is not None:
@@ -196,12 +218,18 @@ def main(argv: list[str] | None = None) -> int:
                 attempt("scenario 4", lambda: scenarios.e2e_rows(opts, sinks))
             if 7 in wanted:
                 attempt("scenario 7", lambda: events_scenario.events_rows(opts, sinks))
+            if 8 in wanted:
+                attempt("scenario 8", lambda: scale_scenarios.scale_rows(opts, sinks))
+            if 9 in wanted:
+                attempt("scenario 9", lambda: latency_scenario.latency_rows(opts, sinks))
+            if 10 in wanted:
+                attempt("scenario 10", lambda: scale_scenarios.webpush_scale_rows(opts, sinks))
     if 5 in wanted:
         attempt("scenario 5", lambda: scenarios.fanout_row(opts))
     if 6 in wanted:
         attempt("scenario 6", lambda: scenarios.idle_row(opts))
     failures.extend(opts.failures)
-    rows.sort(key=lambda row: row.scenario)
+    rows.sort(key=scenario_order)
     meta["load_after"] = load_average()
     meta["seconds"] = round(time.perf_counter() - started, 1)
     print_table(rows, meta)
@@ -215,6 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         print("FAILED: " + "; ".join(failures), file=sys.stderr)
         return 1
     return 0
+
+
+def scenario_order(row: Row) -> tuple[int, str]:
+    """Rows by scenario number (10 after 9), then by their suffix ("4" before "4pg")."""
+    digits = len(row.scenario) - len(row.scenario.lstrip("0123456789"))
+    return (int(row.scenario[:digits] or 0), row.scenario[digits:])
 
 
 class _nothing:

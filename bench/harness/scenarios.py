@@ -44,6 +44,13 @@ class Options:
     fanout_devices: int = 1_000_000
     e2e_devices: int = 100_000
     postgres_url: str | None = "postgresql://postgres@127.0.0.1:5432/postgres"
+    redis_url: str | None = "redis://127.0.0.1:6379/0"  # scenarios 8 and 10 (queue = "redis")
+    scale_devices: int = 200_000  # scenario 8
+    latency_devices: int = 1_000_000  # scenario 9
+    latency_interval: float = 0.03  # scenario 9: seconds between two direct sends
+    latency_window: float = 120.0  # scenario 9: direct sends are posted for at most this long
+    latency_settings: dict[str, str] = field(default_factory=dict)  # scenario 9: extra PUSHGATE_* values
+    webpush_devices: int = 50_000  # scenario 10
     profile: bool = False
     log: Callable[[str], None] = print
     best_apns: dict[str, int] = field(default_factory=lambda: {"connections": 1, "concurrency": 1000})

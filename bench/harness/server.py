@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 LISTENING_PREFIX = "pushgate listening on "  # pushgate.service.runtime.LISTENING_PREFIX
+WORKER_RUNNING = "pushgate worker running"  # printed by pushgate.service.runtime.run_workers
 ADMIN_TOKEN = "bench-admin-" + secrets.token_hex(16)
 IMPORT_CHUNK = 5000
 
@@ -77,13 +78,15 @@ def proc_memory_mb(pid: int, key: str) -> float:
 
 @dataclass
 class Server:
-    """One ``pushgate serve`` subprocess; use as a context manager."""
+    """One ``pushgate serve`` (or, with ``command=("worker",)``, ``pushgate worker``) subprocess;
+    use as a context manager."""
 
     database_url: str
     workdir: Path
     apns_url: str | None = None
     ca_file: Path | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    command: tuple[str, ...] = ("serve",)
     process: subprocess.Popen[str] | None = None
     url: str = ""
     _reader: threading.Thread | None = None
@@ -102,27 +105,31 @@ class Server:
     def start(self, timeout: float = 60.0) -> Server:
         log = (self.workdir / f"server-{uuid.uuid4().hex[:6]}.log").open("w")
         self.process = subprocess.Popen(
-            [*pushgate_command(), "serve"], env=self.env(), stdout=subprocess.PIPE, stderr=log, text=True,
+            [*pushgate_command(), *self.command], env=self.env(), stdout=subprocess.PIPE, stderr=log,
+            text=True,
         )
         log.close()
         assert self.process.stdout is not None
         deadline = time.monotonic() + timeout
         found: list[str] = []
+        marker = WORKER_RUNNING if self.command[0] == "worker" else LISTENING_PREFIX
 
         def read() -> None:
             assert self.process is not None
             assert self.process.stdout is not None
             for line in self.process.stdout:
-                if line.startswith(LISTENING_PREFIX) and not found:
-                    found.append(line[len(LISTENING_PREFIX):].strip())
+                if line.startswith(marker) and not found:
+                    found.append(line[len(marker):].strip())
 
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
         while not found:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"pushgate serve did not start: {self.log_tail()}")
+                raise RuntimeError(f"pushgate {self.command[0]} did not start: {self.log_tail()}")
             time.sleep(0.05)
+        if marker == WORKER_RUNNING:
+            return self
         self.url = found[0]
         with httpx.Client(base_url=self.url, timeout=10) as http:
             while http.get("/ready").status_code != 200:

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +141,54 @@ def test_the_event_mode_scenario_delivers_every_event(sinks: nginx.NginxSinks, t
     assert result["status"]["sent"] == 300
     assert result["counts"]["notified"] == 300
     assert result["rate"] > 0
+
+
+def test_percentiles_are_nearest_rank_and_rows_sort_by_scenario_number() -> None:
+    from harness.latency_scenario import percentile
+    from run import scenario_order
+
+    values = [float(x) for x in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([7.0], 99) == 7.0
+    rows = [Row(s, "x") for s in ("10r1", "9pg", "4pg", "8s1", "4", "9", "1")]
+    ordered = [r.scenario for r in sorted(rows, key=scenario_order)]
+    assert ordered == ["1", "4", "4pg", "8s1", "9", "9pg", "10r1"]
+
+
+def _scenario_options(tmp_path: Path, **values: float) -> Any:
+    """Options of scenarios 8-10 for a small run (typed Any: the harness is not a package)."""
+    from harness.scenarios import Options
+
+    return Options(n=0, quick=True, workdir=tmp_path, postgres_url=None, redis_url=None, log=lambda _: None,
+                   **values)  # type: ignore[arg-type]
+
+
+def test_the_scale_out_scenario_drains_a_broadcast_through_worker_processes(
+        sinks: nginx.NginxSinks, tmp_path: Path) -> None:
+    from harness import deployment, scale_scenarios
+    from harness.sinks import Sinks
+
+    opts = _scenario_options(tmp_path)
+    bench_sinks = Sinks("nginx", sinks.url("apns"), sinks.url("webpush"), str(sinks.ca_file))
+    with deployment.backend("sqlite", tmp_path) as backend:
+        result = scale_scenarios.scale_run(opts, backend, 2, "apns", bench_sinks, 300)
+    assert result["status"]["sent"] == 300
+    assert set(result["cpu_seconds"]) == {"api", "worker1", "worker2"}
+    assert result["worker_cpu"] > 0
+    assert 0 < result["machine_busy"] <= 1
+
+
+def test_the_latency_scenario_times_direct_sends_during_a_broadcast(
+        sinks: nginx.NginxSinks, tmp_path: Path) -> None:
+    from harness import deployment, latency_scenario
+    from harness.sinks import Sinks
+
+    opts = _scenario_options(tmp_path, latency_window=1.0, latency_interval=0.05)
+    bench_sinks = Sinks("nginx", sinks.url("apns"), sinks.url("webpush"), str(sinks.ca_file))
+    with deployment.backend("sqlite", tmp_path) as backend:
+        result = latency_scenario.latency_run(opts, backend, bench_sinks, 3000)
+    assert result["count"] >= 1
+    assert result["baseline"]["count"] >= 1
+    assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+    assert result["broadcast_rate"] > 0
