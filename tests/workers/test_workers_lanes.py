@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pushgate.planner import FANOUT_QUEUE, deliver_queue, fan_out
+from pushgate.planner.fanout import enqueue_fanout
 from pushgate.planner.jobs import EVENTS_QUEUE, TOPICS_QUEUE, WEBHOOKS_QUEUE
 from pushgate.queue import Job, SqlQueue
 from pushgate.registry import Database, create_send
@@ -22,12 +23,15 @@ T0 = 1_800_000_000.0
 
 
 def test_claim_tiers_put_fan_out_and_direct_lanes_first() -> None:
-    first, rest = claim_tiers(ALL_QUEUES)
+    first, short, rest = claim_tiers(ALL_QUEUES)
     providers = ("apns", "fcm", "webpush", "wns")
-    # Topic subscription operations, event batches and webhook drains (one job per webhook at a
-    # time) make or are short work: claimed with fan-out.
-    assert first == (FANOUT_QUEUE, TOPICS_QUEUE, EVENTS_QUEUE, WEBHOOKS_QUEUE,
+    # Topic subscription operations and event batches make or are short work: claimed with
+    # fan-out and the direct lanes, which may also take the reserved slots.
+    assert first == (FANOUT_QUEUE, TOPICS_QUEUE, EVENTS_QUEUE,
                      *(deliver_queue(p, direct=True) for p in providers))
+    # Webhook drains (one job per webhook at a time) come next, without reserved slots: a
+    # slow endpoint must not hold them.
+    assert short == (WEBHOOKS_QUEUE,)
     assert rest == tuple(deliver_queue(p) for p in providers)
     assert claim_tiers((deliver_queue("fcm"),)) == ((deliver_queue("fcm"),),)
 
@@ -46,6 +50,30 @@ def test_a_later_direct_job_is_claimed_before_an_earlier_broadcast_backlog(datab
     assert claim(2) == ["b0", "b1"]  # nothing direct left: the broadcast lane, oldest first
     queue.enqueue([Job("d1", deliver_queue("apns", direct=True), {}), Job("f0", FANOUT_QUEUE, {})])
     assert sorted(claim(5)) == ["b2", "d1", "f0"]
+
+
+def test_reserved_slots_take_only_direct_work(database: Database) -> None:
+    """With every ordinary slot taken by a broadcast, a worker's reserved slots still claim
+    fan-out and direct-lane jobs, and never a broadcast job or a webhook drain."""
+    clock = ManualClock(T0)
+    queue = SqlQueue(database, clock=clock)
+    queue.enqueue([Job(f"b{i}", deliver_queue("apns"), {}, run_at=T0 - 60 + i) for i in range(3)])
+    queue.enqueue([Job("w0", WEBHOOKS_QUEUE, {}, run_at=T0 - 30)])
+    tiers = claim_tiers(ALL_QUEUES)
+
+    def claim(limit: int, reserved: int) -> list[str]:
+        return [job.id for job in claim_by_tier(queue, tiers, limit=limit, reserved=reserved,
+                                                lease_seconds=60, worker="w")]
+
+    assert claim(0, 2) == []  # ordinary slots full: neither the broadcast nor the webhook
+    queue.enqueue([Job("d0", deliver_queue("fcm", direct=True), {}, run_at=T0 - 3),
+                   Job("f0", FANOUT_QUEUE, {}, run_at=T0 - 2),
+                   Job("d1", deliver_queue("apns", direct=True), {}, run_at=T0 - 1)])
+    assert sorted(claim(0, 2)) == ["d0", "f0"]  # two reserved slots: two of the three
+    # One ordinary and one reserved slot: the direct job takes the reserved one, the webhook
+    # drain (claimed before broadcasts) the ordinary one.
+    assert claim(1, 1) == ["d1", "w0"]
+    assert claim(1, 1) == ["b0"]
 
 
 async def test_a_direct_send_overtakes_a_broadcast_already_queued(
@@ -67,3 +95,29 @@ async def test_a_direct_send_overtakes_a_broadcast_already_queued(
     assert len(order) == 61
     # Claimed with the first free slot, not after the six broadcast jobs queued before it.
     assert order.index(devices[-1][1]) < 20
+
+
+async def test_a_direct_send_does_not_wait_for_running_broadcast_jobs(
+    database: Database, apns: APNsSimulator, ca_file: Path
+) -> None:
+    """Both ordinary slots busy with a slow broadcast: a direct send made meanwhile runs in a
+    reserved slot (its fan-out, then its delivery) instead of waiting for a job to end."""
+    app_id, devices = make_app(database, apns, 101)
+    queue = SqlQueue(database)
+    with database.session() as session:
+        broadcast = create_send(session, app_id, {"title": "to everyone"}, {"all": True}).id
+    fan_out(database, queue, broadcast, chunk_size=50)  # jobs of 50, 50 and 1 devices
+    apns.set_latency(0.05)
+    # One request open per job (2 ordinary slots): each broadcast job takes 2.5 s.
+    settings = settings_for(database, apns, ca_file, chunk_size=50, worker_concurrency=2)
+    async with running_pool(settings, database):
+        await eventually(lambda: len(apns.accepted) >= 3, what="the broadcast under way")
+        with database.session() as session:
+            direct = create_send(session, app_id, {"title": "your code"}, {"tokens": [devices[-1][1]]}).id
+        enqueue_fanout(queue, direct)
+        await eventually(lambda: status(database, direct).sent == 1, what="the direct send delivered")
+        sent_before = len(apns.accepted)
+        await eventually(lambda: status(database, broadcast).status == "done", what="the broadcast done")
+    # Both broadcast jobs were still running (100 devices at 20 a second): the direct send
+    # did not wait for either to end.
+    assert sent_before < 60, sent_before

@@ -48,6 +48,11 @@ CLAIM_ERROR_MAX = 30.0
 # connections busy while one job's tail and its outcome writes finish.
 MIN_JOBS = 2
 MAX_JOBS = 16
+# ... and slots only fan-out, event, topic and direct-lane jobs may take, so a
+# login code is not queued behind running broadcast jobs until one finishes
+# (bench scenario 9: with two slots taken by a broadcast, a direct send waited
+# for a slot for its fan-out and again for its delivery).
+RESERVED_JOBS = 2
 
 # Retries of temporary failures (429, 5xx, connection loss), when the
 # provider gave no Retry-After: 1 s, 2 s, 4 s … capped at 5 minutes.

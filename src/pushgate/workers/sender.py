@@ -60,6 +60,7 @@ from pushgate.workers.constants import (
     IDLE_MIN,
     JOB_ERROR_RETRY_SECONDS,
     REASON_INTERNAL,
+    RESERVED_JOBS,
 )
 from pushgate.workers.context import WorkerContext
 from pushgate.workers.delivery import DeliveryJob
@@ -78,21 +79,40 @@ ALL_QUEUES = (
 )
 
 
+def may_take_reserved_slot(queue: str) -> bool:
+    """Jobs a user waits for and short by nature: a direct lane's delivery, a fan-out (a
+    direct send's first step), an event batch, a topic operation. Not webhooks: a slow
+    endpoint could hold the reserved slots."""
+    return is_direct(queue) and queue != WEBHOOKS_QUEUE
+
+
 def claim_tiers(queues: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    """``queues`` split into the tiers claimed in turn: fan-out and direct lanes, then the rest."""
-    first = tuple(q for q in queues if is_direct(q))
-    return tuple(tier for tier in (first, tuple(q for q in queues if q not in first)) if tier)
+    """``queues`` split into the tiers claimed in turn: fan-out and direct lanes (those
+    that may take reserved slots, then the other short queues), then the rest."""
+    first = tuple(q for q in queues if may_take_reserved_slot(q))
+    short = tuple(q for q in queues if is_direct(q) and q not in first)
+    rest = tuple(q for q in queues if not is_direct(q))
+    return tuple(tier for tier in (first, short, rest) if tier)
 
 
 def claim_by_tier(
-    queue: Queue, tiers: tuple[tuple[str, ...], ...], *, limit: int, lease_seconds: float, worker: str
+    queue: Queue, tiers: tuple[tuple[str, ...], ...], *, limit: int, lease_seconds: float, worker: str,
+    reserved: int = 0,
 ) -> list[ClaimedJob]:
-    """Up to ``limit`` due jobs: the first tier's, then the next tier's with what is left."""
+    """Up to ``limit`` due jobs, a tier at a time with what is left; jobs that may take
+    reserved slots may also use up to ``reserved`` more (the caller gives them those)."""
     jobs: list[ClaimedJob] = []
+    ordinary, spare = limit, reserved
     for tier in tiers:
-        if len(jobs) >= limit:
-            break
-        jobs += queue.claim(tier, limit=limit - len(jobs), lease_seconds=lease_seconds, worker=worker)
+        eligible = all(may_take_reserved_slot(q) for q in tier)
+        room = ordinary + (spare if eligible else 0)
+        if room <= 0:
+            continue
+        claimed = queue.claim(tier, limit=room, lease_seconds=lease_seconds, worker=worker)
+        in_reserved = min(spare, len(claimed)) if eligible else 0
+        spare -= in_reserved
+        ordinary -= len(claimed) - in_reserved
+        jobs += claimed
     return jobs
 
 
@@ -104,6 +124,7 @@ class Worker:
         ctx: WorkerContext,
         *,
         max_jobs: int,
+        reserved_slots: int = RESERVED_JOBS,
         queues: tuple[str, ...] = ALL_QUEUES,
         name: str = "worker",
     ) -> None:
@@ -111,11 +132,13 @@ class Worker:
             raise ValueError("max_jobs must be at least 1")
         self.ctx = ctx
         self.max_jobs = max_jobs
+        self.reserved_slots = max(0, reserved_slots)
         self.queues = queues
         self._tiers = claim_tiers(queues)
         self.name = name
         self.jobs_done = 0
         self._running: set[asyncio.Task[None]] = set()
+        self._in_reserved: set[asyncio.Task[None]] = set()  # running jobs in reserved slots
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._stopping = False
@@ -155,14 +178,15 @@ class Worker:
         idle = IDLE_MIN
         failing = CLAIM_ERROR_MIN
         while not self._stopping:
-            free = self.max_jobs - len(self._running)
-            if free <= 0:
+            spare = self.reserved_slots - len(self._in_reserved)
+            free = self.max_jobs - (len(self._running) - len(self._in_reserved))
+            if free <= 0 and spare <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
             self._wake.clear()
             try:
-                jobs = await asyncio.to_thread(self._claim, free)
+                jobs = await asyncio.to_thread(self._claim, max(0, free), spare)
             except Exception as exc:
                 # The database is away (restarting, not migrated yet): back off, log once per wait.
                 log_failure(logger, f"{self.name}: claiming jobs failed; retrying in {failing:.0f} s", exc)
@@ -187,15 +211,20 @@ class Worker:
                                    job.id, job.reclaimed_from, job.attempt, job.max_tries)
                 task = asyncio.create_task(self._run(job), name=f"job {job.id}")
                 self._running.add(task)
+                if spare > 0 and may_take_reserved_slot(job.queue):
+                    spare -= 1
+                    self._in_reserved.add(task)
                 task.add_done_callback(self._job_done)
 
-    def _claim(self, free: int) -> list[ClaimedJob]:
-        return claim_by_tier(self.ctx.queue, self._tiers, limit=free,
+    def _claim(self, free: int, spare: int) -> list[ClaimedJob]:
+        return claim_by_tier(self.ctx.queue, self._tiers, limit=free, reserved=spare,
                              lease_seconds=self.ctx.settings.lease_seconds, worker=self.ctx.worker)
 
     def _job_done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
+        self._in_reserved.discard(task)
         self._slot_freed.set()
+        self._wake.set()  # an idle wait for work only the freed slot may take ends now
 
     async def _run(self, job: ClaimedJob) -> None:
         try:
