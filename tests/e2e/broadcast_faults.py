@@ -128,6 +128,22 @@ async def accepted_at_least(ledger: Ledger, wanted: float, within: float = 120) 
     return count
 
 
+async def post_sends(api: Gateway, auth: dict[str, str], audience: Audience, ttl: int | None) -> list[Send]:
+    """The broadcast (tag 0), then DIRECT_SENDS sends to DIRECT_SIZE random tokens (tags 1…)."""
+    every = {device.token for device in audience.devices}
+    answer = await api.send(auth, notification(0, ttl), {"all": True})
+    assert answer["targeted"] == len(audience.devices), answer
+    sends = [Send(0, answer["id"], every)]
+    chooser = secrets.SystemRandom()
+    for tag in range(1, DIRECT_SENDS + 1):
+        # Tokens: Web Push devices are named by their subscription, not a token.
+        named = [d.token for d in chooser.sample(audience.devices, DIRECT_SIZE) if d.provider != "webpush"]
+        answer = await api.send(auth, notification(tag, ttl), {"tokens": named})
+        assert answer["targeted"] == len(named), answer
+        sends.append(Send(tag, answer["id"], set(named)))
+    return sends
+
+
 async def run_scenario(
     database_url: str, api: Callable[[], Gateway], auth: dict[str, str], audience: Audience,
     fault: Callable[[], Awaitable[None]], *, at: float = 0.3, ttl: int | None = None,
@@ -140,18 +156,7 @@ async def run_scenario(
     """
     began = time.monotonic()
     ledger = audience.ledger
-    sends: list[Send] = []
-    every = {device.token for device in audience.devices}
-    answer = await api().send(auth, notification(0, ttl), {"all": True})
-    assert answer["targeted"] == len(audience.devices), answer
-    sends.append(Send(0, answer["id"], every))
-    chooser = secrets.SystemRandom()
-    for tag in range(1, DIRECT_SENDS + 1):
-        # Tokens: Web Push devices are named by their subscription, not a token.
-        named = [d.token for d in chooser.sample(audience.devices, DIRECT_SIZE) if d.provider != "webpush"]
-        answer = await api().send(auth, notification(tag, ttl), {"tokens": named})
-        assert answer["targeted"] == len(named), answer
-        sends.append(Send(tag, answer["id"], set(named)))
+    sends = await post_sends(api(), auth, audience, ttl)
     accepted = await accepted_at_least(ledger, at * len(audience.devices))
     assert accepted < len(audience.devices), "the broadcast finished before the fault"
     await fault()
