@@ -36,7 +36,7 @@ from tests.e2e.broadcast_faults import (
     run_scenario,
     set_up_app,
 )
-from tests.e2e.e2e_helpers import Gateway, GatewayFor, StartServer, StartSimulators
+from tests.e2e.e2e_helpers import Gateway, GatewayFor, StartServer, StartSimulators, wait_for
 from tests.e2e.throwaway_servers import OwnPostgres, OwnRedis, own_postgres, own_redis
 
 __all__ = ["own_postgres", "own_redis"]  # fixtures
@@ -134,7 +134,8 @@ async def test_redis_without_persistence_loses_the_jobs_it_held(
     """What docs/scale-out.md §5 says happens without ``appendonly yes``: a Redis restart empties
     the queue. The delivery jobs it held are gone — their devices are never sent to and the send
     stays ``sending`` with them pending, also after the pushgate processes restart (start-up
-    re-plans only sends still fanning out). What was recorded was accepted, and nothing twice."""
+    re-plans only sends still fanning out). The worker logs the loss as an error. What was
+    recorded was accepted, and nothing twice."""
     sims = await start_simulators(fcm={"max_accepted": None})
     audience = make_audience(sims, DEVICES)
     database_url = own_postgres.create_database()
@@ -150,6 +151,9 @@ async def test_redis_without_persistence_loses_the_jobs_it_held(
     await asyncio.to_thread(redis.kill)
     await asyncio.sleep(OUTAGE)
     await asyncio.to_thread(redis.start)
+    # The worker notices at its next housekeeping round (every 5 s) and says what it means.
+    await wait_for(lambda: asyncio.sleep(0, server.log_tail(10_000_000)),
+                   lambda log: "the queue lost its data" in log, 30, "no worker noticed the loss")
     status = await quiet(audience, api, auth, broadcast.id)
 
     assert await server.terminate() == 0

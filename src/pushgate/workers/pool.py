@@ -119,6 +119,8 @@ class WorkerPool:
             await ctx.pauses.refresh()
         ctx.pauses.start()
         await self._resume_fanouts()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(ctx.queue.lost_data)  # plants or reads the marker
         for worker in self.workers:
             worker.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="pushgate-housekeeping")
@@ -155,11 +157,25 @@ class WorkerPool:
             logger.info("resumed the fan-out of %d interrupted or failed sends", resumed)
             self.wake()
 
+    async def _queue_lost_data(self) -> bool:
+        try:
+            lost = await asyncio.to_thread(self.ctx.queue.lost_data)
+        except Exception:  # the queue is away: the claims say so already
+            return False
+        if lost:
+            logger.error(
+                "the queue lost its data (Redis restarted without persistence, flushed, or failed over "
+                "to an empty replica): its jobs are gone. Fan-outs are resumed; delivery jobs that "
+                "were queued are not, and their sends keep those deliveries pending "
+                "(docs/scale-out.md §5: run Redis with appendonly yes)"
+            )
+        return lost
+
     async def _housekeep(self) -> None:
         last_purge = 0.0
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
-            if self._resume_pending:
+            if self._resume_pending or await self._queue_lost_data():
                 await self._resume_fanouts()
             self._count_auth_refreshes()
             now = time.time()
