@@ -128,19 +128,23 @@ class RedisQueue(Queue):
         return self.prefix + ":".join(parts)
 
     def lost_data(self) -> bool:
-        """True when the marker key this process saw is gone or replaced: Redis lost its data.
+        """True when Redis lost its data since this process's last call — to one process only.
 
-        Every process plants ``P marker`` (a random value, ``SET NX``) and remembers
-        the value; a Redis restarted without persistence, a ``FLUSHALL`` or a failover
-        to an empty replica loses it with every job. The first call only plants or
-        reads it, so a process that starts after such a loss cannot tell.
+        Every process plants ``P marker`` (a random value, ``SET NX``) or reads it,
+        and remembers it; a Redis restarted without persistence, a ``FLUSHALL`` or a
+        failover to an empty replica loses it with every job. The process that then
+        plants the new marker, having known the old one, is told (it re-plans, once
+        per loss); the others adopt the new one. The first call only plants or reads
+        it, so a process that starts after such a loss cannot tell.
         """
         key = self._key("marker")
         current = self.redis.get(key)
+        planted = False
         if current is None:
-            self.redis.set(key, secrets.token_hex(8), nx=True)
+            fresh = secrets.token_hex(8)
+            planted = bool(self.redis.set(key, fresh, nx=True))
             current = self.redis.get(key)
-        lost = self._marker is not None and current != self._marker
+        lost = planted and self._marker is not None
         self._marker = current
         return lost
 

@@ -33,6 +33,7 @@ from functools import partial
 from typing import Any
 
 from pushgate.planner.fanout import resume_fanouts
+from pushgate.planner.replan import replan_lost_deliveries
 from pushgate.queue import Queue
 from pushgate.registry import Database
 from pushgate.registry.catalog.batches import purge_texts
@@ -165,17 +166,35 @@ class WorkerPool:
         if lost:
             logger.error(
                 "the queue lost its data (Redis restarted without persistence, flushed, or failed over "
-                "to an empty replica): its jobs are gone. Fan-outs are resumed; delivery jobs that "
-                "were queued are not, and their sends keep those deliveries pending "
+                "to an empty replica): its jobs are gone; re-planning the unfinished sends "
                 "(docs/scale-out.md §5: run Redis with appendonly yes)"
             )
         return lost
+
+    async def _replan_lost(self) -> None:
+        settings = self.ctx.settings
+        try:
+            done = await asyncio.to_thread(replan_lost_deliveries, self.ctx.db, self.ctx.queue,
+                                           chunk_size=settings.chunk_size, max_tries=settings.max_tries)
+        except Exception as exc:
+            log_failure(logger, "re-planning the lost delivery jobs failed", exc)
+            return
+        logger.warning(
+            "re-planned %d deliveries of %d sends in %d jobs after the queue lost its data; "
+            "%d pending deliveries were not found again (their devices left the audience), "
+            "%d FCM topic or event sends were not re-planned",
+            done.devices, done.sends, done.jobs, done.unfound, done.skipped,
+        )
+        self.wake()
 
     async def _housekeep(self) -> None:
         last_purge = 0.0
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
-            if self._resume_pending or await self._queue_lost_data():
+            if await self._queue_lost_data():
+                await self._resume_fanouts()
+                await self._replan_lost()
+            elif self._resume_pending:
                 await self._resume_fanouts()
             self._count_auth_refreshes()
             now = time.time()
