@@ -103,6 +103,7 @@ class WorkerPool:
         self._housekeeping: asyncio.Task[None] | None = None
         self._refresh_counts: dict[int, int] = {}
         self._resume_pending = False
+        self._replan_pending = False  # the queue lost its data and the re-plan has not run yet
         self.started = False
 
     def wake(self, queue: str | None = None) -> None:
@@ -177,8 +178,10 @@ class WorkerPool:
             done = await asyncio.to_thread(replan_lost_deliveries, self.ctx.db, self.ctx.queue,
                                            chunk_size=settings.chunk_size, max_tries=settings.max_tries)
         except Exception as exc:
-            log_failure(logger, "re-planning the lost delivery jobs failed", exc)
+            log_failure(logger, "re-planning the lost delivery jobs failed; retrying", exc)
+            self._replan_pending = True  # the loss is told once: keep it until the re-plan ran
             return
+        self._replan_pending = False
         logger.warning(
             "re-planned %d deliveries of %d sends in %d jobs after the queue lost its data; "
             "%d pending deliveries were not found again (their devices left the audience), "
@@ -191,7 +194,7 @@ class WorkerPool:
         last_purge = 0.0
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
-            if await self._queue_lost_data():
+            if await self._queue_lost_data() or self._replan_pending:
                 await self._resume_fanouts()
                 await self._replan_lost()
             elif self._resume_pending:
