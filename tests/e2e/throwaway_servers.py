@@ -5,8 +5,10 @@ people at the same time and are never restarted. A restart test starts its
 own: a PostgreSQL cluster made by ``initdb`` in a temporary directory (one
 per test session; each test creates a database in it), and a Redis server
 per test with the persistence settings under test (docs/scale-out.md §5).
-Both listen on a free port of 127.0.0.1. Missing binaries skip the tests
-that need them, except in CI (``CI`` set), where they are a failure.
+Both listen on a free port of 127.0.0.1. PostgreSQL refuses to run as
+root: a test run as root runs its tools as ``postgres`` (or
+``PUSHGATE_TEST_PG_USER``). Missing binaries skip the tests that need
+them, except in CI (``CI`` set), where they are a failure.
 """
 
 from __future__ import annotations
