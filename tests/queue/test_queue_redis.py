@@ -299,3 +299,23 @@ def test_the_commands_refuse_to_start_without_a_reachable_redis(database: Databa
     missing = CliRunner().invoke(cli, [command], env={**env, "PUSHGATE_REDIS_URL": None})
     assert missing.exit_code == 2
     assert "needs redis_url" in missing.output
+
+
+def test_a_loss_of_redis_data_is_told_to_one_process_that_knew_the_marker(
+    database: Database, queue: RedisQueue, redis_url: str, redis_prefix: str, raw: redis.Redis
+) -> None:
+    other = RedisQueue(connect_redis(redis_url), database, prefix=redis_prefix)  # another process
+    try:
+        assert (queue.lost_data(), other.lost_data()) == (False, False)  # planted, then read
+        assert (queue.lost_data(), other.lost_data()) == (False, False)
+        # What a restart without persistence does to this deployment's keys (never FLUSHALL:
+        # the test Redis is shared): the marker goes with every job.
+        queue.enqueue([Job("lost-1", FANOUT_QUEUE, {})])
+        raw.delete(*raw.keys(f"{redis_prefix}*"))
+        assert queue.lost_data() is True  # it plants the new marker: it re-plans
+        assert other.lost_data() is False  # it adopts it: one re-plan per loss
+        assert (queue.lost_data(), other.lost_data()) == (False, False)
+        raw.delete(f"{redis_prefix}marker")
+        assert (other.lost_data(), queue.lost_data()) == (True, False)
+    finally:
+        other.close()

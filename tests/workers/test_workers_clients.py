@@ -119,3 +119,15 @@ async def test_every_provider_client_builds_from_stored_credentials_and_settings
 def test_credentials_missing_a_field_name_it() -> None:
     with pytest.raises(ConfigurationError, match="vapid_subject"):
         build_client("webpush", {"vapid_private_key": "x"}, Settings(), concurrency=1)
+
+
+async def test_a_providers_request_timeout_setting_reaches_its_client(local_ca: LocalCA) -> None:
+    async with WebPushSimulator(ca=local_ca) as webpush:
+        credentials = {"vapid_private_key": webpush.demo_credentials()["vapid_private_key"],
+                       "vapid_subject": "mailto:ops@example.com"}
+    timed = Settings.model_validate({"providers": {"webpush": {"request_timeout": 2.5}}})
+    for settings, expected in ((timed, 2.5), (Settings(), 30.0)):
+        client = build_client("webpush", credentials, settings, concurrency=1)
+        assert isinstance(client, WebPush)
+        assert client.request_timeout == expected
+        await client.aclose()

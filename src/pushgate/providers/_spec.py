@@ -104,6 +104,7 @@ class Endpoint:
     token_url: str | None = None
     ca_file: str | None = None
     allowed_hosts: tuple[str, ...] | None = None
+    request_timeout: float = 30.0  # seconds for a provider's answer before the request is retried
 
 
 class ClientFactory(Protocol):

@@ -213,6 +213,12 @@ class Queue(ABC):
     def requeue_failed(self, ids: Sequence[str], *, run_at: float | None = None) -> int:
         """Give dead letters a fresh set of tries; returns how many were requeued."""
 
+    def lost_data(self) -> bool:
+        """True when the store lost its jobs since this process last asked (a Redis restarted
+        without persistence, docs/scale-out.md §5). The SQL queue's jobs are rows of the
+        registry database: never."""
+        return False
+
     def close(self) -> None:  # noqa: B027 - optional: most queues hold nothing to release
         """Release what the queue holds (connections, a relay thread); the SQL queue holds nothing."""
 

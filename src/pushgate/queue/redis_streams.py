@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,6 +114,7 @@ class RedisQueue(Queue):
         self.clock = clock
         self.relay = OutboxRelay(database, self.enqueue, clock=clock)
         self.consumer_idle_ms = CONSUMER_IDLE_MS
+        self._marker: bytes | str | None = None
         self._scripts = {
             name: client.register_script(getattr(lua, name))
             for name in ("ENQUEUE", "CLAIM", "COMPLETE", "RETRY", "FAIL", "RESCHEDULE", "EXTEND",
@@ -124,6 +126,27 @@ class RedisQueue(Queue):
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
+
+    def lost_data(self) -> bool:
+        """True when Redis lost its data since this process's last call — to one process only.
+
+        Every process plants ``P marker`` (a random value, ``SET NX``) or reads it,
+        and remembers it; a Redis restarted without persistence, a ``FLUSHALL`` or a
+        failover to an empty replica loses it with every job. The process that then
+        plants the new marker, having known the old one, is told (it re-plans, once
+        per loss); the others adopt the new one. The first call only plants or reads
+        it, so a process that starts after such a loss cannot tell.
+        """
+        key = self._key("marker")
+        current = self.redis.get(key)
+        planted = False
+        if current is None:
+            fresh = secrets.token_hex(8)
+            planted = bool(self.redis.set(key, fresh, nx=True))
+            current = self.redis.get(key)
+        lost = planted and self._marker is not None
+        self._marker = current
+        return lost
 
     def start_relay(self) -> None:
         """Move committed outbox rows in the background (every process that holds the queue)."""

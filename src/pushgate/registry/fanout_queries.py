@@ -95,7 +95,7 @@ def advance_fanout(
             pending = list(state["pending"]) if send.status in FANNING else []
             return FanoutStep(send.status, state["chunks"], pending, [], stale=True)
         target = Target.parse(send.target)
-        batch, cursor = _next_batch(connection, send.app_id, target, state["cursor"], chunk_size, step_jobs)
+        batch, cursor = next_batch(connection, send.app_id, target, state["cursor"], chunk_size, step_jobs)
         pending = plan(send.app_id, target, batch, state["chunks"])
         chunks = state["chunks"] + len(pending)
         now = utcnow()
@@ -180,18 +180,20 @@ def zone_of_device() -> ColumnElement[str]:
     return func.coalesce(users_zone, _d.timezone, "")
 
 
-def _next_batch(
-    connection: Connection, app_id: int, target: Target, cursor: list[int], chunk_size: int, step_jobs: int
+def next_batch(
+    connection: Connection, app_id: int, target: Target, cursor: list[int], chunk_size: int, step_jobs: int,
+    extra: Sequence[ColumnElement[bool]] = (),
 ) -> tuple[Batch, list[int]]:
     """The next devices after ``cursor`` as (id, provider), and the cursor after them.
 
     "all": up to ``chunk_size * step_jobs`` devices of one provider, cursor =
     [provider index, last id]; lists: the devices of the next ``chunk_size``
     values, cursor = [list offset, 0] (a slice is one IN list: kept short).
+    ``extra``: further conditions on the devices (planner/replan.py's).
     """
     if target.fcm:  # one delivery, on the placeholder device id, then done
         return ([(TOPIC_DEVICE_ID, ProviderName.FCM.value)], [1, 0]) if cursor[0] == 0 else ([], cursor)
-    conditions = audience_filters(app_id, target)
+    conditions = [*audience_filters(app_id, target), *extra]
     if target.audience == "all":
         providers = [p.value for p in PROVIDERS if not target.providers or p.value in target.providers]
         index, after = cursor
@@ -249,5 +251,5 @@ def list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnElemen
 
 __all__ = [
     "COUNT_SLICE", "FANNING", "Batch", "FanoutStep", "PlanBatch", "advance_fanout", "audience_filters",
-    "count_audience", "list_condition", "zone_of_device",
+    "count_audience", "list_condition", "next_batch", "zone_of_device",
 ]

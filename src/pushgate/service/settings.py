@@ -57,6 +57,9 @@ class ProviderEndpoint(BaseModel):
     token_url: str | None = None  # OAuth token endpoint (FCM service accounts carry their own)
     ca_file: str | None = None  # trust this CA instead of the system store
     allowed_hosts: list[str] | None = None  # Web Push / WNS endpoint allow-list (SSRF guard)
+    # Seconds a request may wait for the provider's answer before it is retried as a
+    # temporary failure (None: the client's default, 30 s).
+    request_timeout: float | None = Field(default=None, gt=0)
 
 
 class Settings(BaseModel):
@@ -91,6 +94,11 @@ class Settings(BaseModel):
     # The longest a delivery waits for its next try, whatever Retry-After a provider
     # answers (an FCM 429 with Retry-After: 999999 would park it for 11.6 days).
     max_retry_delay: float = Field(default=300.0, gt=0)
+    # How long after a send started its deliveries may wait for a provider paused by
+    # rejected credentials (registry/pauses.py) before they are recorded failed with the
+    # provider's reason (e.g. InvalidProviderToken); None: they wait until the credentials
+    # are fixed or the notification expires.
+    max_credentials_wait: float | None = Field(default=86400.0, gt=0)
     max_queue_depth: int = Field(default=1_000_000, ge=1)  # pending deliveries before 503
     # Sends to named tokens, devices or users are admitted against a bound of their own
     # (deliveries waiting in the direct lanes), so a login code is still accepted while a
@@ -167,7 +175,7 @@ class Settings(BaseModel):
 
     @field_validator(
         "deliveries_retention_days", "inactive_devices_retention_days", "failed_jobs_retention_days",
-        mode="before",
+        "max_credentials_wait", mode="before",
     )
     @classmethod
     def _off_keeps_forever(cls, value: Any) -> Any:

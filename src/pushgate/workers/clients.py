@@ -268,6 +268,7 @@ def build_client(
         token_url=conf.pop("token_url", None) or configured.token_url,
         ca_file=conf.pop("ca_file", None) or configured.ca_file,
         allowed_hosts=tuple(hosts) if hosts is not None else None,
+        **({"request_timeout": configured.request_timeout} if configured.request_timeout else {}),
     )
     try:
         return spec.build_client(conf, endpoint, concurrency=concurrency, max_retries=0)

@@ -21,8 +21,9 @@ The steps, in the order that keeps "delivered or recorded, never lost":
    ``max_retry_delay`` setting), until ``max_tries``; a device whose next
    try would come after the notification's expiry is recorded expired. A
    credential failure (``Cause.CONFIG``) stops the job, pauses the app's
-   provider and defers every device not yet settled — none is recorded as
-   failed for it.
+   provider and defers every device not yet settled to the pause's end; a
+   device whose send started longer than ``max_credentials_wait`` before
+   that end is recorded failed with the provider's reason instead.
 5. Only when the outcomes are written and the follow-up job is enqueued is
    the job completed. A crash anywhere before re-runs it; follow-up ids are
    deterministic, so a re-run does not enqueue them twice.
@@ -167,7 +168,7 @@ class DeliveryJob:
         ctx = self.ctx
         pause = ctx.pauses.active(self.app_id, self.provider)
         if pause is not None:
-            await self._follow_up(self._deferred(list(self.payload.device_ids), pause.until))
+            await self._defer(list(self.payload.device_ids), pause.until, pause.error)
             return
         info, devices = await asyncio.to_thread(_load, ctx.db, self.payload)
         if info is None or not devices:
@@ -201,13 +202,13 @@ class DeliveryJob:
             return
         except ClientBuildError as exc:
             pause = await self._pause(str(exc), exc.version, unusable=True)
-            await self._follow_up(self._deferred([d.id for d in devices], self._pause_end(pause)))
+            await self._defer([d.id for d in devices], self._pause_end(pause), str(exc), info.start)
             return
         try:
             tally = await self._send(entry, devices, notification, texts)
         finally:
             await ctx.clients.release(entry)
-        await self._settle(entry, devices, tally, notification)
+        await self._settle(entry, devices, tally, notification, info.start)
 
     # -- sending ---------------------------------------------------------------------
 
@@ -301,7 +302,8 @@ class DeliveryJob:
         return tally
 
     async def _settle(
-        self, entry: CachedClient, devices: list[DeviceRow], tally: _Tally, notification: Notification
+        self, entry: CachedClient, devices: list[DeviceRow], tally: _Tally, notification: Notification,
+        start: datetime,
     ) -> None:
         ctx = self.ctx
         unsent = [d.id for d in devices if d.id not in tally.settled and d.id not in tally.retry]
@@ -317,7 +319,8 @@ class DeliveryJob:
                     # after a delay) rather than deferring it in a tight loop.
                     await ctx.recorder.flush()
                     raise RuntimeError(f"{len(unsent)} devices got no outcome from {self.provider}")
-            await self._follow_up(self._deferred(unsent + sorted(tally.retry), self._pause_end(pause)))
+            error = tally.config_error or (pause.error if pause is not None else None)
+            await self._defer(unsent + sorted(tally.retry), self._pause_end(pause), error, start)
             return
         if tally.sent and entry.pause is not None:
             await asyncio.to_thread(self._clear_pause)
@@ -363,6 +366,24 @@ class DeliveryJob:
             max_tries=self.job.max_tries, tries=tries,
             deferrals=self.deferrals if deferrals is None else deferrals, mark=mark,
         )
+
+    async def _defer(
+        self, device_ids: list[int], until: float, error: str | None, start: datetime | None = None
+    ) -> None:
+        """Defer the devices to the pause's end — or, when that is later than the send's start
+        plus ``max_credentials_wait``, record them failed with the provider's reason: a send
+        never stays pending for ever behind credentials nobody fixes."""
+        limit = self.ctx.settings.max_credentials_wait
+        if limit is not None and error:
+            if start is None:
+                info = await asyncio.to_thread(load_send_content, self.ctx.db, self.send_id)
+                start = info.start if info is not None else None
+            if start is not None and until > start.timestamp() + limit:
+                for device_id in device_ids:  # devices with an outcome already keep it
+                    self._record(Outcome(device_id, DeliveryStatus.FAILED, error, attempts=self.tries))
+                await self._follow_up(None)
+                return
+        await self._follow_up(self._deferred(device_ids, until))
 
     def _deferred(self, device_ids: list[int], until: float) -> Job:
         return self._next(device_ids, until, tries=self.tries, deferrals=self.deferrals + 1,

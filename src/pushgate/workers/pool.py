@@ -34,6 +34,7 @@ from functools import partial
 from typing import Any
 
 from pushgate.planner.fanout import resume_fanouts
+from pushgate.planner.replan import replan_lost_deliveries
 from pushgate.queue import Queue
 from pushgate.registry import Database
 from pushgate.registry.catalog.batches import purge_texts
@@ -107,6 +108,7 @@ class WorkerPool:
         self._webhook_polling: asyncio.Task[None] | None = None
         self._refresh_counts: dict[int, int] = {}
         self._resume_pending = False
+        self._replan_pending = False  # the queue lost its data and the re-plan has not run yet
         self.started = False
 
     def wake(self, queue: str | None = None) -> None:
@@ -124,6 +126,8 @@ class WorkerPool:
             await ctx.pauses.refresh()
         ctx.pauses.start()
         await self._resume_fanouts()
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(ctx.queue.lost_data)  # plants or reads the marker
         for worker in self.workers:
             worker.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="pushgate-housekeeping")
@@ -164,11 +168,45 @@ class WorkerPool:
             logger.info("resumed the fan-out of %d interrupted or failed sends", resumed)
             self.wake()
 
+    async def _queue_lost_data(self) -> bool:
+        try:
+            lost = await asyncio.to_thread(self.ctx.queue.lost_data)
+        except Exception:  # the queue is away: the claims say so already
+            return False
+        if lost:
+            logger.error(
+                "the queue lost its data (Redis restarted without persistence, flushed, or failed over "
+                "to an empty replica): its jobs are gone; re-planning the unfinished sends "
+                "(docs/scale-out.md §5: run Redis with appendonly yes)"
+            )
+        return lost
+
+    async def _replan_lost(self) -> None:
+        settings = self.ctx.settings
+        try:
+            done = await asyncio.to_thread(replan_lost_deliveries, self.ctx.db, self.ctx.queue,
+                                           chunk_size=settings.chunk_size, max_tries=settings.max_tries)
+        except Exception as exc:
+            log_failure(logger, "re-planning the lost delivery jobs failed; retrying", exc)
+            self._replan_pending = True  # the loss is told once: keep it until the re-plan ran
+            return
+        self._replan_pending = False
+        logger.warning(
+            "re-planned %d deliveries of %d sends in %d jobs after the queue lost its data; "
+            "%d pending deliveries were not found again (their devices left the audience), "
+            "%d FCM topic or event sends were not re-planned",
+            done.devices, done.sends, done.jobs, done.unfound, done.skipped,
+        )
+        self.wake()
+
     async def _housekeep(self) -> None:
         last_purge = 0.0
         while True:
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
-            if self._resume_pending:
+            if await self._queue_lost_data() or self._replan_pending:
+                await self._resume_fanouts()
+                await self._replan_lost()
+            elif self._resume_pending:
                 await self._resume_fanouts()
             self._count_auth_refreshes()
             now = time.time()

@@ -32,6 +32,7 @@ def build_client(
         "ca_file": endpoint.ca_file,
         "concurrency": concurrency,
         "max_retries": max_retries,
+        "request_timeout": endpoint.request_timeout,
     }
     key = config.get("key")
     if key:

@@ -28,6 +28,7 @@ def build_client(
     return FCM(
         account, project_id=config.get("project_id"), base_url=endpoint.base_url or DEFAULT_BASE_URL,
         ca_file=endpoint.ca_file, concurrency=concurrency, max_retries=max_retries,
+        request_timeout=endpoint.request_timeout,
     )
 
 

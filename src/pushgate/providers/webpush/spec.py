@@ -42,7 +42,7 @@ def build_client(
     return WebPush(
         vapid_private_key=config["vapid_private_key"], vapid_subject=config["vapid_subject"],
         allowed_hosts=endpoint.allowed_hosts, ca_file=endpoint.ca_file,
-        concurrency=concurrency, max_retries=max_retries,
+        concurrency=concurrency, max_retries=max_retries, request_timeout=endpoint.request_timeout,
     )
 
 

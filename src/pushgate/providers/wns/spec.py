@@ -26,7 +26,7 @@ def build_client(
         client_id=config["client_id"], client_secret=config["client_secret"],
         tenant_id=config.get("tenant_id"), token_url=endpoint.token_url,
         allowed_hosts=endpoint.allowed_hosts, ca_file=endpoint.ca_file,
-        concurrency=concurrency, max_retries=max_retries,
+        concurrency=concurrency, max_retries=max_retries, request_timeout=endpoint.request_timeout,
     )
 
 
