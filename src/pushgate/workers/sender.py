@@ -199,6 +199,13 @@ class Worker:
                 await self._hand_back(jobs, "worker stopping")
                 break
             if not jobs:
+                if free <= 0:
+                    # Only the reserved slots looked: no polling while the other slots are
+                    # busy. A local enqueue or a job ending (a slot freed) wakes the loop;
+                    # another process's direct send is seen within IDLE_MAX.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), IDLE_MAX)
+                    continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), idle)
                 idle = min(IDLE_MAX, idle * 2)
