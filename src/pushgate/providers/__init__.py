@@ -36,6 +36,8 @@ _SPEC_MODULES: dict[str, str] = {
 }
 
 PROVIDER_NAMES: tuple[str, ...] = tuple(_SPEC_MODULES)
+# Specs already imported: a bulk import looks one up per row, and import_module costs microseconds.
+_LOADED: dict[str, ProviderSpec] = {}
 
 
 def provider_spec(name: str) -> ProviderSpec:
@@ -43,11 +45,15 @@ def provider_spec(name: str) -> ProviderSpec:
 
     :raises UnknownProvider: no provider has that name (a ConfigurationError).
     """
+    spec = _LOADED.get(name)
+    if spec is not None:
+        return spec
     module = _SPEC_MODULES.get(name)
     if module is None:
         raise UnknownProvider(name, PROVIDER_NAMES)
-    spec: ProviderSpec = importlib.import_module(module).SPEC
-    return spec
+    loaded: ProviderSpec = importlib.import_module(module).SPEC
+    _LOADED[name] = loaded
+    return loaded
 
 
 def subscription_spec() -> ProviderSpec:
