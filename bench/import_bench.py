@@ -171,7 +171,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--devices", type=int, default=1_000_000)
-    parser.add_argument("--request-rows", type=int, default=100_000, help="rows per POST /v1/devices/import")
+    parser.add_argument("--request-rows", type=int, default=25_000,
+                        help="rows per POST /v1/devices/import (the server takes 10 MB bodies by default)")
     parser.add_argument("--databases", default="sqlite,postgres")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES, help="admin URL: a database is created")
     parser.add_argument("--per-row", type=int, default=5000, help="devices posted one per request (0: skip)")
@@ -181,7 +182,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pushgate-import-") as tmp:
         for kind in args.databases.split(","):
             results.append(measure(kind.strip(), args, Path(tmp)))
-    print(json.dumps(results))
+    print(json.dumps({"results": results}))
 
 
 if __name__ == "__main__":

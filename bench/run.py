@@ -8,7 +8,8 @@
 Scenarios: 1 APNs sends/s; 2 the same with 50% 410; 3 Web Push with RFC
 8291 encryption; 4 end to end through ``pushgate serve`` (SQLite and
 PostgreSQL); 5 fan-out to 1M devices; 6 idle RSS of ``pushgate serve``;
-7 event mode end to end through ``POST /v1/events`` (SQLite and PostgreSQL).
+7 event mode end to end through ``POST /v1/events`` (SQLite and PostgreSQL); 8 bulk
+device import through ``POST /v1/devices/import`` (1M devices, SQLite and PostgreSQL).
 Results: ``bench/results/latest.json`` and ``latest.md``. Targets are
 reported, not asserted; the exit code is non-zero only when a scenario
 crashed or delivered a wrong count. Method: bench/README.md.
@@ -30,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import events_scenario, h2load, nginx, scenarios
+from harness import events_scenario, h2load, import_scenario, nginx, scenarios
 from harness.report import (
     Row,
     load_average,
@@ -91,12 +92,12 @@ def source_state(tree: Path = ROOT) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke: small, scenarios 1,3,5,6, no peers")
-    parser.add_argument("--scenarios", help="comma-separated subset of 1-7")
+    parser.add_argument("--scenarios", help="comma-separated subset of 1-8")
     parser.add_argument("--n", type=int, help="notifications per library run (default 100000; quick 3000)")
     parser.add_argument("--peer-n", type=int, default=10_000, help="notifications per peer run")
     parser.add_argument("--e2e-devices", type=int, help="devices in scenario 4, users and events in 7 "
                                                          "(default: --n)")
-    parser.add_argument("--fanout-devices", type=int, help="devices in scenario 5 (default 1000000)")
+    parser.add_argument("--fanout-devices", type=int, help="devices in scenarios 5 and 8 (default 1000000)")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="admin URL for scenario 4 on PostgreSQL ('none' to skip)")
     parser.add_argument("--no-peers", action="store_true", help="skip aioapns and pywebpush")
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             update_readme(ROOT / "README.md", markdown(stored, stored_meta, profiles=False), stored_meta)
             print("README.md bench block updated")
         return 0
-    wanted = {1, 3, 5, 6} if args.quick else {1, 2, 3, 4, 5, 6, 7}
+    wanted = {1, 3, 5, 6} if args.quick else {1, 2, 3, 4, 5, 6, 7, 8}
     if args.scenarios:
         wanted = {int(x) for x in args.scenarios.split(",") if x.strip()}
     n = args.n or (QUICK_N if args.quick else 100_000)
@@ -200,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         attempt("scenario 5", lambda: scenarios.fanout_row(opts))
     if 6 in wanted:
         attempt("scenario 6", lambda: scenarios.idle_row(opts))
+    if 8 in wanted:
+        attempt("scenario 8", lambda: import_scenario.import_rows(opts))
     failures.extend(opts.failures)
     rows.sort(key=lambda row: row.scenario)
     meta["load_after"] = load_average()

@@ -240,11 +240,11 @@ def _sqlite_chunk(
     if wanted_users:
         cursor.executemany(_SQLITE_USERS, [(app_id, name, stamp, stamp) for name in wanted_users])
     [(before,)] = cursor.execute("SELECT coalesce(max(id), 0) FROM devices")
-    cursor.executemany(_SQLITE_UPSERT, [
+    cursor.executemany(_SQLITE_UPSERT, (
         (app_id, c.provider, c.token, c.token_hash, app_id, c.user, c.p256dh, c.auth, c.platform,
          c.app_version, c.locale, c.timezone, c.name, c.device_id, stamp, stamp, stamp, stamp)
         for c in latest.values()
-    ])
+    ))
     [(created,)] = cursor.execute("SELECT count(*) FROM devices WHERE id > ?", (before,))
     tagged = {key: c.tags for key, c in latest.items() if c.tags is not None}
     if tagged:

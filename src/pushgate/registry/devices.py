@@ -104,24 +104,27 @@ class DeviceSpec:
         return cls(**_mapping_values(data))
 
 
-def _mapping_values(data: Mapping[str, Any]) -> dict[str, Any]:
+def _mapping_values(data: Mapping[str, Any]) -> Mapping[str, Any]:
     """A JSON object's fields, checked for names and types: DeviceSpec's keyword arguments."""
-    values = dict(data)
-    if "subscription" in values:
-        endpoint, p256dh, auth = parse_subscription(values.pop("subscription"))
-        values.setdefault("provider", subscription_spec().name)
-        values.update(token=endpoint, p256dh=p256dh, auth=auth)
+    values = data
+    if "subscription" in data:
+        copy = dict(data)
+        endpoint, p256dh, auth = parse_subscription(copy.pop("subscription"))
+        copy.setdefault("provider", subscription_spec().name)
+        copy.update(token=endpoint, p256dh=p256dh, auth=auth)
+        values = copy
     for key, value in values.items():
         if key not in _SPEC_FIELDS:
             raise ValidationError(key, "unknown field")
         if key == "tags":
-            if value is not None and not isinstance(value, list | tuple):
+            if value is not None and not isinstance(value, (list, tuple)):
                 raise ValidationError("tags", "must be a list of strings")
         elif value is not None and not isinstance(value, str):
             raise ValidationError(key, "must be a string")
-    for required in ("provider", "token"):
-        if not values.get(required):
-            raise ValidationError(required, "required")
+    if not values.get("provider"):
+        raise ValidationError("provider", "required")
+    if not values.get("token"):
+        raise ValidationError("token", "required")
     return values
 
 
