@@ -18,9 +18,9 @@ the run and dropped after it), a real ``pushgate serve`` and one app:
 
 Rows: half APNs, half FCM, a user per two devices, platform and locale
 on all, two tags on one in ten. Printed per step: devices/s (wall), CPU
-seconds of ``pushgate serve`` (SQLite runs inside it; PostgreSQL's own
-CPU is not on this clock when the server runs elsewhere) and CPU µs per
-device. The last line is the figures as JSON.
+seconds of ``pushgate serve`` (SQLite runs inside it) and, when
+PostgreSQL runs on the same machine, of its backends serving the
+database, with CPU µs per device. The last line is the figures as JSON.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,9 +71,27 @@ def bodies(n: int, per_request: int, start: int = 0) -> list[bytes]:
     return out
 
 
+def postgres_cpu_seconds(admin_url: str, database: str) -> float | None:
+    """CPU seconds of the PostgreSQL backends serving ``database``, when they run on this machine
+    (their ``/proc`` entries readable); None otherwise."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        pids = [pid for (pid,) in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,))]
+    total = 0.0
+    for pid in pids:
+        try:
+            total += server.proc_cpu_seconds(pid)
+        except OSError:
+            return None
+    return total if pids and os.path.exists(f"/proc/{pids[0]}") else None
+
+
 def post_all(http: httpx.Client, srv: server.Server, headers: dict[str, str], payloads: list[bytes],
-             expect: str) -> dict[str, Any]:
-    """POST the bodies in turn; wall time and the server's CPU seconds."""
+             expect: str, db_cpu: Callable[[], float | None]) -> dict[str, Any]:
+    """POST the bodies in turn; wall time, the server's CPU seconds and PostgreSQL's if on this host."""
+    db0 = db_cpu()
     cpu0 = server.proc_cpu_seconds(srv.pid)
     started = time.perf_counter()
     totals = {"created": 0, "updated": 0, "errors": 0}
@@ -87,10 +105,12 @@ def post_all(http: httpx.Client, srv: server.Server, headers: dict[str, str], pa
         totals["errors"] += len(result["errors"])
     seconds = time.perf_counter() - started
     cpu = server.proc_cpu_seconds(srv.pid) - cpu0
+    db1 = db_cpu()
     devices = totals["created"] + totals["updated"]
     if totals["errors"] or totals[expect] != devices:
         raise RuntimeError(f"unexpected import result: {totals}")
-    return {"devices": devices, "seconds": seconds, "rate": devices / seconds, "server_cpu_seconds": cpu}
+    return {"devices": devices, "seconds": seconds, "rate": devices / seconds, "server_cpu_seconds": cpu,
+            "db_cpu_seconds": db1 - (db0 or 0.0) if db1 is not None else None}
 
 
 def per_row(http: httpx.Client, srv: server.Server, headers: dict[str, str], n: int) -> dict[str, Any]:
@@ -122,31 +142,36 @@ def cli_import(url: str, app_id: int, n: int, workdir: Path) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def database(kind: str, workdir: Path, postgres_url: str) -> Iterator[str]:
+def database(kind: str, workdir: Path, postgres_url: str) -> Iterator[tuple[str, str | None]]:
+    """A database URL, and the PostgreSQL database's name (None for SQLite)."""
     if kind == "sqlite":
-        yield f"sqlite:///{workdir / f'import-{uuid.uuid4().hex[:6]}.db'}"
+        yield f"sqlite:///{workdir / f'import-{uuid.uuid4().hex[:6]}.db'}", None
         return
     with server.postgres_database(postgres_url) as name:
         base = postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
         url = f"{base}/{name}"
         subprocess.run([*server.pushgate_command(), "migrate"], check=True, capture_output=True,
                        env={**os.environ, "PUSHGATE_DATABASE_URL": url})
-        yield url
+        yield url, name
 
 
 def measure(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     payloads = bodies(args.devices, args.request_rows)
     figures: dict[str, Any] = {"database": kind, "devices": args.devices, "request_rows": args.request_rows}
-    with database(kind, workdir, args.postgres_url) as url, server.Server(url, workdir) as srv, \
+    with database(kind, workdir, args.postgres_url) as (url, name), server.Server(url, workdir) as srv, \
             httpx.Client(base_url=srv.url, timeout=3600) as http:
+
+        def db_cpu() -> float | None:
+            return postgres_cpu_seconds(args.postgres_url, name) if name else None
+
         admin = {"Authorization": f"Bearer {server.ADMIN_TOKEN}"}
         answer = http.post("/v1/apps", json={"name": f"import-{uuid.uuid4().hex[:6]}"}, headers=admin)
         answer.raise_for_status()
         app_id = answer.json()["app"]["id"]
         headers = {"Authorization": f"Bearer {answer.json()['api_key']['key']}"}
-        figures["import"] = post_all(http, srv, headers, payloads, "created")
+        figures["import"] = post_all(http, srv, headers, payloads, "created", db_cpu)
         report(kind, "import", figures["import"])
-        figures["reimport"] = post_all(http, srv, headers, payloads, "updated")
+        figures["reimport"] = post_all(http, srv, headers, payloads, "updated", db_cpu)
         report(kind, "re-import", figures["reimport"])
         del payloads
         if args.cli:
@@ -161,9 +186,13 @@ def measure(kind: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any
 def report(kind: str, step: str, figures: dict[str, Any]) -> None:
     whose = "server" if "server_cpu_seconds" in figures else "CLI"
     cpu = float(figures[f"{whose.lower()}_cpu_seconds"])
-    print(f"{kind:<10} {step:<13} {figures['devices']:>9,} devices in {figures['seconds']:7.2f} s"
-          f"  {figures['rate']:>9,.0f} devices/s  {whose} CPU {cpu:6.2f} s"
-          f" ({1e6 * cpu / figures['devices']:.1f} µs/device)", flush=True)
+    line = (f"{kind:<10} {step:<13} {figures['devices']:>9,} devices in {figures['seconds']:7.2f} s"
+            f"  {figures['rate']:>9,.0f} devices/s  {whose} CPU {cpu:6.2f} s"
+            f" ({1e6 * cpu / figures['devices']:.1f} µs/device)")
+    if figures.get("db_cpu_seconds") is not None:
+        db = figures["db_cpu_seconds"]
+        line += f"  PostgreSQL CPU {db:6.2f} s ({1e6 * db / figures['devices']:.1f} µs/device)"
+    print(line, flush=True)
 
 
 def main() -> None:

@@ -50,7 +50,11 @@ def _row(result: dict[str, Any], devices: int, check: Callable[..., tuple[str, b
     if "cli" in result:
         notes.append(f"pushgate devices import (JSON lines): {result['cli']['rate']:,.0f} devices/s, "
                      f"{1e6 * result['cli']['cli_cpu_seconds'] / devices:.0f} CPU µs/device")
-    notes.append("CPU is the server's" + ("" if sqlite else " (PostgreSQL's own is not counted)"))
+    if first.get("db_cpu_seconds") is not None:
+        notes.append(f"CPU is the server's; PostgreSQL's backends add "
+                     f"{1e6 * first['db_cpu_seconds'] / devices:.0f} µs/device")
+    else:
+        notes.append("CPU is the server's" + ("" if sqlite else " (PostgreSQL's own not measured)"))
     label = "SQLite" if sqlite else "PostgreSQL"
     row = Row("8" if sqlite else "8pg", f"bulk import, {devices:,} devices, {label}",
               rate=first["rate"], unit="devices/s", cpu_seconds=first["server_cpu_seconds"],

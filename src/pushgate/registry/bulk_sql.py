@@ -50,13 +50,19 @@ _LOOKUP_SLICE = 500  # bound parameters per IN list (SQLite allows 32,766; small
 class ChunkWriter:
     """Writes an import's chunks, each in its own transaction, on one connection held throughout.
 
-    On SQLite the connection checkpoints the WAL less often while it imports: by default a commit
+    PostgreSQL: the staging table is created once per import (``ON COMMIT DELETE ROWS`` empties
+    it at each chunk's commit) rather than once per chunk, and dropped at the end.
+
+    SQLite: the connection checkpoints the WAL less often while it imports. By default a commit
     that leaves more than 1,000 pages in the WAL copies them back into the database file and
     syncs it (https://www.sqlite.org/wal.html#automatic_checkpoint). A chunk's random inserts
     into the token index dirty pages all over it, so checkpointing after every chunk writes the
     same pages again and again; with ``SQLITE_IMPORT_CHECKPOINT_PAGES`` they are written back
     once per several chunks. The connection's setting is restored, and the WAL checkpointed, at
     the end.
+
+    Whatever the connection was changed with is undone by :meth:`close`; a connection that
+    cannot be restored is discarded from the pool rather than returned to it.
     """
 
     def __init__(self, db: Database) -> None:
@@ -74,17 +80,32 @@ class ChunkWriter:
 
     def _open(self) -> Connection:
         connection = self._stack.enter_context(self._db.connection())
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        undo: list[str] = []
         if self._db.is_sqlite:
-            driver = connection.connection.driver_connection
-            assert driver is not None
             [(previous,)] = driver.execute("PRAGMA wal_autocheckpoint")
             driver.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_IMPORT_CHECKPOINT_PAGES}")
+            undo = [f"PRAGMA wal_autocheckpoint = {int(previous)}", "PRAGMA wal_checkpoint(PASSIVE)"]
+        else:
+            with connection.begin():
+                connection.exec_driver_sql(_PG_CREATE_STAGE)
+            undo = [f"DROP TABLE IF EXISTS pg_temp.{_STAGE}"]
 
-            def restore() -> None:
-                driver.execute(f"PRAGMA wal_autocheckpoint = {int(previous)}")
-                driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        def restore() -> None:
+            try:
+                if self._db.is_sqlite:  # outside a transaction: a checkpoint cannot run inside one
+                    for statement in undo:
+                        driver.execute(statement)
+                    return
+                with connection.begin():
+                    for statement in undo:
+                        connection.exec_driver_sql(statement)
+            except Exception:
+                connection.invalidate()  # closed, not pooled: nothing it was changed with survives
+                raise
 
-            self._stack.callback(restore)
+        self._stack.callback(restore)
         self._connection = connection
         return connection
 
@@ -118,7 +139,7 @@ _STAGE_COLUMNS = (
 _PG_CREATE_STAGE = (
     f"CREATE TEMPORARY TABLE {_STAGE} ("
     + ", ".join(f"{name} {kind}" for name, kind in _STAGE_COLUMNS)
-    + ") ON COMMIT DROP"
+    + ") ON COMMIT DELETE ROWS"
 )
 _PG_COPY = f"COPY {_STAGE} ({', '.join(name for name, _ in _STAGE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 # Sorted inserts: two imports naming the same users or tokens take their row locks in the same order.
@@ -162,7 +183,6 @@ def _postgres_chunk(
     users: dict[str, None] = {}
     tagged: dict[Key, list[str]] = {}
     with driver.cursor() as cursor:
-        cursor.execute(_PG_CREATE_STAGE)
         with cursor.copy(_PG_COPY) as copy:
             copy.set_types([kind for _, kind in _STAGE_COLUMNS])
             write = copy.write_row
