@@ -131,7 +131,7 @@ def upsert_chunk(
 
 _STAGE = "pushgate_import_rows"
 _STAGE_COLUMNS = (
-    ("provider", "text"), ("token", "text"), ("token_hash", "bytea"), ("p256dh", "text"),
+    ("ordinal", "int4"), ("provider", "text"), ("token", "text"), ("token_hash", "bytea"), ("p256dh", "text"),
     ("auth", "text"), ("external_id", "text"), ("platform", "text"), ("app_version", "text"),
     ("locale", "text"), ("timezone", "text"), ("name", "text"), ("device_id", "text"),
     ("tags", "text[]"),
@@ -142,11 +142,13 @@ _PG_CREATE_STAGE = (
     + ") ON COMMIT DELETE ROWS"
 )
 _PG_COPY = f"COPY {_STAGE} ({', '.join(name for name, _ in _STAGE_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-# Sorted inserts: two imports naming the same users or tokens take their row locks in the same order.
+# Rows are inserted in the order given, as one registration after another would be: ids follow
+# the input (and user ids the first mention of each user).
 _PG_USERS = (
     "INSERT INTO users (app_id, external_id, created_at, updated_at)"
-    f" SELECT DISTINCT %(app)s, external_id, %(now)s::timestamptz, %(now)s::timestamptz FROM {_STAGE}"
-    " WHERE external_id IS NOT NULL ORDER BY external_id ON CONFLICT (app_id, external_id) DO NOTHING"
+    f" SELECT %(app)s, external_id, %(now)s::timestamptz, %(now)s::timestamptz FROM {_STAGE}"
+    " WHERE external_id IS NOT NULL GROUP BY external_id ORDER BY min(ordinal)"
+    " ON CONFLICT (app_id, external_id) DO NOTHING"
 )
 _PG_UPSERT = (
     "INSERT INTO devices AS d (app_id, provider, token, token_hash, user_id, "
@@ -158,7 +160,7 @@ _PG_UPSERT = (
     " (SELECT u.id FROM users u WHERE u.app_id = %(app)s AND u.external_id = s.external_id), "
     + ", ".join(f"s.{name}" for name in _KEEP_IF_NULL)
     + ", true, %(now)s, %(now)s, %(now)s, %(now)s"
-    f" FROM {_STAGE} s ORDER BY s.token_hash, s.provider"
+    f" FROM {_STAGE} s ORDER BY s.ordinal"
     " ON CONFLICT (app_id, token_hash, provider) DO UPDATE SET "
     + ", ".join(f"{name} = COALESCE(EXCLUDED.{name}, d.{name})" for name in (*_KEEP_IF_NULL, "user_id"))
     + ", active = true, inactive_reason = NULL, unregistered_at = NULL,"
@@ -186,8 +188,8 @@ def _postgres_chunk(
         with cursor.copy(_PG_COPY) as copy:
             copy.set_types([kind for _, kind in _STAGE_COLUMNS])
             write = copy.write_row
-            for key, c in latest.items():
-                write((c.provider, c.token, c.token_hash, c.p256dh, c.auth, c.user, c.platform,
+            for ordinal, (key, c) in enumerate(latest.items()):
+                write((ordinal, c.provider, c.token, c.token_hash, c.p256dh, c.auth, c.user, c.platform,
                        c.app_version, c.locale, c.timezone, c.name, c.device_id, c.tags))
                 if c.user is not None:
                     users[c.user] = None
