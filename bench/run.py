@@ -11,7 +11,8 @@ PostgreSQL); 5 fan-out to 1M devices; 6 idle RSS of ``pushgate serve``;
 7 event mode end to end through ``POST /v1/events`` (SQLite and PostgreSQL);
 8 scale-out: APNs deliveries/s with 1-3 ``pushgate worker`` processes (PostgreSQL + Redis,
 SQLite); 9 direct-send latency during a 1M-device broadcast; 10 Web Push with 1 and 2
-worker processes. 8-10 run only when asked: ``--scenarios 8,9,10``.
+worker processes; 11 bulk device import through ``POST /v1/devices/import`` (1M devices,
+SQLite and PostgreSQL). 8-11 run only when asked: ``--scenarios 8,9,10,11``.
 Results: ``bench/results/latest.json`` and ``latest.md``. Targets are
 reported, not asserted; the exit code is non-zero only when a scenario
 crashed or delivered a wrong count. Method: bench/README.md.
@@ -33,7 +34,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import events_scenario, h2load, latency_scenario, nginx, scale_scenarios, scenarios
+from harness import (
+    events_scenario,
+    h2load,
+    import_scenario,
+    latency_scenario,
+    nginx,
+    scale_scenarios,
+    scenarios,
+)
 from harness.report import (
     Row,
     load_average,
@@ -94,12 +103,12 @@ def source_state(tree: Path = ROOT) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke: small, scenarios 1,3,5,6, no peers")
-    parser.add_argument("--scenarios", help="comma-separated subset of 1-10 (default 1-7)")
+    parser.add_argument("--scenarios", help="comma-separated subset of 1-11 (default 1-7)")
     parser.add_argument("--n", type=int, help="notifications per library run (default 100000; quick 3000)")
     parser.add_argument("--peer-n", type=int, default=10_000, help="notifications per peer run")
     parser.add_argument("--e2e-devices", type=int, help="devices in scenario 4, users and events in 7 "
                                                          "(default: --n)")
-    parser.add_argument("--fanout-devices", type=int, help="devices in scenario 5 (default 1000000)")
+    parser.add_argument("--fanout-devices", type=int, help="devices in scenarios 5 and 11 (default 1000000)")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
                         help="admin URL for scenarios 4, 7-10 on PostgreSQL ('none' to skip)")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0",
@@ -228,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         attempt("scenario 5", lambda: scenarios.fanout_row(opts))
     if 6 in wanted:
         attempt("scenario 6", lambda: scenarios.idle_row(opts))
+    if 11 in wanted:
+        attempt("scenario 11", lambda: import_scenario.import_rows(opts))
     failures.extend(opts.failures)
     rows.sort(key=scenario_order)
     meta["load_after"] = load_average()

@@ -105,3 +105,58 @@ def test_subscription_rows(database: Database, app_id: int) -> None:
     ])
     assert result.created == 1
     assert [(e.index, e.field) for e in result.errors] == [(1, "endpoint")]
+
+
+def test_reimport_replaces_given_tags_moves_the_user_and_reactivates(database: Database, app_id: int) -> None:
+    from datetime import timedelta
+
+    from pushgate.registry import DeadToken, deactivate_devices
+    from pushgate.registry.models import utcnow
+
+    tokens = [f"fcm-token-again-{i:020d}" for i in range(3)]
+    first = import_devices(database, app_id, [
+        {"provider": "fcm", "token": tokens[0], "user": "alice", "tags": ["a", "b"], "name": "phone"},
+        {"provider": "fcm", "token": tokens[1], "user": "alice", "tags": ["a"]},
+        {"provider": "fcm", "token": tokens[2], "tags": ["z"]},
+    ], now=utcnow() - timedelta(hours=1))
+    assert (first.created, first.updated) == (3, 0)
+    with database.session() as session:
+        [retired] = [d for d in list_devices(session, app_id).items if d.token == tokens[0]]
+        deactivate_devices(session, [DeadToken(retired.id, "Unregistered")])
+    again = import_devices(database, app_id, [
+        {"provider": "fcm", "token": tokens[0], "user": "bob", "tags": ["c"]},
+        {"provider": "fcm", "token": tokens[1], "tags": []},  # an empty list clears the tags
+        {"provider": "fcm", "token": tokens[2]},  # no tags given: kept
+    ])
+    assert (again.created, again.updated, again.errors) == (0, 3, [])
+    with database.session(write=False) as session:
+        devices = {d.token: d for d in list_devices(session, app_id).items}
+    moved = devices[tokens[0]]
+    assert (moved.user_external_id, moved.tags, moved.name) == ("bob", ["c"], "phone")
+    assert (moved.active, moved.inactive_reason, moved.unregistered_at) == (True, None, None)
+    assert moved.registered_at > moved.created_at
+    assert devices[tokens[1]].tags == []
+    assert devices[tokens[1]].user_external_id == "alice"
+    assert devices[tokens[2]].tags == ["z"]
+
+
+def test_a_later_row_wins_across_chunks(database: Database, app_id: int) -> None:
+    tokens = [f"fcm-token-chunks-{i:020d}" for i in range(30)]
+    english = [{"provider": "fcm", "token": t, "locale": "en"} for t in tokens]
+    french = [{"provider": "fcm", "token": t, "locale": "fr"} for t in tokens]
+    result = import_devices(database, app_id, [*english, {"provider": "fcm"}, *french], chunk_size=7)
+    assert (result.created, result.updated) == (30, 30)
+    assert [(e.index, e.field) for e in result.errors] == [(30, "token")]
+    with database.session(write=False) as session:
+        assert {d.locale for d in list_devices(session, app_id, limit=100).items} == {"fr"}
+
+
+def test_an_input_that_fails_midway_keeps_the_chunks_before_it(database: Database, app_id: int) -> None:
+    def failing() -> Iterator[dict[str, Any]]:
+        yield from rows(25)
+        raise OSError("the file went away")
+
+    with pytest.raises(OSError, match="went away"):
+        import_devices(database, app_id, failing(), chunk_size=10)
+    with database.session(write=False) as session:
+        assert len(list_devices(session, app_id, limit=100).items) == 20

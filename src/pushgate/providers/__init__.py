@@ -36,6 +36,7 @@ _SPEC_MODULES: dict[str, str] = {
 }
 
 PROVIDER_NAMES: tuple[str, ...] = tuple(_SPEC_MODULES)
+# Specs already imported: a bulk import looks one up per row, and import_module costs microseconds.
 
 
 def provider_spec(name: str) -> ProviderSpec:

@@ -95,7 +95,8 @@ MAX_EXTERNAL_ID_LENGTH = 255
 MAX_TARGET_LIST = 10_000  # tokens / device ids / users in one send request
 DEFAULT_PAGE_LIMIT = 100
 MAX_PAGE_LIMIT = 1000
-IMPORT_CHUNK_SIZE = 1000
+IMPORT_CHUNK_SIZE = 5000  # rows per transaction of a bulk import (registry/bulk.py)
+SQLITE_IMPORT_CHECKPOINT_PAGES = 25_000  # WAL pages (~100 MB) between checkpoints while importing
 
 # The fields an app's credentials must carry are in each provider's spec
 # (pushgate.providers.<name>.credentials); extra fields are kept for the client.

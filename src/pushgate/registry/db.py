@@ -136,6 +136,14 @@ class Database:
         with engine.begin() as connection:
             yield connection
 
+    @contextmanager
+    def connection(self, *, write: bool = True) -> Iterator[Connection]:
+        """A Core connection held for several transactions (``with connection.begin():``), for bulk
+        work that keeps per-connection settings between them (see registry/bulk_sql.py)."""
+        engine = self._write_engine if write else self.engine
+        with engine.connect() as connection:
+            yield connection
+
     # Alembic (with Mako and Pygments) is imported only when a migration runs:
     # it is ~10 MB that a running server or worker does not need.
 

@@ -101,24 +101,31 @@ class DeviceSpec:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> DeviceSpec:
         """From a JSON object (bulk import rows); unknown or mistyped fields are errors."""
-        names = _SPEC_FIELDS
-        values = dict(data)
-        if "subscription" in values:
-            endpoint, p256dh, auth = parse_subscription(values.pop("subscription"))
-            values.setdefault("provider", subscription_spec().name)
-            values.update(token=endpoint, p256dh=p256dh, auth=auth)
-        for key, value in values.items():
-            if key not in names:
-                raise ValidationError(key, "unknown field")
-            if key == "tags":
-                if value is not None and not isinstance(value, list | tuple):
-                    raise ValidationError("tags", "must be a list of strings")
-            elif value is not None and not isinstance(value, str):
-                raise ValidationError(key, "must be a string")
-        for required in ("provider", "token"):
-            if not values.get(required):
-                raise ValidationError(required, "required")
-        return cls(**values)
+        return cls(**_mapping_values(data))
+
+
+def _mapping_values(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A JSON object's fields, checked for names and types: DeviceSpec's keyword arguments."""
+    values = data
+    if "subscription" in data:
+        copy = dict(data)
+        endpoint, p256dh, auth = parse_subscription(copy.pop("subscription"))
+        copy.setdefault("provider", subscription_spec().name)
+        copy.update(token=endpoint, p256dh=p256dh, auth=auth)
+        values = copy
+    for key, value in values.items():
+        if key not in _SPEC_FIELDS:
+            raise ValidationError(key, "unknown field")
+        if key == "tags":
+            if value is not None and not isinstance(value, (list, tuple)):
+                raise ValidationError("tags", "must be a list of strings")
+        elif value is not None and not isinstance(value, str):
+            raise ValidationError(key, "must be a string")
+    if not values.get("provider"):
+        raise ValidationError("provider", "required")
+    if not values.get("token"):
+        raise ValidationError("token", "required")
+    return values
 
 
 _SPEC_FIELDS = frozenset(f.name for f in fields(DeviceSpec))
@@ -145,30 +152,63 @@ class CleanDevice:
 
 def clean_spec(spec: DeviceSpec, policy: ValidationPolicy = DEFAULT_POLICY) -> CleanDevice:
     """Validate a registration; raises ValidationError naming the field."""
-    provider, token, p256dh, auth = validate_token(
-        spec.provider, spec.token, p256dh=spec.p256dh, auth=spec.auth, policy=policy
+    return _clean(
+        spec.provider, spec.token, spec.p256dh, spec.auth, spec.user, spec.platform, spec.app_version,
+        spec.locale, spec.timezone, spec.name, spec.device_id, spec.tags, policy=policy,
     )
-    for name, limit in _TEXT_LIMITS.items():
-        value = getattr(spec, name)
-        if value is not None and len(value) > limit:
-            raise ValidationError(name, f"at most {limit} characters")
-        if value is not None:  # a name is free text; the app's ids are not
-            (check_text if name == "name" else check_name)(value, name)
+
+
+def clean_mapping(data: Mapping[str, Any], policy: ValidationPolicy = DEFAULT_POLICY) -> CleanDevice:
+    """``clean_spec(DeviceSpec.from_mapping(data))`` without the intermediate object (bulk import)."""
+    return _clean(policy=policy, **_mapping_values(data))
+
+
+def _clean(
+    provider: str,
+    token: str,
+    p256dh: str | None = None,
+    auth: str | None = None,
+    user: str | None = None,
+    platform: str | None = None,
+    app_version: str | None = None,
+    locale: str | None = None,
+    timezone: str | None = None,
+    name: str | None = None,
+    device_id: str | None = None,
+    tags: Sequence[str] | None = None,
+    *,
+    policy: ValidationPolicy,
+) -> CleanDevice:
+    kind, token, p256dh, auth = validate_token(provider, token, p256dh=p256dh, auth=auth, policy=policy)
+    if app_version is not None:
+        _check_text_field(app_version, "app_version")
+    if name is not None:
+        _check_text_field(name, "name")
+    if device_id is not None:
+        _check_text_field(device_id, "device_id")
     return CleanDevice(
-        provider=provider.value,
+        provider=kind.value,
         token=token,
         token_hash=token_hash(token),
         p256dh=p256dh,
         auth=auth,
-        user=validate_external_id(spec.user) if spec.user is not None else None,
-        platform=validate_choice(spec.platform, Platform, "platform").value if spec.platform else None,
-        app_version=spec.app_version,
-        locale=validate_locale(spec.locale) if spec.locale else None,
-        timezone=validate_timezone(spec.timezone) if spec.timezone else None,
-        name=spec.name,
-        device_id=spec.device_id or None,
-        tags=validate_tags(spec.tags) if spec.tags is not None else None,
+        user=validate_external_id(user) if user is not None else None,
+        platform=validate_choice(platform, Platform, "platform").value if platform else None,
+        app_version=app_version,
+        locale=validate_locale(locale) if locale else None,
+        timezone=validate_timezone(timezone) if timezone else None,
+        name=name,
+        device_id=device_id or None,
+        tags=validate_tags(tags) if tags is not None else None,
     )
+
+
+def _check_text_field(value: str, field: str) -> None:
+    limit = _TEXT_LIMITS[field]
+    if len(value) > limit:
+        raise ValidationError(field, f"at most {limit} characters")
+    # A name is free text; the app's ids are not.
+    (check_text if field == "name" else check_name)(value, field)
 
 
 _OPTIONAL = ("p256dh", "auth", "platform", "app_version", "locale", "timezone", "name", "device_id")

@@ -69,11 +69,17 @@ DEFAULT_POLICY = ValidationPolicy()
 
 
 def validate_choice(value: str, choices: type[E], field: str) -> E:
-    try:
-        return choices(value)
-    except ValueError:
+    member: E | None = _members(choices).get(value) if isinstance(value, str) else None
+    if member is None:
         allowed = ", ".join(member.value for member in choices)
-        raise ValidationError(field, f"{value!r} is not one of: {allowed}") from None
+        raise ValidationError(field, f"{value!r} is not one of: {allowed}")
+    return member
+
+
+@functools.cache
+def _members(choices: type[E]) -> dict[str, E]:
+    """Value → member: a dict lookup, several times cheaper than calling the enum (bulk imports)."""
+    return {member.value: member for member in choices}
 
 
 def parse_subscription(subscription: Mapping[str, Any] | str) -> tuple[str, str | None, str | None]:
