@@ -14,12 +14,14 @@ a thread by :func:`~pushgate.planner.fanout.fan_out`),
 ``events`` (event batches, :mod:`pushgate.workers.events`) and ``webhooks``
 (delivery events to an app's endpoints, :mod:`pushgate.workers.webhooks`).
 
-Claims come in two tiers: first the fan-out queue, the short queues
-(``topics``, ``events``, ``webhooks``) and the direct lanes
-(``deliver:<provider>:direct``, sends to named tokens, devices or users),
-then, with the slots left, the broadcast lanes. A send to everyone still
-uses every free slot, but a user's login code or chat message queued behind
-it is claimed by the next free slot instead of after the whole broadcast.
+Claims come in tiers: first the fan-out queue, ``topics``, ``events`` and
+the direct lanes (``deliver:<provider>:direct``, sends to named tokens,
+devices or users), then ``webhooks``, then, with the slots left, the
+broadcast lanes. A send to everyone still uses every free slot, but a
+user's login code or chat message queued behind it is claimed first. On
+top of ``max_jobs`` a worker keeps ``RESERVED_JOBS`` slots that only the
+first tier may take, so that login code does not wait for a running
+broadcast job to end either (bench scenario 9).
 A job that fails for an internal reason (the database went away) runs again
 after a delay; the queue dead-letters it after ``max_tries``.
 
