@@ -199,3 +199,25 @@ async def test_openapi_documents_the_status_codes_of_every_operation(api: Api) -
                 assert "404" in codes, where
             for code in codes - {"200", "201", "202", "204"}:
                 assert operation["responses"][code]["description"], (where, code)
+
+
+async def test_a_language_tag_longer_than_its_column_is_a_field_error(api: Api, shop: Tenant) -> None:
+    """RFC 5646 §4.4.1: tags up to 35 characters are kept; a longer one is a field error, not a 500."""
+    long_tag = "en-" + "-".join(["abcdefgh"] * 4)  # 38 characters, each subtag well formed
+    import_rows = [{"provider": "fcm", "token": "t" * 40, "locale": long_tag}]
+    answer = await api.client.post("/v1/devices/import", json=import_rows, headers=shop.headers)
+    assert answer.status_code == 200, answer.text
+    assert [(e["index"], e["field"]) for e in answer.json()["errors"]] == [(0, "locale")]
+    params = {"language": long_tag, "platform": "android", "token": "t" * 40}
+    login = {"user_id": "u1", "event_id": 4001, "timestamp": 1_900_000_000_000, "params": params}
+    version = {**login, "params": {**params, "language": "en", "application_version": "9" * 51}}
+    events = await api.client.post("/v1/events", json={"events": [login, version]}, headers=shop.headers)
+    assert events.status_code in (200, 202), events.text
+    assert [r["reason"].split(":")[0] for r in events.json()["rejected"]] == [
+        "params.language", "params.application_version"]
+    user = await api.client.put("/v1/users/u2", json={"locale": long_tag}, headers=shop.headers)
+    assert (user.status_code, user.json()["error"]["field"]) == (422, "body.locale")
+    tag35 = "en-" + "-".join(["abcdefgh"] * 3) + "-abcde"
+    assert len(tag35) == 35
+    kept = await api.client.put("/v1/users/u3", json={"locale": tag35}, headers=shop.headers)
+    assert (kept.status_code, kept.json()["locale"]) == (201, tag35)

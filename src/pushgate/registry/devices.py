@@ -181,11 +181,11 @@ def _clean(
 ) -> CleanDevice:
     kind, token, p256dh, auth = validate_token(provider, token, p256dh=p256dh, auth=auth, policy=policy)
     if app_version is not None:
-        _check_text_field(app_version, "app_version")
+        check_text_field(app_version, "app_version")
     if name is not None:
-        _check_text_field(name, "name")
+        check_text_field(name, "name")
     if device_id is not None:
-        _check_text_field(device_id, "device_id")
+        check_text_field(device_id, "device_id")
     return CleanDevice(
         provider=kind.value,
         token=token,
@@ -203,12 +203,13 @@ def _clean(
     )
 
 
-def _check_text_field(value: str, field: str) -> None:
+def check_text_field(value: str, field: str, reported_as: str | None = None) -> None:
+    """A device's free-text field (``app_version``, ``name``, ``device_id``) fits its column."""
     limit = _TEXT_LIMITS[field]
     if len(value) > limit:
-        raise ValidationError(field, f"at most {limit} characters")
+        raise ValidationError(reported_as or field, f"at most {limit} characters")
     # A name is free text; the app's ids are not.
-    (check_text if field == "name" else check_name)(value, field)
+    (check_text if field == "name" else check_name)(value, reported_as or field)
 
 
 _OPTIONAL = ("p256dh", "auth", "platform", "app_version", "locale", "timezone", "name", "device_id")

@@ -41,6 +41,7 @@ __all__ = [
     "validate_token",
 ]
 
+MAX_LOCALE_LENGTH = 35
 _LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 E = TypeVar("E", bound=StrEnum)
 
@@ -116,7 +117,13 @@ def validate_token(
 
 
 def validate_locale(locale: str, field: str = "locale") -> str:
-    """A BCP 47-like language tag ("en", "pt-BR", "zh_Hant_TW"), stored with hyphens."""
+    """A BCP 47-like language tag ("en", "pt-BR", "zh_Hant_TW"), stored with hyphens.
+
+    At most MAX_LOCALE_LENGTH characters: RFC 5646 §4.4.1 asks implementations to keep
+    tags of up to 35 characters, which is what the locale columns hold.
+    """
+    if len(locale) > MAX_LOCALE_LENGTH:
+        raise ValidationError(field, f"is longer than {MAX_LOCALE_LENGTH} characters (RFC 5646 §4.4.1)")
     if not _LOCALE_RE.match(locale):
         raise ValidationError(field, f"{locale!r} is not a language tag like 'en' or 'pt-BR'")
     return locale.replace("_", "-")

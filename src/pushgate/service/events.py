@@ -33,6 +33,7 @@ from pushgate.registry import ValidationError
 from pushgate.registry.catalog.batches import store_batch
 from pushgate.registry.catalog.messages import get_event_settings
 from pushgate.registry.catalog.tables import RESERVED_EVENTS
+from pushgate.registry.devices import check_text_field
 from pushgate.registry.text import check_text, has_control_characters
 from pushgate.registry.users import validate_external_id
 from pushgate.registry.validation import ValidationPolicy, validate_locale, validate_timezone, validate_token
@@ -164,6 +165,10 @@ def _check_login(params: Mapping[str, str], policy: ValidationPolicy) -> None:
         validate_locale(fields.locale, "params.language")
     if fields.timezone:
         validate_timezone(fields.timezone, "params.timezone")
+    if fields.app_version:
+        check_text_field(fields.app_version, "app_version", "params.application_version")
+    if fields.device_id:
+        check_text_field(fields.device_id, "device_id", "params.device_id")
 
 
 __all__ = [
