@@ -148,3 +148,28 @@ async def test_the_secret_is_stored_sealed_with_a_secret_key(make_api: MakeApi) 
     signed = await page_post(api, sdk, "/subscriptions", {
         "subscription": subscription(), "uid": "bob", "uid_signature": signature_for(sdk.secret, "bob")})
     assert signed.status_code == 201
+
+
+async def test_public_routes_are_rate_limited_per_client_address(make_api: MakeApi) -> None:
+    """The routes a page or a device calls without an API key are counted per client address
+    (settings.public_rate_limit_per_minute): a flood gets 429 with Retry-After, and the app's
+    own API, counted per key, is not touched by it."""
+    api = await make_api(public_rate_limit_per_minute=3)
+    shop = await api.tenant()
+    sdk = await setup_sdk(api, shop)
+    answers = [await page_post(api, sdk, "/subscriptions/status", {"endpoint": "https://push.example/x"})
+               for _ in range(3)]
+    assert all(a.status_code != 429 for a in answers)
+    assert answers[-1].headers["RateLimit-Remaining"] == "0"
+    refused = await api.client.get(sdk.path("/vapid"), headers={"Origin": SITE})
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.headers["access-control-allow-origin"] == SITE  # the page can read why
+    reports = await api.client.post("/sdk/v1/events", headers={"Origin": SITE}, json={
+        "events": [{"send": "00000000-0000-0000-0000-000000000000", "event": "displayed",
+                    "endpoint": "https://push.example/x"}]})
+    assert reports.status_code == 429
+    me = await api.client.get(sdk.me("/devices"), headers={"Authorization": "Bearer not-a-token"})
+    assert me.status_code == 429
+    assert (await api.client.get("/v1/app/websdk", headers=shop.headers)).status_code == 200

@@ -8,7 +8,7 @@ import redis
 
 from pushgate.registry import Database
 from pushgate.registry.rate_limits import window_count
-from pushgate.service.rate_limits import RateLimiter, redis_counter
+from pushgate.service.rate_limits import RateLimiter, local_counter, redis_counter
 from pushgate.simulators._base import ManualClock
 
 T0 = 1_900_000_040.0  # 20 s into a minute (1,900,000,020 is one's start)
@@ -66,3 +66,13 @@ def test_with_redis_the_processes_share_their_counts_there(database: Database) -
         for key in client.keys(f"{prefix}*"):
             client.delete(key)
         client.close()
+
+
+def test_a_local_counter_keeps_the_current_minute_only_and_writes_nothing(database: Database) -> None:
+    clock = ManualClock(T0)
+    limiter = RateLimiter(database, clock=clock, counter=local_counter())
+    assert [limiter.hit("ip:10.0.0.1", 2).allowed for _ in range(3)] == [True, True, False]
+    assert limiter.hit("ip:10.0.0.2", 2).allowed  # every address counts on its own
+    assert window_count(database, "ip:10.0.0.1", 1_900_000_020) == 0  # nothing shared
+    clock.advance(60)
+    assert limiter.hit("ip:10.0.0.1", 2).remaining == 1

@@ -31,6 +31,7 @@ _DESCRIPTIONS = {
     413: "The request body is over the server's limit",
     415: "The body is not JSON (send Content-Type: application/json)",
     422: "A field is invalid: error.field names it",
+    429: "Over the rate limit: Retry-After says when to retry",
 }
 
 

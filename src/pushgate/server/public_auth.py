@@ -18,6 +18,10 @@ No API key travels there (it would be in every visitor's browser). Instead
   :mod:`pushgate.server.content_type`);
 - a **device** presents a user token (:mod:`pushgate.user_token`) as
   ``Authorization: Bearer``; it acts for that one user only.
+
+Every such request counts against ``public_rate_limit_per_minute`` for its
+client address (:func:`limit_public`; 429 with ``Retry-After`` beyond it,
+:mod:`pushgate.service.rate_limits` "Public routes").
 """
 
 from __future__ import annotations
@@ -37,13 +41,13 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pushgate-user"'}
 
 # The answers documented on the browsers' routes (OpenAPI): no 401, there is no key to present.
 BROWSER_ROUTES: dict[int | str, dict[str, Any]] = {
-    **answers(404, *REQUEST),
+    **answers(404, 429, *REQUEST),
     403: {"description": "The page's origin is not allowed, or a uid signature is missing or wrong",
           "model": ErrorOut},
 }
 # ... and on the devices' routes (a user token).
 DEVICE_ROUTES: dict[int | str, dict[str, Any]] = {
-    **answers(401, 404, *REQUEST),
+    **answers(401, 404, 429, *REQUEST),
     403: {"description": "A user token acts for its own user only", "model": ErrorOut},
     409: {"description": "The device token is registered to another user", "model": ErrorOut},
 }
@@ -58,6 +62,23 @@ class PublicApp:
     require_uid_signature: bool
     secret: str
     cors: dict[str, str]  # headers for the answer (and for errors)
+
+
+def limit_public(request: Request, response: Response, svc: ServicesDep, cors: dict[str, str]) -> None:
+    """Count the request against its client address's public limit; 429 beyond it.
+
+    ``cors`` goes on the refusal too, so a page of an allowed origin can read why.
+    """
+    limit = svc.settings.public_rate_limit_per_minute
+    if limit is None:
+        return
+    address = request.client.host if request.client is not None else "unknown"
+    decision = svc.public_rate_limiter.hit(f"ip:{address}", limit)
+    if not decision.allowed:
+        raise ApiError(429, "rate_limited",
+                       f"this address made {limit} requests to the public routes this minute; "
+                       f"retry after {decision.reset} s", headers={**decision.headers(), **cors})
+    response.headers.update(decision.headers())
 
 
 def cors_headers(origin: str) -> dict[str, str]:
@@ -92,6 +113,7 @@ def browser_app(
                        field="header.origin")
     assert origin is not None
     cors = cors_headers(origin)
+    limit_public(request, response, svc, cors)
     response.headers.update(cors)
     return _public_app(config, svc, cors)
 
@@ -106,7 +128,9 @@ def reader_app(
     """A request for public facts (the VAPID public key): a same-origin GET carries no
     ``Origin`` (Fetch standard), so only an Origin that is present must be allowed."""
     if request.headers.get("origin") is None:
-        return _public_app(_load(svc, public_id), svc, {})
+        config = _load(svc, public_id)
+        limit_public(request, response, svc, {})
+        return _public_app(config, svc, {})
     return browser_app(request, response, svc, public_id)
 
 
@@ -122,11 +146,12 @@ class DeviceUser:
 
 
 def device_user(
-    request: Request, svc: ServicesDep,
+    request: Request, response: Response, svc: ServicesDep,
     public_id: Annotated[str, Path(description="The app's public id (pk_…)", max_length=40)],
 ) -> DeviceUser:
     """The user a device's token was minted for (401 without a valid one)."""
     config = _load(svc, public_id)
+    limit_public(request, response, svc, {})
     token = presented_key(request)
     if token is None:
         raise ApiError(401, "unauthorized", "a user token is required: Authorization: Bearer <token>",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from pushgate.errors import ConfigurationError
 from pushgate.registry import CredentialCipher, Database, ValidationPolicy
 from pushgate.registry.migrations import HEAD_REVISION
-from pushgate.service.rate_limits import RateLimiter, redis_counter
+from pushgate.service.rate_limits import RateLimiter, local_counter, redis_counter
 from pushgate.service.settings import Settings
 
 if TYPE_CHECKING:
@@ -101,9 +101,11 @@ class Services:
     # argument): in-process workers wake up instead of waiting for their next poll.
     on_enqueue: Callable[[str], None] | None = None
     rate_limiter: RateLimiter = field(init=False)
+    public_rate_limiter: RateLimiter = field(init=False)  # per client address, in this process
 
     def __post_init__(self) -> None:
         # With the queue on Redis, the API processes share their rate-limit counts there too.
         client = getattr(self.queue, "redis", None)
         counter = redis_counter(client, self.settings.redis_key_prefix) if client is not None else None
         object.__setattr__(self, "rate_limiter", RateLimiter(self.db, counter=counter))  # frozen: set once
+        object.__setattr__(self, "public_rate_limiter", RateLimiter(self.db, counter=local_counter()))

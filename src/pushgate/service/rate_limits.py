@@ -23,6 +23,16 @@ bucket and window, expiring after two windows), where every API process of
 a scaled-out deployment already connects. A counter error while syncing
 lets requests through (fails open) and is logged: an outage of the counter
 store must not take the API down.
+
+Public routes (those a page or a device calls without an API key) are
+limited per client address instead (``public_rate_limit_per_minute``),
+and counted in each process only (:func:`local_counter`): their callers
+are every browser of every app, and a shared row per address and minute
+would be a database write per visitor. With N API processes an address
+can make up to N times the limit; the limit is there to stop a flood,
+not to meter. Behind a reverse proxy, the client address is the one the
+proxy forwards when uvicorn trusts it (``FORWARDED_ALLOW_IPS``, default
+127.0.0.1), otherwise the proxy's own.
 """
 
 from __future__ import annotations
@@ -62,6 +72,24 @@ def redis_counter(client: Any, prefix: str, window: int = WINDOW_SECONDS) -> Cou
         pipe.expire(key, 2 * window)
         total, _ = pipe.execute()
         return int(total)
+
+    return add
+
+
+def local_counter() -> Counter:
+    """Counts kept in this process: the current window's only (see "Public routes" above)."""
+    totals: dict[tuple[str, int], int] = {}
+    newest = [-1]
+    lock = threading.Lock()
+
+    def add(bucket: str, start: int, hits: int) -> int:
+        with lock:
+            if start > newest[0]:  # a new window: the earlier ones are over
+                totals.clear()
+                newest[0] = start
+            key = (bucket, start)
+            totals[key] = total = totals.get(key, 0) + hits
+            return total
 
     return add
 
@@ -154,4 +182,4 @@ class RateLimiter:
         self._buckets = {k: v for k, v in self._buckets.items() if v.window >= window}
 
 
-__all__ = ["Counter", "RateDecision", "RateLimiter", "redis_counter"]
+__all__ = ["Counter", "RateDecision", "RateLimiter", "local_counter", "redis_counter"]

@@ -109,6 +109,10 @@ class Settings(BaseModel):
     # Requests per API key per minute (service/rate_limits.py), shared by the API processes
     # of one database; an app's own `rate_limit_per_minute` setting wins. None: no limit.
     rate_limit_per_minute: int | None = Field(default=None, ge=1)
+    # Requests per client address per minute on the routes called without an API key (the
+    # Web SDK's, the device routes, displayed/clicked reports), counted in each API process
+    # (service/rate_limits.py, "Public routes"). None: no limit.
+    public_rate_limit_per_minute: int | None = Field(default=600, ge=1)
     providers: dict[ProviderName, ProviderEndpoint] = Field(default_factory=dict)
 
     # Retention (registry/retention.py), run by the workers' housekeeping in small batches.

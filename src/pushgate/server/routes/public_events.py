@@ -20,7 +20,7 @@ from pushgate.registry.engagement import MAX_EVENTS_PER_REPORT, EventKind, Repor
 from pushgate.registry.websdk import get_web_sdk, origin_allowed
 from pushgate.server.deps import ServicesDep
 from pushgate.server.errors import ApiError
-from pushgate.server.public_auth import cors_headers
+from pushgate.server.public_auth import cors_headers, limit_public
 
 router = APIRouter(prefix="/sdk/v1", tags=["web sdk: browsers"])
 
@@ -51,6 +51,7 @@ def report(body: EventsIn, request: Request, response: Response, svc: ServicesDe
     if origin is None:
         raise ApiError(403, "origin_not_allowed", "reports come from a service worker, with an Origin header",
                        field="header.origin")
+    limit_public(request, response, svc, {})
     events = [ReportedEvent(e.send, e.event, e.endpoint, e.action) for e in body.events]
     consenting: set[int] = set()
     with svc.db.session() as session:
