@@ -60,6 +60,13 @@ async def test_change_rotate_and_delete(api_client: httpx.AsyncClient, database:
     rotated = (await api_client.post(f"{path}/rotate-secret", headers=shop)).json()
     assert rotated["secret"].startswith("whsec_")
     assert rotated["secret"] != made["secret"]
+    assert rotated["previous_secret_expires_at"] is not None  # by default the old secret signs for a day
+    shown = (await api_client.get(path, headers=shop)).json()
+    assert shown["secret"] is None
+    assert shown["previous_secret_expires_at"] == rotated["previous_secret_expires_at"]
+    too_long = await api_client.post(f"{path}/rotate-secret", json={"previous_valid_seconds": 8 * 86400},
+                                     headers=shop)
+    assert (too_long.status_code, too_long.json()["error"]["field"]) == (422, "body.previous_valid_seconds")
     assert (await api_client.delete(path, headers=shop)).status_code == 204
     assert (await api_client.get(path, headers=shop)).status_code == 404
 

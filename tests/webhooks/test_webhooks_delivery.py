@@ -265,3 +265,35 @@ async def test_a_backlog_is_drained_by_consecutive_jobs_without_waiting_for_the_
         assert pool.ctx.queue.get(f"webhook:{webhook['id']}:1") is not None
     assert len(receiver.received) == devices
     assert len({e["id"] for e in receiver.events()}) == devices
+
+
+async def test_after_a_rotation_batches_carry_both_signatures_until_the_old_secret_expires(
+    database: Database, apns: APNsSimulator, receiver: Receiver, ca_file: Path,
+    api_client: httpx.AsyncClient,
+) -> None:
+    """A receiver that still holds the old secret keeps verifying while it deploys the new one."""
+    app_id, headers, _ = tenant(database, apns, [f"{n:064x}" for n in (1, 2)])
+    webhook = await add_webhook(api_client, headers, receiver.url())
+    path = f"/v1/webhooks/{webhook['id']}/rotate-secret"
+    rotated = await api_client.post(path, json={"previous_valid_seconds": 3600}, headers=headers)
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["previous_secret_expires_at"] is not None
+    async with running_pool(settings(database, apns, ca_file), database) as pool:
+        start_send(database, SqlQueue(database), app_id, {"title": "Hi"})
+        pool.wake()
+        await eventually(lambda: len(receiver.events()) >= 2, what="the events at the receiver")
+        first = receiver.received[0]
+        assert first.headers["pushgate-signature"].count("v1=") == 2
+        assert_signed(first, rotated.json()["secret"])
+        assert_signed(first, webhook["secret"])
+
+        again = await api_client.post(path, json={"previous_valid_seconds": 0}, headers=headers)
+        assert again.json()["previous_secret_expires_at"] is None
+        seen = len(receiver.received)
+        start_send(database, SqlQueue(database), app_id, {"title": "Again"})
+        pool.wake()
+        await eventually(lambda: len(receiver.received) > seen, what="a batch after the second rotation")
+    last = receiver.received[-1]
+    assert last.headers["pushgate-signature"].count("v1=") == 1
+    assert_signed(last, again.json()["secret"])
+    assert not documented_verify()(rotated.json()["secret"], last.headers, last.body)

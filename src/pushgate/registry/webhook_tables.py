@@ -31,6 +31,10 @@ class Webhook(Base):
     # so the capture statement filters with one LIKE on both databases.
     events: Mapped[str] = mapped_column(String(300))
     secret: Mapped[str] = mapped_column(Text)  # sealed when the server has a secret_key
+    # After a rotation, batches are signed with this one too until previous_secret_until
+    # (docs/webhooks.md §4), so a receiver can deploy the new secret without refusing any.
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(300))
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)

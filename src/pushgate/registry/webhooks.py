@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
@@ -110,12 +110,43 @@ def update_webhook(
     return webhook
 
 
-def rotate_secret(session: Session, webhook: Webhook, cipher: CredentialCipher) -> str:
-    """A new secret, effective for the next batch; returns it (shown this once)."""
+def rotate_secret(
+    session: Session, webhook: Webhook, cipher: CredentialCipher, *,
+    previous_valid: timedelta = timedelta(0), now: datetime | None = None,
+) -> str:
+    """A new secret, signing from the next batch on; returns it (shown this once).
+
+    For ``previous_valid`` the secret it replaces signs each batch too (a second
+    ``v1=`` signature), so the receiver can switch without refusing a batch.
+    """
+    now = now or utcnow()
     secret = new_secret()
+    if previous_valid > timedelta(0):
+        webhook.previous_secret, webhook.previous_secret_until = webhook.secret, now + previous_valid
+    else:
+        webhook.previous_secret = webhook.previous_secret_until = None
     webhook.secret = _seal(cipher, webhook.app_id, secret)
-    webhook.updated_at = utcnow()
+    webhook.updated_at = now
     return secret
+
+
+def previous_secret_expiry(webhook: Webhook, now: datetime | None = None) -> datetime | None:
+    """When the previous secret stops signing; None when it does not (any more)."""
+    until = webhook.previous_secret_until
+    if webhook.previous_secret is None or until is None or until <= (now or utcnow()):
+        return None
+    return until
+
+
+def signing_secrets(
+    webhook: Webhook, cipher: CredentialCipher, now: datetime | None = None,
+) -> tuple[str, ...]:
+    """The secrets a batch is signed with now: the current one, then the previous during its grace."""
+    current = webhook_secret(webhook, cipher)
+    if previous_secret_expiry(webhook, now) is None or webhook.previous_secret is None:
+        return (current,)
+    previous = cipher.open(webhook.app_id, _CIPHER_NAME, {_SECRET_FIELD: webhook.previous_secret})
+    return (current, str(previous[_SECRET_FIELD]))
 
 
 def delete_webhook(session: Session, webhook: Webhook) -> None:
@@ -141,7 +172,7 @@ class Batch:
     webhook_id: int
     app_id: int
     url: str
-    secret: str
+    secrets: tuple[str, ...]  # the current secret first; the previous one during a rotation's grace
     events: list[dict[str, Any]]
     event_ids: list[int]
 
@@ -164,7 +195,7 @@ def load_batch(db: Database, webhook_id: int, cipher: CredentialCipher, limit: i
                                     .order_by(WebhookEvent.id).limit(limit)))
         if not rows:
             return None
-        return Batch(webhook.id, webhook.app_id, webhook.url, webhook_secret(webhook, cipher),
+        return Batch(webhook.id, webhook.app_id, webhook.url, signing_secrets(webhook, cipher),
                      [event_json(row) for row in rows], [row.id for row in rows])
 
 
@@ -257,9 +288,11 @@ __all__ = [
     "load_batch",
     "new_secret",
     "pending_events",
+    "previous_secret_expiry",
     "purge_webhook_events",
     "record_failure",
     "rotate_secret",
+    "signing_secrets",
     "update_webhook",
     "webhook_secret",
 ]

@@ -66,6 +66,11 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return "v1=" + mac.hexdigest()
 
 
+def signatures(secrets: tuple[str, ...], timestamp: str, body: bytes) -> str:
+    """The header's value: one signature per secret, comma-separated (two during a rotation's grace)."""
+    return ",".join(signature(secret, timestamp, body) for secret in secrets)
+
+
 def batch_body(batch: Batch) -> tuple[str, bytes]:
     """The batch's id and its JSON body. The id hashes the events' ids: the same events, the same id."""
     digest = hashlib.sha256("\n".join(e["id"] for e in batch.events).encode()).hexdigest()
@@ -160,7 +165,7 @@ class WebhookDispatcher:
         timestamp = str(int(self.clock()))
         headers = {
             "Content-Type": "application/json", "User-Agent": f"pushgate-webhooks/{__version__}",
-            TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(batch.secret, timestamp, body),
+            TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signatures(batch.secrets, timestamp, body),
             BATCH_HEADER: batch_id,
         }
         result, error = await self._post(batch.url, body, headers)

@@ -4,4 +4,4 @@
 # revision with it without loading Alembic (a server restarted on a current
 # schema never imports it). Raise it with every new script;
 # tests/registry/test_registry_migrations.py checks it against the scripts.
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"

@@ -8,7 +8,7 @@ run, the last success, failure and error, and the events waiting.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
@@ -24,6 +24,7 @@ from pushgate.registry.webhooks import (
     get_webhook,
     list_webhooks,
     pending_events,
+    previous_secret_expiry,
     rotate_secret,
     update_webhook,
 )
@@ -32,6 +33,8 @@ from pushgate.service.webhooks import check_webhook_url
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 WebhookId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The webhook's id")]
+DEFAULT_PREVIOUS_VALID = 86_400  # a day to deploy the new secret on the receiving side
+MAX_PREVIOUS_VALID = 7 * 86_400
 _EVENTS_DOC = f"Event types to receive (default: all): {', '.join(EVENT_TYPES)}"
 
 
@@ -51,6 +54,15 @@ class WebhookPatch(BaseModel):
     enabled: bool | None = Field(None, description="true re-enables a disabled webhook (failures cleared)")
 
 
+class RotateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    previous_valid_seconds: int = Field(
+        DEFAULT_PREVIOUS_VALID, ge=0, le=MAX_PREVIOUS_VALID,
+        description="How long batches are signed with the replaced secret too (0: stop at once; "
+                    "at most 7 days)")
+
+
 class WebhookOut(BaseModel):
     id: int
     url: str
@@ -65,6 +77,8 @@ class WebhookOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     secret: str | None = Field(None, description="The signing secret: only in the answer that made it")
+    previous_secret_expires_at: datetime | None = Field(
+        None, description="After a rotation: until when batches are signed with the previous secret too")
 
 
 def _out(webhook: Webhook, pending: int, secret: str | None = None) -> WebhookOut:
@@ -74,6 +88,7 @@ def _out(webhook: Webhook, pending: int, secret: str | None = None) -> WebhookOu
         last_success_at=webhook.last_success_at, last_failure_at=webhook.last_failure_at,
         last_error=webhook.last_error, pending_events=pending, created_at=webhook.created_at,
         updated_at=webhook.updated_at, secret=secret,
+        previous_secret_expires_at=previous_secret_expiry(webhook),
     )
 
 
@@ -123,10 +138,14 @@ async def change(webhook_id: WebhookId, body: WebhookPatch, app_id: AppId, svc: 
 
 @router.post("/{webhook_id}/rotate-secret", response_model=WebhookOut,
              summary="Replace the signing secret (the answer shows the new one, once)")
-def rotate(webhook_id: WebhookId, app_id: AppId, svc: ServicesDep) -> WebhookOut:
+def rotate(
+    webhook_id: WebhookId, app_id: AppId, svc: ServicesDep, body: RotateIn | None = None,
+) -> WebhookOut:
+    seconds = DEFAULT_PREVIOUS_VALID if body is None else body.previous_valid_seconds
+    grace = timedelta(seconds=seconds)
     with svc.db.session() as session:
         webhook = get_webhook(session, app_id, webhook_id)
-        secret = rotate_secret(session, webhook, svc.cipher)
+        secret = rotate_secret(session, webhook, svc.cipher, previous_valid=grace)
         return _out(webhook, pending_events(session, [webhook.id]).get(webhook.id, 0), secret)
 
 
