@@ -32,11 +32,8 @@ import sqlalchemy as sa
 
 from pushgate.registry import Database
 from pushgate.simulators._base import Simulator
-from pushgate.simulators.fcm import FCMSimulator
-from pushgate.simulators.webpush import WebPushSimulator
-from pushgate.simulators.wns import WNSSimulator
-from tests.e2e.e2e_helpers import Gateway, credentials_for, sim_of, wait_for
-from tests.e2e.test_e2e_scale_out_proof import PROVIDERS, Ledger, Send
+from tests.e2e.e2e_helpers import Gateway, credentials_for, wait_for
+from tests.e2e.test_e2e_scale_out_proof import Ledger, Send, device_specs
 
 FINAL = ("sent", "failed", "dead", "expired", "cancelled")
 DIRECT_SENDS = 3
@@ -62,28 +59,8 @@ class Audience:
 
 def make_audience(sims: dict[str, Simulator], count: int) -> Audience:
     """``count`` devices, a quarter on each simulator, each a device the simulator knows."""
-    fcm, webpush = sim_of(sims, "fcm", FCMSimulator), sim_of(sims, "webpush", WebPushSimulator)
-    wns = sim_of(sims, "wns", WNSSimulator)
-    devices: list[Device] = []
-    wns_uri: dict[str, str] = {}
-    for n in range(count):
-        provider = PROVIDERS[n % len(PROVIDERS)]
-        if provider == "apns":
-            token = secrets.token_hex(32)
-            spec: dict[str, Any] = {"provider": "apns", "token": token}
-        elif provider == "fcm":
-            token = fcm.register_token()
-            spec = {"provider": "fcm", "token": token}
-        elif provider == "webpush":
-            subscription = webpush.subscribe()
-            token = subscription["endpoint"]
-            spec = {"provider": "webpush", "subscription": subscription}
-        else:
-            channel = f"channel-{n}"
-            token = wns_uri[channel] = wns.channel_uri(channel)
-            spec = {"provider": "wns", "token": token}
-        devices.append(Device(provider, token, {**spec, "user": f"user-{n}"}))
-    return Audience(devices, Ledger(sims, wns_uri))
+    specs, wns_uri = device_specs(sims, count)
+    return Audience([Device(provider, token, spec) for provider, token, spec in specs], Ledger(sims, wns_uri))
 
 
 async def set_up_app(api: Gateway, sims: dict[str, Simulator], audience: Audience) -> dict[str, str]:

@@ -136,13 +136,18 @@ class Ledger:
         return int(found.group(1)), token
 
 
-def make_devices(sims: dict[str, Simulator]) -> tuple[list[Device], dict[str, str]]:
+DeviceSpec = tuple[str, str, dict[str, Any]]  # provider, token, the import row (with its user)
+
+
+def device_specs(sims: dict[str, Simulator], count: int) -> tuple[list[DeviceSpec], dict[str, str]]:
+    """``count`` devices the simulators know, in turn on each: (provider, token, import row with
+    its ``user``), and the WNS channel URIs by channel name (the ledger reads deliveries by channel)."""
     fcm, webpush = sim_of(sims, "fcm", FCMSimulator), sim_of(sims, "webpush", WebPushSimulator)
     wns = sim_of(sims, "wns", WNSSimulator)
-    devices: list[Device] = []
+    specs: list[DeviceSpec] = []
     wns_uri: dict[str, str] = {}
-    for n in range(DEVICES):
-        provider, user = PROVIDERS[n % len(PROVIDERS)], f"user-{n}"
+    for n in range(count):
+        provider = PROVIDERS[n % len(PROVIDERS)]
         if provider == "apns":
             token = secrets.token_hex(32)
             spec: dict[str, Any] = {"provider": "apns", "token": token}
@@ -157,8 +162,13 @@ def make_devices(sims: dict[str, Simulator]) -> tuple[list[Device], dict[str, st
             channel = f"channel-{n}"
             token = wns_uri[channel] = wns.channel_uri(channel)
             spec = {"provider": "wns", "token": token}
-        devices.append(Device(provider, token, user, {**spec, "user": user}))
-    return devices, wns_uri
+        specs.append((provider, token, {**spec, "user": f"user-{n}"}))
+    return specs, wns_uri
+
+
+def make_devices(sims: dict[str, Simulator]) -> tuple[list[Device], dict[str, str]]:
+    specs, wns_uri = device_specs(sims, DEVICES)
+    return [Device(provider, token, spec["user"], spec) for provider, token, spec in specs], wns_uri
 
 
 def recorded_pairs(database_url: str, tags: dict[str, int]) -> set[tuple[int, str]]:
