@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -86,6 +87,29 @@ def test_register_then_reregister_updates_in_place(database: Database, app_id: i
     with database.session(write=False) as session:
         page = list_devices(session, app_id)
     assert [d.id for d in page.items] == [first.id]
+
+
+def test_registering_a_device_reads_only_what_its_answer_shows(database: Database, app_id: int) -> None:
+    """A registration is one small transaction: the user's own tags and opt-outs are not loaded
+    (they would be two more queries each time the device is read), yet its answer is whole."""
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not statement.startswith("BEGIN"):
+            statements.append(statement)
+
+    with database.session() as session:  # the user exists already
+        register_device(session, app_id, DeviceSpec("fcm", fcm(7), user="carol"))
+    sa.event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        with database.session() as session:
+            device = register_device(session, app_id, DeviceSpec("apns", apns(8), user="carol", tags=["vip"]))
+            shown = (device.user_external_id, device.tags)
+    finally:
+        sa.event.remove(database.engine, "before_cursor_execute", count)
+    assert shown == ("carol", ["vip"])
+    assert not [s for s in statements if "user_tags" in s or "user_optouts" in s], statements
+    assert len(statements) <= 11, statements
 
 
 def test_moving_a_token_to_another_user_moves_it(database: Database, app_id: int) -> None:
