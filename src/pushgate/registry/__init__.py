@@ -46,8 +46,8 @@ from pushgate.registry.constants import DeliveryStatus, Platform, ProviderName, 
 from pushgate.registry.credential_cipher import CredentialCipher, CredentialsUnreadable
 from pushgate.registry.db import DEFAULT_URL, Database
 from pushgate.registry.dead import DeadToken, deactivate_dead, deactivate_devices
+from pushgate.registry.device_specs import DeviceSpec, token_hash
 from pushgate.registry.devices import (
-    DeviceSpec,
     delete_device,
     device_tokens,
     find_device,
@@ -55,7 +55,6 @@ from pushgate.registry.devices import (
     list_devices,
     load_device,
     register_device,
-    token_hash,
 )
 from pushgate.registry.models import (
     ApiKey,

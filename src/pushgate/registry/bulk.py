@@ -32,7 +32,7 @@ from pushgate.registry.apps import require_app
 from pushgate.registry.bulk_sql import ChunkWriter
 from pushgate.registry.constants import IMPORT_CHUNK_SIZE
 from pushgate.registry.db import Database
-from pushgate.registry.devices import CleanDevice, DeviceSpec, clean_mapping, clean_spec
+from pushgate.registry.device_specs import CleanDevice, DeviceSpec, clean_mapping, clean_spec
 from pushgate.registry.models import utcnow
 from pushgate.registry.validation import DEFAULT_POLICY, ValidationPolicy
 

@@ -38,7 +38,8 @@ from sqlalchemy.orm import Session
 from pushgate.registry._types import sqlite_timestamp
 from pushgate.registry.constants import SQLITE_IMPORT_CHECKPOINT_PAGES
 from pushgate.registry.db import Database
-from pushgate.registry.devices import CleanDevice, evict_beyond_limit
+from pushgate.registry.device_specs import CleanDevice
+from pushgate.registry.devices import evict_beyond_limit
 
 Key = tuple[str, bytes]  # (provider, token hash): a device's identity within an app
 

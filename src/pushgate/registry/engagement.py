@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from pushgate.registry._errors import ValidationError
 from pushgate.registry._types import utcnow
 from pushgate.registry.db import insert_ignoring
-from pushgate.registry.devices import token_hash
+from pushgate.registry.device_specs import token_hash
 from pushgate.registry.models import Device, Send
 from pushgate.registry.webhook_capture import capture_engagement
 from pushgate.registry.websdk_tables import PushEvent

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from pushgate.registry.constants import OPT_OUT_ALL, PROVIDERS, TOPIC_DEVICE_ID, ProviderName, SendStatus
 from pushgate.registry.db import Database
-from pushgate.registry.devices import token_hash
+from pushgate.registry.device_specs import token_hash
 from pushgate.registry.models import (
     UTCDateTime,
     devices_table,

@@ -33,7 +33,7 @@ from pushgate.registry import ValidationError
 from pushgate.registry.catalog.batches import store_batch
 from pushgate.registry.catalog.messages import get_event_settings
 from pushgate.registry.catalog.tables import RESERVED_EVENTS
-from pushgate.registry.devices import check_text_field
+from pushgate.registry.device_specs import check_text_field
 from pushgate.registry.text import check_text, has_control_characters
 from pushgate.registry.users import validate_external_id
 from pushgate.registry.validation import ValidationPolicy, validate_locale, validate_timezone, validate_token

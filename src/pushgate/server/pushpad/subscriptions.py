@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pushgate.providers import subscription_spec
 from pushgate.registry import Device, delete_device, load_device, register_device, require_app
-from pushgate.registry.devices import DeviceSpec
+from pushgate.registry.device_specs import DeviceSpec
 from pushgate.registry.models import utcnow
 from pushgate.registry.pushpad_store import list_subscriptions
 from pushgate.registry.tag_expressions import parse_tags_field
