@@ -6,7 +6,7 @@ of CPU per tier — building the statements, their cache keys and the
 expanding ``IN`` lists — against some 25 µs that SQLite spends executing
 them. A broadcast job was claimed after looking at three tiers (fan-out and
 direct lanes, webhooks, broadcast lanes), each in a transaction of its own:
-about 4.7 ms of CPU per 1,000-device job, 5–8% of what sending its devices
+about 4.7 ms of CPU per 1,000-device job, 5 to 8% of what sending its devices
 costs. Here every tier is looked at in one transaction of plain statements:
 0.4 ms (SQLite, a loop of claims on a busy two-core machine; bench scenario
 4 end to end: README, Benchmarks).
