@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
-from pushgate.queue import Job, JobStatus, Queue, SqlQueue
+from pushgate.queue import ClaimTier, Job, JobStatus, Queue, SqlQueue
 from pushgate.queue.redis_streams import RedisQueue, connect_redis
 from pushgate.queue.sql import LEASE_EXPIRED_ON_LAST_TRY
 from pushgate.registry import Database
@@ -315,3 +316,61 @@ def test_enqueue_with_takes_a_session_and_only_the_queues_own_database(
     ):
         queue.enqueue_with(connection, [Job("elsewhere", "q", {})])
     assert queue.get("elsewhere") is None
+
+
+def test_claim_tiers_gives_each_tier_the_room_the_tiers_before_it_left(
+    queue: Queue, clock: ManualClock
+) -> None:
+    """The workers' lanes: a tier is claimed before the next one, and only the tiers that
+    may use the reserved slots get them (workers/sender.py)."""
+    first, second, rest = ClaimTier(("f",), reserved=True), ClaimTier(("w",)), ClaimTier(("b",))
+    tiers = [first, second, rest]
+    queue.enqueue([Job(f"b{i}", "b", {"i": i}, run_at=T0 - 60 + i) for i in range(4)])
+    queue.enqueue([Job("w0", "w", {}, run_at=T0 - 30)])
+
+    def claim(limit: int, reserved: int) -> list[str]:
+        return [job.id for job in queue.claim_tiers(tiers, limit=limit, reserved=reserved,
+                                                    lease_seconds=30, worker="w")]
+
+    assert claim(0, 2) == []  # only reserved slots free: neither the webhook nor the broadcast
+    queue.enqueue([Job("f0", "f", {}, run_at=T0 - 3), Job("f1", "f", {}, run_at=T0 - 2),
+                   Job("f2", "f", {}, run_at=T0 - 1)])
+    assert claim(0, 2) == ["f0", "f1"]
+    # One ordinary and one reserved slot: f2 takes the reserved one, the next tier the other.
+    assert claim(1, 1) == ["f2", "w0"]
+    assert claim(3, 2) == ["b0", "b1", "b2"]  # reserved slots are not for broadcast jobs
+    # Tier by tier, each oldest first; a lease expired on its last try is dead-lettered.
+    queue.enqueue([Job("f3", "f", {}, run_at=T0 - 90), Job("k", "b", {}, max_tries=1, run_at=T0 - 90)])
+    clock.advance(30)  # every lease above expires; k was never claimed
+    claimed = queue.claim_tiers(tiers, limit=10, reserved=0, lease_seconds=30, worker="v")
+    assert [job.id for job in claimed] == ["f3", "f0", "f1", "f2", "w0", "k", "b0", "b1", "b2", "b3"]
+    assert {job.id: job.reclaimed_from for job in claimed if job.reclaimed_from} == {
+        "f0": "w", "f1": "w", "f2": "w", "w0": "w", "b0": "w", "b1": "w", "b2": "w"}
+    assert claimed[-1].payload == {"i": 3}
+    clock.advance(30)
+    assert [job.id for job in queue.claim_tiers(tiers, limit=20, lease_seconds=30, worker="v")] == [
+        "f3", "f0", "f1", "f2", "w0", "b0", "b1", "b2", "b3"]
+    info = queue.get("k")
+    assert info is not None
+    assert (info.status, info.last_error) == (JobStatus.FAILED, LEASE_EXPIRED_ON_LAST_TRY)
+
+
+def test_a_sql_claim_looks_at_every_tier_in_one_transaction(database: Database, clock: ManualClock) -> None:
+    """A claim is per job: three transactions (one a tier) cost three times the CPU of one."""
+    if not database.is_sqlite:
+        pytest.skip("counted with SQLite's statement trace")
+    statements: list[str] = []
+    database.engine.dispose()  # connections opened from here on are traced
+    event.listen(database.engine, "connect",
+                 lambda connection, _record: connection.set_trace_callback(statements.append))
+    queue = SqlQueue(database, clock=clock)
+    queue.enqueue([Job("b0", "b", {}), Job("b1", "b", {})])
+    statements.clear()
+    tiers = [ClaimTier(("f",), reserved=True), ClaimTier(("w",)), ClaimTier(("b",))]
+    [job] = queue.claim_tiers(tiers, limit=1, reserved=2, lease_seconds=30, worker="w")
+    assert job.id == "b0"
+    assert [s.split()[0] for s in statements].count("BEGIN") == 1
+    assert [s for s in statements if s.startswith("COMMIT")] == ["COMMIT"]
+    statements.clear()
+    assert queue.complete([job.id]) == 1
+    assert [s.split()[0] for s in statements].count("BEGIN") == 1

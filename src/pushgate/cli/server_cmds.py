@@ -75,7 +75,7 @@ def serve(
     settings = load_settings(config, host=host, port=port, workers=workers)
     _check_schema(settings)
     configure_logging(settings.log_level)
-    asyncio.run(run(settings, create_app, drain=drain))
+    asyncio.run(run(settings, create_app, drain=drain, freeze_heap=True))
 
 
 def worker(
@@ -92,7 +92,8 @@ def worker(
     settings = load_settings(config)
     _check_schema(settings)
     configure_logging(settings.log_level)
-    asyncio.run(run_workers(settings, count=count, drain=drain, metrics_port=metrics_port))
+    asyncio.run(run_workers(settings, count=count, drain=drain, metrics_port=metrics_port,
+                            freeze_heap=True))
 
 
 def demo(

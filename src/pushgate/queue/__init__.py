@@ -11,6 +11,7 @@ from pushgate.queue import outbox as _outbox  # noqa: F401
 from pushgate.queue.base import (
     DEFAULT_MAX_TRIES,
     ClaimedJob,
+    ClaimTier,
     Clock,
     Job,
     JobInfo,
@@ -23,6 +24,7 @@ from pushgate.queue.sql import SqlQueue
 
 __all__ = [
     "DEFAULT_MAX_TRIES",
+    "ClaimTier",
     "ClaimedJob",
     "Clock",
     "Job",

@@ -122,6 +122,36 @@ class JobInfo:
     updated_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimTier:
+    """Queues claimed together, before the tiers after them (the workers' lanes).
+
+    ``reserved``: its jobs may also take the slots a worker keeps for short
+    work users wait for (``workers/sender.py``), on top of the ordinary ones.
+    """
+
+    queues: tuple[str, ...]
+    reserved: bool = False
+
+
+class TierRooms:
+    """How many jobs each tier may still take from ``limit`` ordinary and ``reserved`` slots."""
+
+    __slots__ = ("ordinary", "spare")
+
+    def __init__(self, limit: int, reserved: int) -> None:
+        self.ordinary, self.spare = limit, reserved
+
+    def room(self, tier: ClaimTier) -> int:
+        return self.ordinary + (self.spare if tier.reserved else 0)
+
+    def took(self, tier: ClaimTier, count: int) -> None:
+        """``count`` jobs of ``tier`` were claimed: reserved slots first, where it may use them."""
+        in_reserved = min(self.spare, count) if tier.reserved else 0
+        self.spare -= in_reserved
+        self.ordinary -= count - in_reserved
+
+
 @dataclass(slots=True)
 class QueueStats:
     """Counts of one queue, by state (jobs), plus the pending work items."""
@@ -157,6 +187,27 @@ class Queue(ABC):
         self, queues: Sequence[str], *, limit: int, lease_seconds: float, worker: str
     ) -> list[ClaimedJob]:
         """Lease up to ``limit`` due jobs of ``queues``, oldest run-at first."""
+
+    def claim_tiers(
+        self, tiers: Sequence[ClaimTier], *, limit: int, reserved: int = 0, lease_seconds: float,
+        worker: str,
+    ) -> list[ClaimedJob]:
+        """Up to ``limit`` due jobs (plus ``reserved`` for reserved tiers), a tier at a time
+        with the room the tiers before it left (:class:`TierRooms`).
+
+        The default claims tier by tier; an implementation may do it all at once (the SQL
+        queue: one transaction) as long as each tier sees only the room left to it.
+        """
+        rooms = TierRooms(limit, reserved)
+        jobs: list[ClaimedJob] = []
+        for tier in tiers:
+            room = rooms.room(tier)
+            if room <= 0:
+                continue
+            claimed = self.claim(tier.queues, limit=room, lease_seconds=lease_seconds, worker=worker)
+            rooms.took(tier, len(claimed))
+            jobs += claimed
+        return jobs
 
     @abstractmethod
     def complete(self, ids: Sequence[str]) -> int:

@@ -1,7 +1,8 @@
 """The embedded queue: one ``jobs`` table in the registry's SQLite file or PostgreSQL.
 
-Claiming is one ``UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING …``
-per batch:
+Claiming is a ``SELECT … LIMIT n`` of due jobs per tier of queues, then one
+``UPDATE … WHERE id IN (…) RETURNING …``, in one transaction of SQL text on
+the driver connection (:mod:`pushgate.queue.sql_claim`, which says why):
 
 - on PostgreSQL the inner SELECT takes ``FOR UPDATE SKIP LOCKED``, so
   concurrent claimers (threads or processes) skip rows another claimer is
@@ -26,12 +27,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, delete, func, or_, select, text, update
+from sqlalchemy import Connection, and_, case, delete, func, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from pushgate.queue import sql_claim
 from pushgate.queue.base import (
     ClaimedJob,
+    ClaimTier,
     Clock,
     Job,
     JobInfo,
@@ -44,7 +47,7 @@ from pushgate.queue.tables import ACTIVE as _ACTIVE
 from pushgate.queue.tables import jobs_table
 from pushgate.registry.db import Database, insert_ignoring
 
-LEASE_EXPIRED_ON_LAST_TRY = "lease expired on the last try"
+LEASE_EXPIRED_ON_LAST_TRY = sql_claim.LEASE_EXPIRED_ON_LAST_TRY
 _j = jobs_table.c
 
 
@@ -98,68 +101,22 @@ class SqlQueue(Queue):
     ) -> list[ClaimedJob]:
         if not queues or limit < 1:
             return []
-        now = self.clock()
-        until = now + lease_seconds
-        with self.db.connect() as connection:
-            # A lease that expired on the last try: the worker died holding it; dead-letter it.
-            exhausted = self._locking(
-                connection,
-                select(_j.id).where(
-                    text(_ACTIVE), _j.queue.in_(queues), _j.due_at <= now,
-                    _j.status == JobStatus.LEASED.value, _j.attempts >= _j.max_tries,
-                ),
-            )
-            connection.execute(
-                update(jobs_table)
-                .where(_j.id.in_(exhausted))
-                .values(status=JobStatus.FAILED.value, last_error=LEASE_EXPIRED_ON_LAST_TRY,
-                        lease_owner=None, updated_at=now)
-            )
-            due = connection.execute(self._locking(
-                connection,
-                select(_j.id, _j.status, _j.lease_owner)
-                .where(
-                    text(_ACTIVE), _j.queue.in_(queues), _j.due_at <= now,
-                    or_(_j.status == JobStatus.QUEUED.value, _j.attempts < _j.max_tries),
-                )
-                .order_by(_j.due_at)
-                .limit(limit),
-            )).all()
-            if not due:
-                return []
-            # Rows still leased here are expired leases being taken over: remember whose.
-            reclaimed = {r.id: r.lease_owner for r in due if r.status == JobStatus.LEASED.value}
-            claimed = connection.execute(
-                update(jobs_table)
-                .where(_j.id.in_([r.id for r in due]))
-                .values(status=JobStatus.LEASED.value, due_at=until, attempts=_j.attempts + 1,
-                        lease_owner=worker, updated_at=now)
-                .returning(_j.id, _j.queue, _j.payload, _j.run_at, _j.max_tries, _j.size, _j.attempts)
-            ).all()
-        jobs = [
-            ClaimedJob(id=r.id, queue=r.queue, payload=r.payload, run_at=float(r.run_at),
-                       max_tries=r.max_tries, size=r.size, attempt=r.attempts, lease_until=until,
-                       worker=worker, reclaimed_from=reclaimed.get(r.id))
-            for r in claimed
-        ]
-        jobs.sort(key=lambda job: job.run_at)
-        return jobs
+        return self.claim_tiers([ClaimTier(tuple(queues))], limit=limit, lease_seconds=lease_seconds,
+                                worker=worker)
 
-    def _locking(self, connection: Connection, query: Select[Any]) -> Select[Any]:
-        if connection.dialect.name == "postgresql":
-            return query.with_for_update(skip_locked=True)
-        return query
+    def claim_tiers(
+        self, tiers: Sequence[ClaimTier], *, limit: int, reserved: int = 0, lease_seconds: float,
+        worker: str,
+    ) -> list[ClaimedJob]:
+        """Every tier in one transaction, on the driver connection (:mod:`pushgate.queue.sql_claim`)."""
+        now = self.clock()
+        return sql_claim.claim_tiers(self.db, tiers, limit=limit, reserved=reserved, now=now,
+                                     until=now + lease_seconds, worker=worker)
 
     def complete(self, ids: Sequence[str]) -> int:
         if not ids:
             return 0
-        with self.db.connect() as connection:
-            result = connection.execute(
-                update(jobs_table)
-                .where(_j.id.in_(list(ids)), text(_ACTIVE))
-                .values(status=JobStatus.DONE.value, lease_owner=None, updated_at=self.clock())
-            )
-            return result.rowcount
+        return sql_claim.complete(self.db, list(ids), self.clock())
 
     def retry(self, job_id: str, *, reason: str, run_at: float | None = None) -> bool:
         now = self.clock()

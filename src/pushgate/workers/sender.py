@@ -50,7 +50,7 @@ from pushgate.planner.jobs import (
     is_delivery_queue,
     is_direct,
 )
-from pushgate.queue import ClaimedJob, Queue
+from pushgate.queue import ClaimedJob, ClaimTier, Queue
 from pushgate.registry import DeliveryStatus, Outcome
 from pushgate.registry.constants import PROVIDERS
 from pushgate.registry.safe_errors import log_failure, safe_reason
@@ -103,19 +103,13 @@ def claim_by_tier(
 ) -> list[ClaimedJob]:
     """Up to ``limit`` due jobs, a tier at a time with what is left; jobs that may take
     reserved slots may also use up to ``reserved`` more (the caller gives them those)."""
-    jobs: list[ClaimedJob] = []
-    ordinary, spare = limit, reserved
-    for tier in tiers:
-        eligible = all(may_take_reserved_slot(q) for q in tier)
-        room = ordinary + (spare if eligible else 0)
-        if room <= 0:
-            continue
-        claimed = queue.claim(tier, limit=room, lease_seconds=lease_seconds, worker=worker)
-        in_reserved = min(spare, len(claimed)) if eligible else 0
-        spare -= in_reserved
-        ordinary -= len(claimed) - in_reserved
-        jobs += claimed
-    return jobs
+    return queue.claim_tiers(reserving(tiers), limit=limit, reserved=reserved,
+                             lease_seconds=lease_seconds, worker=worker)
+
+
+def reserving(tiers: tuple[tuple[str, ...], ...]) -> list[ClaimTier]:
+    """``tiers`` as the queue takes them: which may use the reserved slots."""
+    return [ClaimTier(tier, all(may_take_reserved_slot(q) for q in tier)) for tier in tiers]
 
 
 class Worker:
@@ -136,7 +130,7 @@ class Worker:
         self.max_jobs = max_jobs
         self.reserved_slots = max(0, reserved_slots)
         self.queues = queues
-        self._tiers = claim_tiers(queues)
+        self._tiers = reserving(claim_tiers(queues))
         self.name = name
         self.jobs_done = 0
         self._running: set[asyncio.Task[None]] = set()
@@ -226,8 +220,9 @@ class Worker:
                 task.add_done_callback(self._job_done)
 
     def _claim(self, free: int, spare: int) -> list[ClaimedJob]:
-        return claim_by_tier(self.ctx.queue, self._tiers, limit=free, reserved=spare,
-                             lease_seconds=self.ctx.settings.lease_seconds, worker=self.ctx.worker)
+        ctx = self.ctx
+        return ctx.queue.claim_tiers(self._tiers, limit=free, reserved=spare,
+                                     lease_seconds=ctx.settings.lease_seconds, worker=ctx.worker)
 
     def _job_done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
