@@ -12,6 +12,7 @@ import gc
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,8 @@ async def test_a_started_server_freezes_its_start_up_heap_only_when_asked(
     listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(serve(settings, create_app, handle_signals=False, stop=stop,
                                      on_listening=listening.set_result, freeze_heap=freeze))
-    await asyncio.wait({task, listening}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    either: set[asyncio.Future[Any]] = {task, listening}
+    await asyncio.wait(either, timeout=60, return_when=asyncio.FIRST_COMPLETED)
     assert listening.done(), "the server did not start listening"
     frozen = gc.get_freeze_count()
     stop.set()
