@@ -10,6 +10,7 @@ from pushgate.planner.fanout import (
     FanoutResult,
     enqueue_fanout,
     fan_out,
+    fan_out_now,
     resume_fanouts,
 )
 from pushgate.planner.jobs import (
@@ -47,6 +48,7 @@ __all__ = [
     "delivery_job",
     "enqueue_fanout",
     "fan_out",
+    "fan_out_now",
     "fanout_job",
     "follow_up_job",
     "is_delivery_queue",

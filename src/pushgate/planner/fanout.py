@@ -23,6 +23,16 @@ because the count moves in the same locked transaction as the cursor. When
 no device is left the send becomes ``sending`` (or ``done`` if workers
 already recorded every outcome).
 
+A send to a short list (tokens, device ids or users: at most ``chunk_size``
+values, one slice of the walk) is not given a fan-out job at all:
+:func:`fan_out_now` walks its one slice inside the API's own transaction,
+right after the send is stored, and that transaction stores its delivery
+jobs on the direct lane and the finished fan-out state. The send and its
+jobs commit together (the same promise as the fan-out job's: durable
+before the 202), and a login code skips a whole hop — a worker's claim of
+the fan-out job, its locked steps and its enqueue — before its delivery
+is claimed (bench scenario 9).
+
 The SQL of step 1 (the audience, the keyset walk, the locked state) is
 the registry's (:mod:`pushgate.registry.fanout_queries`); the job ids and
 payloads are :mod:`pushgate.planner.jobs`'.
@@ -35,6 +45,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from pushgate.planner.jobs import (
     DeliveryPayload,
     delivery_job,
@@ -44,7 +56,15 @@ from pushgate.planner.jobs import (
 )
 from pushgate.queue.base import DEFAULT_MAX_TRIES, Job, Queue
 from pushgate.registry.db import Database
-from pushgate.registry.fanout_queries import FANNING, Batch, advance_fanout
+from pushgate.registry.fanout_queries import (
+    FANNING,
+    Batch,
+    advance_fanout,
+    fits_one_slice,
+    next_batch,
+    record_fanned_out,
+)
+from pushgate.registry.models import Send
 from pushgate.registry.sends import sends_to_resume
 from pushgate.registry.targets import Target
 
@@ -74,6 +94,29 @@ def resume_fanouts(db: Database, queue: Queue) -> int:
         pending = sends_to_resume(session)
     jobs = [fanout_job(send_id, send_at) for send_id, send_at in pending]
     return queue.enqueue(jobs) + queue.requeue_failed([job.id for job in jobs])
+
+
+def fan_out_now(
+    session: Session, send: Send, target: Target, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_tries: int = DEFAULT_MAX_TRIES,
+) -> list[Job] | None:
+    """The whole fan-out of a just-stored send, in its transaction, when the target is a short list.
+
+    Returns the delivery jobs to enqueue in that same transaction (none when
+    no device matches: the send is then ``done``), or None when the target
+    is not a list of at most ``chunk_size`` values (a broadcast, a long
+    list, an FCM topic): those keep their fan-out job. The send row is left
+    as a finished fan-out leaves it (``sending``, ``targeted``, the cursor
+    past the list), so start-up's :func:`resume_fanouts` does not run it
+    again and the re-plan of a lost queue (planner/replan.py) reads it like
+    any other.
+    """
+    if not fits_one_slice(target, chunk_size):
+        return None
+    batch, cursor = next_batch(session.connection(), send.app_id, target, [0, 0], chunk_size, 1)
+    jobs = _jobs(send.id, send.app_id, batch, 0, chunk_size, max_tries, direct=True)
+    record_fanned_out(send, cursor=cursor, chunks=len(jobs), targeted=len(batch))
+    return jobs
 
 
 @dataclass(slots=True)
@@ -167,5 +210,6 @@ __all__ = [
     "FanoutResult",
     "enqueue_fanout",
     "fan_out",
+    "fan_out_now",
     "resume_fanouts",
 ]

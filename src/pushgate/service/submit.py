@@ -17,11 +17,15 @@ or end with a recorded reason, even across ``kill -9``. So, in order:
    Retry-After) *before* anything is stored: overload is an answer, never a
    silent drop.
 4. **Store** the send, its cached answer and its fan-out job in **one
-   transaction**: :meth:`Queue.enqueue_with` makes the job durable exactly
-   when the send's transaction commits (the embedded queue writes its row
-   on the send's own connection; a queue in another engine writes an outbox
-   row there and relays it), so there is no moment where a send exists
-   without its job. A replay still re-enqueues the fan-out of a send that
+   transaction** — or, for a send to a short list of tokens, devices or
+   users that is not scheduled, its delivery jobs on the direct lane:
+   :func:`pushgate.planner.fan_out_now` fans it out right there, so no
+   worker has to claim and run a fan-out job before its delivery
+   (docs/scale-out.md §2 "Lanes"). Either way :meth:`Queue.enqueue_with`
+   makes the jobs durable exactly when the send's transaction commits (the
+   embedded queue writes its rows on the send's own connection; a queue in
+   another engine writes outbox rows there and relays them), so there is
+   no moment where a send exists without its jobs. A replay still re-enqueues the fan-out of a send that
    is ``queued`` (idempotent by job id), and
    :func:`pushgate.planner.resume_fanouts` re-runs unfinished fan-outs at
    start-up.
@@ -47,7 +51,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from pushgate.notification import Notification
-from pushgate.planner import FANOUT_QUEUE, count_audience_by_provider, fanout_job
+from pushgate.planner import count_audience_by_provider, fan_out_now, fanout_job
 from pushgate.providers.payload_limits import check_payloads
 from pushgate.queue import Queue
 from pushgate.registry import (
@@ -169,14 +173,18 @@ def submit_send(
                            send_at=send_at, now=now, audience=targeted)
         if send.response is not None:  # a concurrent request with the same key won
             return Submission(send.response, True, ())
+        jobs = None if scheduled else fan_out_now(
+            session, send, parsed, chunk_size=settings.chunk_size, max_tries=settings.max_tries)
+        if jobs is None:
+            jobs = [fanout_job(send.id, send_at, max_tries=settings.max_tries)]
         response = Accepted(
             id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
             unknown_users=None if unknown is None else unknown[:SHOWN_UNKNOWN_USERS],
             unknown_user_count=None if unknown is None else len(unknown), uids=reached,
         ).to_json()
         save_response(session, send.id, response)
-        queue.enqueue_with(session, [fanout_job(send.id, send_at, max_tries=settings.max_tries)])
-    return Submission(response, False, (FANOUT_QUEUE,))
+        queue.enqueue_with(session, jobs)
+    return Submission(response, False, tuple(sorted({job.queue for job in jobs})))
 
 
 def _replay(
