@@ -8,10 +8,12 @@ turns a send into delivery jobs.
 from pushgate.planner.fanout import (
     DEFAULT_CHUNK_SIZE,
     FanoutResult,
+    Walked,
     enqueue_fanout,
     fan_out,
     fan_out_now,
     resume_fanouts,
+    walk_now,
 )
 from pushgate.planner.jobs import (
     DEFERRED_MARK,
@@ -42,6 +44,7 @@ __all__ = [
     "FanoutPayload",
     "FanoutResult",
     "JobId",
+    "Walked",
     "count_audience",
     "count_audience_by_provider",
     "deliver_queue",
@@ -54,4 +57,5 @@ __all__ = [
     "is_delivery_queue",
     "is_direct",
     "resume_fanouts",
+    "walk_now",
 ]

@@ -25,9 +25,9 @@ already recorded every outcome).
 
 A send to a short list (tokens, device ids or users: at most ``chunk_size``
 values, one slice of the walk) is not given a fan-out job at all:
-:func:`fan_out_now` walks its one slice inside the API's own transaction,
-right after the send is stored, and that transaction stores its delivery
-jobs on the direct lane and the finished fan-out state. The send and its
+:func:`walk_now` reads its one slice with the API's other checks, and
+:func:`fan_out_now` turns it into delivery jobs on the direct lane in the
+transaction that stores the send, with the finished fan-out state. The send and its
 jobs commit together (the same promise as the fan-out job's: durable
 before the 202), and a login code skips a whole hop — a worker's claim of
 the fan-out job, its locked steps and its enqueue — before its delivery
@@ -96,26 +96,51 @@ def resume_fanouts(db: Database, queue: Queue) -> int:
     return queue.enqueue(jobs) + queue.requeue_failed([job.id for job in jobs])
 
 
-def fan_out_now(
-    session: Session, send: Send, target: Target, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
-    max_tries: int = DEFAULT_MAX_TRIES,
-) -> list[Job] | None:
-    """The whole fan-out of a just-stored send, in its transaction, when the target is a short list.
+@dataclass(frozen=True, slots=True)
+class Walked:
+    """The devices of a short list target, read before its send is stored (see :func:`walk_now`)."""
 
-    Returns the delivery jobs to enqueue in that same transaction (none when
-    no device matches: the send is then ``done``), or None when the target
-    is not a list of at most ``chunk_size`` values (a broadcast, a long
-    list, an FCM topic): those keep their fan-out job. The send row is left
-    as a finished fan-out leaves it (``sending``, ``targeted``, the cursor
-    past the list), so start-up's :func:`resume_fanouts` does not run it
-    again and the re-plan of a lost queue (planner/replan.py) reads it like
-    any other.
+    batch: Batch
+    cursor: list[int]  # the walk's cursor past the whole list
+
+    def by_provider(self) -> dict[str, int]:
+        """How many devices per provider: what ``count_audience_by_provider`` answers."""
+        counts: dict[str, int] = {}
+        for _, provider in self.batch:
+            counts[provider] = counts.get(provider, 0) + 1
+        return counts
+
+
+def walk_now(session: Session, app_id: int, target: Target, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+             ) -> Walked | None:
+    """The whole walk of ``target`` when it is a list of at most ``chunk_size`` values (one
+    slice); None for anything else (a broadcast, a long list, an FCM topic: a fan-out job's).
+
+    The API reads it with its other checks, counts the audience from it and
+    hands it to :func:`fan_out_now`. A device that is deactivated or deleted
+    between this read and its delivery is recorded failed by the delivery job
+    (registry/chunks.py), as after any fan-out.
     """
     if not fits_one_slice(target, chunk_size):
         return None
-    batch, cursor = next_batch(session.connection(), send.app_id, target, [0, 0], chunk_size, 1)
-    jobs = _jobs(send.id, send.app_id, batch, 0, chunk_size, max_tries, direct=True)
-    record_fanned_out(send, cursor=cursor, chunks=len(jobs), targeted=len(batch))
+    batch, cursor = next_batch(session.connection(), app_id, target, [0, 0], chunk_size, 1)
+    return Walked(batch, cursor)
+
+
+def fan_out_now(
+    session: Session, send: Send, walked: Walked, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_tries: int = DEFAULT_MAX_TRIES,
+) -> list[Job]:
+    """The whole fan-out of a just-stored send, in its transaction: its delivery jobs, to enqueue
+    in that same transaction (none when no device matched: the send is then ``done``).
+
+    The send row is left as a finished fan-out leaves it (``sending``,
+    ``targeted``, the cursor past the list), so start-up's
+    :func:`resume_fanouts` does not run it again and the re-plan of a lost
+    queue (planner/replan.py) reads it like any other.
+    """
+    jobs = _jobs(send.id, send.app_id, walked.batch, 0, chunk_size, max_tries, direct=True)
+    record_fanned_out(send, cursor=walked.cursor, chunks=len(jobs), targeted=len(walked.batch))
     return jobs
 
 
@@ -208,8 +233,10 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "STEP_JOBS",
     "FanoutResult",
+    "Walked",
     "enqueue_fanout",
     "fan_out",
     "fan_out_now",
     "resume_fanouts",
+    "walk_now",
 ]
