@@ -186,3 +186,36 @@ async def test_kill_9_of_every_process_duplicates_only_what_was_in_flight(
     assert "lease of" in log, "the restarted workers said which leases they took over"
     assert "reclaimed" in log
     assert set(await asyncio.gather(*(p.terminate() for p in processes))) == {0}
+
+
+# -- a direct send: the API stores its delivery job; a kill before any worker ran it -------------
+
+
+async def test_a_direct_send_killed_before_its_delivery_is_delivered_after_restart(
+    database_url: str,
+    start_simulators: StartSimulators,
+    start_server: StartServer,
+    gateway_for: GatewayFor,
+) -> None:
+    # A send to named tokens is fanned out in the API's transaction (planner/fanout.py,
+    # fan_out_now): its 202 means its delivery job is durable. With no workers in the
+    # server nothing runs it before the kill; the restarted server must.
+    sims = await start_simulators(("apns",))
+    apns = sims["apns"]
+    api_only = await start_server(database_url, sims, workers=0)
+    api = gateway_for(api_only)
+    app_id, auth = await api.create_app("login-codes")
+    await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
+    token = secrets.token_hex(32)
+    await api.import_devices(auth, [{"provider": "apns", "token": token}])
+    send = await api.send(auth, {"title": "Your code", "body": "123456"}, {"tokens": [token]})
+    assert (send["status"], send["targeted"]) == ("sending", 1)
+    assert await api_only.kill() == -9
+    assert apns.accepted == []
+
+    restarted = await start_server(database_url, sims, workers=1)
+    api = gateway_for(restarted)
+    status = await api.wait_done(auth, send["id"], within=60)
+    assert (status["sent"], status["failed"], status["pending"]) == (1, 0, 0)
+    assert [record["token"] for record in apns.accepted] == [token]
+    assert await restarted.terminate() == 0

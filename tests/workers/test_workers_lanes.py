@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pushgate.notification import Notification
 from pushgate.planner import FANOUT_QUEUE, deliver_queue, fan_out
 from pushgate.planner.fanout import enqueue_fanout
 from pushgate.planner.jobs import EVENTS_QUEUE, TOPICS_QUEUE, WEBHOOKS_QUEUE
 from pushgate.queue import Job, SqlQueue
 from pushgate.registry import Database, create_send
+from pushgate.service import submit_send
+from pushgate.service.metrics import Metrics
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators.apns import APNsSimulator
+from pushgate.workers.pool import WorkerPool
 from pushgate.workers.sender import ALL_QUEUES, claim_by_tier, claim_tiers
-from tests.workers.worker_helpers import eventually, make_app, running_pool, settings_for, status
+from tests.workers.worker_helpers import eventually, make_app, running_pool, settings_for, start_send, status
 
 T0 = 1_800_000_000.0
 
@@ -76,6 +80,26 @@ def test_reserved_slots_take_only_direct_work(database: Database) -> None:
     assert claim(1, 1) == ["b0"]
 
 
+def test_direct_slots_take_only_direct_lane_deliveries(database: Database) -> None:
+    """With the ordinary and reserved slots full, the direct-lane slots still claim login codes,
+    and never a fan-out or a broadcast job; with room left, the tiers claim as before."""
+    clock = ManualClock(T0)
+    queue = SqlQueue(database, clock=clock)
+    queue.enqueue([Job(f"b{i}", deliver_queue("apns"), {}, run_at=T0 - 60 + i) for i in range(2)])
+    queue.enqueue([Job("f0", FANOUT_QUEUE, {}, run_at=T0 - 5)])
+    queue.enqueue([Job(f"d{i}", deliver_queue("apns", direct=True), {}, run_at=T0 - 4 + i) for i in range(3)])
+    tiers = claim_tiers(ALL_QUEUES)
+
+    def claim(limit: int, reserved: int, direct: int) -> list[str]:
+        return [job.id for job in claim_by_tier(queue, tiers, limit=limit, reserved=reserved, direct=direct,
+                                                lease_seconds=60, worker="w")]
+
+    assert claim(0, 0, 2) == ["d0", "d1"]  # every other slot busy: direct lanes only
+    assert claim(0, 1, 2) == ["f0", "d2"]  # a reserved slot: first tier by due time, then the lanes
+    assert claim(0, 0, 2) == []
+    assert claim(1, 0, 2) == ["b0"]
+
+
 async def test_a_direct_send_overtakes_a_broadcast_already_queued(
     database: Database, apns: APNsSimulator, ca_file: Path
 ) -> None:
@@ -121,3 +145,38 @@ async def test_a_direct_send_does_not_wait_for_running_broadcast_jobs(
     # Both broadcast jobs were still running (100 devices at 20 a second): the direct send
     # did not wait for either to end.
     assert sent_before < 60, sent_before
+
+
+async def test_a_direct_send_accepted_with_its_delivery_job_is_read_at_its_claim_and_delivered(
+    database: Database, apns: APNsSimulator, ca_file: Path
+) -> None:
+    """The API stores a short list's delivery job with the send (planner.fan_out_now); the
+    claiming thread reads that small direct job's send and devices before the claim returns,
+    and a broadcast job is left to read its own."""
+    app_id, devices = make_app(database, apns, 21)
+    settings = settings_for(database, apns, ca_file, chunk_size=10)
+    queue = SqlQueue(database)
+    broadcast = start_send(database, queue, app_id, {"title": "to everyone"})
+    fan_out(database, queue, broadcast, chunk_size=10)
+    queue.complete([f"fanout:{broadcast}"])
+    direct = submit_send(database, queue, settings, app_id, Notification(title="Your code"),
+                         {"tokens": [devices[-1][1]]}).response["id"]
+    pool = WorkerPool(settings, database, queue, Metrics(), count=1)
+    claimed = pool.workers[0]._claim(1, 1)  # one ordinary slot, one reserved
+    loaded = {job.id: found for job, found in claimed}
+    assert set(loaded) == {f"{direct}:0", f"{broadcast}:0"}
+    preloaded = loaded[f"{direct}:0"]
+    assert preloaded is not None
+    info, rows = preloaded
+    assert info is not None
+    assert [row.id for row in rows] == [devices[-1][0]]
+    assert loaded[f"{broadcast}:0"] is None
+    for job, _ in claimed:  # hand them back: the running pool below claims them again
+        queue.retry(job.id, reason="test")
+    async with running_pool(settings, database):
+        await eventually(lambda: status(database, broadcast).status == "done", what="the broadcast done")
+        await eventually(lambda: status(database, direct).status == "done", what="the direct send done")
+    assert status(database, direct).sent == 1
+    # Every device got the broadcast, and the last one the direct send too.
+    expected = sorted([token for _, token in devices] + [devices[-1][1]])
+    assert sorted(record["token"] for record in apns.accepted) == expected

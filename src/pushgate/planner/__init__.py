@@ -8,9 +8,12 @@ turns a send into delivery jobs.
 from pushgate.planner.fanout import (
     DEFAULT_CHUNK_SIZE,
     FanoutResult,
+    Walked,
     enqueue_fanout,
     fan_out,
+    fan_out_now,
     resume_fanouts,
+    walk_now,
 )
 from pushgate.planner.jobs import (
     DEFERRED_MARK,
@@ -41,15 +44,18 @@ __all__ = [
     "FanoutPayload",
     "FanoutResult",
     "JobId",
+    "Walked",
     "count_audience",
     "count_audience_by_provider",
     "deliver_queue",
     "delivery_job",
     "enqueue_fanout",
     "fan_out",
+    "fan_out_now",
     "fanout_job",
     "follow_up_job",
     "is_delivery_queue",
     "is_direct",
     "resume_fanouts",
+    "walk_now",
 ]

@@ -23,6 +23,16 @@ because the count moves in the same locked transaction as the cursor. When
 no device is left the send becomes ``sending`` (or ``done`` if workers
 already recorded every outcome).
 
+A send to a short list (tokens, device ids or users: at most ``chunk_size``
+values, one slice of the walk) is not given a fan-out job at all:
+:func:`walk_now` reads its one slice with the API's other checks, and
+:func:`fan_out_now` turns it into delivery jobs on the direct lane in the
+transaction that stores the send, with the finished fan-out state. The send and its
+jobs commit together (the same promise as the fan-out job's: durable
+before the 202), and a login code skips a whole hop — a worker's claim of
+the fan-out job, its locked steps and its enqueue — before its delivery
+is claimed (bench scenario 9).
+
 The SQL of step 1 (the audience, the keyset walk, the locked state) is
 the registry's (:mod:`pushgate.registry.fanout_queries`); the job ids and
 payloads are :mod:`pushgate.planner.jobs`'.
@@ -35,6 +45,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from pushgate.planner.jobs import (
     DeliveryPayload,
     delivery_job,
@@ -44,7 +56,15 @@ from pushgate.planner.jobs import (
 )
 from pushgate.queue.base import DEFAULT_MAX_TRIES, Job, Queue
 from pushgate.registry.db import Database
-from pushgate.registry.fanout_queries import FANNING, Batch, advance_fanout
+from pushgate.registry.fanout_queries import (
+    FANNING,
+    Batch,
+    advance_fanout,
+    fits_one_slice,
+    next_batch,
+    record_fanned_out,
+)
+from pushgate.registry.models import Send
 from pushgate.registry.sends import sends_to_resume
 from pushgate.registry.targets import Target
 
@@ -74,6 +94,54 @@ def resume_fanouts(db: Database, queue: Queue) -> int:
         pending = sends_to_resume(session)
     jobs = [fanout_job(send_id, send_at) for send_id, send_at in pending]
     return queue.enqueue(jobs) + queue.requeue_failed([job.id for job in jobs])
+
+
+@dataclass(frozen=True, slots=True)
+class Walked:
+    """The devices of a short list target, read before its send is stored (see :func:`walk_now`)."""
+
+    batch: Batch
+    cursor: list[int]  # the walk's cursor past the whole list
+
+    def by_provider(self) -> dict[str, int]:
+        """How many devices per provider: what ``count_audience_by_provider`` answers."""
+        counts: dict[str, int] = {}
+        for _, provider in self.batch:
+            counts[provider] = counts.get(provider, 0) + 1
+        return counts
+
+
+def walk_now(session: Session, app_id: int, target: Target, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+             ) -> Walked | None:
+    """The whole walk of ``target`` when it is a list of at most ``chunk_size`` values (one
+    slice); None for anything else (a broadcast, a long list, an FCM topic: a fan-out job's).
+
+    The API reads it with its other checks, counts the audience from it and
+    hands it to :func:`fan_out_now`. A device that is deactivated or deleted
+    between this read and its delivery is recorded failed by the delivery job
+    (registry/chunks.py), as after any fan-out.
+    """
+    if not fits_one_slice(target, chunk_size):
+        return None
+    batch, cursor = next_batch(session.connection(), app_id, target, [0, 0], chunk_size, 1)
+    return Walked(batch, cursor)
+
+
+def fan_out_now(
+    session: Session, send: Send, walked: Walked, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+    max_tries: int = DEFAULT_MAX_TRIES,
+) -> list[Job]:
+    """The whole fan-out of a just-stored send, in its transaction: its delivery jobs, to enqueue
+    in that same transaction (none when no device matched: the send is then ``done``).
+
+    The send row is left as a finished fan-out leaves it (``sending``,
+    ``targeted``, the cursor past the list), so start-up's
+    :func:`resume_fanouts` does not run it again and the re-plan of a lost
+    queue (planner/replan.py) reads it like any other.
+    """
+    jobs = _jobs(send.id, send.app_id, walked.batch, 0, chunk_size, max_tries, direct=True)
+    record_fanned_out(send, cursor=walked.cursor, chunks=len(jobs), targeted=len(walked.batch))
+    return jobs
 
 
 @dataclass(slots=True)
@@ -165,7 +233,10 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "STEP_JOBS",
     "FanoutResult",
+    "Walked",
     "enqueue_fanout",
     "fan_out",
+    "fan_out_now",
     "resume_fanouts",
+    "walk_now",
 ]

@@ -38,6 +38,7 @@ from pushgate.registry.constants import OPT_OUT_ALL, PROVIDERS, TOPIC_DEVICE_ID,
 from pushgate.registry.db import Database
 from pushgate.registry.device_specs import token_hash
 from pushgate.registry.models import (
+    Send,
     UTCDateTime,
     devices_table,
     sends_table,
@@ -114,6 +115,22 @@ def advance_fanout(
             update(sends_table).where(_s.id == send_id).values(values).returning(_s.status)
         ).scalar_one()
     return FanoutStep(status, chunks, pending, batch, stale=False)
+
+
+def fits_one_slice(target: Target, chunk_size: int) -> bool:
+    """A list target (tokens, device ids, users) that one slice of the walk covers."""
+    return target.audience != "all" and not target.fcm and len(target.values) <= chunk_size
+
+
+def record_fanned_out(send: Send, *, cursor: list[int], chunks: int, targeted: int) -> None:
+    """Store on a send (in the caller's session) the state its fan-out ends with when one step
+    walked its whole target: what :func:`advance_fanout` writes over its last two steps."""
+    now = utcnow()
+    send.fanout_state = {"cursor": cursor, "chunks": chunks, "pending": []}
+    send.targeted = targeted
+    send.status = SendStatus.SENDING.value if targeted else SendStatus.DONE.value
+    send.finished_at = None if targeted else now
+    send.updated_at = now
 
 
 def count_audience(connection_or_session: Connection | Session, app_id: int, target: Target) -> int:
@@ -251,5 +268,6 @@ def list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnElemen
 
 __all__ = [
     "COUNT_SLICE", "FANNING", "Batch", "FanoutStep", "PlanBatch", "advance_fanout", "audience_filters",
-    "count_audience", "list_condition", "next_batch", "zone_of_device",
+    "count_audience", "fits_one_slice", "list_condition", "next_batch", "record_fanned_out",
+    "zone_of_device",
 ]

@@ -26,16 +26,21 @@ from pushgate.service.settings import Settings
 
 
 def admit(
-    db: Database, queue: Queue, settings: Settings, *, direct: bool, adding: int | None, also_waiting: int = 0
+    db: Database, queue: Queue, settings: Settings, *, direct: bool, adding: int | None,
+    also_waiting: int = 0, coming: tuple[int, int] | None = None,
 ) -> None:
     """Raise :class:`Backpressure` when ``adding`` more deliveries would exceed the send's bound.
 
     ``adding``: the send's audience now (None for a scheduled send: counted when it runs).
     ``also_waiting``: deliveries on their way that no lane counts yet (undecided events).
+    ``coming``: :func:`~pushgate.registry.unexpanded_deliveries` when the caller read it in its
+    own transaction already (else it is read here).
     """
     depths = queue.depths()
-    with db.session(write=False) as session:
-        coming_all, coming_direct = unexpanded_deliveries(session)
+    if coming is None:
+        with db.session(write=False) as session:
+            coming = unexpanded_deliveries(session)
+    coming_all, coming_direct = coming
     if direct:
         waiting = coming_direct + sum(
             items for name, items in depths.items() if is_delivery_queue(name) and name.endswith(DIRECT_LANE)

@@ -17,11 +17,15 @@ or end with a recorded reason, even across ``kill -9``. So, in order:
    Retry-After) *before* anything is stored: overload is an answer, never a
    silent drop.
 4. **Store** the send, its cached answer and its fan-out job in **one
-   transaction**: :meth:`Queue.enqueue_with` makes the job durable exactly
-   when the send's transaction commits (the embedded queue writes its row
-   on the send's own connection; a queue in another engine writes an outbox
-   row there and relays it), so there is no moment where a send exists
-   without its job. A replay still re-enqueues the fan-out of a send that
+   transaction** — or, for a send to a short list of tokens, devices or
+   users that is not scheduled, its delivery jobs on the direct lane:
+   :func:`pushgate.planner.fan_out_now` fans it out right there, so no
+   worker has to claim and run a fan-out job before its delivery
+   (docs/scale-out.md §2 "Lanes"). Either way :meth:`Queue.enqueue_with`
+   makes the jobs durable exactly when the send's transaction commits (the
+   embedded queue writes its rows on the send's own connection; a queue in
+   another engine writes outbox rows there and relays them), so there is
+   no moment where a send exists without its jobs. A replay still re-enqueues the fan-out of a send that
    is ``queued`` (idempotent by job id), and
    :func:`pushgate.planner.resume_fanouts` re-runs unfinished fan-outs at
    start-up.
@@ -45,9 +49,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
+from sqlalchemy.orm import Session
 
 from pushgate.notification import Notification
-from pushgate.planner import FANOUT_QUEUE, count_audience_by_provider, fanout_job
+from pushgate.planner import Walked, count_audience_by_provider, fan_out_now, fanout_job, walk_now
 from pushgate.providers.payload_limits import check_payloads
 from pushgate.queue import Queue
 from pushgate.registry import (
@@ -58,8 +63,8 @@ from pushgate.registry import (
     ValidationError,
     create_send,
     list_credentials,
-    save_response,
     send_id_for_key,
+    unexpanded_deliveries,
     unknown_users,
 )
 from pushgate.registry.app_defaults import apply_defaults, notification_defaults
@@ -133,25 +138,25 @@ def submit_send(
     """
     now = now or utcnow()
     parsed = Target.parse(target)
-    with db.session(write=False) as session:  # the app's defaults fill what the send leaves out
+    scheduled = send_at is not None and send_at > now
+    with db.session(write=False) as session:  # one read transaction for every check
+        # The app's defaults fill what the send leaves out (a replay compares with them applied).
         notification = apply_defaults(notification, notification_defaults(session, app_id))
+        fresh = idempotency_key is None or send_id_for_key(session, app_id, idempotency_key) is None
+        if fresh:
+            reads = _read_for_checks(session, app_id, parsed, scheduled, settings.chunk_size)
     if notification.expiration is not None and notification.expiration <= now:
         raise ValidationError("notification.expiration", "is already in the past")
-    if idempotency_key is not None:
+    if not fresh:
+        assert idempotency_key is not None
         earlier = _replay(db, queue, app_id, notification, target, send_at, idempotency_key)
         if earlier is not None:
             return earlier
-    scheduled = send_at is not None and send_at > now
+        with db.session(write=False) as session:  # the key's send was deleted meanwhile
+            reads = _read_for_checks(session, app_id, parsed, scheduled, settings.chunk_size)
     notification.require_content()
-    unknown: list[str] | None = None
-    reached: list[str] | None = None
-    with db.session(write=False) as session:
-        credentials = {row.provider: row.config for row in list_credentials(session, app_id)}
-        by_provider = count_audience_by_provider(session, app_id, parsed)
-        targeted = None if scheduled else sum(by_provider.values())
-        if parsed.audience == "users":
-            unknown = unknown_users(session, app_id, parsed.values)
-            reached = None if scheduled else reached_users(session, app_id, parsed)
+    credentials, by_provider, walked = reads.credentials, reads.by_provider, reads.walked
+    targeted = None if scheduled else sum(by_provider.values())
     if parsed.fcm and ProviderName.FCM.value not in credentials:
         raise ValidationError(f"target.{parsed.audience}", "the app has no FCM credentials")
     check_payloads(notification, credentials, providers=by_provider, now=now)
@@ -161,7 +166,7 @@ def submit_send(
 
         build_payload(notification, target="topic" if parsed.audience == "topic" else "condition",
                       limit=TOPIC_LIMIT, now=now)
-    admit(db, queue, settings, direct=parsed.audience != "all", adding=targeted)
+    admit(db, queue, settings, direct=parsed.audience != "all", adding=targeted, coming=reads.coming)
     admit_providers(db, queue, settings, app_id, parsed)  # max_provider_queue_depth
 
     with db.session() as session:
@@ -169,14 +174,46 @@ def submit_send(
                            send_at=send_at, now=now, audience=targeted)
         if send.response is not None:  # a concurrent request with the same key won
             return Submission(send.response, True, ())
+        if walked is not None:
+            jobs = fan_out_now(session, send, walked, chunk_size=settings.chunk_size,
+                               max_tries=settings.max_tries)
+        else:
+            jobs = [fanout_job(send.id, send_at, max_tries=settings.max_tries)]
         response = Accepted(
             id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
-            unknown_users=None if unknown is None else unknown[:SHOWN_UNKNOWN_USERS],
-            unknown_user_count=None if unknown is None else len(unknown), uids=reached,
+            unknown_users=None if reads.unknown is None else reads.unknown[:SHOWN_UNKNOWN_USERS],
+            unknown_user_count=None if reads.unknown is None else len(reads.unknown), uids=reads.reached,
         ).to_json()
-        save_response(session, send.id, response)
-        queue.enqueue_with(session, [fanout_job(send.id, send_at, max_tries=settings.max_tries)])
-    return Submission(response, False, (FANOUT_QUEUE,))
+        # Cached for replays; written with the rest of the row's changes in one UPDATE.
+        send.response = response
+        queue.enqueue_with(session, jobs)
+    return Submission(response, False, tuple(sorted({job.queue for job in jobs})))
+
+
+@dataclass(frozen=True, slots=True)
+class _Reads:
+    """What the checks of a new send read, in one transaction."""
+
+    credentials: dict[str, Any]  # provider -> config
+    by_provider: dict[str, int]  # targeted devices now, per provider
+    walked: Walked | None  # a short list target's devices (planner.walk_now), or None
+    unknown: list[str] | None  # a send to users: those the app never registered
+    reached: list[str] | None  # a send to users, not scheduled: those it reaches
+    coming: tuple[int, int]  # deliveries accepted sends will still add (admission)
+
+
+def _read_for_checks(session: Session, app_id: int, parsed: Target, scheduled: bool, chunk_size: int,
+                     ) -> _Reads:
+    credentials = {row.provider: row.config for row in list_credentials(session, app_id)}
+    # A short list's devices are read once: they give the count and, unscheduled, the jobs.
+    walked = None if scheduled else walk_now(session, app_id, parsed, chunk_size=chunk_size)
+    by_provider = walked.by_provider() if walked is not None else count_audience_by_provider(
+        session, app_id, parsed)
+    unknown = reached = None
+    if parsed.audience == "users":
+        unknown = unknown_users(session, app_id, parsed.values)
+        reached = None if scheduled else reached_users(session, app_id, parsed)
+    return _Reads(credentials, by_provider, walked, unknown, reached, unexpanded_deliveries(session))
 
 
 def _replay(

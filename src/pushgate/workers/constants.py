@@ -53,6 +53,18 @@ MAX_JOBS = 16
 # (bench scenario 9: with two slots taken by a broadcast, a direct send waited
 # for a slot for its fan-out and again for its delivery).
 RESERVED_JOBS = 2
+# ... and slots only direct-lane deliveries may take, on top of those: a stream of
+# login codes (bench scenario 9: 33 a second, each job 35 ms at the median and
+# over 100 ms at p90 during a broadcast on a busy 2-core machine) keeps two
+# reserved slots busy, and the next one then waited for a broadcast job to end
+# (a quarter of a second). Such jobs are a device or a few: a slot costs a task.
+DIRECT_JOBS = 8
+
+# A direct-lane job of at most this many devices (a login code: one or a few) is
+# read by the thread that claimed it, before the claim returns: one hand-off to
+# a thread less on its way to the provider. Larger ones read in their own task,
+# so that one claim does not hold back the other jobs it returns.
+PRELOAD_DEVICES = 16
 
 # Retries of temporary failures (429, 5xx, connection loss), when the
 # provider gave no Retry-After: 1 s, 2 s, 4 s … capped at 5 minutes.

@@ -116,7 +116,16 @@ def retry_delay(tries: int, retry_after: float | None) -> float:
     return max(backoff, retry_after or 0.0)
 
 
-def _load(db: Database, payload: DeliveryPayload) -> tuple[SendContent | None, list[DeviceRow]]:
+Loaded = tuple[SendContent | None, list[DeviceRow]]  # what a job reads before sending
+
+
+def load_job(db: Database, payload: DeliveryPayload) -> Loaded:
+    """The send's content and the job's devices still without an outcome (step 2 above).
+
+    Blocking. The worker calls it for a direct-lane job in the thread that
+    claimed the job (workers/sender.py), so a login code does not wait for one
+    more hand-off to a thread between its claim and its request.
+    """
     info = load_send_content(db, payload.send_id)
     # Loaded even for a cancelled send (info None): load_chunk records its devices as cancelled.
     devices = (load_topic_device(db, payload.send_id) if is_topic_job(payload.device_ids)
@@ -154,9 +163,10 @@ class _Tally:
 class DeliveryJob:
     """Runs one claimed ``deliver:<provider>`` job (see the module docstring)."""
 
-    def __init__(self, ctx: WorkerContext, job: ClaimedJob) -> None:
+    def __init__(self, ctx: WorkerContext, job: ClaimedJob, loaded: Loaded | None = None) -> None:
         self.ctx = ctx
         self.job = job
+        self.loaded = loaded  # load_job's answer when the claiming thread read it already
         self.payload = payload = DeliveryPayload.from_json(job.payload)
         self.send_id = payload.send_id
         self.app_id = payload.app_id
@@ -170,7 +180,10 @@ class DeliveryJob:
         if pause is not None:
             await self._defer(list(self.payload.device_ids), pause.until, pause.error)
             return
-        info, devices = await asyncio.to_thread(_load, ctx.db, self.payload)
+        loaded = self.loaded
+        if loaded is None:
+            loaded = await asyncio.to_thread(load_job, ctx.db, self.payload)
+        info, devices = loaded
         if info is None or not devices:
             await self._complete()
             return
@@ -433,5 +446,5 @@ def _token_of(device: DeviceRow) -> Any:
     return provider_spec(device.provider).client_token(device.token, device.p256dh, device.auth)
 
 
-__all__ = ["DeliveryJob", "collapse_id_for", "delivery_id", "effective_notification", "retry_delay",
-           "with_send_marker"]
+__all__ = ["DeliveryJob", "Loaded", "collapse_id_for", "delivery_id", "effective_notification", "load_job",
+           "retry_delay", "with_send_marker"]

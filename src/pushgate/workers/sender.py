@@ -21,7 +21,10 @@ broadcast lanes. A send to everyone still uses every free slot, but a
 user's login code or chat message queued behind it is claimed first. On
 top of ``max_jobs`` a worker keeps ``RESERVED_JOBS`` slots that only the
 first tier may take, so that login code does not wait for a running
-broadcast job to end either (bench scenario 9).
+broadcast job to end either (bench scenario 9), and ``DIRECT_JOBS`` more
+that only direct-lane deliveries may take, so a stream of them does not
+either once two are running. A small direct-lane job's send and devices
+are read by the thread that claimed it, before the claim returns.
 A job that fails for an internal reason (the database went away) runs again
 after a delay; the queue dead-letters it after ``max_tries``.
 
@@ -40,6 +43,7 @@ import time
 
 from pushgate.planner.fanout import fan_out
 from pushgate.planner.jobs import (
+    DIRECT_LANE,
     EVENTS_QUEUE,
     FANOUT_QUEUE,
     TOPICS_QUEUE,
@@ -57,15 +61,17 @@ from pushgate.registry.safe_errors import log_failure, safe_reason
 from pushgate.workers.constants import (
     CLAIM_ERROR_MAX,
     CLAIM_ERROR_MIN,
+    DIRECT_JOBS,
     DRAIN_SECONDS,
     IDLE_MAX,
     IDLE_MIN,
     JOB_ERROR_RETRY_SECONDS,
+    PRELOAD_DEVICES,
     REASON_INTERNAL,
     RESERVED_JOBS,
 )
 from pushgate.workers.context import WorkerContext
-from pushgate.workers.delivery import DeliveryJob
+from pushgate.workers.delivery import DeliveryJob, Loaded, load_job
 from pushgate.workers.events import run_event_batch
 from pushgate.workers.topic_ops import run_topic_operation
 
@@ -97,14 +103,27 @@ def claim_tiers(queues: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
     return tuple(tier for tier in (first, short, rest) if tier)
 
 
+def is_direct_lane(queue: str) -> bool:
+    """A direct lane's delivery queue (``deliver:<provider>:direct``)."""
+    return is_delivery_queue(queue) and queue.endswith(DIRECT_LANE)
+
+
 def claim_by_tier(
     queue: Queue, tiers: tuple[tuple[str, ...], ...], *, limit: int, lease_seconds: float, worker: str,
-    reserved: int = 0,
+    reserved: int = 0, direct: int = 0,
 ) -> list[ClaimedJob]:
     """Up to ``limit`` due jobs, a tier at a time with what is left; jobs that may take
-    reserved slots may also use up to ``reserved`` more (the caller gives them those)."""
-    return queue.claim_tiers(reserving(tiers), limit=limit, reserved=reserved,
+    reserved slots may also use up to ``reserved`` more, and direct-lane jobs up to ``direct``
+    more again (the caller gives them those). All tiers are looked at in one claim
+    (:meth:`Queue.claim_tiers`); the direct lanes get a claim of their own for the ``direct``
+    slots only when that one filled all the room it had."""
+    room = limit + reserved
+    jobs = queue.claim_tiers(reserving(tiers), limit=limit, reserved=reserved,
                              lease_seconds=lease_seconds, worker=worker)
+    lanes = tuple(q for tier in tiers for q in tier if is_direct_lane(q) and may_take_reserved_slot(q))
+    if lanes and direct > 0 and len(jobs) >= room:
+        jobs += queue.claim(lanes, limit=direct, lease_seconds=lease_seconds, worker=worker)
+    return jobs
 
 
 def reserving(tiers: tuple[tuple[str, ...], ...]) -> list[ClaimTier]:
@@ -121,6 +140,7 @@ class Worker:
         *,
         max_jobs: int,
         reserved_slots: int = RESERVED_JOBS,
+        direct_slots: int = DIRECT_JOBS,
         queues: tuple[str, ...] = ALL_QUEUES,
         name: str = "worker",
     ) -> None:
@@ -129,12 +149,14 @@ class Worker:
         self.ctx = ctx
         self.max_jobs = max_jobs
         self.reserved_slots = max(0, reserved_slots)
+        self.direct_slots = max(0, direct_slots)
         self.queues = queues
-        self._tiers = reserving(claim_tiers(queues))
+        self._claim_tiers = claim_tiers(queues)
         self.name = name
         self.jobs_done = 0
         self._running: set[asyncio.Task[None]] = set()
         self._in_reserved: set[asyncio.Task[None]] = set()  # running jobs in reserved slots
+        self._in_direct: set[asyncio.Task[None]] = set()  # running jobs in direct-lane slots
         self._wake = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._stopping = False
@@ -175,14 +197,15 @@ class Worker:
         failing = CLAIM_ERROR_MIN
         while not self._stopping:
             spare = self.reserved_slots - len(self._in_reserved)
-            free = self.max_jobs - (len(self._running) - len(self._in_reserved))
-            if free <= 0 and spare <= 0:
+            direct = self.direct_slots - len(self._in_direct)
+            free = self.max_jobs - (len(self._running) - len(self._in_reserved) - len(self._in_direct))
+            if free <= 0 and spare <= 0 and direct <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
             self._wake.clear()
             try:
-                jobs = await asyncio.to_thread(self._claim, max(0, free), spare)
+                jobs = await asyncio.to_thread(self._claim, max(0, free), max(0, spare), max(0, direct))
             except Exception as exc:
                 # The database is away (restarting, not migrated yet): back off, log once per wait.
                 log_failure(logger, f"{self.name}: claiming jobs failed; retrying in {failing:.0f} s", exc)
@@ -192,7 +215,7 @@ class Worker:
                 continue
             failing = CLAIM_ERROR_MIN
             if self._stopping:
-                await self._hand_back(jobs, "worker stopping")
+                await self._hand_back([job for job, _ in jobs], "worker stopping")
                 break
             if not jobs:
                 if free <= 0:
@@ -207,35 +230,49 @@ class Worker:
                 idle = min(IDLE_MAX, idle * 2)
                 continue
             idle = IDLE_MIN
-            for job in jobs:
+            for job, loaded in jobs:
                 if job.reclaimed_from is not None:
                     # Its holder died or stalled: what it had in flight is sent again.
                     logger.warning("job %s: lease of %s expired; reclaimed (attempt %d of %d)",
                                    job.id, job.reclaimed_from, job.attempt, job.max_tries)
-                task = asyncio.create_task(self._run(job), name=f"job {job.id}")
+                task = asyncio.create_task(self._run(job, loaded), name=f"job {job.id}")
                 self._running.add(task)
-                if spare > 0 and may_take_reserved_slot(job.queue):
+                if direct > 0 and is_direct_lane(job.queue):
+                    direct -= 1
+                    self._in_direct.add(task)
+                elif spare > 0 and may_take_reserved_slot(job.queue):
                     spare -= 1
                     self._in_reserved.add(task)
                 task.add_done_callback(self._job_done)
 
-    def _claim(self, free: int, spare: int) -> list[ClaimedJob]:
-        ctx = self.ctx
-        return ctx.queue.claim_tiers(self._tiers, limit=free, reserved=spare,
-                                     lease_seconds=ctx.settings.lease_seconds, worker=ctx.worker)
+    def _claim(self, free: int, spare: int, direct: int = 0) -> list[tuple[ClaimedJob, Loaded | None]]:
+        jobs = claim_by_tier(self.ctx.queue, self._claim_tiers, limit=free, reserved=spare, direct=direct,
+                             lease_seconds=self.ctx.settings.lease_seconds, worker=self.ctx.worker)
+        return [(job, self._preload(job)) for job in jobs]
+
+    def _preload(self, job: ClaimedJob) -> Loaded | None:
+        """A small direct-lane job's send and devices, read in the claiming thread (one thread
+        hand-off less before a login code's request; on a busy process each costs milliseconds)."""
+        if not is_direct_lane(job.queue) or job.size > PRELOAD_DEVICES:
+            return None
+        try:
+            return load_job(self.ctx.db, DeliveryPayload.from_json(job.payload))
+        except Exception:
+            return None  # the job reads again when it runs, and fails there as it would have
 
     def _job_done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
         self._in_reserved.discard(task)
+        self._in_direct.discard(task)
         self._slot_freed.set()
         self._wake.set()  # an idle wait for work only the freed slot may take ends now
 
-    async def _run(self, job: ClaimedJob) -> None:
+    async def _run(self, job: ClaimedJob, loaded: Loaded | None = None) -> None:
         try:
             if job.queue == FANOUT_QUEUE:
                 await self._fan_out(job)
             elif is_delivery_queue(job.queue):
-                await DeliveryJob(self.ctx, job).run()
+                await DeliveryJob(self.ctx, job, loaded).run()
             elif job.queue == TOPICS_QUEUE:
                 await run_topic_operation(self.ctx, job)
             elif job.queue == EVENTS_QUEUE:
@@ -304,4 +341,4 @@ class Worker:
             log_failure(logger, f"{self.name}: could not reschedule job {job.id}; its lease will expire", exc)
 
 
-__all__ = ["ALL_QUEUES", "Worker", "claim_by_tier", "claim_tiers"]
+__all__ = ["ALL_QUEUES", "Worker", "claim_by_tier", "claim_tiers", "is_direct_lane"]
