@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pushgate.planner.jobs import EVENTS_QUEUE, event_batch_job
 from pushgate.registry import ValidationError
@@ -51,8 +51,11 @@ _GOOD_NAMES_KEPT = 4096
 _CONTROL, _CONTROL_IN_TEXT = CONTROL, CONTROL_IN_TEXT
 
 
-@dataclass(frozen=True, slots=True)
-class EventIn:
+class EventIn(NamedTuple):
+    """One event as a front end parsed it. A named tuple of plain values: a request's thousands of
+    them are untracked by the cyclic garbage collector once it has seen them (a class instance
+    would be tracked until freed, and counted towards its full collections)."""
+
     user_id: str  # the app's external user id (Pushkin's integer ids arrive as decimal strings)
     event_id: int
     timestamp: datetime  # aware, UTC

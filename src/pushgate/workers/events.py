@@ -273,16 +273,17 @@ def _render(candidates: list[_Candidate], catalog: list[CompiledMessage],
             counts[rules.NO_DEVICES] += 1
             continue
         message = catalog[index]
-        failed: list[tuple[str, Outcome]] = []
+        failed: list[tuple[str, Outcome]] | None = None
         rendered: _Rendered
         if user_id not in more:  # the common case: one device, one rendering
             text = message.render(user.locale or device.locale, default_language, params)
             if isinstance(text, str):
-                failed.append((device.provider, Outcome(device.id, DeliveryStatus.FAILED, text, attempts=0)))
+                failed = [(device.provider, Outcome(device.id, DeliveryStatus.FAILED, text, attempts=0))]
                 rendered = ()
             else:
                 rendered = ((device.id, device.provider, text[0], text[1]),)
         else:
+            failed = []
             rendered = _render_devices(message, user, more[user_id], params, default_language, failed)
         if failed:
             counts["render_failed"] += 1
