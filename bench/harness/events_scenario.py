@@ -12,6 +12,12 @@ outcome. The rate is notifications delivered per second from the first
 POST to the server's own ``finished_at`` of the last send; CPU seconds and
 peak RSS are the server's (``pushgate serve`` with its defaults: the API
 and one sender worker in one process, so one core at most).
+
+Row ``7w`` is the same on SQLite with the API and the workers apart, the
+deployment of the README's "Scaling out": ``pushgate serve`` with
+``PUSHGATE_WORKERS=0`` (API only) and one ``pushgate worker`` process on
+the same database file, so each can have a core; its CPU seconds and peak
+RSS are both processes' together.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import secrets
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,8 +52,12 @@ MESSAGE = {
 
 
 def events_end_to_end(srv: server.Server, users: int, credentials: dict[str, str], poll: float = 0.05,
-                      timeout: float = 900.0) -> dict[str, Any]:
-    """Register ``users`` users with one APNs device each, then one event per user; wait for the outcomes."""
+                      timeout: float = 900.0, workers: Sequence[server.Server] = ()) -> dict[str, Any]:
+    """Register ``users`` users with one APNs device each, then one event per user; wait for the outcomes.
+
+    CPU seconds and peak RSS are those of ``srv`` and of the ``workers`` processes beside it.
+    """
+    pids = [srv.pid, *(worker.pid for worker in workers)]
     admin = {"Authorization": f"Bearer {server.ADMIN_TOKEN}"}
     with httpx.Client(base_url=srv.url, timeout=300) as http:
         answer = http.post("/v1/apps", json={"name": f"bench-events-{uuid.uuid4().hex[:6]}"}, headers=admin)
@@ -74,7 +85,7 @@ def events_end_to_end(srv: server.Server, users: int, credentials: dict[str, str
         stamp = int(time.time() * 1000)
         requests = [_request(number, range(start, min(users, start + EVENTS_PER_REQUEST)), stamp)
                     for number, start in enumerate(range(0, users, EVENTS_PER_REQUEST))]
-        cpu0 = server.proc_cpu_seconds(srv.pid)
+        cpu0 = [server.proc_cpu_seconds(pid) for pid in pids]
         posted_at = time.time()
         t0 = time.perf_counter()
         batches = []
@@ -120,13 +131,16 @@ def events_end_to_end(srv: server.Server, users: int, credentials: dict[str, str
             finished = datetime.fromisoformat(status["finished_at"].replace("Z", "+00:00")).timestamp()
             last_finish = max(last_finish, finished)
         seen = time.perf_counter() - t0
-        cpu = server.proc_cpu_seconds(srv.pid) - cpu0
+        cpu_by_process = [server.proc_cpu_seconds(pid) - before
+                          for pid, before in zip(pids, cpu0, strict=True)]
+        cpu = sum(cpu_by_process)
     seconds = min(seen, last_finish - posted_at) if last_finish else seen
     return {
         "users": users, "seconds": seconds, "seconds_polled": seen, "rate": totals["sent"] / seconds,
         "posted_seconds": posted, "backpressure_seconds": waited, "decided_seconds": decided,
-        "cpu_seconds": cpu,
-        "peak_rss_mb": server.proc_memory_mb(srv.pid, "VmHWM"), "import_seconds": import_seconds,
+        "cpu_seconds": cpu, "cpu_seconds_by_process": cpu_by_process,
+        "peak_rss_mb": sum(server.proc_memory_mb(pid, "VmHWM") for pid in pids),
+        "import_seconds": import_seconds,
         "status": totals, "counts": counts, "sends": len(sends), "events_per_request": EVENTS_PER_REQUEST,
     }
 
@@ -153,41 +167,58 @@ def _request(number: int, users: range, stamp: int) -> tuple[str, dict[str, Any]
 
 
 def events_rows(opts: Any, sinks: Sinks) -> list[Row]:
-    """Scenario 7 on SQLite (the target) and, when a PostgreSQL URL is given, on PostgreSQL."""
+    """Scenario 7 on SQLite (the target), on SQLite with the worker in its own process (7w) and,
+    when a PostgreSQL URL is given, on PostgreSQL."""
     rows = []
     credentials = sinks.apns_credentials or throwaway_credentials()
-    databases = [("SQLite", "sqlite")] + ([("PostgreSQL", "postgres")] if opts.postgres_url else [])
-    for label, kind in databases:
-        opts.log(f"[7] event mode end to end on {label}: {opts.e2e_devices:,} events for as many users")
+    variants = [("7", "SQLite", "sqlite", False), ("7w", "SQLite", "sqlite", True)]
+    if opts.postgres_url:
+        variants.append(("7pg", "PostgreSQL", "postgres", False))
+    for number, label, kind, apart in variants:
+        shape = "API and 1 worker process" if apart else "one process"
+        opts.log(f"[{number}] event mode end to end on {label} ({shape}): {opts.e2e_devices:,} events for "
+                 "as many users")
         with contextlib.ExitStack() as stack:
             if kind == "sqlite":
-                url = f"sqlite:///{opts.workdir / 'events.db'}"
+                url = f"sqlite:///{opts.workdir / f'events-{number}.db'}"
             else:
                 name = stack.enter_context(server.postgres_database(opts.postgres_url))
                 base = opts.postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
                 url = f"{base}/{name}"
                 subprocess.run([*server.pushgate_command(), "migrate"], check=True, capture_output=True,
                                env={**os.environ, "PUSHGATE_DATABASE_URL": url})
-            srv = stack.enter_context(server.Server(url, opts.workdir, apns_url=sinks.apns,
-                                                    ca_file=Path(sinks.ca_file)))
-            result = events_end_to_end(srv, opts.e2e_devices, credentials)
+            ca_file = Path(sinks.ca_file)
+            srv = stack.enter_context(server.Server(url, opts.workdir, apns_url=sinks.apns, ca_file=ca_file,
+                                                    settings={"workers": 0} if apart else {}))
+            workers = [stack.enter_context(server.Server(url, opts.workdir, apns_url=sinks.apns,
+                                                         ca_file=ca_file, command=("worker",)))
+                       for _ in range(1 if apart else 0)]
+            result = events_end_to_end(srv, opts.e2e_devices, credentials, workers=workers)
         opts.log(f"    {result['rate']:,.0f} notifications/s ({result['seconds']:.1f} s; posted in "
                  f"{result['posted_seconds']:.1f} s, decided in {result['decided_seconds']:.1f} s), "
-                 f"status {result['status']}")
+                 f"status {result['status']}; CPU {result['cpu_seconds']:.2f} s "
+                 f"({', '.join(f'{c:.2f}' for c in result['cpu_seconds_by_process'])})")
         if result["status"]["sent"] != opts.e2e_devices:
             from harness.scenarios import WrongCount
 
             raise WrongCount(f"event mode on {label}: {result['status']} {result['counts']}")
-        row = Row("7" if kind == "sqlite" else "7pg",
-                  f"event mode end to end, {opts.e2e_devices:,} events, {label}", rate=result["rate"],
+        per = result["cpu_seconds"] / opts.e2e_devices * 1e6
+        if apart:
+            api_cpu, worker_cpu = result["cpu_seconds_by_process"]
+            config, where_cpu = "serve --workers 0 + 1 x pushgate worker", (
+                f"CPU and RSS are both processes' (API {api_cpu:.2f} s, worker {worker_cpu:.2f} s)")
+        else:
+            config, where_cpu = "pushgate serve, defaults", (
+                "CPU and RSS are the server's (pushgate serve: API and sender worker in one process)")
+        row = Row(number, f"event mode end to end, {opts.e2e_devices:,} events, {label}"
+                  + (", worker apart" if apart else ""), rate=result["rate"],
                   unit="notif/s", cpu_seconds=result["cpu_seconds"], operations=opts.e2e_devices,
-                  peak_rss_mb=result["peak_rss_mb"], config="pushgate serve, defaults", details=result,
+                  peak_rss_mb=result["peak_rss_mb"], config=config, details=result,
                   notes=[f"first POST → last outcome {result['seconds']:.2f} s "
                          f"({result['events_per_request']:,} events per request, alternately /v1/events "
                          "JSON and /post_events_proto protobuf, one localized message each); "
-                         f"{result['cpu_seconds'] / opts.e2e_devices * 1e6:.1f} CPU µs per notification; "
-                         f"import {result['import_seconds']:.1f} s (not timed); CPU and RSS are the "
-                         "server's (pushgate serve: API and sender worker in one process)"])
+                         f"{per:.1f} CPU µs per notification; "
+                         f"import {result['import_seconds']:.1f} s (not timed); {where_cpu}"])
         if kind == "sqlite":
             from harness.scenarios import _check
 

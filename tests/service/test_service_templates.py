@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pushgate.registry import ValidationError
 from pushgate.service.templates import (
@@ -57,3 +59,35 @@ def test_language_chain_goes_region_language_default_english() -> None:
     assert pick_language({"de": 1, "en": 1}, "pt-BR", "de") == "de"
     assert pick_language({"en": 1}, "pt-BR", "de") == "en"
     assert pick_language({"it": 1}, "pt-BR", "de") is None
+
+
+_pieces = st.lists(st.one_of(
+    st.text(alphabet="ab {}é\n", max_size=6).map(lambda text: ("text", text)),
+    st.from_regex(r"[A-Za-z0-9_]{1,4}", fullmatch=True).map(lambda name: ("name", name)),
+), max_size=6)
+
+
+@given(pieces=_pieces, present=st.sets(st.from_regex(r"[A-Za-z0-9_]{1,4}", fullmatch=True)),
+       value=st.text(alphabet="x{}0 ", max_size=4))
+def test_the_format_map_rendering_is_the_parts_joined(pieces: list[tuple[str, str]], present: set[str],
+                                                      value: str) -> None:
+    source = "".join(text.replace("{", "{{").replace("}", "}}") if kind == "text" else f"{{{text}}}"
+                     for kind, text in pieces)
+    template = parse(source)
+    names = template.parts[1::2]
+    params = {name: f"{value}-{name}" for name in present}
+    missing = [name for name in names if name not in params]
+    if missing:
+        with pytest.raises(MissingParameter) as caught:
+            template.render(params)
+        assert caught.value.name == missing[0]  # the first one, in the text's order
+        return
+    joined = "".join(part if i % 2 == 0 else params[part] for i, part in enumerate(template.parts))
+    assert template.render(params) == joined
+    assert template.format is not None or any(name[0].isdigit() for name in names)
+
+
+def test_a_name_starting_with_a_digit_renders_the_slow_way() -> None:
+    template = parse("{0} and {a}")
+    assert template.format is None  # str.format would read {0} as a position
+    assert template.render({"0": "zero", "a": "A"}) == "zero and A"

@@ -223,3 +223,30 @@ def test_texts_of_ended_event_sends_are_purged_and_running_ones_kept(database: D
     assert purge_texts(database, older_than=datetime.now(UTC) + timedelta(seconds=1)) == 1
     assert e.texts(first) == []
     assert e.texts(second) == [("Hello B", "You have 1 new items")]  # still sending: kept
+
+
+def test_one_batch_mixing_devices_languages_quiet_hours_and_failures_makes_one_send(
+    database: Database,
+) -> None:
+    e = Events(database)
+    put_message(database, e.app_id, quiet_hours="hold")
+    set_event_settings(database, e.app_id, quiet_start="22:00", quiet_end="07:00")
+    e.user("duo", locale="fr-FR", devices=2)  # two devices, one rendering in French
+    e.user("honolulu", timezone="Pacific/Honolulu")  # 02:00 local: held until 17:00 UTC
+    e.user("broken")
+    e.user("solo")
+    view = e.run(event("duo", name="D", count="2"), event("honolulu", name="H", count="1"),
+                 event("broken", name="B"), event("solo", name="S", count="3"), event("nobody", name="N"))
+    assert counts(view) == {"notified": 3, "render_failed": 1, "unknown_user": 1}
+    assert e.texts(view) == [("Bonjour D", "Vous avez 2 nouveaux articles")] * 2 + [
+        ("Hello H", "You have 1 new items"), ("Hello S", "You have 3 new items")]
+    assert view.outcome is not None
+    [send_id] = view.outcome["sends"]
+    jobs = [job for job in (e.queue.get(f"{send_id}:{n}") for n in range(3)) if job is not None]
+    assert [len(job.payload["device_ids"]) for job in jobs] == [3, 1]
+    assert jobs[0].run_at < NOW.timestamp()  # due now (the queue stamps it with the real time)
+    assert jobs[1].run_at == datetime(2030, 1, 15, 17, 0, tzinfo=UTC).timestamp()
+    with database.connect(write=False) as connection:
+        failed = connection.execute(sa.select(deliveries_table.c.status, deliveries_table.c.reason)
+                                    .where(deliveries_table.c.send_id == send_id)).all()
+    assert [(r.status, r.reason) for r in failed] == [("failed", "MissingParameter:count")]

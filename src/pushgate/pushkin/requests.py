@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pushgate.registry.text import has_control_characters
 
@@ -69,8 +69,7 @@ class PushkinNotification:
     screen: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class PushkinEvent:
+class PushkinEvent(NamedTuple):  # a named tuple, as pushgate.service.events.EventIn (why: there)
     user_id: int
     event_id: int
     timestamp: datetime  # aware UTC, from Pushkin's Unix milliseconds

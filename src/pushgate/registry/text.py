@@ -16,6 +16,8 @@ from pushgate.registry._errors import ValidationError
 # C0 controls and DEL; the second leaves tab, line feed and carriage return.
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BAD_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The same patterns, for loops over many values that call ``.search`` themselves.
+CONTROL, CONTROL_IN_TEXT = _ANY_CONTROL, _BAD_IN_TEXT
 
 
 def has_control_characters(value: str, *, in_text: bool = False) -> bool:
@@ -37,4 +39,4 @@ def check_text(value: str, field: str) -> str:
     return value
 
 
-__all__ = ["check_name", "check_text", "has_control_characters"]
+__all__ = ["CONTROL", "CONTROL_IN_TEXT", "check_name", "check_text", "has_control_characters"]

@@ -26,15 +26,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pushgate.planner.jobs import EVENTS_QUEUE, event_batch_job
 from pushgate.registry import ValidationError
 from pushgate.registry.catalog.batches import store_batch
 from pushgate.registry.catalog.messages import get_event_settings
 from pushgate.registry.catalog.tables import RESERVED_EVENTS
+from pushgate.registry.constants import MAX_EXTERNAL_ID_LENGTH
 from pushgate.registry.device_specs import check_text_field
-from pushgate.registry.text import check_text, has_control_characters
+from pushgate.registry.text import CONTROL, CONTROL_IN_TEXT, check_text
 from pushgate.registry.users import validate_external_id
 from pushgate.registry.validation import ValidationPolicy, validate_locale, validate_timezone, validate_token
 from pushgate.service.admission import admit
@@ -48,10 +49,14 @@ MAX_PARAM_VALUE = 2000  # characters of one parameter value
 _PARAM_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
 _GOOD_NAMES: set[str] = set()  # parameter names that passed _PARAM_NAME
 _GOOD_NAMES_KEPT = 4096
+_CONTROL, _CONTROL_IN_TEXT = CONTROL, CONTROL_IN_TEXT
 
 
-@dataclass(frozen=True, slots=True)
-class EventIn:
+class EventIn(NamedTuple):
+    """One event as a front end parsed it. A named tuple of plain values: a request's thousands of
+    them are untracked by the cyclic garbage collector once it has seen them (a class instance
+    would be tracked until freed, and counted towards its full collections)."""
+
     user_id: str  # the app's external user id (Pushkin's integer ids arrive as decimal strings)
     event_id: int
     timestamp: datetime  # aware, UTC
@@ -102,7 +107,7 @@ def store_events(components: Services, app_id: int, events: Sequence[EventIn]) -
     db = components.db
     with db.session(write=False) as session:
         settings = get_event_settings(session, app_id)
-    rows: list[list[Any]] = []
+    rows: list[tuple[Any, ...]] = []
     rejected: list[EventRejection] = []
     for index, event in enumerate(events):
         try:
@@ -123,8 +128,10 @@ def store_events(components: Services, app_id: int, events: Sequence[EventIn]) -
     return StoredEvents(result, batch_id)
 
 
-def _checked(event: EventIn, settings: Mapping[str, Any], policy: ValidationPolicy) -> list[Any]:
-    user = validate_external_id(event.user_id, "user_id")
+def _checked(event: EventIn, settings: Mapping[str, Any], policy: ValidationPolicy) -> tuple[Any, ...]:
+    user = event.user_id
+    if type(user) is not str or not 0 < len(user) <= MAX_EXTERNAL_ID_LENGTH or _CONTROL.search(user):
+        user = validate_external_id(user, "user_id")  # raises, saying why
     event_id = event.event_id
     if not isinstance(event_id, int) or isinstance(event_id, bool) or not 0 < event_id <= MAX_EVENT_ID:
         raise ValidationError("event_id", f"an integer from 1 to {MAX_EVENT_ID}")
@@ -146,11 +153,12 @@ def _checked(event: EventIn, settings: Mapping[str, Any], policy: ValidationPoli
                 _GOOD_NAMES.add(name)
         if not isinstance(value, str) or len(value) > MAX_PARAM_VALUE:
             raise ValidationError(f"params.{name}", f"a string of at most {MAX_PARAM_VALUE} characters")
-        if has_control_characters(value, in_text=True):
+        if _CONTROL_IN_TEXT.search(value):
             check_text(value, f"params.{name}")  # raises, naming the field
     if event_id == login:
         _check_login(params, policy)
-    return [user, event_id, stamp.timestamp(), dict(params)]
+    # A tuple of plain values (and a dict of strings): untracked by the cyclic garbage collector.
+    return (user, event_id, stamp.timestamp(), params if type(params) is dict else dict(params))
 
 
 def _check_login(params: Mapping[str, str], policy: ValidationPolicy) -> None:

@@ -10,7 +10,10 @@ The syntax (docs/events.md §2):
   field), so rendering never meets one.
 
 A template is parsed once into a tuple of literal strings and parameter
-names (:class:`Template`); rendering joins them. A parameter the event did
+names (:class:`Template`); rendering joins them (through one
+``str.format_map`` call, the literal braces doubled, when every name is
+also a valid format field, which is the common case: an event send renders
+two templates per device). A parameter the event did
 not carry is :class:`MissingParameter`: the delivery fails with that reason
 rather than showing ``{name}`` on a lock screen. Parameter values are
 inserted as they are, never parsed again (a value may contain braces).
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pushgate.registry import ValidationError
 
@@ -58,6 +61,17 @@ class Template:
 
     source: str
     parts: tuple[str, ...]
+    # The same as a str.format string, or None when a name would not be read as a keyword field
+    # there (one starting with a digit is a positional index for str.format).
+    format: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = self.parts[1::2]
+        if all(not name[0].isdigit() for name in names):
+            literals = [text.replace("{", "{{").replace("}", "}}") for text in self.parts[0::2]]
+            fields = [f"{{{name}}}" for name in names] + [""]
+            object.__setattr__(self, "format", "".join(
+                piece for pair in zip(literals, fields, strict=True) for piece in pair))
 
     @property
     def parameters(self) -> frozenset[str]:
@@ -67,6 +81,13 @@ class Template:
         parts = self.parts
         if len(parts) == 1:
             return parts[0]
+        if self.format is not None and type(params) is dict:
+            # Values are inserted as they are (str.format does not parse an argument's text); a
+            # missing name is the KeyError of the first one met, as below.
+            try:
+                return self.format.format_map(params)
+            except KeyError as missing:
+                raise MissingParameter(str(missing.args[0])) from None
         out = [parts[0]]
         for i in range(1, len(parts), 2):
             name = parts[i]

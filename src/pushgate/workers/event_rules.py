@@ -64,9 +64,13 @@ class CompiledMessage:
             return REASON_NO_LOCALIZATION
         title, body = self.templates[language]
         try:
+            if title.format is not None and body.format is not None and type(params) is dict:
+                # Template.render's own fast path, without its two calls (twice per device).
+                return title.format.format_map(params), body.format.format_map(params)
             return title.render(params), body.render(params)
-        except MissingParameter as missing:
-            return missing.reason
+        except KeyError as missing:  # MissingParameter is one; format_map raises the plain one
+            return missing.reason if isinstance(missing, MissingParameter) else MissingParameter(
+                str(missing.args[0])).reason
 
 
 def compile_message(view: MessageView, settings: Mapping[str, Any]) -> CompiledMessage:

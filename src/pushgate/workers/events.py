@@ -67,19 +67,12 @@ logger = logging.getLogger("pushgate.workers")
 
 
 @dataclass(slots=True)
-class _Candidate:
-    user: decide.EventUser
-    message: CompiledMessage
-    params: Mapping[str, str]
-    hold_until: float | None
-
-
-@dataclass(slots=True)
 class _SendPlan:
-    """What one event send gets: devices to deliver to (with text and due time) and failures."""
+    """What one event send gets: devices to deliver to now and later (with their texts), failures."""
 
     message: CompiledMessage
-    deliver: list[tuple[int, str, str, str, float | None]] = field(default_factory=list)  # id, provider, …
+    deliver: list[tuple[int, str, str, str]] = field(default_factory=list)  # id, provider, title, body
+    held: list[tuple[int, str, str, str, float]] = field(default_factory=list)  # … and when it is due
     failed: list[tuple[str, Outcome]] = field(default_factory=list)  # (provider, outcome)
 
 
@@ -123,26 +116,29 @@ def decide_batch(
     stored = batches.load_batch(db, batch_id)
     if stored is None or stored.status != batches.BATCH_QUEUED:
         return None
+    app_id, events = stored.app_id, stored.events
+    del stored  # the events' lists go as soon as they are read (below), not at the end
     now = now or datetime.now(UTC)
     decision = BatchDecision()
     with db.session() as session:
         connection = session.connection()
         if not batches.claim_batch(connection, batch_id):
             return None
-        settings = get_event_settings(session, stored.app_id)
-        catalog = [rules.compile_message(view, settings) for view in list_messages(session, stored.app_id)]
-        predefined = {settings["login_event_id"], settings["optout_event_id"]}
+        settings = get_event_settings(session, app_id)
+        catalog = [rules.compile_message(view, settings) for view in list_messages(session, app_id)]
+        login, optout = settings["login_event_id"], settings["optout_event_id"]
         others = []
-        for index, (user, event_id, stamp, params) in enumerate(stored.events):
-            if event_id == settings["login_event_id"]:
-                _login(session, stored.app_id, index, user, params, decision, policy, now)
-            elif event_id == settings["optout_event_id"]:
-                _optout_snapshot(session, stored.app_id, user, params, decision)
-            if event_id not in predefined:
+        for index, (user, event_id, stamp, params) in enumerate(events):
+            if event_id == login:
+                _login(session, app_id, index, user, params, decision, policy, now)
+            elif event_id == optout:
+                _optout_snapshot(session, app_id, user, params, decision)
+            else:
                 others.append((user, event_id, float(stamp), params))
-        plans = _plan(connection, stored.app_id, others, catalog, settings, decision, now)
+        del events
+        plans = _plan(connection, app_id, others, catalog, settings, decision, now)
         for plan in plans:
-            _store_send(connection, stored.app_id, batch_id, plan, decision, chunk_size, max_tries, now)
+            _store_send(connection, app_id, batch_id, plan, decision, chunk_size, max_tries, now)
         if decision.jobs:
             queue.enqueue_with(session, decision.jobs)
         batches.finish_batch(connection, batch_id, decision.outcome(), now=now)
@@ -178,34 +174,51 @@ def _optout_snapshot(session: Session, app_id: int, user: str, params: Mapping[s
     decision.counts["optout_snapshots"] += 1
 
 
+# A (user, message) that passed the checks before rendering: the user, the message's index in the
+# catalog, the event's params and when quiet hours release it (None: now). Tuples of plain values
+# (and an index rather than the message itself) are untracked by the cyclic garbage collector
+# after its first pass, so a batch's thousands of them do not make the full collections of a
+# long-running worker more frequent.
+_Candidate = tuple[decide.EventUser, int, Mapping[str, str], float | None]
+# What a candidate's devices got: (device id, provider, title, body), and the failures.
+_Rendered = tuple[tuple[int, str, str, str], ...]
+
+
 def _plan(connection: Connection, app_id: int, events: list[tuple[str, int, float, Mapping[str, str]]],
           catalog: list[CompiledMessage], settings: Mapping[str, Any], decision: BatchDecision,
           now: datetime) -> list[_SendPlan]:
     if not events:
         return []
-    by_event: dict[int, list[CompiledMessage]] = defaultdict(list)
-    for message in catalog:
+    by_event: dict[int, list[int]] = defaultdict(list)
+    for index, message in enumerate(catalog):
         for event_id in message.events:
-            by_event[event_id].append(message)
+            by_event[event_id].append(index)
     users = decide.find_users(connection, app_id, [e[0] for e in events])
     everything, pairs = decide.refused(connection, [u.id for u in users.values()],
                                        {m.name: m.id for m in catalog})
     counts = decision.counts
     stamp_now = now.timestamp()
     start, end = settings["quiet_start"], settings["quiet_end"]
+    # Messages that need no per-event check beyond the opt-outs (no expiry, quiet hours ignored).
+    plain = [m.expiry is None and m.quiet_hours == "deliver" for m in catalog]
     candidates: list[_Candidate] = []
+    add = candidates.append
     for external, event_id, stamp, params in events:
-        messages = by_event.get(event_id)
         user = users.get(external)
         if user is None:
             counts[rules.UNKNOWN_USER] += 1
             continue
-        if not messages:
+        indexes = by_event.get(event_id)
+        if not indexes:
             counts[rules.NO_MESSAGE] += 1
             continue
-        for message in messages:
+        for index in indexes:
+            message = catalog[index]
             if user.id in everything or (user.id, message.id) in pairs:
                 counts[rules.OPTED_OUT] += 1
+                continue
+            if plain[index]:
+                add((user, index, params, None))
                 continue
             deadline = stamp + message.expiry if message.expiry is not None else None
             if deadline is not None and deadline < stamp_now:
@@ -222,127 +235,160 @@ def _plan(connection: Connection, app_id: int, events: list[tuple[str, int, floa
                     if deadline is not None and deadline < hold:
                         counts[rules.EXPIRED] += 1
                         continue
-            candidates.append(_Candidate(user, message, params, hold))
-    devices: dict[int, list[decide.EventDevice]] = defaultdict(list)
-    for device in decide.active_devices(connection, app_id, {c.user.id for c in candidates}):
-        devices[device.user_id].append(device)
-    return _render_and_take(connection, candidates, devices, settings, decision, stamp_now, now)
+            add((user, index, params, hold))
+    first: dict[int, decide.EventDevice] = {}  # a user's first device; most users have one
+    more: dict[int, list[decide.EventDevice]] = {}  # all devices of users with several
+    for device in decide.active_devices(connection, app_id, {c[0].id for c in candidates}):
+        owner = device.user_id
+        if owner not in first:
+            first[owner] = device
+        elif owner in more:
+            more[owner].append(device)
+        else:
+            more[owner] = [first[owner], device]
+    rounds, failures = _render(candidates, catalog, first, more, settings["default_language"], decision)
+    plans = {(catalog[index].id, 0): _SendPlan(catalog[index], failed=failed)
+             for index, failed in failures.items()}  # render failures go with the message's first send
+    return _take(connection, rounds, catalog, settings, decision, plans, stamp_now, now)
 
 
-def _render_and_take(connection: Connection, candidates: list[_Candidate],
-                     devices: Mapping[int, list[decide.EventDevice]], settings: Mapping[str, Any],
-                     decision: BatchDecision, stamp_now: float, now: datetime) -> list[_SendPlan]:
+_Round = list[tuple[int, int, float | None, _Rendered]]  # (user id, message index, hold, rendered)
+
+
+def _render(candidates: list[_Candidate], catalog: list[CompiledMessage],
+            first: Mapping[int, decide.EventDevice], more: Mapping[int, list[decide.EventDevice]],
+            default_language: str | None,
+            decision: BatchDecision) -> tuple[list[_Round], dict[int, list[tuple[str, Outcome]]]]:
+    """Each candidate's devices rendered in the user's language, by round (a user's k-th candidate
+    of the batch is in round k: its cap and cooldown are taken after the earlier rounds'), and the
+    failures by message index."""
     counts = decision.counts
-    default_language = settings["default_language"]
-    rounds: list[list[tuple[_Candidate, list[tuple[decide.EventDevice, str, str]]]]] = []
-    seen: Counter[int] = Counter()
-    plans: dict[tuple[int, int], _SendPlan] = {}
-
-    def plan_for(message: CompiledMessage, round_: int) -> _SendPlan:
-        key = (message.id, round_)
-        if key not in plans:
-            plans[key] = _SendPlan(message)
-        return plans[key]
-
-    for candidate in candidates:
-        owned = devices.get(candidate.user.id)
-        if not owned:
+    failures: dict[int, list[tuple[str, Outcome]]] = {}
+    rounds: list[_Round] = [[]]
+    seen: dict[int, int] = {}
+    for user, index, params, hold in candidates:
+        user_id = user.id
+        device = first.get(user_id)
+        if device is None:
             counts[rules.NO_DEVICES] += 1
             continue
-        rendered: list[tuple[decide.EventDevice, str, str]] = []
-        failed: list[tuple[str, Outcome]] = []
-        if len(owned) == 1:  # the common case: one device, one rendering
-            device = owned[0]
-            text = candidate.message.render(candidate.user.locale or device.locale, default_language,
-                                            candidate.params)
+        message = catalog[index]
+        failed: list[tuple[str, Outcome]] | None = None
+        rendered: _Rendered
+        if user_id not in more:  # the common case: one device, one rendering
+            text = message.render(user.locale or device.locale, default_language, params)
             if isinstance(text, str):
-                failed.append((device.provider, Outcome(device.id, DeliveryStatus.FAILED, text, attempts=0)))
+                failed = [(device.provider, Outcome(device.id, DeliveryStatus.FAILED, text, attempts=0))]
+                rendered = ()
             else:
-                rendered.append((device, text[0], text[1]))
+                rendered = ((device.id, device.provider, text[0], text[1]),)
         else:
-            _render_devices(candidate, owned, default_language, rendered, failed)
+            failed = []
+            rendered = _render_devices(message, user, more[user_id], params, default_language, failed)
         if failed:
             counts["render_failed"] += 1
-            plan_for(candidate.message, 0).failed.extend(failed)
+            failures.setdefault(index, []).extend(failed)
         if rendered:
-            k = seen[candidate.user.id]
-            seen[candidate.user.id] += 1
-            while len(rounds) <= k:
+            k = seen.get(user_id, 0)
+            seen[user_id] = k + 1
+            if k == len(rounds):
                 rounds.append([])
-            rounds[k].append((candidate, rendered))
+            rounds[k].append((user_id, index, hold, rendered))
+    return rounds, failures
+
+
+def _take(connection: Connection, rounds: list[_Round], catalog: list[CompiledMessage],
+          settings: Mapping[str, Any], decision: BatchDecision, plans: dict[tuple[int, int], _SendPlan],
+          stamp_now: float, now: datetime) -> list[_SendPlan]:
+    """The frequency cap, then the cooldown, one statement each per round (and message); the plans
+    (one per message and round) get what passed."""
+    counts = decision.counts
     cap = settings["frequency_cap"]
     window = rules.window_start(stamp_now, settings["frequency_window"]) if cap else 0
     for k, round_ in enumerate(rounds):
-        passed = {c.user.id for c, _ in round_}
-        if cap:
-            passed = decide.take_cap(connection, sorted(passed), window_start=window, cap=cap)
-        refunds: list[int] = []
+        passed: set[int] | None = None  # None: everyone (no cap)
+        if cap and round_:
+            passed = decide.take_cap(connection, sorted({entry[0] for entry in round_}), window_start=window,
+                                     cap=cap)
         cooled: set[tuple[int, int]] = set()
-        by_message: dict[int, list[_Candidate]] = defaultdict(list)
-        for candidate, _ in round_:
-            if candidate.user.id in passed and candidate.message.cooldown > 0:
-                by_message[candidate.message.id].append(candidate)
-        for group in by_message.values():
-            message = group[0].message
-            ok = decide.take_cooldown(connection, message.id, [c.user.id for c in group], now=now,
+        refunds: list[int] = []
+        by_message: dict[int, list[int]] = defaultdict(list)
+        for user_id, index, _, _ in round_:
+            if catalog[index].cooldown > 0 and (passed is None or user_id in passed):
+                by_message[index].append(user_id)
+        for index, user_ids in by_message.items():
+            message = catalog[index]
+            ok = decide.take_cooldown(connection, message.id, user_ids, now=now,
                                       since=now - timedelta(seconds=message.cooldown))
-            for candidate in group:
-                if candidate.user.id not in ok:
-                    cooled.add((candidate.user.id, message.id))
-                    refunds.append(candidate.user.id)
+            for user_id in user_ids:
+                if user_id not in ok:
+                    cooled.add((user_id, message.id))
+                    refunds.append(user_id)
         if cap and refunds:
             decide.refund_cap(connection, refunds, window_start=window)
-        for candidate, rendered in round_:
-            user_id, message = candidate.user.id, candidate.message
-            if user_id not in passed:
+        notified = 0
+        for user_id, index, hold, rendered in round_:
+            message = catalog[index]
+            if passed is not None and user_id not in passed:
                 counts[rules.FREQUENCY_CAP] += 1
                 continue
-            if (user_id, message.id) in cooled:
+            if cooled and (user_id, message.id) in cooled:
                 counts[rules.COOLDOWN] += 1
                 continue
-            counts["notified"] += 1
-            plan = plan_for(message, k)
-            plan.deliver.extend((device.id, device.provider, title, body, candidate.hold_until)
-                                for device, title, body in rendered)
+            notified += 1
+            plan = plans.get((message.id, k))
+            if plan is None:
+                plan = plans[(message.id, k)] = _SendPlan(message)
+            if hold is None:
+                plan.deliver.extend(rendered)
+            else:
+                plan.held.extend((device_id, provider, title, body, hold)
+                                 for device_id, provider, title, body in rendered)
+        if notified:
+            counts["notified"] += notified
     return list(plans.values())
 
 
-def _render_devices(
-    candidate: _Candidate, owned: list[decide.EventDevice], default_language: str | None,
-    rendered: list[tuple[decide.EventDevice, str, str]], failed: list[tuple[str, Outcome]],
-) -> None:
+def _render_devices(message: CompiledMessage, user: decide.EventUser, owned: list[decide.EventDevice],
+                    params: Mapping[str, str], default_language: str | None,
+                    failed: list[tuple[str, Outcome]]) -> _Rendered:
     """A user's devices rendered once per locale among them (the user's own locale wins)."""
     cache: dict[str | None, tuple[str, str] | str] = {}
+    rendered = []
     for device in owned:
-        locale = candidate.user.locale or device.locale
+        locale = user.locale or device.locale
         text = cache.get(locale)
         if text is None:
-            text = cache[locale] = candidate.message.render(locale, default_language, candidate.params)
+            text = cache[locale] = message.render(locale, default_language, params)
         if isinstance(text, str):
             failed.append((device.provider, Outcome(device.id, DeliveryStatus.FAILED, text, attempts=0)))
         else:
-            rendered.append((device, text[0], text[1]))
+            rendered.append((device.id, device.provider, text[0], text[1]))
+    return tuple(rendered)
 
 
 def _store_send(connection: Connection, app_id: int, batch_id: str, plan: _SendPlan, decision: BatchDecision,
                 chunk_size: int, max_tries: int, now: datetime) -> None:
-    targeted = len(plan.deliver) + len(plan.failed)
+    targeted = len(plan.deliver) + len(plan.held) + len(plan.failed)
     if not targeted:
         return
     target = {"event_batch": batch_id, "message": plan.message.name}
     send_id = batches.create_event_send(connection, app_id, plan.message.notification, target, targeted,
                                         now=now)
     decision.sends.append(send_id)
-    decision.counts["deliveries"] += len(plan.deliver)
-    batches.insert_texts(connection, send_id, [(d[0], d[2], d[3]) for d in plan.deliver])
+    decision.counts["deliveries"] += len(plan.deliver) + len(plan.held)
+    batches.insert_texts(connection, send_id, [(d[0], d[2], d[3]) for d in plan.deliver]
+                         + [(d[0], d[2], d[3]) for d in plan.held])
     failed_by_provider: dict[str, list[Outcome]] = defaultdict(list)
     for provider, outcome in plan.failed:
         failed_by_provider[provider].append(outcome)
     for provider, outcomes in sorted(failed_by_provider.items()):
         record_outcomes_on(connection, send_id, provider, outcomes, now=now)
     lanes: dict[tuple[str, float | None], list[int]] = defaultdict(list)
-    for device_id, provider, _, _, hold in plan.deliver:
-        lanes[(provider, hold)].append(device_id)
+    for device_id, provider, _, _ in plan.deliver:
+        lanes[(provider, None)].append(device_id)
+    for device_id, provider, _, _, due in plan.held:
+        lanes[(provider, due)].append(device_id)
     chunk = 0
     for (provider, hold), ids in sorted(lanes.items(), key=lambda item: (item[0][0], item[0][1] or 0.0)):
         for start in range(0, len(ids), chunk_size):

@@ -58,7 +58,7 @@ def store_batch(connection: Connection, app_id: int, events: Sequence[Sequence[A
     """Insert a batch (the caller's transaction also enqueues its job); returns its id."""
     batch_id = str(uuid.uuid4())
     connection.execute(event_batches_table.insert().values(
-        id=batch_id, app_id=app_id, events=[list(e) for e in events], size=len(events), status=BATCH_QUEUED,
+        id=batch_id, app_id=app_id, events=list(events), size=len(events), status=BATCH_QUEUED,
         outcome=None,
         created_at=now or utcnow(), finished_at=None,
     ))
@@ -148,12 +148,13 @@ def load_texts(db: Database, send_id: str, device_ids: Sequence[int]) -> dict[in
                 "SELECT device_id, title, body FROM event_texts WHERE send_id = %s"
                 " AND device_id = ANY(%s::bigint[])", (send_id, list(device_ids))).all()
             return {row[0]: (row[1], row[2]) for row in rows}
-        # One JSON row (see registry.chunks: one step instead of one per row).
-        found = connection.exec_driver_sql(
-            "SELECT json_group_array(json_array(device_id, title, body)) FROM event_texts"
-            " WHERE send_id = ? AND device_id IN (SELECT value FROM json_each(?))",
-            (send_id, json.dumps(list(device_ids)))).scalar_one()
-    return {device_id: (title, body) for device_id, title, body in json.loads(found)}
+        # One row of three JSON arrays (see registry.chunks: one step instead of one per row; flat
+        # arrays decode faster than one small array per device, and make no list per device).
+        ids, titles, bodies = connection.exec_driver_sql(
+            "SELECT json_group_array(device_id), json_group_array(title), json_group_array(body)"
+            " FROM event_texts WHERE send_id = ? AND device_id IN (SELECT value FROM json_each(?))",
+            (send_id, json.dumps(list(device_ids)))).one()
+    return dict(zip(json.loads(ids), zip(json.loads(titles), json.loads(bodies), strict=True), strict=True))
 
 
 def purge_texts(db: Database, *, older_than: datetime) -> int:

@@ -30,6 +30,9 @@ from pushgate.service.events import EventIn, EventRejection, accept_events
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 _FIELDS = frozenset({"user_id", "event_id", "timestamp", "params"})
+# isinstance with a tuple: ``int | float`` written in the call builds a union object on every call.
+_NUMBER = (int, float)
+_SCALAR = (str, int, float)
 
 
 class _Bad(ValueError):
@@ -38,7 +41,7 @@ class _Bad(ValueError):
 
 def parse_event(raw: Any) -> EventIn:
     """One event of the request body; :class:`ValueError` says which field is wrong."""
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):  # the JSON body's are dicts
         raise _Bad("an object with user_id, event_id, timestamp and params")
     for key in raw:
         if key not in _FIELDS:
@@ -55,7 +58,7 @@ def parse_event(raw: Any) -> EventIn:
 
 
 def _timestamp(value: Any) -> datetime:
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, _NUMBER) and not isinstance(value, bool):
         try:
             return datetime.fromtimestamp(value / 1000, UTC)  # Unix epoch milliseconds, as Pushkin sends
         except (OverflowError, OSError, ValueError):
@@ -74,11 +77,14 @@ def _timestamp(value: Any) -> datetime:
 def _params(value: Any) -> dict[str, str]:
     if value is None:
         return {}
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise _Bad("params: an object of string values")
     params: dict[str, str] = {}
     for name, item in value.items():
-        if isinstance(item, bool) or not isinstance(item, str | int | float):
+        if type(item) is str:
+            params[str(name)] = item
+            continue
+        if isinstance(item, bool) or not isinstance(item, _SCALAR):
             raise _Bad(f"params.{name}: a string (numbers are taken as their decimal text)")
         params[str(name)] = item if isinstance(item, str) else str(item)
     return params
