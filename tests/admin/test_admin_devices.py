@@ -141,7 +141,9 @@ async def test_test_sends_go_through_the_send_path(ui: AdminUi, shop: tuple[int,
         assert single.notification["title"] == "Test from pushgate"
         assert single.audience == 1
         assert bulk.audience == 2
-    assert ui.enqueued == ["fanout", "fanout"]  # the in-process workers were woken
+    # Sends to named devices are fanned out with the send (docs/scale-out.md §2 "Lanes"): their
+    # delivery jobs are on the direct lanes, and the in-process workers were woken for those.
+    assert ui.enqueued == ["deliver:apns:direct", "deliver:apns:direct", "deliver:fcm:direct"]
     page = await browser.get(f"/admin/apps/{app_id}/sends/{bulk_id}")
     assert page.status_code == 200
     assert 'id="counter-targeted"' in page.text
