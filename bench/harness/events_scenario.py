@@ -13,11 +13,12 @@ POST to the server's own ``finished_at`` of the last send; CPU seconds and
 peak RSS are the server's (``pushgate serve`` with its defaults: the API
 and one sender worker in one process, so one core at most).
 
-Row ``7w`` is the same on SQLite with the API and the workers apart, the
-deployment of the README's "Scaling out": ``pushgate serve`` with
-``PUSHGATE_WORKERS=0`` (API only) and one ``pushgate worker`` process on
-the same database file, so each can have a core; its CPU seconds and peak
-RSS are both processes' together.
+Rows ``7w`` and ``7w2`` are the same on SQLite with the API and the
+workers apart, the deployment of the README's "Scaling out":
+``pushgate serve`` with ``PUSHGATE_WORKERS=0`` (API only) and one or two
+``pushgate worker`` processes on the same database file, so the work can
+spread over the cores; their CPU seconds and peak RSS are all processes'
+together.
 """
 
 from __future__ import annotations
@@ -171,11 +172,12 @@ def events_rows(opts: Any, sinks: Sinks) -> list[Row]:
     when a PostgreSQL URL is given, on PostgreSQL."""
     rows = []
     credentials = sinks.apns_credentials or throwaway_credentials()
-    variants = [("7", "SQLite", "sqlite", False), ("7w", "SQLite", "sqlite", True)]
+    # (row, label, database, worker processes beside an API-only serve; 0: one pushgate serve)
+    variants = [("7", "SQLite", "sqlite", 0), ("7w", "SQLite", "sqlite", 1), ("7w2", "SQLite", "sqlite", 2)]
     if opts.postgres_url:
-        variants.append(("7pg", "PostgreSQL", "postgres", False))
+        variants.append(("7pg", "PostgreSQL", "postgres", 0))
     for number, label, kind, apart in variants:
-        shape = "API and 1 worker process" if apart else "one process"
+        shape = f"API and {apart} worker process{'es' if apart > 1 else ''}" if apart else "one process"
         opts.log(f"[{number}] event mode end to end on {label} ({shape}): {opts.e2e_devices:,} events for "
                  "as many users")
         with contextlib.ExitStack() as stack:
@@ -192,7 +194,7 @@ def events_rows(opts: Any, sinks: Sinks) -> list[Row]:
                                                     settings={"workers": 0} if apart else {}))
             workers = [stack.enter_context(server.Server(url, opts.workdir, apns_url=sinks.apns,
                                                          ca_file=ca_file, command=("worker",)))
-                       for _ in range(1 if apart else 0)]
+                       for _ in range(apart)]
             result = events_end_to_end(srv, opts.e2e_devices, credentials, workers=workers)
         opts.log(f"    {result['rate']:,.0f} notifications/s ({result['seconds']:.1f} s; posted in "
                  f"{result['posted_seconds']:.1f} s, decided in {result['decided_seconds']:.1f} s), "
@@ -204,14 +206,16 @@ def events_rows(opts: Any, sinks: Sinks) -> list[Row]:
             raise WrongCount(f"event mode on {label}: {result['status']} {result['counts']}")
         per = result["cpu_seconds"] / opts.e2e_devices * 1e6
         if apart:
-            api_cpu, worker_cpu = result["cpu_seconds_by_process"]
-            config, where_cpu = "serve --workers 0 + 1 x pushgate worker", (
-                f"CPU and RSS are both processes' (API {api_cpu:.2f} s, worker {worker_cpu:.2f} s)")
+            api_cpu, *worker_cpu = result["cpu_seconds_by_process"]
+            config, where_cpu = f"serve --workers 0 + {apart} x pushgate worker", (
+                f"CPU and RSS are all processes' (API {api_cpu:.2f} s, "
+                f"worker{'s' if apart > 1 else ''} {', '.join(f'{c:.2f}' for c in worker_cpu)} s)")
         else:
             config, where_cpu = "pushgate serve, defaults", (
                 "CPU and RSS are the server's (pushgate serve: API and sender worker in one process)")
-        row = Row(number, f"event mode end to end, {opts.e2e_devices:,} events, {label}"
-                  + (", worker apart" if apart else ""), rate=result["rate"],
+        apart_text = f", {apart} worker{'s' if apart > 1 else ''} apart" if apart else ""
+        row = Row(number, f"event mode end to end, {opts.e2e_devices:,} events, {label}{apart_text}",
+                  rate=result["rate"],
                   unit="notif/s", cpu_seconds=result["cpu_seconds"], operations=opts.e2e_devices,
                   peak_rss_mb=result["peak_rss_mb"], config=config, details=result,
                   notes=[f"first POST → last outcome {result['seconds']:.2f} s "
