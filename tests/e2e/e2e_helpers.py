@@ -287,6 +287,31 @@ async def wait_for(
 
 
 @dataclass
+class ProviderApp:
+    """A server in front of one provider's simulator, with one app holding that simulator's credentials."""
+
+    sims: dict[str, Simulator]
+    server: ServerProcess
+    api: Gateway
+    app_id: int
+    auth: dict[str, str]
+
+
+async def provider_app(
+    provider: str, database_url: str, start_simulators: StartSimulators, start_server: StartServer,
+    gateway_for: GatewayFor, *, app_name: str | None = None, **settings: Any,
+) -> ProviderApp:
+    """Start ``provider``'s simulator and a server (``settings`` go to it), create an app
+    (``app_name``, default a random one) and store the simulator's credentials on it."""
+    sims = await start_simulators((provider,))
+    server = await start_server(database_url, sims, **settings)
+    api = gateway_for(server)
+    app_id, auth = await api.create_app(app_name)
+    await api.put_credentials(app_id, provider, credentials_for(sims)[provider])
+    return ProviderApp(sims, server, api, app_id, auth)
+
+
+@dataclass
 class FcmGateway:
     """A server in front of the FCM simulator, with one app holding its credentials."""
 
@@ -300,10 +325,6 @@ async def fcm_gateway(
     database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
     **settings: Any,
 ) -> FcmGateway:
-    """Start the FCM simulator and a server (``settings`` go to it), create an app, store its credentials."""
-    sims = await start_simulators(("fcm",))
-    fcm = sim_of(sims, "fcm", FCMSimulator)
-    api = gateway_for(await start_server(database_url, sims, **settings))
-    app_id, auth = await api.create_app()
-    await api.put_credentials(app_id, "fcm", credentials_for(sims)["fcm"])
-    return FcmGateway(fcm, api, app_id, auth)
+    """:func:`provider_app` for FCM, with the simulator as its own class."""
+    app = await provider_app("fcm", database_url, start_simulators, start_server, gateway_for, **settings)
+    return FcmGateway(sim_of(app.sims, "fcm", FCMSimulator), app.api, app.app_id, app.auth)

@@ -29,6 +29,7 @@ from tests.e2e.e2e_helpers import (
     StartServer,
     StartSimulators,
     credentials_for,
+    provider_app,
     wait_for,
 )
 
@@ -49,13 +50,11 @@ async def test_kill_9_mid_send_loses_nothing_and_duplicates_little(
     start_server: StartServer,
     gateway_for: GatewayFor,
 ) -> None:
-    sims = await start_simulators(("apns",))
+    app = await provider_app("apns", database_url, start_simulators, start_server, gateway_for,
+                             app_name="crash", **SERVER_SETTINGS)
+    sims, server, api, auth = app.sims, app.server, app.api, app.auth
     apns = sims["apns"]
     apns.set_latency(0.02)  # a realistic round trip, so the kill lands mid-send
-    server = await start_server(database_url, sims, **SERVER_SETTINGS)
-    api = gateway_for(server)
-    app_id, auth = await api.create_app("crash")
-    await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
     tokens = [secrets.token_hex(32) for _ in range(DEVICES)]
     await api.import_devices(auth, [{"provider": "apns", "token": t} for t in tokens])
 
@@ -200,12 +199,10 @@ async def test_a_direct_send_killed_before_its_delivery_is_delivered_after_resta
     # A send to named tokens is fanned out in the API's transaction (planner/fanout.py,
     # fan_out_now): its 202 means its delivery job is durable. With no workers in the
     # server nothing runs it before the kill; the restarted server must.
-    sims = await start_simulators(("apns",))
+    app = await provider_app("apns", database_url, start_simulators, start_server, gateway_for,
+                             app_name="login-codes", workers=0)
+    sims, api_only, api, auth = app.sims, app.server, app.api, app.auth
     apns = sims["apns"]
-    api_only = await start_server(database_url, sims, workers=0)
-    api = gateway_for(api_only)
-    app_id, auth = await api.create_app("login-codes")
-    await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
     token = secrets.token_hex(32)
     await api.import_devices(auth, [{"provider": "apns", "token": token}])
     send = await api.send(auth, {"title": "Your code", "body": "123456"}, {"tokens": [token]})

@@ -20,7 +20,14 @@ from pushgate.simulators.fcm import FCMSimulator
 from pushgate.simulators.webpush import WebPushSimulator
 from pushgate.simulators.wns import WNSSimulator
 from pushgate.workers.delivery import delivery_id
-from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, sim_of
+from tests.e2e.e2e_helpers import (
+    GatewayFor,
+    StartServer,
+    StartSimulators,
+    credentials_for,
+    provider_app,
+    sim_of,
+)
 
 PER_PROVIDER = 4
 
@@ -121,11 +128,8 @@ async def test_sends_to_users_and_tokens_reach_only_them(
     start_server: StartServer,
     gateway_for: GatewayFor,
 ) -> None:
-    sims = await start_simulators(("apns",))
-    server = await start_server(database_url, sims)
-    api = gateway_for(server)
-    app_id, auth = await api.create_app()
-    await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
+    app = await provider_app("apns", database_url, start_simulators, start_server, gateway_for)
+    sims, api, auth = app.sims, app.api, app.auth
     tokens = [secrets.token_hex(32) for _ in range(6)]
     for n, token in enumerate(tokens):
         await api.register(auth, {"provider": "apns", "token": token, "user": f"user-{n % 3}"})

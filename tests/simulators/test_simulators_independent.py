@@ -24,6 +24,7 @@ from pushgate.crypto import ece
 from pushgate.providers.apns import payload as apns_payload
 from pushgate.providers.fcm import payload as fcm_payload
 from pushgate.providers.webpush import payload as webpush_payload
+from pushgate.providers.wns import bodies as wns_bodies
 from pushgate.providers.wns import payload as wns_payload
 from pushgate.simulators import _apns_checks, _fcm_wire, _webpush_checks, _wns_checks
 from pushgate.simulators import fcm as fcm_simulator
@@ -123,5 +124,5 @@ def test_wns_limits_agree() -> None:
     assert _wns_checks.LABEL_MAX == wns_payload.LABEL_MAX
     assert _wns_checks.CACHE_POLICIES == wns_payload.CACHE_POLICIES
     for text in ("<toast/>", "<!DOCTYPE x><toast/>", "<toast>", "<a>&lt;</a>"):
-        simulated, client = _outcome(_wns_checks.parse_xml, text), _outcome(wns_payload.parse_xml, text)
+        simulated, client = _outcome(_wns_checks.parse_xml, text), _outcome(wns_bodies.parse_xml, text)
         assert simulated.__class__ is client.__class__, text

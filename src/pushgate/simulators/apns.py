@@ -16,37 +16,27 @@ and the topic ``com.example.app``. Like Apple, it answers 400 BadDeviceToken
 to tokens it never issued (:meth:`APNsSimulator.add_token`, ``POST tokens``);
 ``accept_any_token=True`` makes any well-formed hex token an active device.
 :meth:`APNsSimulator.demo_credentials` returns what a client needs.
+
+This module is the HTTP/2 side: connections, stream limits, the push path
+and what is recorded. The rules a push is checked against are in
+:mod:`pushgate.simulators._apns_checks`, the teams, keys, certificates and
+device tokens they check against in :mod:`pushgate.simulators._apns_accounts`,
+and the control routes in :mod:`pushgate.simulators._apns_control`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 import ssl
-import string
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, ClassVar, cast
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from typing import Any, ClassVar
 
 from pushgate.simulators import _apns_checks as checks
-from pushgate.simulators._apns_checks import (
-    TOKEN_STATES,
-    TOPIC_SUFFIXES,
-    BurstLimiter,
-    DeviceToken,
-    Environment,
-    JWTVerifier,
-    KeyEnvironment,
-    Reject,
-    SigningKey,
-    Team,
-    TokenState,
-)
+from pushgate.simulators._apns_accounts import DEFAULT_TOPIC, APNsAccounts, apple_id
+from pushgate.simulators._apns_checks import TOPIC_SUFFIXES, BurstLimiter, Environment, JWTVerifier, Reject
 from pushgate.simulators._apns_control import add_apns_routes, connection_stats
 from pushgate.simulators._base import CONTROL_PREFIX, Fault, Simulator
 from pushgate.simulators._server import GoAway, SimAction, SimConnection, SimRequest, SimResponse
@@ -54,17 +44,10 @@ from pushgate.simulators.tls import LocalCA
 
 logger = logging.getLogger("pushgate.simulators.apns")
 
-DEFAULT_TOPIC = "com.example.app"
-_ID_ALPHABET = string.ascii_uppercase + string.digits
 
-
-def _apple_id() -> str:
-    """A 10-character Team ID / Key ID like Apple's."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
-
-
-class APNsSimulator(Simulator):
-    """A protocol-faithful APNs provider endpoint (see the module docstring)."""
+class APNsSimulator(APNsAccounts, Simulator):
+    """A protocol-faithful APNs provider endpoint (see the module docstring); its teams, keys,
+    certificates and device tokens are set up with the methods of :class:`APNsAccounts`."""
 
     name: ClassVar[str] = "apns"
     http1: ClassVar[bool] = True  # only for /__control/; pushes over HTTP/1.1 get 505
@@ -122,95 +105,17 @@ class APNsSimulator(Simulator):
         self.not_json_reason = not_json_reason
         self.idle_timeout = idle_timeout
         self.accepted_count = 0
-        self.teams: dict[str, Team] = {}
-        self.keys: dict[str, SigningKey] = {}
-        self.tokens: dict[str, DeviceToken] = {}
+        self.teams = {}
+        self.keys = {}
+        self.tokens = {}
         self._verifier = JWTVerifier(self.keys)
         self._bursts = BurstLimiter(burst_limit, burst_window)
         self._latest: dict[tuple[str, str | None], int] = {}
-        demo = self.register_key(_apple_id(), topics=[demo_topic])
+        demo = self.register_key(apple_id(), topics=[demo_topic])
         self._demo: dict[str, str] = {**demo, "topic": demo_topic}
         add_apns_routes(self)
 
-    # -- credentials and devices (each also a control route) ----------------------------
-
-    def register_key(
-        self,
-        team_id: str,
-        key_id: str | None = None,
-        public_key_pem: str | None = None,
-        *,
-        environment: KeyEnvironment = "both",
-        topics: list[str] | None = None,
-        topic_scoped: bool = False,
-    ) -> dict[str, str]:
-        """Register a ``.p8`` key for a team; without a public key one is made.
-
-        :returns: ``team_id``, ``key_id`` and, for a generated key, the private
-            ``key`` PEM a client signs with.
-        """
-        out: dict[str, str] = {}
-        if public_key_pem is None:
-            private = ec.generate_private_key(ec.SECP256R1())
-            public = private.public_key()
-            out["key"] = private.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ).decode()
-        else:
-            loaded = serialization.load_pem_public_key(public_key_pem.encode())
-            if not (isinstance(loaded, ec.EllipticCurvePublicKey) and isinstance(loaded.curve, ec.SECP256R1)):
-                raise ValueError("APNs keys are EC P-256")
-            public = loaded
-        if environment not in ("production", "sandbox", "both"):
-            raise ValueError("environment is production, sandbox or both")
-        key_id = key_id or _apple_id()
-        team = self.teams.setdefault(team_id, Team(team_id))
-        team.topics.update(topics or ())
-        scope = frozenset(topics or ()) if topic_scoped else None
-        self.keys[key_id] = SigningKey(key_id, team_id, public, environment, scope)
-        self._verifier.forget()
-        return {"team_id": team_id, "key_id": key_id, **out}
-
-    def register_topics(self, team_id: str, topics: list[str]) -> None:
-        """Allow a team to push to these bundle ids."""
-        self.teams.setdefault(team_id, Team(team_id)).topics.update(topics)
-
-    def revoke_key(self, key_id: str) -> None:
-        self.keys.pop(key_id, None)
-        self._verifier.forget()
-
-    def add_token(
-        self,
-        token: str | None = None,
-        *,
-        topic: str | None = None,
-        environment: Environment | None = None,
-        state: str = "active",
-    ) -> str:
-        """Register a device token (a random 32-byte one when ``token`` is None)."""
-        if environment not in (None, "production", "sandbox"):
-            raise ValueError("environment is production or sandbox")
-        token = (token or secrets.token_hex(32)).lower()
-        self.tokens[token] = DeviceToken(token, topic, environment)
-        if state != "active":
-            self.set_token_state(token, state)
-        return token
-
-    def set_token_state(self, token: str, state: str, timestamp_ms: int | None = None) -> None:
-        """``active``, ``unregistered`` (at ``timestamp_ms``, default now), ``bad``,
-        ``wrong_topic``, ``wrong_env`` or ``expired``."""
-        if state not in TOKEN_STATES:
-            raise ValueError(f"state must be one of {sorted(TOKEN_STATES)}")
-        token = token.lower()
-        record = self.tokens.get(token)
-        if record is None:
-            record = self.tokens[token] = DeviceToken(token, None, None)
-        record.state = cast(TokenState, state)  # checked against TOKEN_STATES above
-        record.timestamp_ms = (
-            (timestamp_ms if timestamp_ms is not None else int(self.clock() * 1000))
-            if state == "unregistered"
-            else None
-        )
+    # -- limits, faults and read-back (each also a control route) -------------------
 
     def set_burst_limit(self, limit: int | None, window: float = 1.0) -> None:
         """At most ``limit`` pushes per device per ``window`` seconds (429 TooManyRequests)."""
@@ -225,22 +130,6 @@ class APNsSimulator(Simulator):
             for conn in self.server.connections:
                 if not conn.closed and conn.state.get("raised"):
                     conn.update_settings(max_concurrent_streams=value)
-
-    def issue_certificate(
-        self, topic: str = DEFAULT_TOPIC, environment: KeyEnvironment = "both"
-    ) -> dict[str, str]:
-        """A client certificate for certificate auth: ``cert`` and ``key`` PEM.
-
-        The common name follows Apple's naming, which is how the simulator
-        tells the environments apart: "Apple Development IOS Push Services"
-        (sandbox), "Apple Production IOS Push Services" (production) or
-        "Apple Push Services" (both).
-        """
-        if self.ca is None:
-            raise ValueError("certificate auth needs TLS")
-        prefix = {v: k for k, v in checks.CERT_ENVIRONMENTS.items()}[environment]
-        cert, key = self.ca.issue_client_cert(f"{prefix}: {topic}", uid=topic)
-        return {"cert": cert.decode(), "key": key.decode(), "topic": topic}
 
     def demo_credentials(self) -> dict[str, Any]:
         """What a client needs: team, key id, private key PEM, topic, environment, URL, CA."""

@@ -21,6 +21,11 @@ The whole batch is decided in **one transaction** (docs/events.md §4):
    the quiet window ends) and the batch's ``done`` mark are written, and
    committed together.
 
+Steps 3 and 4 are in :mod:`pushgate.workers.event_rounds` and the rules
+without a database (catalog, quiet hours, predefined events) in
+:mod:`pushgate.workers.event_rules`; this module loads the batch, runs
+steps 1, 2 and 5, and holds the transaction.
+
 A crash before the commit leaves nothing behind and the job runs again; a
 re-run after it finds the batch done. The per-event work is a handful of
 statements per batch, not per event, so a batch of 1,000 events costs
@@ -34,7 +39,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
@@ -42,14 +47,7 @@ from sqlalchemy.orm import Session
 
 from pushgate.planner.jobs import DeliveryPayload, delivery_job
 from pushgate.queue import ClaimedJob, Job, Queue
-from pushgate.registry import (
-    DeliveryStatus,
-    DeviceSpec,
-    Outcome,
-    ValidationError,
-    register_device,
-    upsert_user,
-)
+from pushgate.registry import DeviceSpec, Outcome, ValidationError, register_device, upsert_user
 from pushgate.registry.catalog import batches, decide
 from pushgate.registry.catalog.messages import get_event_settings, list_messages, message_ids
 from pushgate.registry.outcomes import record_outcomes_on
@@ -57,6 +55,7 @@ from pushgate.registry.users import ensure_users
 from pushgate.registry.validation import DEFAULT_POLICY, ValidationPolicy
 from pushgate.service.components import validation_policy
 from pushgate.workers import event_rules as rules
+from pushgate.workers.event_rounds import Candidate, SendPlan, render_rounds, take_limits
 from pushgate.workers.event_rules import CompiledMessage
 
 if TYPE_CHECKING:
@@ -64,16 +63,6 @@ if TYPE_CHECKING:
     from pushgate.workers.context import WorkerContext
 
 logger = logging.getLogger("pushgate.workers")
-
-
-@dataclass(slots=True)
-class _SendPlan:
-    """What one event send gets: devices to deliver to now and later (with their texts), failures."""
-
-    message: CompiledMessage
-    deliver: list[tuple[int, str, str, str]] = field(default_factory=list)  # id, provider, title, body
-    held: list[tuple[int, str, str, str, float]] = field(default_factory=list)  # … and when it is due
-    failed: list[tuple[str, Outcome]] = field(default_factory=list)  # (provider, outcome)
 
 
 @dataclass(slots=True)
@@ -174,19 +163,11 @@ def _optout_snapshot(session: Session, app_id: int, user: str, params: Mapping[s
     decision.counts["optout_snapshots"] += 1
 
 
-# A (user, message) that passed the checks before rendering: the user, the message's index in the
-# catalog, the event's params and when quiet hours release it (None: now). Tuples of plain values
-# (and an index rather than the message itself) are untracked by the cyclic garbage collector
-# after its first pass, so a batch's thousands of them do not make the full collections of a
-# long-running worker more frequent.
-_Candidate = tuple[decide.EventUser, int, Mapping[str, str], float | None]
-# What a candidate's devices got: (device id, provider, title, body), and the failures.
-_Rendered = tuple[tuple[int, str, str, str], ...]
-
-
 def _plan(connection: Connection, app_id: int, events: list[tuple[str, int, float, Mapping[str, str]]],
           catalog: list[CompiledMessage], settings: Mapping[str, Any], decision: BatchDecision,
-          now: datetime) -> list[_SendPlan]:
+          now: datetime) -> list[SendPlan]:
+    """Step 2's checks per (user, message), the users' active devices, then steps 3 and 4
+    (:mod:`pushgate.workers.event_rounds`): the send plans."""
     if not events:
         return []
     by_event: dict[int, list[int]] = defaultdict(list)
@@ -201,7 +182,7 @@ def _plan(connection: Connection, app_id: int, events: list[tuple[str, int, floa
     start, end = settings["quiet_start"], settings["quiet_end"]
     # Messages that need no per-event check beyond the opt-outs (no expiry, quiet hours ignored).
     plain = [m.expiry is None and m.quiet_hours == "deliver" for m in catalog]
-    candidates: list[_Candidate] = []
+    candidates: list[Candidate] = []
     add = candidates.append
     for external, event_id, stamp, params in events:
         user = users.get(external)
@@ -246,128 +227,13 @@ def _plan(connection: Connection, app_id: int, events: list[tuple[str, int, floa
             more[owner].append(device)
         else:
             more[owner] = [first[owner], device]
-    rounds, failures = _render(candidates, catalog, first, more, settings["default_language"], decision)
-    plans = {(catalog[index].id, 0): _SendPlan(catalog[index], failed=failed)
+    rounds, failures = render_rounds(candidates, catalog, first, more, settings["default_language"], counts)
+    plans = {(catalog[index].id, 0): SendPlan(catalog[index], failed=failed)
              for index, failed in failures.items()}  # render failures go with the message's first send
-    return _take(connection, rounds, catalog, settings, decision, plans, stamp_now, now)
+    return take_limits(connection, rounds, catalog, settings, counts, plans, stamp_now, now)
 
 
-_Round = list[tuple[int, int, float | None, _Rendered]]  # (user id, message index, hold, rendered)
-
-
-def _render(candidates: list[_Candidate], catalog: list[CompiledMessage],
-            first: Mapping[int, decide.EventDevice], more: Mapping[int, list[decide.EventDevice]],
-            default_language: str | None,
-            decision: BatchDecision) -> tuple[list[_Round], dict[int, list[tuple[str, Outcome]]]]:
-    """Each candidate's devices rendered in the user's language, by round (a user's k-th candidate
-    of the batch is in round k: its cap and cooldown are taken after the earlier rounds'), and the
-    failures by message index."""
-    counts = decision.counts
-    failures: dict[int, list[tuple[str, Outcome]]] = {}
-    rounds: list[_Round] = [[]]
-    seen: dict[int, int] = {}
-    for user, index, params, hold in candidates:
-        user_id = user.id
-        device = first.get(user_id)
-        if device is None:
-            counts[rules.NO_DEVICES] += 1
-            continue
-        message = catalog[index]
-        failed: list[tuple[str, Outcome]] | None = None
-        rendered: _Rendered
-        if user_id not in more:  # the common case: one device, one rendering
-            text = message.render(user.locale or device.locale, default_language, params)
-            if isinstance(text, str):
-                failed = [(device.provider, Outcome(device.id, DeliveryStatus.FAILED, text, attempts=0))]
-                rendered = ()
-            else:
-                rendered = ((device.id, device.provider, text[0], text[1]),)
-        else:
-            failed = []
-            rendered = _render_devices(message, user, more[user_id], params, default_language, failed)
-        if failed:
-            counts["render_failed"] += 1
-            failures.setdefault(index, []).extend(failed)
-        if rendered:
-            k = seen.get(user_id, 0)
-            seen[user_id] = k + 1
-            if k == len(rounds):
-                rounds.append([])
-            rounds[k].append((user_id, index, hold, rendered))
-    return rounds, failures
-
-
-def _take(connection: Connection, rounds: list[_Round], catalog: list[CompiledMessage],
-          settings: Mapping[str, Any], decision: BatchDecision, plans: dict[tuple[int, int], _SendPlan],
-          stamp_now: float, now: datetime) -> list[_SendPlan]:
-    """The frequency cap, then the cooldown, one statement each per round (and message); the plans
-    (one per message and round) get what passed."""
-    counts = decision.counts
-    cap = settings["frequency_cap"]
-    window = rules.window_start(stamp_now, settings["frequency_window"]) if cap else 0
-    for k, round_ in enumerate(rounds):
-        passed: set[int] | None = None  # None: everyone (no cap)
-        if cap and round_:
-            passed = decide.take_cap(connection, sorted({entry[0] for entry in round_}), window_start=window,
-                                     cap=cap)
-        cooled: set[tuple[int, int]] = set()
-        refunds: list[int] = []
-        by_message: dict[int, list[int]] = defaultdict(list)
-        for user_id, index, _, _ in round_:
-            if catalog[index].cooldown > 0 and (passed is None or user_id in passed):
-                by_message[index].append(user_id)
-        for index, user_ids in by_message.items():
-            message = catalog[index]
-            ok = decide.take_cooldown(connection, message.id, user_ids, now=now,
-                                      since=now - timedelta(seconds=message.cooldown))
-            for user_id in user_ids:
-                if user_id not in ok:
-                    cooled.add((user_id, message.id))
-                    refunds.append(user_id)
-        if cap and refunds:
-            decide.refund_cap(connection, refunds, window_start=window)
-        notified = 0
-        for user_id, index, hold, rendered in round_:
-            message = catalog[index]
-            if passed is not None and user_id not in passed:
-                counts[rules.FREQUENCY_CAP] += 1
-                continue
-            if cooled and (user_id, message.id) in cooled:
-                counts[rules.COOLDOWN] += 1
-                continue
-            notified += 1
-            plan = plans.get((message.id, k))
-            if plan is None:
-                plan = plans[(message.id, k)] = _SendPlan(message)
-            if hold is None:
-                plan.deliver.extend(rendered)
-            else:
-                plan.held.extend((device_id, provider, title, body, hold)
-                                 for device_id, provider, title, body in rendered)
-        if notified:
-            counts["notified"] += notified
-    return list(plans.values())
-
-
-def _render_devices(message: CompiledMessage, user: decide.EventUser, owned: list[decide.EventDevice],
-                    params: Mapping[str, str], default_language: str | None,
-                    failed: list[tuple[str, Outcome]]) -> _Rendered:
-    """A user's devices rendered once per locale among them (the user's own locale wins)."""
-    cache: dict[str | None, tuple[str, str] | str] = {}
-    rendered = []
-    for device in owned:
-        locale = user.locale or device.locale
-        text = cache.get(locale)
-        if text is None:
-            text = cache[locale] = message.render(locale, default_language, params)
-        if isinstance(text, str):
-            failed.append((device.provider, Outcome(device.id, DeliveryStatus.FAILED, text, attempts=0)))
-        else:
-            rendered.append((device.id, device.provider, text[0], text[1]))
-    return tuple(rendered)
-
-
-def _store_send(connection: Connection, app_id: int, batch_id: str, plan: _SendPlan, decision: BatchDecision,
+def _store_send(connection: Connection, app_id: int, batch_id: str, plan: SendPlan, decision: BatchDecision,
                 chunk_size: int, max_tries: int, now: datetime) -> None:
     targeted = len(plan.deliver) + len(plan.held) + len(plan.failed)
     if not targeted:

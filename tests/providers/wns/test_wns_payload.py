@@ -13,15 +13,8 @@ from hypothesis import strategies as st
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
 from pushgate.notification import Action, CriticalSound, Notification
-from pushgate.providers.wns.payload import (
-    WNS_MAX_PAYLOAD,
-    WNSPayload,
-    WNSType,
-    build_payload,
-    clean_text,
-    parse_xml,
-    short_label,
-)
+from pushgate.providers.wns.bodies import clean_text, parse_xml
+from pushgate.providers.wns.payload import WNS_MAX_PAYLOAD, WNSPayload, WNSType, build_payload, short_label
 
 NASTY = 'a < b && c > "d" \'e\' ]]> <!-- x --> &amp;'
 

@@ -1,6 +1,7 @@
 """Windows Push Notification Services: HTTP/1.1, OAuth client credentials.
 
 Modules: ``client`` (the provider), ``auth``, ``payload`` (``build_payload``),
+``bodies`` (the toast, tile, badge and raw bodies it builds with),
 ``outcomes`` (``classify``), ``credentials`` (``check_stored``, ``validate``)
 and ``spec`` (its entry in the provider table).
 """
