@@ -22,7 +22,12 @@ class Status(StrEnum):
 
 
 class Cause(StrEnum):
-    """Why a FAILED (or RETRY) outcome happened, sorted by who must act."""
+    """Why a FAILED (or RETRY) outcome happened, sorted by who must act.
+
+    A DEAD outcome with cause CONFIG is a token dead for these credentials
+    only: a Web Push subscription restricted to another VAPID key (RFC 8292
+    §4.2; docs/protocols/webpush.md §6.1).
+    """
 
     REQUEST = "request"  # our request was malformed or too large: a bug, do not retry
     CONFIG = "config"  # credentials, topic or environment are wrong: fix config, pause sending

@@ -162,6 +162,13 @@ class ProviderSpec:
     - ``key_file_fields(text)``: the fields a key file fills (a ``.p8`` key
       or a certificate for APNs, the service-account file for FCM, the VAPID
       PEM for Web Push); None for a provider that takes no key file.
+    - ``credential_audience(token_key)``: for a provider whose credentials
+      each of many services checks on its own (Web Push: every push service
+      verifies VAPID), the service that answered for a result's token (the
+      endpoint's origin, the VAPID ``aud``). Once it accepted the current
+      credentials, a refusal from it is about that one subscription
+      (docs/protocols/webpush.md §6). None: one service judges the app's
+      credentials as a whole.
 
     The credential checks and ``key_file_fields`` raise :class:`CredentialError`.
     """
@@ -180,6 +187,7 @@ class ProviderSpec:
     parse_subscription: Callable[[Mapping[str, Any] | str], DeviceToken] | None = None
     from_vendor_document: Callable[[dict[str, Any]], dict[str, Any]] = _document_as_given
     key_file_fields: Callable[[str], dict[str, Any]] | None = None
+    credential_audience: Callable[[str], str] | None = None
 
     @property
     def secret_fields(self) -> frozenset[str]:

@@ -6,7 +6,7 @@ Urgency, Topic, the content coding headers, the body size, VAPID (ES256
 verified against ``k``, ``aud`` = this origin, ``exp`` on the injected clock,
 ``sub``), restricted subscriptions, subscription state and a rate limit, and
 answers in that service's error format (autopush ``errno`` JSON, Apple
-``{"reason": ...}``, FCM plain text). Success is ``201 Created`` with
+``{"reason": ...}``, FCM plain text; :mod:`._webpush_answers`). Success is ``201 Created`` with
 ``Location: <origin>/m/<id>`` and the ``TTL`` used; ``DELETE /m/<id>``
 cancels an undelivered message.
 
@@ -25,7 +25,6 @@ gives a VAPID key pair, the origin to allow, and where to subscribe.
 from __future__ import annotations
 
 import json
-import logging
 import math
 import secrets
 import time
@@ -33,7 +32,6 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -42,23 +40,13 @@ from pushgate.crypto.vapid import VapidKey, b64url_decode, b64url_encode
 from pushgate.simulators import _webpush_checks as checks
 from pushgate.simulators._base import ControlError, Simulator
 from pushgate.simulators._server import SimAction, SimRequest, SimResponse
+from pushgate.simulators._webpush_answers import render_rejection
 from pushgate.simulators._webpush_control import add_webpush_routes
 from pushgate.simulators.tls import LocalCA
-
-logger = logging.getLogger("pushgate.simulators.webpush")
 
 MODES = ("autopush", "apple", "fcm")
 STATES = ("active", "unsubscribed", "expired")
 DEFAULT_MAX_BODY = 4096  # RFC 8030 §7.2: services must accept 4096 bytes
-_AUTOPUSH_MORE_INFO = "http://autopush.readthedocs.io/en/latest/http.html#error-codes"
-_FCM_TEXT = {  # FCM's web push front end answers in plain text [recall]
-    401: "authorization header is missing or invalid",
-    403: "the key in the authorization header does not correspond to the sender ID used to subscribe",
-    404: "push subscription not found",
-    410: "push subscription has unsubscribed or expired.",
-    413: "payload is too large",
-    429: "too many requests",
-}
 
 
 @dataclass(slots=True)
@@ -325,7 +313,8 @@ class WebPushSimulator(Simulator):
         self._vapid.verify(auth, audience=self.origin, now=now, strict_sub=self.mode == "apple")
         if sub.restricted_key is not None and auth.key != sub.restricted_key:
             raise checks.VapidRejection(
-                "mismatch", "VapidPkHashMismatch", "the VAPID key is not the one the subscription is bound to"
+                # RFC 8292 §4.2; the message is autopush's (docs/protocols/webpush.md §5)
+                "mismatch", "VapidPkHashMismatch", "VAPID public key mismatch"
             )
         return auth
 
@@ -394,23 +383,4 @@ class WebPushSimulator(Simulator):
     def _render(
         self, rejection: checks.Rejection, headers: list[tuple[str, str]] | None = None
     ) -> SimResponse:
-        status = rejection.status
-        if isinstance(rejection, checks.VapidRejection):
-            status = {"autopush": 401, "apple": 403}.get(self.mode, status)
-        extra = list(headers or [])
-        logger.debug("webpush %s: %s %s", self.mode, status, rejection.message)
-        if self.mode == "apple":
-            return SimResponse.json(status, {"reason": rejection.reason}, extra)
-        if self.mode == "fcm":
-            text = _FCM_TEXT.get(status, rejection.message)
-            return SimResponse(status, [("content-type", "text/plain; charset=utf-8"), *extra], text.encode())
-        if status == 410:
-            extra.append(("cache-control", "max-age=86400"))
-        body = {
-            "code": status,
-            "errno": rejection.errno,
-            "error": HTTPStatus(status).phrase,
-            "message": rejection.message,
-            "more_info": _AUTOPUSH_MORE_INFO,
-        }
-        return SimResponse.json(status, body, extra)
+        return render_rejection(self.mode, rejection, headers)

@@ -82,6 +82,9 @@ class CachedClient:
     users: int = 0  # jobs currently using it (a replaced client is closed when this reaches 0)
     retired: bool = False
     pause: dict[str, Any] | None = field(default=None)  # the stored pause record, if any
+    # Web Push: the push services (VAPID audiences) that accepted these credentials since
+    # they were loaded; new credentials get a new entry, so this is forgotten with them.
+    proven: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)

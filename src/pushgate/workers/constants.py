@@ -94,3 +94,7 @@ DELIVERY_NAMESPACE = uuid.UUID("4f7c1d5e-2a8b-5c3d-9e6f-70a1b2c3d4e5")
 REASON_NO_CREDENTIALS = "NoCredentials"
 REASON_EXPIRED = "Expired"
 REASON_INTERNAL = "InternalError"
+# A Web Push refusal (401/403) from a push service that accepted the app's current VAPID
+# credentials: the subscription's own binding to another key (RFC 8292 §4.2), settled for
+# that device alone (docs/protocols/webpush.md §6).
+REASON_KEY_MISMATCH = "VapidKeyMismatch"

@@ -23,7 +23,10 @@ The steps, in the order that keeps "delivered or recorded, never lost":
    credential failure (``Cause.CONFIG``) stops the job, pauses the app's
    provider and defers every device not yet settled to the pause's end; a
    device whose send started longer than ``max_credentials_wait`` before
-   that end is recorded failed with the provider's reason instead.
+   that end is recorded failed with the provider's reason instead. A
+   refusal about one subscription (a Web Push subscription bound to an
+   earlier VAPID key) settles that device alone
+   (:mod:`pushgate.workers.settling`).
 5. Only when the outcomes are written and the follow-up job is enqueued is
    the job completed. A crash anywhere before re-runs it; follow-up ids are
    deterministic, so a re-run does not enqueue them twice.
@@ -39,17 +42,15 @@ import random
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pushgate.notification import Notification
-from pushgate.planner.jobs import DEFERRED_MARK, RETRY_MARK, DeliveryPayload, FollowUpMark, follow_up_job
+from pushgate.planner.jobs import DeliveryPayload
 from pushgate.providers import Message, provider_spec
 from pushgate.queue import ClaimedJob, Job
 from pushgate.registry import DeadToken, DeliveryStatus, Outcome
 from pushgate.registry.chunks import DeviceRow, SendContent, load_chunk, load_send_content
-from pushgate.registry.pauses import ProviderPause, clear_pause, pause_length, pause_provider
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.workers.clients import CachedClient, ClientBuildError, NoCredentials
 from pushgate.workers.constants import (
@@ -60,6 +61,7 @@ from pushgate.workers.constants import (
     RETRY_MAX_SECONDS,
 )
 from pushgate.workers.event_texts import REASON_NO_TEXT, Text, personalize
+from pushgate.workers.settling import JobSettling, Tally, refusal_of_one_device, with_attempts
 from pushgate.workers.topic import is_topic_job, load_topic_device, send_to_target
 from pushgate.workers.window import JobGate
 
@@ -150,29 +152,12 @@ def effective_notification(info: SendContent, now: datetime) -> Notification | N
     return notification
 
 
-@dataclass(slots=True)
-class _Tally:
-    """What one run of a job learned, device by device."""
-
-    retry: dict[int, TokenResult] = field(default_factory=dict)
-    settled: set[int] = field(default_factory=set)
-    config_error: str | None = None
-    sent: int = 0
-
-
-class DeliveryJob:
+class DeliveryJob(JobSettling):
     """Runs one claimed ``deliver:<provider>`` job (see the module docstring)."""
 
     def __init__(self, ctx: WorkerContext, job: ClaimedJob, loaded: Loaded | None = None) -> None:
-        self.ctx = ctx
-        self.job = job
+        super().__init__(ctx, job)
         self.loaded = loaded  # load_job's answer when the claiming thread read it already
-        self.payload = payload = DeliveryPayload.from_json(job.payload)
-        self.send_id = payload.send_id
-        self.app_id = payload.app_id
-        self.provider = payload.provider
-        self.tries = payload.tries
-        self.deferrals = payload.deferrals
 
     async def run(self) -> None:
         ctx = self.ctx
@@ -228,9 +213,10 @@ class DeliveryJob:
     async def _send(
         self, entry: CachedClient, devices: list[DeviceRow], notification: Notification,
         texts: dict[int, Text] | None = None,
-    ) -> _Tally:
-        ctx, tally = self.ctx, _Tally()
+    ) -> Tally:
+        ctx, tally = self.ctx, Tally()
         client = entry.client
+        audience_of, proven = provider_spec(self.provider).credential_audience, entry.proven
         by_token: dict[str, list[int]] = {}
         max_tries = ctx.settings.max_tries
         observed = ctx.observer(self.provider)
@@ -255,10 +241,12 @@ class DeliveryJob:
             nonlocal seen
             for device in devices:
                 if tally.config_error is not None:
+                    tally.stopped = True
                     return  # stop feeding the client: the credentials are bad
                 if book.generation != seen:
                     seen = book.generation
                     if book.active(self.app_id, self.provider):
+                        tally.stopped = True
                         return  # another job found them bad
                 token = _token_of(device)
                 by_token.setdefault(client.token_key(token), []).append(device.id)
@@ -279,22 +267,25 @@ class DeliveryJob:
                 window.release(1, latency)  # not accepted, nothing to record: free the slot
                 return
             if result.status is Status.FAILED and result.cause is Cause.CONFIG:
-                window.release(1, latency)
-                if tally.config_error is None:
-                    tally.config_error = result.reason or result.detail or "credentials rejected"
-                    ctx.pauses.note(ProviderPause(  # provisional: stop this process's other jobs now
-                        self.app_id, self.provider, tally.config_error, time.time(),
-                        time.time() + pause_length(1), 0,
-                    ))
-                return
+                mine = refusal_of_one_device(result, proven, audience_of)
+                if mine is None:  # maybe the app's credentials: settled with the pause (_settle)
+                    window.release(1, latency)
+                    self._note_refusal(tally, device_id, result)
+                    return
+                result = mine
             if result.status is Status.SENT:
                 tally.sent += 1
+                if audience_of is not None:
+                    proven.add(audience_of(result.token))  # this service takes these credentials
             dead = None
             if result.status is Status.DEAD:
-                dead = DeadToken(device_id, result.reason or "Unregistered", result.timestamp)
+                # Bound to another key (cause CONFIG): dead for the credentials this client holds;
+                # a device registered after they were stored may be bound to newer ones.
+                since = entry.version if result.cause is Cause.CONFIG else result.timestamp
+                dead = DeadToken(device_id, result.reason or "Unregistered", since)
             outcome = Outcome.from_result(device_id, result, give_up=True)
             tally.settled.add(device_id)
-            seq = recorder.add(self.send_id, self.provider, _with_attempts(outcome, self.tries), dead)
+            seq = recorder.add(self.send_id, self.provider, with_attempts(outcome, self.tries), dead)
             unwritten.append((seq, clock() - latency))
 
         recorder.watch(written)
@@ -315,11 +306,14 @@ class DeliveryJob:
         return tally
 
     async def _settle(
-        self, entry: CachedClient, devices: list[DeviceRow], tally: _Tally, notification: Notification,
+        self, entry: CachedClient, devices: list[DeviceRow], tally: Tally, notification: Notification,
         start: datetime,
     ) -> None:
         ctx = self.ctx
+        if tally.refused:
+            await self._judge_refusals(entry, tally)
         unsent = [d.id for d in devices if d.id not in tally.settled and d.id not in tally.retry]
+        resume: Job | None = None
         if unsent:
             # Stopped early: this job's or another job's requests hit bad credentials.
             if tally.config_error is not None:
@@ -327,14 +321,18 @@ class DeliveryJob:
                 ctx.clients.invalidate(self.app_id, self.provider)
             else:
                 pause = ctx.pauses.active(self.app_id, self.provider)
-                if pause is None:
+                if pause is None and not tally.stopped:
                     # Not a pause: a result went missing. Fail the run (the queue retries it
                     # after a delay) rather than deferring it in a tight loop.
                     await ctx.recorder.flush()
                     raise RuntimeError(f"{len(unsent)} devices got no outcome from {self.provider}")
-            error = tally.config_error or (pause.error if pause is not None else None)
-            await self._defer(unsent + sorted(tally.retry), self._pause_end(pause), error, start)
-            return
+            if tally.config_error is not None or pause is not None:
+                error = tally.config_error or (pause.error if pause is not None else None)
+                await self._defer(unsent + sorted(tally.retry), self._pause_end(pause), error, start)
+                return
+            # The pause that stopped this run was withdrawn (its refusals were about single
+            # subscriptions): the devices it held back go on at once.
+            resume = self._deferred(unsent, time.time())
         if tally.sent and entry.pause is not None:
             await asyncio.to_thread(self._clear_pause)
             ctx.pauses.forget(self.app_id, self.provider)
@@ -352,94 +350,7 @@ class DeliveryJob:
             else:
                 follow = self._next(sorted(tally.retry), run_at, tries=self.tries + 1)
                 ctx.metrics.retries.labels(self.provider).inc(len(tally.retry))
-        await self._follow_up(follow)
-
-    # -- outcomes and follow-ups -------------------------------------------------------
-
-    def _record(self, outcome: Outcome) -> None:
-        self.ctx.recorder.add(self.send_id, self.provider, outcome)
-
-    async def _follow_up(self, follow: Job | None) -> None:
-        """Outcomes written, then the follow-up job stored, then this job completed."""
-        ctx = self.ctx
-        await ctx.recorder.flush()
-        if follow is not None and follow.size:
-            await asyncio.to_thread(ctx.queue.enqueue, [follow])
-            if follow.run_at is not None and follow.run_at <= time.time():
-                ctx.notify()
-        await self._complete()
-
-    async def _complete(self) -> None:
-        await asyncio.to_thread(self.ctx.queue.complete, [self.job.id])
-
-    def _next(self, device_ids: list[int], run_at: float, *, tries: int, deferrals: int | None = None,
-              mark: FollowUpMark = RETRY_MARK) -> Job:
-        return follow_up_job(
-            self.job.id, self.job.queue, self.payload, device_ids, run_at=run_at,
-            max_tries=self.job.max_tries, tries=tries,
-            deferrals=self.deferrals if deferrals is None else deferrals, mark=mark,
-        )
-
-    async def _defer(
-        self, device_ids: list[int], until: float, error: str | None, start: datetime | None = None
-    ) -> None:
-        """Defer the devices to the pause's end — or, when that is later than the send's start
-        plus ``max_credentials_wait``, record them failed with the provider's reason: a send
-        never stays pending for ever behind credentials nobody fixes."""
-        limit = self.ctx.settings.max_credentials_wait
-        if limit is not None and error:
-            if start is None:
-                info = await asyncio.to_thread(load_send_content, self.ctx.db, self.send_id)
-                start = info.start if info is not None else None
-            if start is not None and until > start.timestamp() + limit:
-                for device_id in device_ids:  # devices with an outcome already keep it
-                    self._record(Outcome(device_id, DeliveryStatus.FAILED, error, attempts=self.tries))
-                await self._follow_up(None)
-                return
-        await self._follow_up(self._deferred(device_ids, until))
-
-    def _deferred(self, device_ids: list[int], until: float) -> Job:
-        return self._next(device_ids, until, tries=self.tries, deferrals=self.deferrals + 1,
-                          mark=DEFERRED_MARK)
-
-    async def _pause(self, error: str, version: datetime, *, unusable: bool = False) -> ProviderPause | None:
-        """Store the pause (None: the credentials changed meanwhile; try them at once).
-
-        ``unusable``: no client could be built from the credentials (a key that
-        does not parse or decrypt), as opposed to a provider rejecting them.
-        """
-        ctx = self.ctx
-        pause = await asyncio.to_thread(self._store_pause, error, version)
-        if pause is None:
-            ctx.pauses.forget(self.app_id, self.provider)
-            ctx.clients.invalidate(self.app_id, self.provider)
-            return None
-        ctx.pauses.note(pause)
-        logger.warning(
-            "%s credentials of app %s %s (%s): paused until %s", self.provider, self.app_id,
-            "are unusable" if unusable else "were rejected", pause.error,
-            pause.until_datetime.isoformat(timespec="seconds"),
-        )
-        return pause
-
-    def _pause_end(self, pause: ProviderPause | None) -> float:
-        return pause.until if pause is not None else time.time()
-
-    def _store_pause(self, error: str, version: datetime) -> ProviderPause | None:
-        with self.ctx.db.session() as session:
-            return pause_provider(
-                session, self.app_id, self.provider, error, version=version, now=time.time()
-            )
-
-    def _clear_pause(self) -> None:
-        with self.ctx.db.session() as session:
-            clear_pause(session, self.app_id, self.provider)
-
-
-def _with_attempts(outcome: Outcome, tries: int) -> Outcome:
-    if outcome.attempts == tries:
-        return outcome
-    return Outcome(outcome.device_id, outcome.status, outcome.reason, outcome.message_id, tries)
+        await self._follow_up(resume, follow)
 
 
 def _token_of(device: DeviceRow) -> Any:

@@ -123,20 +123,37 @@ async def test_dropped_connection_is_a_transport_retry(sim: WebPushSimulator, cl
     assert (failed.status, failed.cause) == (Status.RETRY, Cause.TRANSPORT)
 
 
-@pytest.mark.parametrize(("mode", "status", "reason"), [("autopush", 401, "Unauthorized"),
+@pytest.mark.parametrize(("mode", "status", "reason"), [("autopush", 401, "VapidKeyMismatch"),
                                                          ("apple", 403, "VapidPkHashMismatch"),
-                                                         ("fcm", 403, "Forbidden")])
-async def test_restricted_subscription_key_mismatch_is_config(
+                                                         ("fcm", 403, "VapidKeyMismatch")])
+async def test_restricted_subscription_key_mismatch_is_dead_for_this_key(
     sim: WebPushSimulator, client: WebPush, mode: str, status: int, reason: str
 ) -> None:
+    # A subscription made with another application server key can never take this one
+    # (RFC 8292 §4.2): that subscription is dead, cause CONFIG (docs/protocols/webpush.md §6).
     sim.set_mode(mode)
     bound_elsewhere = sim.subscribe(VapidKey.generate().application_server_key)
     result = await client.send_one(HELLO, bound_elsewhere)
     assert (result.status, result.cause, result.http_status, result.reason) == (
-        Status.FAILED, Cause.CONFIG, status, reason
+        Status.DEAD, Cause.CONFIG, status, reason
     )
     assert result.attempts == 1  # not retried
     assert sim.accepted == []
+
+
+@pytest.mark.parametrize("mode", ["autopush", "apple", "fcm"])
+async def test_vapid_refused_for_every_subscription_stays_config(
+    sim: WebPushSimulator, vapid_key: VapidKey, ca_file: Path, allowed: list[str], clock: ManualClock,
+    mode: str,
+) -> None:
+    # A JWT the service refuses (here: expired by its clock) is the app's credentials, not one
+    # subscription's binding: FAILED with cause CONFIG, whatever the service's wording.
+    sim.set_mode(mode)
+    behind = ManualClock(clock() - 2 * 86400)
+    async with WebPush(vapid_private_key=vapid_key, vapid_subject="mailto:ops@example.com",
+                       allowed_hosts=allowed, ca_file=ca_file, clock=behind) as client:
+        result = await client.send_one(HELLO, sim.subscribe(vapid_key.application_server_key))
+    assert (result.status, result.cause) == (Status.FAILED, Cause.CONFIG)
 
 
 async def test_restricted_subscription_with_our_key(

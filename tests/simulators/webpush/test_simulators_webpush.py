@@ -239,6 +239,12 @@ async def test_restricted_subscription(
     assert (no_vapid.status_code, code(no_vapid)) == missing
     other_key = await raw_push(bound)
     assert (other_key.status_code, code(other_key)) == mismatch
+    # Each service words the mismatch its own way (docs/protocols/webpush.md §5).
+    if mode == "autopush":
+        assert other_key.json()["message"] == "VAPID public key mismatch"
+    if mode == "fcm":
+        assert "do not correspond to the credentials used to create the subscriptions" in other_key.text
+        assert "correspond" not in no_vapid.text
     mine = sim.subscribe(vapid_key.application_server_key)
     assert (await raw_push(mine)).status_code == 201
 

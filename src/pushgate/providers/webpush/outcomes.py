@@ -1,9 +1,11 @@
 """Web Push answer → :class:`TokenResult` (docs/protocols/webpush.md §1.1, §3, §5 and §6).
 
 200/201/202 SENT (the ``Location`` is the message id); 404 and 410 DEAD;
-429 RETRY after ``Retry-After``; 5xx RETRY; 401/403 FAILED with cause
-CONFIG (the VAPID key or ``sub``); 400/413 and anything else FAILED with
-cause REQUEST.
+429 RETRY after ``Retry-After``; 5xx RETRY; a 401/403 that names a
+subscription bound to another VAPID key DEAD with cause CONFIG (the
+subscription can never take this key: RFC 8292 §4.2); any other 401/403
+FAILED with cause CONFIG (the VAPID key or ``sub``); 400/413 and anything
+else FAILED with cause REQUEST.
 """
 
 from __future__ import annotations
@@ -20,7 +22,17 @@ logger = logging.getLogger("pushgate.webpush")
 
 DETAIL_LIMIT = 300  # characters of a push service's error text kept in a result
 
-__all__ = ["DETAIL_LIMIT", "classify"]
+# How each push service says "this subscription is restricted to another key" (RFC 8292 §4.2;
+# docs/protocols/webpush.md §5): Apple's reason, autopush's errno 109 message, FCM's two texts.
+APPLE_KEY_MISMATCH = "VapidPkHashMismatch"
+KEY_MISMATCH = "VapidKeyMismatch"  # pushgate's reason where the service names none
+_MISMATCH_TEXTS = (
+    "vapid public key mismatch",  # Mozilla autopush (401, errno 109)
+    "do not correspond to the credentials used to create the subscription",  # FCM (403)
+    "does not correspond to the sender id used to subscribe",  # FCM, older wording (403)
+)
+
+__all__ = ["APPLE_KEY_MISMATCH", "DETAIL_LIMIT", "KEY_MISMATCH", "classify", "is_key_mismatch"]
 
 
 def classify(
@@ -48,13 +60,27 @@ def classify(
         return TokenResult(key, Status.RETRY, reason=reason, http_status=status, cause=Cause.PROVIDER,
                            retry_after=parse_retry_after(header("retry-after"), clock()), detail=detail)
     if status in (401, 403):
-        # Not retried and not a dead subscription: the VAPID key, its binding
-        # to a restricted subscription, or the sub/aud/exp claims are wrong.
+        if is_key_mismatch(reason, detail):
+            # The subscription is restricted to another application server key (one made
+            # before the app's key was replaced): that device alone, never the app's lane.
+            named = reason if reason == APPLE_KEY_MISMATCH else KEY_MISMATCH
+            return TokenResult(key, Status.DEAD, reason=named, http_status=status, cause=Cause.CONFIG,
+                               detail=detail)
+        # Not retried and not a dead subscription: the VAPID key or the sub/aud/exp
+        # claims are wrong (or a binding the service does not name: docs/protocols/webpush.md §6).
         logger.warning("%s rejected our VAPID credentials (%s %s)", audience, status, reason)
         return TokenResult(key, Status.FAILED, reason=reason, http_status=status, cause=Cause.CONFIG,
                            detail=detail)
     return TokenResult(key, Status.FAILED, reason=reason, http_status=status, cause=Cause.REQUEST,
                        detail=detail)
+
+
+def is_key_mismatch(reason: str, detail: str | None) -> bool:
+    """Whether a 401/403 says the subscription is bound to another VAPID key."""
+    if reason == APPLE_KEY_MISMATCH:
+        return True
+    text = (detail or "").lower()
+    return any(marker in text for marker in _MISMATCH_TEXTS)
 
 
 def _reason(status: int, body: bytes) -> tuple[str, str | None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from pushgate.notification import Notification
 from pushgate.providers._spec import Endpoint, ProviderSpec
@@ -63,6 +64,13 @@ def client_token(token: str, p256dh: str | None, auth: str | None) -> dict[str, 
     return {"endpoint": token, "keys": {"p256dh": p256dh or "", "auth": auth or ""}}
 
 
+def credential_audience(endpoint: str) -> str:
+    """The push service a subscription's endpoint is answered by: its origin, which is
+    the ``aud`` of the VAPID JWT sent there (RFC 8292 §2; docs/protocols/webpush.md §2)."""
+    parts = urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+
+
 SPEC = ProviderSpec(
     name=credentials.NAME,
     fields=credentials.FIELDS,
@@ -76,4 +84,5 @@ SPEC = ProviderSpec(
     parse_subscription=tokens.parse_subscription,
     default_hosts=DEFAULT_HOSTS,
     client_token=client_token,
+    credential_audience=credential_audience,
 )
