@@ -17,7 +17,7 @@ from pushgate.registry.models import utcnow
 from pushgate.service.cancel import cancel_and_settle
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.constants import DELIVERY_NAMESPACE
-from pushgate.workers.delivery import delivery_id
+from pushgate.workers.delivery import delivery_id, delivery_ids
 from tests.workers.worker_helpers import (
     eventually,
     make_app,
@@ -32,6 +32,13 @@ def test_delivery_ids_are_uuid5_of_send_and_device() -> None:
     send_id = str(uuid.uuid4())
     assert delivery_id(send_id, 42) == str(uuid.uuid5(DELIVERY_NAMESPACE, f"{send_id}:42"))
     assert delivery_id(send_id, 42) == delivery_id(send_id, 42) != delivery_id(send_id, 43)
+
+
+def test_the_ids_of_one_send_are_its_uuid5s_device_after_device() -> None:
+    for send_id in (str(uuid.uuid4()), "s\u00e9nd", ""):
+        of = delivery_ids(send_id)
+        for device_id in [*range(300), 2**40, 10**18]:  # every variant digit, long ids
+            assert of(device_id) == str(uuid.uuid5(DELIVERY_NAMESPACE, f"{send_id}:{device_id}"))
 
 
 async def test_a_notification_past_its_expiry_is_recorded_expired_without_a_request(

@@ -282,12 +282,13 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
         def jobs() -> Iterator[tuple[PreparedT | None, TokenT, str | None]]:
             for index, message in enumerate(messages):
                 prepared: PreparedT | PermanentError
-                if message.text is not None:
-                    text_key = (id(message.notification), message.text)
-                    if text_key in by_text:
-                        prepared = by_text[text_key]
-                    else:
-                        prepared = by_text[text_key] = with_text(message.notification, message.text)
+                text = message.text
+                if text is not None:
+                    text_key = (id(message.notification), text)
+                    found = by_text.get(text_key)
+                    if found is None:
+                        found = by_text[text_key] = with_text(message.notification, text)
+                    prepared = found
                 else:
                     key = id(message.notification)
                     if key not in cache:

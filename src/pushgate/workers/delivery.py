@@ -41,7 +41,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -75,17 +75,32 @@ logger = logging.getLogger("pushgate.workers")
 def delivery_id(send_id: str, device_id: int) -> str:
     """The message id of one delivery: the same on every retry and every re-run.
 
-    ``uuid.uuid5(DELIVERY_NAMESPACE, f"{send_id}:{device_id}")``, computed
-    without building UUID objects (it runs once per delivery).
+    ``uuid.uuid5(DELIVERY_NAMESPACE, f"{send_id}:{device_id}")``.
     """
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{send_id}:{device_id}".encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5 (RFC 4122 §4.3)
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return delivery_ids(send_id)(device_id)
+
+
+def delivery_ids(send_id: str) -> Callable[[int], str]:
+    """:func:`delivery_id` of one send, for device after device (it runs once per delivery).
+
+    The SHA-1 of the namespace and ``"<send id>:"`` is taken once and copied
+    per device, and the version and variant bits (RFC 4122 §4.3: version 5;
+    variant ``10``) are set on the hex digits instead of on a UUID object.
+    """
+    base = hashlib.sha1(_NAMESPACE_BYTES + f"{send_id}:".encode())
+
+    def of(device_id: int) -> str:
+        digest = base.copy()
+        digest.update(b"%d" % device_id)
+        h = digest.hexdigest()
+        return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT_DIGIT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+    return of
 
 
 _NAMESPACE_BYTES = DELIVERY_NAMESPACE.bytes
+# The digit that starts the fourth group: its top two bits become the RFC 4122 variant (10).
+_VARIANT_DIGIT = {f"{n:x}": f"{0x8 | (n & 0x3):x}" for n in range(16)}
 
 
 def collapse_id_for(send_id: str) -> str:
@@ -237,6 +252,10 @@ class DeliveryJob(JobSettling):
                 count += 1
             window.release(count, hold)
 
+        # Looked up once per job: the loop below runs once per device.
+        id_of = delivery_ids(self.send_id)
+        client_token, token_key = provider_spec(self.provider).client_token, client.token_key
+
         def messages() -> Iterator[Message[Any]]:
             nonlocal seen
             for device in devices:
@@ -248,11 +267,17 @@ class DeliveryJob(JobSettling):
                     if book.active(self.app_id, self.provider):
                         tally.stopped = True
                         return  # another job found them bad
-                token = _token_of(device)
-                by_token.setdefault(client.token_key(token), []).append(device.id)
+                device_id = device.id
+                token = client_token(device.token, device.p256dh, device.auth)
+                key = token_key(token)
+                same_token = by_token.get(key)
+                if same_token is None:
+                    by_token[key] = [device_id]
+                else:
+                    same_token.append(device_id)
                 window.take()
-                yield Message(token, notification, delivery_id(self.send_id, device.id),
-                              texts[device.id] if texts is not None else None)
+                yield Message(token, notification, id_of(device_id),
+                              texts[device_id] if texts is not None else None)
 
         def on_result(result: TokenResult) -> None:
             ids = by_token.get(result.token)
@@ -353,9 +378,5 @@ class DeliveryJob(JobSettling):
         await self._follow_up(resume, follow)
 
 
-def _token_of(device: DeviceRow) -> Any:
-    return provider_spec(device.provider).client_token(device.token, device.p256dh, device.auth)
-
-
-__all__ = ["DeliveryJob", "Loaded", "collapse_id_for", "delivery_id", "effective_notification", "load_job",
-           "retry_delay", "with_send_marker"]
+__all__ = ["DeliveryJob", "Loaded", "collapse_id_for", "delivery_id", "delivery_ids",
+           "effective_notification", "load_job", "retry_delay", "with_send_marker"]

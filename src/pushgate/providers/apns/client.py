@@ -27,10 +27,9 @@ import re
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Final, Literal
+from typing import Any, ClassVar, Final, Literal, NamedTuple
 
 from pushgate.errors import ConfigurationError, TransportError
 from pushgate.notification import Notification
@@ -62,9 +61,12 @@ _PATH_PREFIX: Final = b"/3/device/"
 BAD_DEVICE_TOKEN: Final = "BadDeviceToken"
 
 
-@dataclass(frozen=True, slots=True)
-class PreparedAPNs:
-    """A notification ready for any token: body and pre-encoded headers."""
+class PreparedAPNs(NamedTuple):
+    """A notification ready for any token: body and pre-encoded headers.
+
+    A NamedTuple for the reason :class:`~pushgate.providers.apns.payload.APNsRequestParts`
+    is one: an event send makes one per device.
+    """
 
     body: bytes
     pseudo: HeaderBlock  # :method, :scheme, :authority (pseudo-headers come first, RFC 9113 §8.3)

@@ -41,9 +41,8 @@ Header rules
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from pushgate.errors import InvalidNotification
 from pushgate.notification import CriticalSound, Notification, Priority
@@ -83,9 +82,13 @@ URL_KEY: Final = "url"
 IMAGE_KEY: Final = "image"
 
 
-@dataclass(frozen=True, slots=True)
-class APNsRequestParts:
-    """Everything about one notification that does not depend on the token."""
+class APNsRequestParts(NamedTuple):
+    """Everything about one notification that does not depend on the token.
+
+    A NamedTuple rather than a frozen dataclass: an event send makes one per
+    device (its own text, :mod:`pushgate.providers.apns.text_template`), and
+    a frozen dataclass took about 1.2 us to build, a tuple a fifth of that.
+    """
 
     body: bytes
     push_type: str
