@@ -126,6 +126,26 @@ def test_every_message_has_a_fresh_ephemeral_key_and_salt() -> None:
     assert ece.decrypt(first, keys) == ece.decrypt(second, keys) == b"same"
 
 
+def test_each_recipient_encrypts_for_its_own_keys_only() -> None:
+    # A Recipient keeps its parsed key and the key_info prefix made from its p256dh
+    # bytes (RFC 8291 §3.4): messages to interleaved recipients decrypt with their own
+    # browser's keys and with no other's.
+    browsers = [ece.generate_user_agent_keys() for _ in range(3)]
+    recipients = [b.recipient() for b in browsers]
+    for _ in range(2):  # twice: nothing kept from one message leaks into the next
+        bodies = [r.encrypt(b"to %d" % i) for i, r in enumerate(recipients)]
+        for i, body in enumerate(bodies):
+            assert ece.decrypt(body, browsers[i]) == b"to %d" % i
+            for j in range(3):
+                if j != i:
+                    with pytest.raises(ece.ECEError):
+                        ece.decrypt(body, browsers[j])
+    # Same public key, another auth secret: still not decryptable (the secret is in the KDF).
+    other_auth = ece.UserAgentKeys(browsers[0].private_key, b"\x01" * 16)
+    with pytest.raises(ece.ECEError):
+        ece.decrypt(recipients[0].encrypt(b"x"), other_auth)
+
+
 def test_the_largest_message_makes_a_4096_byte_body() -> None:
     _, keys = _ua()
     body = keys.recipient().encrypt(b"x" * ece.MAX_PLAINTEXT)

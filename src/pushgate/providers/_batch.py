@@ -98,6 +98,7 @@ class Batch(Generic[TokenT, PreparedT]):
         """Start jobs until ``concurrency`` are in flight or none is ready."""
         provider = self.provider
         start = provider.start
+        done = self.done  # one bound method for every job started here, kept in flight with each
         gate = self.gate
         while self.inflight < provider.concurrency and (gate is None or gate.open()):
             job = self._take()
@@ -106,7 +107,7 @@ class Batch(Generic[TokenT, PreparedT]):
             job.started = self.time()
             self.inflight += 1
             try:
-                start(job.prepared, job.token, job.message_id, self.done, job)
+                start(job.prepared, job.token, job.message_id, done, job)
             except Exception as exc:  # the contract says it never raises; a bug must not lose the token
                 logger.error("provider raised for %s: %r", job.token, exc, exc_info=exc)
                 self.done(job, TokenResult(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pushgate.transport.hpack_decode import Field
-from pushgate.transport.huffman import HuffmanError, huffman_decode
+from pushgate.transport.huffman import HuffmanError, huffman_decode_text
 
 
 class Response:
@@ -72,7 +72,10 @@ class Response:
 def _text(value: bytes, coded: bool) -> str:
     if coded:
         try:
-            value = huffman_decode(value)
+            text = huffman_decode_text(value)
         except HuffmanError:
             return "\ufffd"
+        if text.isascii():  # the usual case: the octets were ASCII, so this is their UTF-8 text
+            return text
+        value = text.encode("latin-1")
     return value.decode("utf-8", "replace")

@@ -161,6 +161,7 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         self._origins: dict[str, _Origin] = {}
         self._tasks: set[asyncio.Future[Any]] = set()
         self._path = LiteralField(":path")
+        self._on_answer = self._answered  # one bound method, not one per request
 
     def __repr__(self) -> str:
         return f"WebPush(subject={self.vapid.subject!r}, allowed={self.allowed!r})"
@@ -296,10 +297,13 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         """The fast path: no task, no future; the transport calls :meth:`_answered`."""
         pool = origin.pool or self._pool(origin)
         assert origin.pseudo is not None
+        auth = origin.auth_block
+        if auth is None or authorization is not origin.auth:  # the cached JWT is the same str object
+            auth = origin.auth_header(authorization)
         block = b"".join((
-            origin.pseudo, self._path.encode(sub.path), origin.auth_header(authorization), prepared.block,
+            origin.pseudo, self._path.encode(sub.path), auth, prepared._block or prepared.block,
         ))
-        pool.send(block, body, self._answered, (origin, sub, prepared, body, done, tag))
+        pool.send(block, body, self._on_answer, (origin, sub, prepared, body, done, tag))
 
     def _answered(
         self,
