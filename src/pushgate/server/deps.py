@@ -32,7 +32,13 @@ _BEARER = "bearer "
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="pushgate"'}
 
 
-def services(request: Request) -> Services:
+# The dependencies that only read the request are ``async``: FastAPI runs a plain
+# ``def`` dependency in its thread pool, one hand-off there and back per dependency
+# and request, and each hand-back waits for the event loop, which a broadcast in
+# the same process keeps busy (README, scenario 9).
+
+
+async def services(request: Request) -> Services:
     found: Services = request.app.state.services
     return found
 
@@ -40,17 +46,17 @@ def services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-def _device_id(
+async def _device_id(
     device_id: Annotated[int, Path(description="The device's id (as returned at registration)")],
 ) -> int:
     return _in_range("device", device_id)
 
 
-def _app_id(app_id: Annotated[int, Path(description="The app's id")]) -> int:
+async def _app_id(app_id: Annotated[int, Path(description="The app's id")]) -> int:
     return _in_range("app", app_id)
 
 
-def _key_id(key_id: Annotated[int, Path(description="The API key's id")]) -> int:
+async def _key_id(key_id: Annotated[int, Path(description="The API key's id")]) -> int:
     return _in_range("key", key_id)
 
 
