@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
 
 from pushgate.registry import Database
-from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, wait_for
+from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, provider_app, wait_for
 
 DEVICES = 2_000
 
@@ -26,14 +27,11 @@ DEVICES = 2_000
 async def test_sigterm_drains_in_flight_work_and_loses_nothing(
     database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
 ) -> None:
-    sims = await start_simulators(("apns",))
+    settings: dict[str, Any] = {"worker_concurrency": 50, "chunk_size": 50, "workers": 1}
+    app = await provider_app("apns", database_url, start_simulators, start_server, gateway_for, **settings)
+    sims, server, api, auth = app.sims, app.server, app.api, app.auth
     apns = sims["apns"]
-    apns.set_latency(0.05)
-    settings = {"worker_concurrency": 50, "chunk_size": 50, "workers": 1}
-    server = await start_server(database_url, sims, **settings)
-    api = gateway_for(server)
-    app_id, auth = await api.create_app()
-    await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
+    apns.set_latency(0.05)  # before the send, so the stop lands mid-send
     tokens = [secrets.token_hex(32) for _ in range(DEVICES)]
     await api.import_devices(auth, [{"provider": "apns", "token": t} for t in tokens])
 
@@ -62,15 +60,13 @@ async def test_sigterm_drains_in_flight_work_and_loses_nothing(
 async def test_api_only_server_and_two_worker_processes_deliver_exactly_once(
     database_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
 ) -> None:
-    sims = await start_simulators(("apns",))
-    apns = sims["apns"]
-    settings = {"worker_concurrency": 100, "chunk_size": 50}
-    server = await start_server(database_url, sims, workers=0, **settings)
-    workers = [await start_server(database_url, sims, "worker", "--metrics-port", "0", **settings)
+    settings: dict[str, Any] = {"worker_concurrency": 100, "chunk_size": 50}
+    app = await provider_app("apns", database_url, start_simulators, start_server, gateway_for,
+                             workers=0, **settings)
+    server, api, auth = app.server, app.api, app.auth
+    apns = app.sims["apns"]
+    workers = [await start_server(database_url, app.sims, "worker", "--metrics-port", "0", **settings)
                for _ in range(2)]
-    api = gateway_for(server)
-    app_id, auth = await api.create_app()
-    await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
     tokens = [secrets.token_hex(32) for _ in range(DEVICES)]
     await api.import_devices(auth, [{"provider": "apns", "token": t} for t in tokens])
 

@@ -22,14 +22,13 @@ import redis
 import sqlalchemy as sa
 
 from pushgate.registry import Database
-from pushgate.simulators._base import Simulator
 from tests.e2e.e2e_helpers import (
-    Gateway,
     GatewayFor,
+    ProviderApp,
     ServerProcess,
     StartServer,
     StartSimulators,
-    credentials_for,
+    provider_app,
     wait_for,
 )
 from tests.queue.redis_fixtures import redis_prefix, redis_url
@@ -49,19 +48,18 @@ def postgres_url(postgres_databases: Callable[[], str]) -> str:
 
 
 async def _deployment(
-    postgres_url: str, sims: dict[str, Simulator], start_server: StartServer, gateway_for: GatewayFor,
+    postgres_url: str, start_simulators: StartSimulators, start_server: StartServer, gateway_for: GatewayFor,
     redis_url: str, redis_prefix: str, **settings: Any,
-) -> tuple[ServerProcess, ServerProcess, Gateway, dict[str, str], list[str]]:
-    """An API-only server, one worker, an app with APNs credentials and DEVICES devices."""
+) -> tuple[ProviderApp, ServerProcess, list[str]]:
+    """The APNs simulator with an API-only server and an app holding its credentials, one worker,
+    and DEVICES devices."""
     shared = {"queue": "redis", "redis_url": redis_url, "redis_key_prefix": redis_prefix, **settings}
-    server = await start_server(postgres_url, sims, workers=0, **shared)
-    worker = await start_server(postgres_url, sims, "worker", **shared)
-    api = gateway_for(server)
-    app_id, auth = await api.create_app()
-    await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
+    app = await provider_app("apns", postgres_url, start_simulators, start_server, gateway_for,
+                             workers=0, **shared)
+    worker = await start_server(postgres_url, app.sims, "worker", **shared)
     tokens = [secrets.token_hex(32) for _ in range(DEVICES)]
-    await api.import_devices(auth, [{"provider": "apns", "token": t} for t in tokens])
-    return server, worker, api, auth, tokens
+    await app.api.import_devices(app.auth, [{"provider": "apns", "token": t} for t in tokens])
+    return app, worker, tokens
 
 
 def _outbox_rows(postgres_url: str) -> int:
@@ -73,12 +71,11 @@ async def test_api_only_server_and_a_worker_deliver_a_broadcast_through_redis_ex
     postgres_url: str, start_simulators: StartSimulators, start_server: StartServer,
     gateway_for: GatewayFor, redis_url: str, redis_prefix: str,
 ) -> None:
-    sims = await start_simulators(("apns",))
-    apns = sims["apns"]
-    server, worker, api, auth, tokens = await _deployment(
-        postgres_url, sims, start_server, gateway_for, redis_url, redis_prefix,
+    app, worker, tokens = await _deployment(
+        postgres_url, start_simulators, start_server, gateway_for, redis_url, redis_prefix,
         worker_concurrency=100, chunk_size=100,
     )
+    apns, server, api, auth = app.sims["apns"], app.server, app.api, app.auth
     send = await api.send(auth, {"title": "Through Redis"}, {"all": True})
     status = await api.wait_done(auth, send["id"])
     assert status["sent"] == DEVICES
@@ -104,13 +101,12 @@ async def test_the_worker_survives_redis_dropping_its_connections(
     postgres_url: str, start_simulators: StartSimulators, start_server: StartServer,
     gateway_for: GatewayFor, redis_url: str, redis_prefix: str,
 ) -> None:
-    sims = await start_simulators(("apns",))
-    apns = sims["apns"]
-    apns.set_latency(0.05)  # a send that lasts long enough to be cut in the middle
-    server, worker, api, auth, tokens = await _deployment(
-        postgres_url, sims, start_server, gateway_for, redis_url, redis_prefix,
+    app, worker, tokens = await _deployment(
+        postgres_url, start_simulators, start_server, gateway_for, redis_url, redis_prefix,
         worker_concurrency=50, chunk_size=50, lease_seconds=3,
     )
+    apns, server, api, auth = app.sims["apns"], app.server, app.api, app.auth
+    apns.set_latency(0.05)  # a send that lasts long enough to be cut in the middle
     client = redis.Redis.from_url(redis_url, decode_responses=True)
 
     def worker_connections() -> list[str]:
@@ -146,14 +142,13 @@ async def test_a_killed_workers_jobs_are_reclaimed_from_redis_by_another(
     postgres_url: str, start_simulators: StartSimulators, start_server: StartServer,
     gateway_for: GatewayFor, redis_url: str, redis_prefix: str,
 ) -> None:
-    sims = await start_simulators(("apns",))
-    apns = sims["apns"]
-    apns.set_latency(0.05)
     settings = {"worker_concurrency": 50, "chunk_size": 50, "lease_seconds": 3}
-    server, doomed, api, auth, tokens = await _deployment(
-        postgres_url, sims, start_server, gateway_for, redis_url, redis_prefix, **settings,
+    app, doomed, tokens = await _deployment(
+        postgres_url, start_simulators, start_server, gateway_for, redis_url, redis_prefix, **settings,
     )
-    survivor = await start_server(postgres_url, sims, "worker", queue="redis", redis_url=redis_url,
+    apns, server, api, auth = app.sims["apns"], app.server, app.api, app.auth
+    apns.set_latency(0.05)  # before the send, so the kill lands mid-send
+    survivor = await start_server(postgres_url, app.sims, "worker", queue="redis", redis_url=redis_url,
                                   redis_key_prefix=redis_prefix, **settings)
     send = await api.send(auth, {"title": "One down"}, {"all": True})
     await wait_for(lambda: api.status(auth, send["id"]), lambda s: s["sent"] >= 400, 60, "no progress")

@@ -14,7 +14,7 @@ import pytest
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.simulators.tls import LocalCA
 from pushgate.workers.webhooks import signature
-from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, credentials_for, sim_of, wait_for
+from tests.e2e.e2e_helpers import GatewayFor, StartServer, StartSimulators, provider_app, sim_of, wait_for
 from tests.queue.redis_fixtures import redis_prefix, redis_url
 from tests.webhooks.receiver import Receiver
 
@@ -33,19 +33,18 @@ async def test_a_served_send_reaches_the_apps_webhook(
     database_url: str, start_simulators: StartSimulators, start_server: StartServer,
     gateway_for: GatewayFor, receiver: Receiver, ca_file: Path, queue: str, request: pytest.FixtureRequest,
 ) -> None:
-    sims = await start_simulators(("apns",))
-    apns = sim_of(sims, "apns", APNsSimulator)
     settings: dict[str, Any] = {"webhook_allow_hosts": ["127.0.0.0/8", "::1"],
                                 "webhook_ca_file": str(ca_file), "webhook_poll_seconds": 0.1}
     if queue == "redis":
         settings.update(queue="redis", redis_url=request.getfixturevalue("redis_url"),
                         redis_key_prefix=request.getfixturevalue("redis_prefix"))
-        await start_server(database_url, sims, "worker", **settings)
-        settings["workers"] = 0
-    server = await start_server(database_url, sims, **settings)
-    api = gateway_for(server)
-    app_id, auth = await api.create_app()
-    await api.put_credentials(app_id, "apns", credentials_for(sims)["apns"])
+    server_settings = {**settings, "workers": 0} if queue == "redis" else settings
+    served = await provider_app("apns", database_url, start_simulators, start_server, gateway_for,
+                                **server_settings)
+    api, auth = served.api, served.auth
+    apns = sim_of(served.sims, "apns", APNsSimulator)
+    if queue == "redis":  # the API server runs no workers; this process delivers (up before any send)
+        await start_server(database_url, served.sims, "worker", **settings)
     live, gone = secrets.token_hex(32), secrets.token_hex(32)
     devices = {token: (await api.register(auth, {"provider": "apns", "token": token}))["id"]
                for token in (live, gone)}
