@@ -93,7 +93,7 @@ class OutcomeMetrics:
         self.provider = provider
         self._latency = metrics.provider_latency.labels(provider)
         # prometheus_client keeps a child's upper bounds, bucket values and sum in these
-        # attributes (pinned by tests/workers/test_outcome_metrics.py against its exposition).
+        # attributes (pinned by tests/workers/test_workers_outcome_metrics.py against its exposition).
         self._bounds: list[float] = list(self._latency._upper_bounds)
         self._hits = [0] * len(self._bounds)
         self._total = 0.0
