@@ -79,12 +79,47 @@ async def _registration_id(cdp: CDPSession, scope: str) -> str:
     return await asyncio.wait_for(found, WITHIN)
 
 
-async def _notifications(page: Page, count: int) -> list[dict[str, Any]]:
+ACTIVE_STATE = "() => navigator.serviceWorker.ready.then((r) => r.active ? r.active.state : null)"
+
+
+async def _activated(page: Page) -> None:
+    """Wait until the page's service worker is activated, before its registration id is
+    read and a push is delivered to it: a push DevTools delivers to a registration whose
+    worker is still installing, or to one the page's subscribe() has just replaced, is
+    dropped, and nothing is shown (seen once in two on a browser's first runs)."""
+
+    async def probe() -> str | None:
+        state: str | None = await page.evaluate(ACTIVE_STATE)
+        return state
+
+    await wait_for(probe, lambda state: state == "activated", WITHIN, "the service worker never activated")
+
+
+async def _deliver_until_shown(
+    page: Page, cdp: CDPSession, origin: str, registration: str, data: str, attempts: int = 4,
+) -> list[dict[str, Any]]:
+    """Deliver a push through DevTools until the worker shows it. About one run in five on
+    a fresh machine, Chromium dispatched no push event for the first delivery (the worker
+    reported no error; cause not found), as a push service's delivery can be lost and
+    retried; the notification's tag makes a second delivery replace, not add to, the first."""
+    for _ in range(attempts - 1):
+        await cdp.send("ServiceWorker.deliverPushMessage",
+                       {"origin": origin, "registrationId": registration, "data": data})
+        try:
+            return await _notifications(page, 1, within=WITHIN / attempts)
+        except AssertionError:
+            continue
+    await cdp.send("ServiceWorker.deliverPushMessage",
+                   {"origin": origin, "registrationId": registration, "data": data})
+    return await _notifications(page, 1)
+
+
+async def _notifications(page: Page, count: int, within: float = WITHIN) -> list[dict[str, Any]]:
     async def probe() -> list[dict[str, Any]]:
         shown: list[dict[str, Any]] = await page.evaluate(NOTIFICATIONS)
         return shown
 
-    result: list[dict[str, Any]] = await wait_for(probe, lambda shown: len(shown) >= count, WITHIN,
+    result: list[dict[str, Any]] = await wait_for(probe, lambda shown: len(shown) >= count, within,
                                                   f"{count} notification(s) were not shown")
     return result
 
@@ -126,6 +161,7 @@ async def test_a_page_subscribes_and_its_service_worker_shows_a_send(
     await page.wait_for_function(subscribed, timeout=WITHIN * 1000)
     calls = await page.evaluate("window.standIn.subscribeCalls")
     assert calls == [{"userVisibleOnly": True, "key": vapid}]  # the SDK fetched the app's key itself
+    await _activated(page)
     registration = await _registration_id(cdp, f"{server.url}/sdk/")
     devices = (await api.http.get("/v1/devices", headers=auth)).json()["items"]
     assert [(d["token"], d["tags"], d["platform"]) for d in devices] == [
@@ -209,6 +245,7 @@ async def test_a_declarative_message_is_shown_by_the_service_worker_too(
     assert (status["permission"], status["subscribed"], status["tags"]) == ("granted", True, ["safari"])
     module = await page.evaluate("import('/sdk/pushgate.mjs').then((m) => typeof m.default.subscribe)")
     assert module == "function"
+    await _activated(page)
     registration = await _registration_id(cdp, f"{server.url}/sdk/")
 
     sent = await api.send(auth, {"title": "Declared", "body": "No worker needed", "url": f"{server.url}/d",
@@ -219,9 +256,8 @@ async def test_a_declarative_message_is_shown_by_the_service_worker_too(
     [delivered] = push_service.inbox(subscription["endpoint"])
     assert delivered["payload"]["web_push"] == 8030
     assert delivered["payload"]["notification"]["navigate"] == f"{server.url}/d"
-    await cdp.send("ServiceWorker.deliverPushMessage", {
-        "origin": f"{server.url}/", "registrationId": registration, "data": delivered["plaintext"]})
-    [shown] = await _notifications(page, 1)
+    assert delivered["payload"]["notification"]["tag"]  # a push delivered twice replaces itself
+    [shown] = await _deliver_until_shown(page, cdp, f"{server.url}/", registration, delivered["plaintext"])
     assert (shown["title"], shown["body"]) == ("Declared", "No worker needed")
     assert shown["data"]["url"] == f"{server.url}/d"
     assert shown["data"]["actions"] == {"open": f"{server.url}/o"}
