@@ -33,6 +33,19 @@ async def test_missing_unknown_and_revoked_keys_are_401(api: Api, shop: Tenant) 
     assert again.status_code == 404
 
 
+async def test_an_authorization_header_without_the_bearer_scheme_says_so(api: Api, shop: Tenant) -> None:
+    for value, hint in ((shop.key, "the word Bearer is missing"), (f"Token {shop.key}", "not 'Token …'"),
+                        ("Bearer ", "it carries no key")):
+        answer = await api.client.get("/v1/devices", headers={"Authorization": value})
+        assert answer.status_code == 401
+        message = answer.json()["error"]["message"]
+        assert message.startswith("the Authorization header must read 'Bearer <key>'"), message
+        assert hint in message, message
+        assert shop.key not in answer.text  # the key is not echoed
+    admin = await api.client.get("/v1/apps", headers={"Authorization": "adm-token"})
+    assert admin.json()["error"]["message"].startswith("the Authorization header must read 'Bearer <token>'")
+
+
 async def test_apps_are_isolated_from_each_other(api: Api) -> None:
     a, b = await api.tenant("a"), await api.tenant("b")
     device = await api.device(a, provider="apns", token=apns_token(1), user="shared-id")

@@ -41,6 +41,43 @@ async def test_invalid_json_and_wrong_types(api: Api, shop: Tenant) -> None:
     assert (answer.status_code, answer.json()["error"]["field"]) == (422, "header.idempotency-key")
 
 
+async def test_an_unknown_field_suggests_the_one_meant(api: Api, shop: Tenant) -> None:
+    body = {"notification": {"titel": "Hi"}, "target": {"al": True}}
+    answer = await api.client.post("/v1/sends", json=body, headers=shop.headers)
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    messages = {e["field"]: e["message"] for e in error["errors"]}
+    assert messages["body.notification.titel"] == "unknown field 'titel'; did you mean 'title'?"
+    assert messages["body.target.al"] == "unknown field 'al'; did you mean 'all'?"
+    assert error["message"].startswith("2 problems; the first: unknown field")
+    # Nothing close: the field is named unknown, without a guess.
+    answer = await api.client.post("/v1/devices", json={"provider": "fcm", "token": "t" * 40, "zzzzz": 1},
+                                   headers=shop.headers)
+    assert answer.json()["error"]["message"] == "unknown field 'zzzzz'"
+    # The objects checked by hand say it too: an event (a rejection, not a 422), a target, a device row.
+    events = {"events": [{"user": "u1", "event_id": 1001}]}
+    answer = await api.client.post("/v1/events", json=events, headers=shop.headers)
+    assert answer.json()["rejected"] == [
+        {"index": 0, "reason": "user: unknown field; did you mean 'user_id'?"}
+    ]
+    send = {"notification": {"title": "a"}, "target": {"user": ["u1"]}}
+    answer = await api.client.post("/v1/sends", json=send, headers=shop.headers)
+    assert answer.json()["error"]["message"] == "unknown field 'user'; did you mean 'users'?"
+    rows = [{"provider": "fcm", "token": "t" * 40, "plaform": "ios"}]
+    answer = await api.client.post("/v1/devices/import", json=rows, headers=shop.headers)
+    assert answer.json()["errors"] == [
+        {"index": 0, "field": "plaform", "message": "unknown field; did you mean 'platform'?"}
+    ]
+
+
+async def test_invalid_json_says_where(api: Api, shop: Tenant) -> None:
+    answer = await api.client.post("/v1/sends", content=b'{"notification": {"title": "x"',
+                                   headers={**shop.headers, "Content-Type": "application/json"})
+    error = answer.json()["error"]
+    assert (answer.status_code, error["field"]) == (422, "body")
+    assert error["message"] == "the body is not valid JSON: Expecting ',' delimiter at character 30"
+
+
 async def test_unknown_route_and_method_have_the_shape(api: Api) -> None:
     missing = await api.client.get("/v1/nothing-here")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")

@@ -15,6 +15,7 @@ from typing import Any
 from pushgate.providers import subscription_spec
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.constants import Platform
+from pushgate.registry.field_names import unknown_field
 from pushgate.registry.text import check_name, check_text
 from pushgate.registry.users import validate_external_id
 from pushgate.registry.validation import (
@@ -84,7 +85,7 @@ def _mapping_values(data: Mapping[str, Any]) -> Mapping[str, Any]:
         values = copy
     for key, value in values.items():
         if key not in _SPEC_FIELDS:
-            raise ValidationError(key, "unknown field")
+            raise ValidationError(key, unknown_field(key, _SPEC_FIELDS))
         if key == "tags":
             if value is not None and not isinstance(value, (list, tuple)):
                 raise ValidationError("tags", "must be a list of strings")

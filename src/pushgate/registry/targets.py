@@ -33,6 +33,7 @@ from typing import Any
 
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.constants import MAX_ID, MAX_TARGET_LIST, Platform, ProviderName
+from pushgate.registry.field_names import unknown_field
 from pushgate.registry.tag_expressions import parse_tags_field
 from pushgate.registry.text import check_name
 from pushgate.registry.validation import validate_choice, validate_timezone
@@ -73,7 +74,8 @@ class Target:
             raise ValidationError("target", "must be an object")
         for key in target:
             if key not in AUDIENCES and key not in FILTERS and key != "condition":
-                raise ValidationError(f"target.{key}", "unknown field")
+                known = (*AUDIENCES, *FILTERS, "condition")
+                raise ValidationError(f"target.{key}", unknown_field(key, known))
         if "condition" in target or (
             "topic" in target and not any(target.get(key) not in (None, False) for key in AUDIENCES)
         ):

@@ -82,13 +82,34 @@ def presented_key(request: Request) -> str | None:
     return key or None
 
 
+def malformed_authorization(request: Request, credential: str) -> str | None:
+    """What is wrong with an ``Authorization`` header that :func:`presented_key` could not use
+    (None when there is none): the scheme word missing, another scheme, or no credential after it.
+
+    Never echoes the header: it may be the credential itself, sent without its scheme.
+    """
+    authorization = (request.headers.get("authorization") or "").strip()
+    if not authorization:
+        return None
+    scheme, _, rest = authorization.partition(" ")
+    if scheme.lower() == _BEARER.strip():
+        problem = "it carries no key"  # presented_key reads any non-blank one
+    elif rest and scheme.isalpha() and len(scheme) <= 20:  # a scheme word: Basic, Token, ...
+        problem = f"not '{scheme} …'"
+    else:
+        problem = "the word Bearer is missing"
+    return f"the Authorization header must read 'Bearer <{credential}>' ({problem})"
+
+
 def current_app_id(request: Request, response: Response, svc: ServicesDep) -> int:
     """The id of the app whose API key made the request (401 otherwise), within its rate limit
     (429 beyond it; ``RateLimit-*`` headers on every answer to a limited key)."""
     key = presented_key(request)
     if key is None:
         raise ApiError(
-            401, "unauthorized", "an API key is required: Authorization: Bearer <key> or X-API-Key: <key>",
+            401, "unauthorized",
+            malformed_authorization(request, "key")
+            or "an API key is required: Authorization: Bearer <key> or X-API-Key: <key>",
             field="header.authorization", headers=_CHALLENGE,
         )
     with svc.db.session(write=False) as session:
@@ -118,7 +139,9 @@ def require_admin(request: Request, svc: ServicesDep) -> None:
                        "the admin API is disabled on this server (set admin_token, or use `pushgate app`)")
     key = presented_key(request)
     if key is None:
-        raise ApiError(401, "unauthorized", "the admin token is required: Authorization: Bearer <token>",
+        raise ApiError(401, "unauthorized",
+                       malformed_authorization(request, "token")
+                       or "the admin token is required: Authorization: Bearer <token>",
                        field="header.authorization", headers=_CHALLENGE)
     if hmac.compare_digest(key.encode(), expected.get_secret_value().encode()):
         return

@@ -8,7 +8,9 @@ Every 4xx and 5xx body is::
 ``field`` (when one is at fault) names it the way the request spelled it:
 ``body.…`` for the JSON body, ``query.…`` and ``path.…`` for the URL.
 Request validation keeps FastAPI's 422 but lists every problem under
-``errors``, so a client fixes them all at once.
+``errors``, so a client fixes them all at once; an unknown field's message
+names the field the client probably meant (:mod:`pushgate.server.body_fields`),
+and a body that is not JSON says what the parser found and at which character.
 
 Nothing here echoes the offending input: a credentials body that fails
 validation must not come back in the error (pydantic's ``input`` and
@@ -21,6 +23,7 @@ carries, which can be credentials (:func:`log_unexpected`,
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,7 +33,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
 from pushgate.registry import IdempotencyConflict, NotFound, ValidationError
+from pushgate.registry.field_names import did_you_mean
 from pushgate.registry.safe_errors import log_failure
+from pushgate.server.body_fields import allowed_fields
 
 logger = logging.getLogger("pushgate.server")
 
@@ -127,20 +132,32 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = []
     for err in exc.errors():
         location = tuple(err.get("loc", ()))
-        if err.get("type") == "json_invalid":
+        kind, message = str(err.get("type", "invalid")), str(err.get("msg", "invalid"))
+        if kind == "json_invalid":
+            message = _json_problem(err, location)
             location = ("body",)
-        problems.append({"field": field_path(location), "message": str(err.get("msg", "invalid")),
-                         "type": str(err.get("type", "invalid"))})
+        elif kind == "extra_forbidden" and location:
+            name = str(location[-1])
+            message = f"unknown field {name!r}{did_you_mean(name, allowed_fields(request, location))}"
+        problems.append({"field": field_path(location), "message": message, "type": kind})
     first = problems[0] if problems else {"field": "body", "message": "invalid request"}
     message = first["message"]
     if len(problems) > 1:
         message = f"{len(problems)} problems; the first: {message}"
     return error_response(422, "validation_error", message, field=first["field"], errors=problems)
+
+
+def _json_problem(err: Mapping[str, Any], location: tuple[int | str, ...]) -> str:
+    """What the JSON parser found and where: its own words and the character position
+    (FastAPI puts it after "body" in the location), never the text around it."""
+    reason = err.get("ctx", {}).get("error")
+    where = f" at character {location[1]}" if len(location) > 1 and isinstance(location[1], int) else ""
+    return f"the body is not valid JSON: {reason}{where}" if reason else "the body is not valid JSON"
 
 
 async def _registry_validation(request: Request, exc: Exception) -> JSONResponse:

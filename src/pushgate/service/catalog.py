@@ -40,6 +40,7 @@ from pushgate.registry.catalog.messages import (
     set_event_settings,
 )
 from pushgate.registry.catalog.tables import EVENT_SETTINGS_DEFAULTS, RESERVED_EVENTS
+from pushgate.registry.field_names import unknown_field
 from pushgate.registry.validation import validate_locale
 from pushgate.service.templates import check
 
@@ -94,7 +95,7 @@ def check_message(
              "localizations"}
     for key in data:
         if key not in known:
-            raise ValidationError(key, "unknown field")
+            raise ValidationError(key, unknown_field(key, known))
     events = data.get("events")
     if not isinstance(events, list | tuple) or not events:
         raise ValidationError("events", "a non-empty list of event ids")

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from pushgate.errors import Backpressure
 from pushgate.registry.catalog.batches import get_batch
 from pushgate.registry.catalog.messages import get_event_settings
+from pushgate.registry.field_names import unknown_field
 from pushgate.server.deps import AppId, ServicesDep
 from pushgate.server.errors import ApiError
 from pushgate.server.event_schemas import EventBatchOut, EventsAccepted, EventSettingsIn, EventsIn
@@ -45,7 +46,7 @@ def parse_event(raw: Any) -> EventIn:
         raise _Bad("an object with user_id, event_id, timestamp and params")
     for key in raw:
         if key not in _FIELDS:
-            raise _Bad(f"{key}: unknown field")
+            raise _Bad(f"{key}: {unknown_field(key, _FIELDS)}")
     user = raw.get("user_id")
     if isinstance(user, int) and not isinstance(user, bool):
         user = str(user)  # Pushkin's integer user ids
