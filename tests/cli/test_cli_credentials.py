@@ -80,3 +80,17 @@ def test_help_lists_each_providers_fields() -> None:
         listed = f"{provider}: {', '.join(credential_fields(provider))}"
         assert listed in text, listed  # exactly the provider table's fields
     assert f"any provider: {', '.join(OVERRIDE_FIELDS)}" in text
+
+
+def test_a_mistyped_provider_or_an_empty_file_says_what_to_fix(shop: str, tmp_path: Path) -> None:
+    key = tmp_path / "AuthKey_ABC123DEFG.p8"
+    key.write_text("not a key")
+    typo = run(shop, "app", "credentials", "shop", "apn", "--key-file", str(key))
+    assert typo.exit_code == 1, typo.output
+    assert "provider: 'apn' is not one of: apns, fcm, webpush, wns; did you mean 'apns'?" in typo.output
+    assert isinstance(typo.exception, SystemExit), typo.exception  # no traceback
+    empty = tmp_path / "service-account.json"
+    empty.write_text("{}")
+    nothing = run(shop, "app", "credentials", "shop", "fcm", "--file", str(empty))
+    assert nothing.exit_code == 1, nothing.output
+    assert f"{empty} holds no fields" in nothing.output

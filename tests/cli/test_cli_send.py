@@ -93,3 +93,12 @@ def test_topic_and_condition_send_one_fcm_message(shop: str, tmp_path: Path) -> 
     bad = run(shop, "send", "--app", "shop", "--topic", "no spaces", "--title", "Sale")
     assert bad.exit_code != 0
     assert "target.topic" in bad.output
+
+
+def test_a_target_matching_no_device_says_why(shop: str) -> None:
+    result = run(shop, "send", "--app", "shop", "--token", "ef" * 32, "--title", "Hi")
+    assert result.exit_code == 0, result.output
+    assert "0 devices targeted" in result.output
+    assert "no active device of the app matches this target" in result.output
+    found = run(shop, "send", "--app", "shop", "--token", APNS_VIP, "--title", "Hi")
+    assert "no active device" not in found.output

@@ -59,6 +59,9 @@ def test_sqlite_pragmas(tmp_path: object) -> None:
 
 def test_url_handling(tmp_path: object) -> None:
     assert Database("postgresql://u:secret@db/x").url.drivername == "postgresql+psycopg"
+    # The spelling Heroku and many tools print, which SQLAlchemy itself no longer accepts.
+    assert Database("postgres://u:secret@db/x").url.drivername == "postgresql+psycopg"
+    assert Database("postgres+psycopg://u@db/x").url.drivername == "postgresql+psycopg"
     assert "secret" not in repr(Database("postgresql://u:secret@db/x"))
     with pytest.raises(ConfigurationError):
         Database("sqlite://")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from tests.server.api_helpers import ADMIN, Api, Tenant, apns_token
@@ -115,7 +116,15 @@ async def test_own_app_view(api: Api, shop: Tenant) -> None:
     assert (await api.client.get("/v1/app")).status_code == 401
 
 
+def mid_minute(api: Api) -> None:
+    """The limiter's clock held in the middle of a minute: requests that straddled a window's
+    end would be counted in two windows (fixed windows, service/rate_limits.py)."""
+    held = time.time() // 60 * 60 + 30
+    api.app.state.services.rate_limiter.clock = lambda: held
+
+
 async def test_an_apps_rate_limit_answers_429_with_retry_after_per_api_key(api: Api, shop: Tenant) -> None:
+    mid_minute(api)
     answer = await api.client.get("/v1/app", headers=shop.headers)
     assert "RateLimit-Limit" not in answer.headers  # no limit configured: no headers
     changed = await api.client.patch(f"/v1/apps/{shop.id}", json={"rate_limit_per_minute": 3},
@@ -137,6 +146,7 @@ async def test_an_apps_rate_limit_answers_429_with_retry_after_per_api_key(api: 
 
 async def test_the_server_wide_rate_limit_applies_to_every_key(make_api: Any) -> None:
     api = await make_api(rate_limit_per_minute=1)
+    mid_minute(api)
     shop = await api.tenant("limited")
     assert (await api.client.get("/v1/app", headers=shop.headers)).status_code == 200
     assert (await api.client.get("/v1/app", headers=shop.headers)).status_code == 429

@@ -166,13 +166,16 @@ def credentials(
     from pushgate.registry.validation import validate_choice
     from pushgate.server.credentials import check_credentials
 
-    values = _credential_values(provider, file, key_file, fields or [])
+    try:  # before reading the files: a key file is read the way its provider reads it
+        kind = validate_choice(provider, ProviderName, "provider")
+    except ValidationError as exc:
+        raise _fail(f"{exc.field}: {exc.message}") from None
+    values = _credential_values(kind.value, file, key_file, fields or [])
     settings = load_settings(config)
     cipher = CredentialCipher.from_settings(settings)
     with _database(settings) as db:
         target = _app(db, app)
         try:
-            kind = validate_choice(provider, ProviderName, "provider")
             clean = check_credentials(kind, values)
             with db.session() as session:
                 row = set_credentials(session, target.id, kind.value, clean, cipher=cipher)
@@ -201,6 +204,8 @@ def _credential_values(provider: str, file: Path | None, key_file: Path | None,
         if not sep or not name:
             raise _fail(f"--set takes name=value, not {item!r}")
         values[name] = value
+    if not values and file is not None:
+        raise _fail(f"{file} holds no fields; `pushgate app credentials --help` lists each provider's")
     if not values:
         raise _fail("give the credentials: --file, --key-file or --set name=value")
     return values

@@ -97,8 +97,16 @@ def send(
         replayed = " (already sent with this idempotency key)" if submission.replayed else ""
         scheduled = f", scheduled for {send_at.isoformat()}" if send_at else ""
         typer.echo(f"send {answer['id']}: {answer['targeted']} devices targeted{scheduled}{replayed}")
+        if answer["targeted"] == 0 and not (topic or condition):  # FCM counts a topic's devices itself
+            typer.secho(_NO_DEVICE_HINT, err=True, fg=typer.colors.YELLOW)
         if wait:
             follow(db, answer["id"], timeout)
+
+
+_NO_DEVICE_HINT = (
+    "no active device of the app matches this target: --token and --user name registered devices "
+    "(POST /v1/devices, `pushgate devices import`); GET /v1/devices lists them"
+)
 
 
 def follow(db: Database, send_id: str, timeout: float) -> None:

@@ -42,7 +42,12 @@ def _check_schema(settings: Settings) -> None:
     from pushgate.cli.schema import require_schema
     from pushgate.registry import Database
 
-    with Database(settings.database_url) as db:
+    try:
+        database = Database(settings.database_url)
+    except ConfigurationError as exc:  # an unsupported URL: the settings are wrong, not pushgate
+        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+    with database as db:
         require_schema(db)
     _check_queue(settings)
 

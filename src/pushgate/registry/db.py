@@ -253,6 +253,9 @@ def placeholders(connection: Connection, count: int) -> str:
 def _normalize_url(url: str | URL) -> URL:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
+    if backend == "postgres":  # the spelling Heroku and libpq tools print; SQLAlchemy 1.4+ refuses it
+        parsed = parsed.set(drivername="postgresql" + parsed.drivername[len("postgres"):])
+        backend = "postgresql"
     if backend == "postgresql" and parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif backend == "sqlite":

@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
+from pushgate.field_names import unknown_field
 from pushgate.providers import subscription_spec
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.constants import Platform
-from pushgate.registry.field_names import unknown_field
 from pushgate.registry.text import check_name, check_text
 from pushgate.registry.users import validate_external_id
 from pushgate.registry.validation import (

@@ -31,9 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pushgate.field_names import unknown_field
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.constants import MAX_ID, MAX_TARGET_LIST, Platform, ProviderName
-from pushgate.registry.field_names import unknown_field
 from pushgate.registry.tag_expressions import parse_tags_field
 from pushgate.registry.text import check_name
 from pushgate.registry.validation import validate_choice, validate_timezone

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from pushgate.field_names import did_you_mean
 from pushgate.providers import DeviceToken, TokenError, provider_spec, subscription_spec
 from pushgate.providers._tokens import host_allowed
 from pushgate.registry._errors import ValidationError
@@ -72,8 +73,9 @@ DEFAULT_POLICY = ValidationPolicy()
 def validate_choice(value: str, choices: type[E], field: str) -> E:
     member: E | None = _members(choices).get(value) if isinstance(value, str) else None
     if member is None:
-        allowed = ", ".join(member.value for member in choices)
-        raise ValidationError(field, f"{value!r} is not one of: {allowed}")
+        allowed = [member.value for member in choices]
+        guess = did_you_mean(value, allowed) if isinstance(value, str) else ""
+        raise ValidationError(field, f"{value!r} is not one of: {', '.join(allowed)}{guess}")
     return member
 
 

@@ -32,8 +32,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
+from pushgate.field_names import did_you_mean
 from pushgate.registry import IdempotencyConflict, NotFound, ValidationError
-from pushgate.registry.field_names import did_you_mean
 from pushgate.registry.safe_errors import log_failure
 from pushgate.server.body_fields import allowed_fields
 

@@ -27,6 +27,7 @@ from typing import Any
 import pydantic
 from sqlalchemy.orm import Session
 
+from pushgate.field_names import unknown_field
 from pushgate.notification import Notification, Priority
 from pushgate.registry import Database, NotFound, ValidationError
 from pushgate.registry.catalog.messages import (
@@ -40,7 +41,6 @@ from pushgate.registry.catalog.messages import (
     set_event_settings,
 )
 from pushgate.registry.catalog.tables import EVENT_SETTINGS_DEFAULTS, RESERVED_EVENTS
-from pushgate.registry.field_names import unknown_field
 from pushgate.registry.validation import validate_locale
 from pushgate.service.templates import check
 

@@ -39,6 +39,7 @@ from pydantic import (
 )
 
 from pushgate.errors import ConfigurationError
+from pushgate.field_names import did_you_mean, fields_at
 
 ENV_PREFIX = "PUSHGATE_"
 CONFIG_ENV = "PUSHGATE_CONFIG"  # path of the TOML file, when not given on the command line
@@ -207,10 +208,12 @@ class Settings(BaseModel):
                 data = tomllib.loads(Path(path).read_text())
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise ConfigurationError(f"cannot read config file {path}: {exc}") from exc
+        from_environment: dict[tuple[str, ...], str] = {}  # where a setting came from, for errors
         for key, value in environ.items():
             if not key.startswith(ENV_PREFIX) or key == CONFIG_ENV:
                 continue
             parts = key[len(ENV_PREFIX):].lower().split("__")
+            from_environment[tuple(parts)] = key
             target = data
             for part in parts[:-1]:
                 target = target.setdefault(part, {})
@@ -220,9 +223,7 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-            )
+            problems = "; ".join(_problem(err, from_environment) for err in exc.errors())
             raise ConfigurationError(f"invalid configuration: {problems}") from None
 
     def redacted(self) -> dict[str, Any]:
@@ -260,3 +261,15 @@ def _mask_password(url: str) -> str:
     credentials, _, host = rest.rpartition("@")
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
+
+
+def _problem(err: Mapping[str, Any], from_environment: Mapping[tuple[str, ...], str]) -> str:
+    """One validation error as ``path: what is wrong``; an unknown setting also names the
+    variable it came from and the setting probably meant."""
+    location = tuple(str(part) for part in err["loc"])
+    where = ".".join(location)
+    if err["type"] != "extra_forbidden":
+        return f"{where}: {err['msg']}"
+    variable = from_environment.get(location)
+    origin = f" ({variable})" if variable else ""
+    return f"{where}: unknown setting{origin}{did_you_mean(location[-1], fields_at(Settings, location))}"

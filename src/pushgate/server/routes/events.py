@@ -20,9 +20,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from pushgate.errors import Backpressure
+from pushgate.field_names import unknown_field
 from pushgate.registry.catalog.batches import get_batch
 from pushgate.registry.catalog.messages import get_event_settings
-from pushgate.registry.field_names import unknown_field
 from pushgate.server.deps import AppId, ServicesDep
 from pushgate.server.errors import ApiError
 from pushgate.server.event_schemas import EventBatchOut, EventsAccepted, EventSettingsIn, EventsIn
