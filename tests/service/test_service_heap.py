@@ -1,4 +1,5 @@
-"""``freeze_heap``: a started server's start-up objects leave the garbage collector's reach.
+"""``freeze_heap``: a started server's start-up objects leave the garbage collector's reach, and
+its young generation is collected less often.
 
 The CLI's ``pushgate serve`` and ``pushgate worker`` start with it (why:
 :func:`pushgate.service.runtime.freeze_startup_heap`); embedding
@@ -17,15 +18,17 @@ from typing import Any
 import pytest
 
 from pushgate.server import create_app
-from pushgate.service.runtime import serve
+from pushgate.service.runtime import SERVICE_GC_THRESHOLDS, serve
 from pushgate.service.settings import Settings
 
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()  # the rest of the test run collects as usual
+    gc.set_threshold(*thresholds)
 
 
 @pytest.fixture
@@ -49,7 +52,8 @@ async def test_a_started_server_freezes_its_start_up_heap_only_when_asked(
     either: set[asyncio.Future[Any]] = {task, listening}
     await asyncio.wait(either, timeout=60, return_when=asyncio.FIRST_COMPLETED)
     assert listening.done(), "the server did not start listening"
-    frozen = gc.get_freeze_count()
+    frozen, thresholds = gc.get_freeze_count(), gc.get_threshold()
     stop.set()
     await asyncio.wait_for(task, 60)
     assert (frozen > 0) is freeze
+    assert (thresholds == SERVICE_GC_THRESHOLDS) is freeze
