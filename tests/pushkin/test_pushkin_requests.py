@@ -144,6 +144,34 @@ def test_proto_events_and_their_required_pair_fields() -> None:
     ]
 
 
+def test_proto_event_pairs_empty_but_present_and_with_control_characters() -> None:
+    batch = proto.BatchEventRequest()
+    for user_id, key, value in ((1, "", "empty key"), (2, "empty value", ""), (3, "a\u0001b", "v"),
+                                (4, "k", "ok"), (5, "k2", "x\u0000")):
+        event = batch.events.add()
+        event.user_id, event.event_id, event.timestamp = user_id, 1001, 1
+        first = event.pairs.add()
+        first.key, first.value = "first", "fine\ttab"
+        pair = event.pairs.add()
+        pair.key, pair.value = key, value  # "" set explicitly: present on the wire
+    no_ids = batch.events.add()
+    no_ids.timestamp = 1  # user_id and event_id missing: the first is named
+    no_event = batch.events.add()
+    no_event.user_id = 6
+    parsed = events_from_proto(batch.SerializePartialToString())
+    assert [(i, e.user_id, e.pairs) for i, e in parsed.items] == [
+        (0, 1, {"first": "fine\ttab", "": "empty key"}),
+        (1, 2, {"first": "fine\ttab", "empty value": ""}),
+        (3, 4, {"first": "fine\ttab", "k": "ok"}),
+    ]
+    assert [(e.index, e.field, e.reason) for e in parsed.errors] == [
+        (2, "events[2].pairs[1].key", "must not contain control characters"),
+        (4, "events[4].pairs[1].value", "must not contain control characters"),
+        (5, "events[5].user_id", "is required"),
+        (6, "events[6].event_id", "is required"),
+    ]
+
+
 def test_pushkin_platforms_map_to_providers_and_platforms() -> None:
     assert {n: (p.provider, p.platform) for n, p in mapping.PLATFORMS.items()} == {
         1: ("fcm", "android"), 2: ("apns", "ios"), 5: ("apns", "ipados"), 6: ("fcm", "android_tablet"),

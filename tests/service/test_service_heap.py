@@ -1,4 +1,5 @@
-"""``freeze_heap``: a started server's start-up objects leave the garbage collector's reach.
+"""``freeze_heap``: a started server's start-up objects leave the garbage collector's reach, and
+its young generation is collected less often, and the provider clients are imported before.
 
 The CLI's ``pushgate serve`` and ``pushgate worker`` start with it (why:
 :func:`pushgate.service.runtime.freeze_startup_heap`); embedding
@@ -9,23 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 import shutil
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pushgate.registry.constants import PROVIDERS
 from pushgate.server import create_app
-from pushgate.service.runtime import serve
+from pushgate.service import runtime
+from pushgate.service.runtime import SERVICE_GC_THRESHOLDS, serve
 from pushgate.service.settings import Settings
+from pushgate.transport import huffman
 
 
 @pytest.fixture
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()  # the rest of the test run collects as usual
+    gc.set_threshold(*thresholds)
 
 
 @pytest.fixture
@@ -37,8 +45,10 @@ def database_file(sqlite_migrated: Path, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("freeze", [True, False])
 async def test_a_started_server_freezes_its_start_up_heap_only_when_asked(
-    freeze: bool, unfrozen: None, database_file: Path
+    freeze: bool, unfrozen: None, database_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    prepared: list[bool] = []
+    monkeypatch.setattr(runtime, "prepare_senders", lambda: prepared.append(True))
     path = database_file
     settings = Settings.model_validate({"database_url": f"sqlite:///{path}", "host": "127.0.0.1", "port": 0,
                                         "workers": 1, "admin_token": "heap-admin-token-0123456789abcdef"})
@@ -49,7 +59,27 @@ async def test_a_started_server_freezes_its_start_up_heap_only_when_asked(
     either: set[asyncio.Future[Any]] = {task, listening}
     await asyncio.wait(either, timeout=60, return_when=asyncio.FIRST_COMPLETED)
     assert listening.done(), "the server did not start listening"
-    frozen = gc.get_freeze_count()
+    frozen, thresholds = gc.get_freeze_count(), gc.get_threshold()
     stop.set()
     await asyncio.wait_for(task, 60)
     assert (frozen > 0) is freeze
+    assert (thresholds == SERVICE_GC_THRESHOLDS) is freeze
+    assert bool(prepared) is freeze  # its worker's provider clients were imported before the freeze
+
+
+def test_prepare_senders_imports_every_provider_client_and_builds_the_huffman_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    imported: list[str] = []
+
+    def import_module(name: str) -> Any:
+        imported.append(name)
+        return importlib.import_module(name)
+
+    monkeypatch.setattr(runtime, "importlib", types.SimpleNamespace(import_module=import_module))
+    for table in ("_next", "_symbols", "_accepting"):  # as in a process that decoded nothing yet
+        monkeypatch.setattr(huffman, table, [])
+    runtime.prepare_senders()
+    assert imported == [f"pushgate.providers.{p.value}.client" for p in PROVIDERS]
+    assert huffman._next
+    assert huffman.huffman_decode(bytes.fromhex("f1e3c2e5f23a6ba0ab90f4ff")) == b"www.example.com"

@@ -129,6 +129,12 @@ def _walk(data: bytes, row: int, out: str) -> tuple[int, str]:
     return row, out
 
 
+def prepare() -> None:
+    """Build the decoding table now rather than at the first Huffman-coded string (tens of ms)."""
+    if not _next:
+        _build()
+
+
 def huffman_decode_text(data: bytes) -> str:
     """The decoded octets as a latin-1 ``str`` (one character per octet)."""
     if not _next:
