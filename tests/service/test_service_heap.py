@@ -64,7 +64,22 @@ async def test_a_started_server_freezes_its_start_up_heap_only_when_asked(
     await asyncio.wait_for(task, 60)
     assert (frozen > 0) is freeze
     assert (thresholds == SERVICE_GC_THRESHOLDS) is freeze
-    assert bool(prepared) is freeze  # its worker's provider clients were imported before the freeze
+    assert not prepared  # serve keeps the provider clients for its first job: an idle server stays small
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+async def test_a_worker_process_imports_its_senders_before_freezing_only_when_asked(
+    freeze: bool, unfrozen: None, database_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order: list[str] = []
+    monkeypatch.setattr(runtime, "prepare_senders", lambda: order.append("prepare"))
+    monkeypatch.setattr(runtime, "freeze_startup_heap", lambda: order.append("freeze"))
+    settings = Settings.model_validate({"database_url": f"sqlite:///{database_file}"})
+    stop = asyncio.Event()
+    stop.set()  # start-up runs in full, then the process stops at once
+    started = runtime.run_workers(settings, handle_signals=False, stop=stop, freeze_heap=freeze)
+    await asyncio.wait_for(started, 60)
+    assert order == (["prepare", "freeze"] if freeze else [])
 
 
 def test_prepare_senders_imports_every_provider_client_and_builds_the_huffman_table(

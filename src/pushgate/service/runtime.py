@@ -165,7 +165,9 @@ def prepare_senders() -> None:
 
     Why: together about 0.13 s of CPU for APNs alone, paid by the first job of a
     fresh worker (a login code waits for it) and, left to then, outside the start-up
-    heap that :func:`freeze_startup_heap` freezes.
+    heap that :func:`freeze_startup_heap` freezes. ``pushgate worker`` calls it;
+    ``pushgate serve`` does not, since its idle process would hold the four clients'
+    stacks (23 MB: HTTP/2, JWT, OAuth, RFC 8291) before any app has a device.
     """
     from pushgate.registry.constants import PROVIDERS
     from pushgate.transport import huffman
@@ -189,9 +191,10 @@ async def serve(
     """Run the API and ``workers`` (default ``settings.workers``) sender workers until stopped.
 
     :param freeze_heap: once started, exempt what start-up made from garbage
-        collection (:func:`freeze_startup_heap`), with the provider clients
-        imported first when there are workers (:func:`prepare_senders`); the
-        CLI's processes do.
+        collection (:func:`freeze_startup_heap`); the CLI's processes do. The
+        provider clients stay unimported until the first delivery job: an idle
+        ``pushgate serve`` holds 23 MB less without them (bench scenario 6);
+        ``pushgate worker``, which exists to send, imports them at start-up.
 
     :param create_app: builds the HTTP app (:func:`pushgate.server.create_app`).
     :param stop: an event that stops the server when set (besides signals);
@@ -214,8 +217,6 @@ async def serve(
         server_header=False, access_log=settings.log_level == "debug",
     )
     server = _uvicorn_server(config)
-    if freeze_heap and pool.count:
-        prepare_senders()
     shutdown = _Shutdown()
     with _signals(shutdown, handle_signals):
         await pool.start()
