@@ -42,7 +42,7 @@ class Response:
         headers = self._headers
         if headers is None:
             assert self._fields is not None
-            headers = self._headers = [(name, _text(value, coded)) for name, value, coded in self._fields]
+            headers = self._headers = [(name, header_text(v, coded)) for name, v, coded in self._fields]
         return headers
 
     def header(self, name: str) -> str | None:
@@ -51,11 +51,23 @@ class Response:
             assert self._fields is not None
             for key, value, coded in self._fields:
                 if key == name:
-                    return _text(value, coded)
+                    return header_text(value, coded)
             return None
         for key, text in self._headers:
             if key == name:
                 return text
+        return None
+
+    def field(self, name: str) -> Field | None:
+        """The first ``(name, value octets, Huffman-coded)`` of header ``name``, not decoded:
+        for a caller that keeps the value and may never read it (:func:`header_text` reads it)."""
+        fields = self._fields
+        if fields is None:
+            text = self.header(name)
+            return None if text is None else (name, text.encode("utf-8"), False)
+        for found in fields:
+            if found[0] == name:
+                return found
         return None
 
     def __eq__(self, other: object) -> bool:
@@ -69,7 +81,8 @@ class Response:
         return f"Response(status={self.status!r}, headers={self.headers!r}, body={self.body!r})"
 
 
-def _text(value: bytes, coded: bool) -> str:
+def header_text(value: bytes, coded: bool) -> str:
+    """A header value's text from its octets, Huffman-decoded if ``coded`` (see the module's note)."""
     if coded:
         try:
             text = huffman_decode_text(value)

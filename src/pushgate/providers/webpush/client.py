@@ -40,7 +40,7 @@ from pushgate.notification import Notification
 from pushgate.providers._base import Provider
 from pushgate.providers._tls import certificate_outcome
 from pushgate.providers.webpush.auth import Vapid
-from pushgate.providers.webpush.outcomes import DETAIL_LIMIT, classify
+from pushgate.providers.webpush.outcomes import DETAIL_LIMIT, Sent, classify
 from pushgate.providers.webpush.payload import WebPushMessage, build_payload
 from pushgate.providers.webpush.subscription import DEFAULT_ALLOWED_HOSTS, AllowList, Subscription
 from pushgate.results import Cause, Status, TokenResult
@@ -315,8 +315,7 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         if response is not None:
             status = response.status
             if status == 201 or status == 200 or status == 202:  # the common case, kept short
-                done(tag, TokenResult(sub.endpoint, Status.SENT, message_id=response.header("location"),
-                                      http_status=status))
+                done(tag, Sent.from_location(sub.endpoint, status, response.field("location")))
             else:
                 done(tag, classify(sub.endpoint, status, response.header, response.body,
                                    audience=origin.audience, clock=self.clock))
