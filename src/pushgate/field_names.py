@@ -65,10 +65,10 @@ def _inside(kind: Any, part: int | str) -> list[Any]:
         return _types(args[0]) if origin in _ITEMS and args else []
     if _is_model(kind):
         return [
-            kind
+            inner
             for name, field in kind.model_fields.items()
             if part in (name, field.alias)
-            for kind in _types(field.annotation)
+            for inner in _types(field.annotation)
         ]
     if origin in (dict, Mapping) and len(args) == 2:  # dict[str, Model]: the key is data, not a field
         return _types(args[1])
