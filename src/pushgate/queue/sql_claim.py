@@ -30,6 +30,7 @@ from typing import Any
 from pushgate.queue.base import ClaimedJob, ClaimTier, JobStatus, TierRooms
 from pushgate.queue.tables import ACTIVE
 from pushgate.registry.db import Database
+from pushgate.registry.sqlite_lock import begin_immediate
 
 LEASE_EXPIRED_ON_LAST_TRY = "lease expired on the last try"
 _LEASED = JobStatus.LEASED.value
@@ -75,7 +76,7 @@ def _write_transaction(db: Database) -> Iterator[Any]:
         cursor = connection.cursor()
         try:
             if db.is_sqlite:  # the driver is in autocommit mode (registry/db.py): BEGIN is ours
-                cursor.execute("BEGIN IMMEDIATE")
+                begin_immediate(cursor, db.busy_timeout)  # registry/sqlite_lock.py
             yield cursor
             connection.commit()
         except BaseException:

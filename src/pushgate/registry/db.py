@@ -41,6 +41,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from pushgate.errors import ConfigurationError
 from pushgate.registry.migrations import HEAD_REVISION
+from pushgate.registry.sqlite_lock import begin_immediate
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -81,6 +82,7 @@ class Database:
         echo: bool = False,
     ) -> None:
         self.url = _normalize_url(url)
+        self.busy_timeout = busy_timeout  # SQLite: seconds a writer waits for the write lock
         # LIFO: the most recently used connection (with the warmest page cache) goes out first.
         # hide_parameters: a statement's parameters (device tokens, credentials) never appear in
         # SQLAlchemy's error messages or echo logs; the driver's own message may still name
@@ -293,5 +295,10 @@ def _tune_sqlite(engine: Engine, *, busy_timeout: float, synchronous: Synchronou
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        if connection.get_execution_options().get(_BEGIN_OPTION) != "IMMEDIATE":
+            connection.exec_driver_sql("BEGIN DEFERRED")
+            return
+        driver = connection.connection.driver_connection
+        if driver is None:  # SQLAlchemy hands a begin event a live connection; never seen
+            raise RuntimeError("a SQLite transaction began without a driver connection")
+        begin_immediate(driver, busy_timeout)  # registry/sqlite_lock.py

@@ -55,6 +55,7 @@ from pushgate.registry.outcomes import (
     record_outcomes,
     sqlite_rows,
 )
+from pushgate.registry.sqlite_lock import begin_immediate
 from pushgate.registry.webhook_capture import (
     HAS_WEBHOOKS_POSTGRES,
     HAS_WEBHOOKS_SQLITE,
@@ -94,7 +95,7 @@ class OutcomeWriter:
         cursor = connection.cursor()
         try:
             if self._sqlite:  # the driver is in autocommit mode (registry/db.py): BEGIN is ours
-                cursor.execute("BEGIN IMMEDIATE")
+                begin_immediate(cursor, self.db.busy_timeout)  # registry/sqlite_lock.py
             now = utcnow()
             for send_id, provider in sorted(outcomes):  # lock order: the module docstring
                 self._record(cursor, send_id, provider, outcomes[send_id, provider], now)
