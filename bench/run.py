@@ -124,6 +124,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="scenario 9: a setting for its pushgate serve, e.g. chunk_size=250 "
                              "(PUSHGATE_CHUNK_SIZE); repeatable")
+    parser.add_argument("--latency-workers", default="0", metavar="N[,N...]",
+                        help="scenario 9: 0 runs one pushgate serve with its sender worker inside; N > 0 "
+                             "runs an API-only serve and N pushgate worker processes (row 9w); "
+                             "comma-separated to run several (default 0)")
     parser.add_argument("--webpush-devices", type=int, default=50_000, help="subscriptions in scenario 10")
     parser.add_argument("--no-peers", action="store_true", help="skip aioapns and pywebpush")
     parser.add_argument("--no-ceiling", action="store_true", help="skip h2load")
@@ -192,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         scale_devices=args.scale_devices, latency_devices=args.latency_devices,
         latency_interval=args.latency_interval_ms / 1000, latency_window=args.latency_window,
         latency_settings=dict(item.split("=", 1) for item in args.latency_setting),
+        latency_workers=[int(item) for item in args.latency_workers.split(",")],
         webpush_devices=args.webpush_devices,
         profile=args.profile, log=lambda line: print(line, flush=True),
     )

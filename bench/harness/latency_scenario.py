@@ -1,7 +1,10 @@
 """Scenario 9: the latency of a direct send while a large broadcast drains.
 
 One ``pushgate serve`` (defaults: its sender worker in the same process),
-on SQLite and on a fresh PostgreSQL database, APNs against the nginx sink.
+or with ``--latency-workers N`` an API-only ``pushgate serve`` beside N
+``pushgate worker`` processes (row 9w: the deployment for latency, where
+the 202 no longer shares an event loop with the broadcast's sending), on
+SQLite and on a fresh PostgreSQL database, APNs against the nginx sink.
 App A has N devices (imported, not timed) and gets one broadcast
 (``{"all": true}``); app B has one device. While the broadcast is pending,
 every ``interval`` a send to app B's one token (``{"tokens": [...]}``,
@@ -17,11 +20,12 @@ count. Target: p99 ≤ 100 ms.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import secrets
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -112,11 +116,23 @@ def _latencies(http: httpx.Client, app: deployment.App, posts: list[Post],
     }
 
 
-def latency_run(opts: Options, be: deployment.Backend, sinks: Sinks, devices: int) -> dict[str, Any]:
-    settings = {**be.settings, **_apns_env(sinks), **opts.latency_settings}
+@contextlib.contextmanager
+def _deployment(opts: Options, be: deployment.Backend, sinks: Sinks, workers: int) -> Iterator[str]:
+    """The API's URL: one ``pushgate serve`` with its worker inside (``workers`` 0), or an API-only
+    serve and ``workers`` ``pushgate worker`` processes."""
+    env = {**_apns_env(sinks), **opts.latency_settings}
+    if not workers:
+        with server.Server(be.database_url, opts.workdir, settings={**be.settings, **env}) as srv:
+            yield srv.url
+        return
+    with deployment.processes(be, opts.workdir, workers, env) as (api, _):
+        yield api.url
+
+
+def latency_run(opts: Options, be: deployment.Backend, sinks: Sinks, devices: int,
+                workers: int = 0) -> dict[str, Any]:
     credentials = _apns_credentials(sinks)
-    with server.Server(be.database_url, opts.workdir, settings=settings) as srv, \
-            httpx.Client(base_url=srv.url, timeout=300) as http:
+    with _deployment(opts, be, sinks, workers) as url, httpx.Client(base_url=url, timeout=300) as http:
         big = deployment.create_app(http, "apns", credentials)
         small = deployment.create_app(http, "apns", credentials)
         _, import_seconds = deployment.import_devices(http, big, deployment.apns_devices(devices))
@@ -152,7 +168,8 @@ def latency_run(opts: Options, be: deployment.Backend, sinks: Sinks, devices: in
     if not during["count"]:
         raise WrongCount(f"no direct send was posted while the broadcast drained on {be.label}")
     return {
-        "backend": be.label, "devices": devices, "interval_ms": 1000 * opts.latency_interval, **during,
+        "backend": be.label, "devices": devices, "workers_apart": workers,
+        "interval_ms": 1000 * opts.latency_interval, **during,
         "baseline": baseline, "posted": len(posts),
         "broadcast_seconds": broadcast_end - broadcast_posted,
         "broadcast_rate": devices / (broadcast_end - broadcast_posted), "import_seconds": import_seconds,
@@ -172,15 +189,21 @@ def _settings(opts: Options) -> str:
     return ", ".join(f"{k}={v}" for k, v in opts.latency_settings.items()) or "defaults"
 
 
+def _topology(workers: int) -> str:
+    if not workers:
+        return "pushgate serve"
+    return f"serve --workers 0 + {workers} x pushgate worker"
+
+
 def latency_rows(opts: Options, sinks: Sinks) -> list[Row]:
     kinds = ["sqlite"] + (["postgres"] if opts.postgres_url else [])
     rows = []
-    for kind in kinds:
+    for kind, workers in [(kind, workers) for kind in kinds for workers in opts.latency_workers]:
         with deployment.backend(kind, opts.workdir, opts.postgres_url) as be:
-            opts.log(f"[9] direct-send latency on {be.label} while a {opts.latency_devices:,}-device "
-                     f"broadcast drains (one every {1000 * opts.latency_interval:.0f} ms, "
-                     f"{1 / opts.latency_interval:.1f}/s)")
-            result = latency_run(opts, be, sinks, opts.latency_devices)
+            opts.log(f"[9] direct-send latency on {be.label}, {_topology(workers)}, while a "
+                     f"{opts.latency_devices:,}-device broadcast drains (one every "
+                     f"{1000 * opts.latency_interval:.0f} ms, {1 / opts.latency_interval:.1f}/s)")
+            result = latency_run(opts, be, sinks, opts.latency_devices, workers)
         notes = [f"during the broadcast: {_summary(result)}",
                  f"alone ({BASELINE_SECONDS:.0f} s before the broadcast): {_summary(result['baseline'])}",
                  f"broadcast {result['broadcast_rate']:,.0f} deliveries/s over "
@@ -191,10 +214,12 @@ def latency_rows(opts: Options, sinks: Sinks) -> list[Row]:
         for note in notes:
             opts.log(f"    {note}")
         rows.append(Row(
-            f"9{'' if kind == 'sqlite' else 'pg'}",
-            f"direct send p99 during a {opts.latency_devices:,}-device broadcast, {be.label}",
+            f"9{'' if kind == 'sqlite' else 'pg'}{'w' if workers else ''}",
+            f"direct send p99 during a {opts.latency_devices:,}-device broadcast, {be.label}"
+            f"{f', {workers} worker(s) apart' if workers else ''}",
             rate=result["p99_ms"], unit="ms p99", operations=result["count"],
-            config=f"pushgate serve, {_settings(opts)}; a direct send every {result['interval_ms']:.0f} ms",
+            config=f"{_topology(workers)}, {_settings(opts)}; "
+                   f"a direct send every {result['interval_ms']:.0f} ms",
             target=f"p99 ≤ {TARGET_P99_MS:.0f} ms",
             checks=[_check("p99", result["p99_ms"], TARGET_P99_MS, above=False)], notes=notes,
             details=result))

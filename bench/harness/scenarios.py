@@ -50,6 +50,7 @@ class Options:
     latency_interval: float = 0.03  # scenario 9: seconds between two direct sends
     latency_window: float = 120.0  # scenario 9: direct sends are posted for at most this long
     latency_settings: dict[str, str] = field(default_factory=dict)  # scenario 9: extra PUSHGATE_* values
+    latency_workers: list[int] = field(default_factory=lambda: [0])  # scenario 9: worker processes apart
     webpush_devices: int = 50_000  # scenario 10
     profile: bool = False
     log: Callable[[str], None] = print
