@@ -114,6 +114,27 @@ def test_run_at_defers_a_job(queue: Queue, clock: ManualClock) -> None:
     assert (job.id, job.run_at, job.attempt, job.lease_until) == ("later", T0 + 60, 1, T0 + 90)
 
 
+def test_has_due_says_whether_a_claim_would_find_a_job(sql_queue: SqlQueue, clock: ManualClock) -> None:
+    """The busy worker's look for login codes sent through another process: a read, no claim."""
+    assert not sql_queue.has_due(["q"])
+    assert not sql_queue.has_due([])
+    sql_queue.enqueue([Job("later", "q", {}, run_at=T0 + 60), Job("other", "elsewhere", {})])
+    assert not sql_queue.has_due(["q"])  # scheduled, not due
+    assert sql_queue.has_due(["q", "elsewhere"])
+    sql_queue.enqueue([Job("now", "q", {})])
+    assert sql_queue.has_due(["q"])
+    assert claim_ids(sql_queue, "q", lease=30) == ["now"]
+    assert not sql_queue.has_due(["q"])  # leased: not due until its lease runs out
+    clock.advance(30)
+    assert sql_queue.has_due(["q"])  # the holder is presumed dead: claimable again
+    sql_queue.complete(["now"])
+    assert not sql_queue.has_due(["q"])
+    clock.advance(30)
+    assert sql_queue.has_due(["q"])  # "later" is due now
+    info = sql_queue.get("later")
+    assert info is not None and info.status == JobStatus.QUEUED  # looking claimed nothing
+
+
 def test_claim_respects_queues_limit_and_order(queue: Queue) -> None:
     queue.enqueue([Job(f"j{i}", "a" if i % 2 else "b", {}, run_at=T0 - i) for i in range(10)])
     assert claim_ids(queue, "a", limit=3) == ["j9", "j7", "j5"]  # oldest run-at first

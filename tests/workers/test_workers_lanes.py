@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pushgate.notification import Notification
 from pushgate.planner import FANOUT_QUEUE, deliver_queue, fan_out
 from pushgate.planner.fanout import enqueue_fanout
 from pushgate.planner.jobs import EVENTS_QUEUE, TOPICS_QUEUE, WEBHOOKS_QUEUE
-from pushgate.queue import Job, SqlQueue
+from pushgate.queue import Job, JobStatus, SqlQueue
 from pushgate.registry import Database, create_send
 from pushgate.service import submit_send
 from pushgate.service.metrics import Metrics
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators.apns import APNsSimulator
+from pushgate.workers import sender
 from pushgate.workers.pool import WorkerPool
 from pushgate.workers.sender import ALL_QUEUES, claim_by_tier, claim_tiers
 from tests.workers.worker_helpers import eventually, make_app, running_pool, settings_for, start_send, status
@@ -180,3 +183,31 @@ async def test_a_direct_send_accepted_with_its_delivery_job_is_read_at_its_claim
     # Every device got the broadcast, and the last one the direct send too.
     expected = sorted([token for _, token in devices] + [devices[-1][1]])
     assert sorted(record["token"] for record in apns.accepted) == expected
+
+
+async def test_a_direct_send_made_by_another_process_is_claimed_while_broadcast_jobs_run(
+    database: Database, apns: APNsSimulator, ca_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every ordinary slot busy with a slow broadcast, and a direct send accepted by another
+    process (an API-only ``pushgate serve``): nothing wakes this worker, no broadcast job
+    ends, and no idle timer runs out (it is set to two minutes); the worker's look at the
+    reserved queues (workers/sender.py, RESERVED_LOOK) still finds the send and delivers it."""
+    monkeypatch.setattr(sender, "IDLE_MAX", 120.0)
+    app_id, devices = make_app(database, apns, 101)
+    queue = SqlQueue(database)
+    with database.session() as session:
+        broadcast = create_send(session, app_id, {"title": "to everyone"}, {"all": True}).id
+    fan_out(database, queue, broadcast, chunk_size=50)  # jobs of 50, 50 and 1 devices
+    apns.set_latency(0.5)
+    # Two ordinary slots, one request open per job: each broadcast job takes 25 s.
+    settings = settings_for(database, apns, ca_file, chunk_size=50, worker_concurrency=2)
+    async with running_pool(settings, database):
+        await eventually(lambda: len(apns.accepted) >= 2, what="the broadcast under way")
+        # Through a queue of its own, as another process would: the pool is not woken.
+        direct = submit_send(database, SqlQueue(database), settings, app_id, Notification(title="Your code"),
+                             {"tokens": [devices[-1][1]]}).response["id"]
+        await eventually(lambda: status(database, direct).sent == 1, what="the direct send delivered")
+        running = [queue.get(f"{broadcast}:{n}") for n in (0, 1)]
+        apns.set_latency(0)
+        await eventually(lambda: status(database, broadcast).status == "done", what="the broadcast done")
+    assert [info.status if info else None for info in running] == [JobStatus.LEASED, JobStatus.LEASED]

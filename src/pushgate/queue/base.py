@@ -209,6 +209,12 @@ class Queue(ABC):
             jobs += claimed
         return jobs
 
+    def has_due(self, queues: Sequence[str]) -> bool:
+        """Whether a claim of ``queues`` would find a job now, asked without claiming (a busy
+        worker asks often: it must be cheaper than a claim). A queue that cannot tell more
+        cheaply than a claim says True, and the asker claims."""
+        return bool(queues)
+
     @abstractmethod
     def complete(self, ids: Sequence[str]) -> int:
         """Mark jobs done; returns how many were still queued or leased."""

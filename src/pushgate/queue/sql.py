@@ -113,6 +113,9 @@ class SqlQueue(Queue):
         return sql_claim.claim_tiers(self.db, tiers, limit=limit, reserved=reserved, now=now,
                                      until=now + lease_seconds, worker=worker)
 
+    def has_due(self, queues: Sequence[str]) -> bool:
+        return bool(queues) and sql_claim.has_due(self.db, queues, self.clock())
+
     def complete(self, ids: Sequence[str]) -> int:
         if not ids:
             return 0

@@ -62,6 +62,31 @@ def _statements(postgres: bool, queues: int, ids: int) -> tuple[str, str, str]:
 
 
 @lru_cache(maxsize=64)
+def _due_statement(postgres: bool, queues: int) -> str:
+    statement = (f"SELECT 1 FROM jobs WHERE {ACTIVE} AND queue IN ({', '.join('?' * queues)})"
+                 f" AND due_at <= ? AND (status = 'queued' OR attempts < max_tries) LIMIT 1")
+    return statement.replace("?", "%s") if postgres else statement
+
+
+def has_due(db: Database, queues: Sequence[str], now: float) -> bool:
+    """Whether one of ``queues`` holds a job a claim would take now: one read of the claim
+    index, without the write lock (SQLite) or a row lock (PostgreSQL)."""
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(_due_statement(not db.is_sqlite, len(queues)), (*queues, now))
+            return cursor.fetchone() is not None
+        finally:
+            with contextlib.suppress(Exception):
+                cursor.close()
+            with contextlib.suppress(Exception):
+                connection.rollback()  # PostgreSQL opened a transaction for the read
+    finally:
+        connection.close()  # back to the pool
+
+
+@lru_cache(maxsize=64)
 def _complete_statement(postgres: bool, ids: int) -> str:
     statement = (f"UPDATE jobs SET status = 'done', lease_owner = NULL, updated_at = ?"
                  f" WHERE id IN ({', '.join('?' * ids)}) AND {ACTIVE}")

@@ -39,6 +39,12 @@ WINDOW_PROBE_SECONDS = 0.5
 IDLE_MIN = 0.01
 IDLE_MAX = 0.5
 
+# A worker whose ordinary slots are all busy (a broadcast) still looks for jobs
+# only its reserved slots may take (login codes, event batches, fan-outs) this
+# often, with a read of the queue index: sent through another process, they
+# wake nobody here (workers/sender.py).
+RESERVED_LOOK = 0.01
+
 # A claim that fails (database restarting or not migrated yet) is tried
 # again after 1 s, doubling up to 30 s, so an outage is not a log flood.
 CLAIM_ERROR_MIN = 1.0
