@@ -7,6 +7,9 @@ APNs simulator.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -211,3 +214,32 @@ async def test_a_direct_send_made_by_another_process_is_claimed_while_broadcast_
         apns.set_latency(0)
         await eventually(lambda: status(database, broadcast).status == "done", what="the broadcast done")
     assert [info.status if info else None for info in running] == [JobStatus.LEASED, JobStatus.LEASED]
+
+
+async def test_claims_and_outcome_writes_do_not_queue_behind_the_default_executor(
+    database: Database, apns: APNsSimulator, ca_file: Path
+) -> None:
+    """Every thread of the event loop's default executor is busy (in a real worker: the reads
+    of a broadcast's starting jobs, a fan-out): a direct send is still claimed (on the claim
+    thread, which also reads its devices) and its outcome written (on the outcome thread)."""
+    app_id, devices = make_app(database, apns, 2)
+    settings = settings_for(database, apns, ca_file)
+    warm = submit_send(database, SqlQueue(database), settings, app_id, Notification(title="warm-up"),
+                       {"tokens": [devices[0][1]]}).response["id"]
+    loop = asyncio.get_running_loop()
+    release = threading.Event()
+    async with running_pool(settings, database) as pool:
+        await eventually(lambda: status(database, warm).sent == 1, what="the warm-up delivered")
+        # More blockers than the default executor has threads: every one of them is taken.
+        blockers = [loop.run_in_executor(None, release.wait, 60.0) for _ in range(40)]
+        try:
+            direct = submit_send(database, SqlQueue(database), settings, app_id,
+                                 Notification(title="Your code"), {"tokens": [devices[1][1]]}).response["id"]
+            pool.wake()
+            deadline = time.monotonic() + 30
+            while status(database, direct).sent != 1:  # read here: the default executor is taken
+                assert time.monotonic() < deadline, "the direct send was not delivered"
+                await asyncio.sleep(0.02)
+        finally:
+            release.set()
+            await asyncio.gather(*blockers)

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from pushgate.registry import Database, DeadToken, Outcome
@@ -67,6 +68,10 @@ class OutcomeRecorder:
     ) -> None:
         self.db = db
         self._writer = OutcomeWriter(db)
+        # Writes run on a thread of their own: a job frees a device's window slot only once
+        # its outcome is written, and in the event loop's default executor (six threads on
+        # two cores) the writes queued behind the reads of starting jobs and a fan-out.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="pushgate-outcomes")
         self.flush_every = flush_every
         self.interval = interval
         self.retry = retry
@@ -82,6 +87,7 @@ class OutcomeRecorder:
 
     def start(self) -> None:
         if self._task is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="pushgate-outcomes")
             self._task = asyncio.create_task(self._run(), name="pushgate-outcome-recorder")
 
     def add(self, send_id: str, provider: str, outcome: Outcome, dead: DeadToken | None = None) -> int:
@@ -129,7 +135,8 @@ class OutcomeRecorder:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
-        self._writer.close()
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._writer.close)
+        self._thread.shutdown(wait=False)
 
     async def _run(self) -> None:
         pending: _Batch | None = None  # a batch whose write failed, written again first
@@ -147,7 +154,8 @@ class OutcomeRecorder:
             if batch.size == 0:
                 continue
             try:
-                await asyncio.to_thread(self._writer.write, batch.outcomes, batch.dead)
+                await asyncio.get_running_loop().run_in_executor(
+                    self._thread, self._writer.write, batch.outcomes, batch.dead)
             except Exception as exc:
                 log_failure(logger, f"writing {batch.size} delivery outcomes failed; retrying", exc)
                 pending = batch
