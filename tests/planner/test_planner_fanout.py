@@ -24,6 +24,8 @@ from pushgate.planner import (
     fanout_job,
     resume_fanouts,
 )
+from pushgate.planner import fanout as fanout_module
+from pushgate.planner.fanout import SQLITE_STEP_PAUSE
 from pushgate.queue import Job, JobStatus, SqlQueue
 from pushgate.queue.tables import jobs_table
 from pushgate.registry import (
@@ -182,6 +184,22 @@ def test_each_steps_new_jobs_are_announced_as_they_are_enqueued(
     assert [queued for _, queued in announced] == [3, 4, 7, 8, 9, 10]  # announced once stored
     assert fan_out(database, queue, send_id, on_enqueued=on_enqueued).jobs == 0  # nothing new
     assert len(announced) == 6
+
+
+def test_on_sqlite_a_fan_out_stands_aside_after_each_step(
+    database: Database, queue: SqlQueue, app_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's one write lock would go back to the fan-out a few microseconds after each
+    commit; a pause after each step lets the writers that wait for it in (a login code's).
+    PostgreSQL locks rows, and nobody waits for the fan-out there."""
+    pauses: list[float] = []
+    monkeypatch.setattr(fanout_module.time, "sleep", pauses.append)
+    import_devices(database, app_id, (device_row(i) for i in range(1_000)))
+    send_id = new_send(database, app_id, {"all": True})
+    fan_out(database, queue, send_id, chunk_size=100, step_jobs=3)
+    # Six steps with devices (400 APNs and 400 FCM devices in steps of 300, then the 100 Web
+    # Push and the 100 WNS devices), then the one that finds none.
+    assert pauses == ([SQLITE_STEP_PAUSE] * 6 if database.is_sqlite else [])
 
 
 @pytest.mark.parametrize(("crash_on", "step_jobs"), [(1, 1), (2, 1), (5, 1), (2, 3)])
