@@ -24,7 +24,6 @@ from pushgate.planner import (
     fanout_job,
     resume_fanouts,
 )
-from pushgate.planner import fanout as fanout_module
 from pushgate.planner.fanout import SQLITE_STEP_PAUSE
 from pushgate.queue import Job, JobStatus, SqlQueue
 from pushgate.queue.tables import jobs_table
@@ -193,7 +192,7 @@ def test_on_sqlite_a_fan_out_stands_aside_after_each_step(
     commit; a pause after each step lets the writers that wait for it in (a login code's).
     PostgreSQL locks rows, and nobody waits for the fan-out there."""
     pauses: list[float] = []
-    monkeypatch.setattr(fanout_module.time, "sleep", pauses.append)
+    monkeypatch.setattr("pushgate.planner.fanout.sleep", pauses.append)
     import_devices(database, app_id, (device_row(i) for i in range(1_000)))
     send_id = new_send(database, app_id, {"all": True})
     fan_out(database, queue, send_id, chunk_size=100, step_jobs=3)

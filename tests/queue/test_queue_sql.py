@@ -132,7 +132,8 @@ def test_has_due_says_whether_a_claim_would_find_a_job(sql_queue: SqlQueue, cloc
     clock.advance(30)
     assert sql_queue.has_due(["q"])  # "later" is due now
     info = sql_queue.get("later")
-    assert info is not None and info.status == JobStatus.QUEUED  # looking claimed nothing
+    assert info is not None
+    assert info.status == JobStatus.QUEUED  # looking claimed nothing
 
 
 def test_claim_respects_queues_limit_and_order(queue: Queue) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,7 +20,7 @@ from pushgate.notification import Notification
 from pushgate.planner import FANOUT_QUEUE, deliver_queue, fan_out
 from pushgate.planner.fanout import enqueue_fanout
 from pushgate.planner.jobs import EVENTS_QUEUE, TOPICS_QUEUE, WEBHOOKS_QUEUE
-from pushgate.queue import Job, JobStatus, SqlQueue
+from pushgate.queue import ClaimedJob, ClaimTier, Job, JobStatus, SqlQueue
 from pushgate.registry import Database, create_send
 from pushgate.service import submit_send
 from pushgate.service.metrics import Metrics
@@ -243,3 +245,39 @@ async def test_claims_and_outcome_writes_do_not_queue_behind_the_default_executo
         finally:
             release.set()
             await asyncio.gather(*blockers)
+
+
+class WatchedQueue(SqlQueue):
+    """The pool's queue, telling when a claim came back empty: the worker is idle from then."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.came_back_empty = threading.Event()
+
+    def claim_tiers(self, tiers: Sequence[ClaimTier], **options: Any) -> list[ClaimedJob]:
+        jobs = super().claim_tiers(tiers, **options)
+        if not jobs:
+            self.came_back_empty.set()
+        return jobs
+
+
+async def test_an_idle_worker_finds_a_send_made_by_another_process(
+    database: Database, apns: APNsSimulator, ca_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle worker looks for work with reads of the queue (RESERVED_LOOK's sibling,
+    IDLE_LOOK) rather than waiting out its backoff, here set to a minute and more."""
+    monkeypatch.setattr(sender, "IDLE_MIN", 60.0)
+    monkeypatch.setattr(sender, "IDLE_MAX", 120.0)
+    app_id, devices = make_app(database, apns, 1)
+    settings = settings_for(database, apns, ca_file)
+    queue = WatchedQueue(database)
+    pool = WorkerPool(settings, database, queue, Metrics(), count=1)
+    await pool.start()
+    try:
+        await eventually(queue.came_back_empty.is_set, what="the worker idle")
+        # Through a queue of its own, as another process would: the pool is not woken.
+        direct = submit_send(database, SqlQueue(database), settings, app_id, Notification(title="Your code"),
+                             {"tokens": [devices[0][1]]}).response["id"]
+        await eventually(lambda: status(database, direct).sent == 1, what="the direct send delivered")
+    finally:
+        await pool.stop()

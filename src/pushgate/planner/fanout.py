@@ -40,10 +40,10 @@ payloads are :mod:`pushgate.planner.jobs`'.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from time import sleep
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -198,7 +198,7 @@ def fan_out(
             return result
         result.targeted += len(step.batch)
         if db.is_sqlite:
-            time.sleep(SQLITE_STEP_PAUSE)
+            sleep(SQLITE_STEP_PAUSE)
 
 
 @dataclass(slots=True)

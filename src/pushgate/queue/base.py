@@ -51,7 +51,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -209,10 +209,12 @@ class Queue(ABC):
             jobs += claimed
         return jobs
 
+    # Whether has_due is a cheap read: workers then ask it often instead of backing off.
+    cheap_due_check: ClassVar[bool] = False
+
     def has_due(self, queues: Sequence[str]) -> bool:
-        """Whether a claim of ``queues`` would find a job now, asked without claiming (a busy
-        worker asks often: it must be cheaper than a claim). A queue that cannot tell more
-        cheaply than a claim says True, and the asker claims."""
+        """Whether a claim of ``queues`` would find a job now, asked without claiming. A queue
+        that cannot tell more cheaply than a claim says True, and the asker claims."""
         return bool(queues)
 
     @abstractmethod

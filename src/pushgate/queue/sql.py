@@ -113,6 +113,8 @@ class SqlQueue(Queue):
         return sql_claim.claim_tiers(self.db, tiers, limit=limit, reserved=reserved, now=now,
                                      until=now + lease_seconds, worker=worker)
 
+    cheap_due_check = True  # one read of the claim index, no write lock
+
     def has_due(self, queues: Sequence[str]) -> bool:
         return bool(queues) and sql_claim.has_due(self.db, queues, self.clock())
 

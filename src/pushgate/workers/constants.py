@@ -39,11 +39,14 @@ WINDOW_PROBE_SECONDS = 0.5
 IDLE_MIN = 0.01
 IDLE_MAX = 0.5
 
-# A worker whose ordinary slots are all busy (a broadcast) still looks for jobs
-# only its reserved slots may take (login codes, event batches, fan-outs) this
-# often, with a read of the queue index: sent through another process, they
-# wake nobody here (workers/sender.py).
+# Where the queue can tell cheaply whether a claim would find work (the SQL
+# queue: a read of its claim index), a worker whose ordinary slots are all busy
+# (a broadcast) looks for jobs only its reserved slots may take (login codes,
+# event batches, fan-outs) every RESERVED_LOOK, and an idle worker for any job
+# every IDLE_LOOK, instead of the backoff above: sent through another process,
+# they wake nobody here (workers/sender.py).
 RESERVED_LOOK = 0.01
+IDLE_LOOK = 0.02
 
 # A claim that fails (database restarting or not migrated yet) is tried
 # again after 1 s, doubling up to 30 s, so an outage is not a log flood.

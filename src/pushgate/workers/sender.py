@@ -64,6 +64,7 @@ from pushgate.workers.constants import (
     CLAIM_ERROR_MIN,
     DIRECT_JOBS,
     DRAIN_SECONDS,
+    IDLE_LOOK,
     IDLE_MAX,
     IDLE_MIN,
     JOB_ERROR_RETRY_SECONDS,
@@ -229,12 +230,20 @@ class Worker:
                 await self._hand_back([job for job, _ in jobs], "worker stopping")
                 break
             if not jobs:
+                # A local enqueue or a job ending (a slot freed) wakes the loop; work another
+                # process enqueued is looked for with reads of the queue where they are cheap.
+                looks = self.ctx.queue.cheap_due_check
+                if free <= 0 and looks:
+                    # Only the reserved slots looked: no claims while the other slots are busy.
+                    await self._await_due(self._reserved_queues if spare > 0 else self._direct_lanes,
+                                          RESERVED_LOOK)
+                    continue
+                if looks:
+                    await self._await_due(self.queues, IDLE_LOOK)
+                    continue
                 if free <= 0:
-                    # Only the reserved slots looked: no claims while the other slots are
-                    # busy. A local enqueue or a job ending (a slot freed) wakes the loop;
-                    # another process's direct send is looked for every RESERVED_LOOK.
-                    await self._await_reserved_work(
-                        self._reserved_queues if spare > 0 else self._direct_lanes)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), IDLE_MAX)
                     continue
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), idle)
@@ -256,19 +265,21 @@ class Worker:
                     self._in_reserved.add(task)
                 task.add_done_callback(self._job_done)
 
-    async def _await_reserved_work(self, queues: tuple[str, ...]) -> None:
-        """Return when woken, or when one of ``queues`` (those the free reserved or direct-lane
-        slots may take) has a due job.
+    async def _await_due(self, queues: tuple[str, ...], every: float) -> None:
+        """Return when woken, when one of ``queues`` (those the free slots may take) has a due
+        job, looked for every ``every`` seconds, or after IDLE_MAX (a full claim then also
+        dead-letters the leases that ran out on their last try).
 
-        While a broadcast fills every ordinary slot, a login code sent through another
-        process (an API-only ``pushgate serve``) wakes nobody here; a job ending would,
-        every few tens of milliseconds. Looking every RESERVED_LOOK with a read of the
-        queue's claim index (no write lock) takes it sooner: bench scenario 9w.
+        A login code sent through another process (an API-only ``pushgate serve``) wakes
+        nobody here. While a broadcast fills every ordinary slot, a job ending would, every
+        few tens of milliseconds; an idle worker's backoff, after up to half a second. A read
+        of the queue's claim index (``Queue.has_due``: no write lock, no lease) every
+        RESERVED_LOOK or IDLE_LOOK takes it sooner: bench scenario 9w.
         """
         deadline = time.monotonic() + IDLE_MAX
         while not self._stopping and time.monotonic() < deadline:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), RESERVED_LOOK)
+                await asyncio.wait_for(self._wake.wait(), every)
                 return
             try:
                 due = await asyncio.get_running_loop().run_in_executor(
