@@ -51,7 +51,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -165,6 +165,9 @@ class QueueStats:
     items: int = 0  # sum of sizes of queued and leased jobs
 
 
+DueCheck = Literal["claim", "thread", "inline"]
+
+
 class Queue(ABC):
     """A durable job queue; see the module docstring for the contract."""
 
@@ -209,8 +212,11 @@ class Queue(ABC):
             jobs += claimed
         return jobs
 
-    # Whether has_due is a cheap read: workers then ask it often instead of backing off.
-    cheap_due_check: ClassVar[bool] = False
+    # How has_due may be asked: "claim" (it is no cheaper than a claim: workers back off
+    # and claim), "thread" (a cheap read that may wait on the network: asked from a
+    # thread), "inline" (a read of a local file that never waits for a lock: asked on the
+    # event loop, which spares the thread hand-off, the costlier part of an idle look).
+    due_check: DueCheck = "claim"
 
     def has_due(self, queues: Sequence[str]) -> bool:
         """Whether a claim of ``queues`` would find a job now, asked without claiming. A queue

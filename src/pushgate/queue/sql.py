@@ -36,6 +36,7 @@ from pushgate.queue.base import (
     ClaimedJob,
     ClaimTier,
     Clock,
+    DueCheck,
     Job,
     JobInfo,
     JobStatus,
@@ -57,6 +58,9 @@ class SqlQueue(Queue):
     def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
         self.db = db
         self.clock = clock
+        # has_due reads the claim index: on SQLite a WAL read of a local file, which never
+        # waits for the writer; on PostgreSQL a round trip.
+        self.due_check: DueCheck = "inline" if db.is_sqlite else "thread"
 
     def enqueue(self, jobs: Sequence[Job]) -> int:
         rows = self._rows(jobs)
@@ -112,8 +116,6 @@ class SqlQueue(Queue):
         now = self.clock()
         return sql_claim.claim_tiers(self.db, tiers, limit=limit, reserved=reserved, now=now,
                                      until=now + lease_seconds, worker=worker)
-
-    cheap_due_check = True  # one read of the claim index, no write lock
 
     def has_due(self, queues: Sequence[str]) -> bool:
         return bool(queues) and sql_claim.has_due(self.db, queues, self.clock())

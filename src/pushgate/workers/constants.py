@@ -44,9 +44,10 @@ IDLE_MAX = 0.5
 # (a broadcast) looks for jobs only its reserved slots may take (login codes,
 # event batches, fan-outs) every RESERVED_LOOK, and an idle worker for any job
 # every IDLE_LOOK, instead of the backoff above: sent through another process,
-# they wake nobody here (workers/sender.py).
+# they wake nobody here (workers/sender.py). Each look wakes the process: at
+# 0.1 s an idle pushgate serve spends about 0.2% of a core more than without.
 RESERVED_LOOK = 0.01
-IDLE_LOOK = 0.02
+IDLE_LOOK = 0.1
 
 # A claim that fails (database restarting or not migrated yet) is tried
 # again after 1 s, doubling up to 30 s, so an outage is not a log flood.
