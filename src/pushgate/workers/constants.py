@@ -43,7 +43,8 @@ IDLE_MAX = 0.5
 # queue: a read of its claim index), a worker whose ordinary slots are all busy
 # (a broadcast) looks for jobs only its reserved slots may take (login codes,
 # event batches, fan-outs) every RESERVED_LOOK, and an idle worker for any job
-# every IDLE_LOOK, instead of the backoff above: sent through another process,
+# after the backoff above, up to IDLE_LOOK rather than IDLE_MAX between looks
+# (a full claim still follows every IDLE_MAX): sent through another process,
 # they wake nobody here (workers/sender.py). Each look wakes the process: at
 # 0.1 s an idle pushgate serve spends about 0.2% of a core more than without.
 RESERVED_LOOK = 0.01

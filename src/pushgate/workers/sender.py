@@ -245,10 +245,11 @@ class Worker:
                 if free <= 0 and looks:
                     # Only the reserved slots looked: no claims while the other slots are busy.
                     await self._await_due(self._reserved_queues if spare > 0 else self._direct_lanes,
-                                          RESERVED_LOOK)
+                                          RESERVED_LOOK, RESERVED_LOOK)
                     continue
                 if looks:
-                    await self._await_due(self.queues, IDLE_LOOK)
+                    await self._await_due(self.queues, idle, IDLE_LOOK)
+                    idle = IDLE_LOOK
                     continue
                 if free <= 0:
                     with contextlib.suppress(TimeoutError):
@@ -274,10 +275,10 @@ class Worker:
                     self._in_reserved.add(task)
                 task.add_done_callback(self._job_done)
 
-    async def _await_due(self, queues: tuple[str, ...], every: float) -> None:
+    async def _await_due(self, queues: tuple[str, ...], every: float, longest: float) -> None:
         """Return when woken, when one of ``queues`` (those the free slots may take) has a due
-        job, looked for every ``every`` seconds, or after IDLE_MAX (a full claim then also
-        dead-letters the leases that ran out on their last try).
+        job, looked for after ``every`` seconds, doubling up to ``longest``, or after IDLE_MAX
+        (a full claim then also dead-letters the leases that ran out on their last try).
 
         A login code sent through another process (an API-only ``pushgate serve``) wakes
         nobody here. While a broadcast fills every ordinary slot, a job ending would, every
@@ -286,9 +287,11 @@ class Worker:
         RESERVED_LOOK or IDLE_LOOK takes it sooner: bench scenario 9w.
         """
         deadline = time.monotonic() + IDLE_MAX
+        every = min(every, longest)
         while not self._stopping and time.monotonic() < deadline:
             if await self._nap(every):
                 return
+            every = min(longest, every * 2)
             try:
                 if self.ctx.queue.due_check == "inline":
                     due = self.ctx.queue.has_due(queues)
