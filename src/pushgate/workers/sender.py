@@ -249,7 +249,7 @@ class Worker:
                     continue
                 if looks:
                     await self._await_due(self.queues, idle, IDLE_LOOK)
-                    idle = IDLE_LOOK
+                    idle = min(IDLE_LOOK, idle * 2)
                     continue
                 if free <= 0:
                     with contextlib.suppress(TimeoutError):
