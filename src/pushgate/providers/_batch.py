@@ -204,7 +204,7 @@ class Batch(Generic[TokenT, PreparedT]):
                     reason=type(exc).__name__, cause=Cause.REQUEST, detail=str(exc),
                 ))
                 continue
-            ahead.append(_Job(index, prepared, staged_token, message_id, staged=staged))
+            ahead.append(_Job(index, prepared, staged_token, message_id, 1, 0.0, staged))
 
     def done(self, job: _Job[TokenT, PreparedT], outcome: TokenResult) -> None:
         """The provider's callback: one request's outcome, final or to be retried."""

@@ -214,9 +214,13 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
         (the engine keeps them in its job): one more object per request in flight made
         the garbage collector run twice as often.
         """
-        sub = self._checked(token)
-        if isinstance(sub, TokenResult):
-            return token, sub
+        if type(token) is Subscription and token.expiration_time is None and token.origin in self._origins:
+            sub = token  # the common case, without a call
+        else:
+            checked = self._checked(token)
+            if isinstance(checked, TokenResult):
+                return token, checked
+            sub = checked
         plaintext = prepared.message.plaintext
         try:
             return sub, sub.recipient.encrypt(plaintext) if plaintext else b""
