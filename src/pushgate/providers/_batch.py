@@ -8,9 +8,9 @@ schedules its retry (honouring Retry-After, up to ``max_retries``) and wakes
 A provider with a :attr:`~pushgate.providers._base.Provider.lookahead` has
 the next messages read ahead, in order, and handed to its ``stage`` one
 after the other before any of them starts (Web Push encrypts them there):
-a run of the same C code, then a run of the same Python send path, instead
-of the two alternating per request, which costs each the other's cache
-contents. The first read is small, so the first request does not wait for
+a run of the same C code, then a run of the same Python send path, which
+took less CPU than the two alternating per request (docs/protocols/webpush.md
+§7 has the measurements). The first read is small, so the first request does not wait for
 a whole window of work, and each later one doubles up to the lookahead, so
 at most that many messages are read and not yet started.
 """
