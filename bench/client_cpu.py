@@ -1,6 +1,6 @@
 """Client CPU per request against an in-process peer that answers like nginx: no TLS, no sockets.
 
-    python bench/client_cpu.py [apns|webpush] [-n 30000] [--rounds 5]
+    python bench/client_cpu.py [apns|webpush|bare] [-n 30000] [--rounds 5] [--encrypt]
 
 Why: on this shared 2-core machine the CPU time of the same 100k-token run
 against the real nginx sink varies by ±30% with the other processes, which
@@ -14,7 +14,13 @@ NO_ERROR, as nginx does after every answer. The figure is the minimum over
 ``--rounds`` of the CPU seconds of one ``send`` per notification; it
 includes the fake peer's own small, constant share (a few microseconds).
 Web Push runs with encryption replaced by a constant body: the RFC 8291
-cost is measured by the harness (bench/harness/child_crypto.py).
+cost is measured by the harness (bench/harness/child_crypto.py). With
+``--encrypt`` it keeps the real encryption, one distinct subscription per
+send, and ``bare`` runs the textbook encryption of child_crypto.py over the
+same kind of subscriptions instead of sending: under
+``valgrind --tool=callgrind``, the difference of two runs with different
+``-n`` divided by the difference of ``-n`` is the instructions of one send
+or one bare encryption, which load does not change.
 
 Even so, repeated runs differ by 10-20% here (CPU frequency, neighbours):
 compare two trees by interleaving runs, e.g. with ``PYTHONPATH=<tree>/src``.
@@ -157,7 +163,7 @@ def attach(pool: H2Pool, answers: list[bytes]) -> None:
     pool._connect = types.MethodType(connect, pool)  # type: ignore[method-assign]
 
 
-async def run(kind: str, n: int, rounds: int) -> float:
+async def run(kind: str, n: int, rounds: int, encrypt: bool = False) -> float:
     client: APNs | WebPush
     if kind == "apns":
         from cryptography.hazmat.primitives import serialization
@@ -174,14 +180,13 @@ async def run(kind: str, n: int, rounds: int) -> float:
         def tokens() -> list[Any]:
             return [secrets.token_hex(32) for _ in range(n)]
     else:
-        body = os.urandom(170)
-        ece.Recipient.encrypt = lambda self, plaintext, **kw: body  # type: ignore[method-assign]
+        if not encrypt:
+            body = os.urandom(170)
+            ece.Recipient.encrypt = lambda self, plaintext, **kw: body  # type: ignore[method-assign]
         client = WebPush(vapid_private_key=VapidKey.generate(), vapid_subject="mailto:bench@pushgate.invalid",
                          allowed_hosts=["fake:80"])
-        keys = ece.generate_user_agent_keys()
-        json_keys = {"p256dh": b64url_encode(keys.public_bytes), "auth": b64url_encode(keys.auth_secret)}
         subscriptions = [Subscription.from_json({"endpoint": f"https://fake:80/wpush/{secrets.token_urlsafe(24)}",
-                                                 "keys": json_keys}) for _ in range(n)]
+                                                 "keys": _keys(encrypt)}) for _ in range(n)]
         make_pool = client._pool
 
         def pool(origin: Any) -> H2Pool:
@@ -209,13 +214,47 @@ async def run(kind: str, n: int, rounds: int) -> float:
     return best
 
 
+_SHARED_KEYS: dict[str, str] = {}
+
+
+def _keys(distinct: bool) -> dict[str, str]:
+    """A subscription's ``keys``: a browser's own when ``distinct``, else one pair for all."""
+    if distinct or not _SHARED_KEYS:
+        keys = ece.generate_user_agent_keys()
+        made = {"p256dh": b64url_encode(keys.public_bytes), "auth": b64url_encode(keys.auth_secret)}
+        if distinct:
+            return made
+        _SHARED_KEYS.update(made)
+    return _SHARED_KEYS
+
+
+def bare(n: int, rounds: int) -> float:
+    """CPU seconds of one textbook RFC 8291 encryption (bench/harness/child_crypto.py), distinct keys."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__))))
+    from harness.child_crypto import PLAINTEXT, bare_encrypt
+
+    recipients = [ece.generate_user_agent_keys().recipient() for _ in range(n)]
+    keys = [(ece.load_public_key(r.public_bytes), r.public_bytes, r.auth_secret) for r in recipients]
+    best = float("inf")
+    for _ in range(rounds):
+        cpu = time.process_time()
+        for key, public, auth in keys:
+            bare_encrypt(PLAINTEXT, key, public, auth)
+        best = min(best, (time.process_time() - cpu) / n)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("kind", nargs="?", choices=["apns", "webpush"], default="apns")
+    parser.add_argument("kind", nargs="?", choices=["apns", "webpush", "bare"], default="apns")
     parser.add_argument("-n", type=int, default=30_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--encrypt", action="store_true", help="webpush: keep the real RFC 8291 encryption")
     args = parser.parse_args()
-    best = asyncio.run(run(args.kind, args.n, args.rounds))
+    if args.kind == "bare":
+        best = bare(args.n, args.rounds)
+    else:
+        best = asyncio.run(run(args.kind, args.n, args.rounds, args.encrypt))
     load = os.getloadavg()[0]
     print(f"{args.kind}: {best * 1e6:.2f} us of client CPU per notification "
           f"(min of {args.rounds} x {args.n:,}; load {load:.2f}; python {sys.version.split()[0]})")

@@ -129,6 +129,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "runs an API-only serve and N pushgate worker processes (row 9w); "
                              "comma-separated to run several (default 0)")
     parser.add_argument("--webpush-devices", type=int, default=50_000, help="subscriptions in scenario 10")
+    parser.add_argument("--webpush-rounds", type=int,
+                        help="scenario 3: alternating rounds of bare encryption and pushgate sends "
+                             "(default 7; quick 5)")
     parser.add_argument("--no-peers", action="store_true", help="skip aioapns and pywebpush")
     parser.add_argument("--no-ceiling", action="store_true", help="skip h2load")
     parser.add_argument("--profile", action="store_true", help="py-spy the best runs of scenarios 1 and 3")
@@ -198,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         latency_settings=dict(item.split("=", 1) for item in args.latency_setting),
         latency_workers=[int(item) for item in args.latency_workers.split(",")],
         webpush_devices=args.webpush_devices,
+        webpush_rounds=args.webpush_rounds or (5 if args.quick else 7),
         profile=args.profile, log=lambda line: print(line, flush=True),
     )
     failures: list[str] = []

@@ -131,6 +131,23 @@ def test_a_benchmark_child_reports_counts_and_figures(sinks: nginx.NginxSinks) -
     assert result["process_peak_rss_mb"] > 0
 
 
+def test_the_web_push_ratio_comes_from_alternating_rounds(sinks: nginx.NginxSinks) -> None:
+    result = run_child("child_webpush_rounds", {
+        "origin": sinks.url("webpush"), "ca_file": str(sinks.ca_file), "n": 130, "connections": 1,
+        "concurrency": 100, "rounds": 6,
+    }, timeout=120)
+    assert (result["rounds"], result["per_round"], result["n"]) == (6, 21, 126)
+    assert result["counts"]["sent"] == 126
+    # Every order of the three sides once in six rounds: drift and order hit all alike.
+    assert len({tuple(order) for order in result["orders"]}) == 6
+    assert len(result["ratios"]) == 6
+    ratio = result["ratio"]
+    assert ratio["min"] <= ratio["median"] <= ratio["max"]
+    assert ratio["spread"] == pytest.approx(ratio["max"] - ratio["min"])
+    for sides, value in zip(result["figures"], result["ratios"], strict=True):
+        assert value == pytest.approx(sides["pushgate"]["per_cpu_second"] / sides["bare"]["per_cpu_second"])
+
+
 def test_the_event_mode_scenario_delivers_every_event(sinks: nginx.NginxSinks, tmp_path: Path) -> None:
     from harness import events_scenario, server
     from harness.child_apns import throwaway_credentials

@@ -221,3 +221,102 @@ async def test_providers_with_their_own_start_keep_every_engine_rule() -> None:
     assert len(ids) == 1
     single = await provider.submit(Notification(title="y"), "later-x", None)
     assert single.status is Status.SENT
+
+
+class StagingProvider(DirectProvider):
+    """A provider with a lookahead (as Web Push encrypts ahead): records what it staged and started."""
+
+    def __init__(self, script: dict[str, list[Status]] | None = None, **kwargs: Any) -> None:
+        super().__init__(script, **kwargs)
+        self.lookahead = 8
+        self.events: list[tuple[str, str]] = []
+
+    def stage(self, prepared: Notification, token: str) -> tuple[str, object]:
+        self.events.append(("stage", token))
+        if token.startswith("bad"):
+            return token, TokenResult(token, Status.FAILED, reason="BadKeys", cause=Cause.REQUEST)
+        if token.startswith("raise"):
+            raise RuntimeError("a bug")
+        return token, f"body of {token}"
+
+    def start_staged(
+        self, prepared: Notification, token: str, staged: object, message_id: str | None,
+        done: Callable[[Any, TokenResult], None], tag: object,
+    ) -> None:
+        self.events.append(("start", token))
+        assert staged in (f"body of {token}",) or isinstance(staged, TokenResult)
+        if isinstance(staged, TokenResult):
+            done(tag, staged)
+            return
+        self.start(prepared, token, message_id, done, tag)
+
+
+async def test_a_lookahead_stages_messages_in_order_ahead_of_starting_them() -> None:
+    tokens = [f"{'now' if i % 3 == 0 else 'later'}-{i}" for i in range(100)]
+    tokens[41] = "bad-41"
+    tokens[77] = "raise-77"
+    provider = StagingProvider({"later-5": [Status.RETRY, Status.SENT]}, concurrency=16, max_retries=2)
+    result = await provider.send(Notification(title="x"), tokens)
+    assert result.tokens == tokens  # the input's order, across read-aheads
+    staged = [token for kind, token in provider.events if kind == "stage"]
+    assert staged == tokens  # each staged once, in order; the retry of later-5 is not staged again
+    started = [token for kind, token in provider.events if kind == "start"]
+    assert started.count("later-5") == 2
+    # The first start waits for a few stagings only; then at most the lookahead is staged unstarted.
+    first_start = provider.events.index(("start", tokens[0]))
+    assert first_start <= 4
+    count_staged = count_started = 0
+    for kind, _ in provider.events:
+        count_staged += kind == "stage"
+        count_started += kind == "start"
+        assert count_staged - count_started <= provider.lookahead + 2  # + bad-41 and raise-77, never started
+    assert (result.by_token["bad-41"].status, result.by_token["bad-41"].reason) == (Status.FAILED, "BadKeys")
+    assert (result.by_token["raise-77"].status, result.by_token["raise-77"].reason) == (
+        Status.FAILED, "RuntimeError")
+    assert result.by_token["later-5"].attempts == 2
+    assert result.count(Status.SENT) == 98
+
+
+class SlotGate:
+    """The server's in-flight window in small: the source takes a slot per message it yields,
+    an outcome gives it back (pushgate.workers.window)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self.most = 0
+        self.wakers: list[Callable[[], None]] = []
+
+    def open(self) -> bool:
+        return self.held < self.limit
+
+    def bind(self, wake: Callable[[], None]) -> None:
+        self.wakers.append(wake)
+
+    def take(self) -> None:
+        self.held += 1
+        self.most = max(self.most, self.held)
+
+    def release(self) -> None:
+        self.held -= 1
+        for wake in self.wakers:
+            wake()
+
+
+async def test_a_lookahead_reads_no_further_than_the_gate_allows() -> None:
+    gate = SlotGate(limit=5)
+    provider = StagingProvider({"later-7": [Status.RETRY, Status.SENT]}, concurrency=100, max_retries=2)
+
+    def messages() -> Any:
+        for i in range(200):
+            gate.take()
+            yield Message(f"{'now' if i % 4 == 0 else 'later'}-{i}", Notification(title="x"))
+
+    def on_result(result: TokenResult) -> None:
+        gate.release()
+
+    result = await asyncio.wait_for(provider.send_messages(messages(), on_result=on_result, gate=gate), 10)
+    assert result.ok
+    assert len(result.results) == 200
+    assert gate.most <= gate.limit  # staged messages hold slots: never more read than the window
+    assert gate.held == 0

@@ -65,6 +65,9 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
     """One push provider behind one small async interface."""
 
     name: ClassVar[str] = "provider"
+    #: Messages the engine reads ahead and hands to :meth:`stage`, in order, before any of
+    #: them starts (:mod:`pushgate.providers._batch`); 0: none, each is started as it is read.
+    lookahead: int = 0
 
     def __init__(
         self,
@@ -133,6 +136,29 @@ class Provider(ABC, Generic[TokenT, PreparedT]):
             return self.prepare(notification.model_copy(update={"title": title, "body": body}))
 
         return prepare_text
+
+    def stage(self, prepared: PreparedT, token: TokenT) -> tuple[TokenT, object]:
+        """The token's own work, done ahead of :meth:`start_staged`, which is given what this returns.
+
+        Called only with a :attr:`lookahead`, for several messages in a row before any of
+        them starts (Web Push checks the subscription and encrypts there). Returns the token
+        to start with (it may be the parsed form of ``token``) and what was made for it; a
+        retry of the message is started with the same. Like :meth:`start` it never raises:
+        an outcome decided here is for :meth:`start_staged` to report. The default does nothing.
+        """
+        return token, None
+
+    def start_staged(
+        self,
+        prepared: PreparedT,
+        token: TokenT,
+        staged: object,
+        message_id: str | None,
+        done: Callable[[Any, TokenResult], None],
+        tag: object,
+    ) -> None:
+        """:meth:`start` for a message :meth:`stage` has seen; the default ignores ``staged``."""
+        self.start(prepared, token, message_id, done, tag)
 
     @abstractmethod
     def submit(
