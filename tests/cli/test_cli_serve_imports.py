@@ -1,4 +1,5 @@
-"""An idle ``pushgate serve`` stays small: the send stacks and rich load only when used, Alembic never.
+"""An idle ``pushgate serve`` stays small: the send stacks, rich, the optional APIs and the PostgreSQL
+dialect load only when used, Alembic never.
 
 Each case runs the serve path in a fresh interpreter (the CLI module, the
 API and the workers, on a real SQLite file), waits until ``/ready`` answers
@@ -13,12 +14,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-# Imported only when they are used: sending, storing credentials, printing tables. Alembic runs
-# in a child process that migrates the embedded database and exits.
+# Imported only when they are used: sending, storing credentials, printing tables, the first
+# request to the admin UI or to the Pushkin and Pushpad routes (server/deferred.py), a PostgreSQL
+# database (registry/partial_indexes.py), any command but serve and worker (pushgate.cli.main).
+# Alembic runs in a child process that migrates the embedded database and exits.
 HEAVY = (
     "alembic", "cryptography", "httpx", "jwt", "rich", "h2",
     "pushgate.crypto", "pushgate.providers.apns", "pushgate.providers.fcm",
     "pushgate.providers.webpush", "pushgate.providers.wns", "pushgate.simulators", "pushgate.transport",
+    "pushgate.admin.web", "pushgate.admin.auth", "pushgate.server.pushpad", "pushgate.server.routes.pushkin",
+    "pushgate.pushkin", "sqlalchemy.dialects.postgresql", "pushgate.cli.commands",
 )
 
 CHILD = """

@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.schema import CreateIndex
 
 from pushgate.errors import ConfigurationError
-from pushgate.queue.tables import jobs_table
+from pushgate.queue.tables import ACTIVE, jobs_table
 from pushgate.registry import Database
 from pushgate.registry.db import VERSION_TABLE
 from pushgate.registry.migrations import HEAD_REVISION
@@ -35,6 +36,39 @@ def test_migrate_from_empty_to_head_matches_the_models(empty_database_url: str) 
                 connection, opts={"compare_type": True, "version_table": VERSION_TABLE}
             )
             assert compare_metadata(context, Base.metadata) == []
+
+
+def test_the_claim_index_is_partial_in_the_models_and_the_database(empty_database_url: str) -> None:
+    # compare_metadata does not compare index predicates: this checks the one the queue relies on.
+    with Database(empty_database_url) as db:
+        db.migrate()
+        model = next(index for index in jobs_table.indexes if index.name == "ix_jobs_claim")
+        assert str(CreateIndex(model).compile(dialect=db.engine.dialect)).endswith(f"WHERE {ACTIVE}")
+        with db.connect(write=False) as connection:
+            if db.is_sqlite:
+                query = "SELECT sql FROM sqlite_master WHERE name = 'ix_jobs_claim'"
+            else:
+                query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_jobs_claim'"
+            stored = connection.execute(sa.text(query)).scalar_one()
+        predicate = stored.partition(" WHERE ")[2]
+        assert "'queued'" in predicate
+        assert "'leased'" in predicate
+
+
+def test_sqlite_never_loads_the_postgresql_dialect(tmp_path: Path) -> None:
+    # A fresh interpreter: the registry, the queue's table and an SQLite database leave SQLAlchemy's
+    # PostgreSQL dialect unimported; opening a PostgreSQL database gives the index its predicate.
+    probe = (
+        "import sys; from pushgate.queue.tables import jobs_table; from pushgate.registry import Database;"
+        "from pushgate.registry.rate_limits import add_hits;"
+        "db = Database(sys.argv[1]); db.migrate_in_child(); add_hits(db, 'b', 1, 1);"
+        "print('sqlalchemy.dialects.postgresql' in sys.modules);"
+        "Database('postgresql://u@db/x');"
+        "print(next(iter(jobs_table.indexes)).dialect_options['postgresql']['where'])"
+    )
+    child = subprocess.run([sys.executable, "-c", probe, f"sqlite:///{tmp_path / 'p.db'}"],
+                           capture_output=True, text=True, check=True)
+    assert child.stdout.splitlines() == ["False", ACTIVE]
 
 
 def test_migrate_is_idempotent_and_downgrade_removes_everything(empty_database_url: str) -> None:

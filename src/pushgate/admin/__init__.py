@@ -14,24 +14,36 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
-from fastapi.staticfiles import StaticFiles
 
-from pushgate.admin import apps, audience, auth, compose, devices, messages, overview, sends
-from pushgate.admin.web import PREFIX, AdminPageError, LoginRequired, login_required, page_error
+from pushgate.admin.errors import PREFIX, AdminPageError, LoginRequired, login_required, page_error
+from pushgate.server.deferred import defer_routes
 
 STATIC = Path(__file__).parent / "static"
 
 
 def install(app: FastAPI) -> None:
-    """Add the admin pages, their assets and their error pages to the API's application."""
+    """Add the admin pages, their assets and their error pages to the API's application.
+
+    The pages (their modules, routes and forms) are imported by the first request under
+    ``/admin``: an idle server that nobody signs in to does not hold them (bench scenario 6).
+    """
+    app.add_exception_handler(AdminPageError, page_error)
+    app.add_exception_handler(LoginRequired, login_required)
+    defer_routes(app, lambda path: path.startswith(PREFIX), install_pages)
+
+
+def install_pages(app: FastAPI) -> None:
+    """The pages, their assets and the bare ``/admin`` redirect, appended to the app's routes."""
+    from fastapi.responses import RedirectResponse
+    from fastapi.staticfiles import StaticFiles
+
+    from pushgate.admin import apps, audience, auth, compose, devices, messages, overview, sends
+
     for module in (auth, overview, apps, devices, compose, sends, messages, audience):
         app.include_router(module.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="admin-static")
     app.add_api_route(PREFIX, lambda: RedirectResponse(PREFIX + "/", status_code=307),
                       include_in_schema=False)
-    app.add_exception_handler(AdminPageError, page_error)
-    app.add_exception_handler(LoginRequired, login_required)
 
 
-__all__ = ["install"]
+__all__ = ["install", "install_pages"]

@@ -19,8 +19,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from pushgate.admin.auth import SignedIn
+from pushgate.admin.errors import PREFIX, AdminPageError
 from pushgate.admin.health import provider_health
-from pushgate.admin.web import PREFIX, Admin, AdminPageError, redirect, render
+from pushgate.admin.web import Admin, redirect, render
 from pushgate.providers import CredentialError, provider_spec
 from pushgate.registry import (
     NotFound,

@@ -17,8 +17,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
 from pushgate.admin.auth import SignedIn
+from pushgate.admin.errors import PREFIX
 from pushgate.admin.targets import tags_of_form, target_from_form
-from pushgate.admin.web import PREFIX
 from pushgate.registry import Target, ValidationError
 from pushgate.registry.audience import measure_audience
 from pushgate.targeting import ParseError, parse_expressions

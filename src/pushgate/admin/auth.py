@@ -29,7 +29,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from pushgate.admin.web import PREFIX, Admin, AdminPageError, LoginRequired, redirect, render
+from pushgate.admin.errors import PREFIX, AdminPageError, LoginRequired
+from pushgate.admin.web import Admin, redirect, render
 from pushgate.registry.admin_users import (
     ActiveSession,
     attempt_login,

@@ -17,10 +17,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from pushgate.admin.auth import SignedIn
+from pushgate.admin.errors import PREFIX
 from pushgate.admin.preview import notification_from_form, preview
 from pushgate.admin.sending import submit
 from pushgate.admin.targets import AUDIENCES, BROADCASTS, audience_count, target_from_form
-from pushgate.admin.web import PREFIX, Admin, redirect, render
+from pushgate.admin.web import Admin, redirect, render
 from pushgate.notification import Notification
 from pushgate.registry import ValidationError, list_credentials, require_app
 from pushgate.registry.constants import ProviderName

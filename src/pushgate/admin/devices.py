@@ -16,8 +16,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from pushgate.admin.auth import SignedIn
+from pushgate.admin.errors import PREFIX, AdminPageError
 from pushgate.admin.sending import TEST_NOTIFICATION, submit
-from pushgate.admin.web import PREFIX, Admin, AdminPageError, redirect, render
+from pushgate.admin.web import Admin, redirect, render
 from pushgate.registry import ValidationError, delete_device, device_deliveries, get_device, require_app
 from pushgate.registry.admin_queries import DeviceQuery, prune_devices, search_devices
 from pushgate.registry.constants import MAX_ID, MAX_TARGET_LIST, Platform, ProviderName

@@ -22,8 +22,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from pushgate.admin.auth import SignedIn
+from pushgate.admin.errors import PREFIX, AdminPageError
 from pushgate.admin.message_forms import MESSAGE_FIELDS, message_data, message_values, preview_params
-from pushgate.admin.web import PREFIX, Admin, AdminPageError, redirect, render
+from pushgate.admin.web import Admin, redirect, render
 from pushgate.notification import Priority
 from pushgate.registry import NotFound, ValidationError, require_app
 from pushgate.registry.catalog.messages import (

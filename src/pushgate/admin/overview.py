@@ -14,8 +14,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from pushgate.admin.auth import SignedIn
+from pushgate.admin.errors import PREFIX
 from pushgate.admin.health import provider_health
-from pushgate.admin.web import PREFIX, render
+from pushgate.admin.web import render
 from pushgate.registry.admin_queries import recent_activity
 from pushgate.registry.admin_users import visible_apps
 from pushgate.registry.models import utcnow

@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse, Response
 
 from pushgate.admin.auth import SignedIn
 from pushgate.admin.chart import timeline_svg
-from pushgate.admin.web import PREFIX, Admin, AdminPageError, redirect, render
+from pushgate.admin.errors import PREFIX, AdminPageError
+from pushgate.admin.web import Admin, redirect, render
 from pushgate.registry import (
     SendStatus,
     SendStatusView,

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 
+from pushgate.admin.errors import PREFIX, AdminPageError
 from pushgate.registry.admin_users import ActiveSession
 from pushgate.registry.constants import MAX_ID
 from pushgate.service.components import Services
@@ -24,7 +25,6 @@ from pushgate.service.components import Services
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-PREFIX = "/admin"
 # Every page: scripts and styles from the server only, never framed (clickjacking), not cached
 # (pages may show a new API key once), no referrer beyond the site. OWASP HTTP Headers Cheat Sheet.
 PAGE_HEADERS = {
@@ -58,21 +58,6 @@ def _environment() -> Environment:
     environment.filters["number"] = _number
     environment.filters["percent"] = lambda value: f"{100 * value:.1f}%"
     return environment
-
-
-class AdminPageError(Exception):
-    """Answered as an HTML page with this status (404 for another admin's app, 403 for CSRF…)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class LoginRequired(Exception):
-    def __init__(self, next_path: str) -> None:
-        super().__init__(next_path)
-        self.next_path = next_path
 
 
 @dataclass
@@ -126,15 +111,3 @@ def render(admin: Admin | None, template: str, code: int = 200, **context: Any) 
 def redirect(path: str) -> RedirectResponse:
     """After a successful POST: 303 See Other, so a reload does not post again."""
     return RedirectResponse(path, status_code=303)
-
-
-async def page_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AdminPageError)
-    return render(None, "error.html", code=exc.status, message=exc.message)
-
-
-async def login_required(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LoginRequired)
-    from urllib.parse import quote
-
-    return redirect(f"{PREFIX}/login?next={quote(exc.next_path, safe='/')}")

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Double, Index, Integer, String, Table, Text, text
+from sqlalchemy import JSON, Double, Integer, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pushgate.registry.models import Base
+from pushgate.registry.partial_indexes import partial_index
 
 # The claim index's predicate; queries repeat this exact text, which is what
 # lets SQLite use a partial index.
@@ -30,9 +31,8 @@ class JobRow(Base):
     """A queue job of the embedded queue."""
 
     __tablename__ = "jobs"
-    __table_args__ = (
-        Index("ix_jobs_claim", "queue", "due_at", sqlite_where=text(ACTIVE), postgresql_where=text(ACTIVE)),
-    )
+    # Partial on both databases; the PostgreSQL predicate is added when PostgreSQL is opened.
+    __table_args__ = (partial_index("ix_jobs_claim", "queue", "due_at", where=ACTIVE),)
 
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     queue: Mapped[str] = mapped_column(String(100))

@@ -34,13 +34,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, inspect, make_url, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from pushgate.errors import ConfigurationError
 from pushgate.registry.migrations import HEAD_REVISION
+from pushgate.registry.partial_indexes import use_postgresql
 from pushgate.registry.sqlite_lock import begin_immediate
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class Database:
         if self.is_sqlite:
             options["connect_args"] = {"timeout": busy_timeout}
         else:
+            use_postgresql()  # the models' PostgreSQL-only index options (registry/partial_indexes.py)
             options["pool_pre_ping"] = True
             # psycopg prepares a statement on its 5th run; PostgreSQL may then keep a
             # generic plan made while a table was small (a bulk import slowed from
@@ -236,6 +238,9 @@ def insert_ignoring(connection: Connection, table: Table, conflict_columns: Sequ
     delivery row per device and send, concurrent user creation).
     """
     if connection.dialect.name == "postgresql":
+        # Imported here: an SQLite process never loads SQLAlchemy's PostgreSQL dialect (2 MB).
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
 

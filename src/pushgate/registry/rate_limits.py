@@ -10,7 +10,6 @@ atomic ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` on both databases
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Integer, String, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +35,8 @@ def add_hits(db: Database, bucket: str, window: int, hits: int) -> int:
 
     The first addition to a new window also deletes the bucket's older windows.
     """
+    if db.is_postgresql:  # imported here: an SQLite process never loads the PostgreSQL dialect (2 MB)
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
     insert = pg_insert if db.is_postgresql else sqlite_insert
     values = insert(RateLimitWindow).values(bucket=bucket, window=window, count=hits)
     statement = values.on_conflict_do_update(

@@ -29,11 +29,11 @@ from fastapi.concurrency import run_in_threadpool
 from pushgate.queue import Queue
 from pushgate.registry import CredentialCipher, Database
 from pushgate.server import docs, errors
-from pushgate.server.answers import ADMIN_ROUTES, APP_ROUTES, ID_ROUTES
+from pushgate.server.answers import ID_ROUTES
+from pushgate.server.compat_routes import defer_pushkin, defer_pushkin_settings, defer_pushpad
 from pushgate.server.content_type import JsonBodyMiddleware
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
-from pushgate.server.pushpad import pushpad_router
-from pushgate.server.routes import ROUTERS, pushkin, send_batch, send_exports, user_listing
+from pushgate.server.routes import ROUTERS, send_batch, send_exports, user_listing
 from pushgate.server.text_guard import reject_control_characters
 from pushgate.service.components import Services, open_queue, schema_head, validation_policy
 from pushgate.service.metrics import Metrics
@@ -92,12 +92,14 @@ def create_app(
     if settings.admin_ui:
         from pushgate.admin import install as install_admin_ui
 
-        install_admin_ui(app)  # the web UI at /admin (docs/admin.md)
+        install_admin_ui(app)  # the web UI at /admin (docs/admin.md), its pages loaded on first use
+    # The compatible APIs are installed by their first request, in these places (server/deferred.py).
     if settings.pushpad_api_prefix:
-        app.include_router(pushpad_router(settings.pushpad_api_prefix), responses=ADMIN_ROUTES)
-    for extra in (user_listing.router, send_batch.router, send_exports.router, pushkin.settings_router):
+        defer_pushpad(app, settings.pushpad_api_prefix)
+    for extra in (user_listing.router, send_batch.router, send_exports.router):
         app.include_router(extra, responses=ID_ROUTES)
-    app.include_router(pushkin.pushkin_router(settings.pushkin_prefix), responses=APP_ROUTES)
+    defer_pushkin_settings(app)
+    defer_pushkin(app, settings.pushkin_prefix)
     app.add_middleware(InternalErrorMiddleware)  # innermost: sees the route's exceptions first
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
