@@ -70,14 +70,18 @@ async def run(config: dict[str, Any], subs: list[dict[str, Any]]) -> dict[str, A
     }
 
 
+def configured_subscriptions(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's ``n`` subscriptions: the ones the sink made (a simulator knows only those),
+    or new ones for the nginx sink's origin."""
+    if config.get("subscriptions_file"):
+        with open(config["subscriptions_file"]) as handle:
+            return list(json.load(handle)[: int(config["n"])])
+    return subscriptions(config["origin"], int(config["n"]))
+
+
 def main() -> None:
     config = json.loads(sys.stdin.readline())
-    if config.get("subscriptions_file"):  # the ones the sink made (a simulator knows only those)
-        with open(config["subscriptions_file"]) as handle:
-            subs = json.load(handle)[: int(config["n"])]
-    else:
-        subs = subscriptions(config["origin"], int(config["n"]))
-    print(json.dumps(asyncio.run(run(config, subs))), flush=True)
+    print(json.dumps(asyncio.run(run(config, configured_subscriptions(config)))), flush=True)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.child_crypto import PLAINTEXT, bare_encrypt
-from harness.child_webpush import subscriptions
+from harness.child_webpush import configured_subscriptions
 from harness.profiling import fail_fast
 from pushgate import Notification, WebPush
 from pushgate.crypto import ece
@@ -137,12 +137,7 @@ async def run(config: dict[str, Any], subs: list[dict[str, Any]]) -> dict[str, A
 
 def main() -> None:
     config = json.loads(sys.stdin.readline())
-    if config.get("subscriptions_file"):  # the ones the sink made (a simulator knows only those)
-        with open(config["subscriptions_file"]) as handle:
-            subs = json.load(handle)[: int(config["n"])]
-    else:
-        subs = subscriptions(config["origin"], int(config["n"]))
-    print(json.dumps(asyncio.run(run(config, subs))), flush=True)
+    print(json.dumps(asyncio.run(run(config, configured_subscriptions(config)))), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pushgate.queue import ClaimedJob, ClaimTier, Job, JobStatus, SqlQueue
 from pushgate.registry import Database, create_send
 from pushgate.service import submit_send
 from pushgate.service.metrics import Metrics
+from pushgate.service.settings import Settings
 from pushgate.simulators._base import ManualClock
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers import sender
@@ -129,19 +130,29 @@ async def test_a_direct_send_overtakes_a_broadcast_already_queued(
     assert order.index(devices[-1][1]) < 20
 
 
+def slow_broadcast(
+    database: Database, apns: APNsSimulator, ca_file: Path, *, latency: float
+) -> tuple[int, list[tuple[int, str]], SqlQueue, str, Settings]:
+    """An app of 101 devices and its broadcast fanned out in jobs of 50, 50 and 1 devices,
+    an APNs that answers after ``latency`` seconds, and settings giving a worker two
+    ordinary slots with one request open per job."""
+    app_id, devices = make_app(database, apns, 101)
+    queue = SqlQueue(database)
+    with database.session() as session:
+        broadcast = create_send(session, app_id, {"title": "to everyone"}, {"all": True}).id
+    fan_out(database, queue, broadcast, chunk_size=50)
+    apns.set_latency(latency)
+    settings = settings_for(database, apns, ca_file, chunk_size=50, worker_concurrency=2)
+    return app_id, devices, queue, broadcast, settings
+
+
 async def test_a_direct_send_does_not_wait_for_running_broadcast_jobs(
     database: Database, apns: APNsSimulator, ca_file: Path
 ) -> None:
     """Both ordinary slots busy with a slow broadcast: a direct send made meanwhile runs in a
     reserved slot (its fan-out, then its delivery) instead of waiting for a job to end."""
-    app_id, devices = make_app(database, apns, 101)
-    queue = SqlQueue(database)
-    with database.session() as session:
-        broadcast = create_send(session, app_id, {"title": "to everyone"}, {"all": True}).id
-    fan_out(database, queue, broadcast, chunk_size=50)  # jobs of 50, 50 and 1 devices
-    apns.set_latency(0.05)
     # One request open per job (2 ordinary slots): each broadcast job takes 2.5 s.
-    settings = settings_for(database, apns, ca_file, chunk_size=50, worker_concurrency=2)
+    app_id, devices, queue, broadcast, settings = slow_broadcast(database, apns, ca_file, latency=0.05)
     async with running_pool(settings, database):
         await eventually(lambda: len(apns.accepted) >= 3, what="the broadcast under way")
         with database.session() as session:
@@ -198,14 +209,8 @@ async def test_a_direct_send_made_by_another_process_is_claimed_while_broadcast_
     ends, and no idle timer runs out (it is set to two minutes); the worker's look at the
     reserved queues (workers/sender.py, RESERVED_LOOK) still finds the send and delivers it."""
     monkeypatch.setattr(sender, "IDLE_MAX", 120.0)
-    app_id, devices = make_app(database, apns, 101)
-    queue = SqlQueue(database)
-    with database.session() as session:
-        broadcast = create_send(session, app_id, {"title": "to everyone"}, {"all": True}).id
-    fan_out(database, queue, broadcast, chunk_size=50)  # jobs of 50, 50 and 1 devices
-    apns.set_latency(0.5)
     # Two ordinary slots, one request open per job: each broadcast job takes 25 s.
-    settings = settings_for(database, apns, ca_file, chunk_size=50, worker_concurrency=2)
+    app_id, devices, queue, broadcast, settings = slow_broadcast(database, apns, ca_file, latency=0.5)
     async with running_pool(settings, database):
         await eventually(lambda: len(apns.accepted) >= 2, what="the broadcast under way")
         # Through a queue of its own, as another process would: the pool is not woken.
