@@ -37,16 +37,23 @@ def subscriptions(origin: str, n: int) -> list[dict[str, Any]]:
     return out
 
 
+def bench_client(config: dict[str, Any]) -> WebPush:
+    """The client a run measures: the run's VAPID key, sink, connections and concurrency, and
+    any ``client_options`` (e.g. ``{"encrypt_ahead": 0}``, to compare settings)."""
+    host = config["origin"].split("://", 1)[1]
+    return WebPush(
+        vapid_private_key=config.get("vapid_private_key") or VapidKey.generate(),
+        vapid_subject="mailto:bench@pushgate.invalid", allowed_hosts=[host], ca_file=config["ca_file"],
+        max_connections_per_origin=int(config["connections"]), concurrency=int(config["concurrency"]),
+        **config.get("client_options", {}),
+    )
+
+
 async def run(config: dict[str, Any], subs: list[dict[str, Any]]) -> dict[str, Any]:
     fail_fast(asyncio.get_running_loop())
     n = len(subs)
     tokens = [Subscription.from_json(s) for s in subs]
-    host = config["origin"].split("://", 1)[1]
-    client = WebPush(
-        vapid_private_key=config.get("vapid_private_key") or VapidKey.generate(),
-        vapid_subject="mailto:bench@pushgate.invalid", allowed_hosts=[host], ca_file=config["ca_file"],
-        max_connections_per_origin=int(config["connections"]), concurrency=int(config["concurrency"]),
-    )
+    client = bench_client(config)
     notification = Notification(title="Benchmark", body="Hello from pushgate", data={"n": 1})
     try:
         await client.send(notification, tokens[:100])  # connect, and sign the VAPID JWT once

@@ -32,11 +32,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from harness.child_crypto import PLAINTEXT, bare_encrypt
-from harness.child_webpush import configured_subscriptions
+from harness.child_webpush import bench_client, configured_subscriptions
 from harness.profiling import fail_fast
-from pushgate import Notification, WebPush
+from pushgate import Notification
 from pushgate.crypto import ece
-from pushgate.crypto.vapid import VapidKey
 from pushgate.providers.webpush.client import Subscription
 from pushgate.results import Status
 
@@ -69,13 +68,7 @@ async def run(config: dict[str, Any], subs: list[dict[str, Any]]) -> dict[str, A
     # pushgate's Recipient is: the cryptography key, the p256dh octets and the auth secret.
     bare_keys = [(ece.load_public_key(t.recipient.public_bytes), t.recipient.public_bytes,
                   t.recipient.auth_secret) for t in tokens]
-    host = config["origin"].split("://", 1)[1]
-    client = WebPush(
-        vapid_private_key=config.get("vapid_private_key") or VapidKey.generate(),
-        vapid_subject="mailto:bench@pushgate.invalid", allowed_hosts=[host], ca_file=config["ca_file"],
-        max_connections_per_origin=int(config["connections"]), concurrency=int(config["concurrency"]),
-        **config.get("client_options", {}),  # e.g. {"encrypt_ahead": 0}, to compare settings
-    )
+    client = bench_client(config)
     notification = Notification(title="Benchmark", body="Hello from pushgate", data={"n": 1})
     figures: list[dict[str, dict[str, float]]] = []
     orders: list[list[str]] = []
