@@ -190,6 +190,7 @@ class Worker:
 
     def start(self) -> None:
         if self._loop_task is None:
+            # A fresh one: stop() shut the last one down, and a pool may start its workers again.
             self._claimer = ThreadPoolExecutor(1, thread_name_prefix=f"pushgate-{self.name}-claims")
             self._loop_task = asyncio.create_task(self._claim_loop(), name=f"pushgate-{self.name}")
 
