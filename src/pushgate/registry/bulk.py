@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.apps import require_app
-from pushgate.registry.bulk_sql import ChunkWriter
+from pushgate.registry.bulk_sql import Chunk, ChunkWriter
 from pushgate.registry.constants import IMPORT_CHUNK_SIZE
 from pushgate.registry.db import Database
 from pushgate.registry.device_specs import CleanDevice, DeviceSpec, clean_mapping, clean_spec
@@ -81,10 +81,10 @@ def import_devices(
     result = ImportResult()
     chunks = ChunkWriter(db)
 
-    def write(latest: dict[tuple[str, bytes], CleanDevice]) -> None:
-        created, evicted = chunks.write(app_id, latest, limit, now or utcnow())
+    def write(chunk: Chunk) -> None:
+        created, evicted = chunks.write(app_id, chunk, limit, now or utcnow())
         result.created += created
-        result.updated += len(latest) - created
+        result.updated += len(chunk.latest) - created
         result.evicted += evicted
 
     with ThreadPoolExecutor(1, thread_name_prefix="pushgate-import") as writer:
@@ -92,11 +92,12 @@ def import_devices(
             in_flight: Future[None] | None = None
             for batch in _batches(enumerate(rows), chunk_size):
                 cleaned = clean_rows(batch, policy, result.errors)
+                chunk = chunks.prepare(cleaned) if cleaned else None
                 if in_flight is not None:
                     in_flight.result()  # the previous chunk is stored (or its error raised) first
                     in_flight = None
-                if cleaned:
-                    in_flight = writer.submit(write, cleaned)
+                if chunk is not None:
+                    in_flight = writer.submit(write, chunk)
             if in_flight is not None:
                 in_flight.result()
         finally:

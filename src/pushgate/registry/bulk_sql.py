@@ -28,7 +28,9 @@ to now, tags given replace the device's tags.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -45,7 +47,22 @@ Key = tuple[str, bytes]  # (provider, token hash): a device's identity within an
 
 # Optional fields an upsert leaves alone when a row does not give them.
 _KEEP_IF_NULL = ("p256dh", "auth", "platform", "app_version", "locale", "timezone", "name", "device_id")
+# SQLite: a chunk's rows travel as one JSON array of arrays (these fields, in this order) and
+# their token hashes as one blob of _HASH_SIZE bytes per row, since JSON has no bytes.
+_SQLITE_ROW_FIELDS = ("provider", "token", "user", *_KEEP_IF_NULL)
+_HASH_SIZE = 32
 _LOOKUP_SLICE = 500  # bound parameters per IN list (SQLite allows 32,766; small lists plan well)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One chunk's rows (one per token) and the users they name, in order of first mention; on
+    SQLite also the rows encoded for its statements (:func:`_sqlite_chunk`)."""
+
+    latest: Mapping[Key, CleanDevice]
+    users: list[str]
+    sqlite_rows: str = ""  # a JSON array of arrays of _SQLITE_ROW_FIELDS
+    sqlite_hashes: bytes = b""  # the rows' token hashes, _HASH_SIZE bytes each
 
 
 class ChunkWriter:
@@ -71,13 +88,20 @@ class ChunkWriter:
         self._stack = contextlib.ExitStack()
         self._connection: Connection | None = None
 
-    def write(
-        self, app_id: int, latest: Mapping[Key, CleanDevice], limit: int | None, now: datetime
-    ) -> tuple[int, int]:
-        """Store one chunk (one row per token); returns (devices created, devices evicted)."""
+    def prepare(self, latest: Mapping[Key, CleanDevice]) -> Chunk:
+        """The chunk :meth:`write` takes, encoded in the caller's thread (the writer's is the busier)."""
+        users = list(dict.fromkeys(c.user for c in latest.values() if c.user is not None))
+        if not self._db.is_sqlite:
+            return Chunk(latest, users)
+        rows = json.dumps([[c.provider, c.token, c.user, c.p256dh, c.auth, c.platform, c.app_version,
+                            c.locale, c.timezone, c.name, c.device_id] for c in latest.values()])
+        return Chunk(latest, users, rows, b"".join(c.token_hash for c in latest.values()))
+
+    def write(self, app_id: int, chunk: Chunk, limit: int | None, now: datetime) -> tuple[int, int]:
+        """Store one chunk; returns (devices created, devices evicted)."""
         connection = self._connection or self._open()
         with connection.begin(), Session(bind=connection) as session:
-            return upsert_chunk(session, app_id, latest, limit, now)
+            return upsert_chunk(session, app_id, chunk, limit, now)
 
     def _open(self) -> Connection:
         connection = self._stack.enter_context(self._db.connection())
@@ -116,14 +140,14 @@ class ChunkWriter:
 
 
 def upsert_chunk(
-    session: Session, app_id: int, latest: Mapping[Key, CleanDevice], limit: int | None, now: datetime
+    session: Session, app_id: int, chunk: Chunk, limit: int | None, now: datetime
 ) -> tuple[int, int]:
-    """Store one chunk (one row per token); returns (devices created, devices evicted)."""
+    """Store one chunk; returns (devices created, devices evicted)."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        created, user_ids = _postgres_chunk(connection, app_id, latest, bool(limit), now)
+        created, user_ids = _postgres_chunk(connection, app_id, chunk, bool(limit), now)
     else:
-        created, user_ids = _sqlite_chunk(connection, app_id, latest, bool(limit), now)
+        created, user_ids = _sqlite_chunk(connection, app_id, chunk, bool(limit), now)
     evicted = evict_beyond_limit(session, user_ids, limit, now=now) if limit and user_ids else 0
     return created, evicted
 
@@ -178,12 +202,12 @@ _PG_COPY_TAGS = "COPY device_tags (device_id, tag) FROM STDIN (FORMAT BINARY)"
 
 
 def _postgres_chunk(
-    connection: Connection, app_id: int, latest: Mapping[Key, CleanDevice], need_users: bool, now: datetime
+    connection: Connection, app_id: int, chunk: Chunk, need_users: bool, now: datetime
 ) -> tuple[int, list[int]]:
     driver = connection.connection.driver_connection  # psycopg 3's Connection, in this transaction
     assert driver is not None
     params = {"app": app_id, "now": now}
-    users: dict[str, None] = {}
+    latest, users = chunk.latest, chunk.users
     tagged: dict[Key, list[str]] = {}
     with driver.cursor() as cursor:
         with cursor.copy(_PG_COPY) as copy:
@@ -192,8 +216,6 @@ def _postgres_chunk(
             for ordinal, (key, c) in enumerate(latest.items()):
                 write((ordinal, c.provider, c.token, c.token_hash, c.p256dh, c.auth, c.user, c.platform,
                        c.app_version, c.locale, c.timezone, c.name, c.device_id, c.tags))
-                if c.user is not None:
-                    users[c.user] = None
                 if c.tags is not None:
                     tagged[key] = c.tags
         if users:
@@ -211,7 +233,7 @@ def _postgres_chunk(
         user_ids: list[int] = []
         if users and need_users:
             cursor.execute("SELECT id FROM users WHERE app_id = %s AND external_id = ANY(%s)",
-                           (app_id, list(users)))
+                           (app_id, users))
             user_ids = [user_id for (user_id,) in cursor.fetchall()]
     return created, user_ids
 
@@ -234,42 +256,56 @@ _SQLITE_COLUMNS = (
     "app_id", "provider", "token", "token_hash", "user_id", *_KEEP_IF_NULL, "active", "created_at",
     "updated_at", "registered_at", "last_seen_at",
 )
+
+
+def _field(name: str) -> str:
+    return f"json_extract(j.value, '$[{_SQLITE_ROW_FIELDS.index(name)}]')"
+
+
 _SQLITE_UPSERT = (
-    f"INSERT INTO devices ({', '.join(_SQLITE_COLUMNS)}) VALUES (?, ?, ?, ?,"
-    " (SELECT id FROM users WHERE app_id = ? AND external_id = ?), "
-    + ", ".join("?" * len(_KEEP_IF_NULL))
-    + ", 1, ?, ?, ?, ?) ON CONFLICT (app_id, token_hash, provider) DO UPDATE SET "
+    f"INSERT INTO devices ({', '.join(_SQLITE_COLUMNS)})"
+    f" SELECT :app, {_field('provider')}, {_field('token')},"
+    f" substr(:hashes, j.key * {_HASH_SIZE} + 1, {_HASH_SIZE}),"  # substr() of a blob is a blob
+    f" (SELECT id FROM users WHERE app_id = :app AND external_id = {_field('user')}), "
+    + ", ".join(_field(name) for name in _KEEP_IF_NULL)
+    # "WHERE true" keeps SQLite from reading ON CONFLICT as a join's ON (https://www.sqlite.org/lang_upsert.html)
+    + ", 1, :now, :now, :now, :now FROM json_each(:rows) j WHERE true"
+    " ON CONFLICT (app_id, token_hash, provider) DO UPDATE SET "
     + ", ".join(f"{name} = COALESCE(excluded.{name}, {name})" for name in (*_KEEP_IF_NULL, "user_id"))
     + ", active = 1, inactive_reason = NULL, unregistered_at = NULL, registered_at = excluded.registered_at,"
     " updated_at = excluded.updated_at, last_seen_at = excluded.last_seen_at"
 )
 _SQLITE_USERS = (
-    "INSERT INTO users (app_id, external_id, created_at, updated_at) VALUES (?, ?, ?, ?)"
+    "INSERT INTO users (app_id, external_id, created_at, updated_at)"
+    " SELECT :app, value, :now, :now FROM json_each(:users) WHERE true"
     " ON CONFLICT (app_id, external_id) DO NOTHING"
 )
 
 
 def _sqlite_chunk(
-    connection: Connection, app_id: int, latest: Mapping[Key, CleanDevice], need_users: bool, now: datetime
+    connection: Connection, app_id: int, chunk: Chunk, need_users: bool, now: datetime
 ) -> tuple[int, list[int]]:
-    """One upsert per row. The write lock is held (BEGIN IMMEDIATE), so the rows this chunk
-    creates are exactly those with an id above the largest one before it: SQLite gives a new
-    row the largest rowid plus one (https://www.sqlite.org/autoinc.html)."""
+    """The users, then the devices, each in one statement over ``json_each``. The write lock is
+    held (BEGIN IMMEDIATE), so the rows this chunk creates are exactly those with an id above the
+    largest one before it: SQLite gives a new row the largest rowid plus one
+    (https://www.sqlite.org/autoinc.html).
+
+    One statement, not ``executemany``: the sqlite3 module lets go of the GIL around every step
+    of a statement, and while another thread validates the next chunk, taking the GIL back after
+    each of thousands of row-sized steps can wait out that thread's switch interval (5 ms by
+    default, ``sys.getswitchinterval``). An ``INSERT … SELECT`` is one step: the GIL is let go
+    once for the whole chunk, and the two threads run side by side.
+    """
     driver = connection.connection.driver_connection  # sqlite3's Connection, in this transaction
     assert driver is not None
     cursor = driver.cursor()
-    stamp = sqlite_timestamp(now)
-    wanted_users = list(dict.fromkeys(c.user for c in latest.values() if c.user is not None))
-    if wanted_users:
-        cursor.executemany(_SQLITE_USERS, [(app_id, name, stamp, stamp) for name in wanted_users])
+    params: dict[str, Any] = {"app": app_id, "now": sqlite_timestamp(now)}
+    if chunk.users:
+        cursor.execute(_SQLITE_USERS, {**params, "users": json.dumps(chunk.users)})
     [(before,)] = cursor.execute("SELECT coalesce(max(id), 0) FROM devices")
-    cursor.executemany(_SQLITE_UPSERT, (
-        (app_id, c.provider, c.token, c.token_hash, app_id, c.user, c.p256dh, c.auth, c.platform,
-         c.app_version, c.locale, c.timezone, c.name, c.device_id, stamp, stamp, stamp, stamp)
-        for c in latest.values()
-    ))
+    cursor.execute(_SQLITE_UPSERT, {**params, "rows": chunk.sqlite_rows, "hashes": chunk.sqlite_hashes})
     [(created,)] = cursor.execute("SELECT count(*) FROM devices WHERE id > ?", (before,))
-    tagged = {key: c.tags for key, c in latest.items() if c.tags is not None}
+    tagged = {key: c.tags for key, c in chunk.latest.items() if c.tags is not None}
     if tagged:
         ids = _sqlite_lookup(
             cursor, "SELECT provider, token_hash, id FROM devices WHERE app_id = ? AND token_hash IN ({})",
@@ -280,10 +316,10 @@ def _sqlite_chunk(
             (ids[key], tag) for key, tags in tagged.items() for tag in tags or ()
         ])
     user_ids: list[int] = []
-    if wanted_users and need_users:
+    if chunk.users and need_users:
         user_ids = list(_sqlite_lookup(
             cursor, "SELECT external_id, id FROM users WHERE app_id = ? AND external_id IN ({})",
-            app_id, wanted_users,
+            app_id, chunk.users,
         ).values())
     cursor.close()
     return int(created), user_ids
