@@ -10,12 +10,12 @@ chunk; fields not given keep their stored value; a retired device is
 reactivated); unlike :func:`register_device`, an import does not replace a
 rotated token by installation id. The SQL of a chunk is in
 :mod:`pushgate.registry.bulk_sql`: a COPY into a staging table and one
-upsert on PostgreSQL, prepared ``executemany`` statements on SQLite.
+upsert on PostgreSQL, one ``INSERT … SELECT`` over the chunk as JSON on SQLite.
 
 Validating rows is Python work and writing a chunk is mostly the
 database's, so the two overlap: while one thread writes chunk *n*, the
-caller's thread reads and validates chunk *n + 1* (the drivers release the
-GIL while the database works). At most one chunk is in flight; the caller
+caller's thread reads, validates and encodes chunk *n + 1* (the drivers
+release the GIL while the database works). At most one chunk is in flight; the caller
 sees the writer's exception, if any, and no chunk after it is written.
 """
 

@@ -13,11 +13,10 @@ with the write; concurrent registrations of the same tokens are resolved
 by the unique index like any other upsert.
 
 SQLite: the write lock is held for the whole transaction (``BEGIN
-IMMEDIATE``), so nothing can insert behind the import's back: one lookup
-of the chunk's known tokens, then prepared statements run by
-``executemany`` with plain tuples (the insert of new devices, the update
-of known ones, the tag rows). SQLite prepares a statement once per
-``executemany`` and runs it in-process, so there is no round trip to save.
+IMMEDIATE``), so nothing can insert behind the import's back: the users
+and then the devices are each one ``INSERT … SELECT … FROM json_each`` of
+the chunk, encoded as JSON in the caller's thread (:meth:`ChunkWriter.prepare`);
+:func:`_sqlite_chunk` says why one statement rather than ``executemany``.
 
 Either way the stored result is the one :func:`register_device` gives
 for each row: fields not given keep their stored value, the device is
