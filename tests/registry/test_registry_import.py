@@ -160,3 +160,24 @@ def test_an_input_that_fails_midway_keeps_the_chunks_before_it(database: Databas
         import_devices(database, app_id, failing(), chunk_size=10)
     with database.session(write=False) as session:
         assert len(list_devices(session, app_id, limit=100).items) == 20
+
+
+def test_free_text_and_input_order_survive_the_chunk_encoding(database: Database, app_id: int) -> None:
+    # On SQLite a chunk travels to the database as JSON text (registry/bulk_sql.py): quotes,
+    # backslashes and characters beyond the BMP must come back as given, and the token index
+    # must find each row by its token's hash.
+    from pushgate.registry import find_device
+
+    name = 'Ana\'s "phone" \\ Zürich 😀'
+    given = [{"provider": "fcm", "token": f"fcm-token-text-{i:020d}", "name": name, "user": f'user "{i}"',
+              "device_id": f"install-{i}", "app_version": "1.0 (β)"} for i in range(3)]
+    result = import_devices(database, app_id, given)
+    assert (result.created, result.errors) == (3, [])
+    with database.session(write=False) as session:
+        found = [find_device(session, app_id, row["token"], "fcm") for row in given]
+        assert all(device is not None for device in found)
+        assert [(d.name, d.user_external_id, d.device_id, d.app_version) for d in found if d] == [
+            (name, f'user "{i}"', f"install-{i}", "1.0 (β)") for i in range(3)
+        ]
+        ids = [d.id for d in found if d]
+        assert ids == sorted(ids)  # new devices get their ids in input order
