@@ -10,7 +10,9 @@ two commands only: the other commands' modules and Typer's conversion of
 all of them would otherwise stay in a long-running server's memory (about
 0.5 MB, bench scenario 6). Their parsing, help and errors are those of the
 full application (``app``, :mod:`pushgate.cli.commands`), which every other
-invocation uses.
+invocation uses. A command line they run with does not load Typer at all: it
+is read with click (:mod:`pushgate.cli.service_args`), and Typer answers only
+``--help`` and usage errors.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ SERVICE_COMMANDS = ("serve", "worker")
 
 # Top-level modules the [server] extra installs (and starlette, which FastAPI brings).
 SERVER_EXTRA_MODULES = frozenset(
-    {"alembic", "fastapi", "prometheus_client", "psycopg", "sqlalchemy", "starlette", "uvicorn"}
+    {"alembic", "click", "fastapi", "prometheus_client", "psycopg", "sqlalchemy", "starlette", "uvicorn"}
 )
 
 
@@ -48,7 +50,10 @@ def service_app() -> typer.Typer:
 def main() -> None:
     try:
         if sys.argv[1:2] and sys.argv[1] in SERVICE_COMMANDS:
-            service_app()()
+            from pushgate.cli import service_args
+
+            if not service_args.run(sys.argv[1], sys.argv[2:]):  # Typer only for help and errors
+                service_app()()
         else:
             from pushgate.cli.commands import app
 

@@ -9,9 +9,10 @@ checks it first and says what to run.
 
 from __future__ import annotations
 
-import typer
+from typing import TYPE_CHECKING
 
-from pushgate.registry import Database
+if TYPE_CHECKING:
+    from pushgate.registry import Database
 
 
 def schema_problem(db: Database) -> str | None:
@@ -36,6 +37,8 @@ def schema_problem(db: Database) -> str | None:
 
 def require_schema(db: Database) -> None:
     """Print the problem and exit 1, or return when the schema is ready."""
+    import typer  # here: pushgate serve reads schema_problem without Typer (cli/service_run.py)
+
     problem = schema_problem(db)
     if problem is not None:
         typer.secho(f"error: {problem}", err=True, fg=typer.colors.RED)

@@ -3,17 +3,25 @@
 Settings come from ``--config FILE`` (or ``PUSHGATE_CONFIG``) and
 ``PUSHGATE_*`` environment variables, validated before anything starts;
 the few options here override them for one run.
+
+These are the commands' Typer faces: their help, their usage errors and
+their place in the full application. What they run is
+:mod:`pushgate.cli.service_run`, which ``pushgate serve`` and ``pushgate
+worker`` reach without Typer when their options parse
+(:mod:`pushgate.cli.service_args`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from pushgate.errors import ConfigurationError
+from pushgate.cli import service_run
 from pushgate.service.settings import Settings
 
 ConfigOption = Annotated[
@@ -23,44 +31,18 @@ ConfigOption = Annotated[
 
 def load_settings(config: Path | None, **overrides: object) -> Settings:
     """Settings from the file and environment, with command-line overrides; exits on errors."""
+    with _refusals():
+        return service_run.load_settings(config, **overrides)
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """A :class:`~pushgate.cli.service_run.Refused` as Typer says it: red on stderr, then exit."""
     try:
-        settings = Settings.load(config)
-        changes = {k: v for k, v in overrides.items() if v is not None}
-        if changes:
-            settings = Settings.model_validate({**settings.model_dump(), **changes})
-    except ConfigurationError as exc:
-        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(2) from None
-    except ValueError as exc:  # pydantic's ValidationError for a bad override
-        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(2) from None
-    return settings
-
-
-def _check_schema(settings: Settings) -> None:
-    """PostgreSQL not migrated to this version: say so and exit, rather than serve errors."""
-    from pushgate.cli.schema import require_schema
-    from pushgate.registry import Database
-
-    try:
-        database = Database(settings.database_url)
-    except ConfigurationError as exc:  # an unsupported URL: the settings are wrong, not pushgate
-        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(2) from None
-    with database as db:
-        require_schema(db)
-    _check_queue(settings)
-
-
-def _check_queue(settings: Settings) -> None:
-    """queue = "redis" with Redis unreachable: say what to set and exit, rather than start."""
-    from pushgate.service.components import check_queue
-
-    try:
-        check_queue(settings)
-    except ConfigurationError as exc:
-        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(2) from None
+        yield
+    except service_run.Refused as refused:
+        typer.secho(refused.message, err=True, fg=typer.colors.RED)
+        raise typer.Exit(refused.code) from None
 
 
 def serve(
@@ -73,14 +55,8 @@ def serve(
     drain: Annotated[float, typer.Option(help="Seconds to finish in-flight work on SIGTERM")] = 30.0,
 ) -> None:
     """Run the HTTP API and the sender workers (the one-machine default)."""
-    from pushgate.server import create_app
-    from pushgate.service.runtime import configure_logging
-    from pushgate.service.runtime import serve as run
-
-    settings = load_settings(config, host=host, port=port, workers=workers)
-    _check_schema(settings)
-    configure_logging(settings.log_level)
-    asyncio.run(run(settings, create_app, drain=drain, freeze_heap=True))
+    with _refusals():
+        service_run.run_serve(config, host, port, workers, drain)
 
 
 def worker(
@@ -92,13 +68,8 @@ def worker(
     ] = None,
 ) -> None:
     """Run sender workers only, against the same database as `pushgate serve`."""
-    from pushgate.service.runtime import configure_logging, run_workers
-
-    settings = load_settings(config)
-    _check_schema(settings)
-    configure_logging(settings.log_level)
-    asyncio.run(run_workers(settings, count=count, drain=drain, metrics_port=metrics_port,
-                            freeze_heap=True))
+    with _refusals():
+        service_run.run_worker(config, count, drain, metrics_port)
 
 
 def demo(

@@ -1,0 +1,88 @@
+"""What ``pushgate serve`` and ``pushgate worker`` do once their options are parsed, without Typer.
+
+The long-running processes parse their few options with click
+(:mod:`pushgate.cli.service_args`), which uvicorn loads anyway, and run from
+here; Typer and its own copy of click (about 1.2 MB, bench scenario 6) are
+loaded only for their help, their usage errors and every other command. The
+Typer commands (:mod:`pushgate.cli.server_cmds`) run the same functions, so
+both paths start the same service and refuse the same settings with the same
+words: a refusal is a :class:`Refused` that each front end prints its own way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pushgate.errors import ConfigurationError
+from pushgate.service.settings import Settings
+
+
+class Refused(Exception):
+    """The command cannot start: ``message`` for stderr, ``code`` for the exit status."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def load_settings(config: Path | None, **overrides: object) -> Settings:
+    """Settings from the file and environment, with command-line overrides (None: not given)."""
+    try:
+        settings = Settings.load(config)
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        if changes:
+            settings = Settings.model_validate({**settings.model_dump(), **changes})
+    except ConfigurationError as exc:
+        raise Refused(f"configuration error: {exc}", 2) from None
+    except ValueError as exc:  # pydantic's ValidationError for a bad override
+        raise Refused(f"configuration error: {exc}", 2) from None
+    return settings
+
+
+def check_schema(settings: Settings) -> None:
+    """PostgreSQL not migrated to this version, or Redis unreachable: refuse rather than serve errors."""
+    from pushgate.cli.schema import schema_problem
+    from pushgate.registry import Database
+    from pushgate.service.components import check_queue
+
+    try:
+        database = Database(settings.database_url)
+    except ConfigurationError as exc:  # an unsupported URL: the settings are wrong, not pushgate
+        raise Refused(f"configuration error: {exc}", 2) from None
+    with database as db:
+        problem = schema_problem(db)
+    if problem is not None:
+        raise Refused(f"error: {problem}", 1)
+    try:
+        check_queue(settings)  # queue = "redis": Redis must answer
+    except ConfigurationError as exc:
+        raise Refused(f"configuration error: {exc}", 2) from None
+
+
+def run_serve(config: Path | None, host: str | None, port: int | None, workers: int | None,
+              drain: float) -> None:
+    """``pushgate serve``: the HTTP API and the sender workers, until stopped."""
+    from pushgate.server import create_app
+    from pushgate.service.runtime import configure_logging
+    from pushgate.service.runtime import serve as run
+
+    settings = load_settings(config, host=host, port=port, workers=workers)
+    check_schema(settings)
+    configure_logging(settings.log_level)
+    asyncio.run(run(settings, create_app, drain=drain, freeze_heap=True))
+
+
+def run_worker(config: Path | None, count: int, drain: float, metrics_port: int | None) -> None:
+    """``pushgate worker``: sender workers only, until stopped."""
+    from pushgate.service.runtime import configure_logging, run_workers
+
+    settings = load_settings(config)
+    check_schema(settings)
+    configure_logging(settings.log_level)
+    asyncio.run(run_workers(settings, count=count, drain=drain, metrics_port=metrics_port,
+                            freeze_heap=True))
+
+
+__all__ = ["Refused", "check_schema", "load_settings", "run_serve", "run_worker"]
