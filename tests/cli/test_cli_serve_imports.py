@@ -15,15 +15,17 @@ import sys
 from pathlib import Path
 
 # Imported only when they are used: sending, storing credentials, printing tables, the first
-# request to the admin UI or to the Pushkin and Pushpad routes (server/deferred.py), a PostgreSQL
-# database (registry/partial_indexes.py), any command but serve and worker (pushgate.cli.main).
-# Alembic runs in a child process that migrates the embedded database and exits.
+# request to the admin UI, the Pushkin and Pushpad routes or the Web SDK's (server/deferred.py), a
+# PostgreSQL database (registry/partial_indexes.py), any command but serve and worker
+# (pushgate.cli.main). Alembic runs in a child process that migrates the embedded database and exits.
 HEAVY = (
     "alembic", "cryptography", "httpx", "jwt", "rich", "h2",
     "pushgate.crypto", "pushgate.providers.apns", "pushgate.providers.fcm",
     "pushgate.providers.webpush", "pushgate.providers.wns", "pushgate.simulators", "pushgate.transport",
     "pushgate.admin.web", "pushgate.admin.auth", "pushgate.server.pushpad", "pushgate.server.routes.pushkin",
     "pushgate.pushkin", "sqlalchemy.dialects.postgresql", "pushgate.cli.commands",
+    "pushgate.server.routes.public_registration", "pushgate.server.routes.public_events",
+    "pushgate.server.routes.sdk",
 )
 
 CHILD = """

@@ -1,4 +1,5 @@
-"""The admin UI, Pushkin and Pushpad routes are installed by their first request, in their own place.
+"""The admin UI, Pushkin, Pushpad and Web SDK routes are installed by their first request, in their own
+place.
 
 What must not change: which requests they answer and how (the first one
 included), the route order, and the OpenAPI document. What changes: an app
@@ -43,11 +44,14 @@ def _routes(app: FastAPI) -> list[tuple[str | None, str | None, list[str]]]:
 async def test_other_requests_leave_the_optional_routes_uninstalled(database: Database) -> None:
     app = _app(database)
     async with _client(app) as client:
-        assert len(_deferred(app)) == 4  # admin UI, Pushpad, Pushkin settings, Pushkin
+        # the Web SDK's registration, events and files, the admin UI, Pushpad, Pushkin settings, Pushkin
+        assert len(_deferred(app)) == 7
         assert (await client.get("/ready")).status_code == 200
         assert (await client.get("/v1/no-such-thing")).status_code == 404
         assert (await client.get("/v1/app")).status_code == 401
-        assert len(_deferred(app)) == 4
+        assert (await client.post("/v1/devices", json={})).status_code == 401
+        assert (await client.get("/v1/public/apps/pk_x/me/devices")).status_code in (401, 404)
+        assert len(_deferred(app)) == 7
 
 
 async def test_the_first_request_of_each_optional_api_is_answered(database: Database) -> None:
@@ -63,13 +67,18 @@ async def test_the_first_request_of_each_optional_api_is_answered(database: Data
         assert unreadable.status_code == 404  # an unknown route secret, as before
         assert (await client.get("/get_request_queue")).status_code == 401
         assert (await client.put("/get_request_queue")).status_code == 405
+        script = await client.get("/sdk/pushgate.js")
+        assert (script.status_code, script.headers["content-type"].split(";")[0]) == (200, "text/javascript")
+        assert (await client.get("/sdk/v1/apps/pk_nobody/vapid")).status_code == 404
+        assert (await client.post("/sdk/v1/events", content=b"{}")).status_code == 422
         assert _deferred(app) == []
 
 
 async def test_routes_installed_by_requests_take_their_place_in_order_and_openapi(database: Database) -> None:
     by_openapi, by_requests = _app(database), _app(database)
     async with _client(by_openapi) as first, _client(by_requests) as second:
-        for path in ("/get_request_queue", "/v1/pushkin", "/pushpad/api/v1/projects", "/admin"):
+        for path in ("/get_request_queue", "/v1/pushkin", "/pushpad/api/v1/projects", "/admin", "/sdk/demo",
+                     "/sdk/v1/events", "/sdk/v1/apps/pk_x/vapid"):
             await second.get(path)  # installed by requests, in the reverse order of their places
         assert _deferred(by_requests) == []
         documented = (await first.get("/openapi.json")).json()  # installs them all first
@@ -77,6 +86,7 @@ async def test_routes_installed_by_requests_take_their_place_in_order_and_openap
         assert (await second.get("/openapi.json")).json() == documented
         assert "/post_notification_json" in documented["paths"]
         assert "/pushpad/api/v1/projects" in documented["paths"]
+        assert "/sdk/v1/apps/{public_id}/subscriptions" in documented["paths"]
         assert _routes(by_openapi) == _routes(by_requests)
 
 

@@ -30,10 +30,10 @@ from pushgate.queue import Queue
 from pushgate.registry import CredentialCipher, Database
 from pushgate.server import docs, errors
 from pushgate.server.answers import ID_ROUTES
-from pushgate.server.compat_routes import defer_pushkin, defer_pushkin_settings, defer_pushpad
+from pushgate.server.compat_routes import defer_pushkin, defer_pushkin_settings, defer_pushpad, defer_router
 from pushgate.server.content_type import JsonBodyMiddleware
 from pushgate.server.middleware import BodyLimitMiddleware, InternalErrorMiddleware, MetricsMiddleware
-from pushgate.server.routes import ROUTERS, send_batch, send_exports, user_listing
+from pushgate.server.routes import ROUTERS, LazyRouter, send_batch, send_exports, user_listing
 from pushgate.server.text_guard import reject_control_characters
 from pushgate.service.components import Services, open_queue, schema_head, validation_policy
 from pushgate.service.metrics import Metrics
@@ -88,7 +88,10 @@ def create_app(
     if settings.queue == "redis":
         errors.install_queue_errors(app)
     for router, answers in ROUTERS:
-        app.include_router(router, responses=answers)
+        if isinstance(router, LazyRouter):
+            defer_router(app, router, answers)  # the Web SDK's, on their first request
+        else:
+            app.include_router(router, responses=answers)
     if settings.admin_ui:
         from pushgate.admin import install as install_admin_ui
 

@@ -1,4 +1,4 @@
-"""The Pushkin- and Pushpad-compatible routes, installed on their first request.
+"""The Pushkin- and Pushpad-compatible routes and the Web SDK's, installed on their first request.
 
 Their modules, routes and pydantic models (and, for Pushkin, the protobuf
 readers behind them) are only needed once a Pushkin or Pushpad client
@@ -8,10 +8,13 @@ app, so the route order and the OpenAPI document stay as they were.
 
 from __future__ import annotations
 
+import importlib
+
 from fastapi import FastAPI
 
 from pushgate.server.answers import ADMIN_ROUTES, APP_ROUTES, ID_ROUTES
 from pushgate.server.deferred import Claims, defer_routes
+from pushgate.server.routes import Answers, LazyRouter
 
 PUSHKIN_SETTINGS_PREFIX = "/v1/pushkin"  # pushgate.server.routes.pushkin.settings_router
 # The first path segment (after pushkin_prefix) of every Pushkin route: post_notification_*,
@@ -66,4 +69,13 @@ def defer_pushpad(app: FastAPI, prefix: str) -> None:
     defer_routes(app, lambda path: path.startswith(base), install)
 
 
-__all__ = ["defer_pushkin", "defer_pushkin_settings", "defer_pushpad", "pushkin_claims"]
+def defer_router(app: FastAPI, lazy: LazyRouter, answers: Answers) -> None:
+    """A router of :data:`pushgate.server.routes.ROUTERS` named by its module (the Web SDK's)."""
+
+    def install(app: FastAPI) -> None:
+        app.include_router(importlib.import_module(lazy.module).router, responses=answers)
+
+    defer_routes(app, lazy.claims, install)
+
+
+__all__ = ["defer_pushkin", "defer_pushkin_settings", "defer_pushpad", "defer_router", "pushkin_claims"]
