@@ -17,9 +17,10 @@ from pathlib import Path
 # Imported only when they are used: sending, storing credentials, printing tables, the first
 # request to the admin UI, the Pushkin and Pushpad routes or the Web SDK's (server/deferred.py), a
 # PostgreSQL database (registry/partial_indexes.py), any command but serve and worker
-# (pushgate.cli.main). Alembic runs in a child process that migrates the embedded database and exits.
+# (pushgate.cli.main), a TOML settings file. Alembic runs in a child process that migrates the
+# embedded database and exits.
 HEAVY = (
-    "alembic", "cryptography", "httpx", "jwt", "rich", "h2",
+    "alembic", "cryptography", "httpx", "jwt", "rich", "h2", "tomllib",
     "pushgate.crypto", "pushgate.providers.apns", "pushgate.providers.fcm",
     "pushgate.providers.webpush", "pushgate.providers.wns", "pushgate.simulators", "pushgate.transport",
     "pushgate.admin.web", "pushgate.admin.auth", "pushgate.server.pushpad", "pushgate.server.routes.pushkin",

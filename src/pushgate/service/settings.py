@@ -22,7 +22,6 @@ Example ``pushgate.toml``::
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -204,6 +203,8 @@ class Settings(BaseModel):
         path = path or environ.get(CONFIG_ENV)
         data: dict[str, Any] = {}
         if path:
+            import tomllib  # only with a settings file: a server set up by its environment never parses TOML
+
             try:
                 data = tomllib.loads(Path(path).read_text())
             except (OSError, tomllib.TOMLDecodeError) as exc:
