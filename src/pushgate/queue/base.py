@@ -29,6 +29,10 @@ Semantics (the contract every implementation keeps):
 - **Explicit retry** with a run-at (the worker computes the backoff, or
   honours the provider's Retry-After), **extend** (heartbeat for long jobs),
   and **reschedule** (bring deferred jobs forward).
+- **Wake-ups across processes** (optional): ``listen`` hands a worker process
+  a listener that says when another process made jobs due (the SQL queue on
+  PostgreSQL: ``LISTEN``/``NOTIFY``). A hint only: a missed one costs
+  latency, never a job, since workers still claim periodically.
 - **Depth is cheap** and counted in work items (``Job.size``: a delivery
   job of 500 devices weighs 500), so the API can apply backpressure
   ("pending deliveries above the bound → 429/503 with Retry-After").
@@ -38,7 +42,8 @@ The interface is synchronous. Workers call it through
 is sync SQLAlchemy, and a Redis Streams implementation fits the same shape
 (``XADD`` with the job id as an idempotency key in a hash, ``XREADGROUP``
 for claims, ``XAUTOCLAIM`` for expired leases, a sorted set for run-at)
-using redis-py's sync client. One API instead of sync and async twins.
+using redis-py's sync client. One API instead of sync and async twins; the
+listener of ``listen`` alone runs in the workers' event loop.
 
 Time comes from an injectable clock (epoch seconds) so tests expire
 leases by moving the clock, never by sleeping.
@@ -51,7 +56,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -168,6 +173,23 @@ class QueueStats:
 DueCheck = Literal["claim", "thread", "inline"]
 
 
+class DueListener(Protocol):
+    """Tells a worker process when another process made jobs due (:meth:`Queue.listen`).
+
+    The queue interface's one asynchronous piece: it runs in the workers' event loop.
+    """
+
+    @property
+    def listening(self) -> bool:
+        """True while notifications arrive: polling for new jobs is then unneeded."""
+
+    def start(self) -> None:
+        """Start listening in the running event loop."""
+
+    async def aclose(self) -> None:
+        """Stop listening and release the connection."""
+
+
 class Queue(ABC):
     """A durable job queue; see the module docstring for the contract."""
 
@@ -222,6 +244,12 @@ class Queue(ABC):
         """Whether a claim of ``queues`` would find a job now, asked without claiming. A queue
         that cannot tell more cheaply than a claim says True, and the asker claims."""
         return bool(queues)
+
+    def listen(self, on_due: Callable[[str | None], None]) -> DueListener | None:
+        """A listener that calls ``on_due(queue)`` when another process makes jobs of ``queue``
+        due, and ``on_due(None)`` when listening starts or stops (then anything may be due);
+        None when the queue cannot tell (the default): workers look or claim instead."""
+        return None
 
     @abstractmethod
     def complete(self, ids: Sequence[str]) -> int:

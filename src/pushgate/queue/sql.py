@@ -20,23 +20,28 @@ lets SQLite use a partial index.
 
 Finished jobs stay as ``done`` until :meth:`SqlQueue.purge`, so a duplicate
 enqueue soon after completion is still ignored.
+
+On PostgreSQL a transaction that makes jobs due now (an enqueue, a job handed
+back, a reschedule or requeue to now) also notifies the worker processes, which
+listen instead of looking at the claim index (:mod:`pushgate.queue.sql_notify`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, delete, func, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-from pushgate.queue import sql_claim
+from pushgate.queue import sql_claim, sql_notify
 from pushgate.queue.base import (
     ClaimedJob,
     ClaimTier,
     Clock,
     DueCheck,
+    DueListener,
     Job,
     JobInfo,
     JobStatus,
@@ -63,11 +68,12 @@ class SqlQueue(Queue):
         self.due_check: DueCheck = "inline" if db.is_sqlite else "thread"
 
     def enqueue(self, jobs: Sequence[Job]) -> int:
-        rows = self._rows(jobs)
+        now = self.clock()
+        rows = self._rows(jobs, now)
         if not rows:
             return 0
         with self.db.connect() as connection:
-            return self._insert(connection, rows)
+            return self._insert(connection, rows, now)
 
     def enqueue_with(self, transaction: Session | Connection, jobs: Sequence[Job]) -> int:
         """Write the rows on the caller's connection: they commit or roll back with it.
@@ -78,11 +84,11 @@ class SqlQueue(Queue):
         connection = transaction.connection() if isinstance(transaction, Session) else transaction
         if connection.engine.url != self.db.engine.url:
             raise ValueError("enqueue_with needs a transaction on the queue's own database")
-        rows = self._rows(jobs)
-        return self._insert(connection, rows) if rows else 0
-
-    def _rows(self, jobs: Sequence[Job]) -> list[dict[str, Any]]:
         now = self.clock()
+        rows = self._rows(jobs, now)
+        return self._insert(connection, rows, now) if rows else 0
+
+    def _rows(self, jobs: Sequence[Job], now: float) -> list[dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
         for job in jobs:
             if job.max_tries < 1 or job.size < 0:
@@ -96,9 +102,21 @@ class SqlQueue(Queue):
             })
         return list(rows.values())
 
-    def _insert(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
-        statement = insert_ignoring(connection, jobs_table, ["id"]).returning(_j.id)
-        return len(connection.execute(statement, rows).all())
+    def _insert(self, connection: Connection, rows: list[dict[str, Any]], now: float) -> int:
+        statement = insert_ignoring(connection, jobs_table, ["id"]).returning(_j.queue, _j.due_at)
+        new = connection.execute(statement, rows).all()
+        self._notify(connection, {row.queue for row in new if row.due_at <= now})
+        return len(new)
+
+    def _notify(self, connection: Connection, queues: set[str]) -> None:
+        """On PostgreSQL, wake the workers of other processes for ``queues`` when the transaction
+        commits (:mod:`pushgate.queue.sql_notify`); on SQLite they look at the claim index."""
+        if queues and not self.db.is_sqlite:
+            sql_notify.notify(connection, queues)
+
+    def listen(self, on_due: Callable[[str | None], None]) -> DueListener | None:
+        """On PostgreSQL, :class:`~pushgate.queue.sql_notify.JobListener`."""
+        return None if self.db.is_sqlite else sql_notify.JobListener(self.db, on_due)
 
     def claim(
         self, queues: Sequence[str], *, limit: int, lease_seconds: float, worker: str
@@ -129,7 +147,7 @@ class SqlQueue(Queue):
         now = self.clock()
         out_of_tries = _j.attempts >= _j.max_tries
         with self.db.connect() as connection:
-            status = connection.execute(
+            row = connection.execute(
                 update(jobs_table)
                 .where(_j.id == job_id, text(_ACTIVE))
                 .values(
@@ -137,9 +155,13 @@ class SqlQueue(Queue):
                     due_at=now if run_at is None else run_at,
                     lease_owner=None, last_error=reason, updated_at=now,
                 )
-                .returning(_j.status)
-            ).scalar()
-        return status == JobStatus.QUEUED
+                .returning(_j.status, _j.queue)
+            ).one_or_none()
+            if row is None or row.status != JobStatus.QUEUED:
+                return False
+            if run_at is None or run_at <= now:
+                self._notify(connection, {row.queue})  # handed back: another process may take it
+            return True
 
     def reschedule(self, queue: str, *, run_at: float, id_suffix: str = "", id_prefix: str = "") -> int:
         condition = and_(
@@ -149,12 +171,15 @@ class SqlQueue(Queue):
             condition = and_(condition, _j.id.endswith(id_suffix, autoescape=True))
         if id_prefix:
             condition = and_(condition, _j.id.startswith(id_prefix, autoescape=True))
+        now = self.clock()
         with self.db.connect() as connection:
             result = connection.execute(
-                update(jobs_table).where(condition).values(due_at=run_at, run_at=run_at,
-                                                           updated_at=self.clock())
+                update(jobs_table).where(condition).values(due_at=run_at, run_at=run_at, updated_at=now)
             )
-            return max(result.rowcount, 0)
+            moved = max(result.rowcount, 0)
+            if moved and run_at <= now:
+                self._notify(connection, {queue})
+            return moved
 
     def fail(self, job_id: str, reason: str) -> bool:
         with self.db.connect() as connection:
@@ -237,13 +262,16 @@ class SqlQueue(Queue):
         now = self.clock()
         due = now if run_at is None else run_at
         with self.db.connect() as connection:
-            result = connection.execute(
+            queues = connection.execute(
                 update(jobs_table)
                 .where(_j.id.in_(list(ids)), _j.status == JobStatus.FAILED.value)
                 .values(status=JobStatus.QUEUED.value, attempts=0, run_at=due, due_at=due,
                         lease_owner=None, updated_at=now)
-            )
-            return result.rowcount
+                .returning(_j.queue)
+            ).scalars().all()
+            if due <= now:
+                self._notify(connection, set(queues))
+            return len(queues)
 
     def purge(self, *, older_than: float, include_failed: bool = False) -> int:
         finished = [JobStatus.DONE.value] + ([JobStatus.FAILED.value] if include_failed else [])

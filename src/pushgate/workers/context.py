@@ -42,6 +42,9 @@ class WorkerContext:
     pauses: PauseBook
     notify: Callable[[], None]  # wake this process's idle worker loops (new due jobs)
     worker: str  # lease owner name of this process
+    # Whether other processes' new jobs wake this one (the queue's listener is up): then the
+    # workers wait for a wake-up instead of looking at the queue (workers/sender.py).
+    notified: Callable[[], bool] = field(default=lambda: False)
     windows: WindowShares = field(default_factory=WindowShares)  # in-flight windows per (app, lane)
     webhooks: WebhookDispatcher | None = None  # delivery webhooks (docs/webhooks.md)
 

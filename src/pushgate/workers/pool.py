@@ -36,6 +36,7 @@ from typing import Any
 from pushgate.planner.fanout import resume_fanouts
 from pushgate.planner.replan import replan_lost_deliveries
 from pushgate.queue import Queue
+from pushgate.queue.base import DueListener
 from pushgate.registry import Database
 from pushgate.registry.catalog.batches import purge_texts
 from pushgate.registry.retention import DEFAULT_BATCH, prune_inactive_devices, purge_deliveries
@@ -96,7 +97,7 @@ class WorkerPool:
             clients=ClientCache(db, settings, concurrency=per_job),
             recorder=OutcomeRecorder(db),
             pauses=PauseBook(db, queue, metrics=metrics, on_wake=self.wake),
-            notify=self.wake, worker=worker_name(),
+            notify=self.wake, worker=worker_name(), notified=self._notified,
             webhooks=WebhookDispatcher(settings, db, queue, metrics=metrics),
         )
         self.workers = [
@@ -109,12 +110,26 @@ class WorkerPool:
         self._refresh_counts: dict[int, int] = {}
         self._resume_pending = False
         self._replan_pending = False  # the queue lost its data and the re-plan has not run yet
+        self._listener: DueListener | None = None  # other processes' new jobs (Queue.listen)
         self.started = False
 
     def wake(self, queue: str | None = None) -> None:
         """Jobs were enqueued (the API calls this with the queue name): claim now."""
         for worker in self.workers:
             worker.wake()
+
+    def _due_elsewhere(self, queue: str | None) -> None:
+        """The queue's listener: jobs of ``queue`` became due in some process (None: any)."""
+        for worker in self.workers:
+            worker.wake(queue)
+
+    def _notified(self) -> bool:
+        return self._listener is not None and self._listener.listening
+
+    @property
+    def listening(self) -> bool:
+        """Whether new jobs of other processes wake these workers (else they look for them)."""
+        return self._notified()
 
     async def start(self) -> None:
         if self.started or not self.workers:
@@ -125,6 +140,10 @@ class WorkerPool:
         with contextlib.suppress(Exception):
             await ctx.pauses.refresh()
         ctx.pauses.start()
+        # One listener per process, whatever the number of loops; it connects in the background.
+        self._listener = ctx.queue.listen(self._due_elsewhere)
+        if self._listener is not None:
+            self._listener.start()
         await self._resume_fanouts()
         with contextlib.suppress(Exception):
             await asyncio.to_thread(ctx.queue.lost_data)  # plants or reads the marker
@@ -146,6 +165,9 @@ class WorkerPool:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self._listener is not None:
+            await self._listener.aclose()
+            self._listener = None
         ctx = self.ctx
         if ctx.webhooks is not None:
             await ctx.webhooks.aclose()

@@ -4,7 +4,8 @@ A :class:`Worker` runs at most ``max_jobs`` jobs at once and claims only as
 many as it has free slots, so a lease is never held by a job that is merely
 waiting for a slot. When the queue has nothing due it waits — woken at once
 by :meth:`Worker.wake` (the API's enqueue in ``pushgate serve``, a fan-out
-or retry in this process), otherwise after a backoff growing from 10 ms to
+or retry in this process, and on PostgreSQL any process's enqueue, through
+the queue's notifications), otherwise after a backoff growing from 10 ms to
 0.5 s — instead of polling in a tight loop.
 
 Jobs are of five kinds: ``fanout`` (a send turned into delivery jobs, run in
@@ -173,6 +174,7 @@ class Worker:
         self._claimer = ThreadPoolExecutor(1, thread_name_prefix=f"pushgate-{name}-claims")
         self._wake = asyncio.Event()
         self._napping: asyncio.Future[None] | None = None  # _nap's wait, ended early by wake()
+        self._awaiting: tuple[str, ...] | None = None  # what _await_wake waits for (wake(queue) checks)
         self._slot_freed = asyncio.Event()
         self._stopping = False
         self._loop_task: asyncio.Task[None] | None = None
@@ -181,8 +183,13 @@ class Worker:
     def busy(self) -> int:
         return len(self._running)
 
-    def wake(self) -> None:
-        """New work may be due: claim now instead of at the end of the idle wait."""
+    def wake(self, queue: str | None = None) -> None:
+        """New work may be due (in ``queue``, when named): claim now instead of at the end of the
+        idle wait. A wait for what some slots may take ignores the other queues' jobs: a busy
+        worker is not made to claim for each broadcast job another process enqueues."""
+        awaiting = self._awaiting
+        if queue is not None and awaiting is not None and queue not in awaiting:
+            return
         self._wake.set()
         napping = self._napping
         if napping is not None and not napping.done():
@@ -240,16 +247,23 @@ class Worker:
                 await self._hand_back([job for job, _ in jobs], "worker stopping")
                 break
             if not jobs:
-                # A local enqueue or a job ending (a slot freed) wakes the loop; work another
-                # process enqueued is looked for with reads of the queue where they are cheap.
+                # A local enqueue or a job ending (a slot freed) wakes the loop, and so does
+                # another process's where the queue tells (PostgreSQL's notifications); without
+                # those, work another process enqueued is looked for with reads of the queue
+                # where they are cheap.
+                wanted = (self.queues if free > 0
+                          else self._reserved_queues if spare > 0 else self._direct_lanes)
+                if self.ctx.notified():
+                    # Left to find: what time makes due (scheduled jobs, backoffs, expired leases).
+                    await self._await_wake(wanted)
+                    continue
                 looks = self.ctx.queue.due_check != "claim"
                 if free <= 0 and looks:
                     # Only the reserved slots looked: no claims while the other slots are busy.
-                    await self._await_due(self._reserved_queues if spare > 0 else self._direct_lanes,
-                                          RESERVED_LOOK, RESERVED_LOOK)
+                    await self._await_due(wanted, RESERVED_LOOK, RESERVED_LOOK)
                     continue
                 if looks:
-                    await self._await_due(self.queues, idle, IDLE_LOOK)
+                    await self._await_due(wanted, idle, IDLE_LOOK)
                     idle = min(IDLE_LOOK, idle * 2)
                     continue
                 if free <= 0:
@@ -282,7 +296,8 @@ class Worker:
         (a full claim then also dead-letters the leases that ran out on their last try).
 
         A login code sent through another process (an API-only ``pushgate serve``) wakes
-        nobody here. While a broadcast fills every ordinary slot, a job ending would, every
+        nobody here, unless the queue's notifications are up (then :meth:`_await_wake` waits
+        instead). While a broadcast fills every ordinary slot, a job ending would, every
         few tens of milliseconds; an idle worker's backoff, after up to half a second. A read
         of the queue's claim index (``Queue.has_due``: no write lock, no lease) every
         RESERVED_LOOK or IDLE_LOOK takes it sooner: bench scenario 9w.
@@ -303,6 +318,16 @@ class Worker:
                 return  # the claim that follows meets the same fault and reports it
             if due:
                 return
+
+    async def _await_wake(self, queues: tuple[str, ...]) -> None:
+        """Return when woken for one of ``queues`` (those the free slots may take; a wake-up that
+        names another queue is ignored), or after IDLE_MAX, for the claim that finds what time
+        made due. Another process's new jobs wake this one here (:meth:`Queue.listen`)."""
+        self._awaiting = queues
+        try:
+            await self._nap(IDLE_MAX)
+        finally:
+            self._awaiting = None
 
     async def _nap(self, seconds: float) -> bool:
         """Wait ``seconds`` or until :meth:`wake`; whether woken. A looking worker naps 10 to
