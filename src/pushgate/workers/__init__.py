@@ -1,6 +1,7 @@
 """Sender workers: claim delivery jobs, send through the apps' provider clients, record outcomes.
 
 - :mod:`~pushgate.workers.sender`: the claim loop (:class:`Worker`);
+- :mod:`~pushgate.workers.tiers`: the queues it claims, tier by tier, and which slots each may take;
 - :mod:`~pushgate.workers.delivery`: one delivery job, its requests and outcomes;
 - :mod:`~pushgate.workers.settling`: how a job ends: follow-ups, retries, pauses, refusals of one device;
 - :mod:`~pushgate.workers.clients`: one long-lived provider client per app and provider;
