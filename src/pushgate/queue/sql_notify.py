@@ -36,8 +36,8 @@ What it costs on the sending side: PostgreSQL keeps the notifications of a
 transaction in commit order by taking one cluster-wide lock from just before
 its commit until the commit's WAL record is flushed (``PreCommit_Notify`` in
 ``src/backend/commands/async.c``), so transactions that notify commit one
-after another instead of sharing a flush. docs/scale-out.md §2 "Lanes" has
-what that means for the API's send rate.
+after another instead of sharing a flush: docs/scale-out.md §2, "Wake-ups
+across processes", has what that bounds and what was measured.
 """
 
 from __future__ import annotations
@@ -96,7 +96,6 @@ class JobListener:
         self._on_due = on_due
         self._task: asyncio.Task[None] | None = None
         self.listening = False
-        self.connections = 0  # LISTEN connections made so far (logs, tests)
 
     def start(self) -> None:
         """Start listening in the running event loop (connecting happens in the background)."""
@@ -137,7 +136,6 @@ class JobListener:
         connection: psycopg.AsyncConnection[Any] = await psycopg.AsyncConnection.connect(**self._options)
         try:
             await connection.execute(f"LISTEN {CHANNEL}")
-            self.connections += 1
             self.listening = True
             logger.info("listening for job notifications (%s)", CHANNEL)
             # Jobs enqueued before LISTEN took effect notified nobody: claim once now.
