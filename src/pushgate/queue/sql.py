@@ -21,9 +21,11 @@ lets SQLite use a partial index.
 Finished jobs stay as ``done`` until :meth:`SqlQueue.purge`, so a duplicate
 enqueue soon after completion is still ignored.
 
-On PostgreSQL a transaction that makes jobs due now (an enqueue, a job handed
-back, a reschedule or requeue to now) also notifies the worker processes, which
-listen instead of looking at the claim index (:mod:`pushgate.queue.sql_notify`).
+On PostgreSQL, once a transaction that made jobs due now (an enqueue, a job
+handed back, a reschedule or requeue to now) has committed, the process's
+notifier tells the worker processes, which listen instead of looking at the
+claim index (:mod:`pushgate.queue.sql_notify`). The transaction itself never
+notifies: PostgreSQL would commit it under a cluster-wide lock.
 """
 
 from __future__ import annotations
@@ -31,9 +33,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, select, text, update
+from sqlalchemy import Connection, and_, case, delete, event, func, select, text, update
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from pushgate.queue import sql_claim, sql_notify
 from pushgate.queue.base import (
@@ -55,6 +57,9 @@ from pushgate.registry.db import Database, insert_ignoring
 
 LEASE_EXPIRED_ON_LAST_TRY = sql_claim.LEASE_EXPIRED_ON_LAST_TRY
 _j = jobs_table.c
+# Session.info key: the notifier and the queues an enqueue_with made due in the session's
+# transaction, told once it commits (_after_commit).
+_DUE_AT_COMMIT = "pushgate.queue.due_at_commit"
 
 
 class SqlQueue(Queue):
@@ -63,6 +68,8 @@ class SqlQueue(Queue):
     def __init__(self, db: Database, *, clock: Clock = system_clock) -> None:
         self.db = db
         self.clock = clock
+        # Shared by every SqlQueue of the process on this database: one thread and connection.
+        self._notifier = None if db.is_sqlite else sql_notify.notifier(db)
         # has_due reads the claim index: on SQLite a WAL read of a local file, which never
         # waits for the writer; on PostgreSQL a round trip.
         self.due_check: DueCheck = "inline" if db.is_sqlite else "thread"
@@ -73,7 +80,9 @@ class SqlQueue(Queue):
         if not rows:
             return 0
         with self.db.connect() as connection:
-            return self._insert(connection, rows, now)
+            new, due = self._insert(connection, rows, now)
+        self._notify(due)  # committed: a listener's claim finds the jobs
+        return new
 
     def enqueue_with(self, transaction: Session | Connection, jobs: Sequence[Job]) -> int:
         """Write the rows on the caller's connection: they commit or roll back with it.
@@ -86,7 +95,14 @@ class SqlQueue(Queue):
             raise ValueError("enqueue_with needs a transaction on the queue's own database")
         now = self.clock()
         rows = self._rows(jobs, now)
-        return self._insert(connection, rows, now) if rows else 0
+        if not rows:
+            return 0
+        new, due = self._insert(connection, rows, now)
+        # A bare Connection has no after-commit hook (no caller passes one): its jobs are found
+        # by the workers' periodic claim.
+        if due and self._notifier is not None and isinstance(transaction, Session):
+            _notify_at_commit(transaction, self._notifier, due)
+        return new
 
     def _rows(self, jobs: Sequence[Job], now: float) -> list[dict[str, Any]]:
         rows: dict[str, dict[str, Any]] = {}
@@ -102,17 +118,19 @@ class SqlQueue(Queue):
             })
         return list(rows.values())
 
-    def _insert(self, connection: Connection, rows: list[dict[str, Any]], now: float) -> int:
+    def _insert(self, connection: Connection, rows: list[dict[str, Any]], now: float) -> tuple[int, set[str]]:
+        """Insert the new rows; how many, and the queues of those due now."""
         statement = insert_ignoring(connection, jobs_table, ["id"]).returning(_j.queue, _j.due_at)
         new = connection.execute(statement, rows).all()
-        self._notify(connection, {row.queue for row in new if row.due_at <= now})
-        return len(new)
+        return len(new), {row.queue for row in new if row.due_at <= now}
 
-    def _notify(self, connection: Connection, queues: set[str]) -> None:
-        """On PostgreSQL, wake the workers of other processes for ``queues`` when the transaction
-        commits (:mod:`pushgate.queue.sql_notify`); on SQLite they look at the claim index."""
-        if queues and not self.db.is_sqlite:
-            sql_notify.notify(connection, queues)
+    def _notify(self, queues: set[str]) -> None:
+        """After the commit that made jobs of ``queues`` due now: on PostgreSQL, wake the workers
+        of other processes (:mod:`pushgate.queue.sql_notify`); on SQLite they look at the claim
+        index."""
+        if self._notifier is not None:
+            for queue in queues:
+                self._notifier.notify(queue)
 
     def listen(self, on_due: Callable[[str | None], None]) -> DueListener | None:
         """On PostgreSQL, :class:`~pushgate.queue.sql_notify.JobListener`."""
@@ -157,11 +175,11 @@ class SqlQueue(Queue):
                 )
                 .returning(_j.status, _j.queue)
             ).one_or_none()
-            if row is None or row.status != JobStatus.QUEUED:
-                return False
-            if run_at is None or run_at <= now:
-                self._notify(connection, {row.queue})  # handed back: another process may take it
-            return True
+        if row is None or row.status != JobStatus.QUEUED:
+            return False
+        if run_at is None or run_at <= now:
+            self._notify({row.queue})  # handed back: another process may take it
+        return True
 
     def reschedule(self, queue: str, *, run_at: float, id_suffix: str = "", id_prefix: str = "") -> int:
         condition = and_(
@@ -177,9 +195,9 @@ class SqlQueue(Queue):
                 update(jobs_table).where(condition).values(due_at=run_at, run_at=run_at, updated_at=now)
             )
             moved = max(result.rowcount, 0)
-            if moved and run_at <= now:
-                self._notify(connection, {queue})
-            return moved
+        if moved and run_at <= now:
+            self._notify({queue})
+        return moved
 
     def fail(self, job_id: str, reason: str) -> bool:
         with self.db.connect() as connection:
@@ -269,9 +287,9 @@ class SqlQueue(Queue):
                         lease_owner=None, updated_at=now)
                 .returning(_j.queue)
             ).scalars().all()
-            if due <= now:
-                self._notify(connection, set(queues))
-            return len(queues)
+        if due <= now:
+            self._notify(set(queues))
+        return len(queues)
 
     def purge(self, *, older_than: float, include_failed: bool = False) -> int:
         finished = [JobStatus.DONE.value] + ([JobStatus.FAILED.value] if include_failed else [])
@@ -290,3 +308,32 @@ def _info(row: Row[Any]) -> JobInfo:
         lease_owner=row.lease_owner, last_error=row.last_error, created_at=float(row.created_at),
         updated_at=float(row.updated_at),
     )
+
+
+def _notify_at_commit(session: Session, notifier: sql_notify.JobNotifier, queues: set[str]) -> None:
+    """Have ``notifier`` told of ``queues`` once ``session``'s transaction commits, never if it
+    rolls back. The names wait in ``session.info``, read by the two listeners below: listeners
+    of the class rather than of each session, so a session reused for many transactions
+    gathers none."""
+    pending: tuple[sql_notify.JobNotifier, set[str]] | None = session.info.get(_DUE_AT_COMMIT)
+    if pending is None:
+        session.info[_DUE_AT_COMMIT] = pending = (notifier, set())
+    pending[1].update(queues)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    # Also fired when a savepoint is released (begin_nested): the outer transaction has yet to
+    # commit, and the names wait for it.
+    if _DUE_AT_COMMIT in session.info and not session.in_nested_transaction():
+        notifier, queues = session.info.pop(_DUE_AT_COMMIT)
+        for queue in sorted(queues):
+            notifier.notify(queue)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # The outer transaction ended: if its names are still here it did not commit (a rollback,
+    # or the session closed mid-transaction). A savepoint's end leaves them to the outer one.
+    if transaction.parent is None:
+        session.info.pop(_DUE_AT_COMMIT, None)
