@@ -11,8 +11,9 @@ through PostgreSQL alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,25 @@ def send_elsewhere(db: Database, settings: Settings, app_id: int, token: str, ti
     return send_id
 
 
+async def deliver_elsewhere(elsewhere: Database, database: Database, settings: Settings, app_id: int,
+                            token: str, title: str) -> None:
+    """A login code accepted by another process, then delivered by the worker under test."""
+    send_id = send_elsewhere(elsewhere, settings, app_id, token, title)
+    await eventually(lambda: status(database, send_id).sent == 1, what=f"{title!r} delivered")
+
+
+@contextlib.asynccontextmanager
+async def idle_listening_pool(settings: Settings, database: Database) -> AsyncIterator[WatchedQueue]:
+    """A started pool of one worker, once that worker is idle with the listener up; stopped after."""
+    pool, queue = watched_pool(settings, database)
+    await pool.start()
+    try:
+        await eventually(queue.idle_listening.is_set, what="the worker idle, listening")
+        yield queue
+    finally:
+        await pool.stop()
+
+
 def listener_pids(db: Database) -> list[int]:
     with db.connect(write=False) as connection:
         return list(connection.execute(sa.text(
@@ -94,15 +114,9 @@ async def test_an_idle_worker_is_woken_by_a_send_another_process_accepted(
 ) -> None:
     app_id, devices = make_app(database, apns, 1)
     settings = settings_for(database, apns, ca_file)
-    pool, queue = watched_pool(settings, database)
-    await pool.start()
-    try:
-        await eventually(queue.idle_listening.is_set, what="the worker idle, listening")
-        direct = send_elsewhere(elsewhere, settings, app_id, devices[0][1], "Your code")
-        await eventually(lambda: status(database, direct).sent == 1, what="the direct send delivered")
+    async with idle_listening_pool(settings, database):
+        await deliver_elsewhere(elsewhere, database, settings, app_id, devices[0][1], "Your code")
         assert listener_pids(database) != []  # one connection listens for the process
-    finally:
-        await pool.stop()
     assert listener_pids(database) == []  # and it is closed with the pool
 
 
@@ -114,12 +128,8 @@ async def test_the_listener_reconnects_after_its_connection_is_terminated(
     it connects again, listens again, and a send another process accepts wakes the worker."""
     app_id, devices = make_app(database, apns, 2)
     settings = settings_for(database, apns, ca_file)
-    pool, queue = watched_pool(settings, database)
-    await pool.start()
-    try:
-        await eventually(queue.idle_listening.is_set, what="the worker idle, listening")
-        first = send_elsewhere(elsewhere, settings, app_id, devices[0][1], "Your code")
-        await eventually(lambda: status(database, first).sent == 1, what="the first send delivered")
+    async with idle_listening_pool(settings, database) as queue:
+        await deliver_elsewhere(elsewhere, database, settings, app_id, devices[0][1], "Your code")
         [lost] = listener_pids(database)
         queue.idle_listening.clear()
         with elsewhere.connect() as connection:
@@ -130,10 +140,7 @@ async def test_the_listener_reconnects_after_its_connection_is_terminated(
             return queue.idle_listening.is_set() and listener_pids(database) not in ([], [lost])
 
         await eventually(back, what="the listener back and the worker idle")
-        second = send_elsewhere(elsewhere, settings, app_id, devices[1][1], "Your other code")
-        await eventually(lambda: status(database, second).sent == 1, what="the second send delivered")
-    finally:
-        await pool.stop()
+        await deliver_elsewhere(elsewhere, database, settings, app_id, devices[1][1], "Your other code")
 
 
 async def test_a_wait_for_the_reserved_slots_ignores_other_queues_jobs(
