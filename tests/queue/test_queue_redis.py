@@ -139,6 +139,23 @@ def test_a_rolled_back_transaction_enqueues_nothing(database: Database, queue: R
     assert (queue.get("lost"), queue.get("lost too"), queue.depth()) == (None, None, 0)
 
 
+def test_jobs_written_in_a_savepoint_reach_redis_when_the_outer_transaction_commits(
+    database: Database, queue: RedisQueue
+) -> None:
+    # Releasing a savepoint fires the session's after_commit too; the rows are not committed
+    # then, so relaying at that moment would move nothing and leave them to the 1 s background pass.
+    with database.session() as session:
+        with session.begin_nested():
+            queue.enqueue_with(session, [Job("kept", "q", {})])
+        undone = session.begin_nested()
+        queue.enqueue_with(session, [Job("undone", "q", {})])
+        undone.rollback()
+        assert queue.get("kept") is None  # not before the outer commit
+    assert queue.get("kept") is not None
+    assert queue.get("undone") is None
+    assert queue.relay.pending() == 0
+
+
 def test_the_background_relay_moves_rows_a_connection_committed(
     database: Database, queue: RedisQueue
 ) -> None:

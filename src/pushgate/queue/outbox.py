@@ -7,8 +7,9 @@ join a PostgreSQL or SQLite transaction, so :class:`RedisQueue
 ``queue_outbox`` table on the caller's connection, and an :class:`OutboxRelay`
 moves committed rows into Redis and deletes them (docs/scale-out.md §3):
 
-- right after the caller's session commits (an ``after_commit`` hook moves
-  that transaction's rows), so a send reaches the workers in milliseconds;
+- right after the caller's session commits its outermost transaction
+  (:mod:`pushgate.queue.at_commit`), that transaction's rows, so a send
+  reaches the workers in milliseconds;
 - and by a background thread every ``interval`` seconds in every process
   that holds the queue (API and workers), which moves whatever a crash, a
   Redis outage or a plain ``Connection`` transaction left behind.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -41,7 +43,6 @@ from sqlalchemy import (
     String,
     Table,
     delete,
-    event,
     func,
     insert,
     select,
@@ -49,6 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from pushgate.queue.at_commit import at_commit
 from pushgate.queue.base import Clock, Job, system_clock
 from pushgate.registry import Database
 from pushgate.registry._types import BigId
@@ -124,10 +126,9 @@ class OutboxRelay:
         ]
         ids = [row.id for row in connection.execute(insert(outbox_table).returning(_o.id), rows)]
         if isinstance(transaction, Session):
-            # after_commit runs once the database committed: the rows are visible to a new
-            # connection. A rollback never fires it, and the rows it selects are only ever
-            # committed ones, so a session reused after a rollback relays nothing it should not.
-            event.listen(transaction, "after_commit", lambda _session: self._relay_now(ids), once=True)
+            # Once the outermost transaction committed the rows are visible to a new connection;
+            # a rollback relays nothing, and rows a rolled-back savepoint wrote are not found.
+            at_commit(transaction, (self, ids[0]), partial(self._relay_now, ids))
         else:
             self._wake.set()  # no after-commit hook on a Connection: the thread polls soon
         return len(jobs)

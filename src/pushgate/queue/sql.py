@@ -31,13 +31,15 @@ notifies: PostgreSQL would commit it under a cluster-wide lock.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, event, func, select, text, update
+from sqlalchemy import Connection, and_, case, delete, func, select, text, update
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from pushgate.queue import sql_claim, sql_notify
+from pushgate.queue.at_commit import at_commit
 from pushgate.queue.base import (
     ClaimedJob,
     ClaimTier,
@@ -57,9 +59,6 @@ from pushgate.registry.db import Database, insert_ignoring
 
 LEASE_EXPIRED_ON_LAST_TRY = sql_claim.LEASE_EXPIRED_ON_LAST_TRY
 _j = jobs_table.c
-# Session.info key: the notifier and the queues an enqueue_with made due in the session's
-# transaction, told once it commits (_after_commit).
-_DUE_AT_COMMIT = "pushgate.queue.due_at_commit"
 
 
 class SqlQueue(Queue):
@@ -100,8 +99,10 @@ class SqlQueue(Queue):
         new, due = self._insert(connection, rows, now)
         # A bare Connection has no after-commit hook (no caller passes one): its jobs are found
         # by the workers' periodic claim.
-        if due and self._notifier is not None and isinstance(transaction, Session):
-            _notify_at_commit(transaction, self._notifier, due)
+        notifier = self._notifier
+        if due and notifier is not None and isinstance(transaction, Session):
+            for queue in sorted(due):  # each queue once per transaction, when it commits
+                at_commit(transaction, (notifier, queue), partial(notifier.notify, queue))
         return new
 
     def _rows(self, jobs: Sequence[Job], now: float) -> list[dict[str, Any]]:
@@ -308,32 +309,3 @@ def _info(row: Row[Any]) -> JobInfo:
         lease_owner=row.lease_owner, last_error=row.last_error, created_at=float(row.created_at),
         updated_at=float(row.updated_at),
     )
-
-
-def _notify_at_commit(session: Session, notifier: sql_notify.JobNotifier, queues: set[str]) -> None:
-    """Have ``notifier`` told of ``queues`` once ``session``'s transaction commits, never if it
-    rolls back. The names wait in ``session.info``, read by the two listeners below: listeners
-    of the class rather than of each session, so a session reused for many transactions
-    gathers none."""
-    pending: tuple[sql_notify.JobNotifier, set[str]] | None = session.info.get(_DUE_AT_COMMIT)
-    if pending is None:
-        session.info[_DUE_AT_COMMIT] = pending = (notifier, set())
-    pending[1].update(queues)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    # Also fired when a savepoint is released (begin_nested): the outer transaction has yet to
-    # commit, and the names wait for it.
-    if _DUE_AT_COMMIT in session.info and not session.in_nested_transaction():
-        notifier, queues = session.info.pop(_DUE_AT_COMMIT)
-        for queue in sorted(queues):
-            notifier.notify(queue)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    # The outer transaction ended: if its names are still here it did not commit (a rollback,
-    # or the session closed mid-transaction). A savepoint's end leaves them to the outer one.
-    if transaction.parent is None:
-        session.info.pop(_DUE_AT_COMMIT, None)
