@@ -13,6 +13,7 @@ import gc
 import importlib
 import shutil
 import types
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,21 @@ def test_prepare_senders_imports_every_provider_client_and_builds_the_huffman_ta
     assert imported == [f"pushgate.providers.{p.value}.client" for p in PROVIDERS]
     assert huffman._next
     assert huffman.huffman_decode(bytes.fromhex("f1e3c2e5f23a6ba0ab90f4ff")) == b"www.example.com"
+
+
+def test_start_up_garbage_is_freed_before_the_heap_is_frozen(unfrozen: None) -> None:
+    # A cycle start-up dropped but the collector had not reached yet: frozen, it would stay for
+    # the life of the process (frozen objects are never collected).
+    class Node:
+        peer: object = None
+
+    gc.disable()
+    try:
+        dropped = Node()
+        dropped.peer = dropped
+        still_there = weakref.ref(dropped)
+        del dropped
+        runtime.freeze_startup_heap()
+        assert still_there() is None
+    finally:
+        gc.enable()
