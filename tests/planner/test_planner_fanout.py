@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -34,6 +35,7 @@ from pushgate.registry import (
     Outcome,
     Target,
     cancel_send,
+    chunks,
     create_app,
     create_send,
     deactivate_dead,
@@ -375,6 +377,31 @@ def test_a_fan_out_out_of_tries_is_requeued_at_start_up(database: Database, app_
     assert fan_out(database, queue, send_id).targeted == 10
     queue.complete([job.id])
     assert resume_fanouts(database, queue) == 0  # fanned out: nothing to resume
+
+
+@pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_load_chunk_reads_only_its_own_devices_deliveries(database: Database, app_id: int) -> None:
+    # A new send's id is in no statistics, so PostgreSQL expects few deliveries for it; a join on
+    # deliveries by send_id then read every delivery the send had so far, once per chunk: a
+    # broadcast's chunks cost more and more as it progressed (quadratic in its size).
+    import_devices(database, app_id, (device_row(i) for i in range(3_000)))
+    send_id = new_send(database, app_id, {"all": True})
+    with database.connect(write=False) as connection:
+        ids = list(connection.execute(
+            sa.text("SELECT id FROM devices WHERE provider = 'fcm' ORDER BY id")).scalars())
+    chunk, recorded = ids[:500], ids[500:]
+    with database.session() as session:
+        record_outcomes(session, send_id, "fcm", [Outcome(i, DeliveryStatus.SENT) for i in recorded])
+    with database.connect(write=False) as connection:
+        plan = connection.exec_driver_sql(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + chunks._CHUNK_POSTGRESQL, (send_id, chunk)).scalar_one()
+
+    def rows_read(node: dict[str, Any], table: str) -> float:
+        own = node["Actual Rows"] * node["Actual Loops"] if node.get("Relation Name") == table else 0
+        return own + sum(rows_read(child, table) for child in node.get("Plans", ()))
+
+    assert rows_read(plan[0]["Plan"], "deliveries") == 0  # probed by (send, device): none recorded
+    assert len(load_chunk(database, send_id, "fcm", chunk)) == 500
 
 
 def test_load_chunk_skips_recorded_and_settles_vanished_devices(
