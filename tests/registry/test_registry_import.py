@@ -181,21 +181,3 @@ def test_free_text_and_input_order_survive_the_chunk_encoding(database: Database
         ]
         ids = [d.id for d in found if d]
         assert ids == sorted(ids)  # new devices get their ids in input order
-
-
-@pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
-def test_an_import_that_doubles_the_devices_refreshes_postgresql_statistics(
-    database: Database, app_id: int
-) -> None:
-    # Planned with the statistics of the tables before the import, the next event batches and
-    # chunks read every device of the app instead of looking theirs up (autovacuum refreshes
-    # them only about a minute later).
-    def estimated_devices() -> float:
-        with database.connect(write=False) as connection:
-            return float(connection.exec_driver_sql(
-                "SELECT reltuples FROM pg_class WHERE oid = 'devices'::regclass").scalar_one())
-
-    import_devices(database, app_id, rows(2_000))
-    assert estimated_devices() == 2_000
-    import_devices(database, app_id, rows(10, start=2_000))  # a small import leaves them to autovacuum
-    assert estimated_devices() == 2_000

@@ -21,14 +21,11 @@ sees the writer's exception, if any, and no chunk after it is written.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
-
-from sqlalchemy.exc import OperationalError
 
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.apps import require_app
@@ -40,12 +37,6 @@ from pushgate.registry.models import utcnow
 from pushgate.registry.validation import DEFAULT_POLICY, ValidationPolicy
 
 T = TypeVar("T")
-
-logger = logging.getLogger("pushgate.registry")
-
-# An import creating at least this many devices, and at least as many as the table held, is
-# followed by ANALYZE on PostgreSQL (refresh_statistics).
-ANALYZE_AFTER_ROWS = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +78,6 @@ def import_devices(
     """Register many devices; rows are DeviceSpec or JSON objects (``DeviceSpec.from_mapping``)."""
     with db.session(write=False) as session:
         limit = require_app(session, app_id).setting("max_devices_per_user") or default_max_devices
-    known = None if db.is_sqlite else estimated_devices(db)
     result = ImportResult()
     chunks = ChunkWriter(db)
 
@@ -112,36 +102,7 @@ def import_devices(
                 in_flight.result()
         finally:
             writer.submit(chunks.close).result()  # the connection goes back from the thread that used it
-    if known is not None and result.created >= max(ANALYZE_AFTER_ROWS, known):
-        refresh_statistics(db)
     return result
-
-
-def estimated_devices(db: Database) -> float:
-    """PostgreSQL's estimate of the devices table's rows, from its last ANALYZE (-1: never)."""
-    with db.connect(write=False) as connection:
-        return float(connection.exec_driver_sql(
-            "SELECT reltuples FROM pg_class WHERE oid = 'devices'::regclass").scalar_one())
-
-
-def refresh_statistics(db: Database) -> None:
-    """ANALYZE the tables an import writes, once it at least doubled the devices (PostgreSQL).
-
-    The planner chooses by the tables' statistics, and autovacuum refreshes them about a
-    minute after a bulk load (``autovacuum_naptime``). Planned with the statistics of the
-    tables before an import, the event batches and delivery jobs that follow it read every
-    device of the app instead of looking theirs up. PostgreSQL's advice is to run ANALYZE
-    after a bulk load (https://www.postgresql.org/docs/current/populate.html#POPULATE-ANALYZE);
-    doing it only when the table at least doubled keeps it to a few runs for any import size.
-    ANALYZE samples a bounded number of rows and blocks no reads or writes; it waits for a
-    VACUUM of the same table, so it gives up after a few seconds (autovacuum then does it).
-    """
-    try:
-        with db.connect() as connection:
-            connection.exec_driver_sql("SET LOCAL lock_timeout = '3s'")
-            connection.exec_driver_sql("ANALYZE devices, users, device_tags")
-    except OperationalError as exc:  # the lock timeout: statistics are a help, not the import's result
-        logger.info("ANALYZE after the import skipped: %s", type(exc.orig).__name__)
 
 
 def clean_rows(
