@@ -40,6 +40,7 @@ from pushgate.registry import (
     create_send,
     deactivate_dead,
     delete_device,
+    fanout_queries,
     get_send_status,
     import_devices,
     opt_out,
@@ -49,6 +50,7 @@ from pushgate.registry import (
 )
 from pushgate.registry.chunks import DeviceRow, load_chunk
 from pushgate.simulators._base import ManualClock
+from tests.pg_plans import rows_read
 
 T0 = 1_900_000_000.0
 
@@ -396,10 +398,6 @@ def test_load_chunk_reads_only_its_own_devices_deliveries(database: Database, ap
         plan = connection.exec_driver_sql(
             "EXPLAIN (ANALYZE, FORMAT JSON) " + chunks._CHUNK_POSTGRESQL, (send_id, chunk)).scalar_one()
 
-    def rows_read(node: dict[str, Any], table: str) -> float:
-        own = node["Actual Rows"] * node["Actual Loops"] if node.get("Relation Name") == table else 0
-        return own + sum(rows_read(child, table) for child in node.get("Plans", ()))
-
     assert rows_read(plan[0]["Plan"], "deliveries") == 0  # probed by (send, device): none recorded
     assert len(load_chunk(database, send_id, "fcm", chunk)) == 500
 
@@ -437,3 +435,28 @@ def test_load_chunk_skips_recorded_and_settles_vanished_devices(
     with database.session() as session:
         cancel_send(session, send_id)
     assert load(database, job.payload) == []
+
+
+@pytest.mark.parametrize("database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_users_targeted_page_reads_only_its_users_and_their_devices(
+    database: Database, app_id: int
+) -> None:
+    # A page of a send to a list of users: 1,000 external ids. Left to the planner, each page read
+    # every user and device of the app (a bitmap over app_id, or two sequential scans).
+    for start in range(0, 3_000, 750):  # imports too small to refresh the statistics
+        rows = (device_row(i) | {"user": f"user-{i}"} for i in range(start, start + 750))
+        import_devices(database, app_id, rows)
+    wanted = tuple(f"user-{i}" for i in range(100, 200))
+    target = Target.parse({"users": list(wanted)})
+    for statistics in ("as the imports left them", "fresh"):
+        if statistics == "fresh":
+            with database.connect() as connection:
+                connection.exec_driver_sql("ANALYZE users, devices")
+        with database.connect(write=False) as connection:
+            query = fanout_queries.page_query(connection, app_id, target, list(wanted))
+            plan = connection.execute(sa.text("EXPLAIN (ANALYZE, FORMAT JSON) " + str(
+                query.compile(connection, compile_kwargs={"literal_binds": True})))).scalar_one()[0]["Plan"]
+            batch, _ = fanout_queries.next_batch(connection, app_id, target, [0, 0], 1_000, 1)
+        assert len(batch) == len(wanted)
+        assert rows_read(plan, "users") == len(wanted), statistics
+        assert rows_read(plan, "devices") == len(wanted), statistics

@@ -15,21 +15,13 @@ from sqlalchemy import Connection
 
 from pushgate.registry import Database, create_app, import_devices
 from pushgate.registry.catalog import decide
+from tests.pg_plans import rows_read
 
 pytestmark = pytest.mark.parametrize(
     "database", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
 )
 
 USERS = 3_000
-
-
-def rows_read(node: dict[str, Any], table: str) -> float:
-    """Rows the plan's scans of ``table`` read (returned or filtered out), over all their loops."""
-    own = 0.0
-    if node.get("Relation Name") == table:
-        per_loop = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
-        own = per_loop * node["Actual Loops"] + node.get("Rows Removed by Index Recheck", 0)
-    return own + sum(rows_read(child, table) for child in node.get("Plans", ()))
 
 
 def test_a_batch_reads_only_its_own_users_and_devices(

@@ -22,6 +22,8 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    String,
+    bindparam,
     case,
     exists,
     func,
@@ -32,6 +34,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from pushgate.registry.constants import OPT_OUT_ALL, PROVIDERS, TOPIC_DEVICE_ID, ProviderName, SendStatus
@@ -162,17 +165,24 @@ def count_audience_by_provider(
     ]
     counts: dict[str, int] = {}
     for piece in pieces:
-        where = list(conditions)
-        if piece is not None:
-            where.append(list_condition(app_id, target.audience, piece))
-        for provider, count in connection.execute(base.where(*where)):
+        if piece is None:
+            query = base.where(*conditions)
+        else:  # the devices fan-out's pages reach, found the way it finds them
+            page = page_query(connection, app_id, target, piece).order_by(None).subquery()
+            query = select(page.c.provider, func.count()).group_by(page.c.provider)
+        for provider, count in connection.execute(query):
             counts[provider] = counts.get(provider, 0) + int(count)
     return counts
 
 
-def audience_filters(app_id: int, target: Target) -> list[ColumnElement[bool]]:
-    """Active devices of the app, narrowed by the target's filters, minus opted-out users."""
-    conditions: list[ColumnElement[bool]] = [_d.app_id == app_id, _d.active == true()]
+def audience_filters(app_id: int, target: Target, *, app_index: bool = True) -> list[ColumnElement[bool]]:
+    """Active devices of the app, narrowed by the target's filters, minus opted-out users.
+
+    ``app_index=False`` writes the app condition as ``app_id + 0``, which no index serves:
+    for a lookup that must go through another index (see :func:`page_query`).
+    """
+    app = _d.app_id == app_id if app_index else (_d.app_id + 0) == app_id
+    conditions: list[ColumnElement[bool]] = [app, _d.active == true()]
     if target.platforms:
         conditions.append(_d.platform.in_(target.platforms))
     if target.providers:
@@ -230,14 +240,41 @@ def next_batch(
     while offset < len(target.values):
         piece = list(target.values[offset:offset + chunk_size])
         offset += len(piece)
-        rows = sorted((provider, device_id) for device_id, provider in _rows(connection, (
-            select(_d.id, _d.provider)
-            .where(*conditions, list_condition(app_id, target.audience, piece))
-            .order_by(_d.provider, _d.id)
-        )))
+        rows = sorted((provider, device_id) for device_id, provider in _rows(
+            connection, page_query(connection, app_id, target, piece, extra)))
         if rows:
             return [(device_id, provider) for provider, device_id in rows], [offset, 0]
     return [], [offset, 0]
+
+
+def page_query(
+    connection: Connection, app_id: int, target: Target, piece: list[Any],
+    extra: Sequence[ColumnElement[bool]] = (),
+) -> Select[Any]:
+    """(id, provider) of the devices of one page of a list target's values.
+
+    Users on PostgreSQL: each external id is looked up through the users' unique index and
+    each user's devices through the ``user_id`` index, whatever the statistics say. Left
+    to the planner, a page of 1,000 users read every user and device of the app, by an
+    ``app_id`` index with the statistics of a table small at its last ANALYZE and by two
+    sequential scans with fresh ones (100,000 devices: 52 and 32 ms a page). A LATERAL
+    subquery is joined once per value through its index; OFFSET 0 keeps the planner from
+    flattening it into a join it could hash (docs/targeting.md).
+    """
+    if target.audience == "users" and connection.dialect.name == "postgresql":
+        values = bindparam("wanted", piece, type_=ARRAY(String))
+        wanted = func.unnest(values).table_valued("external_id").render_derived("w")
+        u = users_table.c
+        user = (select(u.id).where(u.app_id == app_id, u.external_id == wanted.c.external_id)
+                .offset(0).lateral("u"))
+        device = (select(_d.id, _d.provider)
+                  .where(_d.user_id == user.c.id, *audience_filters(app_id, target, app_index=False), *extra)
+                  .offset(0).lateral("d"))
+        return (select(device.c.id, device.c.provider).select_from(wanted).join(user, true())
+                .join(device, true()).order_by(device.c.provider, device.c.id))
+    return (select(_d.id, _d.provider)
+            .where(*audience_filters(app_id, target), *extra, list_condition(app_id, target.audience, piece))
+            .order_by(_d.provider, _d.id))
 
 
 def _rows(connection: Connection, query: Select[Any]) -> list[Sequence[Any]]:
@@ -268,6 +305,6 @@ def list_condition(app_id: int, audience: str, piece: list[Any]) -> ColumnElemen
 
 __all__ = [
     "COUNT_SLICE", "FANNING", "Batch", "FanoutStep", "PlanBatch", "advance_fanout", "audience_filters",
-    "count_audience", "fits_one_slice", "list_condition", "next_batch", "record_fanned_out",
+    "count_audience", "fits_one_slice", "list_condition", "next_batch", "page_query", "record_fanned_out",
     "zone_of_device",
 ]
