@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
     Select,
@@ -34,7 +35,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from pushgate.registry.constants import OPT_OUT_ALL, PROVIDERS, TOPIC_DEVICE_ID, ProviderName, SendStatus
