@@ -11,10 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event
+
 from pushgate.notification import Notification
 from pushgate.planner import FANOUT_QUEUE, fan_out, resume_fanouts
 from pushgate.queue import JobStatus
 from pushgate.registry import Database, DeviceSpec, create_app, register_device
+from pushgate.registry.db import _BEGIN_OPTION
 from pushgate.registry.models import Send
 from pushgate.service import Settings, open_queue, submit_send
 
@@ -132,3 +135,53 @@ def test_scheduled_sends_broadcasts_and_long_lists_keep_their_fanout_job(databas
     long_list = _send(database, submission.response["id"])
     result = fan_out(database, queue, long_list.id, chunk_size=2)
     assert (result.targeted, result.status) == (3, "sending")
+
+
+def _write_statements(database: Database) -> list[str]:
+    """The statements that will run in write transactions (SQLite: under its one write lock),
+    each as its verb and table."""
+    seen: list[str] = []
+
+    @event.listens_for(database.engine, "before_cursor_execute")
+    def record(connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if connection.get_execution_options().get(_BEGIN_OPTION) == "IMMEDIATE":
+            words = statement.split()
+            if words[0] == "SELECT":
+                table = words[words.index("FROM") + 1]
+            else:
+                table = words[2] if words[0] == "INSERT" else words[1]
+            seen.append(f"{words[0]} {table}")
+
+    return seen
+
+
+def test_a_direct_send_writes_its_row_once_and_its_jobs_in_a_short_transaction(database: Database) -> None:
+    """The send's row, answer and fan-out state are built before the write transaction and go in
+    with one INSERT: no savepoint, no UPDATE of the row just written. On SQLite the write lock is
+    held for these statements only, not for the Python that builds them."""
+    settings = Settings()
+    queue = open_queue(settings, database)
+    app_id, ids = _app_with_devices(database)
+    writes = _write_statements(database)
+    submission = submit_send(database, queue, settings, app_id, Notification(title="Code 123456"),
+                             {"tokens": [APNS[0]]})
+    assert sorted(writes) == ["INSERT jobs", "INSERT sends", "SELECT apps"]
+    row = _send(database, submission.response["id"])
+    assert (row.status, row.targeted, row.response) == ("sending", 1, submission.response)
+    assert row.fanout_state == {"cursor": [1, 0], "chunks": 1, "pending": []}
+    job = queue.get(f"{submission.response['id']}:0")
+    assert job is not None
+    assert job.payload["device_ids"] == [ids[APNS[0]]]
+
+
+def test_a_keyed_send_checks_its_key_in_the_write_transaction(database: Database) -> None:
+    settings = Settings()
+    queue = open_queue(settings, database)
+    app_id, _ = _app_with_devices(database)
+    writes = _write_statements(database)
+    submit_send(database, queue, settings, app_id, Notification(title="Hi"), {"tokens": [APNS[0]]},
+                idempotency_key="login-7")
+    # The key's lookup, and a savepoint around the insert: a concurrent request may take the key.
+    assert writes.count("INSERT sends") == 1
+    assert "UPDATE sends" not in writes
+    assert any(statement.startswith("SAVEPOINT") for statement in writes)

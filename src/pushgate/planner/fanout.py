@@ -136,13 +136,13 @@ def walk_now(session: Session, app_id: int, target: Target, *, chunk_size: int =
 
 
 def fan_out_now(
-    session: Session, send: Send, walked: Walked, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
-    max_tries: int = DEFAULT_MAX_TRIES,
+    send: Send, walked: Walked, *, chunk_size: int = DEFAULT_CHUNK_SIZE, max_tries: int = DEFAULT_MAX_TRIES,
 ) -> list[Job]:
-    """The whole fan-out of a just-stored send, in its transaction: its delivery jobs, to enqueue
-    in that same transaction (none when no device matched: the send is then ``done``).
+    """The whole fan-out of a send not yet stored (registry ``new_send``): its delivery jobs, to
+    enqueue in the transaction that stores it (none when no device matched: the send is then
+    ``done``).
 
-    The send row is left as a finished fan-out leaves it (``sending``,
+    The send is left as a finished fan-out leaves it (``sending``,
     ``targeted``, the cursor past the list), so start-up's
     :func:`resume_fanouts` does not run it again and the re-plan of a lost
     queue (planner/replan.py) reads it like any other.

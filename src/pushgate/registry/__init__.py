@@ -76,9 +76,11 @@ from pushgate.registry.sends import (
     get_send_status,
     list_deliveries,
     list_sends,
+    new_send,
     save_response,
     send_id_for_key,
     sends_to_resume,
+    store_send,
     unexpanded_deliveries,
 )
 from pushgate.registry.targets import Target, normalize_target
@@ -159,6 +161,7 @@ __all__ = [
     "list_devices",
     "list_sends",
     "load_device",
+    "new_send",
     "normalize_target",
     "opt_in",
     "opt_out",
@@ -172,6 +175,7 @@ __all__ = [
     "send_id_for_key",
     "sends_to_resume",
     "set_credentials",
+    "store_send",
     "token_hash",
     "unexpanded_deliveries",
     "unknown_users",

@@ -220,8 +220,8 @@ def next_batch(
     """
     if target.fcm:  # one delivery, on the placeholder device id, then done
         return ([(TOPIC_DEVICE_ID, ProviderName.FCM.value)], [1, 0]) if cursor[0] == 0 else ([], cursor)
-    conditions = [*audience_filters(app_id, target), *extra]
     if target.audience == "all":
+        conditions = [*audience_filters(app_id, target), *extra]
         providers = [p.value for p in PROVIDERS if not target.providers or p.value in target.providers]
         index, after = cursor
         while index < len(providers):

@@ -122,34 +122,67 @@ def create_send(
     With an ``idempotency_key`` already used by this app, the earlier send is
     returned (same request) or IdempotencyConflict raised (different request).
     """
-    now = now or utcnow()
     require_app(session, app_id)
+    send = new_send(app_id, notification, target, idempotency_key=idempotency_key, send_at=send_at,
+                    now=now, audience=audience)
+    return store_send(session, send)
+
+
+def new_send(
+    app_id: int,
+    notification: Notification | Mapping[str, Any],
+    target: Mapping[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    send_at: datetime | None = None,
+    now: datetime | None = None,
+    audience: int | None = None,
+) -> Send:
+    """A checked send (status ``queued``) that is not stored yet: :func:`store_send` stores it.
+
+    Built outside any transaction: the JSON, the request's hash and what the
+    caller adds (its fan-out state, its answer) are Python work that a write
+    transaction, which holds SQLite's one write lock, need not wait for.
+    """
+    now = now or utcnow()
     note = _notification_json(notification)
     clean_target = normalize_target(target)
     if send_at is not None and send_at.tzinfo is None:
         raise ValidationError("send_at", "needs a time zone (e.g. 2030-01-01T09:00:00Z)")
-    digest = _request_hash(note, clean_target, send_at)
-    if idempotency_key is not None:
-        if not idempotency_key or len(idempotency_key) > 255:
-            raise ValidationError("idempotency_key", "1 to 255 characters")
-        earlier = _by_key(session, app_id, idempotency_key)
-        if earlier is not None:
-            return _replay(earlier, idempotency_key, digest)
-    send = Send(
+    if idempotency_key is not None and (not idempotency_key or len(idempotency_key) > 255):
+        raise ValidationError("idempotency_key", "1 to 255 characters")
+    return Send(
         id=str(uuid.uuid4()), app_id=app_id, notification=note, target=clean_target,
         status=SendStatus.QUEUED.value, send_at=send_at, created_at=now, updated_at=now,
         targeted=0, sent=0, failed=0, dead=0, expired=0, cancelled=0,
         audience=audience, direct="all" not in clean_target,
-        idempotency_key=idempotency_key, request_hash=digest,
+        idempotency_key=idempotency_key, request_hash=_request_hash(note, clean_target, send_at),
     )
+
+
+def store_send(session: Session, send: Send) -> Send:
+    """Store a send made by :func:`new_send` (one INSERT, before this returns).
+
+    Returns ``send``, or, when the app already used its idempotency key, the
+    earlier send (same request) or IdempotencyConflict (different request).
+    """
+    require_app(session, send.app_id)
+    key = send.idempotency_key
+    if key is None:
+        session.add(send)
+        session.flush()  # stored now: the caller's next statements (Core ones too) see the row
+        return send
+    earlier = _by_key(session, send.app_id, key)
+    if earlier is not None:
+        return _replay(earlier, key, send.request_hash)
     try:
-        with session.begin_nested():  # a concurrent request with the same key may win
+        with session.begin_nested():  # a concurrent request may take the key first
             session.add(send)
     except IntegrityError:
-        earlier = _by_key(session, app_id, idempotency_key) if idempotency_key else None
+        earlier = _by_key(session, send.app_id, key)
         if earlier is None:
             raise
-        return _replay(earlier, idempotency_key or "", digest)
+        return _replay(earlier, key, send.request_hash)
     return send
 
 
@@ -162,7 +195,7 @@ def _by_key(session: Session, app_id: int, key: str) -> Send | None:
     return session.scalar(select(Send).where(Send.app_id == app_id, Send.idempotency_key == key))
 
 
-def _replay(earlier: Send, key: str, digest: str) -> Send:
+def _replay(earlier: Send, key: str, digest: str | None) -> Send:
     if earlier.request_hash != digest:
         raise IdempotencyConflict(key)
     return earlier

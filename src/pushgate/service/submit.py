@@ -63,13 +63,15 @@ from pushgate.registry import (
     ValidationError,
     create_send,
     list_credentials,
+    new_send,
     send_id_for_key,
+    store_send,
     unexpanded_deliveries,
     unknown_users,
 )
 from pushgate.registry.app_defaults import apply_defaults, notification_defaults
 from pushgate.registry.audience import reached_users
-from pushgate.registry.models import utcnow
+from pushgate.registry.models import Send, utcnow
 from pushgate.service.admission import admit
 from pushgate.service.provider_limits import admit_providers
 from pushgate.service.settings import Settings
@@ -169,23 +171,24 @@ def submit_send(
     admit(db, queue, settings, direct=parsed.audience != "all", adding=targeted, coming=reads.coming)
     admit_providers(db, queue, settings, app_id, parsed)  # max_provider_queue_depth
 
+    # Everything the row holds is built first: the write transaction (on SQLite, the one write
+    # lock) then runs only its statements (the app's check, the jobs, the row's one INSERT).
+    send = new_send(app_id, notification, target, idempotency_key=idempotency_key, send_at=send_at,
+                    now=now, audience=targeted)
+    if walked is not None:
+        jobs = fan_out_now(send, walked, chunk_size=settings.chunk_size, max_tries=settings.max_tries)
+    else:
+        jobs = [fanout_job(send.id, send_at, max_tries=settings.max_tries)]
+    response = Accepted(
+        id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
+        unknown_users=None if reads.unknown is None else reads.unknown[:SHOWN_UNKNOWN_USERS],
+        unknown_user_count=None if reads.unknown is None else len(reads.unknown), uids=reads.reached,
+    ).to_json()
+    send.response = response  # cached for replays
     with db.session() as session:
-        send = create_send(session, app_id, notification, target, idempotency_key=idempotency_key,
-                           send_at=send_at, now=now, audience=targeted)
-        if send.response is not None:  # a concurrent request with the same key won
-            return Submission(send.response, True, ())
-        if walked is not None:
-            jobs = fan_out_now(session, send, walked, chunk_size=settings.chunk_size,
-                               max_tries=settings.max_tries)
-        else:
-            jobs = [fanout_job(send.id, send_at, max_tries=settings.max_tries)]
-        response = Accepted(
-            id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
-            unknown_users=None if reads.unknown is None else reads.unknown[:SHOWN_UNKNOWN_USERS],
-            unknown_user_count=None if reads.unknown is None else len(reads.unknown), uids=reads.reached,
-        ).to_json()
-        # Cached for replays; written with the rest of the row's changes in one UPDATE.
-        send.response = response
+        stored = store_send(session, send)
+        if stored is not send:  # a concurrent request with the same key won
+            return Submission(stored.response or _answer_of(stored), True, ())
         queue.enqueue_with(session, jobs)
     return Submission(response, False, tuple(sorted({job.queue for job in jobs})))
 
@@ -231,14 +234,14 @@ def _replay(
             return None
         # With the key in use create_send only compares: the earlier send, or IdempotencyConflict.
         send = create_send(session, app_id, notification, target, idempotency_key=key, send_at=send_at)
-        response, status, send_id, due, created = (
-            send.response, send.status, send.id, send.send_at, send.created_at
-        )
+        response, status, send_id, due = send.response, send.status, send.id, send.send_at
     if status == SendStatus.QUEUED:
         queue.enqueue([fanout_job(send_id, due)])  # no-op unless a crash lost it
-    if response is None:  # stored by a tool that does not cache answers
-        response = Accepted(
-            id=send_id, status=status, targeted=None, send_at=due, created_at=created,
-        ).to_json()
-    return Submission(response, True, ())
+    return Submission(response or _answer_of(send), True, ())
+
+
+def _answer_of(send: Send) -> dict[str, Any]:
+    """The answer for a send stored without one (by a tool that does not cache answers)."""
+    return Accepted(id=send.id, status=send.status, targeted=None, send_at=send.send_at,
+                    created_at=send.created_at).to_json()
 

@@ -39,9 +39,9 @@ from pushgate.registry import (
     Database,
     Target,
     ValidationError,
-    create_send,
     list_credentials,
-    save_response,
+    new_send,
+    store_send,
     unknown_users,
 )
 from pushgate.registry.audience_counts import audience_per_user
@@ -105,21 +105,22 @@ def submit_many(
     for item in checked:
         admit_providers(db, queue, settings, app_id, item.parsed)  # no query unless a provider is full
 
+    # Built before the write transaction, which then runs only its INSERTs (service/submit.py).
+    rows = []
+    for item in checked:
+        send = new_send(app_id, item.notification, item.target, now=now, audience=item.targeted)
+        missing = ([u for u in item.parsed.values if u in unknown]
+                   if item.parsed.audience == "users" else None)
+        send.response = results[item.index] = Accepted(
+            id=send.id, status=send.status, targeted=item.targeted, send_at=None, created_at=now,
+            unknown_users=None if missing is None else missing[:SHOWN_UNKNOWN_USERS],
+            unknown_user_count=None if missing is None else len(missing),
+        ).to_json()
+        rows.append(send)
+    jobs = [fanout_job(row.id, None, max_tries=settings.max_tries) for row in rows]
     with db.session() as session:
-        jobs = []
-        for item in checked:
-            send = create_send(session, app_id, item.notification, item.target, now=now,
-                               audience=item.targeted)
-            missing = ([u for u in item.parsed.values if u in unknown]
-                       if item.parsed.audience == "users" else None)
-            response = Accepted(
-                id=send.id, status=send.status, targeted=item.targeted, send_at=None, created_at=now,
-                unknown_users=None if missing is None else missing[:SHOWN_UNKNOWN_USERS],
-                unknown_user_count=None if missing is None else len(missing),
-            ).to_json()
-            save_response(session, send.id, response)
-            jobs.append(fanout_job(send.id, None, max_tries=settings.max_tries))
-            results[item.index] = response
+        for row in rows:
+            store_send(session, row)
         queue.enqueue_with(session, jobs)
     return results
 
