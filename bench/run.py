@@ -35,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import (
+    direct_scenario,
     events_scenario,
     h2load,
     import_scenario,
@@ -103,7 +104,7 @@ def source_state(tree: Path = ROOT) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="CI smoke: small, scenarios 1,3,5,6, no peers")
-    parser.add_argument("--scenarios", help="comma-separated subset of 1-11 (default 1-7)")
+    parser.add_argument("--scenarios", help="comma-separated subset of 1-12 (default 1-7)")
     parser.add_argument("--n", type=int, help="notifications per library run (default 100000; quick 3000)")
     parser.add_argument("--peer-n", type=int, default=10_000, help="notifications per peer run")
     parser.add_argument("--e2e-devices", type=int, help="devices in scenario 4, users and events in 7 "
@@ -129,6 +130,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "runs an API-only serve and N pushgate worker processes (row 9w); "
                              "comma-separated to run several (default 0)")
     parser.add_argument("--webpush-devices", type=int, default=50_000, help="subscriptions in scenario 10")
+    parser.add_argument("--direct-sends", type=int, default=3_000, help="sends posted in scenario 12")
+    parser.add_argument("--direct-clients", type=int, default=16,
+                        help="scenario 12: clients posting at once, each on its own connection")
     parser.add_argument("--webpush-rounds", type=int,
                         help="scenario 3: alternating rounds of bare encryption and pushgate sends "
                              "(default 7; quick 5)")
@@ -200,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         latency_interval=args.latency_interval_ms / 1000, latency_window=args.latency_window,
         latency_settings=dict(item.split("=", 1) for item in args.latency_setting),
         latency_workers=[int(item) for item in args.latency_workers.split(",")],
-        webpush_devices=args.webpush_devices,
+        webpush_devices=args.webpush_devices, direct_sends=args.direct_sends,
+        direct_clients=args.direct_clients,
         webpush_rounds=args.webpush_rounds or (5 if args.quick else 7),
         profile=args.profile, log=lambda line: print(line, flush=True),
     )
@@ -222,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED {label}: {exc}", file=sys.stderr, flush=True)
             traceback.print_exc()
 
-    needs_sinks = bool(wanted & {1, 2, 3, 4, 7, 8, 9, 10})
+    needs_sinks = bool(wanted & {1, 2, 3, 4, 7, 8, 9, 10, 12})
     with (open_sinks(have_nginx, log_dir, n if 3 in wanted else 0) if needs_sinks
           else _nothing()) as sinks:
         if sinks is not None:
@@ -242,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                 attempt("scenario 9", lambda: latency_scenario.latency_rows(opts, sinks))
             if 10 in wanted:
                 attempt("scenario 10", lambda: scale_scenarios.webpush_scale_rows(opts, sinks))
+            if 12 in wanted:
+                attempt("scenario 12", lambda: direct_scenario.direct_rows(opts, sinks))
     if 5 in wanted:
         attempt("scenario 5", lambda: scenarios.fanout_row(opts))
     if 6 in wanted:

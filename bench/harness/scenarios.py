@@ -52,6 +52,8 @@ class Options:
     latency_settings: dict[str, str] = field(default_factory=dict)  # scenario 9: extra PUSHGATE_* values
     latency_workers: list[int] = field(default_factory=lambda: [0])  # scenario 9: worker processes apart
     webpush_devices: int = 50_000  # scenario 10
+    direct_sends: int = 3_000  # scenario 12: sends posted
+    direct_clients: int = 16  # scenario 12: clients posting at once
     webpush_rounds: int = 7  # scenario 3: alternating rounds of bare encryption and pushgate sends
     profile: bool = False
     log: Callable[[str], None] = print
