@@ -23,6 +23,7 @@ from pushgate.results import Status, TokenResult
 from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
 from pushgate.workers.clients import ClientCache
+from pushgate.workers.completions import JobCompletions
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder
 from pushgate.workers.webhooks import WebhookDispatcher
@@ -47,6 +48,10 @@ class WorkerContext:
     notified: Callable[[], bool] = field(default=lambda: False)
     windows: WindowShares = field(default_factory=WindowShares)  # in-flight windows per (app, lane)
     webhooks: WebhookDispatcher | None = None  # delivery webhooks (docs/webhooks.md)
+    completions: JobCompletions = field(init=False)  # delivery jobs marked done in batches
+
+    def __post_init__(self) -> None:
+        self.completions = JobCompletions(self.queue)
 
     def observer(self, provider: str) -> OutcomeMetrics:
         return OutcomeMetrics(self.metrics, provider)

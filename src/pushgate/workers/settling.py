@@ -155,7 +155,7 @@ class JobSettling:
         await self._complete()
 
     async def _complete(self) -> None:
-        await asyncio.to_thread(self.ctx.queue.complete, [self.job.id])
+        await self.ctx.completions.complete(self.job.id)
 
     def _next(self, device_ids: list[int], run_at: float, *, tries: int, deferrals: int | None = None,
               mark: FollowUpMark = RETRY_MARK) -> Job:
