@@ -25,6 +25,7 @@ from pushgate.service.settings import Settings
 from pushgate.workers.clients import ClientCache
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder
+from pushgate.workers.retry_log import RetryLog
 from pushgate.workers.webhooks import WebhookDispatcher
 from pushgate.workers.window import WindowShares
 
@@ -47,6 +48,7 @@ class WorkerContext:
     notified: Callable[[], bool] = field(default=lambda: False)
     windows: WindowShares = field(default_factory=WindowShares)  # in-flight windows per (app, lane)
     webhooks: WebhookDispatcher | None = None  # delivery webhooks (docs/webhooks.md)
+    retry_log: RetryLog = field(default_factory=RetryLog)  # retried deliveries, in the log
 
     def observer(self, provider: str) -> OutcomeMetrics:
         return OutcomeMetrics(self.metrics, provider)
