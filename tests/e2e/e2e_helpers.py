@@ -55,8 +55,9 @@ def server_env(
 ) -> dict[str, str]:
     """Environment for a server whose providers are the simulators (nothing else inherited).
 
-    An allow-list given in ``settings`` (``providers__webpush__allowed_hosts``) replaces the
-    simulator's host rather than being replaced by it."""
+    An allow-list given in ``settings`` (``providers__webpush__allowed_hosts``) is used instead
+    of the simulator's host; a ``providers__<name>__base_url`` alone points Web Push or WNS at
+    its simulator, as an operator would."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUSHGATE_")}
     values: dict[str, Any] = {
         "database_url": database_url, "admin_token": ADMIN_TOKEN, "host": "127.0.0.1", "port": 0,
@@ -71,14 +72,18 @@ def server_env(
     if "fcm" in sims:
         env["PUSHGATE_PROVIDERS__FCM__BASE_URL"] = sims["fcm"].url
         env["PUSHGATE_PROVIDERS__FCM__CA_FILE"] = ca
+    # With a base_url in ``settings``, the simulator is reached through it alone (plus the CA):
+    # no allow-list or token URL is added for that provider.
     if "webpush" in sims:
         env["PUSHGATE_PROVIDERS__WEBPUSH__CA_FILE"] = ca
-        allowed = json.dumps([host_of(sims["webpush"].url)])
-        env.setdefault("PUSHGATE_PROVIDERS__WEBPUSH__ALLOWED_HOSTS", allowed)
+        if "PUSHGATE_PROVIDERS__WEBPUSH__BASE_URL" not in env:
+            allowed = json.dumps([host_of(sims["webpush"].url)])
+            env.setdefault("PUSHGATE_PROVIDERS__WEBPUSH__ALLOWED_HOSTS", allowed)
     if "wns" in sims:
         env["PUSHGATE_PROVIDERS__WNS__CA_FILE"] = ca
-        env.setdefault("PUSHGATE_PROVIDERS__WNS__ALLOWED_HOSTS", json.dumps([host_of(sims["wns"].url)]))
-        env["PUSHGATE_PROVIDERS__WNS__TOKEN_URL"] = demo_credentials(sims["wns"])["token_url"]
+        if "PUSHGATE_PROVIDERS__WNS__BASE_URL" not in env:
+            env.setdefault("PUSHGATE_PROVIDERS__WNS__ALLOWED_HOSTS", json.dumps([host_of(sims["wns"].url)]))
+            env["PUSHGATE_PROVIDERS__WNS__TOKEN_URL"] = demo_credentials(sims["wns"])["token_url"]
     return env
 
 

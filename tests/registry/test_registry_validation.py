@@ -109,8 +109,10 @@ def test_policy_admits_a_local_simulator() -> None:
     keys = {"p256dh": b64url(p256dh_point()), "auth": b64url(os.urandom(16))}
     assert validate_token("webpush", "https://127.0.0.1:9443/wpush/v1/x", policy=policy, **keys)[1]
     assert validate_token("wns", "https://127.0.0.1:9444/?token=x", policy=policy)[1]
-    default_host = "https://fcm.googleapis.com/fcm/send/a"
-    assert field_of(validate_token, "webpush", default_host, policy=policy, **keys) == "endpoint"
+    # Added to the browsers' push services, not replacing them.
+    assert validate_token("webpush", "https://fcm.googleapis.com/fcm/send/a", policy=policy, **keys)[1]
+    other_port = "https://127.0.0.1:9445/wpush/v1/x"
+    assert field_of(validate_token, "webpush", other_port, policy=policy, **keys) == "endpoint"
 
 
 def test_wns_channels() -> None:

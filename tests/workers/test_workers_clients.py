@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pushgate.crypto.vapid import VapidKey
 from pushgate.errors import ConfigurationError
 from pushgate.notification import Notification
 from pushgate.providers.apns.client import APNs
@@ -130,4 +131,68 @@ async def test_a_providers_request_timeout_setting_reaches_its_client(local_ca: 
         client = build_client("webpush", credentials, settings, concurrency=1)
         assert isinstance(client, WebPush)
         assert client.request_timeout == expected
+        await client.aclose()
+
+
+WNS_CREDENTIALS = {"client_id": "ms-app://s-1-15-2-1", "client_secret": "secret"}
+
+
+@pytest.mark.parametrize("where", ["settings", "app"])
+async def test_a_wns_base_url_gives_the_token_url_and_the_channel_host(where: str) -> None:
+    # The library derives the token endpoint from base_url (README, "Providers"); the server's
+    # clients must too, from the settings or from the app's own credentials.
+    base = "https://127.0.0.1:9444"
+    settings = Settings.model_validate(
+        {"providers": {"wns": {"base_url": base}}} if where == "settings" else {})
+    credentials = {**WNS_CREDENTIALS, **({"base_url": base} if where == "app" else {})}
+    client = build_client("wns", credentials, settings, concurrency=1)
+    assert isinstance(client, WNS)
+    try:
+        assert client.auth.token_url == f"{base}/accesstoken.srf"
+        assert client.is_allowed(f"{base}/?token=x")
+        assert client.is_allowed("https://db5.notify.windows.com/?token=x")
+    finally:
+        await client.aclose()
+    entra = build_client("wns", {**credentials, "tenant_id": "contoso"}, settings, concurrency=1)
+    assert isinstance(entra, WNS)
+    try:
+        assert entra.auth.token_url.startswith(f"{base}/")
+        assert entra.auth.token_url.endswith("/oauth2/v2.0/token")
+    finally:
+        await entra.aclose()
+
+
+@pytest.mark.parametrize("where", ["settings", "app"])
+async def test_a_web_push_base_url_is_a_push_service_its_client_calls(where: str) -> None:
+    base = "https://127.0.0.1:9444"
+    settings = Settings.model_validate(
+        {"providers": {"webpush": {"base_url": base}}} if where == "settings" else {})
+    credentials = {"vapid_private_key": VapidKey.generate().private_raw(),
+                   "vapid_subject": "mailto:ops@example.com"}
+    if where == "app":
+        credentials["base_url"] = base
+    client = build_client("webpush", credentials, settings, concurrency=1)
+    assert isinstance(client, WebPush)
+    try:
+        assert client.allowed.allows("127.0.0.1", 9444)
+        assert client.allowed.allows("fcm.googleapis.com", 443)
+        assert not client.allowed.allows("127.0.0.1", 9445)
+    finally:
+        await client.aclose()
+
+
+async def test_the_client_allows_every_host_the_registry_accepts() -> None:
+    # The registry accepts the settings' allowed_hosts and base_url host
+    # (service/components.py): an app's own allowed_hosts add to them, they do not hide them.
+    settings = Settings.model_validate({"providers": {"wns": {
+        "base_url": "https://127.0.0.1:9444", "allowed_hosts": ["wns.example.net"],
+    }}})
+    credentials = {**WNS_CREDENTIALS, "allowed_hosts": ["push.example.org"], "base_url": "https://127.0.0.1:9446"}
+    client = build_client("wns", credentials, settings, concurrency=1)
+    assert isinstance(client, WNS)
+    try:
+        for host in ("127.0.0.1:9444", "wns.example.net", "push.example.org", "127.0.0.1:9446"):
+            assert client.is_allowed(f"https://{host}/?token=x"), host
+        assert client.auth.token_url == "https://127.0.0.1:9446/accesstoken.srf"  # the app's own wins
+    finally:
         await client.aclose()

@@ -17,12 +17,24 @@ from urllib.parse import urlsplit
 
 from pushgate.providers._spec import TokenError
 
-__all__ = ["MAX_URL_LENGTH", "b64url", "b64url_decode", "check_endpoint", "host_allowed"]
+__all__ = ["MAX_URL_LENGTH", "DisallowedHost", "b64url", "b64url_decode", "check_endpoint", "host_allowed"]
 
 # A choice, not a provider limit: real endpoints are a few hundred characters.
 MAX_URL_LENGTH = 2048
 
 _B64URL_RE = re.compile(r"[A-Za-z0-9_\-]+={0,2}")
+
+
+class DisallowedHost(TokenError):
+    """An endpoint on a host that is not on the allow-list; ``host`` is its ``host[:port]``.
+
+    Its own class so a caller that knows how the list is configured (the server:
+    ``providers.<name>.allowed_hosts``) can say how to allow the host.
+    """
+
+    def __init__(self, field: str, host: str) -> None:
+        super().__init__(field, f"host {host!r} is not an allowed push service")
+        self.host = host
 
 
 def host_allowed(host: str, port: int, allowed: Iterable[str]) -> bool:
@@ -47,7 +59,7 @@ def host_allowed(host: str, port: int, allowed: Iterable[str]) -> bool:
 def check_endpoint(url: str, allowed_hosts: Iterable[str], field: str) -> str:
     """An https URL without credentials whose host:port is on the allow-list.
 
-    :raises TokenError: naming ``field``.
+    :raises TokenError: naming ``field`` (:class:`DisallowedHost` for a host not on the list).
     """
     if len(url) > MAX_URL_LENGTH:
         raise TokenError(field, f"longer than {MAX_URL_LENGTH} characters")
@@ -61,7 +73,7 @@ def check_endpoint(url: str, allowed_hosts: Iterable[str], field: str) -> str:
     if parts.username is not None or parts.password is not None:
         raise TokenError(field, "must not carry credentials")
     if not host_allowed(parts.hostname, port, allowed_hosts):
-        raise TokenError(field, f"host {parts.netloc!r} is not an allowed push service")
+        raise DisallowedHost(field, parts.netloc)
     return url
 
 

@@ -9,7 +9,8 @@ What a device token of each provider looks like is the provider's own rule
 (``ProviderSpec.check_token``); this module looks the provider up and
 turns its :class:`TokenError` into a :class:`ValidationError`. Endpoints
 (Web Push subscriptions, WNS channel URIs) must be on an allow-list
-(:class:`ValidationPolicy`, configurable per server): the SSRF guard.
+(:class:`ValidationPolicy`: the public push services, plus the hosts a
+server adds): the SSRF guard.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 
 from pushgate.field_names import did_you_mean
 from pushgate.providers import DeviceToken, TokenError, provider_spec, subscription_spec
-from pushgate.providers._tokens import host_allowed
+from pushgate.providers._tokens import DisallowedHost, host_allowed
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.constants import MAX_TAG_LENGTH, MAX_TAGS, ProviderName
 from pushgate.registry.text import check_name
@@ -49,16 +50,28 @@ E = TypeVar("E", bound=StrEnum)
 
 @dataclass(frozen=True, slots=True)
 class ValidationPolicy:
-    """Which endpoint hosts are acceptable, per provider name; entries are
-    "host" (port 443), "host:port" (e.g. a local simulator) or "*.suffix"
-    (subdomains, port 443). A provider not named keeps its spec's ``default_hosts``."""
+    """Which endpoint hosts are acceptable, per provider name: the spec's
+    ``default_hosts`` (the browsers' and Microsoft's push services) plus the
+    hosts added here. Entries are "host" (port 443), "host:port" (e.g. a
+    local simulator) or "*.suffix" (subdomains, port 443).
 
-    hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    Added hosts never replace the defaults, as for the clients
+    (``WebPush``/``WNS`` ``allowed_hosts``): adding a private push service
+    must not stop real browsers from subscribing, and a subscription the
+    registry accepts must be one the client will call.
+    """
+
+    hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (provider, its whole list)
 
     @classmethod
     def with_hosts(cls, **hosts: Iterable[str] | None) -> ValidationPolicy:
-        """A policy from configured allow-lists by provider (None keeps the default list)."""
-        return cls(tuple((name, tuple(entries)) for name, entries in hosts.items() if entries is not None))
+        """A policy adding configured hosts, by provider, to its defaults (None adds none)."""
+        lists = []
+        for name, entries in hosts.items():
+            if entries is not None:
+                defaults = provider_spec(name).default_hosts or ()
+                lists.append((name, tuple(dict.fromkeys((*defaults, *entries)))))
+        return cls(tuple(lists))
 
     def hosts_for(self, provider: str) -> tuple[str, ...]:
         for name, entries in self.hosts:
@@ -113,6 +126,11 @@ def validate_token(
         raise ValidationError("token", "required")
     try:
         device = provider_spec(kind).check_token(DeviceToken(token, p256dh, auth), policy.hosts_for(kind))
+    except DisallowedHost as exc:
+        # Name the setting that allows it (README, "Configuration"): whoever reads the 422
+        # is often the operator pointing a test or a private push service at the server.
+        message = f"{exc.message} (allow it with the providers.{kind}.allowed_hosts setting)"
+        raise ValidationError(exc.field, message) from None
     except TokenError as exc:
         raise ValidationError(exc.field, exc.message) from None
     return kind, device.token, device.p256dh, device.auth

@@ -74,11 +74,14 @@ def check_queue(settings: Settings) -> None:
 def validation_policy(settings: Settings) -> ValidationPolicy:
     """Which endpoint hosts device registrations may name, per provider (the SSRF guard).
 
-    ``providers.<name>.allowed_hosts`` replaces the built-in list of public
-    push services (point it at a simulator's ``host:port`` in tests and demos).
+    The built-in public push services, plus ``providers.<name>.allowed_hosts``
+    and the host of ``providers.<name>.base_url`` (a simulator's ``host:port``
+    in tests and demos, or a private push service). They add to the built-in
+    list, never replace it, so real browsers can still subscribe; the workers'
+    clients allow the same hosts (``workers/clients.py``).
     """
     return ValidationPolicy.with_hosts(
-        **{name: endpoint.allowed_hosts for name, endpoint in settings.providers.items()}
+        **{name: endpoint.added_hosts() for name, endpoint in settings.providers.items()}
     )
 
 

@@ -25,6 +25,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -53,13 +54,28 @@ class ProviderEndpoint(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    base_url: str | None = None  # APNs / FCM / WNS API origin
+    # APNs / FCM / WNS: the API origin (WNS also takes its access token from it unless
+    # token_url is set). Web Push: a push service of your own, a proxy or a simulator.
+    # Web Push and WNS allow its host for endpoints, beside the built-in services.
+    base_url: str | None = None
     token_url: str | None = None  # OAuth token endpoint (FCM service accounts carry their own)
     ca_file: str | None = None  # trust this CA instead of the system store
-    allowed_hosts: list[str] | None = None  # Web Push / WNS endpoint allow-list (SSRF guard)
+    # Web Push / WNS endpoint hosts allowed beside the built-in push services (the SSRF
+    # guard): "host" (port 443), "host:port" or "*.suffix". They add, never replace.
+    allowed_hosts: list[str] | None = None
     # Seconds a request may wait for the provider's answer before it is retried as a
     # temporary failure (None: the client's default, 30 s).
     request_timeout: float | None = Field(default=None, gt=0)
+
+    def added_hosts(self) -> tuple[str, ...]:
+        """Endpoint hosts allowed beside the provider's built-in push services:
+        ``allowed_hosts`` and ``base_url``'s ``host[:port]`` (README, "Configuration")."""
+        hosts = list(self.allowed_hosts or ())
+        if self.base_url:
+            netloc = urlsplit(self.base_url).netloc.rsplit("@", 1)[-1]
+            if netloc and netloc not in hosts:
+                hosts.append(netloc)
+        return tuple(hosts)
 
 
 class Settings(BaseModel):

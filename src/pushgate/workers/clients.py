@@ -23,9 +23,11 @@ credentials (:class:`ClientBuildError`: the app's provider is paused, with
 a message naming the app and the provider).
 
 Where a provider is reached comes, most specific first, from the app's
-credentials (``base_url``, ``token_url``, ``ca_file``, ``allowed_hosts``)
-and then from ``settings.providers.<name>`` — which is how the tests and the
-demo point everything at the simulators.
+credentials (``base_url``, ``token_url``, ``ca_file``) and then from
+``settings.providers.<name>`` — which is how the tests and the demo point
+everything at the simulators. Allowed endpoint hosts (Web Push, WNS) add up:
+the built-in push services, the settings' ``allowed_hosts`` and ``base_url``
+host, and the app's own ``allowed_hosts``.
 """
 
 from __future__ import annotations
@@ -265,12 +267,15 @@ def build_client(
     spec = provider_spec(provider)
     configured = next((e for name, e in settings.providers.items() if name == provider), ProviderEndpoint())
     conf = {k: v for k, v in config.items() if not k.startswith("_")}
-    hosts = conf.pop("allowed_hosts", None) or configured.allowed_hosts
+    # Every host the registry accepts for this provider (the settings' allowed_hosts and
+    # base_url host, service/components.py) stays callable, whatever the app adds: a device
+    # the registry took must not fail DisallowedEndpoint because the app names its own hosts.
+    hosts = tuple(dict.fromkeys((*configured.added_hosts(), *(conf.pop("allowed_hosts", None) or ()))))
     endpoint = Endpoint(
         base_url=conf.pop("base_url", None) or configured.base_url,
         token_url=conf.pop("token_url", None) or configured.token_url,
         ca_file=conf.pop("ca_file", None) or configured.ca_file,
-        allowed_hosts=tuple(hosts) if hosts is not None else None,
+        allowed_hosts=hosts or None,
         **({"request_timeout": configured.request_timeout} if configured.request_timeout else {}),
     )
     try:

@@ -26,6 +26,7 @@ from pushgate.workers.clients import ClientCache
 from pushgate.workers.completions import JobCompletions
 from pushgate.workers.pausebook import PauseBook
 from pushgate.workers.recorder import OutcomeRecorder
+from pushgate.workers.retry_log import RetryLog
 from pushgate.workers.webhooks import WebhookDispatcher
 from pushgate.workers.window import WindowShares
 
@@ -48,6 +49,7 @@ class WorkerContext:
     notified: Callable[[], bool] = field(default=lambda: False)
     windows: WindowShares = field(default_factory=WindowShares)  # in-flight windows per (app, lane)
     webhooks: WebhookDispatcher | None = None  # delivery webhooks (docs/webhooks.md)
+    retry_log: RetryLog = field(default_factory=RetryLog)  # retried deliveries, in the log
     completions: JobCompletions = field(init=False)  # delivery jobs marked done in batches
 
     def __post_init__(self) -> None:

@@ -18,7 +18,8 @@ The steps, in the order that keeps "delivered or recorded, never lost":
    deactivate their device unless it re-registered after the provider's
    timestamp. Temporary failures become one new job for those devices, due
    after the provider's Retry-After or a backoff (capped by the
-   ``max_retry_delay`` setting), until ``max_tries``; a device whose next
+   ``max_retry_delay`` setting), until ``max_tries``, and logged at WARNING
+   (:mod:`pushgate.workers.retry_log`); a device whose next
    try would come after the notification's expiry is recorded expired. A
    credential failure (``Cause.CONFIG``) stops the job, pauses the app's
    provider and defers every device not yet settled to the pause's end; a
@@ -375,6 +376,8 @@ class DeliveryJob(JobSettling):
             else:
                 follow = self._next(sorted(tally.retry), run_at, tries=self.tries + 1)
                 ctx.metrics.retries.labels(self.provider).inc(len(tally.retry))
+                ctx.retry_log.note(self.provider, tally.retry.values(), tries=self.tries,
+                                   max_tries=ctx.settings.max_tries, wait=run_at - time.time())
         await self._follow_up(resume, follow)
 
 

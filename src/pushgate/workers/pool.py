@@ -172,6 +172,7 @@ class WorkerPool:
         if ctx.webhooks is not None:
             await ctx.webhooks.aclose()
         await ctx.recorder.aclose()
+        ctx.retry_log.flush()  # the retries held back by its rate limit
         await ctx.pauses.aclose()
         self._count_auth_refreshes()
         await ctx.clients.aclose()

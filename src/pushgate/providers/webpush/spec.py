@@ -40,9 +40,11 @@ def build_client(
 ) -> Provider[Any, Any]:
     from pushgate.providers.webpush.client import WebPush
 
+    # Endpoints come from the subscriptions, so base_url names a push service of one's own
+    # (a proxy, a simulator) whose host is allowed beside the browsers' (docs/protocols/webpush.md §1.3).
     return WebPush(
         vapid_private_key=config["vapid_private_key"], vapid_subject=config["vapid_subject"],
-        allowed_hosts=endpoint.allowed_hosts, ca_file=endpoint.ca_file,
+        allowed_hosts=endpoint.allowed_hosts, base_url=endpoint.base_url, ca_file=endpoint.ca_file,
         concurrency=concurrency, max_retries=max_retries, request_timeout=endpoint.request_timeout,
     )
 

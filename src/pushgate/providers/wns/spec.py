@@ -22,9 +22,11 @@ def build_client(
 ) -> Provider[Any, Any]:
     from pushgate.providers.wns.client import WNS
 
+    # base_url, as for the library client (README, "Providers"): channel URIs on its host are
+    # allowed, and the access token comes from it unless token_url names another endpoint.
     return WNS(
         client_id=config["client_id"], client_secret=config["client_secret"],
-        tenant_id=config.get("tenant_id"), token_url=endpoint.token_url,
+        tenant_id=config.get("tenant_id"), token_url=endpoint.token_url, base_url=endpoint.base_url,
         allowed_hosts=endpoint.allowed_hosts, ca_file=endpoint.ca_file,
         concurrency=concurrency, max_retries=max_retries, request_timeout=endpoint.request_timeout,
     )

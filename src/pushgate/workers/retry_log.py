@@ -1,0 +1,125 @@
+"""Retried deliveries in the serve log: a WARNING by provider, with reasons and details.
+
+A delivery answered with a temporary failure (a dropped connection, a 429, a 5xx, an
+unreachable token endpoint) goes back to the queue for a later try
+(:mod:`pushgate.workers.delivery`, step 4). The ``pushgate_retries_total`` metric counts
+them, but an operator reading the log while a provider is unreachable must see why
+sends stay pending, so each retried job is logged too.
+
+A broadcast to an unreachable provider retries every one of its jobs (1,000 devices
+each) in every round: one line per job would flood the log. So the lines are per
+provider and rate-limited: the first retry is logged at once, then at most one line
+per :data:`~pushgate.workers.constants.RETRY_LOG_INTERVAL_SECONDS`, summing up the jobs
+retried since (deliveries and jobs, counts by reason, the first detail of each reason,
+the highest try number and the longest wait). What is held back is written when the
+interval ends (a timer on the event loop) or when the workers stop, never dropped.
+
+Example::
+
+    wns: 1000 deliveries of 1 job will be retried (after try 1 of 10, next within 1.2 s):
+    TransportError x1000 ('WNS token endpoint unreachable: ConnectError')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from pushgate.results import TokenResult
+from pushgate.workers.constants import RETRY_LOG_INTERVAL_SECONDS
+
+logger = logging.getLogger("pushgate.workers")
+
+DETAIL_CHARS = 200  # a provider's detail is quoted up to this long
+MAX_REASONS = 5  # reasons named in one line; the rest are counted together
+
+
+@dataclass(slots=True)
+class _Summary:
+    """Retries of one provider not yet logged."""
+
+    jobs: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    details: dict[str, str] = field(default_factory=dict)  # the first detail of each reason
+    tries: int = 0  # the highest try that ended in a retry
+    max_tries: int = 0
+    wait: float = 0.0  # the longest wait before the next try
+
+    def add(self, results: Iterable[TokenResult], tries: int, max_tries: int, wait: float) -> None:
+        self.jobs += 1
+        self.max_tries = max_tries
+        self.tries = max(self.tries, tries)
+        self.wait = max(self.wait, wait)
+        for result in results:
+            reason = result.reason or (result.cause.value if result.cause is not None else "unknown")
+            self.reasons[reason] += 1
+            if result.detail and reason not in self.details:
+                self.details[reason] = result.detail[:DETAIL_CHARS]
+
+
+class RetryLog:
+    """The WARNING lines about retried deliveries of one worker process (see the module doc).
+
+    :param interval: the fewest seconds between two lines about one provider.
+    :param clock: monotonic seconds (injectable for tests).
+    """
+
+    def __init__(
+        self, interval: float = RETRY_LOG_INTERVAL_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._last: dict[str, float] = {}  # provider → when its last line was written
+        self._held: dict[str, _Summary] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    def note(
+        self, provider: str, results: Iterable[TokenResult], *, tries: int, max_tries: int, wait: float
+    ) -> None:
+        """One job's deliveries will be retried: their try ``tries`` failed, the next comes in ``wait`` s."""
+        summary = self._held.setdefault(provider, _Summary())
+        summary.add(results, tries, max_tries, wait)
+        now = self._clock()
+        last = self._last.get(provider)
+        if last is None or now - last >= self.interval:
+            self._write(provider)
+            return
+        if provider not in self._timers:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no loop: held until the next line or close()
+                return
+            self._timers[provider] = loop.call_later(last + self.interval - now, self._write, provider)
+
+    def flush(self) -> None:
+        """Write what is held back now (the workers are stopping)."""
+        for provider in list(self._held):
+            self._write(provider)
+
+    def _write(self, provider: str) -> None:
+        timer = self._timers.pop(provider, None)
+        if timer is not None:
+            timer.cancel()
+        summary = self._held.pop(provider, None)
+        if summary is None:
+            return
+        self._last[provider] = self._clock()
+        count = sum(summary.reasons.values())
+        named = summary.reasons.most_common(MAX_REASONS)
+        parts = [f"{reason} x{n}" + (f" ({summary.details[reason]!r})" if reason in summary.details else "")
+                 for reason, n in named]
+        others = count - sum(n for _, n in named)
+        if others:
+            parts.append(f"{others} more of {len(summary.reasons) - len(named)} other reasons")
+        logger.warning(
+            "%s: %d deliveries of %d %s will be retried (after try %d of %d, next within %.1f s): %s",
+            provider, count, summary.jobs, "job" if summary.jobs == 1 else "jobs", summary.tries,
+            summary.max_tries, summary.wait, "; ".join(parts),
+        )
+
+
+__all__ = ["RetryLog"]
