@@ -23,7 +23,7 @@ carries, which can be credentials (:func:`log_unexpected`,
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -134,8 +134,25 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    problems = validation_problems(exc.errors(), lambda location: allowed_fields(request, location))
+    message, field = summarize(problems)
+    return error_response(422, "validation_error", message, field=field, errors=problems)
+
+
+def validation_problems(
+    errors: Iterable[Mapping[str, Any]],
+    known_fields: Callable[[tuple[int | str, ...]], list[str]],
+    *,
+    prefix: tuple[int | str, ...] = (),
+) -> list[dict[str, str]]:
+    """Pydantic's errors as the API lists them: field, message, type — never the input.
+
+    ``known_fields`` names the fields allowed beside an unknown one (for its did-you-mean);
+    ``prefix`` places the locations (``POST /v1/sends/batch`` validates each item on its
+    own, under ``body.sends[i]``, and answers the same problems ``POST /v1/sends`` would).
+    """
     problems = []
-    for err in exc.errors():
+    for err in errors:
         location = tuple(err.get("loc", ()))
         kind, message = str(err.get("type", "invalid")), str(err.get("msg", "invalid"))
         if kind == "json_invalid":
@@ -143,13 +160,18 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
             location = ("body",)
         elif kind == "extra_forbidden" and location:
             name = str(location[-1])
-            message = f"unknown field {name!r}{did_you_mean(name, allowed_fields(request, location))}"
-        problems.append({"field": field_path(location), "message": message, "type": kind})
+            message = f"unknown field {name!r}{did_you_mean(name, known_fields(location))}"
+        problems.append({"field": field_path(prefix + location), "message": message, "type": kind})
+    return problems
+
+
+def summarize(problems: list[dict[str, str]]) -> tuple[str, str]:
+    """The message and field of a 422 listing ``problems``: the first, and how many there are."""
     first = problems[0] if problems else {"field": "body", "message": "invalid request"}
     message = first["message"]
     if len(problems) > 1:
         message = f"{len(problems)} problems; the first: {message}"
-    return error_response(422, "validation_error", message, field=first["field"], errors=problems)
+    return message, first["field"]
 
 
 def _json_problem(err: Mapping[str, Any], location: tuple[int | str, ...]) -> str:

@@ -6,7 +6,7 @@ through the same path (:func:`pushgate.service.submit.submit_send`): its
 own validation, admission, transaction and fan-out job. The request answers
 200 with one result per item, in order: ``status`` 202 and the ``send`` as
 ``POST /v1/sends`` answers it, or the status and ``error`` that route would
-have answered (422 with the item's field, 413, 409, 503). A bad item never
+have answered (422 with the item's field and its listed problems, 413, 409, 503). A bad item never
 stops the others, except that once one is refused for load (503) the rest
 are refused the same way without being tried: the queue will not have room
 a millisecond later, and the client retries them together after
@@ -24,10 +24,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from pushgate.errors import Backpressure, InvalidNotification, PayloadTooLarge
+from pushgate.field_names import fields_at
 from pushgate.planner.jobs import FANOUT_QUEUE
 from pushgate.registry import IdempotencyConflict, ValidationError
 from pushgate.server.deps import AppId, ServicesDep
-from pushgate.server.errors import field_path
+from pushgate.server.errors import summarize, validation_problems
 from pushgate.server.schemas import SendAccepted, SendIn
 from pushgate.service.components import Services
 from pushgate.service.submit import submit_send
@@ -53,10 +54,18 @@ class BatchSendIn(BaseModel):
     )
 
 
+class ItemProblem(BaseModel):
+    field: str
+    message: str
+    type: str
+
+
 class ItemError(BaseModel):
     code: str
     message: str
     field: str | None = None
+    errors: list[ItemProblem] | None = Field(
+        None, description="A validation_error: every problem of the item, as POST /v1/sends lists them")
 
 
 class BatchSendResult(BaseModel):
@@ -76,6 +85,18 @@ def _error(index: int, status: int, code: str, message: str, field: str | None =
     return {"index": index, "status": status, "error": error}
 
 
+def _invalid(index: int, exc: pydantic.ValidationError) -> dict[str, Any]:
+    """The item's 422 as ``POST /v1/sends`` words it for the same body: every problem, an unknown
+    field's did-you-mean among the item's fields, the first one's message and field on top."""
+    problems = validation_problems(
+        exc.errors(), lambda location: fields_at(BatchSendItem, location),
+        prefix=("body", "sends", index),
+    )
+    message, field = summarize(problems)
+    error = {"code": "validation_error", "message": message, "field": field, "errors": problems}
+    return {"index": index, "status": 422, "error": error}
+
+
 def _submit_all(svc: Services, app_id: int, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Results in order, and the Retry-After of a refusal for load (0: none)."""
     results: list[dict[str, Any]] = []
@@ -89,9 +110,7 @@ def _submit_all(svc: Services, app_id: int, items: list[dict[str, Any]]) -> tupl
         try:
             item = BatchSendItem.model_validate(raw)
         except pydantic.ValidationError as exc:
-            first = exc.errors()[0]
-            results.append(_error(index, 422, "validation_error", str(first["msg"]),
-                                  field_path((at, *first["loc"]))))
+            results.append(_invalid(index, exc))
             continue
         try:
             submission = submit_send(svc.db, svc.queue, svc.settings, app_id, item.notification,
