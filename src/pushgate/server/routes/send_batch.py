@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from pushgate.errors import Backpressure, InvalidNotification, PayloadTooLarge
-from pushgate.field_names import fields_at
+from pushgate.field_names import unknown_field_hint
 from pushgate.planner.jobs import FANOUT_QUEUE
 from pushgate.registry import IdempotencyConflict, ValidationError
 from pushgate.server.deps import AppId, ServicesDep
@@ -89,7 +89,7 @@ def _invalid(index: int, exc: pydantic.ValidationError) -> dict[str, Any]:
     """The item's 422 as ``POST /v1/sends`` words it for the same body: every problem, an unknown
     field's did-you-mean among the item's fields, the first one's message and field on top."""
     problems = validation_problems(
-        exc.errors(), lambda location: fields_at(BatchSendItem, location),
+        exc.errors(), lambda location: unknown_field_hint(BatchSendItem, location),
         prefix=("body", "sends", index),
     )
     message, field = summarize(problems)
