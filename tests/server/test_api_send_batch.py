@@ -43,3 +43,13 @@ async def test_a_batch_item_with_several_problems_lists_them_as_the_send_route_d
     assert [(e["field"], e["message"]) for e in item["errors"]] == [
         (e["field"].replace("body.", "body.sends[1].", 1), e["message"]) for e in single["errors"]
     ]
+
+
+async def test_a_batch_item_with_local_time_is_refused_rather_than_sent_now(api: Api, shop: Tenant) -> None:
+    item = {"notification": HELLO, "target": {"all": True}, "local_time": "09:00"}
+    answer = await api.client.post("/v1/sends/batch", json={"sends": [item]}, headers=shop.headers)
+    assert answer.status_code == 200, answer.text
+    [result] = answer.json()["results"]
+    assert (result["status"], result["error"]["field"]) == (422, "body.sends[0].local_time")
+    assert "POST /v1/sends" in result["error"]["message"]
+    assert (await api.client.get("/v1/sends", headers=shop.headers)).json()["items"] == []

@@ -1,7 +1,8 @@
 """``POST /v1/sends/batch``: many sends in one request, each with its own answer.
 
 Each item is a ``POST /v1/sends`` body (``notification``, ``target``,
-``send_at``) plus an optional ``idempotency_key`` of its own, and goes
+``send_at``; ``local_time`` is refused: it makes a list of sends, not the
+one an item answers) plus an optional ``idempotency_key`` of its own, and goes
 through the same path (:func:`pushgate.service.submit.submit_send`): its
 own validation, admission, transaction and fan-out job. The request answers
 200 with one result per item, in order: ``status`` 202 and the ``send`` as
@@ -48,8 +49,9 @@ class BatchSendIn(BaseModel):
 
     sends: list[dict[str, Any]] = Field(
         min_length=1, max_length=MAX_BATCH_SENDS,
-        description="Each a POST /v1/sends body (SendIn), plus an optional idempotency_key (1 to 255 "
-                    "characters) playing the Idempotency-Key header's part for that item",
+        description="Each a POST /v1/sends body (SendIn) without local_time, plus an optional "
+                    "idempotency_key (1 to 255 characters) playing the Idempotency-Key header's part for "
+                    "that item",
         json_schema_extra={"items": {"$ref": "#/components/schemas/SendIn"}},
     )
 
@@ -111,6 +113,13 @@ def _submit_all(svc: Services, app_id: int, items: list[dict[str, Any]]) -> tupl
             item = BatchSendItem.model_validate(raw)
         except pydantic.ValidationError as exc:
             results.append(_invalid(index, exc))
+            continue
+        if item.local_time is not None:
+            # A local_time send is one scheduled send per group of zones, answered as a list: not
+            # the one send an item answers. Refused, so the item is not sent now instead.
+            results.append(_error(index, 422, "validation_error",
+                                  "local_time is not taken in a batch; send this one with POST /v1/sends",
+                                  f"{at}.local_time"))
             continue
         try:
             submission = submit_send(svc.db, svc.queue, svc.settings, app_id, item.notification,
