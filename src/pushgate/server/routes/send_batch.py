@@ -2,15 +2,16 @@
 
 Each item is a ``POST /v1/sends`` body (``notification``, ``target``,
 ``send_at``; ``local_time`` is refused: it makes a list of sends, not the
-one an item answers) plus an optional ``idempotency_key`` of its own, and goes
-through the same path (:func:`pushgate.service.submit.submit_send`): its
-own validation, admission, transaction and fan-out job. The request answers
-200 with one result per item, in order: ``status`` 202 and the ``send`` as
-``POST /v1/sends`` answers it, or the status and ``error`` that route would
-have answered (422 with the item's field and its listed problems, 413, 409, 503). A bad item never
-stops the others, except that once one is refused for load (503) the rest
-are refused the same way without being tried: the queue will not have room
-a millisecond later, and the client retries them together after
+one an item answers) plus an optional ``idempotency_key`` of its own, and
+goes through the same path (:func:`pushgate.service.submit.submit_send`):
+its own validation, admission, transaction and fan-out job. The request
+answers 200 with one result per item, in order: ``status`` 202 and the
+``send`` as ``POST /v1/sends`` answers it, or the status and ``error`` that
+route would have answered (422 with the item's field and every problem
+listed, 413, 409, 503). A bad item never stops the others, except that
+once one is refused for load (503) the rest are refused the same way
+without being tried: the queue will not have room a millisecond later, and
+the client retries them together after
 ``Retry-After`` (also set on the response).
 """
 
