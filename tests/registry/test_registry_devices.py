@@ -26,6 +26,7 @@ from pushgate.registry import (
     get_device,
     list_devices,
     register_device,
+    unknown_tokens,
     update_app_settings,
     user_devices,
 )
@@ -233,6 +234,20 @@ def test_a_token_is_found_in_any_spelling_its_provider_normalizes(database: Data
         assert [d.id if d else None for d in found] == [device.id, device.id]
         assert find_device(session, app_id, apns(5).upper(), "fcm") is None
         assert find_device(session, app_id, apns(5), "gcm") is None  # an unknown provider has no devices
+
+
+def test_unknown_tokens_are_those_a_send_to_them_would_not_find(database: Database, app_id: int) -> None:
+    """As a tokens target matches them (an APNs token in any letter case), in the order given, once."""
+    with database.session() as session:
+        other, _ = create_app(session, "other")
+        register_device(session, app_id, DeviceSpec("apns", apns(1)))
+        register_device(session, app_id, DeviceSpec("fcm", fcm(2)))
+        register_device(session, other.id, DeviceSpec("fcm", fcm(3)))  # another app's
+        asked = ["nope", apns(1).upper(), fcm(2), fcm(3), "nope", f" {apns(1)} "]
+        assert unknown_tokens(session, app_id, asked) == ["nope", fcm(3)]
+        assert unknown_tokens(session, app_id, [fcm(i) for i in range(10, 1510)]) == [
+            fcm(i) for i in range(10, 1510)]  # beyond one IN list
+        assert unknown_tokens(session, app_id, []) == []
 
 
 def test_registration_errors_name_the_field(database: Database, app_id: int) -> None:

@@ -57,3 +57,27 @@ async def test_the_uid_secret_is_write_only_and_is_the_web_sdks_secret(api: Api,
         assert sdk_secret(config, api.app.state.services.cipher) == secret
     assert (await api.client.delete("/v1/app/uid-secret", headers=shop.headers)).status_code == 204
     assert (await api.client.get("/v1/app/defaults", headers=shop.headers)).json()["uid_secret_set"] is False
+
+
+async def test_an_unknown_default_is_told_apart_from_one_that_cannot_be_defaulted(
+    api: Api, shop: Tenant,
+) -> None:
+    async def refused(body: dict[str, object]) -> tuple[str, str]:
+        answer = await api.client.put("/v1/app/defaults", headers=shop.headers, json=body)
+        assert answer.status_code == 422, answer.text
+        error = answer.json()["error"]
+        return error["field"], error["message"]
+
+    assert await refused({"notification": {"titel": "a"}}) == (
+        "body.notification.titel", "unknown field 'titel'; did you mean 'title'?")
+    assert await refused({"notification": {"zzzzz": "a"}}) == (
+        "body.notification.zzzzz", "unknown field 'zzzzz'")
+    # Real notification fields that a send must give itself keep their own message.
+    for name, value in (("body", "a"), ("badge", 1)):
+        assert await refused({"notification": {name: value}}) == (
+            f"body.notification.{name}", "cannot have an app default")
+    # A default given beside notification rather than in it is told where it goes.
+    assert await refused({"icon": "https://shop.example/icon.png"}) == (
+        "body.icon", "unknown field 'icon'; put it under 'notification'")
+    # ... but not a notification field that cannot be defaulted anyway.
+    assert await refused({"body": "a"}) == ("body.body", "unknown field 'body'")

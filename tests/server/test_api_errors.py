@@ -258,3 +258,15 @@ async def test_a_language_tag_longer_than_its_column_is_a_field_error(api: Api, 
     assert len(tag35) == 35
     kept = await api.client.put("/v1/users/u3", json={"locale": tag35}, headers=shop.headers)
     assert (kept.status_code, kept.json()["locale"]) == (201, tag35)
+
+
+async def test_a_notification_field_beside_notification_is_told_where_it_goes(api: Api, shop: Tenant) -> None:
+    body = {"title": "Hi", "notification": {"body": "x"}, "target": {"all": True}}
+    answer = await api.client.post("/v1/sends", json=body, headers=shop.headers)
+    assert answer.status_code == 422
+    assert answer.json()["error"] == {
+        "code": "validation_error", "field": "body.title",
+        "message": "unknown field 'title'; put it under 'notification'",
+        "errors": [{"field": "body.title", "type": "extra_forbidden",
+                    "message": "unknown field 'title'; put it under 'notification'"}],
+    }

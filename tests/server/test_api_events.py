@@ -103,3 +103,17 @@ async def test_undecided_events_count_against_the_direct_queue_bound(make_api: M
     assert refused.status_code == 503
     assert int(refused.headers["Retry-After"]) >= 1
     assert api.queue.depth(EVENTS_QUEUE) == 3  # the refused batch stored nothing
+
+
+async def test_a_batch_whose_template_cannot_render_says_why(api: Api, shop: Tenant) -> None:
+    await api.client.put("/v1/messages/hello", json=MESSAGE, headers=shop.headers)
+    await api.device(shop, provider="apns", token=apns_token(8), user="u1")
+    posted = await api.client.post("/v1/events", json={"events": [
+        {"user_id": "u1", "event_id": 1001, "timestamp": NOW_MS}]}, headers=shop.headers)
+    decide_batch(api.db, api.queue, posted.json()["id"], chunk_size=100, max_tries=3)
+    shown = await api.client.get(f"/v1/events/{posted.json()['id']}", headers=shop.headers)
+    outcome = shown.json()["outcome"]
+    assert outcome["counts"] == {"deliveries": 0, "render_failed": 1}
+    assert outcome["render_failures"] == [
+        {"message": "hello", "reason": "MissingParameter:name", "count": 1,
+         "detail": "the template uses params.name; the event did not carry it"}]

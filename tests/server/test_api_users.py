@@ -69,3 +69,19 @@ async def test_user_devices_and_delete(api: Api, shop: Tenant) -> None:
     left = (await api.client.get("/v1/devices", params={"provider": "fcm"}, headers=shop.headers)).json()
     assert [d["id"] for d in left["items"]] == [two["id"]]  # dave's device went with him
     assert (await api.client.delete("/v1/users/dave", headers=shop.headers)).status_code == 404
+
+
+async def test_a_users_opt_outs_can_be_read_where_they_are_written(api: Api, shop: Tenant) -> None:
+    await api.client.post("/v1/users/alice/opt-outs", json={"topic": "promo"}, headers=shop.headers)
+    await api.client.post("/v1/users/alice/opt-outs", json={"topic": "news"}, headers=shop.headers)
+    answer = await api.client.get("/v1/users/alice/opt-outs", headers=shop.headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"opt_outs": ["news", "promo"]}
+    user = (await api.client.get("/v1/users/alice", headers=shop.headers)).json()
+    assert answer.json()["opt_outs"] == user["opt_outs"]
+    await api.client.put("/v1/users/bob", json={}, headers=shop.headers)
+    assert (await api.client.get("/v1/users/bob/opt-outs", headers=shop.headers)).json() == {"opt_outs": []}
+    missing = await api.client.get("/v1/users/nobody/opt-outs", headers=shop.headers)
+    assert (missing.status_code, missing.json()["error"]["field"]) == (404, "path.external_id")
+    other = await api.tenant("other")
+    assert (await api.client.get("/v1/users/alice/opt-outs", headers=other.headers)).status_code == 404

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import Request
 from pydantic import BaseModel, Field
 
-from pushgate.server.body_fields import allowed_fields
+from pushgate.field_names import HeldFields
+from pushgate.server.body_fields import allowed_fields, unknown_hint
 
 
 class Inner(BaseModel):
@@ -27,6 +28,7 @@ class Outer(BaseModel):
     by_name: dict[str, Other] = {}
     aliased: Inner | None = Field(default=None, alias="aka")
     free: dict[str, Any] = {}
+    checked: Annotated[dict[str, Any], HeldFields(frozenset({"colour"}))] = {}
 
 
 def request_for(model: Any) -> Request:
@@ -37,7 +39,7 @@ def request_for(model: Any) -> Request:
 def test_the_walk_follows_models_lists_unions_dicts_and_aliases() -> None:
     request = request_for(Outer)
     assert allowed_fields(request, ("body", "x")) == [
-        "notification", "items", "maybe", "by_name", "aka", "free"
+        "notification", "items", "maybe", "by_name", "aka", "free", "checked"
     ]
     assert allowed_fields(request, ("body", "notification", "titel")) == ["title", "body"]
     assert allowed_fields(request, ("body", "items", 3, "titel")) == ["title", "body"]
@@ -52,3 +54,14 @@ def test_where_the_walk_cannot_tell_it_returns_nothing() -> None:
     assert allowed_fields(request, ("body", "notification", "title", "deeper")) == []
     assert allowed_fields(request, ("query", "x")) == []
     assert allowed_fields(Request({"type": "http"}), ("body", "x")) == []  # no route
+
+
+def test_a_field_one_level_too_high_is_told_the_object_it_goes_under() -> None:
+    request = request_for(Outer)
+    assert unknown_hint(request, ("body", "zzzzz")) == ""  # nothing close, and no object has it
+    assert unknown_hint(request, ("body", "body")) == "; put it under 'notification'"
+    assert unknown_hint(request, ("body", "colour")) == "; put it under 'checked'"  # declared by hand
+    assert unknown_hint(request, ("body", "url")) == "; put it under 'maybe'"  # a union's member
+    assert unknown_hint(request, ("body", "notificatio")) == "; did you mean 'notification'?"
+    assert unknown_hint(request, ("body", "notification", "title", "deeper")) == ""
+    assert unknown_hint(request, ("query", "title")) == ""

@@ -136,6 +136,44 @@ def test_a_missing_parameter_fails_the_delivery_with_a_reason_and_spends_no_cool
     assert counts(e.run(event("ana", name="A", count="1"))) == {"notified": 1}
 
 
+def test_the_batch_names_why_rendering_failed_with_counts(database: Database) -> None:
+    e = Events(database)
+    put_message(database, e.app_id)
+    put_message(database, e.app_id, "german", events=[1002], localizations={"de": {"title": "Hallo",
+                                                                                 "body": "{name}"}})
+    e.user("ana", devices=2)
+    e.user("bo")
+    view = e.run(event("ana", name="A"), event("bo", name="B"), event("bo", count="1"),
+                 event("bo", 1002, name="B"), event("ana", name="A", count="1"))
+    assert counts(view) == {"notified": 1, "render_failed": 4}
+    assert view.outcome is not None
+    # One entry per message and reason, counting (user, message) pairs like render_failed.
+    assert view.outcome["render_failures"] == [
+        {"message": "greeting", "reason": "MissingParameter:count", "count": 2,
+         "detail": "the template uses params.count; the event did not carry it"},
+        {"message": "greeting", "reason": "MissingParameter:name", "count": 1,
+         "detail": "the template uses params.name; the event did not carry it"},
+        {"message": "german", "reason": "NoLocalization", "count": 1,
+         "detail": "the message has no localization for the user's language, the app's default "
+                   "language or English"},
+    ]
+    assert e.run(event("ana", name="A", count="1")).outcome["render_failures"] == []  # type: ignore[index]
+
+
+def test_the_render_failures_a_batch_lists_are_bounded(database: Database) -> None:
+    e = Events(database)
+    names = [f"p{i}" for i in range(15)]
+    put_message(database, e.app_id, localizations={"en": {"title": "".join(f"{{{n}}}" for n in names),
+                                                          "body": ""}})
+    e.user("ana")
+    # Each event lacks one parameter only: 15 distinct reasons.
+    view = e.run(*(EventIn("ana", 1001, NOW, {n: "x" for n in names if n != missing}) for missing in names))
+    assert counts(view) == {"render_failed": 15}
+    assert view.outcome is not None
+    listed = view.outcome["render_failures"]
+    assert [entry["reason"] for entry in listed] == [f"MissingParameter:p{i}" for i in range(10)]
+
+
 def test_language_falls_back_from_region_to_language_to_the_app_default_to_english(
     database: Database,
 ) -> None:

@@ -55,6 +55,7 @@ from pushgate.registry.devices import (
     list_devices,
     load_device,
     register_device,
+    unknown_tokens,
 )
 from pushgate.registry.models import (
     ApiKey,
@@ -178,6 +179,7 @@ __all__ = [
     "store_send",
     "token_hash",
     "unexpanded_deliveries",
+    "unknown_tokens",
     "unknown_users",
     "update_app_settings",
     "upsert_user",

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticError
 from sqlalchemy.orm import Session
 
+from pushgate.field_names import did_you_mean
 from pushgate.notification import Notification
 from pushgate.registry._errors import ValidationError
 from pushgate.registry.apps import require_app
@@ -31,6 +32,10 @@ DEFAULTABLE = frozenset({
     "title", "subtitle", "icon", "image", "badge_image", "url", "ttl", "priority", "sound",
     "require_interaction", "renotify", "silent", "category",
 })
+_NOTIFICATION_FIELDS = frozenset(
+    name for field_name, field in Notification.model_fields.items()
+    for name in (field_name, field.alias) if name
+)
 DEFAULTS_KEY = "notification_defaults"
 TIMEZONE_KEY = "timezone"
 DEFAULT_TIMEZONE = "UTC"
@@ -72,7 +77,11 @@ def checked_defaults(values: Mapping[str, Any]) -> dict[str, Any]:
     """Validated defaults, as JSON: only :data:`DEFAULTABLE` fields, each of the Notification's type."""
     for name in values:
         if name not in DEFAULTABLE:
-            raise ValidationError(f"notification.{name}", "cannot have an app default")
+            # A real field a send must give itself (body, badge) is not a typo: only an unknown
+            # name gets the did-you-mean, among the fields that can be defaulted.
+            message = "cannot have an app default" if name in _NOTIFICATION_FIELDS else \
+                f"unknown field {name!r}{did_you_mean(name, sorted(DEFAULTABLE))}"
+            raise ValidationError(f"notification.{name}", message)
     try:
         parsed = Notification.model_validate(dict(values))
     except PydanticError as exc:

@@ -234,6 +234,23 @@ def device_tokens(session: Session, device_ids: Iterable[int]) -> dict[int, str]
     return {device_id: token for device_id, token in rows}
 
 
+def unknown_tokens(session: Session, app_id: int, tokens: Iterable[str]) -> list[str]:
+    """The tokens among ``tokens`` the app has no device for, in the order given, each once.
+
+    Matched as a ``{"tokens": [...]}`` target matches them
+    (:func:`pushgate.registry.fanout_queries.list_condition`): as given, or trimmed and in
+    lower case (an APNs token in any letter case), so a send names exactly those it cannot find.
+    """
+    wanted = list(dict.fromkeys(tokens))
+    spellings = {token: (token_hash(token), token_hash(token.strip().lower())) for token in wanted}
+    hashes = sorted({hashed for pair in spellings.values() for hashed in pair})
+    found: set[bytes] = set()
+    for start in range(0, len(hashes), 1000):  # bounded IN lists
+        found.update(session.scalars(select(devices_table.c.token_hash).where(
+            devices_table.c.app_id == app_id, devices_table.c.token_hash.in_(hashes[start:start + 1000]))))
+    return [token for token in wanted if not found.intersection(spellings[token])]
+
+
 def find_device(session: Session, app_id: int, token: str, provider: str | None = None) -> Device | None:
     """A device by token, in any spelling its provider normalizes (an APNs token in any letter case)."""
     names = PROVIDER_NAMES if provider is None else (provider,) if provider in PROVIDER_NAMES else ()

@@ -9,8 +9,9 @@ Every 4xx and 5xx body is::
 ``body.…`` for the JSON body, ``query.…`` and ``path.…`` for the URL.
 Request validation keeps FastAPI's 422 but lists every problem under
 ``errors``, so a client fixes them all at once; an unknown field's message
-names the field the client probably meant (:mod:`pushgate.server.body_fields`),
-and a body that is not JSON says what the parser found and at which character.
+names the field the client probably meant, or the object it belongs under
+(:mod:`pushgate.server.body_fields`), and a body that is not JSON says what
+the parser found and at which character.
 
 Nothing here echoes the offending input: a credentials body that fails
 validation must not come back in the error (pydantic's ``input`` and
@@ -23,7 +24,7 @@ carries, which can be credentials (:func:`log_unexpected`,
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,10 +33,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pushgate.errors import InvalidNotification, PayloadTooLarge
-from pushgate.field_names import did_you_mean
 from pushgate.registry import IdempotencyConflict, NotFound, ValidationError
 from pushgate.registry.safe_errors import log_failure
-from pushgate.server.body_fields import allowed_fields
+from pushgate.server.body_fields import unknown_hint
 
 logger = logging.getLogger("pushgate.server")
 
@@ -134,8 +134,26 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    problems = validation_problems(exc.errors(), lambda location: unknown_hint(request, location))
+    message, field = summarize(problems)
+    return error_response(422, "validation_error", message, field=field, errors=problems)
+
+
+def validation_problems(
+    errors: Iterable[Mapping[str, Any]],
+    hint: Callable[[tuple[int | str, ...]], str],
+    *,
+    prefix: tuple[int | str, ...] = (),
+) -> list[dict[str, str]]:
+    """Pydantic's errors as the API lists them: field, message, type — never the input.
+
+    ``hint`` words what follows an unknown field's name (its did-you-mean, or where it goes:
+    :func:`pushgate.field_names.unknown_field_hint`);
+    ``prefix`` places the locations (``POST /v1/sends/batch`` validates each item on its
+    own, under ``body.sends[i]``, and answers the same problems ``POST /v1/sends`` would).
+    """
     problems = []
-    for err in exc.errors():
+    for err in errors:
         location = tuple(err.get("loc", ()))
         kind, message = str(err.get("type", "invalid")), str(err.get("msg", "invalid"))
         if kind == "json_invalid":
@@ -143,13 +161,18 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
             location = ("body",)
         elif kind == "extra_forbidden" and location:
             name = str(location[-1])
-            message = f"unknown field {name!r}{did_you_mean(name, allowed_fields(request, location))}"
-        problems.append({"field": field_path(location), "message": message, "type": kind})
+            message = f"unknown field {name!r}{hint(location)}"
+        problems.append({"field": field_path(prefix + location), "message": message, "type": kind})
+    return problems
+
+
+def summarize(problems: list[dict[str, str]]) -> tuple[str, str]:
+    """The message and field of a 422 listing ``problems``: the first, and how many there are."""
     first = problems[0] if problems else {"field": "body", "message": "invalid request"}
     message = first["message"]
     if len(problems) > 1:
         message = f"{len(problems)} problems; the first: {message}"
-    return error_response(422, "validation_error", message, field=first["field"], errors=problems)
+    return message, first["field"]
 
 
 def _json_problem(err: Mapping[str, Any], location: tuple[int | str, ...]) -> str:

@@ -43,7 +43,9 @@ class EventBatchOut(BaseModel):
     status: str = Field(description="queued, then done once the worker decided every event")
     events: int
     outcome: dict[str, Any] | None = Field(
-        description="counts by decision (notified, cooldown, opted_out, …) and the ids of the sends made")
+        description="counts by decision (notified, cooldown, opted_out, render_failed, …), the ids of the "
+                    "sends made, errors of predefined events, and render_failures: why texts could not "
+                    "be rendered, by message and reason (docs/events.md §4)")
     created_at: datetime
     finished_at: datetime | None
 

@@ -190,6 +190,10 @@ class OptOutIn(_In):
     topic: str = Field("*", min_length=1, max_length=MAX_TAG_LENGTH, description='"*": everything')
 
 
+class OptOutsOut(BaseModel):
+    opt_outs: list[str] = Field(description='Topics the user opted out of ("*": everything), sorted')
+
+
 class UserOut(BaseModel):
     external_id: str
     locale: str | None

@@ -49,15 +49,21 @@ Candidate = tuple[decide.EventUser, int, Mapping[str, str], float | None]
 # What a candidate's devices got: (device id, provider, title, body), and the failures.
 Rendered = tuple[tuple[int, str, str, str], ...]
 Round = list[tuple[int, int, float | None, Rendered]]  # (user id, message index, hold, rendered)
+# The distinct (message index, reason) render failures a batch's outcome lists: a few are enough to
+# say what is wrong (a missing parameter fails every event that lacks it), and the outcome is stored
+# with the batch, so a batch of 10,000 events each lacking a different parameter must not list them all.
+MAX_FAILURE_REASONS = 10
 
 
 def render_rounds(candidates: list[Candidate], catalog: list[CompiledMessage],
                   first: Mapping[int, decide.EventDevice], more: Mapping[int, list[decide.EventDevice]],
-                  default_language: str | None,
-                  counts: Counter[str]) -> tuple[list[Round], dict[int, list[tuple[str, Outcome]]]]:
+                  default_language: str | None, counts: Counter[str],
+                  reasons: Counter[tuple[int, str]],
+                  ) -> tuple[list[Round], dict[int, list[tuple[str, Outcome]]]]:
     """Each candidate's devices rendered in the user's language, by round (a user's k-th candidate
     of the batch is in round k: its cap and cooldown are taken after the earlier rounds'), and the
-    failures by message index."""
+    failures by message index. ``reasons`` counts the failed candidates by (message index, reason),
+    for the first :data:`MAX_FAILURE_REASONS` distinct ones."""
     failures: dict[int, list[tuple[str, Outcome]]] = {}
     rounds: list[Round] = [[]]
     seen: dict[int, int] = {}
@@ -83,6 +89,7 @@ def render_rounds(candidates: list[Candidate], catalog: list[CompiledMessage],
         if failed:
             counts["render_failed"] += 1
             failures.setdefault(index, []).extend(failed)
+            _count_reasons(reasons, index, failed)
         if rendered:
             k = seen.get(user_id, 0)
             seen[user_id] = k + 1
@@ -90,6 +97,15 @@ def render_rounds(candidates: list[Candidate], catalog: list[CompiledMessage],
                 rounds.append([])
             rounds[k].append((user_id, index, hold, rendered))
     return rounds, failures
+
+
+def _count_reasons(reasons: Counter[tuple[int, str]], index: int, failed: list[tuple[str, Outcome]]) -> None:
+    """One more candidate for each distinct reason its devices failed with (devices in two
+    languages can fail for two), while the reasons listed stay bounded."""
+    for reason in {outcome.reason or "" for _, outcome in failed}:
+        key = (index, reason)
+        if key in reasons or len(reasons) < MAX_FAILURE_REASONS:
+            reasons[key] += 1
 
 
 def _render_devices(message: CompiledMessage, user: decide.EventUser, owned: list[decide.EventDevice],

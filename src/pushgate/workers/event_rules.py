@@ -28,6 +28,18 @@ NO_DEVICES = "no_devices"
 FREQUENCY_CAP = "frequency_cap"
 COOLDOWN = "cooldown"
 REASON_NO_LOCALIZATION = "NoLocalization"
+_MISSING_PREFIX = "MissingParameter:"
+
+
+def render_failure_detail(reason: str) -> str:
+    """A render failure's reason in words, as a batch's outcome shows it (the preview route's
+    terms: the parameter is named as the request's ``params`` field)."""
+    if reason.startswith(_MISSING_PREFIX):
+        return f"the template uses params.{reason[len(_MISSING_PREFIX):]}; the event did not carry it"
+    if reason == REASON_NO_LOCALIZATION:
+        return ("the message has no localization for the user's language, the app's default language "
+                "or English")
+    return reason
 
 # A login event's platform: a provider name, or a platform name and the provider it uses.
 PLATFORM_PROVIDERS: dict[str, str] = {

@@ -73,9 +73,15 @@ class BatchDecision:
     sends: list[str] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # (message name, reason) → failed (user, message) pairs: why render_failed is not zero.
+    render_failures: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def outcome(self) -> dict[str, Any]:
-        return {"counts": dict(sorted(self.counts.items())), "sends": self.sends, "errors": self.errors[:100]}
+        failures = [{"message": message, "reason": reason, "count": count,
+                     "detail": rules.render_failure_detail(reason)}
+                    for (message, reason), count in self.render_failures.items()]
+        return {"counts": dict(sorted(self.counts.items())), "sends": self.sends, "errors": self.errors[:100],
+                "render_failures": failures}
 
 
 async def run_event_batch(ctx: WorkerContext, job: ClaimedJob) -> None:
@@ -227,7 +233,11 @@ def _plan(connection: Connection, app_id: int, events: list[tuple[str, int, floa
             more[owner].append(device)
         else:
             more[owner] = [first[owner], device]
-    rounds, failures = render_rounds(candidates, catalog, first, more, settings["default_language"], counts)
+    reasons: Counter[tuple[int, str]] = Counter()
+    rounds, failures = render_rounds(candidates, catalog, first, more, settings["default_language"], counts,
+                                     reasons)
+    for (index, reason), count in reasons.items():
+        decision.render_failures[(catalog[index].name, reason)] += count
     plans = {(catalog[index].id, 0): SendPlan(catalog[index], failed=failed)
              for index, failed in failures.items()}  # render failures go with the message's first send
     return take_limits(connection, rounds, catalog, settings, counts, plans, stamp_now, now)

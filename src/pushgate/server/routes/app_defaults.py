@@ -13,12 +13,14 @@ See :mod:`pushgate.registry.app_defaults`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from pushgate.field_names import HeldFields
 from pushgate.registry.app_defaults import (
+    DEFAULTABLE,
     app_timezone,
     notification_defaults,
     set_app_defaults,
@@ -32,7 +34,8 @@ router = APIRouter(prefix="/v1/app", tags=["app"])
 class DefaultsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    notification: dict[str, Any] | None = Field(None, description=(
+    # Checked by set_app_defaults; HeldFields lets {"icon": ...} beside it be told to go under it.
+    notification: Annotated[dict[str, Any] | None, HeldFields(DEFAULTABLE)] = Field(None, description=(
         "Replaces the notification defaults: title, subtitle, icon, image, badge_image, url, ttl, "
         "priority, sound, require_interaction, renotify, silent, category"))
     timezone: str | None = Field(None, description="IANA zone of users without one (local_time sends)")

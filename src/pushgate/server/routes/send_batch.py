@@ -1,15 +1,17 @@
 """``POST /v1/sends/batch``: many sends in one request, each with its own answer.
 
 Each item is a ``POST /v1/sends`` body (``notification``, ``target``,
-``send_at``) plus an optional ``idempotency_key`` of its own, and goes
-through the same path (:func:`pushgate.service.submit.submit_send`): its
-own validation, admission, transaction and fan-out job. The request answers
-200 with one result per item, in order: ``status`` 202 and the ``send`` as
-``POST /v1/sends`` answers it, or the status and ``error`` that route would
-have answered (422 with the item's field, 413, 409, 503). A bad item never
-stops the others, except that once one is refused for load (503) the rest
-are refused the same way without being tried: the queue will not have room
-a millisecond later, and the client retries them together after
+``send_at``; ``local_time`` is refused: it makes a list of sends, not the
+one an item answers) plus an optional ``idempotency_key`` of its own, and
+goes through the same path (:func:`pushgate.service.submit.submit_send`):
+its own validation, admission, transaction and fan-out job. The request
+answers 200 with one result per item, in order: ``status`` 202 and the
+``send`` as ``POST /v1/sends`` answers it, or the status and ``error`` that
+route would have answered (422 with the item's field and every problem
+listed, 413, 409, 503). A bad item never stops the others, except that
+once one is refused for load (503) the rest are refused the same way
+without being tried: the queue will not have room a millisecond later, and
+the client retries them together after
 ``Retry-After`` (also set on the response).
 """
 
@@ -24,10 +26,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from pushgate.errors import Backpressure, InvalidNotification, PayloadTooLarge
+from pushgate.field_names import unknown_field_hint
 from pushgate.planner.jobs import FANOUT_QUEUE
 from pushgate.registry import IdempotencyConflict, ValidationError
 from pushgate.server.deps import AppId, ServicesDep
-from pushgate.server.errors import field_path
+from pushgate.server.errors import summarize, validation_problems
 from pushgate.server.schemas import SendAccepted, SendIn
 from pushgate.service.components import Services
 from pushgate.service.submit import submit_send
@@ -47,16 +50,25 @@ class BatchSendIn(BaseModel):
 
     sends: list[dict[str, Any]] = Field(
         min_length=1, max_length=MAX_BATCH_SENDS,
-        description="Each a POST /v1/sends body (SendIn), plus an optional idempotency_key (1 to 255 "
-                    "characters) playing the Idempotency-Key header's part for that item",
+        description="Each a POST /v1/sends body (SendIn) without local_time, plus an optional "
+                    "idempotency_key (1 to 255 characters) playing the Idempotency-Key header's part for "
+                    "that item",
         json_schema_extra={"items": {"$ref": "#/components/schemas/SendIn"}},
     )
+
+
+class ItemProblem(BaseModel):
+    field: str
+    message: str
+    type: str
 
 
 class ItemError(BaseModel):
     code: str
     message: str
     field: str | None = None
+    errors: list[ItemProblem] | None = Field(
+        None, description="A validation_error: every problem of the item, as POST /v1/sends lists them")
 
 
 class BatchSendResult(BaseModel):
@@ -76,6 +88,18 @@ def _error(index: int, status: int, code: str, message: str, field: str | None =
     return {"index": index, "status": status, "error": error}
 
 
+def _invalid(index: int, exc: pydantic.ValidationError) -> dict[str, Any]:
+    """The item's 422 as ``POST /v1/sends`` words it for the same body: every problem, an unknown
+    field's did-you-mean among the item's fields, the first one's message and field on top."""
+    problems = validation_problems(
+        exc.errors(), lambda location: unknown_field_hint(BatchSendItem, location),
+        prefix=("body", "sends", index),
+    )
+    message, field = summarize(problems)
+    error = {"code": "validation_error", "message": message, "field": field, "errors": problems}
+    return {"index": index, "status": 422, "error": error}
+
+
 def _submit_all(svc: Services, app_id: int, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
     """Results in order, and the Retry-After of a refusal for load (0: none)."""
     results: list[dict[str, Any]] = []
@@ -89,9 +113,14 @@ def _submit_all(svc: Services, app_id: int, items: list[dict[str, Any]]) -> tupl
         try:
             item = BatchSendItem.model_validate(raw)
         except pydantic.ValidationError as exc:
-            first = exc.errors()[0]
-            results.append(_error(index, 422, "validation_error", str(first["msg"]),
-                                  field_path((at, *first["loc"]))))
+            results.append(_invalid(index, exc))
+            continue
+        if item.local_time is not None:
+            # A local_time send is one scheduled send per group of zones, answered as a list: not
+            # the one send an item answers. Refused, so the item is not sent now instead.
+            results.append(_error(index, 422, "validation_error",
+                                  "local_time is not taken in a batch; send this one with POST /v1/sends",
+                                  f"{at}.local_time"))
             continue
         try:
             submission = submit_send(svc.db, svc.queue, svc.settings, app_id, item.notification,

@@ -25,7 +25,7 @@ from pushgate.registry.constants import MAX_EXTERNAL_ID_LENGTH
 from pushgate.registry.models import utcnow
 from pushgate.server.deps import AppId, ServicesDep
 from pushgate.server.errors import ApiError
-from pushgate.server.schemas import DeviceOut, OptOutIn, Page, TagsIn, UserIn, UserOut
+from pushgate.server.schemas import DeviceOut, OptOutIn, OptOutsOut, Page, TagsIn, UserIn, UserOut
 from pushgate.service.components import Services
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
@@ -102,6 +102,13 @@ def _untag(svc: Services, app_id: int, external_id: str, tags: list[str]) -> Use
         if get_user(session, app_id, external_id) is None:
             raise _not_found()
         return UserOut.from_user(upsert_user(session, app_id, external_id, remove_tags=tags))
+
+
+@router.get("/{external_id}/opt-outs", response_model=OptOutsOut, summary="A user's opt-outs")
+def opt_outs(external_id: ExternalId, app_id: AppId, svc: ServicesDep) -> OptOutsOut:
+    """The same list as the user's ``opt_outs``, where they are written (POST and DELETE)."""
+    with svc.db.session(write=False) as session:
+        return OptOutsOut(opt_outs=_require(get_user(session, app_id, external_id)).opt_outs)
 
 
 @router.post("/{external_id}/opt-outs", response_model=UserOut, summary='Opt out of a topic ("*": all)')
