@@ -15,6 +15,7 @@ import asyncio
 from pathlib import Path
 
 from pushgate.errors import ConfigurationError
+from pushgate.service.listen import CannotListen
 from pushgate.service.settings import Settings
 
 
@@ -71,7 +72,11 @@ def run_serve(config: Path | None, host: str | None, port: int | None, workers: 
     settings = load_settings(config, host=host, port=port, workers=workers)
     check_schema(settings)
     configure_logging(settings.log_level)
-    asyncio.run(run(settings, create_app, drain=drain, freeze_heap=True))
+    try:
+        asyncio.run(run(settings, create_app, drain=drain, freeze_heap=True))
+    except CannotListen as exc:
+        raise Refused(_cannot_listen(exc, "pass --port or set PUSHGATE_PORT",
+                                     "pass --host/--port or set PUSHGATE_HOST/PUSHGATE_PORT"), 1) from None
 
 
 def run_worker(config: Path | None, count: int, drain: float, metrics_port: int | None) -> None:
@@ -81,8 +86,19 @@ def run_worker(config: Path | None, count: int, drain: float, metrics_port: int 
     settings = load_settings(config)
     check_schema(settings)
     configure_logging(settings.log_level)
-    asyncio.run(run_workers(settings, count=count, drain=drain, metrics_port=metrics_port,
-                            freeze_heap=True))
+    try:
+        asyncio.run(run_workers(settings, count=count, drain=drain, metrics_port=metrics_port,
+                                freeze_heap=True))
+    except CannotListen as exc:  # the metrics port: the host is the `host` setting
+        raise Refused(_cannot_listen(exc, "pass another --metrics-port (0: any free port)",
+                                     "pass another --metrics-port, or set PUSHGATE_HOST"), 1) from None
+
+
+def _cannot_listen(exc: CannotListen, when_in_use: str, otherwise: str) -> str:
+    """One line: which port, what is wrong, which option or setting changes it."""
+    if exc.in_use:
+        return f"port {exc.port} is in use: {when_in_use}"
+    return f"cannot listen on {exc.host}:{exc.port}: {exc.reason}: {otherwise}"
 
 
 __all__ = ["Refused", "check_schema", "load_settings", "run_serve", "run_worker"]

@@ -47,7 +47,15 @@ def simulate(
     for name in names:
         if name not in SIMULATORS:
             raise typer.BadParameter(f"unknown provider {name!r}; choose from {', '.join(SIMULATORS)}")
-    asyncio.run(_run(names, host, port, plaintext, ca_file, credentials_file, accept_any_token))
+    from pushgate.service.listen import CannotListen
+
+    try:
+        asyncio.run(_run(names, host, port, plaintext, ca_file, credentials_file, accept_any_token))
+    except CannotListen as exc:
+        problem = (f"port {exc.port} is in use" if exc.in_use
+                   else f"cannot listen on {exc.host}:{exc.port}: {exc.reason}")
+        typer.secho(f"{problem}: pass another --port (0: any free ports)", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
 
 
 async def start_simulators(
@@ -59,7 +67,12 @@ async def start_simulators(
     ca: LocalCA | None = None,
     accept_any_token: bool = False,
 ) -> dict[str, Simulator]:
-    """Start the named simulators sharing one CA; ports from ``port`` upwards (0: any)."""
+    """Start the named simulators sharing one CA; ports from ``port`` upwards (0: any).
+
+    Raises :class:`~pushgate.service.listen.CannotListen` naming the port that could not
+    be had, once the simulators already started are stopped again.
+    """
+    from pushgate.service.listen import bind_error
     from pushgate.simulators.registry import simulator_class
     from pushgate.simulators.tls import LocalCA
 
@@ -67,7 +80,13 @@ async def start_simulators(
     running: dict[str, Simulator] = {}
     for offset, name in enumerate(names):
         simulator = simulator_class(name)(ca=ca, tls=tls, accept_any_token=accept_any_token)
-        await simulator.start(host, port + offset if port else 0)
+        wanted = port + offset if port else 0
+        try:
+            await simulator.start(host, wanted)
+        except OSError as exc:
+            for started in running.values():
+                await started.stop()
+            raise bind_error(host, wanted, exc) from exc
         running[name] = simulator
     return running
 
