@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pushgate.errors import ConfigurationError
 from pushgate.service.listen import CannotListen
-from pushgate.service.settings import Settings
+from pushgate.service.settings import Settings, describe_error
 
 
 class Refused(Exception):
@@ -30,16 +30,27 @@ class Refused(Exception):
 
 def load_settings(config: Path | None, **overrides: object) -> Settings:
     """Settings from the file and environment, with command-line overrides (None: not given)."""
+    from pydantic import ValidationError
+
     try:
         settings = Settings.load(config)
-        changes = {k: v for k, v in overrides.items() if v is not None}
-        if changes:
-            settings = Settings.model_validate({**settings.model_dump(), **changes})
     except ConfigurationError as exc:
         raise Refused(f"configuration error: {exc}", 2) from None
-    except ValueError as exc:  # pydantic's ValidationError for a bad override
-        raise Refused(f"configuration error: {exc}", 2) from None
-    return settings
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if not changes:
+        return settings
+    try:
+        return Settings.model_validate({**settings.model_dump(), **changes})
+    except ValidationError as exc:  # a bad option value: said with the option's name
+        problems = "; ".join(f"{_option(err['loc'], changes)}: {describe_error(err)}" for err in exc.errors())
+        raise Refused(f"configuration error: {problems}", 2) from None
+
+
+def _option(location: tuple[int | str, ...], options: dict[str, object]) -> str:
+    """The command-line option a validation error is about (``--port``), else the setting's path."""
+    if location and location[0] in options:
+        return "--" + str(location[0]).replace("_", "-")
+    return ".".join(str(part) for part in location)
 
 
 def check_schema(settings: Settings) -> None:
