@@ -16,7 +16,7 @@ Example ``pushgate.toml``::
 
     [providers.apns]           # point a provider at a simulator or a proxy
     base_url = "https://127.0.0.1:8443"
-    ca_file = "/tmp/pushgate-simulators-ca.pem"
+    ca_file = "/home/me/sims-ca.pem"   # the CA file `pushgate simulate` printed
 """
 
 from __future__ import annotations
