@@ -159,7 +159,7 @@ def test_send_stores_a_send_and_its_fanout_job(database: Database, shop: str, tm
     assert "3 devices targeted" in sent.output
     assert counts(database) == (1, 1)
     to_user = run(shop, "send", "--app", "shop", "--title", "Hi", "--user", "u1", "--idempotency-key", "k1")
-    assert "1 devices targeted" in to_user.output
+    assert "1 device targeted" in to_user.output
     replay = run(shop, "send", "--app", "shop", "--title", "Hi", "--user", "u1", "--idempotency-key", "k1")
     assert "already sent" in replay.output
     assert counts(database) == (2, 2)

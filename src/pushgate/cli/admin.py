@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pushgate.cli import words
 from pushgate.cli.server_cmds import ConfigOption, load_settings
 from pushgate.errors import ConfigurationError
 
@@ -293,7 +294,7 @@ def import_devices(
         typer.secho(f"row {error.index + 1}: {problem}", err=True, fg=typer.colors.YELLOW)
     if len(result.errors) > 50:
         more = len(result.errors) - 50
-        typer.secho(f"… and {more} more rows with errors", err=True, fg=typer.colors.YELLOW)
+        typer.secho(f"… and {words.count(more, 'more row')} with errors", err=True, fg=typer.colors.YELLOW)
     typer.echo(f"{result.created} created, {result.updated} updated, {len(result.errors)} rejected"
                + (f", {result.evicted} retired (devices per user limit)" if result.evicted else ""))
     if result.errors and not (result.created or result.updated):
