@@ -18,7 +18,7 @@ def env(**settings: str) -> dict[str, str]:
     return {**clean, **{f"PUSHGATE_{k.upper()}": v for k, v in settings.items()}}
 
 
-@pytest.mark.parametrize("command", ["serve", "worker"])
+@pytest.mark.parametrize("command", ["serve", "worker", "migrate"])
 def test_an_unsupported_database_url_is_a_configuration_error(command: str) -> None:
     result = CliRunner().invoke(cli, [command], env=env(database_url="mysql://db/x"))
     assert result.exit_code == 2, result.output

@@ -83,9 +83,15 @@ def migrate(config: ConfigOption = None) -> None:
     from pushgate.registry import Database
 
     settings = load_settings(config)
-    with Database(settings.database_url) as db:
+    try:
+        database = Database(settings.database_url)
+    except ConfigurationError as exc:  # an unsupported URL: worded as serve words it
+        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+    with database as db:
         db.migrate()
-        typer.echo(f"{db!r}: schema at revision {db.current_revision()}")
+        shown = db.url.render_as_string(hide_password=True)  # the URL as configured, password hidden
+        typer.echo(f"{shown}: schema at revision {db.current_revision()}")
 
 
 @app_commands.command("create")
