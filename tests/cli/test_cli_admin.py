@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import func, select, text
+from sqlalchemy import func, make_url, select, text
 from typer.testing import CliRunner, Result
 
 from pushgate.cli import app as cli
@@ -52,6 +52,25 @@ def test_migrate_and_first_use_of_a_sqlite_file(tmp_path: Path) -> None:
     assert f"revision {HEAD_REVISION}" in migrated.output
     other = f"sqlite:///{tmp_path / 'other.db'}"  # the embedded database migrates itself
     assert run(other, "app", "create", "solo").exit_code == 0
+
+
+def test_migrate_names_the_database_by_its_url(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    migrated = run(url, "migrate")
+    assert migrated.output == f"{url}: schema at revision {HEAD_REVISION}\n"
+
+
+@pytest.mark.postgres
+def test_migrate_hides_the_database_password(postgres_databases: Callable[[], str]) -> None:
+    parsed = make_url(postgres_databases())
+    password = parsed.password or "hunter2"  # the test server trusts local connections whatever it is
+    url = parsed.set(password=password).render_as_string(hide_password=False)
+    migrated = run(url, "migrate")
+    assert migrated.exit_code == 0, migrated.output
+    shown = make_url(url).render_as_string(hide_password=True)
+    assert ":***@" in shown
+    assert migrated.output == f"{shown}: schema at revision {HEAD_REVISION}\n"
+    assert str(password) not in migrated.output
 
 
 def test_app_create_prints_the_key_once(database: Database) -> None:
@@ -159,7 +178,7 @@ def test_send_stores_a_send_and_its_fanout_job(database: Database, shop: str, tm
     assert "3 devices targeted" in sent.output
     assert counts(database) == (1, 1)
     to_user = run(shop, "send", "--app", "shop", "--title", "Hi", "--user", "u1", "--idempotency-key", "k1")
-    assert "1 devices targeted" in to_user.output
+    assert "1 device targeted" in to_user.output
     replay = run(shop, "send", "--app", "shop", "--title", "Hi", "--user", "u1", "--idempotency-key", "k1")
     assert "already sent" in replay.output
     assert counts(database) == (2, 2)

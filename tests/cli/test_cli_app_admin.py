@@ -51,6 +51,31 @@ def test_rotate_then_revoke_the_old_key(shop: tuple[str, str]) -> None:
     assert run(url, "app", "key-revoke", "shop", old.split("_")[1]).exit_code == 1  # already revoked
 
 
+@pytest.mark.parametrize("form", ["prefix", "pg_prefix", "whole key"])
+def test_key_revoke_takes_the_prefix_with_or_without_pg_or_the_whole_key(shop: tuple[str, str],
+                                                                        form: str) -> None:
+    url, key = shop
+    prefix = key.split("_")[1]
+    given = {"prefix": prefix, "pg_prefix": f"pg_{prefix}", "whole key": key}[form]
+    revoked = run(url, "app", "key-revoke", "shop", given)
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.output == f"Revoked key {prefix} of app shop.\n"
+    assert not _valid(url, key)
+    again = run(url, "app", "key-revoke", "shop", given)
+    assert again.exit_code == 1
+    assert key.split("_", 2)[2] not in again.output  # the secret is never printed back
+    assert f"no active key with prefix '{prefix}' for app shop" in again.output
+
+
+def test_key_revoke_with_a_wrong_secret_revokes_nothing(shop: tuple[str, str]) -> None:
+    url, key = shop
+    forged = key[:-4] + ("aaaa" if not key.endswith("aaaa") else "bbbb")
+    refused = run(url, "app", "key-revoke", "shop", forged)
+    assert refused.exit_code == 1
+    assert forged.split("_", 2)[2] not in refused.output
+    assert _valid(url, key)
+
+
 def test_credentials_list_and_delete(shop: tuple[str, str], tmp_path: Path) -> None:
     url, _ = shop
     path = tmp_path / "wns.json"

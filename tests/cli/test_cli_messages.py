@@ -92,3 +92,15 @@ def test_put_get_and_delete_one_message(url: str, tmp_path: Path) -> None:
     assert "Deleted message hello" in run(url, "messages", "delete", "hello", "--app", "shop").output
     assert run(url, "messages", "get", "hello", "--app", "shop").exit_code == 1
     assert run(url, "messages", "delete", "hello", "--app", "shop").exit_code == 1
+
+
+def test_one_message_is_counted_in_the_singular(url: str, tmp_path: Path) -> None:
+    source = tmp_path / "one.yaml"
+    source.write_text(CATALOG.split("  - name: friend_joined")[0], encoding="utf-8")
+    imported = run(url, "messages", "import", str(source), "--app", "shop")
+    assert imported.exit_code == 0, imported.output
+    assert imported.output == "Imported 1 message (1 new, 0 replaced).\n"
+    out = tmp_path / "out.json"
+    exported = run(url, "messages", "export", "--app", "shop", "--file", str(out))
+    assert exported.exit_code == 0, exported.output
+    assert f"Wrote 1 message to {out}." in exported.output

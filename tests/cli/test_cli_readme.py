@@ -55,8 +55,7 @@ def simulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     log = folder / "simulate.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "pushgate"), "simulate", "--credentials-file", str(sims),
-             "--ca-file", str(folder / "ca.pem")],
+            [str(Path(sys.executable).parent / "pushgate"), "simulate", "--credentials-file", str(sims)],
             cwd=folder, stdout=output, stderr=subprocess.STDOUT,
         )
     try:

@@ -49,7 +49,7 @@ def test_tags_platforms_providers_and_fields(shop: str) -> None:
                  "--provider", "apns", "--title", "Hi", "--badge", "3", "--url", "https://shop.example/o/42",
                  "--data", '{"order": 42}')
     assert result.exit_code == 0, result.output
-    assert "1 devices targeted" in result.output
+    assert "1 device targeted" in result.output
 
 
 def test_send_at_schedules(shop: str) -> None:
@@ -80,7 +80,7 @@ def test_topic_and_condition_send_one_fcm_message(shop: str, tmp_path: Path) -> 
     assert run(shop, "app", "credentials", "shop", "fcm", "--file", str(account)).exit_code == 0
     result = run(shop, "send", "--app", "shop", "--topic", "deals", "--title", "Sale")
     assert result.exit_code == 0, result.output
-    assert "1 devices targeted" in result.output
+    assert "1 device targeted" in result.output
     condition = run(shop, "send", "--app", "shop", "--condition", "'a' in topics || 'b' in topics",
                     "--title", "Sale")
     assert condition.exit_code == 0, condition.output

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pushgate.cli import words
 from pushgate.cli.server_cmds import ConfigOption, load_settings
 from pushgate.errors import ConfigurationError
 
@@ -82,9 +83,15 @@ def migrate(config: ConfigOption = None) -> None:
     from pushgate.registry import Database
 
     settings = load_settings(config)
-    with Database(settings.database_url) as db:
+    try:
+        database = Database(settings.database_url)
+    except ConfigurationError as exc:  # an unsupported URL: worded as serve words it
+        typer.secho(f"configuration error: {exc}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from None
+    with database as db:
         db.migrate()
-        typer.echo(f"{db!r}: schema at revision {db.current_revision()}")
+        shown = db.url.render_as_string(hide_password=True)  # the URL as configured, password hidden
+        typer.echo(f"{shown}: schema at revision {db.current_revision()}")
 
 
 @app_commands.command("create")
@@ -293,7 +300,7 @@ def import_devices(
         typer.secho(f"row {error.index + 1}: {problem}", err=True, fg=typer.colors.YELLOW)
     if len(result.errors) > 50:
         more = len(result.errors) - 50
-        typer.secho(f"… and {more} more rows with errors", err=True, fg=typer.colors.YELLOW)
+        typer.secho(f"… and {words.count(more, 'more row')} with errors", err=True, fg=typer.colors.YELLOW)
     typer.echo(f"{result.created} created, {result.updated} updated, {len(result.errors)} rejected"
                + (f", {result.evicted} retired (devices per user limit)" if result.evicted else ""))
     if result.errors and not (result.created or result.updated):

@@ -3,7 +3,8 @@
 
 What the admin API offers under ``/v1/apps``, for an operator at a shell:
 rotate a key by creating a new one, moving clients to it, then revoking
-the old one by its prefix (the part after ``pg_`` that lists show).
+the old one by its prefix (the part after ``pg_`` that lists show; ``pg_<prefix>``
+and the whole key are taken too).
 """
 
 from __future__ import annotations
@@ -75,19 +76,39 @@ def create_key(
 @app_commands.command("key-revoke")
 def revoke_key(
     app: AppArgument,
-    prefix: Annotated[str, typer.Argument(help="The key's prefix, as `pushgate app keys` lists it")],
+    key: Annotated[str, typer.Argument(
+        help="The key's prefix as `pushgate app keys` lists it, with or without pg_, or the whole key"
+    )],
     config: ConfigOption = None,
 ) -> None:
     """Revoke an API key: requests with it are refused from now on."""
-    from pushgate.registry import list_api_keys, revoke_api_key
+    from pushgate.registry import authenticate_key, list_api_keys, revoke_api_key
 
+    prefix, whole = _key_reference(key)
     with _database(load_settings(config)) as db:
         target = _app(db, app)
         with db.session() as session:
             matches = [k for k in list_api_keys(session, target.id) if k.prefix == prefix]
+            if whole:  # the whole key: only the key it is, not another with the same prefix
+                found = authenticate_key(session, whole)
+                matches = matches if found is not None and found.app_id == target.id else []
             if not matches or not revoke_api_key(session, target.id, matches[0].id):
-                raise _fail(f"no active key with prefix {prefix!r} for app {target.name}")
+                # Only the prefix is named: the argument may be the whole key, a secret.
+                suffix = " matching the key given" if whole else ""
+                raise _fail(f"no active key with prefix {prefix!r} for app {target.name}{suffix}")
     typer.echo(f"Revoked key {prefix} of app {target.name}.")
+
+
+def _key_reference(given: str) -> tuple[str, str]:
+    """(prefix, whole key or "") from ``mozfygt8``, ``pg_mozfygt8`` or ``pg_mozfygt8_<secret>``.
+
+    Keys are printed whole and listed by their bare prefix; people copy either, or the
+    prefix as it begins the key, so all three name the key.
+    """
+    from pushgate.registry.constants import API_KEY_SCHEME
+
+    prefix, _, secret = given.strip().removeprefix(f"{API_KEY_SCHEME}_").partition("_")
+    return prefix, f"{API_KEY_SCHEME}_{prefix}_{secret}" if secret else ""
 
 
 @app_commands.command("credentials-list")

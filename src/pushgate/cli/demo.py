@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from rich.console import Console
 from rich.table import Table
 
+from pushgate.cli import words
 from pushgate.service.settings import Settings
 from pushgate.simulators._base import Simulator
 
@@ -207,7 +208,7 @@ async def _walkthrough(url: str, admin_token: str, sims: dict[str, Simulator], c
         body = {"notification": notification, "target": {"all": True}}
         send = _ok(await http.post("/v1/sends", json=body, headers=auth))
         started = time.monotonic()
-        with console.status(f"sending {send['id']} to {send['targeted']} devices…"):
+        with console.status(f"sending {send['id']} to {words.count(send['targeted'], 'device')}…"):
             status = _ok(await http.get(f"/v1/sends/{send['id']}", headers=auth))
             while status["status"] != "done" and time.monotonic() - started < WAIT_SECONDS:
                 await asyncio.sleep(0.2)

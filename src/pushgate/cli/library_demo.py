@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pushgate import BatchResult, Notification, Status
+from pushgate.cli import words
 
 if TYPE_CHECKING:
     from pushgate.providers import Provider
@@ -56,7 +57,8 @@ async def _demo(count: int, dead: int) -> None:
             url="https://shop.example/orders/42",
             data={"order": 42},
         )
-        table = Table(title=f"one notification, {count} devices per provider ({dead} dead each)")
+        per_provider = words.count(count, "device")
+        table = Table(title=f"one notification, {per_provider} per provider ({dead} dead each)")
         for column in ("provider", "sent", "dead", "retry", "failed", "seconds", "first dead token reason"):
             table.add_column(column)
         try:

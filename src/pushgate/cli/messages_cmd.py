@@ -27,6 +27,7 @@ import typer
 
 from pushgate.cli.admin import AppOption, _app, _database, _fail
 from pushgate.cli.server_cmds import ConfigOption, load_settings
+from pushgate.cli.words import count
 
 messages_commands = typer.Typer(help="The app's event-mode message catalog (docs/events.md).",
                                 no_args_is_help=True)
@@ -155,7 +156,7 @@ def import_catalog(file: FileArgument, app: AppOption, config: ConfigOption = No
             created, updated = store(db, target.id, document)
         except ValidationError as exc:
             raise _refused(exc) from None
-    typer.echo(f"Imported {created + updated} messages ({created} new, {updated} replaced).")
+    typer.echo(f"Imported {count(created + updated, 'message')} ({created} new, {updated} replaced).")
 
 
 @messages_commands.command("export")
@@ -175,7 +176,7 @@ def export_catalog(
         document = export(db, target.id)
     _write(document, file, yaml_format)
     if file is not None:
-        typer.echo(f"Wrote {len(document['messages'])} messages to {file}.", err=True)
+        typer.echo(f"Wrote {count(len(document['messages']), 'message')} to {file}.", err=True)
 
 
 __all__ = ["messages_commands"]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pushgate.cli.server_cmds import ConfigOption, load_settings
+from pushgate.cli.words import count
 from pushgate.errors import PushgateError
 
 if TYPE_CHECKING:
@@ -96,7 +97,8 @@ def send(
         answer = submission.response
         replayed = " (already sent with this idempotency key)" if submission.replayed else ""
         scheduled = f", scheduled for {send_at.isoformat()}" if send_at else ""
-        typer.echo(f"send {answer['id']}: {answer['targeted']} devices targeted{scheduled}{replayed}")
+        targeted = count(answer["targeted"], "device")
+        typer.echo(f"send {answer['id']}: {targeted} targeted{scheduled}{replayed}")
         if answer["targeted"] == 0 and not (topic or condition):  # FCM counts a topic's devices itself
             typer.secho(_NO_DEVICE_HINT, err=True, fg=typer.colors.YELLOW)
         if wait:

@@ -15,7 +15,8 @@ import asyncio
 from pathlib import Path
 
 from pushgate.errors import ConfigurationError
-from pushgate.service.settings import Settings
+from pushgate.service.listen import CannotListen
+from pushgate.service.settings import Settings, describe_error
 
 
 class Refused(Exception):
@@ -29,16 +30,27 @@ class Refused(Exception):
 
 def load_settings(config: Path | None, **overrides: object) -> Settings:
     """Settings from the file and environment, with command-line overrides (None: not given)."""
+    from pydantic import ValidationError
+
     try:
         settings = Settings.load(config)
-        changes = {k: v for k, v in overrides.items() if v is not None}
-        if changes:
-            settings = Settings.model_validate({**settings.model_dump(), **changes})
     except ConfigurationError as exc:
         raise Refused(f"configuration error: {exc}", 2) from None
-    except ValueError as exc:  # pydantic's ValidationError for a bad override
-        raise Refused(f"configuration error: {exc}", 2) from None
-    return settings
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if not changes:
+        return settings
+    try:
+        return Settings.model_validate({**settings.model_dump(), **changes})
+    except ValidationError as exc:  # a bad option value: said with the option's name
+        problems = "; ".join(f"{_option(err['loc'], changes)}: {describe_error(err)}" for err in exc.errors())
+        raise Refused(f"configuration error: {problems}", 2) from None
+
+
+def _option(location: tuple[int | str, ...], options: dict[str, object]) -> str:
+    """The command-line option a validation error is about (``--port``), else the setting's path."""
+    if location and location[0] in options:
+        return "--" + str(location[0]).replace("_", "-")
+    return ".".join(str(part) for part in location)
 
 
 def check_schema(settings: Settings) -> None:
@@ -71,7 +83,11 @@ def run_serve(config: Path | None, host: str | None, port: int | None, workers: 
     settings = load_settings(config, host=host, port=port, workers=workers)
     check_schema(settings)
     configure_logging(settings.log_level)
-    asyncio.run(run(settings, create_app, drain=drain, freeze_heap=True))
+    try:
+        asyncio.run(run(settings, create_app, drain=drain, freeze_heap=True))
+    except CannotListen as exc:
+        raise Refused(_cannot_listen(exc, "pass --port or set PUSHGATE_PORT",
+                                     "pass --host/--port or set PUSHGATE_HOST/PUSHGATE_PORT"), 1) from None
 
 
 def run_worker(config: Path | None, count: int, drain: float, metrics_port: int | None) -> None:
@@ -81,8 +97,19 @@ def run_worker(config: Path | None, count: int, drain: float, metrics_port: int 
     settings = load_settings(config)
     check_schema(settings)
     configure_logging(settings.log_level)
-    asyncio.run(run_workers(settings, count=count, drain=drain, metrics_port=metrics_port,
-                            freeze_heap=True))
+    try:
+        asyncio.run(run_workers(settings, count=count, drain=drain, metrics_port=metrics_port,
+                                freeze_heap=True))
+    except CannotListen as exc:  # the metrics port: the host is the `host` setting
+        raise Refused(_cannot_listen(exc, "pass another --metrics-port (0: any free port)",
+                                     "pass another --metrics-port, or set PUSHGATE_HOST"), 1) from None
+
+
+def _cannot_listen(exc: CannotListen, when_in_use: str, otherwise: str) -> str:
+    """One line: which port, what is wrong, which option or setting changes it."""
+    if exc.in_use:
+        return f"port {exc.port} is in use: {when_in_use}"
+    return f"cannot listen on {exc.host}:{exc.port}: {exc.reason}: {otherwise}"
 
 
 __all__ = ["Refused", "check_schema", "load_settings", "run_serve", "run_worker"]

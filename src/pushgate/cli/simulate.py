@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,7 +27,9 @@ def simulate(
     port: Annotated[int, typer.Option(help="First port; each simulator takes the next one (0 = any)")] = 0,
     plaintext: Annotated[bool, typer.Option(help="Serve without TLS (h2c / HTTP/1.1)")] = False,
     ca_file: Annotated[
-        Path | None, typer.Option(help="Where to write the simulators' CA certificate")
+        Path | None,
+        typer.Option(help="Where to write the simulators' CA certificate (default: next to "
+                          "--credentials-file, else a new file in the temporary directory)"),
     ] = None,
     credentials_file: Annotated[
         Path | None, typer.Option(help="Write the URLs and demo credentials as JSON here")
@@ -47,7 +50,15 @@ def simulate(
     for name in names:
         if name not in SIMULATORS:
             raise typer.BadParameter(f"unknown provider {name!r}; choose from {', '.join(SIMULATORS)}")
-    asyncio.run(_run(names, host, port, plaintext, ca_file, credentials_file, accept_any_token))
+    from pushgate.service.listen import CannotListen
+
+    try:
+        asyncio.run(_run(names, host, port, plaintext, ca_file, credentials_file, accept_any_token))
+    except CannotListen as exc:
+        problem = (f"port {exc.port} is in use" if exc.in_use
+                   else f"cannot listen on {exc.host}:{exc.port}: {exc.reason}")
+        typer.secho(f"{problem}: pass another --port (0: any free ports)", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
 
 
 async def start_simulators(
@@ -59,7 +70,12 @@ async def start_simulators(
     ca: LocalCA | None = None,
     accept_any_token: bool = False,
 ) -> dict[str, Simulator]:
-    """Start the named simulators sharing one CA; ports from ``port`` upwards (0: any)."""
+    """Start the named simulators sharing one CA; ports from ``port`` upwards (0: any).
+
+    Raises :class:`~pushgate.service.listen.CannotListen` naming the port that could not
+    be had, once the simulators already started are stopped again.
+    """
+    from pushgate.service.listen import bind_error
     from pushgate.simulators.registry import simulator_class
     from pushgate.simulators.tls import LocalCA
 
@@ -67,7 +83,13 @@ async def start_simulators(
     running: dict[str, Simulator] = {}
     for offset, name in enumerate(names):
         simulator = simulator_class(name)(ca=ca, tls=tls, accept_any_token=accept_any_token)
-        await simulator.start(host, port + offset if port else 0)
+        wanted = port + offset if port else 0
+        try:
+            await simulator.start(host, wanted)
+        except OSError as exc:
+            for started in running.values():
+                await started.stop()
+            raise bind_error(host, wanted, exc) from exc
         running[name] = simulator
     return running
 
@@ -108,9 +130,11 @@ async def _run(
     console = Console()
     running = await start_simulators(names, host, port, tls=not plaintext, accept_any_token=accept_any_token)
     ca_path: Path | None = None
+    throwaway = False  # the CA file is this run's alone, in the temporary directory
     first = next(iter(running.values()))
     if first.ca is not None:
-        ca_path = ca_file or Path(tempfile.gettempdir()) / "pushgate-simulators-ca.pem"
+        ca_path = ca_file or default_ca_file(credentials_file)
+        throwaway = ca_file is None and credentials_file is None
         first.ca.write_ca(ca_path)
     info = describe(running, ca_path)
     table = Table(title="pushgate simulators")
@@ -133,3 +157,22 @@ async def _run(
     finally:
         for simulator in running.values():
             await simulator.stop()
+        if throwaway and ca_path is not None:
+            ca_path.unlink(missing_ok=True)
+
+
+def default_ca_file(credentials_file: Path | None) -> Path:
+    """Where a run writes its CA certificate when ``--ca-file`` is not given.
+
+    Each run has a CA of its own, so each needs a file of its own: one fixed
+    path shared by every run was overwritten by the next run, and the clients
+    of the one before (and a server whose ``ca_file`` named it) stopped
+    trusting its simulators. With ``--credentials-file sims.json`` the CA goes
+    next to it (``sims-ca.pem``), where the file that names it is; else into a
+    new file in the temporary directory, removed when the run ends.
+    """
+    if credentials_file is not None:  # absolute: the credentials file is read from anywhere
+        return credentials_file.absolute().with_name(f"{credentials_file.stem}-ca.pem")
+    handle, name = tempfile.mkstemp(prefix="pushgate-simulators-ca-", suffix=".pem")
+    os.close(handle)
+    return Path(name)

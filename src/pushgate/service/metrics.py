@@ -124,14 +124,20 @@ class Metrics:
     def serve_http(self, host: str, port: int) -> tuple[str, Callable[[], None]]:
         """Answer Prometheus scrapes on ``http://host:port/`` from a thread.
 
-        Returns the URL (``port`` 0 picks a free one) and the call that stops it.
+        Returns the URL (``port`` 0 picks a free one) and the call that stops it;
+        raises :class:`~pushgate.service.listen.CannotListen` when the port cannot be had.
 
         For processes without the API (``pushgate worker``); the API serves
         ``/metrics`` itself.
         """
         from prometheus_client import start_http_server
 
-        server, thread = start_http_server(port, addr=host, registry=self.registry)
+        from pushgate.service.listen import bind_error
+
+        try:
+            server, thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:  # a taken port: one error the command line words (listen.py)
+            raise bind_error(host, port, exc) from exc
         url = f"http://{host}:{server.server_port}/metrics"
 
         def stop() -> None:

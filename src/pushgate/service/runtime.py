@@ -205,14 +205,24 @@ async def serve(
     :param stop: an event that stops the server when set (besides signals);
         the demo and embedding applications use it.
     :param on_listening: called with the base URL once the API accepts connections.
+    :raises pushgate.service.listen.CannotListen: ``settings.host:settings.port`` cannot be
+        listened on (a taken port); nothing has started then.
     """
     import uvicorn
 
     from pushgate.service.components import open_database, open_queue
+    from pushgate.service.listen import bind
     from pushgate.workers.pool import WorkerPool
 
-    warn_if_credentials_unencrypted(settings)
-    db = await asyncio.to_thread(open_database, settings)
+    # Bound before anything opens, so a taken port stops here with nothing to undo (listen.py).
+    sockets = bind(settings.host, settings.port)
+    try:
+        warn_if_credentials_unencrypted(settings)
+        db = await asyncio.to_thread(open_database, settings)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     queue = open_queue(settings, db)
     metrics = Metrics()
     pool = WorkerPool(settings, db, queue, metrics, count=workers, drain=drain)
@@ -225,7 +235,7 @@ async def serve(
     shutdown = _Shutdown()
     with _signals(shutdown, handle_signals):
         await pool.start()
-        api = asyncio.create_task(server.serve(), name="pushgate-api")
+        api = asyncio.create_task(server.serve(sockets=sockets), name="pushgate-api")
         try:
             url = await _listening(server, api)
             if freeze_heap:
@@ -256,18 +266,26 @@ async def run_workers(
     :param metrics_port: when given, Prometheus scrapes this process's
         metrics on ``settings.host`` at that port (0: a free one, printed).
     :param freeze_heap: as for :func:`serve`.
+    :raises pushgate.service.listen.CannotListen: the metrics port cannot be listened on
+        (a taken port); nothing has started then.
     """
     from pushgate.service.components import open_database, open_queue
     from pushgate.workers.pool import WorkerPool
 
-    db = await asyncio.to_thread(open_database, settings)
-    queue = open_queue(settings, db)
     metrics = Metrics()
-    pool = WorkerPool(settings, db, queue, metrics, count=max(1, count), drain=drain)
     stop_metrics: Callable[[], None] | None = None
+    if metrics_port is not None:  # first: a taken port stops the worker with nothing else to undo
+        metrics_url, stop_metrics = metrics.serve_http(settings.host, metrics_port)
+    try:
+        db = await asyncio.to_thread(open_database, settings)
+    except BaseException:
+        if stop_metrics is not None:
+            stop_metrics()
+        raise
+    queue = open_queue(settings, db)
+    pool = WorkerPool(settings, db, queue, metrics, count=max(1, count), drain=drain)
     if metrics_port is not None:
         metrics.watch_queue(queue.depths)
-        metrics_url, stop_metrics = metrics.serve_http(settings.host, metrics_port)
         print(f"{METRICS_PREFIX}{metrics_url}", flush=True)
     if freeze_heap:
         prepare_senders()

@@ -16,12 +16,13 @@ Example ``pushgate.toml``::
 
     [providers.apns]           # point a provider at a simulator or a proxy
     base_url = "https://127.0.0.1:8443"
-    ca_file = "/tmp/pushgate-simulators-ca.pem"
+    ca_file = "/home/me/sims-ca.pem"   # the CA file `pushgate simulate` printed
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -184,8 +185,19 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _redis_needs_its_url(self) -> Settings:
         if self.queue == "redis" and self.redis_url is None:
-            raise ValueError('queue = "redis" needs redis_url: set PUSHGATE_REDIS_URL=redis://host:6379/0')
+            raise _SettingError("queue", '"redis" needs redis_url: set PUSHGATE_REDIS_URL=redis://host:6379/0')
         return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_url(cls, value: str) -> str:
+        # A bare path ("pushgate.db") would otherwise reach SQLAlchemy, whose "Could not parse
+        # SQLAlchemy URL" says neither which setting nor what to write instead.
+        if _URL_SCHEME.match(value):
+            return value
+        if "@" in value:  # user:password@host/name: not repeated, it may hold a password
+            raise ValueError("not a database URL: write postgresql+psycopg://user:password@host/name")
+        raise ValueError(f"{value!r} is not a database URL: for a SQLite file write sqlite:///{value}")
 
     @field_validator("previous_secret_keys", mode="before")
     @classmethod
@@ -256,6 +268,36 @@ class Settings(BaseModel):
 
 
 _OFF = frozenset({"off", "never", "none", "null"})
+_URL_SCHEME = re.compile(r"^[\w+]+://")  # what SQLAlchemy's make_url requires before anything else
+
+
+class _SettingError(ValueError):
+    """A check across settings, reported at the setting it concerns: pydantic places a
+    model validator's error at no field, which read as ": Value error, ..."."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+        self.message = message
+
+
+# pydantic's words for a number out of range, and ours.
+_BOUNDS = {
+    "less_than_equal": "must be at most {le}", "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}", "greater_than": "must be more than {gt}",
+}
+
+
+def describe_error(err: Mapping[str, Any]) -> str:
+    """What is wrong with one value (a pydantic error), without the setting's name: a range
+    as "must be at most 65535", a validator's own words without pydantic's "Value error, "."""
+    context = err.get("ctx") or {}
+    if err["type"] in _BOUNDS:
+        return _BOUNDS[err["type"]].format(**context)
+    if err["type"] == "value_error" and "error" in context:
+        error = context["error"]
+        return error.message if isinstance(error, _SettingError) else str(error)
+    return str(err["msg"])
 
 
 def _env_value(raw: str) -> Any:
@@ -284,9 +326,16 @@ def _problem(err: Mapping[str, Any], from_environment: Mapping[tuple[str, ...], 
     """One validation error as ``path: what is wrong``; an unknown setting also names the
     variable it came from and the setting probably meant."""
     location = tuple(str(part) for part in err["loc"])
-    where = ".".join(location)
-    if err["type"] != "extra_forbidden":
-        return f"{where}: {err['msg']}"
+    error = (err.get("ctx") or {}).get("error")
+    where = error.setting if isinstance(error, _SettingError) else ".".join(location)
     variable = from_environment.get(location)
+    if err["type"] == "list_type" and variable and isinstance(err["input"], str):
+        # PUSHGATE_..._ALLOWED_HOSTS=a.example: the environment has no lists but JSON's (_env_value)
+        import json
+
+        items = [item.strip() for item in err["input"].strip().strip("[]").split(",") if item.strip()]
+        return f"{where}: {variable} takes a JSON list, e.g. {variable}='{json.dumps(items)}'"
+    if err["type"] != "extra_forbidden":
+        return f"{where}: {describe_error(err)}"
     origin = f" ({variable})" if variable else ""
     return f"{where}: unknown setting{origin}{did_you_mean(location[-1], fields_at(Settings, location))}"
