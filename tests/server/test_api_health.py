@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -117,3 +118,14 @@ async def test_openapi_documents_the_v1_api(api: Api) -> None:
     docs = await api.client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+@pytest.mark.parametrize("threads", [None, 3])
+async def test_the_api_runs_its_blocking_work_on_api_threads_threads(database: Database, threads: int | None,
+                                                                       ) -> None:
+    """anyio's pool (40 threads by default) is bounded by ``api_threads`` once the app starts."""
+    settings = Settings() if threads is None else Settings(api_threads=threads)
+    app = create_app(settings, database=database, queue=SqlQueue(database), metrics=Metrics())
+    async with app.router.lifespan_context(app):
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        assert limiter.total_tokens == (threads or 8)

@@ -23,6 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
@@ -71,6 +72,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Every request's database work runs on a thread of anyio's pool, 40 by default. It is
+        # Python holding the GIL and SQLite or PostgreSQL waiting, so two cores stay busy with a
+        # few threads; with sixteen clients posting direct sends, forty threads handed the GIL
+        # around in context switches that took a third of the server's CPU
+        # (bench scenario 12; docs/architecture.md §5).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.api_threads
         if owns_database:
             await run_in_threadpool(_prepare_schema, db)
         try:

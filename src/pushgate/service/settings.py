@@ -93,6 +93,9 @@ class Settings(BaseModel):
     port: int = Field(default=8000, ge=0, le=65535)
     admin_token: SecretStr | None = None  # guards /v1/apps; None: admin routes only via the CLI
     max_request_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # Threads that run the API's blocking work (database reads and writes): a few keep the
+    # cores busy; dozens only trade the GIL back and forth (server/app.py).
+    api_threads: int = Field(default=8, ge=1)
 
     # Encryption at rest of the apps' provider credentials (None: stored in plain text).
     secret_key: SecretStr | None = None
