@@ -375,3 +375,23 @@ async def test_a_send_to_users_names_the_unknown_ones(api: Api, shop: Tenant) ->
     many = await send(api, shop, {"users": [f"ghost-{i}" for i in range(150)]})
     assert (len(many["unknown_users"]), many["unknown_user_count"]) == (100, 150)
     assert "unknown_users" not in await send(api, shop, {"all": True})
+
+
+async def test_a_send_to_tokens_names_those_the_app_has_no_device_for(api: Api, shop: Tenant) -> None:
+    await api.device(shop, provider="apns", token=apns_token(1))
+    await api.device(shop, provider="apns", token=apns_token(2))
+    known = await send(api, shop, {"tokens": [apns_token(1), apns_token(2).upper()]})
+    assert known["targeted"] == 2
+    assert "unknown_tokens" not in known  # every token matched: nothing more is read or said
+    some = await send(api, shop, {"tokens": [apns_token(1), apns_token(3), apns_token(3)]})
+    assert (some["targeted"], some["unknown_tokens"], some["unknown_token_count"]) == (1, [apns_token(3)], 1)
+    many = await send(api, shop, {"tokens": [apns_token(100 + i) for i in range(150)]})
+    assert (many["targeted"], len(many["unknown_tokens"]), many["unknown_token_count"]) == (0, 100, 150)
+    batch = await api.client.post("/v1/sends/batch", headers=shop.headers, json={"sends": [
+        {"notification": {"title": "Hi"}, "target": {"tokens": [apns_token(2), apns_token(4)]}},
+        {"notification": {"title": "Hi"}, "target": {"tokens": [apns_token(2)]}},
+    ]})
+    assert batch.status_code == 200, batch.text
+    first, second = (result["send"] for result in batch.json()["results"])
+    assert (first["unknown_tokens"], first["unknown_token_count"]) == ([apns_token(4)], 1)
+    assert "unknown_tokens" not in second

@@ -260,6 +260,10 @@ class SendAccepted(BaseModel):
         None, description="A send to users: the first 100 of those the app never registered (else absent)",
     )
     unknown_user_count: int | None = Field(None, description="A send to users: how many are unknown")
+    unknown_tokens: list[str] | None = Field(
+        None, description="A send to tokens: the first 100 of those the app has no device for (else absent)",
+    )
+    unknown_token_count: int | None = Field(None, description="A send to tokens: how many are unknown")
     scheduled: int | None = Field(None, description=(
         "Pushpad's name for targeted: the devices the send will reach (absent for a scheduled send)"))
     uids: list[str] | None = Field(None, description=(

@@ -67,6 +67,7 @@ from pushgate.registry import (
     send_id_for_key,
     store_send,
     unexpanded_deliveries,
+    unknown_tokens,
     unknown_users,
 )
 from pushgate.registry.app_defaults import apply_defaults, notification_defaults
@@ -95,6 +96,9 @@ class Accepted:
     # A send to users: those the app never registered (at most SHOWN_UNKNOWN_USERS) and how many.
     unknown_users: list[str] | None = None
     unknown_user_count: int | None = None
+    # A send to tokens: those the app has no device for (at most SHOWN_UNKNOWN_USERS), how many.
+    unknown_tokens: list[str] | None = None
+    unknown_token_count: int | None = None
     # Pushpad's answer (https://pushpad.xyz/docs/rest_api): ``uids`` are the named users the
     # send reaches; neither it nor ``scheduled`` is given for a scheduled send.
     uids: list[str] | None = None
@@ -104,6 +108,8 @@ class Accepted:
         shown: dict[str, Any] = _ACCEPTED.dump_python(self, mode="json")
         if self.unknown_users is None:  # only sends to users say which are unknown
             del shown["unknown_users"], shown["unknown_user_count"]
+        if self.unknown_tokens is None:  # nor do sends to tokens, when some are
+            del shown["unknown_tokens"], shown["unknown_token_count"]
         if self.uids is None:
             del shown["uids"]
         if self.targeted is not None:
@@ -183,6 +189,8 @@ def submit_send(
         id=send.id, status=send.status, targeted=targeted, send_at=send_at, created_at=now,
         unknown_users=None if reads.unknown is None else reads.unknown[:SHOWN_UNKNOWN_USERS],
         unknown_user_count=None if reads.unknown is None else len(reads.unknown), uids=reads.reached,
+        unknown_tokens=None if not reads.unknown_tokens else reads.unknown_tokens[:SHOWN_UNKNOWN_USERS],
+        unknown_token_count=None if not reads.unknown_tokens else len(reads.unknown_tokens),
     ).to_json()
     send.response = response  # cached for replays
     with db.session() as session:
@@ -201,6 +209,7 @@ class _Reads:
     by_provider: dict[str, int]  # targeted devices now, per provider
     walked: Walked | None  # a short list target's devices (planner.walk_now), or None
     unknown: list[str] | None  # a send to users: those the app never registered
+    unknown_tokens: list[str] | None  # a send to tokens: those the app has no device for
     reached: list[str] | None  # a send to users, not scheduled: those it reaches
     coming: tuple[int, int]  # deliveries accepted sends will still add (admission)
 
@@ -212,11 +221,16 @@ def _read_for_checks(session: Session, app_id: int, parsed: Target, scheduled: b
     walked = None if scheduled else walk_now(session, app_id, parsed, chunk_size=chunk_size)
     by_provider = walked.by_provider() if walked is not None else count_audience_by_provider(
         session, app_id, parsed)
-    unknown = reached = None
+    unknown = reached = tokens_unknown = None
     if parsed.audience == "users":
         unknown = unknown_users(session, app_id, parsed.values)
         reached = None if scheduled else reached_users(session, app_id, parsed)
-    return _Reads(credentials, by_provider, walked, unknown, reached, unexpanded_deliveries(session))
+    elif parsed.audience == "tokens" and sum(by_provider.values()) < len(set(parsed.values)):
+        # Looked up only when fewer devices matched than tokens were given (a login code to a
+        # registered token pays nothing more).
+        tokens_unknown = unknown_tokens(session, app_id, parsed.values)
+    return _Reads(credentials, by_provider, walked, unknown, tokens_unknown, reached,
+                  unexpanded_deliveries(session))
 
 
 def _replay(

@@ -42,6 +42,7 @@ from pushgate.registry import (
     list_credentials,
     new_send,
     store_send,
+    unknown_tokens,
     unknown_users,
 )
 from pushgate.registry.audience_counts import audience_per_user
@@ -98,6 +99,10 @@ def submit_many(
             checked.append(_Checked(index, notification, target, parsed, targeted))
         named = [user for item in checked if item.parsed.audience == "users" for user in item.parsed.values]
         unknown = set(unknown_users(session, app_id, named)) if named else set()
+        # Tokens are looked up only for sends that matched fewer devices than tokens given.
+        short = [token for item in checked if _fewer_devices_than_tokens(item)
+                 for token in item.parsed.values]
+        unknown_token_set = set(unknown_tokens(session, app_id, short)) if short else set()
     if not checked:
         return results
     admit(db, queue, settings, direct=all(item.parsed.audience != "all" for item in checked),
@@ -111,10 +116,14 @@ def submit_many(
         send = new_send(app_id, item.notification, item.target, now=now, audience=item.targeted)
         missing = ([u for u in item.parsed.values if u in unknown]
                    if item.parsed.audience == "users" else None)
+        missing_tokens = ([t for t in dict.fromkeys(item.parsed.values) if t in unknown_token_set]
+                          if _fewer_devices_than_tokens(item) else None)
         send.response = results[item.index] = Accepted(
             id=send.id, status=send.status, targeted=item.targeted, send_at=None, created_at=now,
             unknown_users=None if missing is None else missing[:SHOWN_UNKNOWN_USERS],
             unknown_user_count=None if missing is None else len(missing),
+            unknown_tokens=missing_tokens[:SHOWN_UNKNOWN_USERS] if missing_tokens else None,
+            unknown_token_count=len(missing_tokens) if missing_tokens else None,
         ).to_json()
         rows.append(send)
     jobs = [fanout_job(row.id, None, max_tries=settings.max_tries) for row in rows]
@@ -123,6 +132,10 @@ def submit_many(
             store_send(session, row)
         queue.enqueue_with(session, jobs)
     return results
+
+
+def _fewer_devices_than_tokens(item: _Checked) -> bool:
+    return item.parsed.audience == "tokens" and item.targeted < len(set(item.parsed.values))
 
 
 def _plain_user(target: Target) -> bool:
