@@ -43,7 +43,8 @@ EDGES = [
     ["--drain", "1" * 400], ["--port", "0b11"], ["--port", "\uff11\uff12"], ["--drain", "Infinity"],
     ["--port", "True"], ["--workers", "1e2"], ["--config", "-"], ["-c", "--port"], ["--port=", "1"],
 ]
-WORKER_TYPER_ONLY = [["--help"], ["--workers", "many"], ["-n"], ["--metrics-port", "x"], ["--port", "1"]]
+WORKER_TYPER_ONLY = [["--help"], ["--workers", "many"], ["-n"], ["--metrics-port", "x"], ["--port", "1"],
+                     ["--workers", "0"], ["-n", "-1"]]  # a worker process runs one worker loop or more
 
 
 def _typer_values(command: str, args: list[str]) -> dict[str, Any] | None:

@@ -61,7 +61,7 @@ def serve(
 
 def worker(
     config: ConfigOption = None,
-    count: Annotated[int, typer.Option("--workers", "-n", help="Worker loops in this process")] = 1,
+    count: Annotated[int, typer.Option("--workers", "-n", min=1, help="Worker loops in this process")] = 1,
     drain: Annotated[float, typer.Option(help="Seconds to finish in-flight work on SIGTERM")] = 30.0,
     metrics_port: Annotated[
         int | None, typer.Option(help="Serve Prometheus metrics on this port (host: the `host` setting)")

@@ -20,15 +20,17 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated, Any
 
 import click
+from annotated_types import Ge
 
 from pushgate.cli import service_run
 
 # Each option's value type and default, as the Typer commands declare them. click only splits the
 # command line; the values are converted by pydantic, as Typer converts them (" 7 " is 7, "٣" is
 # no number), so a value Typer would refuse is never run with here.
-_OPTIONS: dict[str, dict[tuple[str, ...], tuple[str, type, object]]] = {
+_OPTIONS: dict[str, dict[tuple[str, ...], tuple[str, Any, object]]] = {  # Any: a type or an Annotated form
     "serve": {
         ("--config", "-c"): ("config", Path, None),
         ("--host",): ("host", str, None),
@@ -38,7 +40,7 @@ _OPTIONS: dict[str, dict[tuple[str, ...], tuple[str, type, object]]] = {
     },
     "worker": {
         ("--config", "-c"): ("config", Path, None),
-        ("--workers", "-n"): ("count", int, 1),
+        ("--workers", "-n"): ("count", Annotated[int, Ge(1)], 1),  # Typer's min=1
         ("--drain",): ("drain", float, 30.0),
         ("--metrics-port",): ("metrics_port", int, None),
     },
