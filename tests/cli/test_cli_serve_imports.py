@@ -18,7 +18,8 @@ from pathlib import Path
 # request to the admin UI, the Pushkin and Pushpad routes or the Web SDK's (server/deferred.py), a
 # PostgreSQL database (registry/partial_indexes.py), any command but serve and worker
 # (pushgate.cli.main), a TOML settings file. Alembic runs in a child process that migrates the
-# embedded database and exits.
+# embedded database and exits. pydantic's legacy v1 package never loads in the service processes
+# (pushgate.cli.service_run.keep_unused_modules_out).
 HEAVY = (
     "alembic", "cryptography", "httpx", "jwt", "rich", "h2", "tomllib",
     "pushgate.crypto", "pushgate.providers.apns", "pushgate.providers.fcm",
@@ -26,12 +27,14 @@ HEAVY = (
     "pushgate.admin.web", "pushgate.admin.auth", "pushgate.server.pushpad", "pushgate.server.routes.pushkin",
     "pushgate.pushkin", "sqlalchemy.dialects.postgresql", "pushgate.cli.commands",
     "pushgate.server.routes.public_registration", "pushgate.server.routes.public_events",
-    "pushgate.server.routes.sdk",
+    "pushgate.server.routes.sdk", "pydantic.v1",
 )
 
 CHILD = """
 import asyncio, json, sys
 import pushgate.cli  # what the `pushgate` script imports before it runs `serve`
+from pushgate.cli.service_run import keep_unused_modules_out
+keep_unused_modules_out()  # as run_serve does first
 from pushgate.server import create_app
 from pushgate.service.settings import Settings
 from pushgate.service.runtime import serve
@@ -56,7 +59,8 @@ async def main() -> None:
 
     settings = Settings.load(None).model_copy(update={{"port": 0, "host": "127.0.0.1"}})
     await serve(settings, create_app, stop=stop, on_listening=listening, handle_signals=False, drain=1)
-    loaded = sorted(m for m in HEAVY if any(n == m or n.startswith(m + ".") for n in sys.modules))
+    loaded = sorted(m for m in HEAVY if any((n == m or n.startswith(m + ".")) and module is not None
+                                            for n, module in list(sys.modules.items())))
     print(json.dumps({{"status": answer[0].split(b" ")[1].decode(), "loaded": loaded}}))
 
 asyncio.run(main())
