@@ -86,11 +86,41 @@ async def test_a_batch_is_refused_whole_only_when_empty_or_not_a_list(api: Api, 
     for body in bodies:
         answer = await api.client.post("/v1/events", json=body, headers=shop.headers)
         assert answer.status_code == 422, body
-    none_ok = await api.client.post("/v1/events", json={"events": [{"user_id": 1}]}, headers=shop.headers)
-    assert none_ok.status_code == 202
-    assert none_ok.json() == {"id": None, "accepted": 0, "rejected": [
-        {"index": 0, "reason": "event_id: an integer"}]}
     assert (await api.client.post("/v1/events", json={"events": [1]})).status_code == 401
+
+
+async def test_a_batch_with_no_event_accepted_is_a_422_naming_each_rejection(api: Api, shop: Tenant) -> None:
+    """A 202 would tell a client that posts one event at a time that a malformed one was taken."""
+    two_bad = {"events": [{"user_id": 1}, {"user_id": "u", "event_id": 1}]}
+    none_ok = await api.client.post("/v1/events", json=two_bad, headers=shop.headers)
+    assert none_ok.status_code == 422
+    assert none_ok.json() == {"error": {
+        "code": "no_event_accepted", "field": "events[0].event_id",
+        "message": "no event of the batch was accepted; events[0]: event_id: an integer (2 rejected)",
+        "rejected": [
+            {"index": 0, "reason": "event_id: an integer"},
+            {"index": 1, "reason": "timestamp: required (ISO 8601 with a time zone, or epoch milliseconds)"},
+        ],
+    }}
+    assert await api.client.get("/v1/events/settings", headers=shop.headers)  # the app is untouched
+    one_ok = await api.client.post("/v1/events", json={"events": [
+        {"user_id": 1}, {"user_id": "u", "event_id": 1001, "timestamp": NOW_MS}]}, headers=shop.headers)
+    assert one_ok.status_code == 202, one_ok.text
+    assert [r["index"] for r in one_ok.json()["rejected"]] == [0]
+
+
+async def test_an_epoch_timestamp_in_seconds_is_refused_with_the_milliseconds_it_meant(
+    api: Api, shop: Tenant
+) -> None:
+    """Read as milliseconds, 1,900,000,000 is January 1970: no event is that old, so it was seconds."""
+    answer = await api.client.post("/v1/events", json={"events": [
+        {"user_id": "u", "event_id": 1001, "timestamp": 1_900_000_000},
+        {"user_id": "u", "event_id": 1001, "timestamp": 0},  # no time given: taken as is
+        {"user_id": "u", "event_id": 1001, "timestamp": NOW_MS}]}, headers=shop.headers)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["accepted"] == 2
+    assert answer.json()["rejected"] == [{"index": 0, "reason": (
+        "timestamp: 1900000000 looks like seconds; give epoch milliseconds (1900000000000) or ISO 8601")}]
 
 
 async def test_undecided_events_count_against_the_direct_queue_bound(make_api: MakeApi) -> None:

@@ -4,7 +4,8 @@
 stored (:mod:`pushgate.service.events`): ``accepted`` counts them and
 ``rejected`` names each refused event by its index with the reason. A
 malformed event is a rejection, not a 422 for the batch, so one bad event
-in a thousand costs that event only. The notifications come later, from
+in a thousand costs that event only; a batch of which no event was accepted
+is a 422 listing the same rejections. The notifications come later, from
 the worker; ``GET /v1/events/{id}`` shows the batch's decisions and the
 sends it made, which ``GET /v1/sends/{id}`` follows like any send.
 """
@@ -34,6 +35,9 @@ _FIELDS = frozenset({"user_id", "event_id", "timestamp", "params"})
 # isinstance with a tuple: ``int | float`` written in the call builds a union object on every call.
 _NUMBER = (int, float)
 _SCALAR = (str, int, float)
+# Epoch milliseconds in this range fall in January 1970 to March 1973, when no event happened; as
+# seconds they are 2001 to 5138: a client that sent seconds (0, "no time", is left as it is).
+_SECONDS_LOOKALIKE = (1_000_000_000, 100_000_000_000)
 
 
 class _Bad(ValueError):
@@ -60,6 +64,9 @@ def parse_event(raw: Any) -> EventIn:
 
 def _timestamp(value: Any) -> datetime:
     if isinstance(value, _NUMBER) and not isinstance(value, bool):
+        if _SECONDS_LOOKALIKE[0] <= value < _SECONDS_LOOKALIKE[1]:
+            raise _Bad(f"timestamp: {value} looks like seconds; give epoch milliseconds ({int(value * 1000)})"
+                       " or ISO 8601")
         try:
             return datetime.fromtimestamp(value / 1000, UTC)  # Unix epoch milliseconds, as Pushkin sends
         except (OverflowError, OSError, ValueError):
@@ -115,10 +122,24 @@ async def submit(body: EventsIn, app_id: AppId, svc: ServicesDep) -> JSONRespons
         accepted, batch_id = stored.result.accepted, stored.batch_id
         rejected += [EventRejection(positions[r.index], r.reason) for r in stored.result.rejected]
     rejected.sort(key=lambda r: r.index)
-    answer = {"id": batch_id, "accepted": accepted,
-              "rejected": [{"index": r.index, "reason": r.reason} for r in rejected]}
+    listed = [{"index": r.index, "reason": r.reason} for r in rejected]
+    if not accepted:
+        raise _nothing_accepted(rejected, listed)
+    answer = {"id": batch_id, "accepted": accepted, "rejected": listed}
     headers = {"Location": f"/v1/events/{batch_id}"} if batch_id else None
     return JSONResponse(answer, status_code=202, headers=headers)
+
+
+def _nothing_accepted(rejected: list[EventRejection], listed: list[dict[str, Any]]) -> ApiError:
+    """A 422 when every event was refused: a client posting one event at a time must not read a
+    malformed one as taken. The body lists every rejection, as a 202's ``rejected`` does."""
+    first = rejected[0]
+    name, _, rest = first.reason.partition(": ")
+    named = rest and name.replace("_", "").replace(".", "").isalnum()  # "params.language: …"
+    field = f"events[{first.index}]" + (f".{name}" if named else "")
+    message = f"no event of the batch was accepted; events[{first.index}]: {first.reason}"
+    return ApiError(422, "no_event_accepted", f"{message} ({len(rejected)} rejected)", field=field,
+                    rejected=listed)
 
 
 @router.get("/settings", summary="The app's event-mode settings")
