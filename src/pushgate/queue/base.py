@@ -20,7 +20,10 @@ Semantics (the contract every implementation keeps):
   and that nobody holds — or whose holder's lease expired (a worker killed
   with ``kill -9`` never completes; its jobs come back when the lease runs
   out; the claim names the previous holder). Each claim counts an attempt.
-- **Ack**: ``complete`` marks a claimed job done.
+- **Ack**: ``complete`` marks a claimed job done. A queue whose jobs live in
+  the registry's database also offers it as a step of the caller's own
+  write transaction (``completion_step``): the workers then mark a job done
+  in the transaction that writes its outcomes, one write where there were two.
 - **max_tries and dead letters.** A job whose attempts are used up goes to
   status ``failed`` (the dead letters) with the last reason, on ``retry``
   or when its last lease expires; ``fail`` dead-letters at once (a
@@ -56,12 +59,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+if TYPE_CHECKING:
+    from pushgate.registry.db import Database
+
 Clock = Callable[[], float]
+# Marks jobs done with a DB-API cursor in the caller's open write transaction; how many were active.
+CompletionStep = Callable[[Any, Sequence[str]], int]
 DEFAULT_MAX_TRIES = 10
 system_clock: Clock = time.time
 
@@ -254,6 +262,13 @@ class Queue(ABC):
     @abstractmethod
     def complete(self, ids: Sequence[str]) -> int:
         """Mark jobs done; returns how many were still queued or leased."""
+
+    def completion_step(self, db: Database) -> CompletionStep | None:
+        """:meth:`complete` as a step of a caller's write transaction on ``db``, run on that
+        transaction's DB-API cursor before it commits, so the jobs are done exactly when the
+        caller's writes are. None (the default) when this queue's jobs are stored elsewhere:
+        the caller calls :meth:`complete` after its commit."""
+        return None
 
     @abstractmethod
     def retry(self, job_id: str, *, reason: str, run_at: float | None = None) -> bool:

@@ -44,6 +44,7 @@ from pushgate.queue.base import (
     ClaimedJob,
     ClaimTier,
     Clock,
+    CompletionStep,
     DueCheck,
     DueListener,
     Job,
@@ -161,6 +162,16 @@ class SqlQueue(Queue):
         if not ids:
             return 0
         return sql_claim.complete(self.db, list(ids), self.clock())
+
+    def completion_step(self, db: Database) -> CompletionStep | None:
+        if db.engine.url != self.db.engine.url:  # as enqueue_with: the jobs live in this database
+            return None
+        postgres = not self.db.is_sqlite
+
+        def step(cursor: Any, ids: Sequence[str]) -> int:
+            return sql_claim.complete_on(cursor, postgres, ids, self.clock()) if ids else 0
+
+        return step
 
     def retry(self, job_id: str, *, reason: str, run_at: float | None = None) -> bool:
         now = self.clock()

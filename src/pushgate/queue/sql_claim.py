@@ -163,8 +163,13 @@ def claim_tiers(
 def complete(db: Database, ids: Sequence[str], now: float) -> int:
     """Mark ``ids`` done; how many were still queued or leased."""
     with _write_transaction(db) as cursor:
-        cursor.execute(_complete_statement(not db.is_sqlite, len(ids)), (now, *ids))
-        return max(int(cursor.rowcount), 0)
+        return complete_on(cursor, not db.is_sqlite, ids, now)
 
 
-__all__ = ["LEASE_EXPIRED_ON_LAST_TRY", "claim_tiers", "complete"]
+def complete_on(cursor: Any, postgres: bool, ids: Sequence[str], now: float) -> int:
+    """Mark ``ids`` done with ``cursor``, in the transaction it is in (committed by its owner)."""
+    cursor.execute(_complete_statement(postgres, len(ids)), (now, *ids))
+    return max(int(cursor.rowcount), 0)
+
+
+__all__ = ["LEASE_EXPIRED_ON_LAST_TRY", "claim_tiers", "complete", "complete_on"]

@@ -81,8 +81,13 @@ class OutcomeWriter:
         self,
         outcomes: Mapping[tuple[str, str], Sequence[Outcome]],
         dead: Sequence[DeadToken] = (),
+        then: Callable[[Any], object] | None = None,
     ) -> None:
-        """Record ``outcomes`` (keyed by send id and provider) and their counters, durably."""
+        """Record ``outcomes`` (keyed by send id and provider) and their counters, durably.
+
+        ``then``, when given, runs last in the same transaction, on its DB-API cursor: the
+        workers mark the jobs whose outcomes these are done there (``Queue.completion_step``).
+        """
         if dead:
             with self.db.session() as session:
                 stamps = {d.device_id: d.provider_timestamp for d in dead if d.provider_timestamp is not None}
@@ -90,6 +95,12 @@ class OutcomeWriter:
                     record_outcomes(session, send_id, provider, outcomes[send_id, provider],
                                     provider_timestamps=stamps)
                 deactivate_devices(session, dead)
+                if then is not None:
+                    cursor = session.connection().connection.cursor()
+                    try:
+                        then(cursor)
+                    finally:
+                        cursor.close()
             return
         connection = self._connection or self._open()
         cursor = connection.cursor()
@@ -99,6 +110,8 @@ class OutcomeWriter:
             now = utcnow()
             for send_id, provider in sorted(outcomes):  # lock order: the module docstring
                 self._record(cursor, send_id, provider, outcomes[send_id, provider], now)
+            if then is not None:  # after the sends' rows: the lock order stays sends, then jobs
+                then(cursor)
             connection.commit()
         except BaseException:
             self._discard()

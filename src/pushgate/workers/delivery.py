@@ -245,6 +245,7 @@ class DeliveryJob(JobSettling):
         recorder = ctx.recorder
         unwritten: deque[tuple[int, float]] = deque()  # (recorder sequence, handed over at)
         clock = time.monotonic
+        sending = True
 
         def written(upto: int) -> None:  # the recorder committed outcomes up to ``upto``
             count, hold, now = 0, 0.0, clock()
@@ -252,6 +253,8 @@ class DeliveryJob(JobSettling):
                 hold += now - unwritten.popleft()[1]
                 count += 1
             window.release(count, hold)
+            if not sending and not unwritten:
+                recorder.unwatch(written)
 
         # Looked up once per job: the loop below runs once per device.
         id_of = delivery_ids(self.send_id)
@@ -323,9 +326,15 @@ class DeliveryJob(JobSettling):
                     on_result(await send_to_target(client, devices[0].token, notification))
                 else:
                     await client.send_messages(messages(), on_result=on_result, gate=gate)
-                await recorder.flush()
+                if not recorder.completes_jobs:
+                    await recorder.flush()
+                # Else the outcomes are written with the job's completion, in one transaction
+                # (recorder.py); until then their window slots stay held, and released by
+                # ``written`` as they become durable.
         finally:
-            recorder.unwatch(written)
+            sending = False
+            if not unwritten:
+                recorder.unwatch(written)
             gate.close()
             ctx.windows.close(self.app_id, self.job.queue, window)
             observed.commit()

@@ -95,7 +95,7 @@ class WorkerPool:
         self.ctx = WorkerContext(
             settings=settings, db=db, queue=queue, metrics=metrics,
             clients=ClientCache(db, settings, concurrency=per_job),
-            recorder=OutcomeRecorder(db),
+            recorder=OutcomeRecorder(db, completion_step=queue.completion_step(db)),
             pauses=PauseBook(db, queue, metrics=metrics, on_wake=self.wake),
             notify=self.wake, worker=worker_name(), notified=self._notified,
             webhooks=WebhookDispatcher(settings, db, queue, metrics=metrics),

@@ -144,10 +144,12 @@ class JobSettling:
         self.ctx.recorder.add(self.send_id, self.provider, outcome)
 
     async def _follow_up(self, *follow: Job | None) -> None:
-        """Outcomes written, then the follow-up jobs stored, then this job completed."""
+        """Outcomes written, then the follow-up jobs stored, then this job completed (without
+        follow-ups, in the outcomes' own transaction when the queue allows: recorder.py)."""
         ctx = self.ctx
-        await ctx.recorder.flush()
         jobs = [job for job in follow if job is not None and job.size]
+        if jobs or not ctx.recorder.completes_jobs:
+            await ctx.recorder.flush()
         if jobs:
             await asyncio.to_thread(ctx.queue.enqueue, jobs)
             if any(job.run_at is not None and job.run_at <= time.time() for job in jobs):
@@ -155,7 +157,10 @@ class JobSettling:
         await self._complete()
 
     async def _complete(self) -> None:
-        await self.ctx.completions.complete(self.job.id)
+        if self.ctx.recorder.completes_jobs:
+            await self.ctx.recorder.complete(self.job.id)
+        else:  # the queue is elsewhere (Redis): after the outcomes, in batches of its own
+            await self.ctx.completions.complete(self.job.id)
 
     def _next(self, device_ids: list[int], run_at: float, *, tries: int, deferrals: int | None = None,
               mark: FollowUpMark = RETRY_MARK) -> Job:
