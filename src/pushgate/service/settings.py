@@ -252,8 +252,10 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
+            # Only the problems: the exception's type says it is the configuration, and the
+            # command line adds its own "configuration error: " (once) to every ConfigurationError.
             problems = "; ".join(_problem(err, from_environment) for err in exc.errors())
-            raise ConfigurationError(f"invalid configuration: {problems}") from None
+            raise ConfigurationError(problems) from None
 
     def redacted(self) -> dict[str, Any]:
         """The settings as shown to people: secrets and passwords masked."""
