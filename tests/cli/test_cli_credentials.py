@@ -94,3 +94,35 @@ def test_a_mistyped_provider_or_an_empty_file_says_what_to_fix(shop: str, tmp_pa
     nothing = run(shop, "app", "credentials", "shop", "fcm", "--file", str(empty))
     assert nothing.exit_code == 1, nothing.output
     assert f"{empty} holds no fields" in nothing.output
+
+
+# The Android app's Firebase config, shaped as the Firebase console hands it out: it
+# identifies the app to Firebase's client SDK and holds no key a server can sign with.
+GOOGLE_SERVICES = {
+    "project_info": {"project_number": "123456789012", "project_id": "shop-project",
+                     "storage_bucket": "shop-project.appspot.com"},
+    "client": [{
+        "client_info": {"mobilesdk_app_id": "1:123456789012:android:0123456789abcdef",
+                        "android_client_info": {"package_name": "com.example.shop"}},
+        "oauth_client": [],
+        "api_key": [{"current_key": "AIzaSyExampleExampleExampleExample12"}],
+        "services": {"appinvite_service": {"other_platform_oauth_client": []}},
+    }],
+    "configuration_version": "1",
+}
+
+
+@pytest.mark.parametrize("option", ["--file", "--key-file"])
+def test_fcm_refuses_google_services_json_naming_the_file_it_needs(
+    shop: str, tmp_path: Path, option: str
+) -> None:
+    path = tmp_path / "google-services.json"
+    path.write_text(json.dumps(GOOGLE_SERVICES))
+    result = run(shop, "app", "credentials", "shop", "fcm", option, str(path))
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "unknown field" not in said
+    assert "google-services.json" in said
+    assert 'FCM HTTP v1 needs a service-account key JSON (type "service_account")' in said
+    assert "Project settings → Service accounts" in said
+    assert "AIzaSy" not in said
