@@ -63,6 +63,23 @@ def test_apns_takes_the_p8_by_path(shop: str, tmp_path: Path) -> None:
     assert "BEGIN PRIVATE KEY" not in result.output  # printed redacted
 
 
+@pytest.mark.parametrize(("field", "given"), [("key_id", "ABC123"), ("team_id", "TEAM1234567")])
+def test_apns_refuses_a_key_or_team_id_that_is_not_apples_10_characters(
+    shop: str, tmp_path: Path, field: str, given: str
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    p8 = tmp_path / "AuthKey_ABC123DEFG.p8"
+    p8.write_bytes(key)
+    ids = {"key_id": "ABC123DEFG", "team_id": "TEAM123456", field: given}
+    result = run(shop, "app", "credentials", "shop", "apns", "--key-file", str(p8),
+                 "--set", f"key_id={ids['key_id']}", "--set", f"team_id={ids['team_id']}",
+                 "--set", "topic=com.example.shop")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: {field}: ")
+    assert "10 letters and digits" in result.output
+
+
 def test_unknown_fields_are_refused_not_stored(shop: str, tmp_path: Path) -> None:
     path = tmp_path / "wns.json"
     path.write_text(json.dumps({"client_id": "ms-app://s-1", "client_secret": "s", "clientsecret": "typo"}))
