@@ -194,13 +194,10 @@ class Settings(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _a_database_url(cls, value: str) -> str:
-        # A bare path ("pushgate.db") would otherwise reach SQLAlchemy, whose "Could not parse
-        # SQLAlchemy URL" says neither which setting nor what to write instead.
-        if _URL_SCHEME.match(value):
-            return value
-        if "@" in value:  # user:password@host/name: not repeated, it may hold a password
-            raise ValueError("not a database URL: write postgresql+psycopg://user:password@host/name")
-        raise ValueError(f"{value!r} is not a database URL: for a SQLite file write sqlite:///{value}")
+        problem = database_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("previous_secret_keys", mode="before")
     @classmethod
@@ -255,8 +252,10 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
+            # Only the problems: the exception's type says it is the configuration, and the
+            # command line adds its own "configuration error: " (once) to every ConfigurationError.
             problems = "; ".join(_problem(err, from_environment) for err in exc.errors())
-            raise ConfigurationError(f"invalid configuration: {problems}") from None
+            raise ConfigurationError(problems) from None
 
     def redacted(self) -> dict[str, Any]:
         """The settings as shown to people: secrets and passwords masked."""
@@ -272,6 +271,20 @@ class Settings(BaseModel):
 
 _OFF = frozenset({"off", "never", "none", "null"})
 _URL_SCHEME = re.compile(r"^[\w+]+://")  # what SQLAlchemy's make_url requires before anything else
+
+
+def database_url_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a database URL, or None when it has a scheme.
+
+    A bare path ("pushgate.db") would otherwise reach SQLAlchemy, whose "Could not parse
+    SQLAlchemy URL" says neither what was wrong nor what to write instead. Shared by the
+    ``database_url`` setting and :class:`~pushgate.registry.Database`, so both say the same.
+    """
+    if _URL_SCHEME.match(value):
+        return None
+    if "@" in value:  # user:password@host/name: not repeated, it may hold a password
+        return "not a database URL: write postgresql+psycopg://user:password@host/name"
+    return f"{value!r} is not a database URL: for a SQLite file write sqlite:///{value}"
 
 
 class _SettingError(ValueError):
