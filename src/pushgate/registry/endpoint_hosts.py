@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pushgate.allowed_hosts import readable
 from pushgate.providers import provider_spec
 from pushgate.registry.constants import ProviderName
 from pushgate.registry.credential_cipher import is_sealed
@@ -36,16 +37,22 @@ def credential_hosts(config: Mapping[str, Any]) -> tuple[str, ...]:
     """The hosts a credentials config adds: ``allowed_hosts`` and ``base_url``'s ``host[:port]``.
 
     Read as the server's own ``providers.<name>`` settings are (``ProviderEndpoint``),
-    so both name hosts the same way. A value that is not of the checked shape
-    (``check_overrides``) adds nothing rather than failing a registration.
+    so both name hosts the same way. A value not of the shape the API checks
+    (``check_overrides``), in a row stored without that check, adds nothing
+    rather than failing a registration.
     """
     hosts = config.get("allowed_hosts")
     base_url = config.get("base_url")
-    if not isinstance(hosts, list) or not all(isinstance(h, str) and not is_sealed(h) for h in hosts):
+    if isinstance(hosts, list):
+        hosts = [h for h in hosts if isinstance(h, str) and not is_sealed(h) and readable(h)]
+    else:
         hosts = None
     if not isinstance(base_url, str) or is_sealed(base_url):
         base_url = None
-    return ProviderEndpoint(allowed_hosts=hosts, base_url=base_url).added_hosts()
+    try:
+        return ProviderEndpoint(allowed_hosts=hosts, base_url=base_url).added_hosts()
+    except ValueError:  # the base_url is not a URL the settings would take: it adds nothing
+        return ProviderEndpoint(allowed_hosts=hosts).added_hosts()
 
 
 def with_app_hosts(

@@ -65,8 +65,9 @@ class HostNotAllowed(ValidationError):
 class ValidationPolicy:
     """Which endpoint hosts are acceptable, per provider name: the spec's
     ``default_hosts`` (the browsers' and Microsoft's push services) plus the
-    hosts added here. Entries are "host" (port 443), "host:port" (e.g. a
-    local simulator) or "*.suffix" (subdomains, port 443).
+    hosts added here. Entries are read as the clients read them
+    (:mod:`pushgate.allowed_hosts`): "host" (port 443), "host:port" (e.g. a
+    local simulator), "*.suffix" (subdomains), IPv6 as "::1" or "[::1]:8443".
 
     Added hosts never replace the defaults, as for the clients
     (``WebPush``/``WNS`` ``allowed_hosts``): adding a private push service
