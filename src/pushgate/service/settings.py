@@ -39,6 +39,7 @@ from pydantic import (
     model_validator,
 )
 
+from pushgate.allowed_hosts import HostRule
 from pushgate.errors import ConfigurationError
 from pushgate.field_names import did_you_mean, fields_at
 
@@ -62,11 +63,37 @@ class ProviderEndpoint(BaseModel):
     token_url: str | None = None  # OAuth token endpoint (FCM service accounts carry their own)
     ca_file: str | None = None  # trust this CA instead of the system store
     # Web Push / WNS endpoint hosts allowed beside the built-in push services (the SSRF
-    # guard): "host" (port 443), "host:port" or "*.suffix". They add, never replace.
+    # guard): "host" (port 443), "host:port", "*.suffix", IPv6 as "::1" or "[::1]:8443"
+    # (pushgate.allowed_hosts). They add, never replace.
     allowed_hosts: list[str] | None = None
     # Seconds a request may wait for the provider's answer before it is retried as a
     # temporary failure (None: the client's default, 30 s).
     request_timeout: float | None = Field(default=None, gt=0)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _readable_hosts(cls, value: list[str] | None) -> list[str] | None:
+        # Read now, as the registry and the clients will: a typo is a start-up error naming
+        # the setting, not a paused app or an endpoint refused for no visible reason.
+        for entry in value or ():
+            HostRule.parse(entry)
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _a_base_url(cls, value: str | None) -> str | None:
+        # Its host is allowed for endpoints (added_hosts): an unreadable one ("https://[::1")
+        # is a start-up error naming the setting, not a traceback when the API starts.
+        if value is None:
+            return value
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises for an unreadable port
+        except ValueError as exc:
+            raise ValueError(f"not a URL: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not a URL such as https://push.example.net")
+        return value
 
     def added_hosts(self) -> tuple[str, ...]:
         """Endpoint hosts allowed beside the provider's built-in push services:
