@@ -13,6 +13,7 @@ stored, without the credentials cipher.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,8 +30,13 @@ from pushgate.service.settings import ProviderEndpoint
 
 __all__ = ["credential_hosts", "with_app_hosts"]
 
-# The providers whose tokens are endpoint URLs checked against an allow-list.
-_ENDPOINT_PROVIDERS = tuple(p.value for p in ProviderName if provider_spec(p.value).default_hosts)
+
+@functools.cache
+def _endpoint_providers() -> tuple[str, ...]:
+    """The providers whose tokens are endpoint URLs checked against an allow-list. Asked on
+    first use: reading every provider's spec at import would load the provider packages
+    into an idle ``pushgate serve`` (tests/cli/test_cli_serve_imports.py)."""
+    return tuple(p.value for p in ProviderName if provider_spec(p.value).default_hosts)
 
 
 def credential_hosts(config: Mapping[str, Any]) -> tuple[str, ...]:
@@ -60,7 +66,7 @@ def with_app_hosts(
 ) -> ValidationPolicy:
     """``policy`` plus the hosts of the app's credentials (of ``provider``, or of every
     provider whose tokens are endpoints)."""
-    providers = (provider,) if provider is not None else _ENDPOINT_PROVIDERS
+    providers = (provider,) if provider is not None else _endpoint_providers()
     rows = session.execute(
         select(Credentials.provider, Credentials.config)
         .where(Credentials.app_id == app_id, Credentials.provider.in_(providers))
