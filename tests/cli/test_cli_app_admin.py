@@ -13,9 +13,9 @@ from pushgate.registry import authenticate
 from pushgate.registry.db import Database
 
 
-def run(url: str, *args: str) -> Result:
-    env = {"PUSHGATE_DATABASE_URL": url, "PUSHGATE_CONFIG": None, "PUSHGATE_SECRET_KEY": None,
-           "COLUMNS": "200"}
+def run(url: str, *args: str, secret_key: str | None = None) -> Result:
+    env = {"PUSHGATE_DATABASE_URL": url, "PUSHGATE_CONFIG": None, "PUSHGATE_SECRET_KEY": secret_key,
+           "PUSHGATE_PREVIOUS_SECRET_KEYS": None, "COLUMNS": "200"}
     return CliRunner().invoke(cli, list(args), env=env)
 
 
@@ -88,6 +88,30 @@ def test_credentials_list_and_delete(shop: tuple[str, str], tmp_path: Path) -> N
     assert run(url, "app", "credentials-delete", "shop", "wns").exit_code == 0
     assert "wns" not in run(url, "app", "credentials-list", "shop").output
     assert run(url, "app", "credentials-delete", "shop", "wns").exit_code == 1
+
+
+def test_credentials_list_says_when_this_secret_key_cannot_decrypt_them(
+    shop: tuple[str, str], tmp_path: Path
+) -> None:
+    url, _ = shop
+    stored_with, other = "stored-with-this-key-" + "s" * 20, "some-other-secret-key-" + "o" * 20
+    path = tmp_path / "wns.json"
+    path.write_text(json.dumps({"client_id": "ms-app://s-1-15-2-1", "client_secret": "hunter2-wns"}))
+    stored = run(url, "app", "credentials", "shop", "wns", "--file", str(path), secret_key=stored_with)
+    assert stored.exit_code == 0, stored.output
+    readable = run(url, "app", "credentials-list", "shop", secret_key=stored_with)
+    assert (readable.exit_code, readable.stderr) == (0, "")
+    for key, reason in ((other, "neither secret_key nor previous_secret_keys opens them"),
+                        (None, "encrypted, and no secret_key is set")):
+        listed = run(url, "app", "credentials-list", "shop", secret_key=key)
+        assert listed.exit_code == 0, listed.output
+        assert json.loads(listed.stdout)["wns"]["client_id"] == "ms-app://s-1-15-2-1"  # still listed
+        said = " ".join(listed.stderr.split())
+        # The words the workers and the admin UI use (CredentialsUnreadable), then what to do.
+        assert "the wns credentials of app 1 cannot be decrypted (client_secret): " + reason in said
+        assert "with the secret_key they were stored with" in said
+        assert "pushgate app credentials shop wns" in said
+        assert "hunter2" not in listed.output
 
 
 def test_app_delete_needs_yes(shop: tuple[str, str]) -> None:

@@ -63,6 +63,23 @@ def test_apns_takes_the_p8_by_path(shop: str, tmp_path: Path) -> None:
     assert "BEGIN PRIVATE KEY" not in result.output  # printed redacted
 
 
+@pytest.mark.parametrize(("field", "given"), [("key_id", "ABC123"), ("team_id", "TEAM1234567")])
+def test_apns_refuses_a_key_or_team_id_that_is_not_apples_10_characters(
+    shop: str, tmp_path: Path, field: str, given: str
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    p8 = tmp_path / "AuthKey_ABC123DEFG.p8"
+    p8.write_bytes(key)
+    ids = {"key_id": "ABC123DEFG", "team_id": "TEAM123456", field: given}
+    result = run(shop, "app", "credentials", "shop", "apns", "--key-file", str(p8),
+                 "--set", f"key_id={ids['key_id']}", "--set", f"team_id={ids['team_id']}",
+                 "--set", "topic=com.example.shop")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"error: {field}: ")
+    assert "10 letters and digits" in result.output
+
+
 def test_unknown_fields_are_refused_not_stored(shop: str, tmp_path: Path) -> None:
     path = tmp_path / "wns.json"
     path.write_text(json.dumps({"client_id": "ms-app://s-1", "client_secret": "s", "clientsecret": "typo"}))
@@ -94,3 +111,35 @@ def test_a_mistyped_provider_or_an_empty_file_says_what_to_fix(shop: str, tmp_pa
     nothing = run(shop, "app", "credentials", "shop", "fcm", "--file", str(empty))
     assert nothing.exit_code == 1, nothing.output
     assert f"{empty} holds no fields" in nothing.output
+
+
+# The Android app's Firebase config, shaped as the Firebase console hands it out: it
+# identifies the app to Firebase's client SDK and holds no key a server can sign with.
+GOOGLE_SERVICES = {
+    "project_info": {"project_number": "123456789012", "project_id": "shop-project",
+                     "storage_bucket": "shop-project.appspot.com"},
+    "client": [{
+        "client_info": {"mobilesdk_app_id": "1:123456789012:android:0123456789abcdef",
+                        "android_client_info": {"package_name": "com.example.shop"}},
+        "oauth_client": [],
+        "api_key": [{"current_key": "AIzaSyExampleExampleExampleExample12"}],
+        "services": {"appinvite_service": {"other_platform_oauth_client": []}},
+    }],
+    "configuration_version": "1",
+}
+
+
+@pytest.mark.parametrize("option", ["--file", "--key-file"])
+def test_fcm_refuses_google_services_json_naming_the_file_it_needs(
+    shop: str, tmp_path: Path, option: str
+) -> None:
+    path = tmp_path / "google-services.json"
+    path.write_text(json.dumps(GOOGLE_SERVICES))
+    result = run(shop, "app", "credentials", "shop", "fcm", option, str(path))
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "unknown field" not in said
+    assert "google-services.json" in said
+    assert 'FCM HTTP v1 needs a service-account key JSON (type "service_account")' in said
+    assert "Project settings → Service accounts" in said
+    assert "AIzaSy" not in said

@@ -103,6 +103,17 @@ def test_url_handling(tmp_path: object) -> None:
         Database("mysql://db/x")
 
 
+def test_a_path_instead_of_a_url_says_which_url_to_write() -> None:
+    # The same words as the database_url setting (Settings), not SQLAlchemy's parse error.
+    with pytest.raises(ConfigurationError) as refused:
+        Database("pushgate.db")
+    assert str(refused.value) == "'pushgate.db' is not a database URL: for a SQLite file write sqlite:///pushgate.db"
+    with pytest.raises(ConfigurationError) as with_password:
+        Database("app:hunter2@db/pushgate")
+    assert "hunter2" not in str(with_password.value)  # never repeated: it may hold a password
+    assert "postgresql+psycopg://user:password@host/name" in str(with_password.value)
+
+
 def test_head_revision_names_the_newest_script() -> None:
     from alembic.script import ScriptDirectory
 

@@ -18,7 +18,7 @@ from pushgate.registry import Database
 from pushgate.results import Cause, Status, TokenResult
 from pushgate.simulators.apns import APNsSimulator
 from pushgate.workers.retry_log import RetryLog
-from tests.workers.worker_helpers import eventually, make_app, running_pool, settings_for, start_send
+from tests.workers.worker_helpers import eventually, make_app, running_pool, settings_for, start_send, status
 
 LINE = re.compile(r"(\w+): (\d+) deliveries of (\d+) jobs? will be retried")
 
@@ -86,6 +86,51 @@ async def test_a_broadcast_retrying_many_jobs_logs_a_summary_not_a_line_per_job(
     assert [(m[1], m[3]) for m in lines if m] == [("apns", "1"), ("apns", "2")]
     assert sum(int(m[2]) for m in lines if m) == 30
     assert all("TooManyRequests x" in r.getMessage() for r in retry_lines(caplog))
+
+
+GIVEN_UP = re.compile(r"(\w+): (\d+) deliveries of (\d+) jobs? failed after their last try")
+
+
+def given_up_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "pushgate.workers" and GIVEN_UP.match(r.getMessage())]
+
+
+async def test_deliveries_given_up_after_their_last_try_are_logged(
+    database: Database, apns: APNsSimulator, ca_file: Path, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("pushgate.workers.delivery.RETRY_BASE_SECONDS", 0.0)  # the second try at once
+    app_id, _ = make_app(database, apns, 3)
+    apns.queue_error(503, "ServiceUnavailable", count=6)
+    send_id = start_send(database, SqlQueue(database), app_id, {"title": "never"})
+    with caplog.at_level(logging.WARNING, logger="pushgate.workers"):
+        async with running_pool(settings_for(database, apns, ca_file, max_tries=2), database):
+            await eventually(lambda: status(database, send_id).failed == 3, what="three failed deliveries")
+            # Its own rate limit: not held back behind the retry line written a moment ago.
+            await eventually(lambda: given_up_lines(caplog), what="a given-up line")
+    [line] = given_up_lines(caplog)
+    assert line.levelno == logging.WARNING
+    message = line.getMessage()
+    assert message.startswith("apns: 3 deliveries of 1 job failed after their last try (try 2 of 2)"), message
+    assert "ServiceUnavailable x3" in message, message
+    assert len(retry_lines(caplog)) == 1  # the first try's line: retried, not given up
+
+
+async def test_a_broadcast_given_up_in_many_jobs_logs_a_summary_not_a_line_per_job(
+    database: Database, apns: APNsSimulator, ca_file: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    app_id, _ = make_app(database, apns, 30)  # chunk_size 10: three delivery jobs
+    apns.queue_error(429, "TooManyRequests", count=30)
+    send_id = start_send(database, SqlQueue(database), app_id, {"title": "everyone"})
+    with caplog.at_level(logging.WARNING, logger="pushgate.workers"):
+        async with running_pool(settings_for(database, apns, ca_file, max_tries=1), database):
+            await eventually(lambda: status(database, send_id).failed == 30, what="thirty failed deliveries")
+        # The first job's line came at once; the other two were held back and written
+        # when the workers stopped.
+    lines = [GIVEN_UP.match(r.getMessage()) for r in given_up_lines(caplog)]
+    assert [(m[1], m[3]) for m in lines if m] == [("apns", "1"), ("apns", "2")]
+    assert sum(int(m[2]) for m in lines if m) == 30
+    assert retry_lines(caplog) == []
 
 
 def retry(reason: str, detail: str | None = None) -> TokenResult:

@@ -10,6 +10,7 @@ and the whole key are taken too).
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Annotated
 
 import typer
@@ -113,14 +114,35 @@ def _key_reference(given: str) -> tuple[str, str]:
 
 @app_commands.command("credentials-list")
 def list_credentials(app: AppArgument, config: ConfigOption = None) -> None:
-    """The app's stored provider credentials, secrets redacted."""
+    """The app's stored provider credentials, secrets redacted.
+
+    Credentials this secret_key cannot decrypt are listed too, followed by a
+    warning on stderr: their secrets show as *** like any others, yet every
+    send with them fails.
+    """
+    from pushgate.registry import CredentialCipher, CredentialsUnreadable
     from pushgate.registry import list_credentials as stored
 
-    with _database(load_settings(config)) as db:
+    settings = load_settings(config)
+    cipher = CredentialCipher.from_settings(settings)
+    unreadable: list[tuple[str, CredentialsUnreadable]] = []
+    with _database(settings) as db:
         target = _app(db, app)
         with db.session(write=False) as session:
-            rows = {row.provider: row.redacted() for row in stored(session, target.id)}
-    typer.echo(json.dumps(rows, indent=2, default=str))
+            rows = stored(session, target.id)
+            shown = {row.provider: row.redacted() for row in rows}
+            for row in rows:
+                try:  # opened as the workers open them, so the warning is the error they meet
+                    cipher.open(row.app_id, row.provider, row.config)
+                except CredentialsUnreadable as exc:
+                    unreadable.append((row.provider, exc))
+    typer.echo(json.dumps(shown, indent=2, default=str))
+    for provider, problem in unreadable:
+        typer.secho(f"warning: {problem}. Sends with them fail until pushgate runs with the "
+                    "secret_key they were stored with (or that key in previous_secret_keys, then "
+                    "`pushgate app reencrypt`), or they are stored again: "
+                    f"`pushgate app credentials {shlex.quote(target.name)} {provider}`",
+                    err=True, fg=typer.colors.YELLOW)
 
 
 @app_commands.command("credentials-delete")

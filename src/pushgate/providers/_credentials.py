@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from pushgate.allowed_hosts import HostRule
 from pushgate.providers._spec import CredentialError
 
 __all__ = ["check_overrides", "check_url", "pem_private_key", "required_text"]
@@ -37,12 +38,23 @@ def check_overrides(config: Mapping[str, Any], text_fields: Iterable[str] = ()) 
         not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts)
     ):
         raise CredentialError("allowed_hosts", 'a list of "host" or "host:port" strings')
+    for number, entry in enumerate(hosts or (), start=1):
+        try:
+            HostRule.parse(entry)
+        except ValueError:
+            # Read as the registry and the client will read it (a 422 now, not a paused app).
+            raise CredentialError("allowed_hosts", f'entry {number} is not "host", "host:port", '
+                                  '"*.suffix" or an IPv6 address ("::1", "[::1]:8443")') from None
 
 
 def check_url(value: Any, field: str) -> None:
     if not isinstance(value, str):
         raise CredentialError(field, "must be a string")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - an unreadable port ("[::1]:x") raises here, not in a worker
+    except ValueError:
+        raise CredentialError(field, "must be an http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CredentialError(field, "must be an http(s) URL")
 

@@ -3,18 +3,20 @@
 Endpoints (Web Push subscriptions, WNS channel URIs) are URLs a worker will
 POST to; accepting any URL would let whoever registers a device make the
 server request internal addresses (SSRF). They must be ``https`` on a host
-of an allow-list: entries are "host" (port 443), "host:port" (e.g. a local
-simulator) or "*.suffix" (any subdomain, port 443).
+of an allow-list, read as the clients read it (:mod:`pushgate.allowed_hosts`:
+"host", "host:port", "*.suffix", IPv6 as "::1" or "[::1]:8443").
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from pushgate.allowed_hosts import AllowList
 from pushgate.providers._spec import TokenError
 
 __all__ = ["MAX_URL_LENGTH", "DisallowedHost", "b64url", "b64url_decode", "check_endpoint", "host_allowed"]
@@ -38,22 +40,16 @@ class DisallowedHost(TokenError):
 
 
 def host_allowed(host: str, port: int, allowed: Iterable[str]) -> bool:
-    """Whether ``host:port`` matches an allow-list entry."""
-    host = host.lower().rstrip(".")
-    for entry in allowed:
-        name, _, port_text = entry.lower().partition(":")
-        try:
-            entry_port = int(port_text) if port_text else 443
-        except ValueError:
-            continue
-        if entry_port != port:
-            continue
-        if name.startswith("*."):
-            if host.endswith(name[1:]) and len(host) > len(name) - 1:
-                return True
-        elif host == name:
-            return True
-    return False
+    """Whether ``host:port`` (a URL's ``hostname``, brackets stripped or not) matches an entry."""
+    return _allow_list(tuple(allowed)).allows(host, port)
+
+
+@functools.lru_cache(maxsize=256)
+def _allow_list(entries: tuple[str, ...]) -> AllowList:
+    # Read once per list, not per registration. An entry that cannot be read allows
+    # nothing rather than failing every registration: settings and credentials check
+    # theirs when they are given, but rows stored before that check may hold one.
+    return AllowList.readable(entries)
 
 
 def check_endpoint(url: str, allowed_hosts: Iterable[str], field: str) -> str:

@@ -33,6 +33,7 @@ from pushgate.registry.bulk_sql import Chunk, ChunkWriter
 from pushgate.registry.constants import IMPORT_CHUNK_SIZE
 from pushgate.registry.db import Database
 from pushgate.registry.device_specs import CleanDevice, DeviceSpec, clean_mapping, clean_spec
+from pushgate.registry.endpoint_hosts import with_app_hosts
 from pushgate.registry.models import utcnow
 from pushgate.registry.validation import DEFAULT_POLICY, ValidationPolicy
 
@@ -78,6 +79,7 @@ def import_devices(
     """Register many devices; rows are DeviceSpec or JSON objects (``DeviceSpec.from_mapping``)."""
     with db.session(write=False) as session:
         limit = require_app(session, app_id).setting("max_devices_per_user") or default_max_devices
+        policy = with_app_hosts(session, app_id, policy)  # once for the whole import
     result = ImportResult()
     chunks = ChunkWriter(db)
 

@@ -43,6 +43,7 @@ from pushgate.errors import ConfigurationError
 from pushgate.registry.migrations import HEAD_REVISION
 from pushgate.registry.partial_indexes import use_postgresql
 from pushgate.registry.sqlite_lock import begin_immediate
+from pushgate.service.settings import database_url_problem
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -263,6 +264,10 @@ def placeholders(connection: Connection, count: int) -> str:
 
 
 def _normalize_url(url: str | URL) -> URL:
+    if isinstance(url, str):
+        problem = database_url_problem(url)
+        if problem is not None:  # a path, not a URL: said as the database_url setting says it
+            raise ConfigurationError(problem)
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "postgres":  # the spelling Heroku and libpq tools print; SQLAlchemy 1.4+ refuses it

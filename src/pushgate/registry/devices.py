@@ -16,6 +16,9 @@ expect:
   notification twice.
 - Beyond the app's ``max_devices_per_user`` the user's least recently seen
   devices are deactivated (reason "Evicted").
+- An endpoint (Web Push, WNS) on a host the server's policy refuses is
+  checked again with the hosts of the app's own credentials
+  (:mod:`pushgate.registry.endpoint_hosts`) before it is refused.
 
 What a registration may contain and how it is validated is
 :mod:`pushgate.registry.device_specs`. Service functions take a Session
@@ -48,11 +51,13 @@ from pushgate.registry.device_specs import (
     clean_spec,
     token_hash,
 )
+from pushgate.registry.endpoint_hosts import with_app_hosts
 from pushgate.registry.models import Device, DeviceTag, User, devices_table, utcnow
 from pushgate.registry.tag_expressions import tag_condition
 from pushgate.registry.users import ensure_users
 from pushgate.registry.validation import (
     DEFAULT_POLICY,
+    HostNotAllowed,
     ValidationPolicy,
     validate_choice,
 )
@@ -92,7 +97,11 @@ def register_device(
     ``default_max_devices`` applies when the app sets no ``max_devices_per_user``.
     """
     now = now or utcnow()
-    clean = clean_spec(spec, policy)
+    try:
+        clean = clean_spec(spec, policy)
+    except HostNotAllowed as refused:
+        # Read only now: most registrations are on the server's hosts and never pay for it.
+        clean = clean_spec(spec, with_app_hosts(session, app_id, policy, refused.provider))
     app = require_app(session, app_id)
     user_id = ensure_users(session, app_id, [clean.user], now=now)[clean.user] if clean.user else None
     device = _find(session, app_id, clean.provider, clean.token_hash)

@@ -32,6 +32,7 @@ from pushgate.registry.text import check_name
 
 __all__ = [
     "DEFAULT_POLICY",
+    "HostNotAllowed",
     "ValidationError",
     "ValidationPolicy",
     "host_allowed",
@@ -48,17 +49,32 @@ _LOCALE_RE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")
 E = TypeVar("E", bound=StrEnum)
 
 
+class HostNotAllowed(ValidationError):
+    """An endpoint on a host the policy does not allow for ``provider``.
+
+    Its own class so a caller that knows the app (registry/devices.py) can look
+    at the app's own credentials before refusing.
+    """
+
+    def __init__(self, field: str, message: str, provider: str) -> None:
+        super().__init__(field, message)
+        self.provider = provider
+
+
 @dataclass(frozen=True, slots=True)
 class ValidationPolicy:
     """Which endpoint hosts are acceptable, per provider name: the spec's
     ``default_hosts`` (the browsers' and Microsoft's push services) plus the
-    hosts added here. Entries are "host" (port 443), "host:port" (e.g. a
-    local simulator) or "*.suffix" (subdomains, port 443).
+    hosts added here. Entries are read as the clients read them
+    (:mod:`pushgate.allowed_hosts`): "host" (port 443), "host:port" (e.g. a
+    local simulator), "*.suffix" (subdomains), IPv6 as "::1" or "[::1]:8443".
 
     Added hosts never replace the defaults, as for the clients
     (``WebPush``/``WNS`` ``allowed_hosts``): adding a private push service
     must not stop real browsers from subscribing, and a subscription the
-    registry accepts must be one the client will call.
+    registry accepts must be one the client will call. An app's own
+    credentials add to it the same way (:meth:`adding`,
+    :mod:`pushgate.registry.endpoint_hosts`).
     """
 
     hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (provider, its whole list)
@@ -72,6 +88,15 @@ class ValidationPolicy:
                 defaults = provider_spec(name).default_hosts or ()
                 lists.append((name, tuple(dict.fromkeys((*defaults, *entries)))))
         return cls(tuple(lists))
+
+    def adding(self, provider: str, entries: Iterable[str]) -> ValidationPolicy:
+        """This policy with ``entries`` added to ``provider``'s list (an app's own hosts)."""
+        current = self.hosts_for(provider)
+        merged = tuple(dict.fromkeys((*current, *entries)))
+        if merged == current:
+            return self
+        others = tuple((name, hosts) for name, hosts in self.hosts if name != provider)
+        return ValidationPolicy((*others, (provider, merged)))
 
     def hosts_for(self, provider: str) -> tuple[str, ...]:
         for name, entries in self.hosts:
@@ -127,10 +152,11 @@ def validate_token(
     try:
         device = provider_spec(kind).check_token(DeviceToken(token, p256dh, auth), policy.hosts_for(kind))
     except DisallowedHost as exc:
-        # Name the setting that allows it (README, "Configuration"): whoever reads the 422
-        # is often the operator pointing a test or a private push service at the server.
-        message = f"{exc.message} (allow it with the providers.{kind}.allowed_hosts setting)"
-        raise ValidationError(exc.field, message) from None
+        # Name what allows it (README, "Configuration"): whoever reads the 422 is often the
+        # operator pointing a test or a private push service at the server.
+        message = (f"{exc.message} (allow it with the providers.{kind}.allowed_hosts setting "
+                   f"or the allowed_hosts of the app's {kind} credentials)")
+        raise HostNotAllowed(exc.field, message, kind) from None
     except TokenError as exc:
         raise ValidationError(exc.field, exc.message) from None
     return kind, device.token, device.p256dh, device.auth

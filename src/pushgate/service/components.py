@@ -78,7 +78,9 @@ def validation_policy(settings: Settings) -> ValidationPolicy:
     and the host of ``providers.<name>.base_url`` (a simulator's ``host:port``
     in tests and demos, or a private push service). They add to the built-in
     list, never replace it, so real browsers can still subscribe; the workers'
-    clients allow the same hosts (``workers/clients.py``).
+    clients allow the same hosts (``workers/clients.py``). An app's own
+    credentials add theirs when its devices register
+    (:mod:`pushgate.registry.endpoint_hosts`).
     """
     return ValidationPolicy.with_hosts(
         **{name: endpoint.added_hosts() for name, endpoint in settings.providers.items()}

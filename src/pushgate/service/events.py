@@ -35,6 +35,7 @@ from pushgate.registry.catalog.messages import get_event_settings
 from pushgate.registry.catalog.tables import RESERVED_EVENTS
 from pushgate.registry.constants import MAX_EXTERNAL_ID_LENGTH
 from pushgate.registry.device_specs import check_text_field
+from pushgate.registry.endpoint_hosts import with_app_hosts
 from pushgate.registry.text import CONTROL, CONTROL_IN_TEXT, check_text
 from pushgate.registry.users import validate_external_id
 from pushgate.registry.validation import ValidationPolicy, validate_locale, validate_timezone, validate_token
@@ -105,13 +106,17 @@ def store_events(components: Services, app_id: int, events: Sequence[EventIn]) -
     if not events or len(events) > MAX_EVENTS:
         raise ValidationError("events", f"1 to {MAX_EVENTS} events")
     db = components.db
+    policy = components.policy
     with db.session(write=False) as session:
         settings = get_event_settings(session, app_id)
+        if any(event.event_id == settings["login_event_id"] for event in events):
+            # A login registers its device: the app's own credentials may allow its endpoint.
+            policy = with_app_hosts(session, app_id, policy)
     rows: list[tuple[Any, ...]] = []
     rejected: list[EventRejection] = []
     for index, event in enumerate(events):
         try:
-            rows.append(_checked(event, settings, components.policy))
+            rows.append(_checked(event, settings, policy))
         except ValidationError as exc:
             rejected.append(EventRejection(index, f"{exc.field}: {exc.message}"))
     result = EventBatchResult(len(rows), rejected)

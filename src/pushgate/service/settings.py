@@ -39,6 +39,7 @@ from pydantic import (
     model_validator,
 )
 
+from pushgate.allowed_hosts import HostRule
 from pushgate.errors import ConfigurationError
 from pushgate.field_names import did_you_mean, fields_at
 
@@ -62,11 +63,37 @@ class ProviderEndpoint(BaseModel):
     token_url: str | None = None  # OAuth token endpoint (FCM service accounts carry their own)
     ca_file: str | None = None  # trust this CA instead of the system store
     # Web Push / WNS endpoint hosts allowed beside the built-in push services (the SSRF
-    # guard): "host" (port 443), "host:port" or "*.suffix". They add, never replace.
+    # guard): "host" (port 443), "host:port", "*.suffix", IPv6 as "::1" or "[::1]:8443"
+    # (pushgate.allowed_hosts). They add, never replace.
     allowed_hosts: list[str] | None = None
     # Seconds a request may wait for the provider's answer before it is retried as a
     # temporary failure (None: the client's default, 30 s).
     request_timeout: float | None = Field(default=None, gt=0)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _readable_hosts(cls, value: list[str] | None) -> list[str] | None:
+        # Read now, as the registry and the clients will: a typo is a start-up error naming
+        # the setting, not a paused app or an endpoint refused for no visible reason.
+        for entry in value or ():
+            HostRule.parse(entry)
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _a_base_url(cls, value: str | None) -> str | None:
+        # Its host is allowed for endpoints (added_hosts): an unreadable one ("https://[::1")
+        # is a start-up error naming the setting, not a traceback when the API starts.
+        if value is None:
+            return value
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises for an unreadable port
+        except ValueError as exc:
+            raise ValueError(f"not a URL: {exc}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not a URL such as https://push.example.net")
+        return value
 
     def added_hosts(self) -> tuple[str, ...]:
         """Endpoint hosts allowed beside the provider's built-in push services:
@@ -194,13 +221,10 @@ class Settings(BaseModel):
     @field_validator("database_url")
     @classmethod
     def _a_database_url(cls, value: str) -> str:
-        # A bare path ("pushgate.db") would otherwise reach SQLAlchemy, whose "Could not parse
-        # SQLAlchemy URL" says neither which setting nor what to write instead.
-        if _URL_SCHEME.match(value):
-            return value
-        if "@" in value:  # user:password@host/name: not repeated, it may hold a password
-            raise ValueError("not a database URL: write postgresql+psycopg://user:password@host/name")
-        raise ValueError(f"{value!r} is not a database URL: for a SQLite file write sqlite:///{value}")
+        problem = database_url_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
     @field_validator("previous_secret_keys", mode="before")
     @classmethod
@@ -255,8 +279,10 @@ class Settings(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
+            # Only the problems: the exception's type says it is the configuration, and the
+            # command line adds its own "configuration error: " (once) to every ConfigurationError.
             problems = "; ".join(_problem(err, from_environment) for err in exc.errors())
-            raise ConfigurationError(f"invalid configuration: {problems}") from None
+            raise ConfigurationError(problems) from None
 
     def redacted(self) -> dict[str, Any]:
         """The settings as shown to people: secrets and passwords masked."""
@@ -272,6 +298,20 @@ class Settings(BaseModel):
 
 _OFF = frozenset({"off", "never", "none", "null"})
 _URL_SCHEME = re.compile(r"^[\w+]+://")  # what SQLAlchemy's make_url requires before anything else
+
+
+def database_url_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a database URL, or None when it has a scheme.
+
+    A bare path ("pushgate.db") would otherwise reach SQLAlchemy, whose "Could not parse
+    SQLAlchemy URL" says neither what was wrong nor what to write instead. Shared by the
+    ``database_url`` setting and :class:`~pushgate.registry.Database`, so both say the same.
+    """
+    if _URL_SCHEME.match(value):
+        return None
+    if "@" in value:  # user:password@host/name: not repeated, it may hold a password
+        return "not a database URL: write postgresql+psycopg://user:password@host/name"
+    return f"{value!r} is not a database URL: for a SQLite file write sqlite:///{value}"
 
 
 class _SettingError(ValueError):

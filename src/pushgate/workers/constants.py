@@ -84,8 +84,9 @@ PRELOAD_DEVICES = 16
 # provider gave no Retry-After: 1 s, 2 s, 4 s … capped at 5 minutes.
 RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 300.0
-# Retries are logged at most once per provider in this many seconds; the jobs retried
-# in between are summed up in the next line (workers/retry_log.py).
+# Retries (and, apart, deliveries given up after their last try) are logged at most once
+# per provider in this many seconds; the jobs in between are summed up in the next line
+# (workers/retry_log.py).
 RETRY_LOG_INTERVAL_SECONDS = 10.0
 # A job that failed for an internal reason (database error) runs again after this.
 JOB_ERROR_RETRY_SECONDS = 5.0

@@ -49,7 +49,7 @@ class WorkerContext:
     notified: Callable[[], bool] = field(default=lambda: False)
     windows: WindowShares = field(default_factory=WindowShares)  # in-flight windows per (app, lane)
     webhooks: WebhookDispatcher | None = None  # delivery webhooks (docs/webhooks.md)
-    retry_log: RetryLog = field(default_factory=RetryLog)  # retried deliveries, in the log
+    retry_log: RetryLog = field(default_factory=RetryLog)  # retried and given-up deliveries, in the log
     completions: JobCompletions = field(init=False)  # delivery jobs marked done in batches
 
     def __post_init__(self) -> None:

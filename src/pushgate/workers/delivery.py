@@ -19,7 +19,8 @@ The steps, in the order that keeps "delivered or recorded, never lost":
    timestamp. Temporary failures become one new job for those devices, due
    after the provider's Retry-After or a backoff (capped by the
    ``max_retry_delay`` setting), until ``max_tries``, and logged at WARNING
-   (:mod:`pushgate.workers.retry_log`); a device whose next
+   (:mod:`pushgate.workers.retry_log`), as are those recorded failed after
+   their last try; a device whose next
    try would come after the notification's expiry is recorded expired. A
    credential failure (``Cause.CONFIG``) stops the job, pauses the app's
    provider and defers every device not yet settled to the pause's end; a
@@ -291,10 +292,12 @@ class DeliveryJob(JobSettling):
             device_id = ids.pop()
             observed.add(result)
             latency = result.latency or 0.0
-            if result.status is Status.RETRY and self.tries < max_tries:
-                tally.retry[device_id] = result
-                window.release(1, latency)  # not accepted, nothing to record: free the slot
-                return
+            if result.status is Status.RETRY:
+                if self.tries < max_tries:
+                    tally.retry[device_id] = result
+                    window.release(1, latency)  # not accepted, nothing to record: free the slot
+                    return
+                tally.given_up.append(result)  # its last try: recorded failed below, logged in _settle
             if result.status is Status.FAILED and result.cause is Cause.CONFIG:
                 mine = refusal_of_one_device(result, proven, audience_of)
                 if mine is None:  # maybe the app's credentials: settled with the pause (_settle)
@@ -345,6 +348,9 @@ class DeliveryJob(JobSettling):
         start: datetime,
     ) -> None:
         ctx = self.ctx
+        if tally.given_up:
+            ctx.retry_log.note_given_up(self.provider, tally.given_up, tries=self.tries,
+                                        max_tries=ctx.settings.max_tries)
         if tally.refused:
             await self._judge_refusals(entry, tally)
         unsent = [d.id for d in devices if d.id not in tally.settled and d.id not in tally.retry]

@@ -1,4 +1,4 @@
-"""Retried deliveries in the serve log: a WARNING by provider, with reasons and details.
+"""Retried and given-up deliveries in the serve log: a WARNING by provider, with reasons and details.
 
 A delivery answered with a temporary failure (a dropped connection, a 429, a 5xx, an
 unreachable token endpoint) goes back to the queue for a later try
@@ -14,9 +14,16 @@ retried since (deliveries and jobs, counts by reason, the first detail of each r
 the highest try number and the longest wait). What is held back is written when the
 interval ends (a timer on the event loop) or when the workers stop, never dropped.
 
-Example::
+Deliveries still failing temporarily at their last try (``max_tries``) are recorded
+``failed``; they are logged the same way, in lines of their own with a rate limit of
+their own, so the line that says sends ended is never held back behind retry lines.
+
+Examples::
 
     wns: 1000 deliveries of 1 job will be retried (after try 1 of 10, next within 1.2 s):
+    TransportError x1000 ('WNS token endpoint unreachable: ConnectError')
+
+    wns: 1000 deliveries of 1 job failed after their last try (try 10 of 10):
     TransportError x1000 ('WNS token endpoint unreachable: ConnectError')
 """
 
@@ -38,14 +45,20 @@ DETAIL_CHARS = 200  # a provider's detail is quoted up to this long
 MAX_REASONS = 5  # reasons named in one line; the rest are counted together
 
 
+# What a line is about: its deliveries will be tried again, or they ran out of tries.
+RETRIED = "retried"
+GIVEN_UP = "given up"
+_Key = tuple[str, str]  # (provider, RETRIED or GIVEN_UP): each has its own rate limit
+
+
 @dataclass(slots=True)
 class _Summary:
-    """Retries of one provider not yet logged."""
+    """Retried (or given-up) deliveries of one provider not yet logged."""
 
     jobs: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     details: dict[str, str] = field(default_factory=dict)  # the first detail of each reason
-    tries: int = 0  # the highest try that ended in a retry
+    tries: int = 0  # the highest try that ended in a retry (or was the last)
     max_tries: int = 0
     wait: float = 0.0  # the longest wait before the next try
 
@@ -62,9 +75,10 @@ class _Summary:
 
 
 class RetryLog:
-    """The WARNING lines about retried deliveries of one worker process (see the module doc).
+    """The WARNING lines about retried and given-up deliveries of one worker process (see
+    the module doc).
 
-    :param interval: the fewest seconds between two lines about one provider.
+    :param interval: the fewest seconds between two lines of one kind about one provider.
     :param clock: monotonic seconds (injectable for tests).
     """
 
@@ -73,41 +87,53 @@ class RetryLog:
     ) -> None:
         self.interval = interval
         self._clock = clock
-        self._last: dict[str, float] = {}  # provider → when its last line was written
-        self._held: dict[str, _Summary] = {}
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._last: dict[_Key, float] = {}  # when the last line of each kind was written
+        self._held: dict[_Key, _Summary] = {}
+        self._timers: dict[_Key, asyncio.TimerHandle] = {}
 
     def note(
         self, provider: str, results: Iterable[TokenResult], *, tries: int, max_tries: int, wait: float
     ) -> None:
         """One job's deliveries will be retried: their try ``tries`` failed, the next comes in ``wait`` s."""
-        summary = self._held.setdefault(provider, _Summary())
+        self._add((provider, RETRIED), results, tries, max_tries, wait)
+
+    def note_given_up(
+        self, provider: str, results: Iterable[TokenResult], *, tries: int, max_tries: int
+    ) -> None:
+        """One job's deliveries failed temporarily at their last try ``tries``: recorded failed."""
+        self._add((provider, GIVEN_UP), results, tries, max_tries, 0.0)
+
+    def _add(
+        self, key: _Key, results: Iterable[TokenResult], tries: int, max_tries: int, wait: float
+    ) -> None:
+        summary = self._held.setdefault(key, _Summary())
         summary.add(results, tries, max_tries, wait)
         now = self._clock()
-        last = self._last.get(provider)
+        last = self._last.get(key)
         if last is None or now - last >= self.interval:
-            self._write(provider)
+            self._write(key)
             return
-        if provider not in self._timers:
+        if key not in self._timers:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no loop: held until the next line or close()
                 return
-            self._timers[provider] = loop.call_later(last + self.interval - now, self._write, provider)
+            self._timers[key] = loop.call_later(last + self.interval - now, self._write, key)
 
     def flush(self) -> None:
         """Write what is held back now (the workers are stopping)."""
-        for provider in list(self._held):
-            self._write(provider)
+        for key in list(self._held):
+            self._write(key)
 
-    def _write(self, provider: str) -> None:
-        timer = self._timers.pop(provider, None)
+    def _write(self, key: _Key) -> None:
+        timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()
-        summary = self._held.pop(provider, None)
+        summary = self._held.pop(key, None)
         if summary is None:
             return
-        self._last[provider] = self._clock()
+        self._last[key] = self._clock()
+        provider, kind = key
         count = sum(summary.reasons.values())
         named = summary.reasons.most_common(MAX_REASONS)
         parts = [f"{reason} x{n}" + (f" ({summary.details[reason]!r})" if reason in summary.details else "")
@@ -115,10 +141,17 @@ class RetryLog:
         others = count - sum(n for _, n in named)
         if others:
             parts.append(f"{others} more of {len(summary.reasons) - len(named)} other reasons")
+        jobs = "job" if summary.jobs == 1 else "jobs"
+        if kind == GIVEN_UP:
+            logger.warning(
+                "%s: %d deliveries of %d %s failed after their last try (try %d of %d): %s",
+                provider, count, summary.jobs, jobs, summary.tries, summary.max_tries, "; ".join(parts),
+            )
+            return
         logger.warning(
             "%s: %d deliveries of %d %s will be retried (after try %d of %d, next within %.1f s): %s",
-            provider, count, summary.jobs, "job" if summary.jobs == 1 else "jobs", summary.tries,
-            summary.max_tries, summary.wait, "; ".join(parts),
+            provider, count, summary.jobs, jobs, summary.tries, summary.max_tries, summary.wait,
+            "; ".join(parts),
         )
 
 

@@ -64,6 +64,7 @@ class Tally:
     """What one run of a job learned, device by device."""
 
     retry: dict[int, TokenResult] = field(default_factory=dict)
+    given_up: list[TokenResult] = field(default_factory=list)  # temporary failures at the last try
     settled: set[int] = field(default_factory=set)
     refused: dict[int, TokenResult] = field(default_factory=dict)  # credential refusals not settled
     config_error: str | None = None

@@ -286,19 +286,25 @@ def test_configuration_errors(demo: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="needs credentials"):
         APNs(topic="com.example.app")
     with pytest.raises(ConfigurationError, match="not both"):
-        APNs(key=demo["key"], key_id="K", team_id="T", topic="t", cert_file=tmp_path / "c.pem")
+        APNs(key=demo["key"], key_id="KEYID00001", team_id="TEAM000001", topic="t",
+             cert_file=tmp_path / "c.pem")
     with pytest.raises(ConfigurationError, match="key_id"):
-        APNs(key=demo["key"], team_id="T", topic="t")
+        APNs(key=demo["key"], team_id="TEAM000001", topic="t")
     with pytest.raises(ConfigurationError, match="topic"):
-        APNs(key=demo["key"], key_id="K", team_id="T")
+        APNs(key=demo["key"], key_id="KEYID00001", team_id="TEAM000001")
     secret = "-----BEGIN PRIVATE KEY-----\nTOPSECRETMATERIAL\n-----END PRIVATE KEY-----\n"
     with pytest.raises(ConfigurationError) as info:
-        APNs(key=secret, key_id="K", team_id="T", topic="t")
+        APNs(key=secret, key_id="KEYID00001", team_id="TEAM000001", topic="t")
     assert "TOPSECRET" not in str(info.value)
     with pytest.raises(ConfigurationError, match="cannot be read"):
-        APNs(key=tmp_path / "missing.p8", key_id="K", team_id="T", topic="t")
+        APNs(key=tmp_path / "missing.p8", key_id="KEYID00001", team_id="TEAM000001", topic="t")
     with pytest.raises(ConfigurationError, match="environment"):
-        APNs(key=demo["key"], key_id="K", team_id="T", topic="t", environment="staging")  # type: ignore[arg-type]  # refused
+        APNs(key=demo["key"], key_id="KEYID00001", team_id="TEAM000001", topic="t",
+             environment="staging")  # type: ignore[arg-type]  # refused
+    for field in ("key_id", "team_id"):  # Apple's ids are 10 letters and digits
+        ids = {"key_id": "KEYID00001", "team_id": "TEAM000001", field: "SHORT1"}
+        with pytest.raises(ConfigurationError, match=rf"^{field}: .*10 letters and digits"):
+            APNs(key=demo["key"], key_id=ids["key_id"], team_id=ids["team_id"], topic="t")
 
 
 def test_hosts_and_repr(demo: dict[str, Any]) -> None:

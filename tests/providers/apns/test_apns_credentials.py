@@ -49,14 +49,16 @@ def test_stored_shape_accepts_token_and_certificate_auth() -> None:
 
 
 @pytest.mark.parametrize(("config", "field", "message"), [
-    ({"environment": "sandbox", "key": "k", "key_id": "i", "team_id": "t"}, "topic", "required for apns"),
-    ({"topic": "t", "key": "k", "key_id": "i", "team_id": "t"}, "environment", "required for apns"),
+    ({"environment": "sandbox", "key": "k", "key_id": "ABC123DEFG", "team_id": "TEAM123456"}, "topic",
+     "required for apns"),
+    ({"topic": "t", "key": "k", "key_id": "ABC123DEFG", "team_id": "TEAM123456"}, "environment",
+     "required for apns"),
     ({"topic": "t", "environment": "sandbox"}, "key", "required for apns"),
     ({"topic": "t", "environment": "sandbox", "key": "k", "certificate": "c"}, "certificate",
      "give only one of key, certificate"),
     ({"topic": "t", "environment": "staging", "certificate": "c"}, "environment",
      "one of production, sandbox"),
-    ({"topic": "t", "environment": "sandbox", "key": "k", "team_id": "t"}, "key_id",
+    ({"topic": "t", "environment": "sandbox", "key": "k", "team_id": "TEAM123456"}, "key_id",
      "required with an APNs signing key"),
 ])
 def test_stored_shape_names_the_field(config: dict[str, Any], field: str, message: str) -> None:
@@ -93,6 +95,19 @@ def test_validate_names_the_field_and_never_the_value(changes: dict[str, Any], f
     assert info.value.field == field
     assert text in info.value.message
     assert not any(isinstance(v, str) and len(v) > 12 and v in str(info.value) for v in config.values())
+
+
+# Apple's Key ID and Team ID are 10-character strings (developer.apple.com, "Establishing a
+# token-based connection to APNs"): the JWT's "kid" and "iss".
+@pytest.mark.parametrize("field", ["key_id", "team_id"])
+@pytest.mark.parametrize("given", ["ABC123DEF", "ABC123DEFGH", "ABC-123DEF", "ABC123DEF ", "ABC123DÉFG"])
+def test_key_and_team_ids_that_are_not_10_letters_and_digits_are_refused(field: str, given: str) -> None:
+    for check in (SPEC.validate, SPEC.check_stored):
+        with pytest.raises(CredentialError) as info:
+            check(token_auth(**{field: given}))
+        assert info.value.field == field
+        assert "10 letters and digits" in info.value.message
+    assert SPEC.validate(token_auth(**{field: "0123456789"}))[field] == "0123456789"
 
 
 def test_validate_refuses_a_certificate_without_its_key() -> None:

@@ -70,3 +70,24 @@ def test_validate_names_the_field(config: dict[str, Any], field: str) -> None:
         SPEC.validate(config)
     assert info.value.field == field
     assert "PRIVATE KEY" not in info.value.message.replace("-----BEGIN PRIVATE KEY-----...", "")
+
+
+GOOGLE_SERVICES = {  # the Android app's Firebase config (google-services.json), trimmed
+    "project_info": {"project_number": "123456789012", "project_id": "demo-project"},
+    "client": [{"client_info": {"mobilesdk_app_id": "1:123456789012:android:0123456789abcdef"}}],
+    "configuration_version": "1",
+}
+
+
+@pytest.mark.parametrize("check", ["check_stored", "validate"])
+@pytest.mark.parametrize("given", [GOOGLE_SERVICES, json.dumps(GOOGLE_SERVICES)], ids=["object", "text"])
+def test_google_services_json_is_named_and_the_service_account_key_asked_for(check: str, given: Any) -> None:
+    with pytest.raises(CredentialError) as info:
+        getattr(SPEC, check)({"service_account": given})
+    assert info.value.field == "service_account"
+    assert info.value.message.startswith("this is google-services.json")
+    assert 'needs a service-account key JSON (type "service_account"' in info.value.message
+
+
+def test_google_services_json_given_as_the_whole_document_becomes_the_account_to_refuse() -> None:
+    assert SPEC.from_vendor_document(dict(GOOGLE_SERVICES)) == {"service_account": GOOGLE_SERVICES}

@@ -206,6 +206,17 @@ def test_service_account_sources(service_account: dict[str, Any], tmp_path: Path
         ServiceAccount.load({"client_email": "a@b", "private_key": "not a key"}).assertion(0)
 
 
+def test_google_services_json_is_named_for_what_it_is(tmp_path: Path) -> None:
+    # The Android app's config, which library callers pass where the service account goes.
+    path = tmp_path / "google-services.json"
+    path.write_text(json.dumps({"project_info": {"project_id": "demo-project"}, "client": [{}],
+                                "configuration_version": "1"}))
+    with pytest.raises(ConfigurationError) as info:
+        ServiceAccount.load(path)
+    assert str(info.value).startswith("this is google-services.json, the Android app's Firebase config: "
+                                      'FCM HTTP v1 needs a service-account key JSON (type "service_account")')
+
+
 def test_assertion_claims(service_account: dict[str, Any]) -> None:
     account = ServiceAccount.load(service_account)
     token = account.assertion(1_700_000_000.7)

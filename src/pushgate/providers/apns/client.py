@@ -42,6 +42,7 @@ from pushgate.providers.apns.auth import (
     load_client_certificate,
     load_signing_key,
 )
+from pushgate.providers.apns.credentials import check_apple_id
 from pushgate.providers.apns.outcomes import (
     EXPIRED_PROVIDER_TOKEN,
     classify,
@@ -179,6 +180,9 @@ class APNs(Provider[str, PreparedAPNs]):
         if given and len(given) < 3:
             missing = sorted(set(token_parts) - set(given))
             raise ConfigurationError(f"APNs token auth also needs {', '.join(missing)}")
+        if given:
+            for name in ("key_id", "team_id"):  # the same check as stored credentials get
+                check_apple_id(token_parts[name], name)
         if environment not in ("production", "sandbox"):
             raise ConfigurationError("APNs environment must be 'production' or 'sandbox'")
         self.environment = environment

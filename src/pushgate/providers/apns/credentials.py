@@ -8,6 +8,7 @@ bundle id) and ``environment`` (production or sandbox).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from pushgate.providers._credentials import pem_private_key, required_text
@@ -27,7 +28,37 @@ FIELDS: Final = (
 )
 REQUIRED: Final = (("topic",), ("environment",), ("key", "certificate"))
 
-__all__ = ["ENVIRONMENTS", "FIELDS", "REQUIRED", "check_stored", "key_file_fields", "validate"]
+# Token auth's Key ID (the JWT's "kid") and Team ID (its "iss") are Apple's 10-character
+# identifiers (developer.apple.com, "Establishing a token-based connection to APNs"), made of
+# letters and digits. Anything else is a slip in copying them, which APNs would answer with
+# 403 InvalidProviderToken on every request instead of once, here.
+APPLE_ID: Final = re.compile(r"[A-Za-z0-9]{10}")
+_WHERE_TO_FIND: Final = {
+    "key_id": ("Key IDs", "the .p8 key file is named AuthKey_<Key ID>.p8"),
+    "team_id": ("Team IDs", "your developer account's Membership details show it"),
+}
+
+__all__ = [
+    "APPLE_ID", "ENVIRONMENTS", "FIELDS", "REQUIRED", "check_apple_id", "check_stored", "key_file_fields",
+    "validate",
+]
+
+
+def check_apple_id(value: Any, field: str) -> str:
+    """``value`` if it is a Key ID or Team ID as Apple issues them (``field``: key_id or team_id).
+
+    :raises CredentialError: naming the field, with where the right value is found.
+    """
+    if isinstance(value, str) and APPLE_ID.fullmatch(value):
+        return value
+    what, where = _WHERE_TO_FIND[field]
+    if not isinstance(value, str):
+        found = "this is not text"
+    elif len(value) != 10:
+        found = f"this is {len(value)} characters"
+    else:
+        found = "this has other characters"
+    raise CredentialError(field, f"Apple's {what} are 10 letters and digits; {found} ({where})")
 
 
 def key_file_fields(text: str) -> dict[str, Any]:
@@ -46,6 +77,8 @@ def check_stored(config: dict[str, Any]) -> dict[str, Any]:
         for name in ("key_id", "team_id"):
             if not config.get(name):
                 raise CredentialError(name, "required with an APNs signing key")
+        for name in ("key_id", "team_id"):
+            check_apple_id(config[name], name)
     return config
 
 
@@ -65,8 +98,8 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         key = pem_private_key(config["key"], "key")
         if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
             raise CredentialError("key", "an APNs signing key (.p8) is an EC P-256 key")
-        required_text(config, "key_id", "with a signing key")
-        required_text(config, "team_id", "with a signing key")
+        for name in ("key_id", "team_id"):
+            check_apple_id(required_text(config, name, "with a signing key"), name)
         return config
     certificate = config["certificate"]
     if not isinstance(certificate, str) or "CERTIFICATE-----" not in certificate:

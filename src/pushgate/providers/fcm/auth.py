@@ -27,6 +27,7 @@ import httpx
 import jwt
 
 from pushgate.errors import AuthenticationError, ConfigurationError, PushgateError, TransportError
+from pushgate.providers.fcm.credentials import CLIENT_CONFIG_KEYS, NOT_A_SERVICE_ACCOUNT
 from pushgate.transport.tls import client_context
 
 logger = logging.getLogger("pushgate.fcm")
@@ -87,6 +88,8 @@ class ServiceAccount:
                 info = _read_account_file(Path(text))
         if not isinstance(info, Mapping):
             raise ConfigurationError("the service-account JSON is not an object")
+        if all(key in info for key in CLIENT_CONFIG_KEYS):  # the other JSON the Firebase console hands out
+            raise ConfigurationError(NOT_A_SERVICE_ACCOUNT)
         for key in ("client_email", "private_key"):
             if not isinstance(info.get(key), str) or not info[key]:
                 raise ConfigurationError(f"the service-account JSON has no {key}")

@@ -2,6 +2,14 @@
 
 The account may be given as the key file's text; it is stored parsed, so
 its ``private_key`` is masked and encrypted like any other secret.
+
+The Firebase console hands out another JSON file that is easily taken for
+it: ``google-services.json``, the Android app's config
+(https://firebase.google.com/docs/android/setup), with ``project_info`` and
+``client`` and no private key. HTTP v1 requests are authorized with an
+OAuth token minted from a service account's key
+(https://firebase.google.com/docs/cloud-messaging/auth-server), so that
+file is recognised and refused with a message naming the one to download.
 """
 
 from __future__ import annotations
@@ -22,18 +30,40 @@ FIELDS: Final = (
     CredentialField("project_id"),
 )
 REQUIRED: Final = (("service_account",),)
+# The top-level keys of google-services.json (see the module docstring).
+CLIENT_CONFIG_KEYS: Final = ("project_info", "client")
+NOT_A_SERVICE_ACCOUNT: Final = (
+    "this is google-services.json, the Android app's Firebase config: FCM HTTP v1 needs a "
+    'service-account key JSON (type "service_account"), from the Firebase console\'s '
+    "Project settings → Service accounts → Generate new private key"
+)
 
 __all__ = [
-    "ACCOUNT_FIELDS", "FIELDS", "REQUIRED", "check_stored", "from_vendor_document", "key_file_fields",
-    "validate",
+    "ACCOUNT_FIELDS", "CLIENT_CONFIG_KEYS", "FIELDS", "NOT_A_SERVICE_ACCOUNT", "REQUIRED", "check_stored",
+    "from_vendor_document", "key_file_fields", "validate",
 ]
 
 
 def from_vendor_document(document: dict[str, Any]) -> dict[str, Any]:
-    """Google's service-account key file as it is becomes the ``service_account`` field."""
-    if "service_account" not in document and document.get("type") == "service_account":
+    """Google's service-account key file as it is becomes the ``service_account`` field.
+
+    So does google-services.json, so that the account check refuses it by name
+    rather than as a set of unknown fields.
+    """
+    if "service_account" not in document and (
+        document.get("type") == "service_account" or _is_client_config(document)
+    ):
         return {"service_account": document}
     return document
+
+
+def _is_client_config(document: Any) -> bool:
+    return isinstance(document, dict) and all(key in document for key in CLIENT_CONFIG_KEYS)
+
+
+def _refuse_client_config(account: Any) -> None:
+    if _is_client_config(account):
+        raise CredentialError("service_account", NOT_A_SERVICE_ACCOUNT)
 
 
 def key_file_fields(text: str) -> dict[str, Any]:
@@ -54,6 +84,7 @@ def check_stored(config: dict[str, Any]) -> dict[str, Any]:
             raise CredentialError("service_account", "not a JSON service account") from None
     require_fields(NAME, config, REQUIRED)
     account = config["service_account"]
+    _refuse_client_config(account)
     for name in ACCOUNT_FIELDS:
         if not isinstance(account, dict) or not account.get(name):
             raise CredentialError(f"service_account.{name}", "required")
@@ -72,6 +103,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
             raise CredentialError("service_account", "not JSON: paste the service-account key file") from None
     if not isinstance(account, dict):
         raise CredentialError("service_account", "required: the service-account key file (JSON)")
+    _refuse_client_config(account)
     for name in ACCOUNT_FIELDS:
         if not isinstance(account.get(name), str) or not account[name]:
             raise CredentialError(f"service_account.{name}", "required")

@@ -115,7 +115,8 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
     :param vapid_subject: ``mailto:`` or ``https:`` contact (RFC 8292 §2.1).
     :param allowed_hosts: more push services endpoints may point at, beside
         the browsers' own (:data:`DEFAULT_ALLOWED_HOSTS`): ``host`` (port
-        443), ``host:port`` or ``*.suffix``.
+        443), ``host:port``, ``*.suffix``, IPv6 as ``::1`` or ``[::1]:8443``
+        (:mod:`pushgate.allowed_hosts`).
     :param base_url: a push service of your own, a proxy or a simulator:
         its host and port are allowed as well. Endpoints come from the
         subscriptions, so this names a service rather than replacing one.

@@ -7,67 +7,30 @@ so every later encryption reuses the parsed point.
 
 The endpoint is a URL the *browser* chose, so sending to it blindly would
 let anyone who can store a subscription make the server POST to any host
-(SSRF). :class:`AllowList` names the push services the browsers use; a
-subscription elsewhere is refused before any connection is made.
+(SSRF). An :class:`~pushgate.allowed_hosts.AllowList` names the push services
+the browsers use; a subscription elsewhere is refused before any connection
+is made.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from pushgate.allowed_hosts import AllowList
 from pushgate.crypto import ece
 from pushgate.crypto.vapid import b64url_decode, b64url_encode
 from pushgate.errors import InvalidToken
 from pushgate.providers.webpush.spec import DEFAULT_HOSTS
 
+# AllowList is read the same way by the registry and the WNS client; kept importable here.
 __all__ = ["DEFAULT_ALLOWED_HOSTS", "AllowList", "Subscription"]
 
 # The browsers' push services: the list is part of the provider spec.
 DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = DEFAULT_HOSTS
-
-def _split_host_port(entry: str) -> tuple[str, int | None]:
-    entry = entry.strip().lower()
-    if entry.startswith("["):  # [v6]:port
-        host, _, rest = entry[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else None
-    if entry.count(":") == 1:
-        host, _, port = entry.partition(":")
-        return host, int(port)
-    return entry, None
-
-
-class AllowList:
-    """Hosts a Web Push endpoint may point at: ``host``, ``host:port`` or ``*.suffix[:port]``."""
-
-    def __init__(self, entries: Iterable[str]) -> None:
-        self._exact: set[tuple[str, int]] = set()
-        self._suffixes: list[tuple[str, int]] = []
-        self.entries = tuple(entries)
-        for entry in self.entries:
-            try:
-                host, port = _split_host_port(entry)
-            except ValueError:
-                raise ValueError(f"bad allowed_hosts entry {entry!r}") from None
-            port = 443 if port is None else port
-            if host.startswith("*."):
-                self._suffixes.append((host[1:], port))
-            elif host:
-                self._exact.add((host.rstrip("."), port))
-            else:
-                raise ValueError(f"bad allowed_hosts entry {entry!r}")
-
-    def allows(self, host: str, port: int) -> bool:
-        host = host.lower().rstrip(".")
-        if (host, port) in self._exact:
-            return True
-        return any(host.endswith(suffix) and p == port for suffix, p in self._suffixes)
-
-    def __repr__(self) -> str:
-        return f"AllowList({list(self.entries)!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from pushgate.allowed_hosts import AllowList
 from pushgate.errors import AuthenticationError, ConfigurationError, RetryableError, TransportError
 from pushgate.notification import Notification, Priority
 from pushgate.providers._base import Provider
@@ -75,31 +76,6 @@ class WNSPrepared:
     unauthorized: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True, slots=True)
-class _HostRule:
-    host: str
-    port: int | None  # None: the https default only
-    suffix: bool  # "*.example.com" matches subdomains of example.com
-
-    @classmethod
-    def parse(cls, entry: str) -> _HostRule:
-        text = entry.strip().lower()
-        suffix = text.startswith("*.")
-        try:
-            parts = urlsplit("//" + (text[2:] if suffix else text))
-            host, port = parts.hostname, parts.port
-        except ValueError as exc:
-            raise ConfigurationError(f"bad allowed_hosts entry {entry!r}") from exc
-        if not host or parts.path or parts.username or "*" in host:
-            raise ConfigurationError(f"bad allowed_hosts entry {entry!r}")
-        return cls(host, port, suffix)
-
-    def matches(self, host: str, port: int) -> bool:
-        if port != (self.port or 443):
-            return False
-        return host.endswith("." + self.host) if self.suffix else host == self.host
-
-
 class WNS(Provider[str, WNSPrepared]):
     """Send to WNS channel URIs.
 
@@ -114,7 +90,8 @@ class WNS(Provider[str, WNSPrepared]):
         ``tenant_id``) unless ``token_url`` is given.
     :param allowed_hosts: more channel URI hosts that may be called, beside
         Microsoft's (``*.notify.windows.com``): ``"host"`` (port 443),
-        ``"host:port"`` or ``"*.suffix"``.
+        ``"host:port"``, ``"*.suffix"``, IPv6 as ``"::1"`` or ``"[::1]:8443"``
+        (:mod:`pushgate.allowed_hosts`).
     :param ssl_context: the client TLS context (ALPN http/1.1); else one
         trusting ``ca_file`` or the system store.
     :param max_connections: HTTP/1.1 connections kept (capped at concurrency).
@@ -153,7 +130,10 @@ class WNS(Provider[str, WNSPrepared]):
             hosts = (*hosts, netloc)
             if token_url is None:
                 token_url = f"{base}/{{tenant}}/oauth2/v2.0/token" if tenant_id else f"{base}/accesstoken.srf"
-        self._rules = tuple(_HostRule.parse(entry) for entry in hosts)
+        try:
+            self._allowed = AllowList(hosts)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         self.request_for_status = request_for_status
         self._clock = clock
         if ssl_context is None:
@@ -224,7 +204,7 @@ class WNS(Provider[str, WNSPrepared]):
         host = parts.hostname
         if parts.scheme != "https" or not host or parts.username is not None:
             return False
-        return any(rule.matches(host, port) for rule in self._rules)
+        return self._allowed.allows(host, port)
 
     async def _send(self, prepared: WNSPrepared, channel: str) -> TokenResult:
         try:

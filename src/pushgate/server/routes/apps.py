@@ -188,7 +188,8 @@ def put_credentials(
     """APNs: ``key`` (.p8 PEM), ``key_id``, ``team_id``, ``topic``, ``environment`` — or ``certificate``.
     FCM: ``service_account`` (the key file's JSON). Web Push: ``vapid_private_key``,
     ``vapid_subject``. WNS: ``client_id``, ``client_secret``. Optional: ``base_url``,
-    ``token_url``, ``ca_file``, ``allowed_hosts`` (simulators, proxies).
+    ``token_url``, ``ca_file``, ``allowed_hosts`` (simulators, proxies; Web Push and WNS
+    devices of this app may register on ``allowed_hosts`` and ``base_url``'s host).
     Storing credentials ends a pause caused by the previous ones."""
     reserved = [name for name in config if name.startswith("_")]
     if reserved:
