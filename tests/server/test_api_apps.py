@@ -213,3 +213,16 @@ async def test_credentials_this_secret_key_cannot_decrypt_are_said_to_be_unreada
     schema = (await first.client.get("/openapi.json")).json()["components"]["schemas"]
     for model in ("CredentialsOut", "ProviderState"):
         assert "unreadable" in schema[model]["properties"], model
+
+
+async def test_a_google_service_info_plist_as_fcm_credentials_is_named(api: Api, shop: Tenant) -> None:
+    from tests.providers.fcm.test_fcm_credentials import GOOGLE_SERVICE_INFO
+
+    answer = await api.client.put(f"/v1/apps/{shop.id}/credentials/fcm",
+                                  json={"service_account": GOOGLE_SERVICE_INFO}, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["field"] == "body.service_account"
+    assert error["message"].startswith(
+        "this is GoogleService-Info.plist, the iOS app's Firebase config: "
+        'FCM HTTP v1 needs a service-account key JSON (type "service_account")')
