@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["AllowList", "HostRule", "canonical_host", "readable"]
+__all__ = ["AllowList", "HostRule", "canonical_host", "host_port", "readable"]
 
 HTTPS_PORT = 443
 
@@ -44,6 +44,13 @@ def canonical_host(host: str) -> str:
         except ValueError:
             pass
     return text
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port`` for people to read (logs, errors), an IPv6 address in brackets as in a URL
+    (RFC 3986 §3.2.2): ``[::1]:8443``, since ``::1:8443`` reads as another address."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
 
 
 def _is_ip(host: str) -> bool:

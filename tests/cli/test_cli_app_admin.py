@@ -114,6 +114,33 @@ def test_credentials_list_says_when_this_secret_key_cannot_decrypt_them(
         assert "hunter2" not in listed.output
 
 
+def test_app_list_flags_credentials_this_secret_key_cannot_decrypt(
+    shop: tuple[str, str], tmp_path: Path
+) -> None:
+    url, _ = shop
+    stored_with, other = "stored-with-this-key-" + "s" * 20, "some-other-secret-key-" + "o" * 20
+    path = tmp_path / "wns.json"
+    path.write_text(json.dumps({"client_id": "ms-app://s-1-15-2-1", "client_secret": "hunter2-wns"}))
+    stored = run(url, "app", "credentials", "shop", "wns", "--file", str(path), secret_key=stored_with)
+    assert stored.exit_code == 0, stored.output
+    assert run(url, "app", "create", "other").exit_code == 0  # no credentials: nothing to flag
+    readable = run(url, "app", "list", secret_key=stored_with)
+    assert (readable.exit_code, readable.stderr) == (0, "")
+    assert "cannot be decrypted" not in readable.stdout
+    listed = run(url, "app", "list", secret_key=other)
+    assert listed.exit_code == 0, listed.output
+    [row] = [line for line in listed.stdout.splitlines() if " shop " in line]
+    assert "wns (cannot be decrypted)" in row
+    [other_row] = [line for line in listed.stdout.splitlines() if " other " in line]
+    assert "cannot be decrypted" not in other_row
+    said = " ".join(listed.stderr.split())
+    # The warning credentials-list gives, word for word.
+    assert said == " ".join(run(url, "app", "credentials-list", "shop", secret_key=other).stderr.split())
+    assert "the wns credentials of app 1 cannot be decrypted (client_secret): neither secret_key" in said
+    assert "pushgate app credentials shop wns" in said
+    assert "hunter2" not in listed.output
+
+
 def test_app_delete_needs_yes(shop: tuple[str, str]) -> None:
     url, key = shop
     refused = run(url, "app", "delete", "shop")

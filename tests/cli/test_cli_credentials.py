@@ -143,3 +143,17 @@ def test_fcm_refuses_google_services_json_naming_the_file_it_needs(
     assert 'FCM HTTP v1 needs a service-account key JSON (type "service_account")' in said
     assert "Project settings → Service accounts" in said
     assert "AIzaSy" not in said
+
+
+def test_fcm_refuses_google_service_info_plist_naming_the_file_it_needs(shop: str, tmp_path: Path) -> None:
+    from tests.providers.fcm.test_fcm_credentials import GOOGLE_SERVICE_INFO
+
+    path = tmp_path / "GoogleService-Info.plist"
+    path.write_text(GOOGLE_SERVICE_INFO)
+    result = run(shop, "app", "credentials", "shop", "fcm", "--key-file", str(path))
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "GoogleService-Info.plist, the iOS app's Firebase config" in said
+    assert 'FCM HTTP v1 needs a service-account key JSON (type "service_account")' in said
+    assert "not a service-account JSON file" not in said
+    assert "AIzaSy" not in said

@@ -74,3 +74,17 @@ def test_simulate_names_the_taken_port_of_a_later_simulator(tmp_path: Path, take
     if done.returncode == 1 and f"port {taken - 1} is in use" in done.stderr:
         pytest.skip(f"port {taken - 1} is taken by another process too")
     _assert_one_clear_line(done, f"port {taken} is in use: pass another --port (0: any free ports)")
+
+
+@pytest.mark.parametrize(("host", "shown"), [("::2", "[::2]"), ("192.0.2.1", "192.0.2.1")])
+def test_serve_on_an_address_not_on_this_machine_names_it_readably(
+    tmp_path: Path, host: str, shown: str
+) -> None:
+    # An IPv6 host in brackets: "::2:8000" would read as another address. Neither address is
+    # configured here (::2 is unassigned, 192.0.2.0/24 is for documentation: RFC 5737).
+    done = _run(tmp_path, "serve", "--host", host, "--port", "8000", "--drain", "1")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("cannot listen on ")]
+    assert line.startswith(f"cannot listen on {shown}:8000: "), line
+    assert line.endswith(": pass --host/--port or set PUSHGATE_HOST/PUSHGATE_PORT"), line

@@ -114,6 +114,18 @@ def test_a_path_instead_of_a_url_says_which_url_to_write() -> None:
     assert "postgresql+psycopg://user:password@host/name" in str(with_password.value)
 
 
+def test_a_path_object_is_a_sqlite_file(tmp_path: Path) -> None:
+    # A pathlib.Path names a file, as nothing else can: no URL parsing, so "?" and "#" stay in the name.
+    path = tmp_path / "odd ?name#.db"
+    with Database(path) as db:
+        assert (db.dialect, db.url.database) == ("sqlite", str(path))
+        db.migrate_in_child()
+        assert db.current_revision() == HEAD_REVISION
+    assert path.is_file()
+    with Database(Path("pushgate.db")) as relative:
+        assert relative.url.database == "pushgate.db"
+
+
 def test_head_revision_names_the_newest_script() -> None:
     from alembic.script import ScriptDirectory
 

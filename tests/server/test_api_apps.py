@@ -177,3 +177,52 @@ async def test_with_a_secret_key_credentials_are_stored_encrypted_and_shown_as_b
         row = get_credentials(session, shop.id, "apns", cipher=CredentialCipher(key))
         assert row is not None
         assert row.config["key"] == provider_secrets.apns["key"]
+
+
+async def test_credentials_this_secret_key_cannot_decrypt_are_said_to_be_unreadable(
+    make_api: Any, provider_secrets: Secrets
+) -> None:
+    stored_with, other = "stored-with-this-key-" + "s" * 20, "some-other-secret-key-" + "o" * 20
+    first = await make_api(secret_key=stored_with)
+    shop = await first.tenant("shop")
+    await first.credentials(shop, "wns", provider_secrets.wns)
+    readable = await first.client.get(f"/v1/apps/{shop.id}/credentials", headers=ADMIN)
+    assert [row["unreadable"] for row in readable.json()] == [None]
+
+    for key, reason in ((other, "neither secret_key nor previous_secret_keys opens them"),
+                        (None, "encrypted, and no secret_key is set")):
+        api = await make_api(secret_key=key)
+        await api.credentials(shop, "apns", provider_secrets.apns)  # stored with this key: readable
+        # The words the workers use when they cannot build the client (CredentialsUnreadable).
+        said = f"the wns credentials of app {shop.id} cannot be decrypted (client_secret): {reason}"
+        listed = (await api.client.get(f"/v1/apps/{shop.id}/credentials", headers=ADMIN)).json()
+        by_provider = {row["provider"]: row for row in listed}
+        assert by_provider["apns"]["unreadable"] is None
+        assert by_provider["wns"]["unreadable"].startswith(said), by_provider["wns"]
+        assert by_provider["wns"]["config"]["client_secret"] == "***"  # still listed, as before
+        one = (await api.client.get(f"/v1/apps/{shop.id}/credentials/wns", headers=ADMIN)).json()
+        assert one["unreadable"].startswith(said)
+        for url, headers in ((f"/v1/apps/{shop.id}", ADMIN), ("/v1/app", shop.headers)):
+            states = {p["provider"]: p for p in (await api.client.get(url, headers=headers)).json()[
+                "provider_states"]}
+            assert states["wns"]["unreadable"].startswith(said), states
+            assert (states["apns"]["unreadable"], states["fcm"]["unreadable"]) == (None, None)
+        assert_no_secret(await api.client.get(f"/v1/apps/{shop.id}/credentials", headers=ADMIN),
+                         provider_secrets)
+
+    schema = (await first.client.get("/openapi.json")).json()["components"]["schemas"]
+    for model in ("CredentialsOut", "ProviderState"):
+        assert "unreadable" in schema[model]["properties"], model
+
+
+async def test_a_google_service_info_plist_as_fcm_credentials_is_named(api: Api, shop: Tenant) -> None:
+    from tests.providers.fcm.test_fcm_credentials import GOOGLE_SERVICE_INFO
+
+    answer = await api.client.put(f"/v1/apps/{shop.id}/credentials/fcm",
+                                  json={"service_account": GOOGLE_SERVICE_INFO}, headers=ADMIN)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["field"] == "body.service_account"
+    assert error["message"].startswith(
+        "this is GoogleService-Info.plist, the iOS app's Firebase config: "
+        'FCM HTTP v1 needs a service-account key JSON (type "service_account")')

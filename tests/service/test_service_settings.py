@@ -104,3 +104,14 @@ def test_retention_defaults_and_off_from_the_environment() -> None:
     assert (off.deliveries_retention_days, off.inactive_devices_retention_days) == (None, 7.0)
     with pytest.raises(ConfigurationError, match="deliveries_retention_days"):
         Settings.load(environ={"PUSHGATE_DELIVERIES_RETENTION_DAYS": "-1"})
+
+
+@pytest.mark.parametrize("token_url", ["login.example.net/token", "ftp://login.example.net/token",
+                                       "https://[::1", "https://login.example.net:port/token"])
+def test_an_unusable_token_url_is_refused_naming_the_setting(token_url: str) -> None:
+    # Checked like base_url: an http(s) URL, or a start-up error rather than a paused app later.
+    with pytest.raises(ConfigurationError, match=r"providers\.wns\.token_url: .*URL") as refused:
+        Settings.load(environ={"PUSHGATE_PROVIDERS__WNS__TOKEN_URL": token_url})
+    assert "base_url" not in str(refused.value)
+    fine = Settings.load(environ={"PUSHGATE_PROVIDERS__WNS__TOKEN_URL": "http://127.0.0.1:9444/token"})
+    assert fine.providers["wns"].token_url == "http://127.0.0.1:9444/token"

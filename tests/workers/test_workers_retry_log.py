@@ -184,3 +184,33 @@ def test_stopping_writes_what_is_held_and_long_lists_are_cut(caplog: pytest.LogC
     summary = caplog.records[1].getMessage()
     assert "3 more of 3 other reasons" in summary
     assert "x" * 201 not in summary
+
+
+EXPIRED = re.compile(r"(\w+): (\d+) deliveries of (\d+) jobs? expired before their next try")
+
+
+def expired_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "pushgate.workers" and EXPIRED.match(r.getMessage())]
+
+
+async def test_deliveries_whose_next_try_comes_after_the_expiry_are_logged(
+    database: Database, apns: APNsSimulator, ca_file: Path, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The next try would come after max_retry_delay (300 s); the notification lives 120 s.
+    monkeypatch.setattr("pushgate.workers.delivery.RETRY_BASE_SECONDS", 3600.0)
+    app_id, _ = make_app(database, apns, 3)
+    apns.queue_error(503, "ServiceUnavailable", count=3)
+    send_id = start_send(database, SqlQueue(database), app_id, {"title": "now or never", "ttl": 120})
+    with caplog.at_level(logging.WARNING, logger="pushgate.workers"):
+        async with running_pool(settings_for(database, apns, ca_file, max_tries=4), database):
+            await eventually(lambda: status(database, send_id).expired == 3, what="three expired deliveries")
+            await eventually(lambda: expired_lines(caplog), what="an expired line")
+    [line] = expired_lines(caplog)
+    assert line.levelno == logging.WARNING
+    message = line.getMessage()
+    assert message.startswith(
+        "apns: 3 deliveries of 1 job expired before their next try (after try 1 of 4, "
+        "the notification expiring first): "), message
+    assert "ServiceUnavailable x3" in message, message
+    assert retry_lines(caplog) == given_up_lines(caplog) == []  # not retried, not given up

@@ -75,6 +75,18 @@ def _app(db: Database, reference: str) -> App:
     return found
 
 
+def _warn_unreadable(app_name: str, provider: str, problem: Exception) -> None:
+    """Stored credentials this secret_key cannot decrypt: said in the words of the error the
+    workers meet (CredentialsUnreadable), then what to do, by ``app list`` and ``credentials-list``."""
+    import shlex
+
+    typer.secho(f"warning: {problem}. Sends with them fail until pushgate runs with the "
+                "secret_key they were stored with (or that key in previous_secret_keys, then "
+                "`pushgate app reencrypt`), or they are stored again: "
+                f"`pushgate app credentials {shlex.quote(app_name)} {provider}`",
+                err=True, fg=typer.colors.YELLOW)
+
+
 AppOption = Annotated[str, typer.Option("--app", "-a", help="The app's id or name")]
 
 
@@ -119,19 +131,34 @@ def create_app(
 
 @app_commands.command("list")
 def list_apps(config: ConfigOption = None) -> None:
-    """The apps, with the providers they have credentials for."""
+    """The apps, with the providers they have credentials for.
+
+    Credentials this secret_key cannot decrypt are marked, and each gets the
+    warning ``credentials-list`` gives, on stderr.
+    """
     from rich.console import Console
     from rich.table import Table
 
+    from pushgate.registry import CredentialCipher, list_credentials
     from pushgate.registry import list_apps as apps
-    from pushgate.registry import list_credentials
 
+    settings = load_settings(config)
+    cipher = CredentialCipher.from_settings(settings)
     table = Table("id", "name", "providers", "created")
-    with _database(load_settings(config)) as db, db.session(write=False) as session:
+    unreadable: list[tuple[str, str, Exception]] = []
+    with _database(settings) as db, db.session(write=False) as session:
         for app in apps(session):
-            providers = ", ".join(row.provider for row in list_credentials(session, app.id)) or "-"
-            table.add_row(str(app.id), app.name, providers, app.created_at.strftime("%Y-%m-%d %H:%M"))
+            providers = []
+            for row in list_credentials(session, app.id):
+                problem = cipher.unreadable(row.app_id, row.provider, row.config)
+                providers.append(row.provider if problem is None else f"{row.provider} (cannot be decrypted)")
+                if problem is not None:
+                    unreadable.append((app.name, row.provider, problem))
+            table.add_row(str(app.id), app.name, ", ".join(providers) or "-",
+                          app.created_at.strftime("%Y-%m-%d %H:%M"))
     Console().print(table)
+    for name, provider, error in unreadable:
+        _warn_unreadable(name, provider, error)
 
 
 # Each provider's credential fields, as the provider table declares them

@@ -10,12 +10,11 @@ and the whole key are taken too).
 from __future__ import annotations
 
 import json
-import shlex
 from typing import Annotated
 
 import typer
 
-from pushgate.cli.admin import _app, _database, _fail, app_commands
+from pushgate.cli.admin import _app, _database, _fail, _warn_unreadable, app_commands
 from pushgate.cli.server_cmds import ConfigOption, load_settings
 
 AppArgument = Annotated[str, typer.Argument(help="The app's id or name")]
@@ -120,29 +119,24 @@ def list_credentials(app: AppArgument, config: ConfigOption = None) -> None:
     warning on stderr: their secrets show as *** like any others, yet every
     send with them fails.
     """
-    from pushgate.registry import CredentialCipher, CredentialsUnreadable
+    from pushgate.registry import CredentialCipher
     from pushgate.registry import list_credentials as stored
 
     settings = load_settings(config)
     cipher = CredentialCipher.from_settings(settings)
-    unreadable: list[tuple[str, CredentialsUnreadable]] = []
+    unreadable: list[tuple[str, Exception]] = []
     with _database(settings) as db:
         target = _app(db, app)
         with db.session(write=False) as session:
             rows = stored(session, target.id)
             shown = {row.provider: row.redacted() for row in rows}
-            for row in rows:
-                try:  # opened as the workers open them, so the warning is the error they meet
-                    cipher.open(row.app_id, row.provider, row.config)
-                except CredentialsUnreadable as exc:
-                    unreadable.append((row.provider, exc))
+            for row in rows:  # opened as the workers open them, so the warning is the error they meet
+                problem = cipher.unreadable(row.app_id, row.provider, row.config)
+                if problem is not None:
+                    unreadable.append((row.provider, problem))
     typer.echo(json.dumps(shown, indent=2, default=str))
-    for provider, problem in unreadable:
-        typer.secho(f"warning: {problem}. Sends with them fail until pushgate runs with the "
-                    "secret_key they were stored with (or that key in previous_secret_keys, then "
-                    "`pushgate app reencrypt`), or they are stored again: "
-                    f"`pushgate app credentials {shlex.quote(target.name)} {provider}`",
-                    err=True, fg=typer.colors.YELLOW)
+    for provider, error in unreadable:
+        _warn_unreadable(target.name, provider, error)
 
 
 @app_commands.command("credentials-delete")

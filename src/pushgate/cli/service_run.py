@@ -15,6 +15,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from pushgate.allowed_hosts import host_port
 from pushgate.errors import ConfigurationError
 from pushgate.service.listen import CannotListen
 from pushgate.service.settings import Settings, describe_error
@@ -128,7 +129,7 @@ def _cannot_listen(exc: CannotListen, when_in_use: str, otherwise: str) -> str:
     """One line: which port, what is wrong, which option or setting changes it."""
     if exc.in_use:
         return f"port {exc.port} is in use: {when_in_use}"
-    return f"cannot listen on {exc.host}:{exc.port}: {exc.reason}: {otherwise}"
+    return f"cannot listen on {host_port(exc.host, exc.port)}: {exc.reason}: {otherwise}"
 
 
 __all__ = ["Refused", "check_schema", "load_settings", "run_serve", "run_worker"]

@@ -50,13 +50,14 @@ def simulate(
     for name in names:
         if name not in SIMULATORS:
             raise typer.BadParameter(f"unknown provider {name!r}; choose from {', '.join(SIMULATORS)}")
+    from pushgate.allowed_hosts import host_port
     from pushgate.service.listen import CannotListen
 
     try:
         asyncio.run(_run(names, host, port, plaintext, ca_file, credentials_file, accept_any_token))
     except CannotListen as exc:
         problem = (f"port {exc.port} is in use" if exc.in_use
-                   else f"cannot listen on {exc.host}:{exc.port}: {exc.reason}")
+                   else f"cannot listen on {host_port(exc.host, exc.port)}: {exc.reason}")
         typer.secho(f"{problem}: pass another --port (0: any free ports)", err=True, fg=typer.colors.RED)
         raise typer.Exit(1) from None
 

@@ -113,6 +113,18 @@ class CredentialCipher:
 
         return map_secrets(config, open_value)
 
+    def unreadable(self, app_id: int, provider: str, config: dict[str, Any]) -> CredentialsUnreadable | None:
+        """Why :meth:`open` refuses ``config`` (the error the workers meet), or None if it opens.
+
+        For what lists stored credentials: their secrets show as *** whether
+        this key opens them or not, so a list says which ones it does not.
+        """
+        try:
+            self.open(app_id, provider, config)
+        except CredentialsUnreadable as exc:
+            return exc
+        return None
+
     def reseal(self, app_id: int, provider: str, config: dict[str, Any]) -> dict[str, Any] | None:
         """``config`` with every secret value sealed with the current key, or None if it already is.
 

@@ -26,10 +26,12 @@ Alembic, Mako and the scripts (~10 MB) never enter the server's memory.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -71,11 +73,13 @@ class Database:
 
     Thread-safe: share one instance; every call checks a connection out of
     the pool. ``with Database(url) as db:`` disposes the pool at the end.
+    ``url`` is a URL (str or SQLAlchemy ``URL``) or a path object
+    (``Path("pushgate.db")``), which names a SQLite file.
     """
 
     def __init__(
         self,
-        url: str | URL = DEFAULT_URL,
+        url: str | URL | PathLike[str] = DEFAULT_URL,
         *,
         busy_timeout: float = SQLITE_BUSY_TIMEOUT,
         synchronous: Synchronous = "NORMAL",
@@ -263,7 +267,11 @@ def placeholders(connection: Connection, count: int) -> str:
     return ", ".join([marker] * count)
 
 
-def _normalize_url(url: str | URL) -> URL:
+def _normalize_url(url: str | URL | PathLike[str]) -> URL:
+    if isinstance(url, PathLike):
+        # A path object can only mean a file: built as a URL, not parsed as one, so a "?"
+        # or "#" in the name stays in it. A str stays a URL (database_url_problem).
+        url = URL.create("sqlite", database=os.fspath(url))
     if isinstance(url, str):
         problem = database_url_problem(url)
         if problem is not None:  # a path, not a URL: said as the database_url setting says it

@@ -366,10 +366,16 @@ class AppCreated(BaseModel):
     api_key: ApiKeyCreated
 
 
+_UNREADABLE = ("Set when this server's secret_key cannot decrypt the stored credentials (they were "
+              "stored with another key): why, in the words sends with them fail with. Their secrets "
+              "show as *** all the same")
+
+
 class CredentialsOut(BaseModel):
     provider: str
     config: dict[str, Any] = Field(description="Secrets are shown as ***")
     updated_at: datetime
+    unreadable: str | None = Field(None, description=_UNREADABLE)
 
 
 class ProviderState(BaseModel):
@@ -380,6 +386,7 @@ class ProviderState(BaseModel):
     paused: bool = False
     paused_until: datetime | None = None
     error: str | None = Field(None, description="The provider's last answer rejecting the credentials")
+    unreadable: str | None = Field(None, description=_UNREADABLE)
 
 
 class AppSelf(AppOut):

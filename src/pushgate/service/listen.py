@@ -14,6 +14,8 @@ from __future__ import annotations
 import errno
 import socket
 
+from pushgate.allowed_hosts import host_port
+
 
 class CannotListen(OSError):
     """``host:port`` could not be listened on; ``in_use``: another process holds the port."""
@@ -23,7 +25,7 @@ class CannotListen(OSError):
         self.port = port
         self.in_use = cause.errno == errno.EADDRINUSE
         self.reason = cause.strerror or str(cause)
-        super().__init__(cause.errno, f"cannot listen on {host}:{port}: {self.reason}")
+        super().__init__(cause.errno, f"cannot listen on {host_port(host, port)}: {self.reason}")
 
 
 def bind(host: str, port: int) -> list[socket.socket]:

@@ -132,13 +132,14 @@ class Metrics:
         """
         from prometheus_client import start_http_server
 
+        from pushgate.allowed_hosts import host_port
         from pushgate.service.listen import bind_error
 
         try:
             server, thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:  # a taken port: one error the command line words (listen.py)
             raise bind_error(host, port, exc) from exc
-        url = f"http://{host}:{server.server_port}/metrics"
+        url = f"http://{host_port(host, server.server_port)}/metrics"
 
         def stop() -> None:
             server.shutdown()

@@ -36,6 +36,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pushgate.allowed_hosts import host_port
 from pushgate.service.metrics import Metrics
 from pushgate.service.settings import Settings
 from pushgate.workers.constants import DRAIN_SECONDS
@@ -339,10 +340,8 @@ async def _listening(server: Any, api: asyncio.Task[None]) -> str:
     for listener in server.servers:
         for sock in listener.sockets:
             host, port = sock.getsockname()[:2]
-            if ":" in host:
-                host = f"[{host}]"
-            return f"http://{host}:{port}"
-    return f"http://{server.config.host}:{server.config.port}"
+            return f"http://{host_port(host, port)}"
+    return f"http://{host_port(server.config.host, server.config.port)}"
 
 
 async def _first(api: asyncio.Task[None], *events: asyncio.Event | None) -> None:

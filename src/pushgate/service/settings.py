@@ -35,6 +35,7 @@ from pydantic import (
     PositiveInt,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -49,6 +50,9 @@ ProviderName = Literal["apns", "fcm", "webpush", "wns"]
 # The credentials encryption key is a passphrase stretched by HKDF, not a
 # password KDF: it must carry its own entropy (e.g. `openssl rand -base64 32`).
 SECRET_KEY_MIN_LENGTH = 32
+
+
+_URL_EXAMPLES = {"base_url": "https://push.example.net", "token_url": "https://login.example.net/oauth2/token"}
 
 
 class ProviderEndpoint(BaseModel):
@@ -79,11 +83,12 @@ class ProviderEndpoint(BaseModel):
             HostRule.parse(entry)
         return value
 
-    @field_validator("base_url")
+    @field_validator("base_url", "token_url")
     @classmethod
-    def _a_base_url(cls, value: str | None) -> str | None:
-        # Its host is allowed for endpoints (added_hosts): an unreadable one ("https://[::1")
-        # is a start-up error naming the setting, not a traceback when the API starts.
+    def _an_http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # base_url's host is allowed for endpoints (added_hosts): an unreadable one ("https://[::1")
+        # is a start-up error naming the setting, not a traceback when the API starts. token_url is
+        # only called when a client fetches a token: checked now, not as a paused app at the first send.
         if value is None:
             return value
         try:
@@ -92,7 +97,7 @@ class ProviderEndpoint(BaseModel):
         except ValueError as exc:
             raise ValueError(f"not a URL: {exc}") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("not a URL such as https://push.example.net")
+            raise ValueError(f"not a URL such as {_URL_EXAMPLES[info.field_name or 'base_url']}")
         return value
 
     def added_hosts(self) -> tuple[str, ...]:

@@ -20,14 +20,13 @@ The steps, in the order that keeps "delivered or recorded, never lost":
    after the provider's Retry-After or a backoff (capped by the
    ``max_retry_delay`` setting), until ``max_tries``, and logged at WARNING
    (:mod:`pushgate.workers.retry_log`), as are those recorded failed after
-   their last try; a device whose next
-   try would come after the notification's expiry is recorded expired. A
-   credential failure (``Cause.CONFIG``) stops the job, pauses the app's
-   provider and defers every device not yet settled to the pause's end; a
-   device whose send started longer than ``max_credentials_wait`` before
-   that end is recorded failed with the provider's reason instead. A
-   refusal about one subscription (a Web Push subscription bound to an
-   earlier VAPID key) settles that device alone
+   their last try and those recorded expired, their next try coming after
+   the notification's expiry. A credential failure (``Cause.CONFIG``) stops
+   the job, pauses the app's provider and defers every device not yet
+   settled to the pause's end; a device whose send started longer than
+   ``max_credentials_wait`` before that end is recorded failed with the
+   provider's reason instead. A refusal about one subscription (a Web Push
+   subscription bound to an earlier VAPID key) settles that device alone
    (:mod:`pushgate.workers.settling`).
 5. Only when the outcomes are written and the follow-up job is enqueued is
    the job completed. A crash anywhere before re-runs it; follow-up ids are
@@ -388,6 +387,8 @@ class DeliveryJob(JobSettling):
                 for device_id in sorted(tally.retry):
                     self._record(Outcome(device_id, DeliveryStatus.EXPIRED, REASON_EXPIRED,
                                          attempts=self.tries))
+                ctx.retry_log.note_expired(self.provider, tally.retry.values(), tries=self.tries,
+                                           max_tries=ctx.settings.max_tries)
             else:
                 follow = self._next(sorted(tally.retry), run_at, tries=self.tries + 1)
                 ctx.metrics.retries.labels(self.provider).inc(len(tally.retry))

@@ -1,4 +1,4 @@
-"""Retried and given-up deliveries in the serve log: a WARNING by provider, with reasons and details.
+"""Retried, given-up and expired deliveries in the serve log: a WARNING by provider, with reasons and details.
 
 A delivery answered with a temporary failure (a dropped connection, a 429, a 5xx, an
 unreachable token endpoint) goes back to the queue for a later try
@@ -15,8 +15,10 @@ the highest try number and the longest wait). What is held back is written when 
 interval ends (a timer on the event loop) or when the workers stop, never dropped.
 
 Deliveries still failing temporarily at their last try (``max_tries``) are recorded
-``failed``; they are logged the same way, in lines of their own with a rate limit of
-their own, so the line that says sends ended is never held back behind retry lines.
+``failed``, and those whose next try would come after the notification expires are
+recorded ``expired`` instead of retried; both are logged the same way, each kind in
+lines of its own with a rate limit of its own, so a line that says sends ended is
+never held back behind retry lines.
 
 Examples::
 
@@ -25,6 +27,9 @@ Examples::
 
     wns: 1000 deliveries of 1 job failed after their last try (try 10 of 10):
     TransportError x1000 ('WNS token endpoint unreachable: ConnectError')
+
+    apns: 3 deliveries of 1 job expired before their next try (after try 1 of 10, the
+    notification expiring first): ServiceUnavailable x3
 """
 
 from __future__ import annotations
@@ -45,15 +50,23 @@ DETAIL_CHARS = 200  # a provider's detail is quoted up to this long
 MAX_REASONS = 5  # reasons named in one line; the rest are counted together
 
 
-# What a line is about: its deliveries will be tried again, or they ran out of tries.
+# What a line is about: its deliveries will be tried again, they ran out of tries, or
+# their notification expires before the next try. Each kind says so in its own words.
 RETRIED = "retried"
 GIVEN_UP = "given up"
-_Key = tuple[str, str]  # (provider, RETRIED or GIVEN_UP): each has its own rate limit
+EXPIRED = "expired"
+_SAYS = {
+    RETRIED: "will be retried (after try {tries} of {max_tries}, next within {wait:.1f} s)",
+    GIVEN_UP: "failed after their last try (try {tries} of {max_tries})",
+    EXPIRED: ("expired before their next try (after try {tries} of {max_tries}, "
+              "the notification expiring first)"),
+}
+_Key = tuple[str, str]  # (provider, RETRIED, GIVEN_UP or EXPIRED): each has its own rate limit
 
 
 @dataclass(slots=True)
 class _Summary:
-    """Retried (or given-up) deliveries of one provider not yet logged."""
+    """Retried (given-up, expired) deliveries of one provider not yet logged."""
 
     jobs: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
@@ -75,8 +88,8 @@ class _Summary:
 
 
 class RetryLog:
-    """The WARNING lines about retried and given-up deliveries of one worker process (see
-    the module doc).
+    """The WARNING lines about retried, given-up and expired deliveries of one worker process
+    (see the module doc).
 
     :param interval: the fewest seconds between two lines of one kind about one provider.
     :param clock: monotonic seconds (injectable for tests).
@@ -102,6 +115,13 @@ class RetryLog:
     ) -> None:
         """One job's deliveries failed temporarily at their last try ``tries``: recorded failed."""
         self._add((provider, GIVEN_UP), results, tries, max_tries, 0.0)
+
+    def note_expired(
+        self, provider: str, results: Iterable[TokenResult], *, tries: int, max_tries: int
+    ) -> None:
+        """One job's deliveries failed temporarily at try ``tries``, and the notification
+        expires before the next could run: recorded expired."""
+        self._add((provider, EXPIRED), results, tries, max_tries, 0.0)
 
     def _add(
         self, key: _Key, results: Iterable[TokenResult], tries: int, max_tries: int, wait: float
@@ -142,17 +162,9 @@ class RetryLog:
         if others:
             parts.append(f"{others} more of {len(summary.reasons) - len(named)} other reasons")
         jobs = "job" if summary.jobs == 1 else "jobs"
-        if kind == GIVEN_UP:
-            logger.warning(
-                "%s: %d deliveries of %d %s failed after their last try (try %d of %d): %s",
-                provider, count, summary.jobs, jobs, summary.tries, summary.max_tries, "; ".join(parts),
-            )
-            return
-        logger.warning(
-            "%s: %d deliveries of %d %s will be retried (after try %d of %d, next within %.1f s): %s",
-            provider, count, summary.jobs, jobs, summary.tries, summary.max_tries, summary.wait,
-            "; ".join(parts),
-        )
+        says = _SAYS[kind].format(tries=summary.tries, max_tries=summary.max_tries, wait=summary.wait)
+        logger.warning("%s: %d deliveries of %d %s %s: %s", provider, count, summary.jobs, jobs, says,
+                       "; ".join(parts))
 
 
 __all__ = ["RetryLog"]

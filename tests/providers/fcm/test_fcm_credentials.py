@@ -89,5 +89,42 @@ def test_google_services_json_is_named_and_the_service_account_key_asked_for(che
     assert 'needs a service-account key JSON (type "service_account"' in info.value.message
 
 
+GOOGLE_SERVICE_INFO = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+	<key>API_KEY</key>
+	<string>AIzaSyExampleExampleExampleExample12</string>
+	<key>GCM_SENDER_ID</key>
+	<string>123456789012</string>
+	<key>PLIST_VERSION</key>
+	<string>1</string>
+	<key>BUNDLE_ID</key>
+	<string>com.example.shop</string>
+	<key>PROJECT_ID</key>
+	<string>demo-project</string>
+	<key>GOOGLE_APP_ID</key>
+	<string>1:123456789012:ios:0123456789abcdef</string>
+</dict>
+</plist>
+"""  # the iOS app's Firebase config (GoogleService-Info.plist), trimmed
+
+
+@pytest.mark.parametrize("check", ["check_stored", "validate", "key_file"])
+def test_google_service_info_plist_is_named_and_the_service_account_key_asked_for(check: str) -> None:
+    def read() -> object:
+        if check == "key_file":  # `pushgate app credentials --key-file`, the admin UI's upload
+            assert SPEC.key_file_fields is not None
+            return SPEC.key_file_fields(GOOGLE_SERVICE_INFO)
+        return getattr(SPEC, check)({"service_account": GOOGLE_SERVICE_INFO})
+
+    with pytest.raises(CredentialError) as info:
+        read()
+    assert info.value.field == "service_account"
+    assert info.value.message.startswith("this is GoogleService-Info.plist, the iOS app's Firebase config: ")
+    assert 'needs a service-account key JSON (type "service_account"' in info.value.message
+    assert "AIzaSy" not in info.value.message
+
+
 def test_google_services_json_given_as_the_whole_document_becomes_the_account_to_refuse() -> None:
     assert SPEC.from_vendor_document(dict(GOOGLE_SERVICES)) == {"service_account": GOOGLE_SERVICES}

@@ -217,6 +217,20 @@ def test_google_services_json_is_named_for_what_it_is(tmp_path: Path) -> None:
                                       'FCM HTTP v1 needs a service-account key JSON (type "service_account")')
 
 
+def test_google_service_info_plist_is_named_for_what_it_is(tmp_path: Path) -> None:
+    # The iOS app's config, which library callers pass where the service account goes.
+    from tests.providers.fcm.test_fcm_credentials import GOOGLE_SERVICE_INFO
+
+    path = tmp_path / "GoogleService-Info.plist"
+    path.write_text(GOOGLE_SERVICE_INFO)
+    for given in (path, str(path), GOOGLE_SERVICE_INFO):
+        with pytest.raises(ConfigurationError) as info:
+            ServiceAccount.load(given)
+        assert str(info.value).startswith(
+            "this is GoogleService-Info.plist, the iOS app's Firebase config: "
+            'FCM HTTP v1 needs a service-account key JSON (type "service_account")')
+
+
 def test_assertion_claims(service_account: dict[str, Any]) -> None:
     account = ServiceAccount.load(service_account)
     token = account.assertion(1_700_000_000.7)

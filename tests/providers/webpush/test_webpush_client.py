@@ -226,6 +226,25 @@ async def test_disallowed_endpoint_makes_no_request(
         assert (await client.send_one(HELLO, subscription)).reason == "DisallowedEndpoint"
 
 
+@pytest.mark.parametrize(("netloc", "shown"), [("[::1]:8443", "[::1]:8443"), ("[0:0::1]", "[0:0::1]:443"),
+                                              ("127.0.0.1:8443", "127.0.0.1:8443")])
+async def test_a_refused_endpoint_names_its_host_and_port_readably(
+    sim: WebPushSimulator, vapid_key: VapidKey, ca_file: Path, clock: ManualClock,
+    caplog: pytest.LogCaptureFixture, netloc: str, shown: str,
+) -> None:
+    # An IPv6 host in brackets, as in a URL: "::1:8443" would read as another address.
+    subscription = sim.subscribe()
+    endpoint = f"https://{netloc}{urlsplit(subscription['endpoint']).path}"
+    async with WebPush(vapid_private_key=vapid_key, vapid_subject="mailto:ops@example.com",
+                       ca_file=ca_file, clock=clock) as client:
+        with caplog.at_level("WARNING", logger="pushgate"):
+            result = await client.send_one(HELLO, {**subscription, "endpoint": endpoint})
+    assert result.reason == "DisallowedEndpoint"
+    assert result.detail == f"{shown} is not on the allow-list"
+    assert [r.getMessage() for r in caplog.records] == [
+        f"refusing endpoint on {shown} (not an allowed push service)"]
+
+
 def test_allow_list_rules() -> None:
     from pushgate.providers.webpush.subscription import AllowList
 

@@ -27,7 +27,12 @@ import httpx
 import jwt
 
 from pushgate.errors import AuthenticationError, ConfigurationError, PushgateError, TransportError
-from pushgate.providers.fcm.credentials import CLIENT_CONFIG_KEYS, NOT_A_SERVICE_ACCOUNT
+from pushgate.providers.fcm.credentials import (
+    CLIENT_CONFIG_KEYS,
+    IOS_CONFIG_NOT_A_SERVICE_ACCOUNT,
+    NOT_A_SERVICE_ACCOUNT,
+    is_ios_config,
+)
 from pushgate.transport.tls import client_context
 
 logger = logging.getLogger("pushgate.fcm")
@@ -51,6 +56,8 @@ def _read_account_file(path: Path) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
+        if is_ios_config(text):
+            raise ConfigurationError(IOS_CONFIG_NOT_A_SERVICE_ACCOUNT) from None
         raise ConfigurationError(
             f"the service-account file {str(path)!r} is not JSON (line {getattr(exc, 'lineno', '?')}, "
             f"column {getattr(exc, 'colno', '?')}); download it again from the Firebase console") from None
@@ -78,6 +85,8 @@ class ServiceAccount:
             info = source
         else:
             text = str(source)
+            if is_ios_config(text):  # the plist's text, not a path
+                raise ConfigurationError(IOS_CONFIG_NOT_A_SERVICE_ACCOUNT)
             if text.lstrip().startswith("{"):
                 try:
                     info = json.loads(text)

@@ -10,6 +10,9 @@ it: ``google-services.json``, the Android app's config
 OAuth token minted from a service account's key
 (https://firebase.google.com/docs/cloud-messaging/auth-server), so that
 file is recognised and refused with a message naming the one to download.
+So is its iOS counterpart, ``GoogleService-Info.plist``
+(https://firebase.google.com/docs/ios/setup), an XML property list that
+would otherwise be refused as "not JSON".
 """
 
 from __future__ import annotations
@@ -32,15 +35,21 @@ FIELDS: Final = (
 REQUIRED: Final = (("service_account",),)
 # The top-level keys of google-services.json (see the module docstring).
 CLIENT_CONFIG_KEYS: Final = ("project_info", "client")
-NOT_A_SERVICE_ACCOUNT: Final = (
-    "this is google-services.json, the Android app's Firebase config: FCM HTTP v1 needs a "
-    'service-account key JSON (type "service_account"), from the Firebase console\'s '
-    "Project settings → Service accounts → Generate new private key"
+_NEEDED: Final = (
+    'FCM HTTP v1 needs a service-account key JSON (type "service_account"), from the Firebase '
+    "console's Project settings → Service accounts → Generate new private key"
+)
+NOT_A_SERVICE_ACCOUNT: Final = f"this is google-services.json, the Android app's Firebase config: {_NEEDED}"
+# GoogleService-Info.plist: an XML property list holding the Firebase app id as GOOGLE_APP_ID.
+IOS_CONFIG_MARKERS: Final = ("<plist", "<key>GOOGLE_APP_ID</key>")
+IOS_CONFIG_NOT_A_SERVICE_ACCOUNT: Final = (
+    f"this is GoogleService-Info.plist, the iOS app's Firebase config: {_NEEDED}"
 )
 
 __all__ = [
-    "ACCOUNT_FIELDS", "CLIENT_CONFIG_KEYS", "FIELDS", "NOT_A_SERVICE_ACCOUNT", "REQUIRED", "check_stored",
-    "from_vendor_document", "key_file_fields", "validate",
+    "ACCOUNT_FIELDS", "CLIENT_CONFIG_KEYS", "FIELDS", "IOS_CONFIG_NOT_A_SERVICE_ACCOUNT",
+    "NOT_A_SERVICE_ACCOUNT", "REQUIRED", "check_stored", "from_vendor_document", "is_ios_config",
+    "key_file_fields", "validate",
 ]
 
 
@@ -66,12 +75,23 @@ def _refuse_client_config(account: Any) -> None:
         raise CredentialError("service_account", NOT_A_SERVICE_ACCOUNT)
 
 
+def is_ios_config(text: str) -> bool:
+    """Whether ``text``, which is not JSON, is GoogleService-Info.plist (read as text, not parsed)."""
+    return all(marker in text for marker in IOS_CONFIG_MARKERS)
+
+
+def _not_json(text: str, message: str) -> CredentialError:
+    """The error for service-account text that is not JSON: named when it is the iOS config."""
+    named = IOS_CONFIG_NOT_A_SERVICE_ACCOUNT if is_ios_config(text) else message
+    return CredentialError("service_account", named)
+
+
 def key_file_fields(text: str) -> dict[str, Any]:
     """The service-account key file, by path."""
     try:
         account = json.loads(text)
     except ValueError as exc:
-        raise CredentialError("service_account", f"not a service-account JSON file: {exc}") from None
+        raise _not_json(text, f"not a service-account JSON file: {exc}") from None
     return {"service_account": account}
 
 
@@ -81,7 +101,7 @@ def check_stored(config: dict[str, Any]) -> dict[str, Any]:
         try:
             config["service_account"] = json.loads(config["service_account"])
         except ValueError:
-            raise CredentialError("service_account", "not a JSON service account") from None
+            raise _not_json(config["service_account"], "not a JSON service account") from None
     require_fields(NAME, config, REQUIRED)
     account = config["service_account"]
     _refuse_client_config(account)
@@ -100,7 +120,7 @@ def validate(config: dict[str, Any]) -> dict[str, Any]:
         try:
             account = json.loads(account)
         except ValueError:
-            raise CredentialError("service_account", "not JSON: paste the service-account key file") from None
+            raise _not_json(account, "not JSON: paste the service-account key file") from None
     if not isinstance(account, dict):
         raise CredentialError("service_account", "required: the service-account key file (JSON)")
     _refuse_client_config(account)

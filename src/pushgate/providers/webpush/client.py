@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from pushgate.allowed_hosts import host_port
 from pushgate.crypto import ece
 from pushgate.crypto.vapid import VapidKey
 from pushgate.errors import InvalidToken, TransportError
@@ -273,11 +274,12 @@ class WebPush(Provider[WebPushToken, PreparedWebPush]):
                 return TokenResult(self.token_key(token), Status.FAILED, reason="InvalidSubscription",
                                    cause=Cause.REQUEST, detail=str(exc))
         if sub.origin not in self._origins and self._origin(sub) is None:
-            logger.warning("refusing endpoint on %s:%s (not an allowed push service)", sub.host, sub.port)
+            shown = host_port(sub.host, sub.port)
+            logger.warning("refusing endpoint on %s (not an allowed push service)", shown)
             # One subscription's push service, not the app's configuration: fail that
             # device only (a CONFIG cause would pause every Web Push send of the app).
             return TokenResult(sub.endpoint, Status.FAILED, reason="DisallowedEndpoint", cause=Cause.REQUEST,
-                               detail=f"{sub.host}:{sub.port} is not on the allow-list")
+                               detail=f"{shown} is not on the allow-list")
         if sub.expiration_time is not None and sub.expiration_time <= self.clock() * 1000:
             return TokenResult(sub.endpoint, Status.DEAD, reason="SubscriptionExpired",
                                detail="the subscription's expirationTime has passed")

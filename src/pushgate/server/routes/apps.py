@@ -10,7 +10,10 @@ is obvious.
 Credentials are write-only in effect: they are stored encrypted when the
 server has a ``secret_key``, every answer shows them redacted
 (:meth:`Credentials.redacted`, which masks encrypted values too), and the pause bookkeeping the workers keep
-beside them is shown as ``provider_states``, not as configuration.
+beside them is shown as ``provider_states``, not as configuration. Masked
+secrets look the same whether this server's key opens them or not, so
+credentials it cannot decrypt carry ``unreadable``: the error sends with
+them fail with (:meth:`CredentialCipher.unreadable`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy.orm import Session
 from pushgate.registry import (
     ApiKey,
     App,
+    CredentialCipher,
     Credentials,
     ValidationError,
     create_api_key,
@@ -72,23 +76,31 @@ def key_out(row: ApiKey) -> ApiKeyOut:
                      revoked_at=row.revoked_at)
 
 
-def credentials_out(row: Credentials) -> CredentialsOut:
+def credentials_out(row: Credentials, cipher: CredentialCipher) -> CredentialsOut:
     shown = {k: v for k, v in row.redacted().items() if k != PAUSE_KEY}
-    return CredentialsOut(provider=row.provider, config=shown, updated_at=row.updated_at)
+    return CredentialsOut(provider=row.provider, config=shown, updated_at=row.updated_at,
+                          unreadable=_unreadable(row, cipher))
 
 
-def provider_states(session: Session, app_id: int) -> list[ProviderState]:
-    configured = {row.provider for row in list_credentials(session, app_id)}
+def _unreadable(row: Credentials, cipher: CredentialCipher) -> str | None:
+    problem = cipher.unreadable(row.app_id, row.provider, row.config)
+    return str(problem) if problem is not None else None
+
+
+def provider_states(session: Session, app_id: int, cipher: CredentialCipher) -> list[ProviderState]:
+    configured = {row.provider: row for row in list_credentials(session, app_id)}
     pauses = app_pauses(session, app_id)
     now = time.time()
     states = []
     for provider in ProviderName:
         pause = pauses.get(provider.value)
         running = pause is not None and pause.active(now)
+        row = configured.get(provider.value)
         states.append(ProviderState(
-            provider=provider.value, configured=provider.value in configured, paused=running,
+            provider=provider.value, configured=row is not None, paused=running,
             paused_until=pause.until_datetime if pause is not None and running else None,
             error=pause.error if pause is not None else None,
+            unreadable=_unreadable(row, cipher) if row is not None else None,
         ))
     return states
 
@@ -96,16 +108,16 @@ def provider_states(session: Session, app_id: int) -> list[ProviderState]:
 # --- the app's own view -------------------------------------------------------------
 
 
-def app_self(session: Session, app_id: int) -> AppSelf:
+def app_self(session: Session, app_id: int, cipher: CredentialCipher) -> AppSelf:
     """An app with the state of each of its providers (its own view, and the admin's)."""
     base = app_out(session, require_app(session, app_id))
-    return AppSelf(**base.model_dump(), provider_states=provider_states(session, app_id))
+    return AppSelf(**base.model_dump(), provider_states=provider_states(session, app_id, cipher))
 
 
 @own.get("", response_model=AppSelf, summary="The app this API key belongs to")
 def own_app(app_id: AppId, svc: ServicesDep) -> AppSelf:
     with svc.db.session(write=False) as session:
-        return app_self(session, app_id)
+        return app_self(session, app_id, svc.cipher)
 
 
 # --- admin: apps ------------------------------------------------------------------------
@@ -131,7 +143,7 @@ def list_(svc: ServicesDep) -> list[AppOut]:
 @admin.get("/{app_id}", response_model=AppSelf, summary="Read an app")
 def get(app_id: AppIdPath, svc: ServicesDep) -> AppSelf:
     with svc.db.session(write=False) as session:
-        return app_self(session, app_id)
+        return app_self(session, app_id, svc.cipher)
 
 
 @admin.patch("/{app_id}", response_model=AppOut, summary="Change an app's settings")
@@ -198,7 +210,8 @@ def put_credentials(
     try:
         clean = check_credentials(provider, config)
         with svc.db.session() as session:
-            return credentials_out(set_credentials(session, app_id, provider.value, clean, cipher=svc.cipher))
+            row = set_credentials(session, app_id, provider.value, clean, cipher=svc.cipher)
+            return credentials_out(row, svc.cipher)
     except ValidationError as exc:
         field = exc.field.removeprefix("config.")
         raise ValidationError(field, exc.message) from None
@@ -208,7 +221,7 @@ def put_credentials(
 def credentials(app_id: AppIdPath, svc: ServicesDep) -> list[CredentialsOut]:
     with svc.db.session(write=False) as session:
         require_app(session, app_id)
-        return [credentials_out(row) for row in list_credentials(session, app_id)]
+        return [credentials_out(row, svc.cipher) for row in list_credentials(session, app_id)]
 
 
 @admin.get("/{app_id}/credentials/{provider}", response_model=CredentialsOut, summary="One provider's")
@@ -218,7 +231,7 @@ def get_provider_credentials(app_id: AppIdPath, provider: ProviderName, svc: Ser
         row = get_stored_credentials(session, app_id, provider.value)
         if row is None:
             raise ApiError(404, "not_found", f"the app has no {provider.value} credentials")
-        return credentials_out(row)
+        return credentials_out(row, svc.cipher)
 
 
 @admin.delete("/{app_id}/credentials/{provider}", status_code=204, summary="Remove credentials")
