@@ -90,15 +90,21 @@ def test_credentials_list_and_delete(shop: tuple[str, str], tmp_path: Path) -> N
     assert run(url, "app", "credentials-delete", "shop", "wns").exit_code == 1
 
 
-def test_credentials_list_says_when_this_secret_key_cannot_decrypt_them(
-    shop: tuple[str, str], tmp_path: Path
-) -> None:
-    url, _ = shop
+def _wns_stored_with_a_key(url: str, tmp_path: Path) -> tuple[str, str]:
+    """Store shop's WNS credentials sealed with one secret_key: (that key, another key)."""
     stored_with, other = "stored-with-this-key-" + "s" * 20, "some-other-secret-key-" + "o" * 20
     path = tmp_path / "wns.json"
     path.write_text(json.dumps({"client_id": "ms-app://s-1-15-2-1", "client_secret": "hunter2-wns"}))
     stored = run(url, "app", "credentials", "shop", "wns", "--file", str(path), secret_key=stored_with)
     assert stored.exit_code == 0, stored.output
+    return stored_with, other
+
+
+def test_credentials_list_says_when_this_secret_key_cannot_decrypt_them(
+    shop: tuple[str, str], tmp_path: Path
+) -> None:
+    url, _ = shop
+    stored_with, other = _wns_stored_with_a_key(url, tmp_path)
     readable = run(url, "app", "credentials-list", "shop", secret_key=stored_with)
     assert (readable.exit_code, readable.stderr) == (0, "")
     for key, reason in ((other, "neither secret_key nor previous_secret_keys opens them"),
@@ -118,11 +124,7 @@ def test_app_list_flags_credentials_this_secret_key_cannot_decrypt(
     shop: tuple[str, str], tmp_path: Path
 ) -> None:
     url, _ = shop
-    stored_with, other = "stored-with-this-key-" + "s" * 20, "some-other-secret-key-" + "o" * 20
-    path = tmp_path / "wns.json"
-    path.write_text(json.dumps({"client_id": "ms-app://s-1-15-2-1", "client_secret": "hunter2-wns"}))
-    stored = run(url, "app", "credentials", "shop", "wns", "--file", str(path), secret_key=stored_with)
-    assert stored.exit_code == 0, stored.output
+    stored_with, other = _wns_stored_with_a_key(url, tmp_path)
     assert run(url, "app", "create", "other").exit_code == 0  # no credentials: nothing to flag
     readable = run(url, "app", "list", secret_key=stored_with)
     assert (readable.exit_code, readable.stderr) == (0, "")
