@@ -95,6 +95,15 @@ async def test_scheduled_send_waits_for_send_at(api: Api, shop: Tenant) -> None:
     assert naive["error"]["field"] == "body.send_at"
 
 
+async def test_a_send_at_already_gone_is_refused_not_sent(api: Api, shop: Tenant) -> None:
+    await api.device(shop, provider="apns", token=apns_token(1))
+    gone = (datetime.now(UTC) - timedelta(days=365)).isoformat()  # last year's date
+    refused = await send(api, shop, {"all": True}, status=422, send_at=gone)
+    assert refused["error"]["field"] == "body.send_at"
+    assert "omit send_at to send now" in refused["error"]["message"]
+    assert api.queue.depth() == 0
+
+
 async def test_idempotency_key_replays_the_first_answer(api: Api, shop: Tenant) -> None:
     await api.device(shop, provider="apns", token=apns_token(1))
     key = {"Idempotency-Key": "order-1234-shipped"}

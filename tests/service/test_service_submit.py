@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -82,3 +82,45 @@ def test_the_answer_serialises_like_the_api_schema() -> None:
     fields.update(targeted=2, scheduled=2, uids=["ann"])
     assert Accepted(**{k: v for k, v in fields.items() if k != "scheduled"}).to_json() == SendAccepted(
         **fields).model_dump(mode="json", exclude_unset=True)
+
+
+def test_a_send_at_in_the_past_is_refused_naming_the_field(database: Database) -> None:
+    # A time already gone is a mistake (a wrong year, a missing zone), not "now": nothing is stored.
+    from pushgate.registry import ValidationError
+
+    settings = Settings()
+    queue = open_queue(settings, database)
+    app_id = _app(database)
+    now = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with pytest.raises(ValidationError) as refused:
+        submit_send(database, queue, settings, app_id, Notification(title="Hi"), {"all": True},
+                    send_at=now - timedelta(hours=3), now=now)
+    assert refused.value.field == "send_at"
+    assert "3 hours ago" in refused.value.message
+    assert "omit send_at to send now" in refused.value.message
+    assert _sends(database) == 0
+
+
+def test_a_send_at_just_behind_the_clock_is_sent_now(database: Database) -> None:
+    # The client's clock may run a little behind the server's: up to a minute means "now".
+    settings = Settings()
+    queue = open_queue(settings, database)
+    app_id = _app(database)
+    now = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    accepted = submit_send(database, queue, settings, app_id, Notification(title="Hi"), {"all": True},
+                           send_at=now - timedelta(seconds=50), now=now)
+    assert accepted.response["scheduled"] == 0  # not scheduled: fanned out now
+
+
+def test_a_replay_is_answered_even_once_its_send_at_has_passed(database: Database) -> None:
+    # A client retrying with its Idempotency-Key gets the first answer, not a refusal.
+    settings = Settings()
+    queue = open_queue(settings, database)
+    app_id = _app(database)
+    now = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    due = now + timedelta(minutes=5)
+    first = submit_send(database, queue, settings, app_id, Notification(title="Hi"), {"all": True},
+                        send_at=due, idempotency_key="k", now=now)
+    later = submit_send(database, queue, settings, app_id, Notification(title="Hi"), {"all": True},
+                        send_at=due, idempotency_key="k", now=now + timedelta(hours=1))
+    assert (later.replayed, later.response) == (True, first.response)

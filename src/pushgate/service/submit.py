@@ -7,7 +7,8 @@ or end with a recorded reason, even across ``kill -9``. So, in order:
    the first answer back (same request) or a conflict (different request),
    before any other check: a retry of an accepted send must not be refused
    for load that arrived since.
-2. **Validate** the target, the notification's expiry and, for every
+2. **Validate** the target, the notification's expiry, ``send_at`` (not
+   already gone), and, for every
    provider the app has credentials for, the payload size
    (:mod:`pushgate.providers.payload_limits`).
 3. **Backpressure.** When the deliveries already coming (queued, and not
@@ -45,7 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -77,6 +78,8 @@ from pushgate.service.admission import admit
 from pushgate.service.provider_limits import admit_providers
 from pushgate.service.settings import Settings
 
+# How far behind the server's clock a send_at may be and still mean "now" (_check_send_at).
+SEND_AT_SLACK = timedelta(minutes=1)
 SHOWN_UNKNOWN_USERS = 100  # unknown user ids named in the answer; the count says how many in all
 
 
@@ -162,6 +165,7 @@ def submit_send(
             return earlier
         with db.session(write=False) as session:  # the key's send was deleted meanwhile
             reads = _read_for_checks(session, app_id, parsed, scheduled, settings.chunk_size)
+    _check_send_at(send_at, now)
     notification.require_content()
     credentials, by_provider, walked = reads.credentials, reads.by_provider, reads.walked
     targeted = None if scheduled else sum(by_provider.values())
@@ -231,6 +235,28 @@ def _read_for_checks(session: Session, app_id: int, parsed: Target, scheduled: b
         tokens_unknown = unknown_tokens(session, app_id, parsed.values)
     return _Reads(credentials, by_provider, walked, unknown, tokens_unknown, reached,
                   unexpanded_deliveries(session))
+
+
+def _check_send_at(send_at: datetime | None, now: datetime) -> None:
+    """A ``send_at`` already gone is a mistake (a wrong year or time zone), not "send now".
+
+    Up to :data:`SEND_AT_SLACK` behind the server's clock is "now": a client's
+    clock may run a little behind. Checked after a replay, so a client retrying
+    with its Idempotency-Key once that time has passed still gets its answer.
+    """
+    if send_at is None or send_at >= now - SEND_AT_SLACK:
+        return
+    raise ValidationError("send_at", f"is in the past ({send_at.isoformat()}, {_ago(now - send_at)}); "
+                                     "omit send_at to send now, or give a later time with its time zone")
+
+
+def _ago(gone: timedelta) -> str:
+    seconds = int(gone.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count > 1 else ''} ago"
+    return f"{seconds} seconds ago"
 
 
 def _replay(
