@@ -209,10 +209,17 @@ async def test_credentials_this_secret_key_cannot_decrypt_are_said_to_be_unreada
             assert (states["apns"]["unreadable"], states["fcm"]["unreadable"]) == (None, None)
         assert_no_secret(await api.client.get(f"/v1/apps/{shop.id}/credentials", headers=ADMIN),
                          provider_secrets)
+        # The list of apps says which have credentials this server cannot use, and why.
+        apps = {app["id"]: app for app in (await api.client.get("/v1/apps", headers=ADMIN)).json()}
+        assert list(apps[shop.id]["unreadable_credentials"]) == ["wns"]
+        assert apps[shop.id]["unreadable_credentials"]["wns"].startswith(said)
 
     schema = (await first.client.get("/openapi.json")).json()["components"]["schemas"]
     for model in ("CredentialsOut", "ProviderState"):
         assert "unreadable" in schema[model]["properties"], model
+    assert "unreadable_credentials" in schema["AppOut"]["properties"]
+    listed = (await first.client.get("/v1/apps", headers=ADMIN)).json()
+    assert [app["unreadable_credentials"] for app in listed] == [{}]
 
 
 async def test_a_google_service_info_plist_as_fcm_credentials_is_named(api: Api, shop: Tenant) -> None:

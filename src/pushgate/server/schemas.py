@@ -347,6 +347,9 @@ class AppOut(BaseModel):
     settings: dict[str, Any]
     created_at: datetime
     providers: list[str] = Field(description="Providers the app has credentials for")
+    unreadable_credentials: dict[str, str] = Field(
+        default_factory=dict, description="Providers whose stored credentials this server's secret_key "
+        "cannot decrypt, with why (see CredentialsOut.unreadable); empty when every one is usable")
 
 
 class ApiKeyOut(BaseModel):

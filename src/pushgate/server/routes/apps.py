@@ -13,7 +13,8 @@ server has a ``secret_key``, every answer shows them redacted
 beside them is shown as ``provider_states``, not as configuration. Masked
 secrets look the same whether this server's key opens them or not, so
 credentials it cannot decrypt carry ``unreadable``: the error sends with
-them fail with (:meth:`CredentialCipher.unreadable`).
+them fail with (:meth:`CredentialCipher.unreadable`), and an app's
+``unreadable_credentials`` lists them by provider.
 """
 
 from __future__ import annotations
@@ -65,10 +66,11 @@ admin = APIRouter(prefix="/v1/apps", tags=["apps (admin)"], dependencies=[Admin]
 own = APIRouter(prefix="/v1/app", tags=["app"])
 
 
-def app_out(session: Session, app: App) -> AppOut:
-    providers = [row.provider for row in list_credentials(session, app.id)]
+def app_out(session: Session, app: App, cipher: CredentialCipher) -> AppOut:
+    rows = list_credentials(session, app.id)
+    unreadable = {row.provider: problem for row in rows if (problem := _unreadable(row, cipher)) is not None}
     return AppOut(id=app.id, name=app.name, settings=dict(app.settings or {}), created_at=app.created_at,
-                  providers=providers)
+                  providers=[row.provider for row in rows], unreadable_credentials=unreadable)
 
 
 def key_out(row: ApiKey) -> ApiKeyOut:
@@ -110,7 +112,7 @@ def provider_states(session: Session, app_id: int, cipher: CredentialCipher) -> 
 
 def app_self(session: Session, app_id: int, cipher: CredentialCipher) -> AppSelf:
     """An app with the state of each of its providers (its own view, and the admin's)."""
-    base = app_out(session, require_app(session, app_id))
+    base = app_out(session, require_app(session, app_id), cipher)
     return AppSelf(**base.model_dump(), provider_states=provider_states(session, app_id, cipher))
 
 
@@ -131,13 +133,13 @@ def create(body: AppCreate, svc: ServicesDep) -> AppCreated:
         app, key = create_app(session, body.name, settings=settings)
         row = list_api_keys(session, app.id)[0]
         created = ApiKeyCreated(**key_out(row).model_dump(), key=key)
-        return AppCreated(app=app_out(session, app), api_key=created)
+        return AppCreated(app=app_out(session, app, svc.cipher), api_key=created)
 
 
 @admin.get("", response_model=list[AppOut], summary="List apps")
 def list_(svc: ServicesDep) -> list[AppOut]:
     with svc.db.session(write=False) as session:
-        return [app_out(session, app) for app in list_apps(session)]
+        return [app_out(session, app, svc.cipher) for app in list_apps(session)]
 
 
 @admin.get("/{app_id}", response_model=AppSelf, summary="Read an app")
@@ -150,7 +152,7 @@ def get(app_id: AppIdPath, svc: ServicesDep) -> AppSelf:
 def patch(app_id: AppIdPath, body: AppSettingsIn, svc: ServicesDep) -> AppOut:
     with svc.db.session() as session:
         app = update_app_settings(session, app_id, **body.model_dump(exclude_unset=True))
-        return app_out(session, app)
+        return app_out(session, app, svc.cipher)
 
 
 @admin.delete("/{app_id}", status_code=204, summary="Delete an app and everything it owns")
