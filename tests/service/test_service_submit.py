@@ -124,3 +124,18 @@ def test_a_replay_is_answered_even_once_its_send_at_has_passed(database: Databas
     later = submit_send(database, queue, settings, app_id, Notification(title="Hi"), {"all": True},
                         send_at=due, idempotency_key="k", now=now + timedelta(hours=1))
     assert (later.replayed, later.response) == (True, first.response)
+
+
+def test_a_replay_is_answered_even_once_its_notification_has_expired(database: Database) -> None:
+    # Replay comes before every other check (the module's contract): an expiry that has passed
+    # since the first request does not turn the client's retry into a refusal.
+    settings = Settings()
+    queue = open_queue(settings, database)
+    app_id = _app(database)
+    now = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    expiring = Notification(title="Hi", expiration=now + timedelta(minutes=5))
+    first = submit_send(database, queue, settings, app_id, expiring, {"all": True},
+                        idempotency_key="k", now=now)
+    later = submit_send(database, queue, settings, app_id, expiring, {"all": True},
+                        idempotency_key="k", now=now + timedelta(hours=1))
+    assert (later.replayed, later.response) == (True, first.response)

@@ -156,8 +156,6 @@ def submit_send(
         fresh = idempotency_key is None or send_id_for_key(session, app_id, idempotency_key) is None
         if fresh:
             reads = _read_for_checks(session, app_id, parsed, scheduled, settings.chunk_size)
-    if notification.expiration is not None and notification.expiration <= now:
-        raise ValidationError("notification.expiration", "is already in the past")
     if not fresh:
         assert idempotency_key is not None
         earlier = _replay(db, queue, app_id, notification, target, send_at, idempotency_key)
@@ -165,6 +163,8 @@ def submit_send(
             return earlier
         with db.session(write=False) as session:  # the key's send was deleted meanwhile
             reads = _read_for_checks(session, app_id, parsed, scheduled, settings.chunk_size)
+    if notification.expiration is not None and notification.expiration <= now:
+        raise ValidationError("notification.expiration", "is already in the past")
     _check_send_at(send_at, now)
     notification.require_content()
     credentials, by_provider, walked = reads.credentials, reads.by_provider, reads.walked
