@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,19 @@ def test_send_at_schedules(shop: str) -> None:
     assert view is not None
     assert view.send_at is not None
     assert view.send_at.year == 2099
+
+
+def test_a_send_at_already_gone_names_the_option(shop: str) -> None:
+    result = run(shop, "send", "--app", "shop", "--all", "--title", "Later",
+                 "--send-at", "2020-01-01T09:00:00Z")  # a wrong year
+    assert result.exit_code == 1, result.output
+    assert "--send-at: is in the past (2020-01-01T09:00:00+00:00" in result.output
+    assert "omit --send-at to send now" in result.output
+    # Up to a minute behind this clock is "now": sent, and not said to be scheduled.
+    just = (datetime.now(UTC) - timedelta(seconds=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = run(shop, "send", "--app", "shop", "--all", "--title", "Now", "--send-at", just)
+    assert now.exit_code == 0, now.output
+    assert "3 devices targeted\n" in now.output
 
 
 def test_wait_shows_sent_failed_dead_and_total(shop: str) -> None:

@@ -89,6 +89,8 @@ def send(
             submission = submit_send(db, open_queue(settings, db), settings, target_app.id, notification,
                                      target, send_at=send_at, idempotency_key=idempotency_key)
         except ValidationError as exc:
+            if exc.field == "send_at":  # the API's field is this command's --send-at
+                raise _fail(f"--send-at: {exc.message.replace('send_at', '--send-at')}") from None
             raise _fail(f"{exc.field}: {exc.message}") from None
         except Backpressure as exc:
             raise _fail(f"{exc}", 3) from None
@@ -96,7 +98,8 @@ def send(
             raise _fail(str(exc)) from None
         answer = submission.response
         replayed = " (already sent with this idempotency key)" if submission.replayed else ""
-        scheduled = f", scheduled for {send_at.isoformat()}" if send_at else ""
+        # A send_at a few seconds gone is sent now: its answer counts the devices it targeted.
+        scheduled = f", scheduled for {send_at.isoformat()}" if answer["targeted"] is None and send_at else ""
         targeted = count(answer["targeted"], "device")
         typer.echo(f"send {answer['id']}: {targeted} targeted{scheduled}{replayed}")
         if answer["targeted"] == 0 and not (topic or condition):  # FCM counts a topic's devices itself
